@@ -1,0 +1,317 @@
+//! A client's generation request as the gateway first sees it: parsed once, checked for
+//! the fields every path relies on, and read for the facts that shape upstream headers.
+
+use serde_json::{Map, Value};
+
+use crate::api_error::ApiError;
+use crate::upstream::headers::Initiator;
+use crate::upstream::routing::Api;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub body: Map<String, Value>,
+    pub model: String,
+    pub stream: bool,
+}
+
+/// Parses and checks a request body. Errors name the offending field, so the caller's
+/// SDK shows something actionable.
+pub fn parse(api: Api, text: &str) -> Result<Inbound, ApiError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
+    let Value::Object(body) = value else {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    };
+    let model = match body.get("model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
+        Some(Value::String(_)) | None => {
+            return Err(ApiError::invalid("`model` is required").with_param("model"))
+        }
+        Some(_) => return Err(ApiError::invalid("`model` must be a string").with_param("model")),
+    };
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::invalid("`stream` must be a boolean").with_param("stream")),
+    };
+    match api {
+        Api::Messages | Api::ChatCompletions => match body.get("messages") {
+            Some(Value::Array(_)) => {}
+            None => return Err(ApiError::invalid("`messages` is required").with_param("messages")),
+            Some(_) => {
+                return Err(ApiError::invalid("`messages` must be an array").with_param("messages"))
+            }
+        },
+        Api::Responses => match body.get("input") {
+            None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
+            Some(_) => {
+                return Err(
+                    ApiError::invalid("`input` must be a string or an array of items")
+                        .with_param("input"),
+                )
+            }
+        },
+    }
+    if api == Api::Messages {
+        match body.get("max_tokens") {
+            None | Some(Value::Null) => {}
+            Some(v) if v.as_u64().is_some() => {}
+            Some(_) => {
+                return Err(ApiError::invalid("`max_tokens` must be a positive integer")
+                    .with_param("max_tokens"))
+            }
+        }
+    }
+    Ok(Inbound {
+        body,
+        model,
+        stream,
+    })
+}
+
+/// `user` for a fresh prompt, `agent` when the turn only returns tool results: Copilot
+/// bills the former as a premium request and throttles the latter as agent traffic.
+pub fn initiator(api: Api, body: &Map<String, Value>) -> Initiator {
+    let agent_when = |b: bool| if b { Initiator::Agent } else { Initiator::User };
+    match api {
+        Api::Messages => {
+            let last = body
+                .get("messages")
+                .and_then(Value::as_array)
+                .and_then(|m| m.last());
+            match last {
+                Some(m) if m.get("role").and_then(Value::as_str) == Some("user") => {
+                    match m.get("content") {
+                        Some(Value::Array(blocks)) => agent_when(
+                            !blocks.is_empty()
+                                && blocks.iter().all(|b| block_type(b) == Some("tool_result")),
+                        ),
+                        _ => Initiator::User,
+                    }
+                }
+                _ => Initiator::Agent,
+            }
+        }
+        Api::ChatCompletions => {
+            let last = body
+                .get("messages")
+                .and_then(Value::as_array)
+                .and_then(|m| m.last());
+            let role = last.and_then(|m| m.get("role")).and_then(Value::as_str);
+            agent_when(matches!(
+                role,
+                Some("tool") | Some("assistant") | Some("function")
+            ))
+        }
+        Api::Responses => match body.get("input") {
+            Some(Value::Array(items)) => {
+                let last = items.last();
+                let role = last.and_then(|i| i.get("role")).and_then(Value::as_str);
+                let kind = last.and_then(block_type);
+                agent_when(match role {
+                    Some(r) => r == "assistant",
+                    None => matches!(
+                        kind,
+                        Some("function_call_output")
+                            | Some("custom_tool_call_output")
+                            | Some("function_call")
+                            | Some("reasoning")
+                            | Some("local_shell_call_output")
+                            | Some("mcp_call_output")
+                    ),
+                })
+            }
+            _ => Initiator::User,
+        },
+    }
+}
+
+/// Whether the conversation carries an image: Copilot wants `copilot-vision-request`
+/// then, and only then (sending it always trips its vision rate limit).
+pub fn has_images(api: Api, body: &Map<String, Value>) -> bool {
+    let root = match api {
+        Api::Messages | Api::ChatCompletions => body.get("messages"),
+        Api::Responses => body.get("input"),
+    };
+    root.is_some_and(contains_image)
+}
+
+fn block_type(v: &Value) -> Option<&str> {
+    v.get("type").and_then(Value::as_str)
+}
+
+fn contains_image(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => items.iter().any(contains_image),
+        Value::Object(o) => {
+            if matches!(
+                o.get("type").and_then(Value::as_str),
+                Some("image") | Some("input_image") | Some("image_url")
+            ) {
+                return true;
+            }
+            // Images sit in content arrays (also inside tool results); nothing else nests them.
+            ["content", "output"]
+                .iter()
+                .filter_map(|k| o.get(*k))
+                .any(|c| c.is_array() && contains_image(c))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn parses_valid_bodies() {
+        let i = parse(
+            Api::ChatCompletions,
+            r#"{"model":" gpt-4.1 ","messages":[],"stream":true}"#,
+        )
+        .unwrap();
+        assert_eq!(i.model, "gpt-4.1");
+        assert!(i.stream);
+        let r = parse(Api::Responses, r#"{"model":"m","input":"hi"}"#).unwrap();
+        assert!(!r.stream);
+    }
+
+    #[test]
+    fn rejects_bad_bodies_naming_the_field() {
+        let e = |api, s: &str| parse(api, s).unwrap_err();
+        assert!(e(Api::Messages, "{").message.contains("not valid JSON"));
+        assert!(e(Api::Messages, "[]").message.contains("JSON object"));
+        assert_eq!(
+            e(Api::Messages, r#"{"messages":[]}"#).param.as_deref(),
+            Some("model")
+        );
+        assert_eq!(
+            e(Api::Messages, r#"{"model":5,"messages":[]}"#)
+                .param
+                .as_deref(),
+            Some("model")
+        );
+        assert_eq!(
+            e(Api::Messages, r#"{"model":"m","messages":{}}"#)
+                .param
+                .as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            e(Api::Messages, r#"{"model":"m"}"#).param.as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            e(
+                Api::ChatCompletions,
+                r#"{"model":"m","messages":[],"stream":"yes"}"#
+            )
+            .param
+            .as_deref(),
+            Some("stream")
+        );
+        assert_eq!(
+            e(Api::Responses, r#"{"model":"m","input":3}"#)
+                .param
+                .as_deref(),
+            Some("input")
+        );
+        assert_eq!(
+            e(
+                Api::Messages,
+                r#"{"model":"m","messages":[],"max_tokens":"9"}"#
+            )
+            .param
+            .as_deref(),
+            Some("max_tokens")
+        );
+        assert_eq!(
+            e(
+                Api::Messages,
+                r#"{"model":"m","messages":[],"max_tokens":-1}"#
+            )
+            .status,
+            400
+        );
+    }
+
+    #[test]
+    fn messages_initiator() {
+        let i = |m: Value| initiator(Api::Messages, &obj(json!({ "messages": m })));
+        assert_eq!(i(json!([{"role":"user","content":"hi"}])), Initiator::User);
+        assert_eq!(
+            i(
+                json!([{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"ok"}]}])
+            ),
+            Initiator::Agent
+        );
+        assert_eq!(
+            i(
+                json!([{"role":"user","content":[{"type":"tool_result","tool_use_id":"t"},{"type":"text","text":"and also"}]}])
+            ),
+            Initiator::User
+        );
+        assert_eq!(
+            i(json!([{"role":"assistant","content":"prefill"}])),
+            Initiator::Agent
+        );
+        assert_eq!(i(json!([])), Initiator::Agent);
+    }
+
+    #[test]
+    fn chat_and_responses_initiator() {
+        let c = |m: Value| initiator(Api::ChatCompletions, &obj(json!({ "messages": m })));
+        assert_eq!(
+            c(json!([{"role":"system","content":"s"},{"role":"user","content":"hi"}])),
+            Initiator::User
+        );
+        assert_eq!(
+            c(json!([{"role":"tool","tool_call_id":"c","content":"42"}])),
+            Initiator::Agent
+        );
+        let r = |input: Value| initiator(Api::Responses, &obj(json!({ "input": input })));
+        assert_eq!(r(json!("hi")), Initiator::User);
+        assert_eq!(
+            r(json!([{"type":"message","role":"user","content":"hi"}])),
+            Initiator::User
+        );
+        assert_eq!(
+            r(json!([{"type":"function_call_output","call_id":"c","output":"ok"}])),
+            Initiator::Agent
+        );
+        assert_eq!(
+            r(json!([{"type":"custom_tool_call_output","call_id":"c","output":"ok"}])),
+            Initiator::Agent
+        );
+    }
+
+    #[test]
+    fn image_detection() {
+        let m = |v: Value| has_images(Api::Messages, &obj(json!({ "messages": v })));
+        assert!(!m(json!([{"role":"user","content":"look at type image"}])));
+        assert!(m(
+            json!([{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"x"}}]}])
+        ));
+        assert!(m(
+            json!([{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":{}}]}]}])
+        ));
+        let c = |v: Value| has_images(Api::ChatCompletions, &obj(json!({ "messages": v })));
+        assert!(c(
+            json!([{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}}]}])
+        ));
+        assert!(!c(
+            json!([{"role":"user","content":[{"type":"text","text":"image_url"}]}])
+        ));
+        let r = |v: Value| has_images(Api::Responses, &obj(json!({ "input": v })));
+        assert!(r(
+            json!([{"role":"user","content":[{"type":"input_image","image_url":"data:image/png;base64,x"}]}])
+        ));
+        assert!(!r(json!("an image")));
+    }
+}

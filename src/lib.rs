@@ -1,0 +1,24 @@
+//! copilot-gateway: GitHub Copilot behind the Anthropic Messages, OpenAI Responses and
+//! OpenAI Chat Completions APIs, as a Cloudflare Worker.
+//!
+//! Everything outside the wasm-only modules is pure (plain data in, plain data out) and
+//! unit-tested natively; `entry`, `http` and `store` are the thin I/O shell.
+
+pub mod api_error;
+pub mod auth;
+pub mod ids;
+pub mod inbound;
+pub mod models;
+pub mod relay;
+pub mod route;
+pub mod sse;
+pub mod timestamp;
+pub mod ttl_cache;
+pub mod upstream;
+
+#[cfg(target_arch = "wasm32")]
+mod entry;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+mod store;

@@ -1,0 +1,408 @@
+//! Copilot's model catalog: parsed once from `GET /models`, then used to resolve the
+//! names clients send and to describe models in `/v1/models`.
+
+use serde_json::{json, Map, Value};
+
+use crate::api_error::{ApiError, ErrorKind};
+
+/// The upstream APIs a model lists in `supported_endpoints`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Endpoints {
+    pub messages: bool,
+    pub responses: bool,
+    pub chat: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelInfo {
+    pub id: String,
+    pub name: String,
+    pub vendor: Option<String>,
+    /// `capabilities.type`: "chat", "embeddings", "completion".
+    pub model_type: Option<String>,
+    /// None when the catalog entry has no `supported_endpoints` (legacy models).
+    pub endpoints: Option<Endpoints>,
+    pub raw_endpoints: Vec<String>,
+    pub context_window: Option<u64>,
+    pub max_prompt_tokens: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+    pub vision: bool,
+    pub tool_calls: bool,
+    pub parallel_tool_calls: bool,
+    pub streaming: bool,
+    pub structured_outputs: bool,
+    pub adaptive_thinking: bool,
+    pub reasoning_effort: Vec<String>,
+    pub picker_enabled: bool,
+    pub preview: bool,
+}
+
+impl ModelInfo {
+    fn from_value(v: &Value) -> Option<ModelInfo> {
+        let id = v.get("id")?.as_str()?.to_string();
+        let caps = v.get("capabilities");
+        let limit = |k: &str| {
+            caps.and_then(|c| c.pointer(&format!("/limits/{k}")))
+                .and_then(Value::as_u64)
+        };
+        let supports = |k: &str| {
+            caps.and_then(|c| c.pointer(&format!("/supports/{k}")))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let raw_endpoints: Option<Vec<String>> = v
+            .get("supported_endpoints")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            });
+        let endpoints = raw_endpoints.as_ref().map(|eps| Endpoints {
+            messages: eps.iter().any(|e| e == "/v1/messages"),
+            responses: eps.iter().any(|e| e == "/responses"),
+            chat: eps.iter().any(|e| e == "/chat/completions"),
+        });
+        let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        Some(ModelInfo {
+            name: str_of(v.get("name")).unwrap_or_else(|| id.clone()),
+            vendor: str_of(v.get("vendor")),
+            model_type: str_of(caps.and_then(|c| c.get("type"))),
+            endpoints,
+            raw_endpoints: raw_endpoints.unwrap_or_default(),
+            context_window: limit("max_context_window_tokens"),
+            max_prompt_tokens: limit("max_prompt_tokens"),
+            max_output_tokens: limit("max_output_tokens"),
+            vision: supports("vision"),
+            tool_calls: supports("tool_calls"),
+            parallel_tool_calls: supports("parallel_tool_calls"),
+            streaming: supports("streaming"),
+            structured_outputs: supports("structured_outputs"),
+            adaptive_thinking: supports("adaptive_thinking"),
+            reasoning_effort: caps
+                .and_then(|c| c.pointer("/supports/reasoning_effort"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            picker_enabled: v
+                .get("model_picker_enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            preview: v.get("preview").and_then(Value::as_bool).unwrap_or(false),
+            id,
+        })
+    }
+
+    pub fn is_embeddings(&self) -> bool {
+        self.model_type.as_deref() == Some("embeddings")
+    }
+
+    /// The entry `/v1/models` shows: OpenAI's list item and Anthropic's ModelInfo in one
+    /// object, plus the limits and capabilities agents need to size their prompts.
+    pub fn describe(&self) -> Value {
+        let owned_by = self
+            .vendor
+            .as_deref()
+            .map(|v| v.to_ascii_lowercase())
+            .unwrap_or_else(|| "github-copilot".into());
+        json!({
+            "id": self.id,
+            "object": "model",
+            "type": "model",
+            "created": 0,
+            "created_at": "1970-01-01T00:00:00Z",
+            "owned_by": owned_by,
+            "display_name": self.name,
+            "model_type": self.model_type,
+            "context_window": self.context_window,
+            "max_prompt_tokens": self.max_prompt_tokens,
+            "max_output_tokens": self.max_output_tokens,
+            "capabilities": {
+                "vision": self.vision,
+                "tool_calls": self.tool_calls,
+                "parallel_tool_calls": self.parallel_tool_calls,
+                "streaming": self.streaming,
+                "structured_outputs": self.structured_outputs,
+                "thinking": self.adaptive_thinking || !self.reasoning_effort.is_empty(),
+                "reasoning_effort": self.reasoning_effort,
+            },
+            "supported_endpoints": self.raw_endpoints,
+            "preview": self.preview,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Catalog {
+    pub models: Vec<ModelInfo>,
+}
+
+impl Catalog {
+    /// Parses Copilot's `{"data":[...]}`. Entries without an id are skipped and repeated
+    /// ids (Copilot sometimes lists one twice) keep their first entry.
+    pub fn parse(body: &str) -> Result<Catalog, String> {
+        let v: Value =
+            serde_json::from_str(body).map_err(|e| format!("model list is not JSON: {e}"))?;
+        let data = v
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or("model list has no data array")?;
+        let mut models: Vec<ModelInfo> = Vec::with_capacity(data.len());
+        for m in data.iter().filter_map(ModelInfo::from_value) {
+            if !models.iter().any(|x| x.id == m.id) {
+                models.push(m);
+            }
+        }
+        Ok(Catalog { models })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// Resolves a client's model name to a catalog entry: the exact id first, then
+    /// Claude Code's dashed and dated spellings (`claude-sonnet-4-5-20250929` →
+    /// `claude-sonnet-4.5`). Unknown names get a 404 that lists the closest ids.
+    pub fn resolve(&self, requested: &str) -> Result<&ModelInfo, ApiError> {
+        if let Some(m) = self.get(requested) {
+            return Ok(m);
+        }
+        for candidate in name_candidates(requested) {
+            if let Some(m) = self
+                .models
+                .iter()
+                .find(|m| m.id.eq_ignore_ascii_case(&candidate))
+            {
+                return Ok(m);
+            }
+        }
+        Err(self.unknown_model(requested))
+    }
+
+    fn unknown_model(&self, requested: &str) -> ApiError {
+        let wanted = name_candidates(requested)
+            .pop()
+            .unwrap_or_else(|| requested.to_ascii_lowercase());
+        let mut scored: Vec<(usize, &str)> = self
+            .models
+            .iter()
+            .filter(|m| !m.is_embeddings())
+            .map(|m| {
+                (
+                    edit_distance(&wanted, &m.id.to_ascii_lowercase()),
+                    m.id.as_str(),
+                )
+            })
+            .collect();
+        scored.sort();
+        let close: Vec<&str> = scored.iter().take(3).map(|(_, id)| *id).collect();
+        let mut msg = format!("model '{requested}' is not available on this Copilot account.");
+        if !close.is_empty() {
+            msg.push_str(&format!(" Close matches: {}.", close.join(", ")));
+        }
+        msg.push_str(" GET /v1/models lists every model.");
+        ApiError::new(ErrorKind::NotFound, msg)
+            .with_param("model")
+            .with_code("model_not_found")
+    }
+
+    /// `/v1/models`: a list both the OpenAI and the Anthropic SDK can page through.
+    pub fn describe(&self) -> Value {
+        let data: Vec<Value> = self.models.iter().map(ModelInfo::describe).collect();
+        let mut out = Map::new();
+        out.insert("object".into(), json!("list"));
+        out.insert("has_more".into(), json!(false));
+        out.insert("first_id".into(), json!(self.models.first().map(|m| &m.id)));
+        out.insert("last_id".into(), json!(self.models.last().map(|m| &m.id)));
+        out.insert("data".into(), Value::Array(data));
+        Value::Object(out)
+    }
+}
+
+/// Spellings to try, most specific first, for a name that is not an exact id.
+fn name_candidates(requested: &str) -> Vec<String> {
+    let mut base = requested.trim().to_ascii_lowercase();
+    // Claude Code's `[1m]` context marker never reaches Copilot as part of the id.
+    if let Some(i) = base.find('[') {
+        base.truncate(i);
+    }
+    let mut out = vec![base.clone()];
+    if base.starts_with("claude-") {
+        let dotted = dot_versions(&base);
+        out.push(dotted.clone());
+        if let Some(undated) = strip_date(&dotted) {
+            out.push(undated.to_string());
+        }
+        if let Some(s) = dotted.strip_suffix("-latest") {
+            out.push(s.to_string());
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// `claude-opus-4-5` → `claude-opus-4.5`: every `-N-M` (1–2 digit numbers) that ends a
+/// segment becomes `-N.M`; dates (8 digits) are left alone.
+fn dot_versions(id: &str) -> String {
+    let parts: Vec<&str> = id.split('-').collect();
+    let short_num =
+        |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    let mut i = 0;
+    while i < parts.len() {
+        if i + 1 < parts.len() && i > 0 && short_num(parts[i]) && short_num(parts[i + 1]) {
+            out.push(format!("{}.{}", parts[i], parts[i + 1]));
+            i += 2;
+        } else {
+            out.push(parts[i].to_string());
+            i += 1;
+        }
+    }
+    out.join("-")
+}
+
+fn strip_date(id: &str) -> Option<&str> {
+    let (head, tail) = id.rsplit_once('-')?;
+    (tail.len() == 8 && tail.bytes().all(|b| b.is_ascii_digit())).then_some(head)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A trimmed recording of Copilot's `/models`, with its quirks: dotted Claude ids,
+    /// a duplicated entry, a legacy model without `supported_endpoints`.
+    pub const CATALOG: &str = r#"{"object":"list","data":[
+      {"id":"claude-sonnet-4.5","name":"Claude Sonnet 4.5","vendor":"Anthropic","object":"model","model_picker_enabled":true,
+       "capabilities":{"family":"claude-sonnet-4.5","type":"chat","limits":{"max_context_window_tokens":200000,"max_prompt_tokens":128000,"max_output_tokens":16000},
+       "supports":{"streaming":true,"tool_calls":true,"parallel_tool_calls":true,"vision":true,"adaptive_thinking":true}},
+       "supported_endpoints":["/v1/messages","/chat/completions"]},
+      {"id":"claude-sonnet-4.5","name":"dup","capabilities":{"type":"chat"}},
+      {"id":"claude-opus-4.5","name":"Claude Opus 4.5","vendor":"Anthropic","capabilities":{"type":"chat","limits":{"max_output_tokens":32000}},
+       "supported_endpoints":["/v1/messages","/chat/completions"]},
+      {"id":"claude-sonnet-4","name":"Claude Sonnet 4","vendor":"Anthropic","capabilities":{"type":"chat"},"supported_endpoints":["/v1/messages","/chat/completions"]},
+      {"id":"claude-haiku-4.5-20251001","name":"Claude Haiku 4.5 (dated)","capabilities":{"type":"chat"},"supported_endpoints":["/v1/messages"]},
+      {"id":"claude-haiku-4.5","name":"Claude Haiku 4.5","capabilities":{"type":"chat"},"supported_endpoints":["/v1/messages"]},
+      {"id":"gpt-5.1-codex","name":"GPT-5.1-Codex","vendor":"OpenAI","capabilities":{"type":"chat","supports":{"reasoning_effort":["low","medium","high"]}},"supported_endpoints":["/responses"]},
+      {"id":"gpt-5-mini","name":"GPT-5 mini","capabilities":{"type":"chat"},"supported_endpoints":["/chat/completions","/responses"]},
+      {"id":"gemini-2.5-pro","name":"Gemini 2.5 Pro","capabilities":{"type":"chat"},"supported_endpoints":["/chat/completions"]},
+      {"id":"gpt-3.5-turbo","name":"GPT 3.5 Turbo","capabilities":{"type":"chat"}},
+      {"id":"text-embedding-3-small","name":"Embedding V3 small","capabilities":{"type":"embeddings"}},
+      {"name":"no id"}
+    ]}"#;
+
+    pub fn catalog() -> Catalog {
+        Catalog::parse(CATALOG).unwrap()
+    }
+
+    #[test]
+    fn parses_and_dedupes() {
+        let c = catalog();
+        assert_eq!(c.models.len(), 10);
+        let s = c.get("claude-sonnet-4.5").unwrap();
+        assert_eq!(s.name, "Claude Sonnet 4.5");
+        assert_eq!(
+            s.endpoints,
+            Some(Endpoints {
+                messages: true,
+                responses: false,
+                chat: true
+            })
+        );
+        assert_eq!(s.max_output_tokens, Some(16000));
+        assert!(s.vision && s.adaptive_thinking);
+        assert_eq!(c.get("gpt-3.5-turbo").unwrap().endpoints, None);
+        assert!(c.get("text-embedding-3-small").unwrap().is_embeddings());
+        assert!(Catalog::parse("{}").is_err());
+        assert!(Catalog::parse("nope").is_err());
+    }
+
+    #[test]
+    fn resolves_claude_code_spellings() {
+        let c = catalog();
+        let r = |n: &str| c.resolve(n).map(|m| m.id.clone()).unwrap_or_default();
+        assert_eq!(r("claude-sonnet-4.5"), "claude-sonnet-4.5");
+        assert_eq!(r("claude-sonnet-4-5-20250929"), "claude-sonnet-4.5");
+        assert_eq!(r("claude-opus-4-5"), "claude-opus-4.5");
+        assert_eq!(r("claude-sonnet-4-20250514"), "claude-sonnet-4");
+        assert_eq!(r("claude-sonnet-4-5[1m]"), "claude-sonnet-4.5");
+        assert_eq!(r("Claude-Opus-4-5"), "claude-opus-4.5");
+        // An exact dated catalog id wins over the undated alias.
+        assert_eq!(r("claude-haiku-4-5-20251001"), "claude-haiku-4.5-20251001");
+        assert_eq!(r("claude-haiku-4-5-20990101"), "claude-haiku-4.5");
+        // Non-Claude ids are never rewritten.
+        assert_eq!(r("gpt-5-mini"), "gpt-5-mini");
+        assert!(c.resolve("gpt-5-1-codex").is_err());
+    }
+
+    #[test]
+    fn unknown_model_lists_close_matches() {
+        let e = catalog().resolve("claude-sonet-4-5").unwrap_err();
+        assert_eq!(e.status, 404);
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert!(e.message.contains("'claude-sonet-4-5'"), "{}", e.message);
+        assert!(
+            e.message.contains("Close matches: claude-sonnet-4.5"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("text-embedding"));
+    }
+
+    #[test]
+    fn version_dotting() {
+        assert_eq!(
+            dot_versions("claude-3-5-sonnet-20241022"),
+            "claude-3.5-sonnet-20241022"
+        );
+        assert_eq!(dot_versions("claude-opus-4-1"), "claude-opus-4.1");
+        assert_eq!(dot_versions("claude-sonnet-4"), "claude-sonnet-4");
+        assert_eq!(
+            strip_date("claude-sonnet-4.5-20250929"),
+            Some("claude-sonnet-4.5")
+        );
+        assert_eq!(strip_date("claude-sonnet-4.5"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn describes_for_both_sdks() {
+        let d = catalog().describe();
+        assert_eq!(d["object"], "list");
+        assert_eq!(d["has_more"], false);
+        assert_eq!(d["first_id"], "claude-sonnet-4.5");
+        let first = &d["data"][0];
+        assert_eq!(first["object"], "model");
+        assert_eq!(first["type"], "model");
+        assert_eq!(first["owned_by"], "anthropic");
+        assert_eq!(first["display_name"], "Claude Sonnet 4.5");
+        assert_eq!(first["context_window"], 200000);
+        assert_eq!(first["max_output_tokens"], 16000);
+        assert_eq!(first["capabilities"]["vision"], true);
+        assert_eq!(
+            first["supported_endpoints"],
+            json!(["/v1/messages", "/chat/completions"])
+        );
+    }
+}

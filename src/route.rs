@@ -1,0 +1,212 @@
+//! Which handler a request goes to, decided from method and path alone.
+
+use crate::api_error::ApiFormat;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    // Data plane: API keys only. Every route also answers without the /v1 prefix.
+    Models,
+    Embeddings,
+    ChatCompletions,
+    Messages,
+    CountTokens,
+    Responses,
+    // Admin API: ADMIN_KEY only.
+    ListKeys,
+    CreateKey,
+    RenameKey(String),
+    DeleteKey(String),
+    RotateKey(String),
+    StartDeviceFlow,
+    PollDeviceFlow,
+    ListAccounts,
+    AddAccount,
+    DeleteAccount(String),
+    ActivateAccount(String),
+    /// Known path, other method: 405 with `Allow`.
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+impl Route {
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Route::ListKeys
+                | Route::CreateKey
+                | Route::RenameKey(_)
+                | Route::DeleteKey(_)
+                | Route::RotateKey(_)
+                | Route::StartDeviceFlow
+                | Route::PollDeviceFlow
+                | Route::ListAccounts
+                | Route::AddAccount
+                | Route::DeleteAccount(_)
+                | Route::ActivateAccount(_)
+        )
+    }
+}
+
+/// The error envelope a path speaks, whether or not it matched a route.
+pub fn format_for_path(path: &str) -> ApiFormat {
+    let p = path.strip_prefix("/v1").unwrap_or(path);
+    if p == "/messages" || p.starts_with("/messages/") {
+        ApiFormat::Anthropic
+    } else if path.starts_with("/api/") || path.starts_with("/auth/") {
+        ApiFormat::Control
+    } else {
+        ApiFormat::OpenAi
+    }
+}
+
+pub fn match_route(method: &str, path: &str) -> Route {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    if let Some(rest) = path.strip_prefix("/api/") {
+        return match_admin(method, rest);
+    }
+    let data = path
+        .strip_prefix("/v1")
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path);
+    let (route, allow) = match data {
+        "/models" => (Route::Models, "GET"),
+        "/embeddings" => (Route::Embeddings, "POST"),
+        "/chat/completions" => (Route::ChatCompletions, "POST"),
+        "/messages" => (Route::Messages, "POST"),
+        "/messages/count_tokens" => (Route::CountTokens, "POST"),
+        "/responses" => (Route::Responses, "POST"),
+        _ => return Route::NotFound,
+    };
+    if method == allow {
+        route
+    } else {
+        Route::MethodNotAllowed(allow)
+    }
+}
+
+fn match_admin(method: &str, rest: &str) -> Route {
+    let segs: Vec<&str> = rest.split('/').collect();
+    let id = |i: usize| segs[i].to_string();
+    match (segs.as_slice(), method) {
+        (["keys"], "GET") => Route::ListKeys,
+        (["keys"], "POST") => Route::CreateKey,
+        (["keys"], _) => Route::MethodNotAllowed("GET, POST"),
+        (["keys", s], "PATCH") if !s.is_empty() => Route::RenameKey(id(1)),
+        (["keys", s], "DELETE") if !s.is_empty() => Route::DeleteKey(id(1)),
+        (["keys", s], _) if !s.is_empty() => Route::MethodNotAllowed("PATCH, DELETE"),
+        (["keys", s, "rotate"], "POST") if !s.is_empty() => Route::RotateKey(id(1)),
+        (["keys", s, "rotate"], _) if !s.is_empty() => Route::MethodNotAllowed("POST"),
+        (["github", "device"], "POST") => Route::StartDeviceFlow,
+        (["github", "device"], _) => Route::MethodNotAllowed("POST"),
+        (["github", "device", "poll"], "POST") => Route::PollDeviceFlow,
+        (["github", "device", "poll"], _) => Route::MethodNotAllowed("POST"),
+        (["github", "accounts"], "GET") => Route::ListAccounts,
+        (["github", "accounts"], "POST") => Route::AddAccount,
+        (["github", "accounts"], _) => Route::MethodNotAllowed("GET, POST"),
+        (["github", "accounts", s], "DELETE") if !s.is_empty() => Route::DeleteAccount(id(2)),
+        (["github", "accounts", s], _) if !s.is_empty() => Route::MethodNotAllowed("DELETE"),
+        (["github", "accounts", s, "activate"], "POST") if !s.is_empty() => {
+            Route::ActivateAccount(id(2))
+        }
+        (["github", "accounts", s, "activate"], _) if !s.is_empty() => {
+            Route::MethodNotAllowed("POST")
+        }
+        _ => Route::NotFound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_plane_with_and_without_v1() {
+        for (p, r) in [
+            ("/v1/models", Route::Models),
+            ("/models", Route::Models),
+            ("/v1/chat/completions", Route::ChatCompletions),
+            ("/chat/completions", Route::ChatCompletions),
+            ("/v1/messages", Route::Messages),
+            ("/messages/", Route::Messages),
+            ("/v1/messages/count_tokens", Route::CountTokens),
+            ("/responses", Route::Responses),
+            ("/v1/embeddings", Route::Embeddings),
+        ] {
+            let m = if r == Route::Models { "GET" } else { "POST" };
+            assert_eq!(match_route(m, p), r, "{p}");
+        }
+        assert_eq!(
+            match_route("GET", "/v1/messages"),
+            Route::MethodNotAllowed("POST")
+        );
+        assert_eq!(match_route("POST", "/v1/nope"), Route::NotFound);
+        assert_eq!(match_route("POST", "/v1"), Route::NotFound);
+        assert_eq!(match_route("POST", "/v1v1/messages"), Route::NotFound);
+    }
+
+    #[test]
+    fn admin_routes() {
+        assert_eq!(match_route("GET", "/api/keys"), Route::ListKeys);
+        assert_eq!(match_route("POST", "/api/keys"), Route::CreateKey);
+        assert_eq!(
+            match_route("PATCH", "/api/keys/abc"),
+            Route::RenameKey("abc".into())
+        );
+        assert_eq!(
+            match_route("DELETE", "/api/keys/abc"),
+            Route::DeleteKey("abc".into())
+        );
+        assert_eq!(
+            match_route("POST", "/api/keys/abc/rotate"),
+            Route::RotateKey("abc".into())
+        );
+        assert_eq!(
+            match_route("POST", "/api/github/device"),
+            Route::StartDeviceFlow
+        );
+        assert_eq!(
+            match_route("POST", "/api/github/device/poll"),
+            Route::PollDeviceFlow
+        );
+        assert_eq!(
+            match_route("GET", "/api/github/accounts"),
+            Route::ListAccounts
+        );
+        assert_eq!(
+            match_route("POST", "/api/github/accounts"),
+            Route::AddAccount
+        );
+        assert_eq!(
+            match_route("POST", "/api/github/accounts/42/activate"),
+            Route::ActivateAccount("42".into())
+        );
+        assert_eq!(
+            match_route("DELETE", "/api/github/accounts/42"),
+            Route::DeleteAccount("42".into())
+        );
+        assert_eq!(
+            match_route("PUT", "/api/keys"),
+            Route::MethodNotAllowed("GET, POST")
+        );
+        assert_eq!(match_route("GET", "/api/keys//rotate"), Route::NotFound);
+        assert_eq!(match_route("GET", "/api/nope"), Route::NotFound);
+        assert!(match_route("GET", "/api/keys").is_admin());
+        assert!(!match_route("GET", "/v1/models").is_admin());
+    }
+
+    #[test]
+    fn error_format_follows_the_path() {
+        assert_eq!(format_for_path("/v1/messages"), ApiFormat::Anthropic);
+        assert_eq!(
+            format_for_path("/messages/count_tokens"),
+            ApiFormat::Anthropic
+        );
+        assert_eq!(format_for_path("/v1/messages_x"), ApiFormat::OpenAi);
+        assert_eq!(format_for_path("/v1/responses"), ApiFormat::OpenAi);
+        assert_eq!(format_for_path("/api/keys"), ApiFormat::Control);
+        assert_eq!(format_for_path("/auth/login"), ApiFormat::Control);
+    }
+}

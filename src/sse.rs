@@ -1,0 +1,221 @@
+//! Server-Sent Events: an incremental parser fed arbitrary byte chunks, and a writer.
+//!
+//! Upstream streams arrive split at any byte (mid-line, mid-UTF-8 sequence), so the
+//! parser keeps the unfinished tail and only decodes complete lines.
+
+/// One dispatched event. `data` joins multi-line `data:` fields with `\n`, as the spec says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn is_done_marker(&self) -> bool {
+        self.data.trim() == "[DONE]"
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+}
+
+impl SseParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one chunk and appends every event it completes to `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut i = 0;
+        let len = self.buf.len();
+        while i < len {
+            let b = self.buf[i];
+            if b == b'\n' || b == b'\r' {
+                // A trailing '\r' may be half of a "\r\n" split across chunks: wait.
+                if b == b'\r' && i + 1 == len {
+                    break;
+                }
+                let line_end = i;
+                i += if b == b'\r' && self.buf[i + 1] == b'\n' {
+                    2
+                } else {
+                    1
+                };
+                let line = std::mem::take(&mut self.buf);
+                self.line(&line[start..line_end], out);
+                self.buf = line;
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        // One drain per chunk keeps long frames linear rather than quadratic.
+        self.buf.drain(..start);
+    }
+
+    /// Ends the stream: a final line without a newline and a pending event are flushed.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.buf.is_empty() {
+            let mut line = std::mem::take(&mut self.buf);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            self.line(&line, out);
+        }
+        self.dispatch(out);
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if line[0] == b':' {
+            return; // comment / keep-alive
+        }
+        let (field, value) = match line.iter().position(|&c| c == b':') {
+            Some(p) => {
+                let v = &line[p + 1..];
+                (&line[..p], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(&String::from_utf8_lossy(value));
+                self.has_data = true;
+            }
+            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            _ => {} // id, retry and unknown fields carry nothing we use
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        if self.has_data {
+            out.push(SseEvent {
+                event: self.event.take(),
+                data: std::mem::take(&mut self.data),
+            });
+        } else {
+            self.event = None;
+        }
+        self.has_data = false;
+    }
+}
+
+/// Appends one event in wire format. Multi-line data becomes several `data:` lines.
+pub fn write_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
+    if let Some(name) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    for line in data.split('\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_chunks(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            p.feed(c, &mut out);
+        }
+        p.finish(&mut out);
+        out
+    }
+
+    fn ev(event: Option<&str>, data: &str) -> SseEvent {
+        SseEvent {
+            event: event.map(str::to_string),
+            data: data.to_string(),
+        }
+    }
+
+    #[test]
+    fn parses_named_events() {
+        let got =
+            parse_chunks(&[b"event: message_start\ndata: {\"a\":1}\n\nevent: ping\ndata: {}\n\n"]);
+        assert_eq!(
+            got,
+            vec![
+                ev(Some("message_start"), "{\"a\":1}"),
+                ev(Some("ping"), "{}")
+            ]
+        );
+    }
+
+    #[test]
+    fn same_result_for_every_split_point() {
+        let wire = "event: a\r\ndata: {\"t\":\"h\u{e9}llo \u{1F600}\"}\r\n\r\ndata: x\ndata: y\n\n: keep-alive\n\ndata:nospace\n\n".as_bytes();
+        let whole = parse_chunks(&[wire]);
+        assert_eq!(
+            whole,
+            vec![
+                ev(Some("a"), "{\"t\":\"h\u{e9}llo \u{1F600}\"}"),
+                ev(None, "x\ny"),
+                ev(None, "nospace"),
+            ]
+        );
+        for i in 0..=wire.len() {
+            for j in i..=wire.len() {
+                assert_eq!(
+                    parse_chunks(&[&wire[..i], &wire[i..j], &wire[j..]]),
+                    whole,
+                    "split at {i},{j}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bare_cr_terminates_lines() {
+        assert_eq!(
+            parse_chunks(&[b"data: a\r\rdata: b\r\r"]),
+            vec![ev(None, "a"), ev(None, "b")]
+        );
+    }
+
+    #[test]
+    fn final_unterminated_event_is_flushed() {
+        assert_eq!(parse_chunks(&[b"data: [DONE]"]), vec![ev(None, "[DONE]")]);
+        assert!(parse_chunks(&[b"data: [DONE]"])[0].is_done_marker());
+    }
+
+    #[test]
+    fn event_name_without_data_is_dropped() {
+        assert_eq!(
+            parse_chunks(&[b"event: x\n\ndata: 1\n\n"]),
+            vec![ev(None, "1")]
+        );
+    }
+
+    #[test]
+    fn writer_round_trips() {
+        let mut out = Vec::new();
+        write_event(&mut out, Some("e"), "l1\nl2");
+        write_event(&mut out, None, "[DONE]");
+        assert_eq!(out, b"event: e\ndata: l1\ndata: l2\n\ndata: [DONE]\n\n");
+        assert_eq!(
+            parse_chunks(&[&out]),
+            vec![ev(Some("e"), "l1\nl2"), ev(None, "[DONE]")]
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Connected GitHub accounts in D1. The OAuth token stays in this module's rows and
+//! the upstream clients; `public()` is the only shape that leaves the Worker.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use super::{js, js_opt, storage_error};
+use crate::api_error::ApiError;
+use crate::upstream::github::{AccountType, GitHubUser};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountRow {
+    pub id: i64,
+    pub login: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub token: String,
+    pub account_type: String,
+    pub active: i64,
+    pub created_at: String,
+}
+
+impl AccountRow {
+    pub fn account_type(&self) -> AccountType {
+        AccountType::parse(&self.account_type)
+    }
+
+    /// The account as the admin API shows it: never the token.
+    pub fn public(&self) -> Value {
+        json!({
+            "id": self.id,
+            "login": self.login,
+            "name": self.name,
+            "avatar_url": self.avatar_url,
+            "account_type": self.account_type,
+            "active": self.active == 1,
+            "created_at": self.created_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, login, name, avatar_url, token, account_type, active, created_at";
+
+fn num(id: i64) -> JsValue {
+    JsValue::from_f64(id as f64)
+}
+
+pub async fn list(db: &D1Database) -> Result<Vec<AccountRow>, ApiError> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM github_accounts ORDER BY created_at, id"
+    ))
+    .all()
+    .await
+    .and_then(|r| r.results::<AccountRow>())
+    .map_err(|e| storage_error("github_accounts list", e))
+}
+
+pub async fn active(db: &D1Database) -> Result<Option<AccountRow>, ApiError> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM github_accounts WHERE active = 1"
+    ))
+    .first::<AccountRow>(None)
+    .await
+    .map_err(|e| storage_error("github_accounts active", e))
+}
+
+/// Inserts or refreshes an account (same GitHub user id = same account). The first
+/// account connected becomes the active one.
+pub async fn upsert(
+    db: &D1Database,
+    user: &GitHubUser,
+    token: &str,
+    account_type: AccountType,
+    now: &str,
+) -> Result<AccountRow, ApiError> {
+    let stmt = db
+        .prepare(format!(
+            "INSERT INTO github_accounts (id, login, name, avatar_url, token, account_type, active, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NOT EXISTS (SELECT 1 FROM github_accounts WHERE active = 1), ?7)
+             ON CONFLICT (id) DO UPDATE SET login = excluded.login, name = excluded.name,
+               avatar_url = excluded.avatar_url, token = excluded.token, account_type = excluded.account_type
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&[
+            num(user.id),
+            js(&user.login),
+            js_opt(user.name.as_deref()),
+            js_opt(user.avatar_url.as_deref()),
+            js(token),
+            js(account_type.as_str()),
+            js(now),
+        ])
+        .map_err(|e| storage_error("github_accounts upsert", e))?;
+    stmt.first::<AccountRow>(None)
+        .await
+        .map_err(|e| storage_error("github_accounts upsert", e))?
+        .ok_or_else(|| storage_error("github_accounts upsert", "no row returned"))
+}
+
+/// Makes `id` the active account. Both updates run in one D1 batch (a transaction),
+/// so there is never a moment with two active accounts or none.
+pub async fn activate(db: &D1Database, id: i64) -> Result<Option<AccountRow>, ApiError> {
+    let exists = db
+        .prepare("SELECT id FROM github_accounts WHERE id = ?1")
+        .bind(&[num(id)])
+        .map_err(|e| storage_error("github_accounts activate", e))?
+        .first::<Value>(None)
+        .await
+        .map_err(|e| storage_error("github_accounts activate", e))?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let off = db.prepare("UPDATE github_accounts SET active = 0 WHERE active = 1 AND id <> ?1");
+    let on = db.prepare("UPDATE github_accounts SET active = 1 WHERE id = ?1");
+    db.batch(vec![
+        off.bind(&[num(id)])
+            .map_err(|e| storage_error("github_accounts activate", e))?,
+        on.bind(&[num(id)])
+            .map_err(|e| storage_error("github_accounts activate", e))?,
+    ])
+    .await
+    .map_err(|e| storage_error("github_accounts activate", e))?;
+    get(db, id).await
+}
+
+pub async fn get(db: &D1Database, id: i64) -> Result<Option<AccountRow>, ApiError> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM github_accounts WHERE id = ?1"
+    ))
+    .bind(&[num(id)])
+    .map_err(|e| storage_error("github_accounts get", e))?
+    .first::<AccountRow>(None)
+    .await
+    .map_err(|e| storage_error("github_accounts get", e))
+}
+
+/// Removes an account; if it was the active one, the oldest remaining account takes over.
+pub async fn delete(db: &D1Database, id: i64) -> Result<bool, ApiError> {
+    let gone = db
+        .prepare("DELETE FROM github_accounts WHERE id = ?1 RETURNING id")
+        .bind(&[num(id)])
+        .map_err(|e| storage_error("github_accounts delete", e))?
+        .first::<Value>(None)
+        .await
+        .map_err(|e| storage_error("github_accounts delete", e))?;
+    if gone.is_none() {
+        return Ok(false);
+    }
+    db.prepare(
+        "UPDATE github_accounts SET active = 1
+         WHERE NOT EXISTS (SELECT 1 FROM github_accounts WHERE active = 1)
+           AND id = (SELECT id FROM github_accounts ORDER BY created_at, id LIMIT 1)",
+    )
+    .run()
+    .await
+    .map_err(|e| storage_error("github_accounts delete", e))?;
+    Ok(true)
+}

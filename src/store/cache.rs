@@ -1,0 +1,66 @@
+//! KV: the Copilot token per account, the model catalog per account, capability probes.
+//! KV is a cache here: a failed read is a miss and a failed write is logged, never
+//! surfaced to the caller.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Env, KvStore};
+
+/// Catalog entries stay in KV a day so a failing `/models` can fall back to a stale copy;
+/// they count as fresh for ten minutes.
+pub const CATALOG_FRESH_MS: u64 = 10 * 60 * 1000;
+pub const CATALOG_KEEP_SECS: u64 = 24 * 3600;
+pub const PROBE_TTL_SECS: u64 = 24 * 3600;
+
+pub fn token_key(account: i64) -> String {
+    format!("copilot-token:v1:{account}")
+}
+
+pub fn catalog_key(account: i64) -> String {
+    format!("models:v1:{account}")
+}
+
+pub fn probe_key(account: i64, model: &str) -> String {
+    format!("probe:v1:{account}:{model}")
+}
+
+fn kv(env: &Env) -> Option<KvStore> {
+    match env.kv("KV") {
+        Ok(kv) => Some(kv),
+        Err(e) => {
+            worker::console_error!("KV binding unavailable: {e}");
+            None
+        }
+    }
+}
+
+pub async fn get<T: DeserializeOwned>(env: &Env, key: &str) -> Option<T> {
+    let kv = kv(env)?;
+    match kv.get(key).json::<T>().await {
+        Ok(v) => v,
+        Err(e) => {
+            worker::console_error!("KV read {key} failed: {e}");
+            None
+        }
+    }
+}
+
+/// Writes with a TTL in seconds (KV's minimum is 60).
+pub async fn put<T: Serialize>(env: &Env, key: &str, value: &T, ttl_secs: u64) {
+    let Some(kv) = kv(env) else { return };
+    let result = match kv.put(key, value) {
+        Ok(b) => b.expiration_ttl(ttl_secs.max(60)).execute().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        worker::console_error!("KV write {key} failed: {e}");
+    }
+}
+
+pub async fn delete(env: &Env, key: &str) {
+    if let Some(kv) = kv(env) {
+        if let Err(e) = kv.delete(key).await {
+            worker::console_error!("KV delete {key} failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! API keys in D1: only the SHA-256 of a key and a short display prefix are stored.
+
+use serde::{Deserialize, Serialize};
+use worker::D1Database;
+
+use super::{js, storage_error};
+use crate::api_error::ApiError;
+use crate::auth::NewApiKey;
+
+const COLUMNS: &str = "id, name, prefix, created_at, last_used_at";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// What the data plane needs to know about the caller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyIdentity {
+    pub id: String,
+    pub name: String,
+    pub last_used_at: Option<String>,
+}
+
+pub async fn insert(
+    db: &D1Database,
+    id: &str,
+    name: &str,
+    key: &NewApiKey,
+    now: &str,
+) -> Result<ApiKeyRow, ApiError> {
+    db.prepare(format!(
+        "INSERT INTO api_keys (id, name, key_hash, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {COLUMNS}"
+    ))
+    .bind(&[js(id), js(name), js(&key.hash), js(&key.prefix), js(now)])
+    .map_err(|e| storage_error("api_keys insert", e))?
+    .first::<ApiKeyRow>(None)
+    .await
+    .map_err(|e| storage_error("api_keys insert", e))?
+    .ok_or_else(|| storage_error("api_keys insert", "no row returned"))
+}
+
+pub async fn list(db: &D1Database) -> Result<Vec<ApiKeyRow>, ApiError> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id"
+    ))
+    .all()
+    .await
+    .and_then(|r| r.results::<ApiKeyRow>())
+    .map_err(|e| storage_error("api_keys list", e))
+}
+
+pub async fn rename(db: &D1Database, id: &str, name: &str) -> Result<Option<ApiKeyRow>, ApiError> {
+    db.prepare(format!(
+        "UPDATE api_keys SET name = ?1 WHERE id = ?2 RETURNING {COLUMNS}"
+    ))
+    .bind(&[js(name), js(id)])
+    .map_err(|e| storage_error("api_keys rename", e))?
+    .first::<ApiKeyRow>(None)
+    .await
+    .map_err(|e| storage_error("api_keys rename", e))
+}
+
+/// Replaces the key material; the id (and so the usage history) stays.
+pub async fn rotate(
+    db: &D1Database,
+    id: &str,
+    key: &NewApiKey,
+) -> Result<Option<ApiKeyRow>, ApiError> {
+    db.prepare(format!(
+        "UPDATE api_keys SET key_hash = ?1, prefix = ?2, last_used_at = NULL WHERE id = ?3 RETURNING {COLUMNS}"
+    ))
+    .bind(&[js(&key.hash), js(&key.prefix), js(id)])
+    .map_err(|e| storage_error("api_keys rotate", e))?
+    .first::<ApiKeyRow>(None)
+    .await
+    .map_err(|e| storage_error("api_keys rotate", e))
+}
+
+pub async fn delete(db: &D1Database, id: &str) -> Result<bool, ApiError> {
+    let row = db
+        .prepare("DELETE FROM api_keys WHERE id = ?1 RETURNING id")
+        .bind(&[js(id)])
+        .map_err(|e| storage_error("api_keys delete", e))?
+        .first::<serde_json::Value>(None)
+        .await
+        .map_err(|e| storage_error("api_keys delete", e))?;
+    Ok(row.is_some())
+}
+
+pub async fn find_by_hash(db: &D1Database, hash: &str) -> Result<Option<KeyIdentity>, ApiError> {
+    db.prepare("SELECT id, name, last_used_at FROM api_keys WHERE key_hash = ?1")
+        .bind(&[js(hash)])
+        .map_err(|e| storage_error("api_keys lookup", e))?
+        .first::<KeyIdentity>(None)
+        .await
+        .map_err(|e| storage_error("api_keys lookup", e))
+}
+
+/// Sets `last_used_at` unless it was set after `not_before`: at most one write a minute
+/// per key, and only this column is written so a concurrent rename or rotation survives.
+pub async fn touch(db: &D1Database, id: &str, now: &str, not_before: &str) -> Result<(), ApiError> {
+    db.prepare(
+        "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
+    )
+    .bind(&[js(now), js(id), js(not_before)])
+    .map_err(|e| storage_error("api_keys touch", e))?
+    .run()
+    .await
+    .map_err(|e| storage_error("api_keys touch", e))?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! D1 and KV access, behind small typed functions. Isolate memory (`memory`) sits in
+//! front of both so a hot request does not wait on either.
+
+pub mod accounts;
+pub mod cache;
+pub mod keys;
+pub mod memory;
+
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, Env};
+
+use crate::api_error::{ApiError, ErrorKind};
+
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+pub fn db(env: &Env) -> Result<D1Database, ApiError> {
+    env.d1("DB").map_err(|e| storage_error("D1 binding DB", e))
+}
+
+/// Storage failures are logged in full and answered without internals.
+pub fn storage_error(what: &str, e: impl std::fmt::Display) -> ApiError {
+    worker::console_error!("storage error ({what}): {e}");
+    ApiError::new(
+        ErrorKind::Unavailable,
+        format!("storage is unavailable ({what}); try again shortly"),
+    )
+}
+
+pub fn js(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+pub fn js_opt(s: Option<&str>) -> JsValue {
+    s.map(JsValue::from_str).unwrap_or(JsValue::NULL)
+}

@@ -1,0 +1,56 @@
+//! Sends an `HttpRequest`: the one place the gateway talks to the network.
+
+use worker::wasm_bindgen::JsValue;
+use worker::{Fetch, Headers, Request, RequestInit, Response};
+
+use super::{HttpRequest, Method};
+use crate::api_error::{ApiError, ErrorKind};
+
+pub async fn send(req: &HttpRequest<'_>) -> Result<Response, ApiError> {
+    let fail = |what: &str, e: worker::Error| {
+        // The URL carries no secret; headers (which do) are never logged.
+        worker::console_error!("upstream {what} {}: {e}", req.url);
+        ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "could not reach the upstream service ({}): {what} failed",
+                host_of(&req.url)
+            ),
+        )
+    };
+    let headers = Headers::new();
+    for (k, v) in &req.headers {
+        headers.set(k, v).map_err(|e| fail("building headers", e))?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(match req.method {
+        Method::Get => worker::Method::Get,
+        Method::Post => worker::Method::Post,
+    })
+    .with_headers(headers);
+    if let Some(body) = &req.body {
+        init.with_body(Some(JsValue::from_str(body.as_ref())));
+    }
+    let request =
+        Request::new_with_init(&req.url, &init).map_err(|e| fail("building the request", e))?;
+    Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| fail("the request", e))
+}
+
+/// Reads a whole (small) upstream body as text; a broken body is a 502.
+pub async fn text(resp: &mut Response) -> Result<String, ApiError> {
+    resp.text().await.map_err(|e| {
+        worker::console_error!("upstream body read failed: {e}");
+        ApiError::new(
+            ErrorKind::BadGateway,
+            "the upstream response body could not be read",
+        )
+    })
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}

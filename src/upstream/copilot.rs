@@ -1,0 +1,187 @@
+//! Copilot: the short-lived API token minted from a GitHub token, the API host, and
+//! requests to the Copilot API.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::github::AccountType;
+use super::headers::{copilot_headers, github_api_headers, CopilotCall};
+use super::{HttpRequest, Method, UpstreamConfig};
+
+/// Refresh this long before `expires_at`, so a token never dies mid-request.
+pub const REFRESH_MARGIN_SECS: u64 = 60;
+
+pub fn token_request(cfg: &UpstreamConfig, github_token: &str) -> HttpRequest<'static> {
+    HttpRequest {
+        method: Method::Get,
+        url: format!("{}/copilot_internal/v2/token", cfg.github_api_base),
+        headers: github_api_headers(github_token),
+        body: None,
+    }
+}
+
+/// A Copilot API token as cached in KV and isolate memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopilotToken {
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// `endpoints.api` from the exchange, when GitHub sent one.
+    pub api_base: Option<String>,
+    /// Fingerprint of the GitHub token it was minted from: a re-connected account with a
+    /// new GitHub token must not keep using the old account's Copilot token.
+    pub github_fp: String,
+}
+
+impl CopilotToken {
+    pub fn parse(body: &str, github_fp: &str) -> Result<CopilotToken, String> {
+        let v: Value = serde_json::from_str(body)
+            .map_err(|_| "token exchange answered with non-JSON".to_string())?;
+        let token = v
+            .get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or("token exchange answer has no token")?;
+        let expires_at = v
+            .get("expires_at")
+            .and_then(Value::as_u64)
+            .ok_or("token exchange answer has no expires_at")?;
+        Ok(CopilotToken {
+            token: token.to_string(),
+            expires_at,
+            api_base: v
+                .pointer("/endpoints/api")
+                .and_then(Value::as_str)
+                .map(|s| s.trim_end_matches('/').to_string())
+                .filter(|s| !s.is_empty()),
+            github_fp: github_fp.to_string(),
+        })
+    }
+
+    pub fn usable_at(&self, now_secs: u64, github_fp: &str) -> bool {
+        self.github_fp == github_fp && self.expires_at > now_secs + REFRESH_MARGIN_SECS
+    }
+}
+
+/// The Copilot API host: the configured override, else the token's own endpoint, else the
+/// account type's default.
+pub fn api_base(cfg: &UpstreamConfig, token: &CopilotToken, account: AccountType) -> String {
+    if let Some(b) = &cfg.copilot_api_base {
+        return b.clone();
+    }
+    if let Some(b) = &token.api_base {
+        return b.clone();
+    }
+    match account {
+        AccountType::Individual => "https://api.githubcopilot.com",
+        AccountType::Business => "https://api.business.githubcopilot.com",
+        AccountType::Enterprise => "https://api.enterprise.githubcopilot.com",
+    }
+    .to_string()
+}
+
+/// A Copilot API request. `path` starts with '/'.
+pub fn request<'a>(
+    base: &str,
+    path: &str,
+    call: &CopilotCall,
+    body: Option<&'a str>,
+) -> HttpRequest<'a> {
+    HttpRequest {
+        method: if body.is_some() {
+            Method::Post
+        } else {
+            Method::Get
+        },
+        url: format!("{base}{path}"),
+        headers: copilot_headers(&CopilotCall {
+            has_body: body.is_some(),
+            ..call.clone()
+        }),
+        body: body.map(Cow::Borrowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXCHANGE: &str = r#"{"token":"tid=abc;exp=1800000000;sku=x","expires_at":1800000000,"refresh_in":1500,
+        "endpoints":{"api":"https://api.individual.githubcopilot.com/","proxy":"https://proxy"}}"#;
+
+    #[test]
+    fn parses_exchange() {
+        let t = CopilotToken::parse(EXCHANGE, "fp").unwrap();
+        assert_eq!(t.token, "tid=abc;exp=1800000000;sku=x");
+        assert_eq!(t.expires_at, 1_800_000_000);
+        assert_eq!(
+            t.api_base.as_deref(),
+            Some("https://api.individual.githubcopilot.com")
+        );
+        assert!(CopilotToken::parse(r#"{"message":"Not Found"}"#, "fp").is_err());
+        assert!(CopilotToken::parse("", "fp").is_err());
+    }
+
+    #[test]
+    fn usable_until_the_margin() {
+        let t = CopilotToken::parse(EXCHANGE, "fp").unwrap();
+        assert!(t.usable_at(1_800_000_000 - 61, "fp"));
+        assert!(!t.usable_at(1_800_000_000 - 60, "fp"));
+        assert!(!t.usable_at(1_700_000_000, "other-github-token"));
+    }
+
+    #[test]
+    fn base_url_precedence() {
+        let t = CopilotToken::parse(EXCHANGE, "fp").unwrap();
+        let none = UpstreamConfig::new(None, None, None);
+        assert_eq!(
+            api_base(&none, &t, AccountType::Business),
+            "https://api.individual.githubcopilot.com"
+        );
+        let bare = CopilotToken {
+            api_base: None,
+            ..t.clone()
+        };
+        assert_eq!(
+            api_base(&none, &bare, AccountType::Business),
+            "https://api.business.githubcopilot.com"
+        );
+        assert_eq!(
+            api_base(&none, &bare, AccountType::Enterprise),
+            "https://api.enterprise.githubcopilot.com"
+        );
+        assert_eq!(
+            api_base(&none, &bare, AccountType::Individual),
+            "https://api.githubcopilot.com"
+        );
+        let forced = UpstreamConfig::new(None, None, Some("http://127.0.0.1:1/copilot"));
+        assert_eq!(
+            api_base(&forced, &t, AccountType::Individual),
+            "http://127.0.0.1:1/copilot"
+        );
+    }
+
+    #[test]
+    fn builds_requests() {
+        let call = CopilotCall {
+            token: "t",
+            request_id: "r",
+            ..Default::default()
+        };
+        let get = request("http://c", "/models", &call, None);
+        assert_eq!(
+            (get.method, get.url.as_str()),
+            (Method::Get, "http://c/models")
+        );
+        assert_eq!(get.header("content-type"), None);
+        let post = request("http://c", "/chat/completions", &call, Some("{}"));
+        assert_eq!(post.method, Method::Post);
+        assert_eq!(post.header("content-type"), Some("application/json"));
+        assert_eq!(
+            token_request(&UpstreamConfig::new(None, None, None), "g").url,
+            "https://api.github.com/copilot_internal/v2/token"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Everything the gateway says to GitHub and Copilot. Requests are built and answers
+//! parsed by pure functions here; `client` (wasm only) is the one place that sends them.
+
+pub mod copilot;
+pub mod github;
+pub mod headers;
+pub mod routing;
+
+#[cfg(target_arch = "wasm32")]
+pub mod client;
+#[cfg(target_arch = "wasm32")]
+pub mod session;
+
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// An outgoing request as plain data. The body is borrowed where it can be, so a large
+/// client body is not copied on its way out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest<'a> {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Cow<'a, str>>,
+}
+
+impl HttpRequest<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Upstream base URLs (vars `GITHUB_BASE_URL`, `GITHUB_API_BASE_URL`, `COPILOT_API_BASE_URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    pub github_base: String,
+    pub github_api_base: String,
+    /// None: use the token's `endpoints.api`, else the account type's default.
+    pub copilot_api_base: Option<String>,
+}
+
+impl UpstreamConfig {
+    pub fn new(github: Option<&str>, github_api: Option<&str>, copilot_api: Option<&str>) -> Self {
+        let clean = |v: Option<&str>| {
+            v.map(|s| s.trim().trim_end_matches('/').to_string())
+                .filter(|s| !s.is_empty())
+        };
+        UpstreamConfig {
+            github_base: clean(github).unwrap_or_else(|| "https://github.com".into()),
+            github_api_base: clean(github_api).unwrap_or_else(|| "https://api.github.com".into()),
+            copilot_api_base: clean(copilot_api),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_trims() {
+        let c = UpstreamConfig::new(None, Some(" http://127.0.0.1:9/api/ "), Some(""));
+        assert_eq!(c.github_base, "https://github.com");
+        assert_eq!(c.github_api_base, "http://127.0.0.1:9/api");
+        assert_eq!(c.copilot_api_base, None);
+    }
+}

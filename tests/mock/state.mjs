@@ -1,0 +1,78 @@
+// Mutable state of one mock instance. `reset()` mutates in place so a test holding
+// `mock.state` keeps a live reference. The users' pre-issued GitHub tokens survive a
+// reset (tests keep them across cases); everything else goes back to defaults.
+import { randomAlnum } from './util.mjs';
+
+export const CLIENT_ID = 'Iv1.b507a08c87ecfe98';
+
+// Defaults for the behaviour switches exposed through POST /__mock/config.
+export const DEFAULT_CONFIG = Object.freeze({
+  sse_delay_ms: 2, // pause between SSE writes (every frame is its own write)
+  messages_stray_done: true, // quirk: /v1/messages streams end with `data: [DONE]`
+  responses_id_mismatch: true, // quirk: output_item.done carries another item.id than .added
+  reject_foreign_item_ids: true, // quirk: long base64 input item ids not minted here → 400
+  chat_prompt_filter_chunk: true, // quirk: non-Claude chat streams start with a choices:[] filter chunk
+  verify_reasoning_signatures: true, // thinking signatures / encrypted_content must look minted here
+});
+
+const USERS = [
+  { id: 1001, login: 'octocat', name: 'The Octocat', copilot: true },
+  // name null on purpose: real GitHub users often have no display name.
+  { id: 1002, login: 'hubot', name: null, copilot: true },
+  // A GitHub account without a Copilot subscription: token exchange answers 404.
+  { id: 1003, login: 'monalisa', name: 'Mona Lisa', copilot: false },
+];
+
+export const newGithubToken = () => `gho_${randomAlnum(36)}`;
+
+export class MockState {
+  constructor() {
+    this.origin = '';
+    this.users = USERS.map((u) => ({
+      ...u,
+      avatar_url: `https://avatars.githubusercontent.com/u/${u.id}?v=4`,
+      plan: 'individual',
+      github_token: newGithubToken(),
+    }));
+    // Every secret ever handed out, kept across resets (for "never leaked" assertions).
+    this.secretLog = new Set(this.users.map((u) => u.github_token));
+    this.reset();
+  }
+
+  reset() {
+    for (const u of this.users) u.plan = 'individual';
+    this.config = { ...DEFAULT_CONFIG };
+    /** gh token → { user_id, revoked, source } */
+    this.githubTokens = new Map(this.users.map((u) => [u.github_token, { user_id: u.id, revoked: false, source: 'pre-issued' }]));
+    /** device_code → { user_code, polls, used, denied, expires_at_ms, interval, scope } */
+    this.deviceCodes = new Map();
+    /** copilot token → { user_id, github_token, expires_at, invalidated } */
+    this.copilotTokens = new Map();
+    this.nextUserId = null;
+    this.deviceNext = null;
+    this.tokenTtl = 1800;
+    this.requests = [];
+    this.requestSeq = 0;
+    this.scripts = [];
+    this.stats = { token_exchanges: {}, token_exchanges_by_user: {}, requests: {}, copilot_tokens_issued: 0 };
+    /** prompt-cache stand-in: prefix hash → prompt tokens of the last request with it */
+    this.promptCache = new Map();
+    /** /responses item ids minted by this mock that are still "on this connection" */
+    this.acceptedItemIds = new Set();
+  }
+
+  userById(id) {
+    return this.users.find((u) => u.id === Number(id));
+  }
+
+  addSecret(s) {
+    this.secretLog.add(s);
+  }
+
+  /** Resolve a GitHub token to its user, or null when unknown / revoked. */
+  userForGithubToken(token) {
+    const t = this.githubTokens.get(token);
+    if (!t || t.revoked) return null;
+    return this.userById(t.user_id) ?? null;
+  }
+}
