@@ -1,1 +1,191 @@
+//! The Worker's fetch entry: route, authenticate, dispatch, and render every failure in
+//! the caller's API format.
 
+use worker::{event, Context, Env, Request, Response};
+
+use crate::api_error::{ApiError, ErrorKind};
+use crate::auth::{self, extract_credential, secret_eq, sha256_hex};
+use crate::http::{self, admin, data_plane};
+use crate::route::{format_for_path, match_route, Route};
+use crate::store::keys::{self, KeyIdentity};
+use crate::store::{db, memory, now_ms};
+use crate::timestamp::iso8601;
+use crate::upstream::routing::Api;
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    let format = format_for_path(&path);
+    let route = match_route(req.method().as_ref(), &path);
+    Ok(match handle(route, req, &env, &ctx).await {
+        Ok(resp) => resp,
+        Err(e) => http::error(format, &e),
+    })
+}
+
+async fn handle(
+    route: Route,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::NotFound => Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("no route for {} {}", req.method().as_ref(), req.path()),
+        )),
+        Route::MethodNotAllowed(allow) => {
+            let mut r = http::error(
+                format_for_path(&req.path()),
+                &ApiError::new(
+                    ErrorKind::MethodNotAllowed,
+                    format!("method not allowed; use {allow}"),
+                ),
+            );
+            let _ = r.headers_mut().set("allow", allow);
+            Ok(r)
+        }
+        r if r.is_admin() => {
+            require_admin(&req, env).await?;
+            admin_route(r, req, env, ctx).await
+        }
+        r => {
+            // The caller's identity is where usage accounting will attach.
+            let _caller = require_api_key(&req, env, ctx).await?;
+            data_route(r, req, env, ctx).await
+        }
+    }
+}
+
+async fn admin_route(
+    route: Route,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::ListKeys => admin::list_keys(env).await,
+        Route::CreateKey => admin::create_key(req, env).await,
+        Route::RenameKey(id) => admin::rename_key(req, env, &id).await,
+        Route::RotateKey(id) => admin::rotate_key(env, &id).await,
+        Route::DeleteKey(id) => admin::delete_key(env, &id).await,
+        Route::StartDeviceFlow => admin::start_device_flow(env).await,
+        Route::PollDeviceFlow => admin::poll_device_flow(req, env).await,
+        Route::ListAccounts => admin::list_accounts(env).await,
+        Route::AddAccount => admin::add_account(req, env).await,
+        Route::ActivateAccount(id) => admin::activate_account(env, &id).await,
+        Route::DeleteAccount(id) => admin::delete_account(env, ctx, &id).await,
+        _ => Err(ApiError::new(ErrorKind::NotFound, "no such admin route")),
+    }
+}
+
+async fn data_route(
+    route: Route,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, ApiError> {
+    match route {
+        Route::Models => data_plane::models(env, ctx).await,
+        Route::Embeddings => data_plane::embeddings(req, env, ctx).await,
+        Route::ChatCompletions => data_plane::generate(Api::ChatCompletions, req, env, ctx).await,
+        Route::Messages => data_plane::generate(Api::Messages, req, env, ctx).await,
+        Route::Responses => data_plane::generate(Api::Responses, req, env, ctx).await,
+        Route::CountTokens => Err(ApiError::new(
+            ErrorKind::NotFound,
+            "count_tokens is not available yet on this gateway",
+        )),
+        _ => Err(ApiError::new(ErrorKind::NotFound, "no such route")),
+    }
+}
+
+fn credential(req: &Request) -> Option<String> {
+    let h = req.headers();
+    let x_api_key = h.get("x-api-key").ok().flatten();
+    let authorization = h.get("authorization").ok().flatten();
+    extract_credential(x_api_key.as_deref(), authorization.as_deref()).map(str::to_string)
+}
+
+fn admin_key(env: &Env) -> Option<String> {
+    env.secret("ADMIN_KEY").ok().map(|s| s.to_string())
+}
+
+async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+    let configured = admin_key(env);
+    let admin = auth::admin_key(configured.as_deref())?;
+    let Some(given) = credential(req) else {
+        return Err(ApiError::new(
+            ErrorKind::Authentication,
+            "the admin API needs ADMIN_KEY as `Authorization: Bearer <ADMIN_KEY>`",
+        ));
+    };
+    if secret_eq(&given, admin) {
+        return Ok(());
+    }
+    if given.starts_with(auth::KEY_PREFIX)
+        && keys::find_by_hash(&db(env)?, &sha256_hex(&given))
+            .await?
+            .is_some()
+    {
+        return Err(ApiError::new(
+            ErrorKind::Permission,
+            "API keys cannot use the admin API; use ADMIN_KEY",
+        ));
+    }
+    Err(ApiError::new(
+        ErrorKind::Authentication,
+        "invalid ADMIN_KEY",
+    ))
+}
+
+async fn require_api_key(req: &Request, env: &Env, ctx: &Context) -> Result<KeyIdentity, ApiError> {
+    let Some(given) = credential(req) else {
+        return Err(ApiError::new(
+            ErrorKind::Authentication,
+            "missing API key: send it as `x-api-key` or `Authorization: Bearer <key>`",
+        )
+        .with_code("invalid_api_key"));
+    };
+    if let Some(admin) = admin_key(env) {
+        if secret_eq(&given, &admin) {
+            return Err(ApiError::new(
+                ErrorKind::Permission,
+                "ADMIN_KEY only works on the admin API; create an API key for API calls",
+            ));
+        }
+    }
+    let now = now_ms();
+    let hash = sha256_hex(&given);
+    let identity = match memory::key(&hash, now) {
+        Some(k) => k,
+        None => {
+            let found = keys::find_by_hash(&db(env)?, &hash).await?;
+            let k = found.ok_or_else(|| {
+                ApiError::new(ErrorKind::Authentication, "invalid API key")
+                    .with_code("invalid_api_key")
+            })?;
+            memory::put_key(&hash, k.clone(), now);
+            k
+        }
+    };
+    if memory::should_touch(&identity.id, now) {
+        let env = env.clone();
+        let id = identity.id.clone();
+        ctx.wait_until(async move {
+            let Ok(db) = db(&env) else { return };
+            let _ = keys::touch(
+                &db,
+                &id,
+                &iso8601(now),
+                &iso8601(now.saturating_sub(60_000)),
+            )
+            .await;
+        });
+    }
+    Ok(identity)
+}

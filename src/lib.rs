@@ -13,6 +13,7 @@ pub mod relay;
 pub mod route;
 pub mod sse;
 pub mod timestamp;
+pub mod translate;
 pub mod ttl_cache;
 pub mod upstream;
 

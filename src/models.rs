@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::api_error::{ApiError, ErrorKind};
 
 /// The upstream APIs a model lists in `supported_endpoints`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Endpoints {
     pub messages: bool,
     pub responses: bool,

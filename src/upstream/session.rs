@@ -1,1 +1,305 @@
+//! A data-plane request's view of Copilot: the active account, a valid Copilot token,
+//! the model catalog, and sending with one token refresh on 401.
 
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use worker::{Context, Env, Response};
+
+use super::copilot::{self, CopilotToken, REFRESH_MARGIN_SECS};
+use super::headers::{CopilotCall, Initiator};
+use super::routing::{self, Api, EndpointSource};
+use super::{client, UpstreamConfig};
+use crate::api_error::{upstream_message, ApiError, ErrorKind};
+use crate::auth::sha256_hex;
+use crate::ids;
+use crate::models::{Catalog, Endpoints, ModelInfo};
+use crate::store::accounts::{self, AccountRow};
+use crate::store::{cache, db, memory, now_ms};
+
+pub fn config(env: &Env) -> UpstreamConfig {
+    let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+    UpstreamConfig::new(
+        var("GITHUB_BASE_URL").as_deref(),
+        var("GITHUB_API_BASE_URL").as_deref(),
+        var("COPILOT_API_BASE_URL").as_deref(),
+    )
+}
+
+/// Facts about one upstream call beyond path and body.
+#[derive(Debug, Clone, Default)]
+pub struct CallFacts {
+    pub initiator: Option<Initiator>,
+    pub vision: bool,
+    pub anthropic_beta: Option<String>,
+}
+
+pub struct Copilot<'a> {
+    env: &'a Env,
+    ctx: &'a Context,
+    cfg: UpstreamConfig,
+    pub account: AccountRow,
+    token: CopilotToken,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedCatalog {
+    fetched_at: u64,
+    body: String,
+}
+
+impl<'a> Copilot<'a> {
+    pub async fn connect(env: &'a Env, ctx: &'a Context) -> Result<Copilot<'a>, ApiError> {
+        let now = now_ms();
+        let account = match memory::active_account(now) {
+            Some(a) => a,
+            None => {
+                let a = accounts::active(&db(env)?).await?.ok_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::Unavailable,
+                        "No GitHub account is connected to this gateway. An admin can connect one on the \
+                         admin page (or with POST /api/github/device).",
+                    )
+                })?;
+                memory::put_active_account(a.clone(), now);
+                a
+            }
+        };
+        let cfg = config(env);
+        let token = token_for(env, ctx, &cfg, &account, false).await?;
+        Ok(Copilot {
+            env,
+            ctx,
+            cfg,
+            account,
+            token,
+        })
+    }
+
+    fn base(&self) -> String {
+        copilot::api_base(&self.cfg, &self.token, self.account.account_type())
+    }
+
+    /// Sends to Copilot. A 401 means the token died early (revoked, or expired between
+    /// check and use): mint a new one and try once more.
+    pub async fn send(
+        &mut self,
+        path: &str,
+        body: Option<&str>,
+        facts: &CallFacts,
+    ) -> Result<Response, ApiError> {
+        let mut refreshed = false;
+        loop {
+            let request_id = ids::uuid_v4();
+            let call = CopilotCall {
+                token: &self.token.token,
+                request_id: &request_id,
+                initiator: facts.initiator,
+                vision: facts.vision,
+                anthropic_beta: facts.anthropic_beta.as_deref(),
+                has_body: body.is_some(),
+            };
+            let req = copilot::request(&self.base(), path, &call, body);
+            let resp = client::send(&req).await?;
+            if resp.status_code() == 401 && !refreshed {
+                refreshed = true;
+                memory::forget_token(self.account.id);
+                self.token = token_for(self.env, self.ctx, &self.cfg, &self.account, true).await?;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// The catalog: isolate memory, then KV (fresh for 10 min), then `GET /models`; a
+    /// failing `/models` falls back to the last copy KV still holds.
+    pub async fn catalog(&mut self) -> Result<Rc<Catalog>, ApiError> {
+        let now = now_ms();
+        if let Some(c) = memory::catalog(self.account.id, now) {
+            return Ok(c);
+        }
+        let key = cache::catalog_key(self.account.id);
+        let stale = cache::get::<CachedCatalog>(self.env, &key).await;
+        if let Some(c) = stale
+            .as_ref()
+            .filter(|c| now.saturating_sub(c.fetched_at) < cache::CATALOG_FRESH_MS)
+        {
+            if let Ok(parsed) = Catalog::parse(&c.body) {
+                let parsed = Rc::new(parsed);
+                memory::put_catalog(self.account.id, parsed.clone(), now);
+                return Ok(parsed);
+            }
+        }
+        match self.fetch_catalog().await {
+            Ok((body, parsed)) => {
+                let parsed = Rc::new(parsed);
+                memory::put_catalog(self.account.id, parsed.clone(), now);
+                let env = self.env.clone();
+                self.ctx.wait_until(async move {
+                    let entry = CachedCatalog {
+                        fetched_at: now,
+                        body,
+                    };
+                    cache::put(&env, &key, &entry, cache::CATALOG_KEEP_SECS).await;
+                });
+                Ok(parsed)
+            }
+            Err(e) => match stale.and_then(|c| Catalog::parse(&c.body).ok()) {
+                Some(old) => {
+                    worker::console_warn!("using a stale model catalog: {}", e.message);
+                    Ok(Rc::new(old))
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn fetch_catalog(&mut self) -> Result<(String, Catalog), ApiError> {
+        let mut resp = self.send("/models", None, &CallFacts::default()).await?;
+        let status = resp.status_code();
+        let body = client::text(&mut resp).await?;
+        if status != 200 {
+            return Err(ApiError::new(
+                ErrorKind::from_status(status),
+                format!(
+                    "Copilot's model list failed ({status}): {}",
+                    upstream_message(&body)
+                ),
+            )
+            .with_status(status));
+        }
+        let parsed = Catalog::parse(&body).map_err(|e| {
+            ApiError::new(
+                ErrorKind::BadGateway,
+                format!("Copilot's model list is unusable: {e}"),
+            )
+        })?;
+        Ok((body, parsed))
+    }
+
+    /// The model's endpoints: from the catalog, else a cached probe, else a fresh probe,
+    /// else a guess from the name.
+    pub async fn endpoints(&mut self, model: &ModelInfo) -> (Endpoints, EndpointSource) {
+        if let Some(e) = model.endpoints {
+            return (e, EndpointSource::Catalog);
+        }
+        let key = cache::probe_key(self.account.id, &model.id);
+        if let Some(e) = cache::get::<Endpoints>(self.env, &key).await {
+            return (e, EndpointSource::Probe);
+        }
+        let guess = routing::guess_endpoints(&model.id);
+        let body = routing::probe_body(&model.id);
+        let mut found = Endpoints::default();
+        let mut certain = true;
+        for api in Api::all() {
+            let answer = match self
+                .send(api.upstream_path(), Some(&body), &CallFacts::default())
+                .await
+            {
+                Ok(mut resp) => {
+                    let status = resp.status_code();
+                    let text = client::text(&mut resp).await.unwrap_or_default();
+                    routing::classify_probe(status, &text)
+                }
+                Err(_) => None,
+            };
+            let yes = answer.unwrap_or_else(|| {
+                certain = false;
+                routing::supports(guess, api)
+            });
+            match api {
+                Api::Messages => found.messages = yes,
+                Api::Responses => found.responses = yes,
+                Api::ChatCompletions => found.chat = yes,
+            }
+        }
+        if !certain {
+            return (found, EndpointSource::Heuristic);
+        }
+        let env = self.env.clone();
+        self.ctx.wait_until(async move {
+            cache::put(&env, &key, &found, cache::PROBE_TTL_SECS).await;
+        });
+        (found, EndpointSource::Probe)
+    }
+}
+
+/// A usable Copilot token for the account: isolate memory, then KV, then a token exchange
+/// with GitHub (`force` skips the caches).
+async fn token_for(
+    env: &Env,
+    ctx: &Context,
+    cfg: &UpstreamConfig,
+    account: &AccountRow,
+    force: bool,
+) -> Result<CopilotToken, ApiError> {
+    let fp = github_fingerprint(&account.token);
+    let now = now_ms();
+    let now_s = now / 1000;
+    let key = cache::token_key(account.id);
+    if !force {
+        if let Some(t) = memory::token(account.id, now).filter(|t| t.usable_at(now_s, &fp)) {
+            return Ok(t);
+        }
+        if let Some(t) = cache::get::<CopilotToken>(env, &key)
+            .await
+            .filter(|t| t.usable_at(now_s, &fp))
+        {
+            memory::put_token(account.id, t.clone(), now);
+            return Ok(t);
+        }
+    }
+    let mut resp = client::send(&copilot::token_request(cfg, &account.token)).await?;
+    let status = resp.status_code();
+    let body = client::text(&mut resp).await?;
+    if status != 200 {
+        return Err(exchange_error(status, &body, &account.login));
+    }
+    let token = CopilotToken::parse(&body, &fp).map_err(|e| {
+        ApiError::new(
+            ErrorKind::BadGateway,
+            format!("GitHub's Copilot token answer is unusable: {e}"),
+        )
+    })?;
+    memory::put_token(account.id, token.clone(), now);
+    let ttl = token.expires_at.saturating_sub(now_s + REFRESH_MARGIN_SECS);
+    if ttl >= 60 {
+        let env = env.clone();
+        let cached = token.clone();
+        ctx.wait_until(async move { cache::put(&env, &key, &cached, ttl).await });
+    }
+    Ok(token)
+}
+
+/// Forgets every cached Copilot token and catalog of an account (after it changed).
+pub async fn forget_account(env: &Env, account: i64) {
+    memory::forget_accounts();
+    cache::delete(env, &cache::token_key(account)).await;
+    cache::delete(env, &cache::catalog_key(account)).await;
+}
+
+fn github_fingerprint(github_token: &str) -> String {
+    sha256_hex(github_token)[..16].to_string()
+}
+
+fn exchange_error(status: u16, body: &str, login: &str) -> ApiError {
+    match status {
+        401 => ApiError::new(
+            ErrorKind::Authentication,
+            format!(
+                "GitHub rejected the token of the connected account '{login}' (revoked or expired). \
+                 An admin must reconnect it on the admin page."
+            ),
+        )
+        .with_code("github_token_invalid"),
+        403 | 404 => ApiError::new(
+            ErrorKind::Permission,
+            format!("GitHub account '{login}' has no Copilot access: {}", upstream_message(body)),
+        )
+        .with_code("no_copilot_access"),
+        _ => ApiError::new(
+            ErrorKind::BadGateway,
+            format!("GitHub's Copilot token exchange failed ({status}): {}", upstream_message(body)),
+        ),
+    }
+}

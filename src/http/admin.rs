@@ -1,0 +1,237 @@
+//! Admin API handlers: API keys and GitHub accounts. Callers are already checked to
+//! hold ADMIN_KEY. No answer ever carries a GitHub or Copilot token.
+
+use serde_json::{json, Value};
+use worker::{Context, Env, Request, Response};
+
+use super::data_plane::read_body;
+use super::{json, no_content};
+use crate::api_error::{upstream_message, ApiError, ErrorKind};
+use crate::auth::new_api_key;
+use crate::ids::{random_bytes, uuid_v4};
+use crate::store::{accounts, db, keys, memory, now_ms};
+use crate::timestamp::iso8601;
+use crate::upstream::client;
+use crate::upstream::github::{self, PollOutcome};
+use crate::upstream::session::{config, forget_account};
+
+async fn json_body(req: &mut Request) -> Result<Value, ApiError> {
+    let text = read_body(req).await?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    Ok(v)
+}
+
+fn string_field(body: &Value, field: &str, max_chars: usize) -> Result<String, ApiError> {
+    let s = body
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "`{field}` is required and must be a non-empty string"
+            ))
+            .with_param(field)
+        })?;
+    if s.chars().count() > max_chars {
+        return Err(
+            ApiError::invalid(format!("`{field}` is longer than {max_chars} characters"))
+                .with_param(field),
+        );
+    }
+    Ok(s.to_string())
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(ErrorKind::NotFound, format!("{what} not found"))
+}
+
+// ---- API keys ----
+
+fn key_json(row: &keys::ApiKeyRow, raw: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at,
+        "last_used_at": row.last_used_at,
+    });
+    if let Some(k) = raw {
+        v["key"] = json!(k);
+    }
+    v
+}
+
+pub async fn create_key(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = json_body(&mut req).await?;
+    let name = string_field(&body, "name", 100)?;
+    let key = new_api_key(random_bytes());
+    let row = keys::insert(&db(env)?, &uuid_v4(), &name, &key, &iso8601(now_ms())).await?;
+    Ok(json(201, &key_json(&row, Some(&key.key))))
+}
+
+pub async fn list_keys(env: &Env) -> Result<Response, ApiError> {
+    let rows = keys::list(&db(env)?).await?;
+    Ok(json(
+        200,
+        &Value::Array(rows.iter().map(|r| key_json(r, None)).collect()),
+    ))
+}
+
+pub async fn rename_key(mut req: Request, env: &Env, id: &str) -> Result<Response, ApiError> {
+    let body = json_body(&mut req).await?;
+    let name = string_field(&body, "name", 100)?;
+    let row = keys::rename(&db(env)?, id, &name)
+        .await?
+        .ok_or_else(|| not_found("API key"))?;
+    Ok(json(200, &key_json(&row, None)))
+}
+
+pub async fn rotate_key(env: &Env, id: &str) -> Result<Response, ApiError> {
+    let key = new_api_key(random_bytes());
+    let row = keys::rotate(&db(env)?, id, &key)
+        .await?
+        .ok_or_else(|| not_found("API key"))?;
+    memory::forget_keys();
+    Ok(json(200, &key_json(&row, Some(&key.key))))
+}
+
+pub async fn delete_key(env: &Env, id: &str) -> Result<Response, ApiError> {
+    if !keys::delete(&db(env)?, id).await? {
+        return Err(not_found("API key"));
+    }
+    memory::forget_keys();
+    Ok(no_content())
+}
+
+// ---- GitHub accounts ----
+
+pub async fn start_device_flow(env: &Env) -> Result<Response, ApiError> {
+    let mut resp = client::send(&github::device_code_request(&config(env))).await?;
+    let status = resp.status_code();
+    let body = client::text(&mut resp).await?;
+    if !(200..300).contains(&status) {
+        return Err(ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "GitHub refused to start the device flow ({status}): {}",
+                upstream_message(&body)
+            ),
+        ));
+    }
+    let code =
+        github::parse_device_code(&body).map_err(|m| ApiError::new(ErrorKind::BadGateway, m))?;
+    Ok(json(200, &json!(code)))
+}
+
+/// One poll, driven by the browser every `interval` seconds: the Worker never loops.
+pub async fn poll_device_flow(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = json_body(&mut req).await?;
+    let device_code = string_field(&body, "device_code", 200)?;
+    let cfg = config(env);
+    let mut resp = client::send(&github::poll_request(&cfg, &device_code)).await?;
+    let status = resp.status_code();
+    let text = client::text(&mut resp).await?;
+    if status >= 500 {
+        return Err(ApiError::new(
+            ErrorKind::BadGateway,
+            format!("GitHub's token endpoint failed ({status})"),
+        ));
+    }
+    let answer = match github::parse_poll(&text) {
+        PollOutcome::Pending { interval } => json!({ "status": "pending", "interval": interval }),
+        PollOutcome::SlowDown { interval } => {
+            json!({ "status": "slow_down", "interval": interval })
+        }
+        PollOutcome::Failed { error, message } => {
+            json!({ "status": "error", "error": error, "message": message })
+        }
+        PollOutcome::Authorized { access_token } => {
+            let account = connect_account(env, &access_token).await?;
+            json!({ "status": "complete", "account": account })
+        }
+    };
+    Ok(json(200, &answer))
+}
+
+pub async fn add_account(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = json_body(&mut req).await?;
+    let token = string_field(&body, "token", 1000)?;
+    let account = connect_account(env, &token).await?;
+    Ok(json(201, &account))
+}
+
+/// Validates a GitHub token against /user, reads the Copilot plan, and stores the account.
+async fn connect_account(env: &Env, token: &str) -> Result<Value, ApiError> {
+    let cfg = config(env);
+    let mut resp = client::send(&github::user_request(&cfg, token)).await?;
+    let status = resp.status_code();
+    let text = client::text(&mut resp).await?;
+    if status == 401 || status == 403 {
+        return Err(ApiError::invalid(
+            "GitHub rejected this token (it is invalid, expired or revoked)",
+        )
+        .with_param("token"));
+    }
+    if status != 200 {
+        return Err(ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "GitHub /user failed ({status}): {}",
+                upstream_message(&text)
+            ),
+        ));
+    }
+    let user = github::parse_user(&text).map_err(|m| ApiError::new(ErrorKind::BadGateway, m))?;
+    // The plan only picks the default API host, so a failure here is not fatal.
+    let plan = match client::send(&github::copilot_user_request(&cfg, token)).await {
+        Ok(mut r) if r.status_code() == 200 => {
+            github::parse_plan(&client::text(&mut r).await.unwrap_or_default())
+        }
+        _ => Default::default(),
+    };
+    let row = accounts::upsert(&db(env)?, &user, token, plan, &iso8601(now_ms())).await?;
+    forget_account(env, row.id).await;
+    Ok(row.public())
+}
+
+pub async fn list_accounts(env: &Env) -> Result<Response, ApiError> {
+    let rows = accounts::list(&db(env)?).await?;
+    Ok(json(
+        200,
+        &Value::Array(rows.iter().map(accounts::AccountRow::public).collect()),
+    ))
+}
+
+fn account_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>().map_err(|_| {
+        ApiError::new(
+            ErrorKind::NotFound,
+            "GitHub account not found (ids are GitHub user ids)",
+        )
+    })
+}
+
+pub async fn activate_account(env: &Env, id: &str) -> Result<Response, ApiError> {
+    let id = account_id(id)?;
+    let row = accounts::activate(&db(env)?, id)
+        .await?
+        .ok_or_else(|| not_found("GitHub account"))?;
+    memory::forget_accounts();
+    Ok(json(200, &row.public()))
+}
+
+pub async fn delete_account(env: &Env, ctx: &Context, id: &str) -> Result<Response, ApiError> {
+    let id = account_id(id)?;
+    if !accounts::delete(&db(env)?, id).await? {
+        return Err(not_found("GitHub account"));
+    }
+    memory::forget_accounts();
+    let env = env.clone();
+    ctx.wait_until(async move { forget_account(&env, id).await });
+    Ok(no_content())
+}

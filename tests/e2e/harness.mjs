@@ -1,0 +1,148 @@
+// Starts the real gateway under `wrangler dev` (local D1/KV in a throwaway dir) in front
+// of the mock GitHub/Copilot upstream, and records every response it gives so a suite
+// can check that no upstream secret ever leaks.
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import net from "node:net";
+import path from "node:path";
+import { startMock } from "../mock/upstream.mjs";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const wrangler = path.join(root, "node_modules/.bin/wrangler");
+export const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
+
+const env = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  SKIP_WORKER_BUILD: "1", // `npm test` builds once before the suites
+  CI: "1",
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+/**
+ * @param {{ vars?: Record<string,string>, adminKey?: string|null, copilotBaseOverride?: boolean }} opts
+ */
+export async function startGateway(opts = {}) {
+  if (!existsSync(path.join(root, "build/index.js"))) {
+    execFileSync("sh", [".ci/build-worker"], { cwd: root, stdio: "inherit", env: { ...env, SKIP_WORKER_BUILD: "0" } });
+  }
+  const mock = await startMock();
+  const port = await freePort();
+  const state = mkdtempSync(path.join(tmpdir(), "cgw-e2e-"));
+  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    cwd: root, env, stdio: "pipe",
+  });
+  const adminKey = opts.adminKey === undefined ? ADMIN_KEY : opts.adminKey;
+  const vars = {
+    GITHUB_BASE_URL: mock.githubBaseUrl,
+    GITHUB_API_BASE_URL: mock.githubApiBaseUrl,
+    ...(opts.copilotBaseOverride === false ? {} : { COPILOT_API_BASE_URL: mock.copilotBaseUrl }),
+    ...(adminKey === null ? {} : { ADMIN_KEY: adminKey }),
+    ...opts.vars,
+  };
+  const args = [
+    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state,
+    "--log-level", "warn", "--show-interactive-dev-session=false",
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const t0 = Date.now();
+  const child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  // Never leave wrangler/workerd behind, even if this process dies without stop().
+  const killGroup = () => { try { process.kill(-child.pid, "SIGKILL"); } catch {} };
+  process.once("exit", killGroup);
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const base = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
+    if (Date.now() - t0 > 90_000) { killGroup(); throw new Error(`wrangler dev not ready in 90 s:\n${log}`); }
+    try {
+      const r = await fetch(`${base}/v1/models`);
+      await r.arrayBuffer();
+      if (r.status === 401) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const recorded = [];
+  /** fetch that records status, headers and full body text of every gateway response. */
+  async function recordingFetch(input, init) {
+    const res = await fetch(input, init);
+    const copy = res.clone();
+    const entry = { url: String(input instanceof Request ? input.url : input), status: res.status, headers: [...res.headers], body: "" };
+    recorded.push(entry);
+    entry.done = copy.text().then((t) => { entry.body = t; }, () => {});
+    return res;
+  }
+
+  const gw = {
+    base, adminKey, mock, startupMs: Date.now() - t0, recorded,
+    log: () => log,
+    fetch: recordingFetch,
+    /** Admin API call with ADMIN_KEY; returns { status, body (parsed JSON or text), headers }. */
+    async admin(method, p, body, key = adminKey) {
+      const res = await recordingFetch(base + p, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed = text;
+      try { parsed = JSON.parse(text); } catch {}
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    /** Connects a GitHub account through the device flow, as the admin app does. */
+    async connectAccount() {
+      const start = await gw.admin("POST", "/api/github/device");
+      if (start.status !== 200) throw new Error(`device flow: ${start.status} ${JSON.stringify(start.body)}`);
+      for (let i = 0; i < 10; i++) {
+        const poll = await gw.admin("POST", "/api/github/device/poll", { device_code: start.body.device_code });
+        if (poll.body.status === "complete") return poll.body.account;
+        if (poll.body.status === "error") throw new Error(`device flow failed: ${JSON.stringify(poll.body)}`);
+      }
+      throw new Error("device flow never completed");
+    },
+    async createKey(name = "e2e") {
+      const r = await gw.admin("POST", "/api/keys", { name });
+      if (r.status !== 201) throw new Error(`create key: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    /** Every secret the mock issued, checked against everything the gateway said and logged. */
+    async assertNoSecretsLeaked() {
+      await Promise.all(recorded.map((e) => e.done));
+      const secrets = await (await fetch(`${mock.origin}/__mock/secrets`)).json();
+      const list = (Array.isArray(secrets) ? secrets : Object.values(secrets).flat()).filter((s) => typeof s === "string" && s.length >= 8);
+      if (list.length === 0) throw new Error("the mock reported no secrets: the leak check would prove nothing");
+      for (const e of recorded) {
+        const haystack = e.body + JSON.stringify(e.headers);
+        for (const s of list) {
+          if (haystack.includes(s)) throw new Error(`secret leaked in response of ${e.url}: ${s.slice(0, 6)}…`);
+        }
+      }
+      for (const s of list) {
+        if (log.includes(s)) throw new Error(`secret leaked in the gateway log: ${s.slice(0, 6)}…`);
+      }
+      return { responses: recorded.length, secrets: list.length };
+    },
+    async stop() {
+      try { process.kill(-child.pid, "SIGTERM"); } catch {}
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      process.removeListener("exit", killGroup);
+      await mock.close();
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+  return gw;
+}
