@@ -151,8 +151,9 @@ async fn require_api_key(req: &Request, env: &Env, ctx: &Context) -> Result<KeyI
         )
         .with_code("invalid_api_key"));
     };
-    if let Some(admin) = admin_key(env) {
-        if secret_eq(&given, &admin) {
+    let configured = admin_key(env);
+    if let Ok(admin) = auth::admin_key(configured.as_deref()) {
+        if secret_eq(&given, admin) {
             return Err(ApiError::new(
                 ErrorKind::Permission,
                 "ADMIN_KEY only works on the admin API; create an API key for API calls",

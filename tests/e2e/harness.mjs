@@ -2,7 +2,7 @@
 // of the mock GitHub/Copilot upstream, and records every response it gives so a suite
 // can check that no upstream secret ever leaks.
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import path from "node:path";
@@ -51,8 +51,11 @@ export async function startGateway(opts = {}) {
     ...(adminKey === null ? {} : { ADMIN_KEY: adminKey }),
     ...opts.vars,
   };
+  // An explicit (empty) env file stops wrangler from reading the developer's .dev.vars.
+  const envFile = path.join(state, "e2e.env");
+  writeFileSync(envFile, "");
   const args = [
-    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state,
+    "dev", "--local", "--env-file", envFile, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state,
     "--log-level", "warn", "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];

@@ -161,6 +161,3 @@ export function promptUsage(state, { endpoint, model, prefix, body, cache = true
   state.promptCache.set(key, prompt);
   return { prompt, cached: Math.max(0, Math.min(prev, prompt - 1)) };
 }
-
-export const thinkingTokens = () => tokenize(THINKING_TEXT).length;
-export const reasoningTokens = () => tokenize(REASONING_SUMMARY).length;

@@ -1,7 +1,10 @@
 // Mutable state of one mock instance. `reset()` mutates in place so a test holding
 // `mock.state` keeps a live reference. The users' pre-issued GitHub tokens survive a
 // reset (tests keep them across cases); everything else goes back to defaults.
+import { readFileSync } from 'node:fs';
 import { randomAlnum } from './util.mjs';
+
+const CATALOG_TEXT = readFileSync(new URL('./catalog.json', import.meta.url), 'utf8');
 
 export const CLIENT_ID = 'Iv1.b507a08c87ecfe98';
 
@@ -42,6 +45,7 @@ export class MockState {
   reset() {
     for (const u of this.users) u.plan = 'individual';
     this.config = { ...DEFAULT_CONFIG };
+    this.catalog = JSON.parse(CATALOG_TEXT); // GET /copilot/models; replaceable via /__mock/catalog
     /** gh token → { user_id, revoked, source } */
     this.githubTokens = new Map(this.users.map((u) => [u.github_token, { user_id: u.id, revoked: false, source: 'pre-issued' }]));
     /** device_code → { user_code, polls, used, denied, expires_at_ms, interval, scope } */

@@ -1,0 +1,126 @@
+// Control endpoints under /__mock (no auth, never logged as upstream traffic): tests use
+// them to reset state, read the request log, script answers and flip behaviour switches.
+import { HttpError, isObject, parseJson } from './util.mjs';
+import { DEFAULT_CONFIG } from './state.mjs';
+
+const ok = (extra = {}) => ({ status: 200, json: { ok: true, ...extra } });
+const badRequest = (message) => new HttpError(400, { error: message });
+
+function body(ctx) {
+  try {
+    const b = parseJson(ctx.rawBody);
+    return isObject(b) ? b : {};
+  } catch {
+    throw badRequest('invalid JSON');
+  }
+}
+
+function filterRequests(state, url) {
+  const path = url.searchParams.get('path');
+  const prefix = url.searchParams.get('prefix');
+  return state.requests.filter((r) => (!path || r.path === path) && (!prefix || r.path.startsWith(prefix)));
+}
+
+function secrets(state) {
+  const github = [...state.githubTokens.keys()];
+  const copilot = [...state.copilotTokens.keys()];
+  return { github_tokens: github, copilot_tokens: copilot, all: [...state.secretLog] };
+}
+
+function addScript(state, b) {
+  if (typeof b.path !== 'string' || !b.path.startsWith('/')) throw badRequest('script needs a path like /copilot/chat/completions');
+  if (b.sse != null && !Array.isArray(b.sse)) throw badRequest('sse must be an array of frames');
+  const times = b.times ?? 1;
+  if (!Number.isInteger(times) || times < 1) throw badRequest('times must be a positive integer');
+  state.scripts.push({
+    method: b.method ? String(b.method).toUpperCase() : null,
+    path: b.path,
+    status: b.status ?? 200,
+    headers: b.headers ?? {},
+    body: b.body,
+    sse: b.sse ?? null,
+    delay_ms: b.delay_ms ?? null,
+    destroy: b.destroy === true,
+    times,
+  });
+  return ok({ scripts: state.scripts.length });
+}
+
+const ROUTES = {
+  'GET /': (ctx) => ok({ origin: ctx.state.origin }),
+  'POST /reset': (ctx) => (ctx.state.reset(), ok()),
+  'GET /requests': (ctx) => ({ status: 200, json: filterRequests(ctx.state, ctx.url) }),
+  'DELETE /requests': (ctx) => ((ctx.state.requests = []), ok()),
+  'GET /secrets': (ctx) => ({ status: 200, json: secrets(ctx.state) }),
+  'GET /stats': (ctx) => ({ status: 200, json: ctx.state.stats }),
+  'GET /users': (ctx) => ({ status: 200, json: ctx.state.users }),
+  'GET /config': (ctx) => ({ status: 200, json: ctx.state.config }),
+  'POST /config': (ctx) => {
+    const b = body(ctx);
+    for (const [k, v] of Object.entries(b)) {
+      if (!(k in DEFAULT_CONFIG)) throw badRequest(`unknown config key ${k}`);
+      if (typeof v !== typeof DEFAULT_CONFIG[k]) throw badRequest(`${k} must be a ${typeof DEFAULT_CONFIG[k]}`);
+      ctx.state.config[k] = v;
+    }
+    return { status: 200, json: ctx.state.config };
+  },
+  'POST /copilot/expire': (ctx) => {
+    for (const t of ctx.state.copilotTokens.values()) t.invalidated = true;
+    return ok({ expired: ctx.state.copilotTokens.size });
+  },
+  'POST /github/revoke': (ctx) => {
+    const t = ctx.state.githubTokens.get(body(ctx).token);
+    if (!t) throw new HttpError(404, { error: 'unknown token' });
+    t.revoked = true;
+    return ok();
+  },
+  'POST /next-user': (ctx) => {
+    const user = ctx.state.userById(body(ctx).id);
+    if (!user) throw new HttpError(404, { error: 'unknown user id' });
+    ctx.state.nextUserId = user.id;
+    return ok({ login: user.login });
+  },
+  'POST /device/next': (ctx) => {
+    const b = body(ctx);
+    if (!['slow_down', 'access_denied', 'expired_token', 'authorization_pending'].includes(b.error)) {
+      throw badRequest('error must be slow_down, access_denied, expired_token or authorization_pending');
+    }
+    ctx.state.deviceNext = { error: b.error, interval: b.interval };
+    return ok();
+  },
+  'POST /token-ttl': (ctx) => {
+    const s = body(ctx).seconds;
+    if (!Number.isInteger(s) || s < 1) throw badRequest('seconds must be a positive integer');
+    ctx.state.tokenTtl = s;
+    return ok();
+  },
+  'POST /plan': (ctx) => {
+    const b = body(ctx);
+    const user = ctx.state.userById(b.user_id);
+    if (!user) throw new HttpError(404, { error: 'unknown user id' });
+    if (typeof b.plan !== 'string') throw badRequest('plan must be a string');
+    user.plan = b.plan;
+    return ok();
+  },
+  'POST /script': (ctx) => addScript(ctx.state, body(ctx)),
+  'DELETE /script': (ctx) => ((ctx.state.scripts = []), ok()),
+  'POST /catalog': (ctx) => {
+    const b = body(ctx);
+    if (!Array.isArray(b.data)) throw badRequest('catalog needs a data array');
+    ctx.state.catalog = { object: 'list', ...b };
+    return ok({ models: b.data.length });
+  },
+  // Simulate Copilot moving the client to another connection: ids minted so far go stale.
+  'POST /responses/forget-items': (ctx) => {
+    const n = ctx.state.acceptedItemIds.size;
+    ctx.state.acceptedItemIds.clear();
+    return ok({ forgotten: n });
+  },
+};
+
+export function controlRoute(ctx) {
+  const sub = ctx.path.slice('/__mock'.length) || '/';
+  const handler = ROUTES[`${ctx.method} ${sub}`];
+  if (!handler) throw new HttpError(404, { error: `no control endpoint ${ctx.method} ${ctx.path}` });
+  return handler(ctx);
+}

@@ -1,0 +1,776 @@
+// Self-test of the mock upstream: exercises it directly with fetch.
+// Run: node --test tests/mock/
+import { test, describe, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { startMock } from './upstream.mjs';
+
+const CLIENT_ID = 'Iv1.b507a08c87ecfe98';
+const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
+const fixture = (name) => {
+  try {
+    return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8'));
+  } catch {
+    return null; // shared/ is optional for this self-test
+  }
+};
+
+let mock;
+before(async () => {
+  mock = await startMock();
+});
+after(() => mock.close());
+beforeEach(() => control('POST', '/reset'));
+
+// ---------------------------------------------------------------- helpers
+
+async function control(method, path, body) {
+  const res = await fetch(`${mock.origin}/__mock${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.equal(res.status, 200, `control ${path}`);
+  return res.json();
+}
+
+const ghHeaders = (token) => ({
+  authorization: `token ${token}`,
+  accept: 'application/json',
+  'user-agent': 'copilot-gateway-test',
+  'editor-version': 'vscode/1.110.1',
+  'editor-plugin-version': 'copilot-chat/0.38.2',
+});
+
+async function exchange(ghToken = mock.state.users[0].github_token) {
+  const res = await fetch(`${mock.githubApiBaseUrl}/copilot_internal/v2/token`, { headers: ghHeaders(ghToken) });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+const copilotHeaders = (token, extra = {}) => ({
+  authorization: `Bearer ${token}`,
+  'content-type': 'application/json',
+  'copilot-integration-id': 'vscode-chat',
+  'editor-version': 'vscode/1.110.1',
+  'editor-plugin-version': 'copilot-chat/0.38.2',
+  'user-agent': 'GitHubCopilotChat/0.38.2',
+  'x-request-id': randomUUID(),
+  ...extra,
+});
+
+/** POST (or GET without body) to the Copilot API with a freshly minted token. */
+async function copilot(path, body, { headers = {}, token, raw = false, method } = {}) {
+  token ??= (await exchange()).token;
+  const res = await fetch(`${mock.copilotBaseUrl}${path}`, {
+    method: method ?? (body === undefined ? 'GET' : 'POST'),
+    headers: copilotHeaders(token, headers),
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  if (raw) return res;
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Parse an SSE body into [{event, data}] with data JSON-parsed when possible. */
+function parseSse(text) {
+  const frames = [];
+  for (const block of text.split('\n\n')) {
+    if (!block.trim()) continue;
+    let event = null;
+    let data = null;
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event: ')) event = line.slice(7);
+      else if (line.startsWith('data: ')) data = line.slice(6);
+    }
+    let parsed = data;
+    try {
+      parsed = JSON.parse(data);
+    } catch {}
+    frames.push({ event, data: parsed });
+  }
+  return frames;
+}
+
+async function deviceFlow() {
+  const post = (path, body, accept = 'application/json') =>
+    fetch(`${mock.githubBaseUrl}${path}`, {
+      method: 'POST',
+      headers: { accept, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const code = await (await post('/login/device/code', { client_id: CLIENT_ID, scope: 'read:user' })).json();
+  const poll = async () =>
+    (
+      await post('/login/oauth/access_token', {
+        client_id: CLIENT_ID,
+        device_code: code.device_code,
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+      })
+    ).json();
+  return { code, poll, post };
+}
+
+// ---------------------------------------------------------------- GitHub
+
+describe('github device flow', () => {
+  test('pending, then a token for the default user', async () => {
+    const { code, poll } = await deviceFlow();
+    assert.match(code.device_code, /^[0-9a-f]{40}$/);
+    assert.match(code.user_code, /^[A-Z]{4}-[0-9]{4}$/);
+    assert.equal(code.verification_uri, 'https://github.com/login/device');
+    assert.equal(code.expires_in, 900);
+    assert.equal(code.interval, 5);
+    assert.equal((await poll()).error, 'authorization_pending');
+    const tok = await poll();
+    assert.match(tok.access_token, /^gho_[A-Za-z0-9]{36}$/);
+    assert.equal(tok.token_type, 'bearer');
+    assert.equal(tok.scope, 'read:user');
+    assert.equal((await poll()).error, 'expired_token', 'a used device code is dead');
+    const user = await (await fetch(`${mock.githubApiBaseUrl}/user`, { headers: ghHeaders(tok.access_token) })).json();
+    assert.equal(user.login, 'octocat');
+    assert.equal(user.id, 1001);
+    assert.equal(user.name, 'The Octocat');
+    assert.ok(user.avatar_url.startsWith('https://'));
+  });
+
+  test('next-user picks who authorizes, once', async () => {
+    await control('POST', '/next-user', { id: 1002 });
+    let flow = await deviceFlow();
+    await flow.poll();
+    const tok = (await flow.poll()).access_token;
+    const user = await (await fetch(`${mock.githubApiBaseUrl}/user`, { headers: ghHeaders(tok) })).json();
+    assert.equal(user.login, 'hubot');
+    assert.equal(user.name, null);
+    flow = await deviceFlow();
+    await flow.poll();
+    const tok2 = (await flow.poll()).access_token;
+    const user2 = await (await fetch(`${mock.githubApiBaseUrl}/user`, { headers: ghHeaders(tok2) })).json();
+    assert.equal(user2.login, 'octocat');
+  });
+
+  test('slow_down and access_denied can be scripted', async () => {
+    const { poll } = await deviceFlow();
+    await control('POST', '/device/next', { error: 'slow_down', interval: 11 });
+    const slow = await poll();
+    assert.equal(slow.error, 'slow_down');
+    assert.equal(slow.interval, 11);
+    await control('POST', '/device/next', { error: 'access_denied' });
+    assert.equal((await poll()).error, 'access_denied');
+    assert.equal((await poll()).error, 'access_denied');
+  });
+
+  test('bad client id, bad device code, grant type, form answer without accept json', async () => {
+    const { post, code } = await deviceFlow();
+    const bad = await post('/login/device/code', { client_id: 'nope', scope: 'read:user' });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error, 'unauthorized_client');
+    const unknown = await (
+      await post('/login/oauth/access_token', {
+        client_id: CLIENT_ID,
+        device_code: 'f'.repeat(40),
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+      })
+    ).json();
+    assert.equal(unknown.error, 'incorrect_device_code');
+    const grant = await (
+      await post('/login/oauth/access_token', { client_id: CLIENT_ID, device_code: code.device_code, grant_type: 'password' })
+    ).json();
+    assert.equal(grant.error, 'unsupported_grant_type');
+    const form = await post('/login/device/code', { client_id: CLIENT_ID, scope: 'read:user' }, '*/*');
+    assert.match(form.headers.get('content-type'), /x-www-form-urlencoded/);
+    assert.ok(new URLSearchParams(await form.text()).get('device_code'));
+  });
+});
+
+describe('github api', () => {
+  test('user: auth and user-agent rules, revoke', async () => {
+    const gh = mock.state.users[1].github_token;
+    const ok = await fetch(`${mock.githubApiBaseUrl}/user`, { headers: ghHeaders(gh) });
+    assert.equal((await ok.json()).login, 'hubot');
+    // fetch always adds a user-agent; Workers fetch does not, so use a raw request.
+    const noUa = await new Promise((resolve, reject) => {
+      http.get(`${mock.githubApiBaseUrl}/user`, { headers: { authorization: `token ${gh}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }).on('error', reject);
+    });
+    assert.equal(noUa, 403);
+    const badTok = await fetch(`${mock.githubApiBaseUrl}/user`, { headers: ghHeaders('gho_nope') });
+    assert.equal(badTok.status, 401);
+    assert.deepEqual(await badTok.json(), { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
+    await control('POST', '/github/revoke', { token: gh });
+    assert.equal((await fetch(`${mock.githubApiBaseUrl}/user`, { headers: ghHeaders(gh) })).status, 401);
+    assert.equal((await fetch(`${mock.githubApiBaseUrl}/copilot_internal/v2/token`, { headers: ghHeaders(gh) })).status, 401);
+  });
+
+  test('token exchange mints unique tokens, counts exchanges, honours ttl', async () => {
+    const gh = mock.state.users[0].github_token;
+    const a = await exchange(gh);
+    const b = await exchange(gh);
+    assert.notEqual(a.token, b.token);
+    assert.match(a.token, /^tid=[0-9a-f]+;exp=\d+;sku=[^;]+;proxy-ep=[^;]+;/);
+    assert.equal(a.refresh_in, 1500);
+    assert.equal(a.endpoints.api, mock.copilotBaseUrl);
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(Math.abs(a.expires_at - (now + 1800)) <= 2);
+    await control('POST', '/token-ttl', { seconds: 120 });
+    const c = await exchange(gh);
+    assert.ok(Math.abs(c.expires_at - (now + 120)) <= 2);
+    const stats = await control('GET', '/stats');
+    assert.equal(stats.token_exchanges[gh], 3);
+    assert.equal(stats.token_exchanges_by_user.octocat, 3);
+  });
+
+  test('token exchange needs editor headers; users without Copilot get 404', async () => {
+    const gh = mock.state.users[0].github_token;
+    const res = await fetch(`${mock.githubApiBaseUrl}/copilot_internal/v2/token`, {
+      headers: { authorization: `token ${gh}`, 'user-agent': 'x' },
+    });
+    assert.equal(res.status, 400);
+    const none = await fetch(`${mock.githubApiBaseUrl}/copilot_internal/v2/token`, { headers: ghHeaders(mock.state.users[2].github_token) });
+    assert.equal(none.status, 404);
+  });
+
+  test('copilot_internal/user quota and plan control', async () => {
+    const gh = mock.state.users[0].github_token;
+    const get = async () => (await fetch(`${mock.githubApiBaseUrl}/copilot_internal/user`, { headers: ghHeaders(gh) })).json();
+    const q = await get();
+    assert.equal(q.copilot_plan, 'individual');
+    assert.match(q.quota_reset_date, /^\d{4}-\d{2}-01$/);
+    assert.equal(q.quota_snapshots.chat.unlimited, true);
+    assert.equal(q.quota_snapshots.chat.entitlement, -1);
+    assert.equal(q.quota_snapshots.premium_interactions.entitlement, 1500);
+    assert.equal(q.quota_snapshots.premium_interactions.remaining, 1234.5);
+    for (const k of ['entitlement', 'remaining', 'percent_remaining', 'quota_remaining', 'overage_count', 'overage_permitted', 'unlimited', 'quota_id', 'timestamp_utc']) {
+      assert.ok(k in q.quota_snapshots.premium_interactions, k);
+    }
+    await control('POST', '/plan', { user_id: 1001, plan: 'business' });
+    const b = await get();
+    assert.equal(b.copilot_plan, 'business');
+    assert.deepEqual(b.organization_login_list, ['acme-corp']);
+  });
+});
+
+// ---------------------------------------------------------------- Copilot gate
+
+describe('copilot gate', () => {
+  test('token expiry via control, then a fresh token works', async () => {
+    const { token } = await exchange();
+    assert.equal((await copilot('/models', undefined, { token })).status, 200);
+    await control('POST', '/copilot/expire');
+    const expired = await copilot('/models', undefined, { token });
+    assert.equal(expired.status, 401);
+    assert.match(expired.text, /token expired/);
+    assert.equal((await copilot('/models')).status, 200);
+  });
+
+  test('unknown token 401, SDK headers 403, missing identity headers 400', async () => {
+    assert.equal((await copilot('/models', undefined, { token: 'nope' })).status, 401);
+    assert.equal((await copilot('/models', undefined, { token: mock.state.users[0].github_token })).status, 401);
+    for (const h of ['x-stainless-lang', 'openai-organization', 'openai-project', 'x-api-key']) {
+      assert.equal((await copilot('/models', undefined, { headers: { [h]: 'x' } })).status, 403, h);
+    }
+    assert.equal((await copilot('/models', undefined, { headers: { 'user-agent': 'OpenAI/JS 6.0' } })).status, 403);
+    assert.equal((await copilot('/models', undefined, { headers: { 'copilot-integration-id': 'nope' } })).status, 400);
+    assert.equal((await copilot('/models', undefined, { headers: { 'editor-version': 'jetbrains/1' } })).status, 400);
+    const { token } = await exchange();
+    const h = copilotHeaders(token);
+    delete h['x-request-id'];
+    assert.equal((await fetch(`${mock.copilotBaseUrl}/models`, { headers: h })).status, 400);
+  });
+
+  test('models list is the catalog', async () => {
+    const { json, headers } = await copilot('/models', undefined, { headers: { 'x-request-id': 'req-123' } });
+    assert.equal(headers.get('x-request-id'), 'req-123');
+    assert.equal(json.object, 'list');
+    const ids = json.data.map((m) => m.id);
+    for (const id of ['claude-sonnet-4.5', 'claude-opus-4.5', 'claude-haiku-4.5', 'claude-sonnet-4', 'gpt-5.1-codex', 'gpt-5-codex', 'gpt-5-mini', 'gpt-5.1', 'gpt-4.1', 'gpt-4o', 'gemini-2.5-pro', 'gpt-3.5-turbo', 'text-embedding-3-small']) {
+      assert.ok(ids.includes(id), id);
+    }
+    assert.ok(ids.length > new Set(ids).size, 'one duplicated id');
+    assert.equal(json.data.find((m) => m.id === 'gpt-3.5-turbo').supported_endpoints, undefined);
+    assert.deepEqual(json.data.find((m) => m.id === 'claude-sonnet-4.5').supported_endpoints, ['/v1/messages', '/chat/completions']);
+  });
+});
+
+// ---------------------------------------------------------------- chat completions
+
+describe('chat completions', () => {
+  const hello = { model: 'gpt-4.1', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello there' }] };
+
+  test('non-stream echo with usage and versioned model', async () => {
+    const { status, json } = await copilot('/chat/completions', hello);
+    assert.equal(status, 200);
+    assert.equal(json.object, 'chat.completion');
+    assert.match(json.id, /^chatcmpl-/);
+    assert.equal(json.model, 'gpt-4.1-2025-04-14');
+    assert.equal(json.choices[0].message.content, 'Echo: hello there');
+    assert.equal(json.choices[0].finish_reason, 'stop');
+    assert.equal(json.usage.completion_tokens, 3);
+    assert.equal(json.usage.total_tokens, json.usage.prompt_tokens + 3);
+    assert.equal(json.usage.prompt_tokens_details.cached_tokens, 0);
+    const again = await copilot('/chat/completions', hello);
+    assert.ok(again.json.usage.prompt_tokens_details.cached_tokens > 0, 'same prefix is cached');
+  });
+
+  test('stream: filter chunk, deltas, usage only with include_usage, [DONE]', async () => {
+    const res = await copilot('/chat/completions', { ...hello, stream: true, stream_options: { include_usage: true } });
+    assert.match(res.headers.get('content-type'), /text\/event-stream/);
+    const frames = parseSse(res.text);
+    assert.deepEqual(frames[0].data.choices, []);
+    assert.ok(frames[0].data.prompt_filter_results);
+    assert.equal(frames.at(-1).data, '[DONE]');
+    const usage = frames.at(-2).data;
+    assert.deepEqual(usage.choices, []);
+    assert.equal(usage.usage.completion_tokens, 3);
+    const text = frames
+      .slice(1, -2)
+      .map((f) => f.data.choices[0]?.delta?.content ?? '')
+      .join('');
+    assert.equal(text, 'Echo: hello there');
+    assert.equal(frames[1].data.choices[0].delta.role, 'assistant');
+    assert.equal(frames.at(-3).data.choices[0].finish_reason, 'stop');
+
+    const noUsage = parseSse((await copilot('/chat/completions', { ...hello, stream: true })).text);
+    assert.ok(noUsage.every((f) => f.data === '[DONE]' || !f.data.usage));
+  });
+
+  test('claude: text and tool call come in two choices', async () => {
+    const body = {
+      model: 'claude-sonnet-4.5',
+      messages: [{ role: 'user', content: 'please use a tool' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }],
+    };
+    const { json } = await copilot('/chat/completions', body);
+    assert.equal(json.model, 'claude-sonnet-4.5');
+    assert.equal(json.choices.length, 2);
+    assert.equal(json.choices[0].message.content, "I'll use the get_weather tool.");
+    const call = json.choices[1].message.tool_calls[0];
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'mock' });
+    assert.equal(json.choices[1].finish_reason, 'tool_calls');
+
+    const frames = parseSse((await copilot('/chat/completions', { ...body, stream: true })).text);
+    assert.notEqual(frames[0].data.choices.length, 0, 'no filter chunk for Claude');
+    const toolFrames = frames.filter((f) => f.data.choices?.[0]?.delta?.tool_calls);
+    assert.ok(toolFrames.length > 1);
+    assert.ok(toolFrames.every((f) => f.data.choices[0].index === 1));
+    const args = toolFrames.map((f) => f.data.choices[0].delta.tool_calls[0].function.arguments).join('');
+    assert.deepEqual(JSON.parse(args), { city: 'mock' });
+    assert.equal(frames.at(-2).data.choices[0].finish_reason, 'tool_calls');
+  });
+
+  test('tool result turn, forced tool choice, max_tokens truncation', async () => {
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
+    const withResult = await copilot('/chat/completions', {
+      model: 'gpt-4.1',
+      tools,
+      messages: [
+        { role: 'user', content: 'use a tool' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: '42' },
+      ],
+    });
+    assert.equal(withResult.json.choices[0].message.content, 'Tool result: 42');
+    const forced = await copilot('/chat/completions', { model: 'gpt-4.1', tools, tool_choice: 'required', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(forced.json.choices[0].message.tool_calls[0].function.name, 'lookup');
+    const short = await copilot('/chat/completions', { model: 'gpt-4.1', max_tokens: 1, messages: [{ role: 'user', content: 'one two three' }] });
+    assert.equal(short.json.choices[0].message.content, 'Echo: ');
+    assert.equal(short.json.choices[0].finish_reason, 'length');
+  });
+
+  test('strictness', async () => {
+    const err = async (body, code, headers) => {
+      const r = await copilot('/chat/completions', body, { headers });
+      assert.equal(r.status, 400, JSON.stringify(body).slice(0, 120));
+      if (code) assert.equal(r.json.error.code, code);
+      return r.json.error;
+    };
+    await err('{not json', 'invalid_json');
+    assert.equal((await err({ ...hello, model: 'nope' }, 'model_not_supported')).message, 'The requested model is not supported.');
+    assert.equal(
+      (await err({ ...hello, model: 'gpt-5-codex' }, 'unsupported_api_for_model')).message,
+      'model gpt-5-codex is not accessible via the /chat/completions endpoint',
+    );
+    await err({ ...hello, model: 'claude-sonnet-4-5' }, 'model_not_supported');
+    await err({ ...hello, service_tier: 'auto' });
+    await err({ ...hello, model: 'gpt-5-mini', max_tokens: 10 }, 'unsupported_parameter');
+    await err({ ...hello, messages: [] });
+    await err({ ...hello, messages: [{ role: 'robot', content: 'x' }] }, 'invalid_value');
+    await err({ ...hello, messages: [{ role: 'user', content: [{ type: 'input_text', text: 'x' }] }] }, 'invalid_value');
+    await err({ ...hello, tool_choice: 'auto' });
+    await err({ ...hello, stream_options: { include_usage: true } });
+    await err({ ...hello, model: 'gpt-4.1', reasoning_effort: 'high' }, 'unsupported_parameter');
+    await err({ ...hello, messages: [{ role: 'tool', tool_call_id: 'x', content: 'y' }] });
+    const image = { role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] };
+    await err({ model: 'gpt-4.1', messages: [image] });
+    const ok = await copilot('/chat/completions', { model: 'gpt-4.1', messages: [image] }, { headers: { 'copilot-vision-request': 'true' } });
+    assert.equal(ok.json.choices[0].message.content, 'Echo: what is this [1 image]');
+    const legacy = await copilot('/chat/completions', { ...hello, model: 'gpt-3.5-turbo' });
+    assert.equal(legacy.status, 200);
+    const gpt5 = await copilot('/chat/completions', { ...hello, model: 'gpt-5-mini', max_completion_tokens: 100 });
+    assert.equal(gpt5.status, 200);
+  });
+});
+
+// ---------------------------------------------------------------- responses
+
+describe('responses', () => {
+  test('non-stream echo', async () => {
+    const { status, json } = await copilot('/responses', { model: 'gpt-5-codex', input: 'Hello via the Responses API' });
+    assert.equal(status, 200);
+    assert.match(json.id, /^resp_/);
+    assert.equal(json.status, 'completed');
+    assert.equal(json.output.length, 1);
+    assert.equal(json.output[0].content[0].text, 'Echo: Hello via the Responses API');
+    assert.equal(json.usage.output_tokens, 6); // one per word-ish token of the text
+    assert.equal(json.usage.output_tokens_details.reasoning_tokens, 0);
+  });
+
+  test('stream with reasoning, tool call, id quirk and sequence numbers', async () => {
+    const body = {
+      model: 'gpt-5.1-codex',
+      stream: true,
+      reasoning: { effort: 'medium', summary: 'auto' },
+      include: ['reasoning.encrypted_content'],
+      tools: [{ type: 'function', name: 'exec_command', parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'] } }],
+      input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'MOCK_TOOL /tmp/x.txt' }] }],
+    };
+    const frames = parseSse((await copilot('/responses', body)).text);
+    const types = frames.map((f) => f.event);
+    assert.equal(types[0], 'response.created');
+    assert.equal(types[1], 'response.in_progress');
+    assert.equal(types.at(-1), 'response.completed');
+    frames.forEach((f, i) => {
+      assert.equal(f.data.sequence_number, i);
+      assert.equal(f.data.type, f.event);
+    });
+    for (const t of ['response.reasoning_summary_text.delta', 'response.output_text.delta', 'response.function_call_arguments.delta']) {
+      assert.ok(types.includes(t), t);
+    }
+    const added = frames.filter((f) => f.event === 'response.output_item.added');
+    const done = frames.filter((f) => f.event === 'response.output_item.done');
+    assert.deepEqual(added.map((f) => f.data.item.type), ['reasoning', 'message', 'function_call']);
+    added.forEach((a, i) => assert.notEqual(a.data.item.id, done[i].data.item.id, 'Copilot id quirk'));
+    const text = frames.filter((f) => f.event === 'response.output_text.delta').map((f) => f.data.delta).join('');
+    assert.equal(text, "I'll use the exec_command tool.");
+    const args = frames.filter((f) => f.event === 'response.function_call_arguments.delta').map((f) => f.data.delta).join('');
+    assert.deepEqual(JSON.parse(args), { cmd: "printf %s 'hello from mock' > /tmp/x.txt" });
+    const final = frames.at(-1).data.response;
+    assert.equal(final.output[0].summary[0].text, '**Mock reasoning**\n\nDeciding how to reply.');
+    assert.match(final.output[0].encrypted_content, /^gAAAA/);
+    assert.ok(final.usage.output_tokens_details.reasoning_tokens > 0);
+
+    // Items minted here are accepted back; after forget-items they are foreign.
+    const next = {
+      model: 'gpt-5.1-codex',
+      input: [
+        ...body.input,
+        ...final.output.map((it, i) => ({ ...it, id: added[i].data.item.id })),
+        { type: 'function_call_output', call_id: final.output[2].call_id, output: 'done' },
+      ],
+    };
+    const ok = await copilot('/responses', next);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.output[0].content[0].text, 'Tool result: done');
+    await control('POST', '/responses/forget-items');
+    const stale = await copilot('/responses', next);
+    assert.equal(stale.status, 400);
+    assert.equal(stale.json.error.message, 'input item ID does not belong to this connection');
+  });
+
+  test('strictness', async () => {
+    const err = async (body, re) => {
+      const r = await copilot('/responses', { model: 'gpt-5-codex', input: 'hi', ...body });
+      assert.equal(r.status, 400, JSON.stringify(body).slice(0, 160));
+      if (re) assert.match(r.json.error.message, re);
+    };
+    await err({ service_tier: 'flex' });
+    await err({ tools: [{ type: 'image_generation' }] }, /image_generation/);
+    await err({ tools: [{ type: 'custom', name: 'apply_patch' }] }, /custom/);
+    await err({ max_output_tokens: 1 }, />= 16/);
+    await err({ max_tokens: 100 }, /Unknown parameter/);
+    await err({ model: 'claude-sonnet-4.5' }, /not accessible via the \/responses endpoint/);
+    await err({ model: 'gpt-3.5-turbo' }, /not accessible/);
+    await err({ reasoning: { effort: 'none' } }, /Supported values/);
+    await err({ input: [{ type: 'function_call_output', call_id: 'call_x', output: 'y' }] }, /No tool call found/);
+    await err({ input: [{ type: 'message', role: 'assistant', content: [{ type: 'input_text', text: 'x' }] }] }, /output_text/);
+    await err({ input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'mocksig_abc' }] }, /could not be verified/);
+    await err({ input: [{ type: 'message', id: Buffer.alloc(60, 7).toString('base64'), role: 'user', content: 'x' }] }, /does not belong to this connection/);
+    // Short and non-base64 ids are fine; web_search and namespace tools are accepted.
+    const ok = await copilot('/responses', {
+      model: 'gpt-5-codex',
+      tools: [{ type: 'web_search' }, { type: 'namespace', name: 'ns', tools: [] }],
+      input: [
+        { type: 'message', id: 'msg_abc', role: 'user', content: 'x' },
+        { type: 'message', id: 'msg_766d177d-e288-5621-9983-e32fc0dfa047', role: 'user', content: 'y' },
+      ],
+    });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  test('recorded Codex requests are accepted', async (t) => {
+    const first = fixture('codex.responses.request.json');
+    const second = fixture('codex.responses.tool_output.request.json');
+    if (!first || !second) return t.skip('shared fixtures not present');
+    const a = parseSse((await copilot('/responses', first.body)).text);
+    assert.equal(a.at(-1).event, 'response.completed');
+    assert.equal(a.at(-1).data.response.output.at(-1).name, 'exec_command');
+    const b = parseSse((await copilot('/responses', second.body)).text);
+    assert.equal(b.at(-1).event, 'response.completed');
+    assert.match(b.at(-1).data.response.output.find((o) => o.type === 'message').content[0].text, /^Tool result: Chunk ID/);
+  });
+});
+
+// ---------------------------------------------------------------- messages
+
+describe('messages', () => {
+  const base = { model: 'claude-sonnet-4.5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hello from the anthropic SDK' }] };
+
+  test('non-stream', async () => {
+    const { status, json } = await copilot('/v1/messages', base);
+    assert.equal(status, 200);
+    assert.equal(json.type, 'message');
+    assert.match(json.id, /^msg_/);
+    assert.deepEqual(json.content, [{ type: 'text', text: 'Echo: Hello from the anthropic SDK' }]);
+    assert.equal(json.stop_reason, 'end_turn');
+    assert.equal(json.usage.output_tokens, 6);
+    assert.equal(json.usage.cache_read_input_tokens, 0);
+  });
+
+  test('stream with thinking and tool use, ending in a stray [DONE]', async () => {
+    const body = {
+      ...base,
+      max_tokens: 4096,
+      stream: true,
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      tools: [{ name: 'Write', input_schema: { type: 'object', properties: {} } }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'MOCK_TOOL /tmp/a.txt' }] }],
+    };
+    const res = await copilot('/v1/messages', body, { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+    assert.equal(res.status, 200, res.text);
+    const frames = parseSse(res.text);
+    assert.equal(frames.at(-1).data, '[DONE]');
+    const events = frames.slice(0, -1);
+    assert.deepEqual(
+      [...new Set(events.map((f) => f.event))],
+      ['message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'],
+    );
+    const starts = events.filter((f) => f.event === 'content_block_start').map((f) => f.data.content_block.type);
+    assert.deepEqual(starts, ['thinking', 'text', 'tool_use']);
+    const deltas = events.filter((f) => f.event === 'content_block_delta').map((f) => f.data.delta);
+    const thinking = deltas.filter((d) => d.type === 'thinking_delta').map((d) => d.thinking).join('');
+    assert.equal(thinking, 'Mock thinking about the request.');
+    const sig = deltas.find((d) => d.type === 'signature_delta').signature;
+    assert.match(sig, /^mocksig_/);
+    const input = JSON.parse(deltas.filter((d) => d.type === 'input_json_delta').map((d) => d.partial_json).join(''));
+    assert.deepEqual(input, { file_path: '/tmp/a.txt', content: 'hello from mock' });
+    const md = events.find((f) => f.event === 'message_delta').data;
+    assert.equal(md.delta.stop_reason, 'tool_use');
+    const start = events[0].data.message;
+    assert.ok(start.usage.input_tokens > 0);
+
+    // The signature and tool_use id round-trip in the next turn.
+    const toolUse = events.find((f) => f.data.content_block?.type === 'tool_use').data.content_block;
+    const next = {
+      ...body,
+      stream: false,
+      messages: [
+        ...body.messages,
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking, signature: sig },
+            { type: 'tool_use', id: toolUse.id, name: 'Write', input },
+          ],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUse.id, content: 'File created' }] },
+      ],
+    };
+    const turn2 = await copilot('/v1/messages', next);
+    assert.equal(turn2.status, 200, turn2.text);
+    assert.equal(turn2.json.content.find((b) => b.type === 'text').text, 'Tool result: File created');
+  });
+
+  test('strictness', async () => {
+    const err = async (body, re, headers) => {
+      const r = await copilot('/v1/messages', body, { headers });
+      assert.equal(r.status, 400, JSON.stringify(body).slice(0, 160));
+      assert.equal(r.json.type, 'error');
+      if (re) assert.match(r.json.error.message, re);
+    };
+    const { max_tokens, ...noMax } = base;
+    await err(noMax, /^max_tokens: Field required$/);
+    await err(base, /context-1m-2025-08-07/, { 'anthropic-beta': 'context-1m-2025-08-07' });
+    await err({ ...base, system: [{ type: 'text', text: 's', cache_control: { type: 'ephemeral', scope: 'global' } }] }, /cache_control\.ephemeral\.scope: Extra inputs are not permitted/);
+    await err({ ...base, tools: [{ name: 't', input_schema: { type: 'object' }, eager_input_streaming: true }] }, /^tools\.0\.custom\.eager_input_streaming: Extra inputs are not permitted$/);
+    await err({ ...base, service_tier: 'auto' });
+    await err({ ...base, tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, /web search tool is not supported/);
+    await err({ ...base, stream_options: { include_usage: true } }, /stream_options: Extra inputs/);
+    const placeholder = { role: 'assistant', content: [{ type: 'thinking', thinking: 'Thinking...', signature: 'mocksig_0123456789abcdef' }, { type: 'text', text: 'ok' }] };
+    await err({ ...base, messages: [base.messages[0], placeholder, { role: 'user', content: 'go on' }] }, /thinking/);
+    const forged = { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 'gAAAAforged' }, { type: 'text', text: 'ok' }] };
+    await err({ ...base, messages: [base.messages[0], forged, { role: 'user', content: 'go on' }] }, /Invalid `signature`/);
+    await err({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: '' }] }] }, /non-empty/);
+    await err({ ...base, messages: [{ role: 'system', content: 'x' }] });
+    await err({ ...base, thinking: { type: 'enabled', budget_tokens: 2048 } }, /max_tokens/);
+    await err({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: 'x' }] }] }, /unexpected `tool_use_id`/);
+    const image = { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }, { type: 'text', text: 'see' }] };
+    const noVision = await copilot('/v1/messages', { ...base, messages: [image] });
+    assert.equal(noVision.status, 400);
+    const vision = await copilot('/v1/messages', { ...base, messages: [image] }, { headers: { 'copilot-vision-request': 'true' } });
+    assert.equal(vision.json.content[0].text, 'Echo: see [1 image]');
+    const wrongEndpoint = await copilot('/v1/messages', { ...base, model: 'gpt-4.1' });
+    assert.equal(wrongEndpoint.json.error.code, 'unsupported_api_for_model');
+  });
+
+  test('recorded Claude Code requests are accepted with a filtered beta header', async (t) => {
+    const first = fixture('claude-code.messages.request.json');
+    const second = fixture('claude-code.messages.tool_result.request.json');
+    if (!first || !second) return t.skip('shared fixtures not present');
+    const headers = { 'anthropic-beta': 'interleaved-thinking-2025-05-14,context-management-2025-06-27' };
+    const a = await copilot('/v1/messages', first.body, { headers });
+    assert.equal(a.status, 200, a.text);
+    const frames = parseSse(a.text);
+    const tool = frames.find((f) => f.data?.content_block?.type === 'tool_use');
+    assert.equal(tool.data.content_block.name, 'Write');
+    const b = await copilot('/v1/messages', second.body, { headers });
+    assert.equal(b.status, 200, b.text);
+    const rejected = await copilot('/v1/messages', first.body, { headers: { 'anthropic-beta': first.headers['anthropic-beta'] } });
+    assert.equal(rejected.status, 400);
+  });
+
+  test('count_tokens', async () => {
+    const body = JSON.stringify({ model: 'claude-sonnet-4.5', messages: base.messages });
+    const { json } = await copilot('/v1/messages/count_tokens', body);
+    assert.equal(json.input_tokens, Math.ceil(body.length / 4));
+  });
+});
+
+// ---------------------------------------------------------------- embeddings
+
+describe('embeddings', () => {
+  test('float and base64 encodings agree and are deterministic', async () => {
+    const f = await copilot('/embeddings', { model: 'text-embedding-3-small', input: ['alpha', 'beta'] });
+    assert.equal(f.status, 200);
+    assert.equal(f.json.data.length, 2);
+    assert.equal(f.json.data[0].embedding.length, 1536);
+    const b = await copilot('/embeddings', { model: 'text-embedding-3-small', input: 'alpha', encoding_format: 'base64' });
+    const buf = Buffer.from(b.json.data[0].embedding, 'base64');
+    const decoded = Array.from({ length: buf.length / 4 }, (_, i) => buf.readFloatLE(i * 4));
+    assert.deepEqual(decoded, f.json.data[0].embedding);
+    const small = await copilot('/embeddings', { model: 'text-embedding-3-small', input: 'alpha', dimensions: 64 });
+    assert.equal(small.json.data[0].embedding.length, 64);
+    assert.ok(small.json.usage.prompt_tokens > 0);
+    assert.equal((await copilot('/embeddings', { model: 'gpt-4.1', input: 'x' })).status, 400);
+    assert.equal((await copilot('/embeddings', { model: 'text-embedding-3-small', input: '' })).status, 400);
+  });
+});
+
+// ---------------------------------------------------------------- control
+
+describe('control endpoints', () => {
+  test('request log records headers, body and levers', async () => {
+    await control('DELETE', '/requests');
+    await copilot('/chat/completions', { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-initiator': 'agent' } });
+    const log = await control('GET', '/requests?path=/copilot/chat/completions');
+    assert.equal(log.length, 1);
+    const [entry] = log;
+    assert.equal(entry.method, 'POST');
+    assert.equal(entry.body.model, 'gpt-4.1');
+    assert.equal(entry.flags.x_initiator, 'agent');
+    assert.equal(entry.flags.copilot_vision_request, null);
+    assert.equal(entry.user, 'octocat');
+    assert.equal(entry.status, 200);
+    assert.equal(entry.reply.text, 'Echo: x');
+    const all = await control('GET', '/requests');
+    assert.ok(all.some((r) => r.path === '/api/copilot_internal/v2/token'));
+  });
+
+  test('secrets and stats', async () => {
+    const { token } = await exchange();
+    const s = await control('GET', '/secrets');
+    assert.ok(s.all.includes(token));
+    assert.ok(s.all.includes(mock.state.users[0].github_token));
+    await copilot('/models', undefined, { token });
+    const stats = await control('GET', '/stats');
+    assert.equal(stats.requests['GET /copilot/models'], 1);
+  });
+
+  test('scripted JSON error and SSE answers', async () => {
+    await control('POST', '/script', {
+      method: 'POST',
+      path: '/copilot/chat/completions',
+      status: 429,
+      headers: { 'retry-after': '7' },
+      body: { error: { message: 'rate limited', code: 'rate_limited' } },
+    });
+    const limited = await copilot('/chat/completions', { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '7');
+    assert.equal(limited.json.error.code, 'rate_limited');
+    const normal = await copilot('/chat/completions', { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(normal.status, 200, 'times defaults to 1');
+
+    const frames = ['event: message_start\ndata: {"type":"message_start"}\n\n', 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'];
+    await control('POST', '/script', { path: '/copilot/v1/messages', sse: frames, delay_ms: 5, times: 2 });
+    for (let i = 0; i < 2; i++) {
+      const r = await copilot('/v1/messages', { model: 'claude-sonnet-4.5', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
+      assert.equal(r.text, frames.join(''));
+    }
+  });
+
+  test('SSE frames arrive in separate writes, one split mid-frame', async () => {
+    await control('POST', '/config', { sse_delay_ms: 15 });
+    const { token } = await exchange();
+    const chunks = await new Promise((resolve, reject) => {
+      const req = http.request(`${mock.copilotBaseUrl}/v1/messages`, { method: 'POST', headers: copilotHeaders(token) }, (res) => {
+        const got = [];
+        res.on('data', (c) => got.push(c.toString('utf8')));
+        res.on('end', () => resolve(got));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'claude-haiku-4.5', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'a b c d' }] }));
+    });
+    assert.ok(chunks.length > 5, `got ${chunks.length} chunks`);
+    assert.ok(chunks.some((c) => !c.endsWith('\n\n')), 'some frame was split');
+    assert.equal(chunks.at(-1), 'data: [DONE]\n\n');
+  });
+
+  test('config switches quirks off', async () => {
+    await control('POST', '/config', { messages_stray_done: false, responses_id_mismatch: false, chat_prompt_filter_chunk: false });
+    const m = parseSse((await copilot('/v1/messages', { model: 'claude-sonnet-4.5', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] })).text);
+    assert.equal(m.at(-1).event, 'message_stop');
+    const r = parseSse((await copilot('/responses', { model: 'gpt-5-mini', stream: true, input: 'x' })).text);
+    const added = r.find((f) => f.event === 'response.output_item.added').data.item.id;
+    assert.equal(r.find((f) => f.event === 'response.output_item.done').data.item.id, added);
+    const c = parseSse((await copilot('/chat/completions', { model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'x' }] })).text);
+    assert.notDeepEqual(c[0].data.choices, []);
+  });
+
+  test('unknown routes and HEAD answer 404 JSON', async () => {
+    const head = await fetch(`${mock.copilotBaseUrl}/models`, { method: 'HEAD' });
+    assert.equal(head.status, 404);
+    const unknown = await fetch(`${mock.origin}/nowhere`);
+    assert.equal(unknown.status, 404);
+    assert.ok((await unknown.json()).error);
+    const api = await fetch(`${mock.githubApiBaseUrl}/repos/x/y`, { headers: ghHeaders('x') });
+    assert.equal((await api.json()).message, 'Not Found');
+  });
+
+  test('reset restores defaults but keeps the users\' GitHub tokens', async () => {
+    const before = mock.state.users.map((u) => u.github_token);
+    await control('POST', '/plan', { user_id: 1001, plan: 'enterprise' });
+    await control('POST', '/reset');
+    assert.deepEqual(mock.state.users.map((u) => u.github_token), before);
+    assert.equal(mock.state.users[0].plan, 'individual');
+    assert.deepEqual(await control('GET', '/requests'), []);
+  });
+});
