@@ -8,14 +8,9 @@ import { readFileSync } from 'node:fs';
 import { startMock } from './upstream.mjs';
 
 const CLIENT_ID = 'Iv1.b507a08c87ecfe98';
-const FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
-const fixture = (name) => {
-  try {
-    return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8'));
-  } catch {
-    return null; // shared/ is optional for this self-test
-  }
-};
+// Requests recorded from real clients (see tests/fixtures/README.md).
+const FIXTURES = new URL('../fixtures/', import.meta.url);
+const fixture = (name) => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8'));
 
 let mock;
 before(async () => {
@@ -519,7 +514,6 @@ describe('responses', () => {
   test('recorded Codex requests are accepted', async (t) => {
     const first = fixture('codex.responses.request.json');
     const second = fixture('codex.responses.tool_output.request.json');
-    if (!first || !second) return t.skip('shared fixtures not present');
     const a = parseSse((await copilot('/responses', first.body)).text);
     assert.equal(a.at(-1).event, 'response.completed');
     assert.equal(a.at(-1).data.response.output.at(-1).name, 'exec_command');
@@ -634,7 +628,6 @@ describe('messages', () => {
   test('recorded Claude Code requests are accepted with a filtered beta header', async (t) => {
     const first = fixture('claude-code.messages.request.json');
     const second = fixture('claude-code.messages.tool_result.request.json');
-    if (!first || !second) return t.skip('shared fixtures not present');
     const headers = { 'anthropic-beta': 'interleaved-thinking-2025-05-14,context-management-2025-06-27' };
     const a = await copilot('/v1/messages', first.body, { headers });
     assert.equal(a.status, 200, a.text);
