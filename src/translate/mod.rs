@@ -1,13 +1,267 @@
-//! Request and stream translators between the three APIs, one module per pair. Each is
-//! pure: plain JSON in, plain JSON out; stream translators are state machines fed
-//! upstream events.
+//! Translators between the three APIs, one module per (client API, Copilot API) pair.
+//!
+//! Each pair module holds the request translation (client body → upstream body) and the
+//! stream translator (upstream events → client events). Everything here is pure: JSON in,
+//! JSON out; stream translators are state machines fed one upstream SSE event at a time.
+//! Translated paths always stream from Copilot; a non-stream client answer is assembled
+//! from the translated events (`crate::assemble`).
 
+pub mod chat_to_messages;
+pub mod chat_to_responses;
+pub mod messages_to_chat;
+pub mod messages_to_responses;
+pub mod responses_to_chat;
+pub mod responses_to_messages;
+
+use serde_json::{json, Map, Value};
+
+use crate::api_error::ApiError;
+use crate::sse::SseEvent;
 use crate::upstream::routing::Api;
 
-/// Whether a translator pair exists for `source` → `target`. The routing plan only picks
-/// a translated target when this says yes; native paths never need it.
+/// Whether a translator pair exists for `source` → `target`.
 pub fn available(source: Api, target: Api) -> bool {
-    // No pair has landed yet: every request takes its native path.
+    // Pairs are switched on here as they land.
     let _ = (source, target);
     false
+}
+
+/// One event for the client, in the client's API. `name` is the SSE `event:` line
+/// (Anthropic and Responses events have one, Chat chunks do not).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutEvent {
+    Event {
+        name: Option<&'static str>,
+        data: Value,
+    },
+    /// Chat Completions' closing `data: [DONE]`.
+    Done,
+}
+
+impl OutEvent {
+    pub fn named(name: &'static str, data: Value) -> OutEvent {
+        OutEvent::Event {
+            name: Some(name),
+            data,
+        }
+    }
+
+    pub fn data(data: Value) -> OutEvent {
+        OutEvent::Event { name: None, data }
+    }
+}
+
+/// Token usage as reported upstream. `input_tokens` counts every prompt token, cached or
+/// not (OpenAI's convention); Anthropic's `input_tokens` excludes cache reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_creation_tokens: u64,
+}
+
+/// What a translator needs to know besides the body.
+#[derive(Debug, Clone, Default)]
+pub struct TranslateCtx {
+    /// The resolved Copilot model id.
+    pub model: String,
+    /// `capabilities.limits.max_output_tokens` of the model, when the catalog has it.
+    pub max_output_tokens: Option<u64>,
+    /// Random hex (at least 24 chars) for ids the translator mints (`msg_…`, `resp_…`);
+    /// tests pass a fixed one.
+    pub id_seed: String,
+    /// Unix seconds, for `created` fields.
+    pub now_secs: u64,
+    /// Chat clients only get the usage chunk when they asked (`stream_options.include_usage`).
+    pub include_usage: bool,
+}
+
+/// A stream translator: upstream events in (the target API's), client events out.
+pub trait StreamTranslator {
+    /// One upstream SSE event.
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>);
+    /// The upstream stream ended. If it never sent its terminal event, this emits the
+    /// client API's error event: a truncated stream never becomes a fake success.
+    fn on_end(&mut self, out: &mut Vec<OutEvent>);
+    /// The upstream connection failed mid-stream: the client's error event, once.
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>);
+    /// Usage seen so far (final once the stream ended).
+    fn usage(&self) -> Usage;
+}
+
+/// Request translation signature shared by every pair: the client's body (owned, so large
+/// strings move instead of being copied) to the upstream body.
+pub type RequestFn = fn(Map<String, Value>, &TranslateCtx) -> Result<Map<String, Value>, ApiError>;
+
+/// The text used when a readable thinking block is required but upstream gave no summary.
+pub const THINKING_PLACEHOLDER: &str = "Thinking...";
+
+/// Tool-call arguments as a JSON object. Models sometimes stream invalid or non-object
+/// JSON; the raw text is kept instead of failing the turn.
+pub fn parse_arguments(raw: &str) -> Value {
+    if raw.trim().is_empty() {
+        return json!({});
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({ "raw_arguments": raw }),
+    }
+}
+
+/// Guards against degenerate tool-argument streams (endless `\n`/`\t`): more than
+/// `LIMIT` consecutive `\r`, `\n` or `\t` characters (spaces neither count nor reset) trips it.
+#[derive(Debug, Default, Clone)]
+pub struct WhitespaceGuard {
+    run: usize,
+}
+
+impl WhitespaceGuard {
+    pub const LIMIT: usize = 20;
+    pub const MESSAGE: &'static str =
+        "Tool call arguments contained excessive whitespace; the upstream model produced a degenerate stream.";
+
+    /// Feeds a delta; true when the limit is exceeded.
+    pub fn tripped_by(&mut self, delta: &str) -> bool {
+        for c in delta.chars() {
+            match c {
+                '\r' | '\n' | '\t' => {
+                    self.run += 1;
+                    if self.run > Self::LIMIT {
+                        return true;
+                    }
+                }
+                ' ' => {}
+                _ => self.run = 0,
+            }
+        }
+        false
+    }
+}
+
+/// The error event each client API parses, for failures inside a translated stream.
+pub fn error_event(source: Api, message: &str, sequence_number: u64) -> OutEvent {
+    match source {
+        Api::Messages => OutEvent::named(
+            "error",
+            json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+        ),
+        Api::Responses => OutEvent::named(
+            "error",
+            json!({"type": "error", "code": "api_error", "message": message, "param": null,
+                   "sequence_number": sequence_number}),
+        ),
+        Api::ChatCompletions => OutEvent::data(
+            json!({"error": {"message": message, "type": "server_error", "param": null, "code": "api_error"}}),
+        ),
+    }
+}
+
+/// OpenAI reasoning `encrypted_content` is a Fernet token (`gAAAA…`); Anthropic thinking
+/// signatures are not. A signature only means something to the vendor that minted it, so
+/// translators drop reasoning that would cross vendors instead of sending it to be rejected.
+pub fn is_openai_encrypted(opaque: &str) -> bool {
+    opaque.starts_with("gAAAA")
+}
+
+/// Parses an upstream event's JSON; `None` for `[DONE]` or malformed data.
+pub fn event_json(ev: &SseEvent) -> Option<Value> {
+    if ev.is_done_marker() {
+        return None;
+    }
+    serde_json::from_str(&ev.data).ok()
+}
+
+/// `data:<media>;base64,<data>` → (media type, data).
+pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media = meta.strip_suffix(";base64")?;
+    Some((media, data))
+}
+
+/// Text of a string-or-parts content value, parts joined with `sep`. Accepts the part
+/// shapes of all three APIs (`text`, `input_text`, `output_text`).
+pub fn content_text(content: &Value, sep: &str) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| match p {
+                Value::String(s) => Some(s.as_str()),
+                _ => p.get("text").and_then(Value::as_str),
+            })
+            .collect::<Vec<_>>()
+            .join(sep),
+        _ => String::new(),
+    }
+}
+
+/// Moves `key` from `from` to `to` (under `to_key`) when present and not null.
+pub fn carry(from: &mut Map<String, Value>, key: &str, to: &mut Map<String, Value>, to_key: &str) {
+    if let Some(v) = from.remove(key) {
+        if !v.is_null() {
+            to.insert(to_key.to_string(), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_always_objects() {
+        assert_eq!(parse_arguments(r#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(parse_arguments(""), json!({}));
+        assert_eq!(parse_arguments("[1]"), json!({"raw_arguments": "[1]"}));
+        assert_eq!(parse_arguments("{oops"), json!({"raw_arguments": "{oops"}));
+    }
+
+    #[test]
+    fn whitespace_guard() {
+        let mut g = WhitespaceGuard::default();
+        assert!(!g.tripped_by("{\"a\":\n\n  \t"));
+        assert!(!g.tripped_by("1}"));
+        assert!(!g.tripped_by(&"\n".repeat(20)));
+        assert!(g.tripped_by("\n"));
+        let mut g = WhitespaceGuard::default();
+        assert!(!g.tripped_by(&"\n ".repeat(20)), "spaces do not count");
+    }
+
+    #[test]
+    fn data_urls_and_text() {
+        assert_eq!(
+            parse_data_url("data:image/png;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
+        assert_eq!(parse_data_url("https://x/y.png"), None);
+        assert_eq!(parse_data_url("data:image/png,AAAA"), None);
+        assert_eq!(content_text(&json!("s"), "\n"), "s");
+        assert_eq!(
+            content_text(
+                &json!([{"type":"text","text":"a"},{"type":"input_text","text":"b"},{"type":"image"}]),
+                "\n\n"
+            ),
+            "a\n\nb"
+        );
+    }
+
+    #[test]
+    fn error_events_per_api() {
+        let OutEvent::Event { name, data } = error_event(Api::Messages, "m", 0) else {
+            panic!()
+        };
+        assert_eq!(name, Some("error"));
+        assert_eq!(data["error"]["message"], "m");
+        let OutEvent::Event { data, .. } = error_event(Api::Responses, "m", 7) else {
+            panic!()
+        };
+        assert_eq!(data["sequence_number"], 7);
+        let OutEvent::Event { name, data } = error_event(Api::ChatCompletions, "m", 0) else {
+            panic!()
+        };
+        assert_eq!(name, None);
+        assert_eq!(data["error"]["message"], "m");
+    }
 }

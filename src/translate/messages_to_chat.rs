@@ -1,0 +1,1 @@
+//! Translator pair: in progress.
