@@ -5,10 +5,12 @@
 //! unit-tested natively; `entry`, `http` and `store` are the thin I/O shell.
 
 pub mod api_error;
+pub mod assemble;
 pub mod auth;
 pub mod ids;
 pub mod inbound;
 pub mod models;
+pub mod quirks;
 pub mod relay;
 pub mod route;
 pub mod sse;

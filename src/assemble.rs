@@ -1,0 +1,405 @@
+//! Non-stream answers on translated paths. Copilot is always asked to stream there (a
+//! long non-stream call would otherwise sit silent until the edge times it out); the
+//! translated client events are folded back into the one JSON object the client expects.
+
+use serde_json::{json, Map, Value};
+
+use crate::api_error::{ApiError, ErrorKind};
+use crate::translate::{parse_arguments, OutEvent};
+use crate::upstream::routing::Api;
+
+pub struct Assembler {
+    api: Api,
+    /// Messages: the message object; Chat: the completion object; Responses: the final response.
+    result: Option<Value>,
+    /// Messages: a tool_use block's streamed JSON, per content index.
+    partial_json: Vec<(usize, String)>,
+    /// Chat: tool calls by stream index, in first-seen order.
+    tool_calls: Vec<(u64, Value)>,
+    error: Option<ApiError>,
+    finished: bool,
+}
+
+impl Assembler {
+    pub fn new(api: Api) -> Self {
+        Assembler {
+            api,
+            result: None,
+            partial_json: Vec::new(),
+            tool_calls: Vec::new(),
+            error: None,
+            finished: false,
+        }
+    }
+
+    pub fn push(&mut self, ev: &OutEvent) {
+        if self.finished || self.error.is_some() {
+            return;
+        }
+        match ev {
+            OutEvent::Done => self.finished = true,
+            OutEvent::Event { name, data } => match self.api {
+                Api::Messages => self.messages(name.unwrap_or(""), data),
+                Api::Responses => self.responses(name.unwrap_or(""), data),
+                Api::ChatCompletions => self.chat(data),
+            },
+        }
+    }
+
+    /// The complete answer, or the error the stream ended with.
+    pub fn finish(mut self) -> Result<Value, ApiError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if !self.finished {
+            return Err(ApiError::new(
+                ErrorKind::BadGateway,
+                "the upstream stream ended before it was complete",
+            ));
+        }
+        let mut result = self.result.take().unwrap_or(Value::Null);
+        if self.api == Api::ChatCompletions && !self.tool_calls.is_empty() {
+            let calls: Vec<Value> = self.tool_calls.drain(..).map(|(_, c)| c).collect();
+            result["choices"][0]["message"]["tool_calls"] = Value::Array(calls);
+        }
+        Ok(result)
+    }
+
+    fn fail(&mut self, message: &str, kind: &str) {
+        let kind = match kind {
+            "overloaded_error" => ErrorKind::Overloaded,
+            "rate_limit_error" | "rate_limit_exceeded" => ErrorKind::RateLimit,
+            "invalid_request_error" => ErrorKind::InvalidRequest,
+            _ => ErrorKind::BadGateway,
+        };
+        self.error = Some(ApiError::new(kind, message));
+    }
+
+    fn messages(&mut self, name: &str, data: &Value) {
+        match name {
+            "message_start" => self.result = data.get("message").cloned(),
+            "content_block_start" => {
+                let (Some(msg), Some(block)) = (self.result.as_mut(), data.get("content_block"))
+                else {
+                    return;
+                };
+                if let Some(content) = msg.get_mut("content").and_then(Value::as_array_mut) {
+                    content.push(block.clone());
+                }
+            }
+            "content_block_delta" => {
+                let index = data.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let Some(delta) = data.get("delta") else {
+                    return;
+                };
+                if delta.get("type").and_then(Value::as_str) == Some("input_json_delta") {
+                    let part = delta
+                        .get("partial_json")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    match self.partial_json.iter_mut().find(|(i, _)| *i == index) {
+                        Some((_, s)) => s.push_str(part),
+                        None => self.partial_json.push((index, part.to_string())),
+                    }
+                    return;
+                }
+                let Some(block) = self
+                    .result
+                    .as_mut()
+                    .and_then(|m| m.pointer_mut(&format!("/content/{index}")))
+                else {
+                    return;
+                };
+                for (field, key) in [
+                    ("text", "text"),
+                    ("thinking", "thinking"),
+                    ("signature", "signature"),
+                ] {
+                    if let Some(s) = delta.get(key).and_then(Value::as_str) {
+                        append(block, field, s);
+                    }
+                }
+            }
+            "content_block_stop" => {
+                let index = data.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                if let Some(pos) = self.partial_json.iter().position(|(i, _)| *i == index) {
+                    let (_, json) = self.partial_json.swap_remove(pos);
+                    if let Some(block) = self
+                        .result
+                        .as_mut()
+                        .and_then(|m| m.pointer_mut(&format!("/content/{index}")))
+                    {
+                        block["input"] = parse_arguments(&json);
+                    }
+                }
+            }
+            "message_delta" => {
+                let Some(msg) = self.result.as_mut() else {
+                    return;
+                };
+                if let Some(d) = data.get("delta").and_then(Value::as_object) {
+                    for (k, v) in d {
+                        msg[k.as_str()] = v.clone();
+                    }
+                }
+                if let Some(u) = data.get("usage").and_then(Value::as_object) {
+                    merge(&mut msg["usage"], u);
+                }
+            }
+            "message_stop" => self.finished = true,
+            "error" => {
+                let message = data
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("upstream error");
+                let kind = data
+                    .pointer("/error/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("api_error");
+                self.fail(message, kind);
+            }
+            _ => {}
+        }
+    }
+
+    fn responses(&mut self, name: &str, data: &Value) {
+        match name {
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                if name == "response.failed" {
+                    let message = data
+                        .pointer("/response/error/message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("the upstream response failed");
+                    self.fail(message, "api_error");
+                    return;
+                }
+                self.result = data.get("response").cloned();
+                self.finished = true;
+            }
+            "error" => {
+                let message = data
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("upstream error");
+                let code = data
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("api_error");
+                self.fail(message, code);
+            }
+            _ => {}
+        }
+    }
+
+    fn chat(&mut self, data: &Value) {
+        if let Some(err) = data.get("error") {
+            let message = err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("upstream error");
+            let kind = err
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("api_error");
+            self.fail(message, kind);
+            return;
+        }
+        let result = self.result.get_or_insert_with(|| {
+            json!({
+                "id": data.get("id").cloned().unwrap_or(Value::Null),
+                "object": "chat.completion",
+                "created": data.get("created").cloned().unwrap_or(json!(0)),
+                "model": data.get("model").cloned().unwrap_or(Value::Null),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null}, "finish_reason": null, "logprobs": null}],
+            })
+        });
+        if let Some(u) = data.get("usage").filter(|u| u.is_object()) {
+            result["usage"] = u.clone();
+        }
+        let Some(choice) = data
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+        else {
+            return;
+        };
+        if let Some(fr) = choice.get("finish_reason").filter(|f| !f.is_null()) {
+            result["choices"][0]["finish_reason"] = fr.clone();
+        }
+        let Some(delta) = choice.get("delta") else {
+            return;
+        };
+        let message = &mut result["choices"][0]["message"];
+        for key in ["content", "reasoning_text", "reasoning_opaque", "refusal"] {
+            if let Some(s) = delta.get(key).and_then(Value::as_str) {
+                append(message, key, s);
+            }
+        }
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let slot = match self.tool_calls.iter_mut().position(|(i, _)| *i == index) {
+                Some(p) => &mut self.tool_calls[p].1,
+                None => {
+                    self.tool_calls.push((
+                        index,
+                        json!({"id": null, "type": "function", "function": {"name": "", "arguments": ""}}),
+                    ));
+                    &mut self.tool_calls.last_mut().expect("just pushed").1
+                }
+            };
+            if let Some(id) = call.get("id").filter(|v| v.is_string()) {
+                slot["id"] = id.clone();
+            }
+            if let Some(n) = call.pointer("/function/name").and_then(Value::as_str) {
+                append(&mut slot["function"], "name", n);
+            }
+            if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                append(&mut slot["function"], "arguments", a);
+            }
+        }
+    }
+}
+
+fn append(target: &mut Value, field: &str, s: &str) {
+    match target.get_mut(field) {
+        Some(Value::String(existing)) => existing.push_str(s),
+        _ => target[field] = Value::String(s.to_string()),
+    }
+}
+
+fn merge(target: &mut Value, from: &Map<String, Value>) {
+    if !target.is_object() {
+        *target = json!({});
+    }
+    for (k, v) in from {
+        target[k.as_str()] = v.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(api: Api, events: Vec<OutEvent>) -> Result<Value, ApiError> {
+        let mut a = Assembler::new(api);
+        for e in &events {
+            a.push(e);
+        }
+        a.finish()
+    }
+
+    #[test]
+    fn messages_from_events() {
+        let n = OutEvent::named;
+        let msg = run(
+            Api::Messages,
+            vec![
+                n("message_start", json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":0}}})),
+                n("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}})),
+                n("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hm"}})),
+                n("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}})),
+                n("content_block_stop", json!({"type":"content_block_stop","index":0})),
+                n("content_block_start", json!({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})),
+                n("content_block_delta", json!({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hel"}})),
+                n("content_block_delta", json!({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"lo"}})),
+                n("content_block_stop", json!({"type":"content_block_stop","index":1})),
+                n("content_block_start", json!({"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"t1","name":"f","input":{}}})),
+                n("content_block_delta", json!({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}})),
+                n("content_block_delta", json!({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"1}"}})),
+                n("content_block_stop", json!({"type":"content_block_stop","index":2})),
+                n("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":7}})),
+                n("message_stop", json!({"type":"message_stop"})),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            msg["content"][0],
+            json!({"type":"thinking","thinking":"hm","signature":"sig"})
+        );
+        assert_eq!(msg["content"][1], json!({"type":"text","text":"Hello"}));
+        assert_eq!(
+            msg["content"][2],
+            json!({"type":"tool_use","id":"t1","name":"f","input":{"a":1}})
+        );
+        assert_eq!(msg["stop_reason"], "tool_use");
+        assert_eq!(msg["usage"], json!({"input_tokens":10,"output_tokens":7}));
+    }
+
+    #[test]
+    fn messages_error_and_truncation() {
+        let e = run(
+            Api::Messages,
+            vec![OutEvent::named(
+                "error",
+                json!({"type":"error","error":{"type":"overloaded_error","message":"busy"}}),
+            )],
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.message.as_str()), (529, "busy"));
+        let cut = run(
+            Api::Messages,
+            vec![OutEvent::named(
+                "message_start",
+                json!({"message":{"content":[]}}),
+            )],
+        );
+        assert_eq!(cut.unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn responses_take_the_terminal_response() {
+        let r = run(
+            Api::Responses,
+            vec![
+                OutEvent::named("response.created", json!({"type":"response.created","response":{"status":"in_progress"}})),
+                OutEvent::named("response.completed", json!({"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[]}})),
+            ],
+        )
+        .unwrap();
+        assert_eq!(r["id"], "resp_1");
+        let failed = run(
+            Api::Responses,
+            vec![OutEvent::named(
+                "response.failed",
+                json!({"response":{"error":{"message":"nope"}}}),
+            )],
+        );
+        assert_eq!(failed.unwrap_err().message, "nope");
+    }
+
+    #[test]
+    fn chat_from_chunks() {
+        let c = |v: Value| OutEvent::data(v);
+        let r = run(
+            Api::ChatCompletions,
+            vec![
+                c(json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":5,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})),
+                c(json!({"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"Hi"}}]})),
+                c(json!({"id":"chatcmpl-1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\""}}]}}]})),
+                c(json!({"id":"chatcmpl-1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]}}]})),
+                c(json!({"id":"chatcmpl-1","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})),
+                c(json!({"id":"chatcmpl-1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})),
+                OutEvent::Done,
+            ],
+        )
+        .unwrap();
+        assert_eq!(r["object"], "chat.completion");
+        assert_eq!(r["choices"][0]["message"]["content"], "Hi");
+        assert_eq!(r["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(
+            r["choices"][0]["message"]["tool_calls"],
+            json!([{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}])
+        );
+        assert_eq!(r["usage"]["total_tokens"], 5);
+        let err = run(
+            Api::ChatCompletions,
+            vec![c(json!({"error":{"message":"bad","type":"server_error"}}))],
+        );
+        assert_eq!(err.unwrap_err().message, "bad");
+    }
+}
