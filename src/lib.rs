@@ -7,6 +7,7 @@
 pub mod api_error;
 pub mod assemble;
 pub mod auth;
+pub mod client_stream;
 pub mod ids;
 pub mod inbound;
 pub mod models;

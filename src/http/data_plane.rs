@@ -1,14 +1,21 @@
 //! Data-plane handlers: `/v1/models`, `/v1/embeddings` and the three generation APIs.
 
+use futures::StreamExt;
 use serde_json::Value;
 use worker::{Context, Env, Request, Response};
 
-use super::{forward_json, json, relay_stream, upstream_failure};
-use crate::api_error::{ApiError, ApiFormat};
-use crate::inbound;
-use crate::upstream::headers::filter_anthropic_beta;
+use super::streaming::{self, Started, UpstreamCall};
+use super::{forward_json, json, upstream_failure};
+use crate::api_error::{ApiError, ApiFormat, ErrorKind};
+use crate::assemble::Assembler;
+use crate::client_stream::Translated;
+use crate::ids::{hex, random_bytes};
+use crate::relay::Relay;
+use crate::store::now_ms;
+use crate::translate::{self, TranslateCtx};
 use crate::upstream::routing::{self, Api};
 use crate::upstream::session::{CallFacts, Copilot};
+use crate::{inbound, quirks};
 
 pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
     req.text()
@@ -18,7 +25,7 @@ pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let mut copilot = Copilot::connect(env, ctx).await?;
-    let catalog = copilot.catalog().await?;
+    let catalog = copilot.catalog(ctx).await?;
     Ok(json(200, &catalog.describe()))
 }
 
@@ -46,7 +53,9 @@ pub async fn embeddings(mut req: Request, env: &Env, ctx: &Context) -> Result<Re
     Ok(forward_json(resp))
 }
 
-/// `/v1/messages`, `/v1/chat/completions`, `/v1/responses`.
+/// `/v1/messages`, `/v1/chat/completions`, `/v1/responses`, on every path the routing plan
+/// can choose: native (body fixed for Copilot, stream relayed event by event) or
+/// translated (request translated, stream translated back; non-stream answers assembled).
 pub async fn generate(
     api: Api,
     mut req: Request,
@@ -58,48 +67,158 @@ pub async fn generate(
     } else {
         ApiFormat::OpenAi
     };
-    let beta = (api == Api::Messages)
+    let client_beta = (api == Api::Messages)
         .then(|| req.headers().get("anthropic-beta").ok().flatten())
         .flatten();
     let text = read_body(&mut req).await?;
-    let mut inbound = inbound::parse(api, &text)?;
+    let inbound = inbound::parse(api, &text)?;
     drop(text);
 
     let mut copilot = Copilot::connect(env, ctx).await?;
-    let catalog = copilot.catalog().await?;
+    let catalog = copilot.catalog(ctx).await?;
     let model = catalog.resolve(&inbound.model)?.clone();
-    let (endpoints, _) = copilot.endpoints(&model).await;
-    let target = routing::plan(api, &model.id, endpoints, crate::translate::available)?;
+    let (endpoints, _) = copilot.endpoints(ctx, &model).await;
+    let target = routing::plan(api, &model.id, endpoints, translate::available)?;
 
-    inbound
+    let stream = inbound.stream;
+    let wants_usage = inbound
         .body
-        .insert("model".into(), Value::String(model.id.clone()));
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let facts = CallFacts {
         initiator: Some(inbound::initiator(api, &inbound.body)),
         vision: inbound::has_images(api, &inbound.body),
-        anthropic_beta: if target == Api::Messages {
-            filter_anthropic_beta(beta.as_deref())
-        } else {
-            None
-        },
+        anthropic_beta: None,
     };
-    let body = serde_json::to_string(&inbound.body)
+    let tctx = TranslateCtx {
+        model: model.id.clone(),
+        max_output_tokens: model.max_output_tokens,
+        id_seed: hex(&random_bytes::<12>()),
+        now_secs: now_ms() / 1000,
+        // A non-stream Chat answer always carries usage; a stream only when asked.
+        include_usage: !stream || wants_usage,
+    };
+
+    let mut body = inbound.body;
+    if target == api {
+        body.insert("model".into(), Value::String(model.id.clone()));
+    } else {
+        let translate_request = translate::request_translator(api, target)
+            .ok_or_else(|| ApiError::invalid("no translator for this model's API"))?;
+        body = translate_request(body, &tctx)?;
+    }
+    let anthropic_beta = match target {
+        Api::Messages => {
+            quirks::messages::apply(&mut body, model.max_output_tokens, client_beta.as_deref())
+        }
+        Api::Responses => {
+            quirks::responses::apply(&mut body, &model);
+            None
+        }
+        Api::ChatCompletions => {
+            quirks::chat::apply(&mut body, &model);
+            None
+        }
+    };
+    let facts = CallFacts {
+        anthropic_beta,
+        ..facts
+    };
+    let payload = serde_json::to_string(&body)
         .map_err(|e| ApiError::invalid(format!("request body could not be re-encoded: {e}")))?;
-    let resp = copilot
-        .send(target.upstream_path(), Some(&body), &facts)
-        .await?;
-    if !(200..300).contains(&resp.status_code()) {
+    drop(body);
+
+    let path = target.upstream_path();
+    let call: UpstreamCall =
+        Box::pin(async move { copilot.send(path, Some(&payload), &facts).await });
+
+    if target == api {
+        return native(api, format, stream, call).await;
+    }
+    let translator = translate::stream_translator(api, target, &tctx)
+        .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
+    let pipeline = Translated::new(api, translator);
+    if stream {
+        return match streaming::start(call).await? {
+            Started::Answered(resp) if !is_success(&resp) => {
+                Ok(upstream_failure(format, resp).await)
+            }
+            started => streaming::respond(api, format, started, pipeline),
+        };
+    }
+    let resp = call.await?;
+    if !is_success(&resp) {
         return Ok(upstream_failure(format, resp).await);
     }
-    let is_sse = resp
-        .headers()
+    let answer = assemble(api, resp, pipeline).await?;
+    Ok(json(200, &answer))
+}
+
+async fn native(
+    api: Api,
+    format: ApiFormat,
+    stream: bool,
+    call: UpstreamCall,
+) -> Result<Response, ApiError> {
+    if !stream {
+        let resp = call.await?;
+        if !is_success(&resp) {
+            return Ok(upstream_failure(format, resp).await);
+        }
+        return Ok(forward_json(resp));
+    }
+    match streaming::start(call).await? {
+        Started::Answered(resp) if !is_success(&resp) => Ok(upstream_failure(format, resp).await),
+        Started::Answered(resp) if !is_event_stream(&resp) => Ok(forward_json(resp)),
+        started => streaming::respond(api, format, started, Relay::new(api)),
+    }
+}
+
+/// Reads a translated upstream stream to its end and folds the client events into the
+/// one JSON answer a non-stream client expects.
+async fn assemble(
+    api: Api,
+    mut resp: Response,
+    mut pipeline: Translated,
+) -> Result<Value, ApiError> {
+    let mut body = resp
+        .stream()
+        .map_err(|_| ApiError::new(ErrorKind::BadGateway, "Copilot answered without a body"))?;
+    let mut assembler = Assembler::new(api);
+    loop {
+        match body.next().await {
+            Some(Ok(chunk)) => pipeline
+                .feed_events(&chunk)
+                .drain(..)
+                .for_each(|e| assembler.push(&e)),
+            Some(Err(e)) => {
+                worker::console_error!("upstream stream failed: {e}");
+                let failed = pipeline.fail_events("the upstream connection failed mid-stream");
+                failed.drain(..).for_each(|e| assembler.push(&e));
+                break;
+            }
+            None => {
+                pipeline
+                    .finish_events()
+                    .drain(..)
+                    .for_each(|e| assembler.push(&e));
+                break;
+            }
+        }
+    }
+    assembler.finish()
+}
+
+fn is_success(resp: &Response) -> bool {
+    (200..300).contains(&resp.status_code())
+}
+
+fn is_event_stream(resp: &Response) -> bool {
+    resp.headers()
         .get("content-type")
         .ok()
         .flatten()
-        .is_some_and(|ct| ct.starts_with("text/event-stream"));
-    if inbound.stream && is_sse {
-        relay_stream(api, resp)
-    } else {
-        Ok(forward_json(resp))
-    }
+        .is_some_and(|ct| ct.starts_with("text/event-stream"))
 }

@@ -3,15 +3,13 @@
 
 pub mod admin;
 pub mod data_plane;
+pub mod streaming;
 
-use futures::StreamExt;
 use serde_json::Value;
 use worker::{Headers, Response};
 
-use crate::api_error::{is_envelope_of, upstream_message, ApiError, ApiFormat, ErrorKind};
-use crate::relay::Relay;
+use crate::api_error::{from_upstream, is_envelope_of, upstream_message, ApiError, ApiFormat};
 use crate::upstream::client;
-use crate::upstream::routing::Api;
 
 fn headers(pairs: &[(&str, &str)]) -> Headers {
     let h = Headers::new();
@@ -54,23 +52,14 @@ pub async fn upstream_failure(format: ApiFormat, mut resp: Response) -> Response
     let status = resp.status_code();
     let retry_after = resp.headers().get("retry-after").ok().flatten();
     let body = client::text(&mut resp).await.unwrap_or_default();
-    // Copilot refused a token we had just minted: not the caller's credential at fault.
-    if status == 401 {
-        let e = ApiError::new(
-            ErrorKind::BadGateway,
-            format!(
-                "Copilot rejected the gateway's credentials: {}",
-                upstream_message(&body)
-            ),
-        );
-        return error(format, &e);
-    }
-    let mut r = if is_envelope_of(&body, format) {
+    let e = upstream_error(format, status, &body);
+    let mut r = if e.status == status
+        && e.message == upstream_message(&body)
+        && is_envelope_of(&body, format)
+    {
         json_text(status, body)
     } else {
-        let e = ApiError::new(ErrorKind::from_status(status), upstream_message(&body))
-            .with_status(status);
-        json_text(status, e.render(format))
+        json_text(e.status, e.render(format))
     };
     if let Some(ra) = retry_after {
         let _ = r.headers_mut().set("retry-after", &ra);
@@ -78,44 +67,8 @@ pub async fn upstream_failure(format: ApiFormat, mut resp: Response) -> Response
     r
 }
 
-/// Streams a native-path SSE answer to the client chunk by chunk, through the relay's
-/// per-API fixes.
-pub fn relay_stream(api: Api, mut upstream: Response) -> Result<Response, ApiError> {
-    let body = upstream.stream().map_err(|_| {
-        ApiError::new(
-            ErrorKind::BadGateway,
-            "Copilot answered a stream request without a body",
-        )
-    })?;
-    let out = futures::stream::unfold(Some((body, Relay::new(api))), |state| async move {
-        let (mut body, mut relay) = state?;
-        loop {
-            match body.next().await {
-                Some(Ok(chunk)) => {
-                    let bytes = relay.feed(&chunk);
-                    if !bytes.is_empty() {
-                        return Some((Ok::<Vec<u8>, worker::Error>(bytes), Some((body, relay))));
-                    }
-                }
-                Some(Err(e)) => {
-                    worker::console_error!("upstream stream failed: {e}");
-                    let bytes = relay.fail("the upstream connection failed mid-stream");
-                    return Some((Ok(bytes), None));
-                }
-                None => {
-                    let bytes = relay.finish();
-                    return Some((Ok(bytes), None));
-                }
-            }
-        }
-    });
-    let resp = Response::from_stream(out)
-        .map_err(|e| ApiError::new(ErrorKind::Api, format!("could not start the stream: {e}")))?;
-    Ok(resp.with_headers(headers(&[
-        ("content-type", "text/event-stream; charset=utf-8"),
-        ("cache-control", "no-cache"),
-        ("x-accel-buffering", "no"),
-    ])))
+pub fn upstream_error(format: ApiFormat, status: u16, body: &str) -> ApiError {
+    from_upstream(format, status, body)
 }
 
 /// A non-stream JSON answer, forwarded without re-parsing.

@@ -21,9 +21,24 @@ use crate::upstream::routing::Api;
 
 /// Whether a translator pair exists for `source` → `target`.
 pub fn available(source: Api, target: Api) -> bool {
+    request_translator(source, target).is_some()
+}
+
+/// The request translation of a pair (None for native or not-yet-available pairs).
+pub fn request_translator(source: Api, target: Api) -> Option<RequestFn> {
     // Pairs are switched on here as they land.
     let _ = (source, target);
-    false
+    None
+}
+
+/// The stream translator of a pair: upstream `target` events → `source` client events.
+pub fn stream_translator(
+    source: Api,
+    target: Api,
+    ctx: &TranslateCtx,
+) -> Option<Box<dyn StreamTranslator>> {
+    let _ = (source, target, ctx);
+    None
 }
 
 /// One event for the client, in the client's API. `name` is the SSE `event:` line

@@ -34,9 +34,10 @@ pub struct CallFacts {
     pub anthropic_beta: Option<String>,
 }
 
-pub struct Copilot<'a> {
-    env: &'a Env,
-    ctx: &'a Context,
+/// Owns what it needs (the `Env` handle is cheap to clone), so an upstream call can run
+/// inside a response stream after the handler has returned.
+pub struct Copilot {
+    env: Env,
     cfg: UpstreamConfig,
     pub account: AccountRow,
     token: CopilotToken,
@@ -48,8 +49,8 @@ struct CachedCatalog {
     body: String,
 }
 
-impl<'a> Copilot<'a> {
-    pub async fn connect(env: &'a Env, ctx: &'a Context) -> Result<Copilot<'a>, ApiError> {
+impl Copilot {
+    pub async fn connect(env: &Env, ctx: &Context) -> Result<Copilot, ApiError> {
         let now = now_ms();
         let account = match memory::active_account(now) {
             Some(a) => a,
@@ -66,10 +67,9 @@ impl<'a> Copilot<'a> {
             }
         };
         let cfg = config(env);
-        let token = token_for(env, ctx, &cfg, &account, false).await?;
+        let token = token_for(env, Some(ctx), &cfg, &account, false).await?;
         Ok(Copilot {
-            env,
-            ctx,
+            env: env.clone(),
             cfg,
             account,
             token,
@@ -104,7 +104,7 @@ impl<'a> Copilot<'a> {
             if resp.status_code() == 401 && !refreshed {
                 refreshed = true;
                 memory::forget_token(self.account.id);
-                self.token = token_for(self.env, self.ctx, &self.cfg, &self.account, true).await?;
+                self.token = token_for(&self.env, None, &self.cfg, &self.account, true).await?;
                 continue;
             }
             return Ok(resp);
@@ -113,13 +113,13 @@ impl<'a> Copilot<'a> {
 
     /// The catalog: isolate memory, then KV (fresh for 10 min), then `GET /models`; a
     /// failing `/models` falls back to the last copy KV still holds.
-    pub async fn catalog(&mut self) -> Result<Rc<Catalog>, ApiError> {
+    pub async fn catalog(&mut self, ctx: &Context) -> Result<Rc<Catalog>, ApiError> {
         let now = now_ms();
         if let Some(c) = memory::catalog(self.account.id, now) {
             return Ok(c);
         }
         let key = cache::catalog_key(self.account.id);
-        let stale = cache::get::<CachedCatalog>(self.env, &key).await;
+        let stale = cache::get::<CachedCatalog>(&self.env, &key).await;
         if let Some(c) = stale
             .as_ref()
             .filter(|c| now.saturating_sub(c.fetched_at) < cache::CATALOG_FRESH_MS)
@@ -135,7 +135,7 @@ impl<'a> Copilot<'a> {
                 let parsed = Rc::new(parsed);
                 memory::put_catalog(self.account.id, parsed.clone(), now);
                 let env = self.env.clone();
-                self.ctx.wait_until(async move {
+                ctx.wait_until(async move {
                     let entry = CachedCatalog {
                         fetched_at: now,
                         body,
@@ -179,12 +179,16 @@ impl<'a> Copilot<'a> {
 
     /// The model's endpoints: from the catalog, else a cached probe, else a fresh probe,
     /// else a guess from the name.
-    pub async fn endpoints(&mut self, model: &ModelInfo) -> (Endpoints, EndpointSource) {
+    pub async fn endpoints(
+        &mut self,
+        ctx: &Context,
+        model: &ModelInfo,
+    ) -> (Endpoints, EndpointSource) {
         if let Some(e) = model.endpoints {
             return (e, EndpointSource::Catalog);
         }
         let key = cache::probe_key(self.account.id, &model.id);
-        if let Some(e) = cache::get::<Endpoints>(self.env, &key).await {
+        if let Some(e) = cache::get::<Endpoints>(&self.env, &key).await {
             return (e, EndpointSource::Probe);
         }
         let guess = routing::guess_endpoints(&model.id);
@@ -217,7 +221,7 @@ impl<'a> Copilot<'a> {
             return (found, EndpointSource::Heuristic);
         }
         let env = self.env.clone();
-        self.ctx.wait_until(async move {
+        ctx.wait_until(async move {
             cache::put(&env, &key, &found, cache::PROBE_TTL_SECS).await;
         });
         (found, EndpointSource::Probe)
@@ -225,10 +229,11 @@ impl<'a> Copilot<'a> {
 }
 
 /// A usable Copilot token for the account: isolate memory, then KV, then a token exchange
-/// with GitHub (`force` skips the caches).
+/// with GitHub (`force` skips the caches). The KV write runs after the response when a
+/// request context is at hand, inline otherwise.
 async fn token_for(
     env: &Env,
-    ctx: &Context,
+    ctx: Option<&Context>,
     cfg: &UpstreamConfig,
     account: &AccountRow,
     force: bool,
@@ -264,9 +269,14 @@ async fn token_for(
     memory::put_token(account.id, token.clone(), now);
     let ttl = token.expires_at.saturating_sub(now_s + REFRESH_MARGIN_SECS);
     if ttl >= 60 {
-        let env = env.clone();
-        let cached = token.clone();
-        ctx.wait_until(async move { cache::put(&env, &key, &cached, ttl).await });
+        match ctx {
+            Some(ctx) => {
+                let env = env.clone();
+                let cached = token.clone();
+                ctx.wait_until(async move { cache::put(&env, &key, &cached, ttl).await });
+            }
+            None => cache::put(env, &key, &token, ttl).await,
+        }
     }
     Ok(token)
 }

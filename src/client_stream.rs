@@ -1,0 +1,190 @@
+//! The byte stream a streaming client receives: upstream bytes in, client bytes out,
+//! through either the native relay or a translator. Pure, so the whole per-chunk path is
+//! tested natively; the shell only moves bytes.
+
+use crate::relay::Relay;
+use crate::sse::{write_event, SseEvent, SseParser};
+use crate::translate::{error_event, OutEvent, StreamTranslator, Usage};
+use crate::upstream::routing::Api;
+
+pub trait ClientStream {
+    /// Upstream bytes → bytes for the client (possibly none yet).
+    fn feed(&mut self, chunk: &[u8]) -> Vec<u8>;
+    /// Upstream ended; closes with an error event if it ended early.
+    fn finish(&mut self) -> Vec<u8>;
+    /// The upstream failed (network error, or an error status after the stream had
+    /// already started): one error event unless the stream already ended.
+    fn fail(&mut self, message: &str) -> Vec<u8>;
+}
+
+impl ClientStream for Relay {
+    fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        Relay::feed(self, chunk)
+    }
+    fn finish(&mut self) -> Vec<u8> {
+        Relay::finish(self)
+    }
+    fn fail(&mut self, message: &str) -> Vec<u8> {
+        Relay::fail(self, message)
+    }
+}
+
+/// Upstream SSE → translator → client events.
+pub struct Translated {
+    source: Api,
+    parser: SseParser,
+    translator: Box<dyn StreamTranslator>,
+    upstream_events: Vec<SseEvent>,
+    out: Vec<OutEvent>,
+}
+
+impl Translated {
+    pub fn new(source: Api, translator: Box<dyn StreamTranslator>) -> Self {
+        Translated {
+            source,
+            parser: SseParser::new(),
+            translator,
+            upstream_events: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Feeds upstream bytes; the client events they complete (drained by the caller).
+    pub fn feed_events(&mut self, chunk: &[u8]) -> &mut Vec<OutEvent> {
+        self.parser.feed(chunk, &mut self.upstream_events);
+        for ev in self.upstream_events.drain(..) {
+            self.translator.on_event(&ev, &mut self.out);
+        }
+        &mut self.out
+    }
+
+    pub fn finish_events(&mut self) -> &mut Vec<OutEvent> {
+        self.parser.finish(&mut self.upstream_events);
+        for ev in self.upstream_events.drain(..) {
+            self.translator.on_event(&ev, &mut self.out);
+        }
+        self.translator.on_end(&mut self.out);
+        &mut self.out
+    }
+
+    pub fn fail_events(&mut self, message: &str) -> &mut Vec<OutEvent> {
+        self.translator.on_error(message, &mut self.out);
+        &mut self.out
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.translator.usage()
+    }
+
+    pub fn source(&self) -> Api {
+        self.source
+    }
+}
+
+impl ClientStream for Translated {
+    fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        serialize(self.feed_events(chunk).drain(..), &mut bytes);
+        bytes
+    }
+    fn finish(&mut self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        serialize(self.finish_events().drain(..), &mut bytes);
+        bytes
+    }
+    fn fail(&mut self, message: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        serialize(self.fail_events(message).drain(..), &mut bytes);
+        bytes
+    }
+}
+
+/// Client events in SSE wire format.
+pub fn serialize(events: impl Iterator<Item = OutEvent>, out: &mut Vec<u8>) {
+    for ev in events {
+        match ev {
+            OutEvent::Event { name, data } => write_event(out, name, &data.to_string()),
+            OutEvent::Done => write_event(out, None, "[DONE]"),
+        }
+    }
+}
+
+/// What a client receives while Copilot has not answered yet, so proxies and clients do
+/// not time out: Anthropic's own `ping` event, an SSE comment for the OpenAI APIs (their
+/// SDKs skip comments, and a made-up event would break Responses' sequence numbers).
+pub fn keepalive(source: Api) -> &'static [u8] {
+    match source {
+        Api::Messages => b"event: ping\ndata: {\"type\":\"ping\"}\n\n",
+        Api::Responses | Api::ChatCompletions => b": keep-alive\n\n",
+    }
+}
+
+/// An error event in the client's format, for a stream that failed before any upstream
+/// byte arrived (and so before a translator saw anything).
+pub fn error_bytes(source: Api, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    serialize(std::iter::once(error_event(source, message, 0)), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Echoes each upstream event's data as a Chat chunk; terminal on `[DONE]`.
+    struct Echo {
+        done: bool,
+    }
+
+    impl StreamTranslator for Echo {
+        fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+            if ev.is_done_marker() {
+                self.done = true;
+                out.push(OutEvent::Done);
+            } else {
+                out.push(OutEvent::data(json!({ "echo": ev.data })));
+            }
+        }
+        fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+            if !self.done {
+                out.push(error_event(Api::ChatCompletions, "cut", 0));
+            }
+        }
+        fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+            out.push(error_event(Api::ChatCompletions, message, 0));
+        }
+        fn usage(&self) -> Usage {
+            Usage::default()
+        }
+    }
+
+    #[test]
+    fn translated_stream_serializes_across_chunks() {
+        let mut t = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        let mut out = t.feed(b"data: a\n\nda");
+        out.extend(t.feed(b"ta: b\n\ndata: [DONE]\n\n"));
+        out.extend(t.finish());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "data: {\"echo\":\"a\"}\n\ndata: {\"echo\":\"b\"}\n\ndata: [DONE]\n\n"
+        );
+        let mut cut = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        cut.feed(b"data: a\n\n");
+        assert!(String::from_utf8(cut.finish())
+            .unwrap()
+            .contains("\"error\""));
+    }
+
+    #[test]
+    fn keepalives_are_harmless_to_parsers() {
+        let mut events = Vec::new();
+        let mut p = SseParser::new();
+        p.feed(keepalive(Api::Responses), &mut events);
+        assert!(events.is_empty(), "a comment is no event");
+        p.feed(keepalive(Api::Messages), &mut events);
+        assert_eq!(events[0].event.as_deref(), Some("ping"));
+        let err = String::from_utf8(error_bytes(Api::Messages, "boom")).unwrap();
+        assert!(err.starts_with("event: error\n") && err.contains("boom"));
+    }
+}

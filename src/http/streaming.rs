@@ -1,0 +1,145 @@
+//! Streaming answers: the upstream call may still be running when the client's stream
+//! starts, so slow first bytes are covered by keep-alives instead of edge timeouts.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use futures::StreamExt;
+use worker::{ByteStream, Delay, Headers, Response};
+
+use crate::api_error::{ApiError, ApiFormat, ErrorKind};
+use crate::client_stream::{keepalive, ClientStream};
+use crate::upstream::client;
+use crate::upstream::routing::Api;
+
+/// How long to wait for Copilot's answer before committing to a 200 stream. Until then an
+/// upstream error keeps its own status; after it, it becomes an error event.
+pub const COMMIT_AFTER: Duration = Duration::from_secs(10);
+/// Keep-alive cadence while Copilot is silent (before its first byte or between events).
+pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(10);
+
+pub type UpstreamCall = Pin<Box<dyn Future<Output = Result<Response, ApiError>>>>;
+
+/// Either Copilot answered within `COMMIT_AFTER` (Ok(Response), any status), or the call is
+/// still running and the client stream must start now.
+pub enum Started {
+    Answered(Response),
+    Pending(UpstreamCall),
+}
+
+pub async fn start(call: UpstreamCall) -> Result<Started, ApiError> {
+    match select(call, Delay::from(COMMIT_AFTER)).await {
+        Either::Left((result, _)) => Ok(Started::Answered(result?)),
+        Either::Right(((), call)) => Ok(Started::Pending(call)),
+    }
+}
+
+enum State<C> {
+    Waiting(UpstreamCall, C),
+    Streaming(ByteStream, C),
+    Done,
+}
+
+fn sse_headers() -> Headers {
+    let h = Headers::new();
+    let _ = h.set("content-type", "text/event-stream; charset=utf-8");
+    let _ = h.set("cache-control", "no-cache");
+    let _ = h.set("x-accel-buffering", "no");
+    h
+}
+
+/// A 200 SSE response fed by `pipeline`, from an upstream answer (2xx) or a call still
+/// in flight.
+pub fn respond<C: ClientStream + 'static>(
+    source: Api,
+    format: ApiFormat,
+    upstream: Started,
+    pipeline: C,
+) -> Result<Response, ApiError> {
+    let state = match upstream {
+        Started::Answered(mut resp) => {
+            let body = resp.stream().map_err(|_| {
+                ApiError::new(
+                    ErrorKind::BadGateway,
+                    "Copilot answered a stream request without a body",
+                )
+            })?;
+            State::Streaming(body, pipeline)
+        }
+        Started::Pending(call) => State::Waiting(call, pipeline),
+    };
+    let out = futures::stream::unfold(state, move |state| step(source, format, state));
+    let resp = Response::from_stream(out)
+        .map_err(|e| ApiError::new(ErrorKind::Api, format!("could not start the stream: {e}")))?;
+    Ok(resp.with_headers(sse_headers()))
+}
+
+async fn step<C: ClientStream>(
+    source: Api,
+    format: ApiFormat,
+    mut state: State<C>,
+) -> Option<(Result<Vec<u8>, worker::Error>, State<C>)> {
+    loop {
+        state = match state {
+            State::Done => return None,
+            State::Waiting(call, mut pipeline) => {
+                match select(call, Delay::from(KEEPALIVE_EVERY)).await {
+                    Either::Right(((), call)) => {
+                        return Some((
+                            Ok(keepalive(source).to_vec()),
+                            State::Waiting(call, pipeline),
+                        ));
+                    }
+                    Either::Left((Err(e), _)) => {
+                        return Some((Ok(pipeline.fail(&e.message)), State::Done))
+                    }
+                    Either::Left((Ok(mut resp), _)) => {
+                        let status = resp.status_code();
+                        if !(200..300).contains(&status) {
+                            let body = client::text(&mut resp).await.unwrap_or_default();
+                            let e = super::upstream_error(format, status, &body);
+                            return Some((Ok(pipeline.fail(&e.message)), State::Done));
+                        }
+                        match resp.stream() {
+                            Ok(body) => State::Streaming(body, pipeline),
+                            Err(_) => {
+                                let bytes = pipeline
+                                    .fail("Copilot answered a stream request without a body");
+                                return Some((Ok(bytes), State::Done));
+                            }
+                        }
+                    }
+                }
+            }
+            State::Streaming(mut body, mut pipeline) => {
+                let next = match select(body.next(), Delay::from(KEEPALIVE_EVERY)).await {
+                    Either::Left((next, _)) => next,
+                    Either::Right(_) => {
+                        return Some((
+                            Ok(keepalive(source).to_vec()),
+                            State::Streaming(body, pipeline),
+                        ));
+                    }
+                };
+                match next {
+                    Some(Ok(chunk)) => {
+                        let bytes = pipeline.feed(&chunk);
+                        if bytes.is_empty() {
+                            State::Streaming(body, pipeline)
+                        } else {
+                            return Some((Ok(bytes), State::Streaming(body, pipeline)));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        worker::console_error!("upstream stream failed: {e}");
+                        let bytes = pipeline.fail("the upstream connection failed mid-stream");
+                        return Some((Ok(bytes), State::Done));
+                    }
+                    None => return Some((Ok(pipeline.finish()), State::Done)),
+                }
+            }
+        };
+    }
+}
