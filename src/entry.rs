@@ -96,10 +96,7 @@ async fn data_route(
         Route::ChatCompletions => data_plane::generate(Api::ChatCompletions, req, env, ctx).await,
         Route::Messages => data_plane::generate(Api::Messages, req, env, ctx).await,
         Route::Responses => data_plane::generate(Api::Responses, req, env, ctx).await,
-        Route::CountTokens => Err(ApiError::new(
-            ErrorKind::NotFound,
-            "count_tokens is not available yet on this gateway",
-        )),
+        Route::CountTokens => data_plane::count_tokens(req, env, ctx).await,
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such route")),
     }
 }

@@ -16,6 +16,7 @@ pub mod relay;
 pub mod route;
 pub mod sse;
 pub mod timestamp;
+pub mod token_estimate;
 pub mod translate;
 pub mod ttl_cache;
 pub mod upstream;

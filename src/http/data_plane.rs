@@ -222,3 +222,57 @@ fn is_event_stream(resp: &Response) -> bool {
         .flatten()
         .is_some_and(|ct| ct.starts_with("text/event-stream"))
 }
+
+/// `/v1/messages/count_tokens`: Copilot counts for models it serves on `/v1/messages`;
+/// for every other model, or when Copilot refuses, a local estimate. Never fails the
+/// client for want of a count (Claude Code calls this constantly).
+pub async fn count_tokens(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Response, ApiError> {
+    let client_beta = req.headers().get("anthropic-beta").ok().flatten();
+    let text = read_body(&mut req).await?;
+    let inbound = inbound::parse(Api::Messages, &text)?;
+    drop(text);
+    let mut copilot = Copilot::connect(env, ctx).await?;
+    let catalog = copilot.catalog(ctx).await?;
+    let model = catalog.resolve(&inbound.model)?.clone();
+    let (endpoints, _) = copilot.endpoints(ctx, &model).await;
+    let mut body = inbound.body;
+    body.insert("model".into(), Value::String(model.id.clone()));
+    // Cleaned either way: the estimate should count what Copilot would be sent.
+    let beta = quirks::messages::apply_for_count(&mut body, client_beta.as_deref());
+    if endpoints.messages {
+        let facts = CallFacts {
+            anthropic_beta: beta,
+            ..CallFacts::default()
+        };
+        let payload = serde_json::to_string(&body).unwrap_or_default();
+        match copilot
+            .send("/v1/messages/count_tokens", Some(&payload), &facts)
+            .await
+        {
+            Ok(mut resp) if is_success(&resp) => {
+                let answer = crate::upstream::client::text(&mut resp)
+                    .await
+                    .unwrap_or_default();
+                if let Some(n) = serde_json::from_str::<Value>(&answer)
+                    .ok()
+                    .and_then(|v| v.get("input_tokens").and_then(Value::as_u64))
+                {
+                    return Ok(json(200, &serde_json::json!({ "input_tokens": n })));
+                }
+            }
+            Ok(resp) => worker::console_warn!(
+                "count_tokens upstream answered {}; estimating",
+                resp.status_code()
+            ),
+            Err(e) => {
+                worker::console_warn!("count_tokens upstream failed ({}); estimating", e.message)
+            }
+        }
+    }
+    let estimate = crate::token_estimate::messages_input_tokens(&Value::Object(body));
+    Ok(json(200, &serde_json::json!({ "input_tokens": estimate })))
+}

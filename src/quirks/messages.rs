@@ -17,13 +17,25 @@ pub fn apply(
     model_max_output: Option<u64>,
     client_beta: Option<&str>,
 ) -> Option<String> {
+    clean(body);
+    fit_max_tokens(body, model_max_output);
+    beta_header(body, client_beta)
+}
+
+/// The fixes `count_tokens` needs too (it takes no `max_tokens`); returns the beta header.
+pub fn apply_for_count(body: &mut Map<String, Value>, client_beta: Option<&str>) -> Option<String> {
+    clean(body);
+    body.remove("max_tokens");
+    body.remove("stream");
+    beta_header(body, client_beta)
+}
+
+fn clean(body: &mut Map<String, Value>) {
     strip_billing_header(body);
     strip_cache_control_scope(body);
     fix_tools(body);
     body.remove("service_tier");
     drop_invalid_thinking(body);
-    fit_max_tokens(body, model_max_output);
-    beta_header(body, client_beta)
 }
 
 /// Claude Code puts `x-anthropic-billing-header: cc_version=…; cch=<hash>;` in the system

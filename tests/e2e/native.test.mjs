@@ -107,6 +107,32 @@ test("messages, non-stream and stream, with Claude Code's dashed model id", asyn
   assert.ok(final.usage.output_tokens > 0);
 });
 
+test("count_tokens: Copilot counts for Claude, a local estimate for the rest", async () => {
+  await mock("/requests", { method: "DELETE" });
+  const params = {
+    system: [{ type: "text", text: "x-anthropic-billing-header: cc_version=2.1.197; cch=abcdef01;" }, { type: "text", text: "be brief" }],
+    messages: [{ role: "user", content: "count these words please" }],
+    tools: [{ name: "Read", description: "read a file", input_schema: { type: "object", properties: { path: { type: "string" } } }, eager_input_streaming: true }],
+  };
+  const claude = await anthropic.messages.countTokens({ model: "claude-sonnet-4-5-20250929", ...params });
+  assert.ok(claude.input_tokens > 0);
+  const [sent] = await upstreamRequests("/copilot/v1/messages/count_tokens");
+  assert.equal(sent.body.model, "claude-sonnet-4.5");
+  assert.ok(!JSON.stringify(sent.body).includes("billing-header"));
+  assert.ok(!("eager_input_streaming" in sent.body.tools[0]));
+  assert.equal(sent.body.max_tokens, undefined);
+
+  // gpt-4.1 is not served on /v1/messages: estimated locally, Copilot not asked.
+  const gpt = await anthropic.messages.countTokens({ model: "gpt-4.1", ...params });
+  assert.ok(gpt.input_tokens > 300, "tools and text are counted");
+  assert.equal((await upstreamRequests("/copilot/v1/messages/count_tokens")).length, 1);
+
+  // When Copilot refuses, the estimate answers instead of an error.
+  await mock("/script", { method: "POST", body: JSON.stringify({ path: "/copilot/v1/messages/count_tokens", status: 500, body: "no" }) });
+  const fallback = await anthropic.messages.countTokens({ model: "claude-sonnet-4.5", ...params });
+  assert.equal(fallback.input_tokens, gpt.input_tokens);
+});
+
 test("raw messages stream: no [DONE], ends with message_stop", async () => {
   const res = await gw.fetch(`${gw.base}/v1/messages`, {
     method: "POST",
