@@ -2,6 +2,7 @@
 //! through either the native relay or a translator. Pure, so the whole per-chunk path is
 //! tested natively; the shell only moves bytes.
 
+use crate::custom_tools::CustomTools;
 use crate::relay::Relay;
 use crate::sse::{write_event, SseEvent, SseParser};
 use crate::translate::{error_event, OutEvent, StreamTranslator, Usage};
@@ -36,6 +37,7 @@ pub struct Translated {
     translator: Box<dyn StreamTranslator>,
     upstream_events: Vec<SseEvent>,
     out: Vec<OutEvent>,
+    custom_tools: CustomTools,
 }
 
 impl Translated {
@@ -46,7 +48,28 @@ impl Translated {
             translator,
             upstream_events: Vec::new(),
             out: Vec::new(),
+            custom_tools: CustomTools::default(),
         }
+    }
+
+    /// Responses clients: calls of their custom tools go back as `custom_tool_call`.
+    pub fn with_custom_tools(mut self, tools: CustomTools) -> Self {
+        self.custom_tools = tools;
+        self
+    }
+
+    fn post_process(&mut self) {
+        if self.custom_tools.is_empty() {
+            return;
+        }
+        let tools = &mut self.custom_tools;
+        self.out.retain_mut(|ev| match ev {
+            OutEvent::Event {
+                name: Some(name),
+                data,
+            } => tools.rewrite_event(name, data),
+            _ => true,
+        });
     }
 
     /// Feeds upstream bytes; the client events they complete (drained by the caller).
@@ -55,6 +78,7 @@ impl Translated {
         for ev in self.upstream_events.drain(..) {
             self.translator.on_event(&ev, &mut self.out);
         }
+        self.post_process();
         &mut self.out
     }
 
@@ -64,6 +88,7 @@ impl Translated {
             self.translator.on_event(&ev, &mut self.out);
         }
         self.translator.on_end(&mut self.out);
+        self.post_process();
         &mut self.out
     }
 

@@ -69,6 +69,44 @@ pub fn parse(api: Api, text: &str) -> Result<Inbound, ApiError> {
     })
 }
 
+/// Responses requests, before any path: what Copilot cannot honour is refused or removed
+/// here, once, whatever model serves the request.
+pub fn normalize_responses(body: &mut Map<String, Value>) -> Result<(), ApiError> {
+    if body
+        .get("previous_response_id")
+        .is_some_and(|v| !v.is_null())
+    {
+        return Err(ApiError::invalid(
+            "`previous_response_id` is not supported: Copilot does not keep responses. Send the whole \
+             conversation in `input` with `store: false` (as Codex does).",
+        )
+        .with_param("previous_response_id"));
+    }
+    // Nothing is stored upstream, so nothing may claim to be.
+    body.insert("store".into(), Value::Bool(false));
+    // Copilot has no image generation: the hosted tool is removed rather than failing the turn.
+    let mut removed_all = false;
+    if let Some(Value::Array(tools)) = body.get_mut("tools") {
+        let before = tools.len();
+        tools.retain(|t| t.get("type").and_then(Value::as_str) != Some("image_generation"));
+        removed_all = before > 0 && tools.is_empty();
+    }
+    let choice_targets_removed = body
+        .get("tool_choice")
+        .and_then(|c| c.get("type"))
+        .and_then(Value::as_str)
+        == Some("image_generation");
+    if choice_targets_removed
+        || (removed_all && body.get("tool_choice").is_some_and(|c| c != "none"))
+    {
+        body.remove("tool_choice");
+    }
+    if removed_all {
+        body.remove("tools");
+    }
+    Ok(())
+}
+
 /// `user` for a fresh prompt, `agent` when the turn only returns tool results: Copilot
 /// bills the former as a premium request and throttles the latter as agent traffic.
 pub fn initiator(api: Api, body: &Map<String, Value>) -> Initiator {
@@ -238,6 +276,27 @@ mod tests {
             )
             .status,
             400
+        );
+    }
+
+    #[test]
+    fn responses_normalization() {
+        let mut b = obj(
+            json!({"model":"m","input":"hi","store":true,"tools":[{"type":"image_generation"}],"tool_choice":"required"}),
+        );
+        normalize_responses(&mut b).unwrap();
+        assert_eq!(b["store"], false);
+        assert!(!b.contains_key("tools") && !b.contains_key("tool_choice"));
+        let mut b = obj(
+            json!({"tools":[{"type":"image_generation"},{"type":"function","name":"f"}],"tool_choice":{"type":"image_generation"}}),
+        );
+        normalize_responses(&mut b).unwrap();
+        assert_eq!(b["tools"].as_array().unwrap().len(), 1);
+        assert!(!b.contains_key("tool_choice"));
+        let mut b = obj(json!({"previous_response_id":"resp_1"}));
+        assert_eq!(
+            normalize_responses(&mut b).unwrap_err().param.as_deref(),
+            Some("previous_response_id")
         );
     }
 

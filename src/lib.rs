@@ -8,6 +8,7 @@ pub mod api_error;
 pub mod assemble;
 pub mod auth;
 pub mod client_stream;
+pub mod custom_tools;
 pub mod ids;
 pub mod inbound;
 pub mod models;

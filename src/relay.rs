@@ -2,11 +2,14 @@
 //! applying the fixes each Copilot API needs, and fails closed: a stream that ends
 //! without its terminal event ends with exactly one error event, never a fake success.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::custom_tools::CustomTools;
 use crate::sse::{write_event, SseEvent, SseParser};
+use crate::translate::Usage;
 use crate::upstream::routing::Api;
 
 pub struct Relay {
@@ -17,6 +20,14 @@ pub struct Relay {
     /// Responses: item id announced by `output_item.added`, per output_index.
     item_ids: HashMap<u64, String>,
     last_sequence: Option<u64>,
+    custom_tools: CustomTools,
+    /// Chat: fold Claude's split choices into one.
+    merge_choices: bool,
+    /// Chat: whether the client asked for the usage chunk (the gateway always does).
+    forward_usage: bool,
+    /// Chat (merged): the finish chunk held back until the end of the answer.
+    held_finish: Option<Value>,
+    usage: Usage,
 }
 
 impl Relay {
@@ -28,7 +39,35 @@ impl Relay {
             terminated: false,
             item_ids: HashMap::new(),
             last_sequence: None,
+            custom_tools: CustomTools::default(),
+            merge_choices: false,
+            forward_usage: true,
+            held_finish: None,
+            usage: Usage::default(),
         }
+    }
+
+    /// Responses: convert calls of these custom tools back from function calls.
+    pub fn with_custom_tools(mut self, tools: CustomTools) -> Self {
+        self.custom_tools = tools;
+        self
+    }
+
+    /// Chat: Claude models on Copilot's chat API split one answer into several choices
+    /// (text in one, tool calls in another); clients expect one.
+    pub fn merging_choices(mut self, merge: bool) -> Self {
+        self.merge_choices = merge;
+        self
+    }
+
+    /// Chat: drop the usage-only chunk the client did not ask for.
+    pub fn forwarding_usage(mut self, forward: bool) -> Self {
+        self.forward_usage = forward;
+        self
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.usage
     }
 
     /// Feeds upstream bytes; returns the bytes to send to the client now.
@@ -89,8 +128,17 @@ impl Relay {
             return;
         }
         let name = ev.event.as_deref().or_else(|| sniff_type(&ev.data));
-        if matches!(name, Some("message_stop") | Some("error")) {
-            self.terminated = true;
+        match name {
+            Some("message_stop") | Some("error") => self.terminated = true,
+            Some("message_start") | Some("message_delta") => {
+                if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+                    let u = v.pointer("/message/usage").or_else(|| v.get("usage"));
+                    if let Some(u) = u {
+                        anthropic_usage_into(&mut self.usage, u);
+                    }
+                }
+            }
+            _ => {}
         }
         write_event(out, ev.event.as_deref(), &ev.data);
     }
@@ -101,19 +149,32 @@ impl Relay {
             .clone()
             .or_else(|| sniff_type(&ev.data).map(str::to_string));
         let name = name.as_deref().unwrap_or("");
-        if matches!(
+        let terminal = matches!(
             name,
             "response.completed" | "response.incomplete" | "response.failed" | "error"
-        ) {
+        );
+        if terminal {
             self.terminated = true;
         }
-        let mut data = std::borrow::Cow::Borrowed(ev.data.as_str());
+        let mut data = Cow::Borrowed(ev.data.as_str());
         if let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) {
             if let Some(seq) = v.get("sequence_number").and_then(Value::as_u64) {
                 self.last_sequence = Some(seq);
             }
-            if self.sync_item_ids(name, &mut v) {
-                data = std::borrow::Cow::Owned(v.to_string());
+            if terminal {
+                if let Some(u) = v.pointer("/response/usage") {
+                    openai_usage_into(&mut self.usage, u);
+                }
+            }
+            let mut changed = self.sync_item_ids(name, &mut v);
+            if !self.custom_tools.is_empty() {
+                if !self.custom_tools.rewrite_event(name, &mut v) {
+                    return;
+                }
+                changed = true;
+            }
+            if changed {
+                data = Cow::Owned(v.to_string());
             }
         }
         write_event(out, ev.event.as_deref(), &data);
@@ -149,13 +210,122 @@ impl Relay {
     fn chat_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
         if ev.is_done_marker() {
             self.terminated = true;
+            self.flush_finish(out);
             write_event(out, None, "[DONE]");
             return;
         }
         if ev.data.starts_with("{\"error\"") {
             self.terminated = true;
+            write_event(out, ev.event.as_deref(), &ev.data);
+            return;
         }
-        write_event(out, ev.event.as_deref(), &ev.data);
+        let mentions_usage = ev.data.contains("\"usage\"");
+        if !self.merge_choices && !mentions_usage {
+            write_event(out, ev.event.as_deref(), &ev.data); // the common case: untouched
+            return;
+        }
+        let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) else {
+            write_event(out, ev.event.as_deref(), &ev.data);
+            return;
+        };
+        let usage = v.get("usage").filter(|u| u.is_object()).cloned();
+        if let Some(u) = &usage {
+            openai_usage_into(&mut self.usage, u);
+        }
+        let has_choices = v
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        if self.merge_choices {
+            self.merge_chunk(&mut v);
+        }
+        let now_has_choices = v
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        if usage.is_some() && !has_choices {
+            // The usage-only chunk closes the answer: the held finish goes first.
+            self.flush_finish(out);
+            if self.forward_usage {
+                write_event(out, None, &v.to_string());
+            }
+            return;
+        }
+        if usage.is_some() && !self.forward_usage {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("usage");
+            }
+        }
+        if has_choices && !now_has_choices {
+            return; // merged away entirely (an empty delta of a split choice)
+        }
+        write_event(out, ev.event.as_deref(), &v.to_string());
+    }
+
+    /// Folds every choice of a chunk into choice 0 and holds the finish reason back until
+    /// the end, so a text choice's "stop" does not end the answer before its tool calls.
+    fn merge_chunk(&mut self, v: &mut Value) {
+        let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) else {
+            return;
+        };
+        if choices.is_empty() {
+            return;
+        }
+        let taken = std::mem::take(choices);
+        let mut delta = serde_json::Map::new();
+        let mut finish: Option<String> = None;
+        for c in taken {
+            if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
+                finish = Some(stronger_finish(finish.as_deref(), f).to_string());
+            }
+            let Some(Value::Object(d)) = c.get("delta") else {
+                continue;
+            };
+            for (k, val) in d {
+                match (k.as_str(), delta.get_mut(k)) {
+                    ("content" | "reasoning_text" | "reasoning_opaque", Some(Value::String(s))) => {
+                        if let Some(more) = val.as_str() {
+                            s.push_str(more);
+                        }
+                    }
+                    ("tool_calls", Some(Value::Array(calls))) => {
+                        if let Some(more) = val.as_array() {
+                            calls.extend(more.iter().cloned());
+                        }
+                    }
+                    _ => {
+                        if !val.is_null() {
+                            delta.insert(k.clone(), val.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(f) = finish {
+            let merged = stronger_finish(
+                self.held_finish
+                    .as_ref()
+                    .and_then(|h| h["choices"][0]["finish_reason"].as_str()),
+                &f,
+            )
+            .to_string();
+            let mut held = v.clone();
+            held["choices"] = serde_json::json!([{"index": 0, "delta": {}, "finish_reason": merged, "logprobs": null}]);
+            if let Some(o) = held.as_object_mut() {
+                o.remove("usage");
+            }
+            self.held_finish = Some(held);
+        }
+        let meaningful = delta.iter().any(|(k, val)| k != "role" || !val.is_null());
+        if meaningful {
+            v["choices"] = serde_json::json!([{"index": 0, "delta": delta, "finish_reason": null, "logprobs": null}]);
+        }
+    }
+
+    fn flush_finish(&mut self, out: &mut Vec<u8>) {
+        if let Some(held) = self.held_finish.take() {
+            write_event(out, None, &held.to_string());
+        }
     }
 
     fn error_into(&mut self, out: &mut Vec<u8>, message: &str) {
@@ -179,6 +349,54 @@ impl Relay {
                 write_event(out, None, &data.to_string());
             }
         }
+    }
+}
+
+/// Of two finish reasons, the one that tells the client more (tool calls beat a plain stop).
+fn stronger_finish<'a>(current: Option<&'a str>, new: &'a str) -> &'a str {
+    let rank = |f: &str| match f {
+        "tool_calls" | "function_call" => 3,
+        "length" | "content_filter" => 2,
+        _ => 1,
+    };
+    match current {
+        Some(c) if rank(c) >= rank(new) => c,
+        _ => new,
+    }
+}
+
+/// Anthropic usage (input excludes cache reads and writes) into the inclusive convention.
+pub fn anthropic_usage_into(usage: &mut Usage, u: &Value) {
+    let n = |k: &str| u.get(k).and_then(Value::as_u64);
+    let read = n("cache_read_input_tokens");
+    let created = n("cache_creation_input_tokens");
+    if let Some(input) = n("input_tokens") {
+        usage.input_tokens = input + read.unwrap_or(0) + created.unwrap_or(0);
+    }
+    if let Some(r) = read {
+        usage.cache_read_tokens = r;
+    }
+    if let Some(c) = created {
+        usage.cache_creation_tokens = c;
+    }
+    if let Some(o) = n("output_tokens") {
+        usage.output_tokens = o;
+    }
+}
+
+/// OpenAI usage (Chat `prompt_tokens…` or Responses `input_tokens…`, both inclusive).
+pub fn openai_usage_into(usage: &mut Usage, u: &Value) {
+    let n = |p: &str| u.pointer(p).and_then(Value::as_u64);
+    if let Some(i) = n("/prompt_tokens").or_else(|| n("/input_tokens")) {
+        usage.input_tokens = i;
+    }
+    if let Some(o) = n("/completion_tokens").or_else(|| n("/output_tokens")) {
+        usage.output_tokens = o;
+    }
+    if let Some(c) = n("/prompt_tokens_details/cached_tokens")
+        .or_else(|| n("/input_tokens_details/cached_tokens"))
+    {
+        usage.cache_read_tokens = c;
     }
 }
 
@@ -269,6 +487,105 @@ mod tests {
         let cut = run(Api::ChatCompletions, &["data: {\"choices\":[]}\n\n"]);
         assert!(cut.contains("{\"error\":{"));
         assert!(!cut.contains("[DONE]"));
+    }
+
+    fn chunk(choices: Value) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"id":"c1","object":"chat.completion.chunk","model":"claude-sonnet-4.5","choices":choices})
+        )
+    }
+
+    #[test]
+    fn claude_split_choices_become_one_answer() {
+        let mut r = Relay::new(Api::ChatCompletions)
+            .merging_choices(true)
+            .forwarding_usage(false);
+        let mut out = Vec::new();
+        for c in [
+            chunk(json!([{"index":0,"delta":{"role":"assistant","content":"I'll use "}}])),
+            chunk(json!([{"index":0,"delta":{"content":"the tool."},"finish_reason":"stop"}])),
+            chunk(
+                json!([{"index":1,"delta":{"tool_calls":[{"index":0,"id":"toolu_1","type":"function","function":{"name":"f","arguments":""}}]}}]),
+            ),
+            chunk(
+                json!([{"index":1,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]},"finish_reason":"tool_calls"}]),
+            ),
+            format!(
+                "data: {}\n\n",
+                json!({"id":"c1","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":2}}})
+            ),
+            "data: [DONE]\n\n".to_string(),
+        ] {
+            out.extend(r.feed(c.as_bytes()));
+        }
+        out.extend(r.finish());
+        let text = String::from_utf8(out).unwrap();
+        let chunks: Vec<Value> = text
+            .split("\n\n")
+            .filter(|f| f.starts_with("data: {"))
+            .map(|f| serde_json::from_str(&f[6..]).unwrap())
+            .collect();
+        assert!(chunks.iter().all(|c| c["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|ch| ch["index"] == 0)));
+        let finishes: Vec<&Value> = chunks
+            .iter()
+            .map(|c| &c["choices"][0]["finish_reason"])
+            .filter(|f| !f.is_null())
+            .collect();
+        assert_eq!(
+            finishes,
+            vec![&json!("tool_calls")],
+            "one finish, the stronger one"
+        );
+        assert_eq!(
+            chunks.last().unwrap()["choices"][0]["finish_reason"],
+            "tool_calls"
+        );
+        assert!(
+            !text.contains("\"usage\""),
+            "the client did not ask for usage"
+        );
+        assert!(text.ends_with("data: [DONE]\n\n"));
+        assert_eq!(
+            r.usage(),
+            Usage {
+                input_tokens: 9,
+                output_tokens: 4,
+                cache_read_tokens: 2,
+                cache_creation_tokens: 0
+            }
+        );
+    }
+
+    #[test]
+    fn usage_chunk_forwarded_when_asked() {
+        let mut r = Relay::new(Api::ChatCompletions);
+        let usage = format!(
+            "data: {}\n\n",
+            json!({"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}})
+        );
+        let out = String::from_utf8(r.feed(usage.as_bytes())).unwrap();
+        assert!(out.contains("prompt_tokens"));
+    }
+
+    #[test]
+    fn messages_usage_is_tracked() {
+        let mut r = Relay::new(Api::Messages);
+        r.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":90,\"cache_creation_input_tokens\":5,\"output_tokens\":1}}}\n\n");
+        r.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n");
+        assert_eq!(
+            r.usage(),
+            Usage {
+                input_tokens: 105,
+                output_tokens: 42,
+                cache_read_tokens: 90,
+                cache_creation_tokens: 5
+            }
+        );
     }
 
     #[test]

@@ -5,16 +5,17 @@ use serde_json::Value;
 use worker::{Context, Env, Request, Response};
 
 use super::streaming::{self, Started, UpstreamCall};
-use super::{forward_json, json, upstream_failure};
+use super::{forward_json, json, json_text, upstream_failure};
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
 use crate::client_stream::Translated;
+use crate::custom_tools::CustomTools;
 use crate::ids::{hex, random_bytes};
 use crate::relay::Relay;
 use crate::store::now_ms;
 use crate::translate::{self, TranslateCtx};
 use crate::upstream::routing::{self, Api};
-use crate::upstream::session::{CallFacts, Copilot};
+use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
 use crate::{inbound, quirks};
 
 pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
@@ -71,8 +72,13 @@ pub async fn generate(
         .then(|| req.headers().get("anthropic-beta").ok().flatten())
         .flatten();
     let text = read_body(&mut req).await?;
-    let inbound = inbound::parse(api, &text)?;
+    let mut inbound = inbound::parse(api, &text)?;
     drop(text);
+    let mut custom_tools = CustomTools::default();
+    if api == Api::Responses {
+        inbound::normalize_responses(&mut inbound.body)?;
+        custom_tools = CustomTools::from_request(&mut inbound.body);
+    }
 
     let mut copilot = Copilot::connect(env, ctx).await?;
     let catalog = copilot.catalog(ctx).await?;
@@ -104,6 +110,14 @@ pub async fn generate(
     let mut body = inbound.body;
     if target == api {
         body.insert("model".into(), Value::String(model.id.clone()));
+        if api == Api::ChatCompletions && stream {
+            // Usage is always requested (accounting needs it); the relay hides it from a
+            // client that did not ask.
+            body.insert(
+                "stream_options".into(),
+                serde_json::json!({ "include_usage": true }),
+            );
+        }
     } else {
         let translate_request = translate::request_translator(api, target)
             .ok_or_else(|| ApiError::invalid("no translator for this model's API"))?;
@@ -126,20 +140,25 @@ pub async fn generate(
         anthropic_beta,
         ..facts
     };
-    let payload = serde_json::to_string(&body)
-        .map_err(|e| ApiError::invalid(format!("request body could not be re-encoded: {e}")))?;
-    drop(body);
-
-    let path = target.upstream_path();
-    let call: UpstreamCall =
-        Box::pin(async move { copilot.send(path, Some(&payload), &facts).await });
+    let call = if target == Api::Responses && api == Api::Responses {
+        responses_call(copilot, body, facts).await?
+    } else {
+        let payload = encode(&body)?;
+        drop(body);
+        let path = target.upstream_path();
+        Box::pin(async move { copilot.send(path, Some(&payload), &facts).await }) as UpstreamCall
+    };
 
     if target == api {
-        return native(api, format, stream, call).await;
+        let relay = Relay::new(api)
+            .with_custom_tools(custom_tools.clone())
+            .merging_choices(api == Api::ChatCompletions && is_claude(&model.id))
+            .forwarding_usage(wants_usage);
+        return native(api, format, stream, call, relay, &model.id, custom_tools).await;
     }
     let translator = translate::stream_translator(api, target, &tctx)
         .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
-    let pipeline = Translated::new(api, translator);
+    let pipeline = Translated::new(api, translator).with_custom_tools(custom_tools);
     if stream {
         return match streaming::start(call).await? {
             Started::Answered(resp) if !is_success(&resp) => {
@@ -156,23 +175,83 @@ pub async fn generate(
     Ok(json(200, &answer))
 }
 
+fn encode(body: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
+    serde_json::to_string(body)
+        .map_err(|e| ApiError::invalid(format!("request body could not be re-encoded: {e}")))
+}
+
+fn is_claude(model: &str) -> bool {
+    model.starts_with("claude")
+}
+
+/// A native Responses call. Copilot binds item ids to the connection that minted them:
+/// ids it already refused are rewritten up front, and a refusal of others rewrites them
+/// and tries once more, remembering them for the conversation's next turns.
+async fn responses_call(
+    copilot: Copilot,
+    mut body: serde_json::Map<String, Value>,
+    facts: CallFacts,
+) -> Result<UpstreamCall, ApiError> {
+    let bound = quirks::responses::connection_bound_ids(&body);
+    if !bound.is_empty() {
+        let spotted = copilot.spotted_ids().await;
+        quirks::responses::rewrite_ids(&mut body, &|id| spotted.contains(&spotted_hash(id)));
+    }
+    let payload = encode(&body)?;
+    let mut copilot = copilot;
+    Ok(Box::pin(async move {
+        let path = Api::Responses.upstream_path();
+        let mut resp = copilot.send(path, Some(&payload), &facts).await?;
+        if resp.status_code() != 400 || bound.is_empty() {
+            return Ok(resp);
+        }
+        let error_text = crate::upstream::client::text(&mut resp).await?;
+        if !quirks::responses::is_connection_mismatch(&error_text) {
+            return Ok(json_text(400, error_text));
+        }
+        copilot.remember_spotted(&bound).await;
+        quirks::responses::rewrite_ids(&mut body, &|id| bound.iter().any(|b| b == id));
+        let payload = encode(&body)?;
+        copilot.send(path, Some(&payload), &facts).await
+    }))
+}
+
 async fn native(
     api: Api,
     format: ApiFormat,
     stream: bool,
     call: UpstreamCall,
+    relay: Relay,
+    model: &str,
+    mut custom_tools: CustomTools,
 ) -> Result<Response, ApiError> {
     if !stream {
-        let resp = call.await?;
+        let mut resp = call.await?;
         if !is_success(&resp) {
             return Ok(upstream_failure(format, resp).await);
         }
-        return Ok(forward_json(resp));
+        let claude_chat = api == Api::ChatCompletions && is_claude(model);
+        if !claude_chat && custom_tools.is_empty() {
+            return Ok(forward_json(resp));
+        }
+        // The answer needs fixing: parse, fix, re-encode.
+        let text = crate::upstream::client::text(&mut resp).await?;
+        let mut answer: Value = serde_json::from_str(&text).map_err(|_| {
+            ApiError::new(
+                ErrorKind::BadGateway,
+                "Copilot answered with malformed JSON",
+            )
+        })?;
+        if claude_chat {
+            quirks::chat::merge_choices(&mut answer);
+        }
+        custom_tools.rewrite_response(&mut answer);
+        return Ok(json(200, &answer));
     }
     match streaming::start(call).await? {
         Started::Answered(resp) if !is_success(&resp) => Ok(upstream_failure(format, resp).await),
         Started::Answered(resp) if !is_event_stream(&resp) => Ok(forward_json(resp)),
-        started => streaming::respond(api, format, started, Relay::new(api)),
+        started => streaming::respond(api, format, started, relay),
     }
 }
 

@@ -19,6 +19,48 @@ pub fn apply(body: &mut Map<String, Value>, model: &ModelInfo) {
     }
 }
 
+/// Claude models on Copilot's chat API answer in several choices (text in one, tool calls
+/// in another); a non-stream completion is folded into one choice.
+pub fn merge_choices(completion: &mut Value) {
+    let Some(choices) = completion.get_mut("choices").and_then(Value::as_array_mut) else {
+        return;
+    };
+    if choices.len() < 2 {
+        return;
+    }
+    let mut merged = choices.remove(0);
+    merged["index"] = Value::from(0);
+    for c in choices.drain(..) {
+        let msg = &c["message"];
+        if let Some(text) = msg
+            .get("content")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            let existing = merged["message"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            merged["message"]["content"] = Value::String(existing + text);
+        }
+        if let Some(calls) = msg.get("tool_calls").and_then(Value::as_array) {
+            match merged["message"]
+                .get_mut("tool_calls")
+                .and_then(Value::as_array_mut)
+            {
+                Some(existing) => existing.extend(calls.iter().cloned()),
+                None => merged["message"]["tool_calls"] = Value::Array(calls.clone()),
+            }
+        }
+        if let Some(f) = c.get("finish_reason").and_then(Value::as_str) {
+            if f == "tool_calls" || merged["finish_reason"].is_null() {
+                merged["finish_reason"] = Value::String(f.to_string());
+            }
+        }
+    }
+    choices.push(merged);
+}
+
 /// OpenAI's reasoning models reject `max_tokens` on chat ("Use 'max_completion_tokens'").
 fn uses_max_completion_tokens(model: &str) -> bool {
     let m = model.to_ascii_lowercase();
@@ -51,6 +93,19 @@ mod tests {
         let mut b = json!({"max_tokens": 100}).as_object().unwrap().clone();
         apply(&mut b, &model("gpt-4.1", &[]));
         assert_eq!(b["max_tokens"], 100);
+    }
+
+    #[test]
+    fn claude_choices_are_merged() {
+        let mut c = json!({"choices": [
+            {"index":0,"message":{"role":"assistant","content":"I'll use the tool."},"finish_reason":"stop"},
+            {"index":1,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}
+        ]});
+        merge_choices(&mut c);
+        assert_eq!(c["choices"].as_array().unwrap().len(), 1);
+        assert_eq!(c["choices"][0]["message"]["content"], "I'll use the tool.");
+        assert_eq!(c["choices"][0]["message"]["tool_calls"][0]["id"], "t");
+        assert_eq!(c["choices"][0]["finish_reason"], "tool_calls");
     }
 
     #[test]

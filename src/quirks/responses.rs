@@ -74,3 +74,97 @@ mod tests {
         assert_eq!(b["reasoning"]["effort"], "medium");
     }
 }
+
+/// Copilot's `/responses` item ids are opaque blobs bound to the connection that minted
+/// them; replayed on another connection they fail with "input item ID does not belong to
+/// this connection". Such ids are long and base64.
+pub fn is_connection_bound(id: &str) -> bool {
+    id.len() >= 20
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+        && !id.contains('_')
+}
+
+pub fn is_connection_mismatch(error_body: &str) -> bool {
+    error_body.contains("does not belong to this connection")
+}
+
+/// Item ids of `input` that Copilot may reject.
+pub fn connection_bound_ids(body: &Map<String, Value>) -> Vec<String> {
+    let Some(Value::Array(items)) = body.get("input") else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| i.get("id").and_then(Value::as_str))
+        .filter(|id| is_connection_bound(id))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The same replacement for the same id every time (so prompt caching still sees a
+/// stable prefix): the item type's prefix and 16 hex digits of the id's SHA-256.
+pub fn replacement_id(item_type: &str, id: &str) -> String {
+    let prefix = match item_type {
+        "reasoning" => "rs",
+        "function_call" | "custom_tool_call" => "fc",
+        _ => "msg",
+    };
+    format!("{prefix}_{}", &crate::auth::sha256_hex(id)[..16])
+}
+
+/// Rewrites the ids in `spotted`; returns how many changed.
+pub fn rewrite_ids(body: &mut Map<String, Value>, spotted: &dyn Fn(&str) -> bool) -> usize {
+    let Some(Value::Array(items)) = body.get_mut("input") else {
+        return 0;
+    };
+    let mut n = 0;
+    for item in items.iter_mut() {
+        let Some(id) = item.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        if !spotted(id) {
+            continue;
+        }
+        let ty = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message");
+        let new = replacement_id(ty, id);
+        item["id"] = Value::String(new);
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rewrites_connection_bound_ids_deterministically() {
+        let long = "TJ7T0d1p0nhv7Mf8d5k3bq3ZbEo+F9vQ2l1mC8Yx0bA=";
+        let mut body = json!({"input": [
+            {"type":"message","role":"user","content":"hi","id":"msg_1"},
+            {"type":"reasoning","id": long, "summary": []},
+            {"type":"function_call","id": long.replace('T', "Q"), "call_id":"c","name":"f","arguments":"{}"}
+        ]})
+        .as_object()
+        .unwrap()
+        .clone();
+        let ids = connection_bound_ids(&body);
+        assert_eq!(ids.len(), 2, "short prefixed ids are ours, not Copilot's");
+        let n = rewrite_ids(&mut body, &|id| ids.iter().any(|s| s == id));
+        assert_eq!(n, 2);
+        assert_eq!(body["input"][0]["id"], "msg_1");
+        let rs = body["input"][1]["id"].as_str().unwrap();
+        assert!(rs.starts_with("rs_") && rs.len() == 19);
+        assert_eq!(rs, replacement_id("reasoning", long));
+        assert!(body["input"][2]["id"].as_str().unwrap().starts_with("fc_"));
+        assert!(is_connection_mismatch(
+            r#"{"error":{"message":"input item ID does not belong to this connection"}}"#
+        ));
+    }
+}

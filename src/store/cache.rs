@@ -24,6 +24,15 @@ pub fn probe_key(account: i64, model: &str) -> String {
     format!("probe:v1:{account}:{model}")
 }
 
+/// Copilot `/responses` item ids seen rejected as foreign to the connection, per account,
+/// as SHA-256 prefixes: one KV value per account, so one read covers a whole request.
+pub fn spotted_ids_key(account: i64) -> String {
+    format!("spotted-ids:v1:{account}")
+}
+pub const SPOTTED_TTL_SECS: u64 = 3600;
+/// Bounded, so the value stays small; the oldest fall out first.
+pub const SPOTTED_MAX: usize = 4096;
+
 fn kv(env: &Env) -> Option<KvStore> {
     match env.kv("KV") {
         Ok(kv) => Some(kv),

@@ -228,6 +228,36 @@ impl Copilot {
     }
 }
 
+impl Copilot {
+    /// Hashes of item ids Copilot rejected as foreign to the connection.
+    pub async fn spotted_ids(&self) -> Vec<String> {
+        cache::get::<Vec<String>>(&self.env, &cache::spotted_ids_key(self.account.id))
+            .await
+            .unwrap_or_default()
+    }
+
+    pub async fn remember_spotted(&self, ids: &[String]) {
+        let key = cache::spotted_ids_key(self.account.id);
+        let mut all = cache::get::<Vec<String>>(&self.env, &key)
+            .await
+            .unwrap_or_default();
+        for id in ids {
+            let h = spotted_hash(id);
+            if !all.contains(&h) {
+                all.push(h);
+            }
+        }
+        if all.len() > cache::SPOTTED_MAX {
+            all.drain(..all.len() - cache::SPOTTED_MAX);
+        }
+        cache::put(&self.env, &key, &all, cache::SPOTTED_TTL_SECS).await;
+    }
+}
+
+pub fn spotted_hash(id: &str) -> String {
+    sha256_hex(id)[..16].to_string()
+}
+
 /// A usable Copilot token for the account: isolate memory, then KV, then a token exchange
 /// with GitHub (`force` skips the caches). The KV write runs after the response when a
 /// request context is at hand, inline otherwise.

@@ -38,7 +38,6 @@ export async function startGateway(opts = {}) {
     execFileSync("sh", [".ci/build-worker"], { cwd: root, stdio: "inherit", env: { ...env, SKIP_WORKER_BUILD: "0" } });
   }
   const mock = await startMock();
-  const port = await freePort();
   const state = mkdtempSync(path.join(tmpdir(), "cgw-e2e-"));
   execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
     cwd: root, env, stdio: "pipe",
@@ -54,29 +53,44 @@ export async function startGateway(opts = {}) {
   // An explicit (empty) env file stops wrangler from reading the developer's .dev.vars.
   const envFile = path.join(state, "e2e.env");
   writeFileSync(envFile, "");
-  const args = [
-    "dev", "--local", "--env-file", envFile, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state,
-    "--log-level", "warn", "--show-interactive-dev-session=false",
-    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-  ];
+
+  let child, killGroup, base, log = "";
   const t0 = Date.now();
-  const child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  // Never leave wrangler/workerd behind, even if this process dies without stop().
-  const killGroup = () => { try { process.kill(-child.pid, "SIGKILL"); } catch {} };
-  process.once("exit", killGroup);
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const base = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
-    if (Date.now() - t0 > 90_000) { killGroup(); throw new Error(`wrangler dev not ready in 90 s:\n${log}`); }
-    try {
-      const r = await fetch(`${base}/v1/models`);
-      await r.arrayBuffer();
-      if (r.status === 401) break;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
+  // A free port can be taken by another process between probing and binding; a start
+  // that dies that way is retried once on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const inspector = await freePort();
+    const args = [
+      "dev", "--local", "--env-file", envFile,
+      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
+      "--log-level", "warn", "--show-interactive-dev-session=false",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ];
+    log = "";
+    child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // Never leave wrangler/workerd behind, even if this process dies without stop().
+    const group = child.pid;
+    killGroup = () => { try { process.kill(-group, "SIGKILL"); } catch {} };
+    process.once("exit", killGroup);
+    child.stdout.on("data", (d) => (log += d));
+    child.stderr.on("data", (d) => (log += d));
+    base = `http://127.0.0.1:${port}`;
+    let ready = false;
+    for (;;) {
+      if (child.exitCode !== null) break;
+      if (Date.now() - t0 > 90_000) { killGroup(); throw new Error(`wrangler dev not ready in 90 s:\n${log}`); }
+      try {
+        const r = await fetch(`${base}/v1/models`);
+        await r.arrayBuffer();
+        if (r.status === 401) { ready = true; break; }
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (ready) break;
+    killGroup();
+    process.removeListener("exit", killGroup);
+    if (attempt >= 2) throw new Error(`wrangler dev exited:\n${log}`);
   }
 
   const recorded = [];
