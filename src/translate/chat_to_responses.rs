@@ -1,1 +1,1537 @@
-//! Translator pair: in progress.
+//! A Chat Completions client served by Copilot's `/responses` (Responses-only models such
+//! as gpt-5.1-codex).
+//!
+//! `request` turns chat messages into Responses input items; `ResponsesToChatStream`
+//! turns Responses events back into chat chunks.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    carry, error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator, TranslateCtx,
+    Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+};
+use crate::api_error::ApiError;
+use crate::sse::SseEvent;
+use crate::upstream::routing::Api;
+
+/// The Responses API rejects `max_output_tokens` below this.
+const MIN_OUTPUT_TOKENS: u64 = 16;
+
+/// Chat Completions body → Responses body.
+pub fn request(
+    mut body: Map<String, Value>,
+    ctx: &TranslateCtx,
+) -> Result<Map<String, Value>, ApiError> {
+    if let Some(n) = body.get("n").and_then(Value::as_u64) {
+        if n > 1 {
+            return Err(
+                ApiError::invalid("`n` greater than 1 is not supported for this model.")
+                    .with_param("n"),
+            );
+        }
+    }
+    let messages = match body.remove("messages") {
+        Some(Value::Array(m)) => m,
+        _ => {
+            return Err(
+                ApiError::invalid("Missing required parameter: 'messages'.").with_param("messages")
+            )
+        }
+    };
+
+    let mut out = Map::new();
+    out.insert("model".into(), json!(ctx.model));
+    let (instructions, input) = input_items(messages)?;
+    if let Some(i) = instructions {
+        out.insert("instructions".into(), Value::String(i));
+    }
+    out.insert("input".into(), Value::Array(input));
+
+    if let Some(Value::Array(tools)) = body.remove("tools") {
+        let tools = tools
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, t)| responses_tool(i, t).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        if !tools.is_empty() {
+            out.insert("tools".into(), Value::Array(tools));
+            if let Some(tc) = body.remove("tool_choice").and_then(tool_choice) {
+                out.insert("tool_choice".into(), tc);
+            }
+            carry(
+                &mut body,
+                "parallel_tool_calls",
+                &mut out,
+                "parallel_tool_calls",
+            );
+        }
+    }
+    carry(&mut body, "temperature", &mut out, "temperature");
+    carry(&mut body, "top_p", &mut out, "top_p");
+    carry(&mut body, "metadata", &mut out, "metadata");
+    carry(&mut body, "prompt_cache_key", &mut out, "prompt_cache_key");
+
+    let max = [
+        body.remove("max_completion_tokens"),
+        body.remove("max_tokens"),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|v| v.as_u64());
+    if let Some(max) = max {
+        out.insert(
+            "max_output_tokens".into(),
+            json!(max.max(MIN_OUTPUT_TOKENS)),
+        );
+    }
+
+    if let Some(Value::String(effort)) = body.remove("reasoning_effort") {
+        if effort == "none" {
+            out.insert("reasoning".into(), json!({ "effort": effort }));
+        } else {
+            // The summary and encrypted payload come back as reasoning_text / reasoning_opaque.
+            out.insert(
+                "reasoning".into(),
+                json!({"effort": effort, "summary": "auto"}),
+            );
+            out.insert("include".into(), json!(["reasoning.encrypted_content"]));
+        }
+    }
+
+    let mut text = Map::new();
+    if let Some(Value::Object(rf)) = body.remove("response_format") {
+        if let Some(f) = text_format(rf) {
+            text.insert("format".into(), f);
+        }
+    }
+    carry(&mut body, "verbosity", &mut text, "verbosity");
+    if !text.is_empty() {
+        out.insert("text".into(), Value::Object(text));
+    }
+
+    // Copilot keeps no state: nothing may refer back to a stored response.
+    out.insert("store".into(), json!(false));
+    out.insert("stream".into(), json!(true));
+    Ok(out)
+}
+
+fn invalid(message: impl Into<String>, param: String) -> ApiError {
+    ApiError::invalid(message).with_param(param)
+}
+
+fn take_string(m: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match m.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Text of a system/developer message (string or text parts).
+fn system_text(content: Value) -> String {
+    match content {
+        Value::String(s) => s,
+        v => super::content_text(&v, "\n\n"),
+    }
+}
+
+/// `(instructions, input items)`. The leading run of system/developer messages becomes
+/// `instructions`; later ones stay in place as developer messages.
+fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), ApiError> {
+    let mut instructions: Vec<String> = Vec::new();
+    let mut leading = true;
+    let mut input = Vec::with_capacity(messages.len());
+    for (i, m) in messages.into_iter().enumerate() {
+        let Value::Object(mut m) = m else {
+            return Err(invalid(
+                "Messages must be objects.",
+                format!("messages[{i}]"),
+            ));
+        };
+        let role = m
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let content = m.remove("content").unwrap_or(Value::Null);
+        match role.as_str() {
+            "system" | "developer" => {
+                let text = system_text(content);
+                if leading {
+                    if !text.is_empty() {
+                        instructions.push(text);
+                    }
+                } else {
+                    input.push(json!({"type": "message", "role": "developer", "content": text}));
+                }
+                continue;
+            }
+            "user" => input.push(json!({
+                "type": "message", "role": "user", "content": user_content(content),
+            })),
+            "assistant" => assistant_items(i, m, content, &mut input)?,
+            "tool" => {
+                let call_id = take_string(&mut m, "tool_call_id").ok_or_else(|| {
+                    invalid(
+                        format!("Missing required parameter: 'messages[{i}].tool_call_id'."),
+                        format!("messages[{i}].tool_call_id"),
+                    )
+                })?;
+                input.push(json!({
+                    "type": "function_call_output", "call_id": call_id, "output": tool_output(content),
+                }));
+            }
+            _ => {
+                return Err(invalid(
+                    format!("Unsupported message role `{role}`."),
+                    format!("messages[{i}].role"),
+                ))
+            }
+        }
+        leading = false;
+    }
+    let instructions = (!instructions.is_empty()).then(|| instructions.join("\n\n"));
+    Ok((instructions, input))
+}
+
+fn image_part(p: &mut Map<String, Value>) -> Option<Value> {
+    let Some(Value::Object(mut image)) = p.remove("image_url") else {
+        return None;
+    };
+    let url = take_string(&mut image, "url")?;
+    let detail = take_string(&mut image, "detail").unwrap_or_else(|| "auto".into());
+    Some(json!({"type": "input_image", "image_url": url, "detail": detail}))
+}
+
+fn user_content(content: Value) -> Value {
+    let Value::Array(parts) = content else {
+        return match content {
+            Value::String(_) => content,
+            _ => json!(""),
+        };
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        let Value::Object(mut p) = p else { continue };
+        match p.get("type").and_then(Value::as_str) {
+            Some("text") => {
+                if let Some(text) = take_string(&mut p, "text") {
+                    out.push(json!({"type": "input_text", "text": text}));
+                }
+            }
+            Some("image_url") => out.extend(image_part(&mut p)),
+            Some("file") => {
+                if let Some(Value::Object(mut f)) = p.remove("file") {
+                    let mut file = Map::new();
+                    file.insert("type".into(), json!("input_file"));
+                    for k in ["file_data", "file_id", "filename"] {
+                        carry(&mut f, k, &mut file, k);
+                    }
+                    out.push(Value::Object(file));
+                }
+            }
+            // Audio has no Responses input part.
+            _ => {}
+        }
+    }
+    Value::Array(out)
+}
+
+/// A tool message's content as `function_call_output.output`: a string, or the parts.
+fn tool_output(content: Value) -> Value {
+    match content {
+        Value::String(_) => content,
+        Value::Array(parts) => Value::Array(
+            parts
+                .into_iter()
+                .filter_map(|p| {
+                    let Value::Object(mut p) = p else { return None };
+                    match p.get("type").and_then(Value::as_str) {
+                        Some("image_url") => image_part(&mut p),
+                        _ => take_string(&mut p, "text")
+                            .map(|t| json!({"type": "input_text", "text": t})),
+                    }
+                })
+                .collect(),
+        ),
+        Value::Null => json!(""),
+        v => Value::String(v.to_string()),
+    }
+}
+
+/// An assistant message: reasoning item, text message, then function calls.
+fn assistant_items(
+    i: usize,
+    mut m: Map<String, Value>,
+    content: Value,
+    input: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    // Only OpenAI-minted payloads mean anything to this target; without one a reasoning
+    // item cannot be replayed (store is false), so readable-only reasoning is dropped.
+    if let Some(opaque) = take_string(&mut m, "reasoning_opaque").filter(|o| is_openai_encrypted(o))
+    {
+        let summary = match take_string(&mut m, "reasoning_text") {
+            Some(t) if !t.is_empty() && t != THINKING_PLACEHOLDER => {
+                json!([{"type": "summary_text", "text": t}])
+            }
+            _ => json!([]),
+        };
+        // Position-derived ids stay identical on every replay of this history.
+        input.push(json!({
+            "type": "reasoning", "id": format!("rs_{i}"), "summary": summary, "encrypted_content": opaque,
+        }));
+    }
+
+    let mut parts = Vec::new();
+    match content {
+        Value::String(s) => parts.push(json!({"type": "output_text", "text": s})),
+        Value::Array(ps) => {
+            for p in ps {
+                let Value::Object(mut p) = p else { continue };
+                if p.get("type").and_then(Value::as_str) == Some("refusal") {
+                    if let Some(r) = take_string(&mut p, "refusal") {
+                        parts.push(json!({"type": "refusal", "refusal": r}));
+                    }
+                } else if let Some(t) = take_string(&mut p, "text") {
+                    parts.push(json!({"type": "output_text", "text": t}));
+                }
+            }
+        }
+        _ => {}
+    }
+    let calls = match m.remove("tool_calls") {
+        Some(Value::Array(c)) => c,
+        _ => Vec::new(),
+    };
+    // Refusal parts have no `text`, so they count as content.
+    let has_content = parts.iter().any(|p| p["text"] != "");
+    // An assistant turn without calls is kept even when empty: it marks the turn boundary.
+    if has_content || calls.is_empty() {
+        if parts.is_empty() {
+            parts.push(json!({"type": "output_text", "text": ""}));
+        }
+        input.push(json!({"type": "message", "role": "assistant", "content": parts}));
+    }
+    for (j, c) in calls.into_iter().enumerate() {
+        let Value::Object(mut c) = c else { continue };
+        let param = |k: &str| format!("messages[{i}].tool_calls[{j}].{k}");
+        let call_id = take_string(&mut c, "id").ok_or_else(|| {
+            invalid(
+                format!("Missing required parameter: '{}'.", param("id")),
+                param("id"),
+            )
+        })?;
+        // Chat custom tools are offered upstream as function tools with one `input` string.
+        let (name, arguments) = match (c.remove("function"), c.remove("custom")) {
+            (Some(Value::Object(mut f)), _) => {
+                let args = match f.remove("arguments") {
+                    Some(Value::String(s)) => s,
+                    None | Some(Value::Null) => "{}".into(),
+                    Some(v) => v.to_string(),
+                };
+                (take_string(&mut f, "name"), args)
+            }
+            (_, Some(Value::Object(mut f))) => {
+                let input = f.remove("input").unwrap_or(json!(""));
+                (
+                    take_string(&mut f, "name"),
+                    json!({ "input": input }).to_string(),
+                )
+            }
+            _ => (None, String::new()),
+        };
+        let name = name.ok_or_else(|| {
+            let p = param("function.name");
+            invalid(format!("Missing required parameter: '{p}'."), p)
+        })?;
+        input.push(json!({
+            "type": "function_call", "call_id": call_id, "name": name, "arguments": arguments,
+        }));
+    }
+    Ok(())
+}
+
+fn responses_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
+    let Value::Object(mut t) = tool else {
+        return Ok(None);
+    };
+    let kind = t
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(Value::Object(mut f)) = t.remove(kind.as_str()) else {
+        return Ok(None);
+    };
+    let name = take_string(&mut f, "name").ok_or_else(|| {
+        let p = format!("tools[{i}].{kind}.name");
+        invalid(format!("Missing required parameter: '{p}'."), p)
+    })?;
+    let mut out = Map::new();
+    out.insert("type".into(), json!("function"));
+    out.insert("name".into(), Value::String(name));
+    carry(&mut f, "description", &mut out, "description");
+    match kind.as_str() {
+        "function" => {
+            let params = f
+                .remove("parameters")
+                .filter(|p| !p.is_null())
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            out.insert("parameters".into(), params);
+            let strict = f
+                .remove("strict")
+                .and_then(|s| s.as_bool())
+                .unwrap_or(false);
+            out.insert("strict".into(), json!(strict));
+        }
+        // Copilot runs no freeform tools: a function taking the raw text instead.
+        "custom" => {
+            out.insert(
+                "parameters".into(),
+                json!({
+                    "type": "object",
+                    "properties": {"input": {"type": "string"}},
+                    "required": ["input"],
+                    "additionalProperties": false,
+                }),
+            );
+            out.insert("strict".into(), json!(false));
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(Value::Object(out)))
+}
+
+fn tool_choice(tc: Value) -> Option<Value> {
+    let named = |t: &Value| {
+        let kind = t.get("type").and_then(Value::as_str)?;
+        let name = t.get(kind)?.get("name")?.as_str()?;
+        Some(json!({"type": "function", "name": name}))
+    };
+    match tc {
+        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
+            Some(Value::String(s))
+        }
+        Value::Object(ref o) => match o.get("type").and_then(Value::as_str) {
+            Some("function" | "custom") => named(&tc),
+            Some("allowed_tools") => {
+                let a = o.get("allowed_tools")?;
+                let tools: Vec<Value> = a
+                    .get("tools")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(named)
+                    .collect();
+                Some(
+                    json!({"type": "allowed_tools", "mode": a.get("mode").cloned().unwrap_or(json!("auto")), "tools": tools}),
+                )
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `response_format` → `text.format` (json_schema's nested object becomes flat).
+fn text_format(mut rf: Map<String, Value>) -> Option<Value> {
+    match rf.get("type").and_then(Value::as_str)? {
+        "text" => Some(json!({"type": "text"})),
+        "json_object" => Some(json!({"type": "json_object"})),
+        "json_schema" => {
+            let mut out = Map::new();
+            out.insert("type".into(), json!("json_schema"));
+            if let Some(Value::Object(mut s)) = rf.remove("json_schema") {
+                for k in ["name", "schema", "strict", "description"] {
+                    carry(&mut s, k, &mut out, k);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream: Responses events → Chat chunks.
+
+/// What has been sent for one upstream output item (keyed by `output_index`: Copilot
+/// changes `item.id` between `.added` and `.done`).
+#[derive(Default)]
+struct ItemState {
+    /// Summary / content part indexes whose text was streamed.
+    streamed: HashSet<u64>,
+    /// The chat tool-call index of a function call.
+    tool: Option<u64>,
+    args_sent: bool,
+    guard: WhitespaceGuard,
+    done: bool,
+}
+
+/// Copilot `/responses` events → Chat Completions chunks.
+pub struct ResponsesToChatStream {
+    id: String,
+    seed: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+    role_sent: bool,
+    terminated: bool,
+    items: BTreeMap<u64, ItemState>,
+    tools: u64,
+    reasoning_sent: bool,
+    content_sent: bool,
+    opaque_sent: bool,
+    usage: Usage,
+}
+
+impl ResponsesToChatStream {
+    pub fn new(ctx: &TranslateCtx) -> Self {
+        ResponsesToChatStream {
+            id: format!("chatcmpl-{}", ctx.id_seed),
+            seed: ctx.id_seed.clone(),
+            model: ctx.model.clone(),
+            created: ctx.now_secs,
+            include_usage: ctx.include_usage,
+            role_sent: false,
+            terminated: false,
+            items: BTreeMap::new(),
+            tools: 0,
+            reasoning_sent: false,
+            content_sent: false,
+            opaque_sent: false,
+            usage: Usage::default(),
+        }
+    }
+
+    fn chunk(&self, choices: Value) -> Value {
+        json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model, "choices": choices,
+        })
+    }
+
+    fn delta(&mut self, out: &mut Vec<OutEvent>, delta: Value) {
+        self.role(out);
+        let c = self
+            .chunk(json!([{"index": 0, "delta": delta, "finish_reason": null, "logprobs": null}]));
+        out.push(OutEvent::data(c));
+    }
+
+    fn role(&mut self, out: &mut Vec<OutEvent>) {
+        if !self.role_sent {
+            self.role_sent = true;
+            let c = self.chunk(
+                json!([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                        "finish_reason": null, "logprobs": null}]),
+            );
+            out.push(OutEvent::data(c));
+        }
+    }
+
+    fn fail(&mut self, out: &mut Vec<OutEvent>, message: &str) {
+        out.push(error_event(Api::ChatCompletions, message, 0));
+        self.terminated = true;
+    }
+
+    /// Reasoning summary text; parts after the first are separated by a blank line.
+    fn reasoning(&mut self, out: &mut Vec<OutEvent>, oi: u64, part: u64, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let first = self.items.entry(oi).or_default().streamed.insert(part);
+        let text = if first && self.reasoning_sent {
+            format!("\n\n{text}")
+        } else {
+            text.to_string()
+        };
+        self.reasoning_sent = true;
+        self.delta(out, json!({ "reasoning_text": text }));
+    }
+
+    fn content(&mut self, out: &mut Vec<OutEvent>, oi: u64, part: u64, text: &str, key: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let first = self.items.entry(oi).or_default().streamed.insert(part);
+        let text = if first && self.content_sent && key == "content" {
+            format!("\n\n{text}")
+        } else {
+            text.to_string()
+        };
+        if key == "content" {
+            self.content_sent = true;
+        }
+        self.delta(out, json!({ key: text }));
+    }
+
+    /// Opens the chat tool call for a function_call item (once).
+    fn open_call(&mut self, out: &mut Vec<OutEvent>, oi: u64, item: &Value) {
+        if self.items.get(&oi).is_some_and(|s| s.tool.is_some()) {
+            return;
+        }
+        let index = self.tools;
+        self.tools += 1;
+        let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
+        let st = self.items.entry(oi).or_default();
+        st.tool = Some(index);
+        st.args_sent = !args.is_empty();
+        let call_id = item
+            .get("call_id")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("call_{}_{index}", self.seed), str::to_string);
+        let name = item.get("name").and_then(Value::as_str).unwrap_or("");
+        self.delta(
+            out,
+            json!({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                   "function": {"name": name, "arguments": args}}]}),
+        );
+    }
+
+    fn args(&mut self, out: &mut Vec<OutEvent>, oi: u64, delta: &str) {
+        let Some(st) = self.items.get_mut(&oi) else {
+            return;
+        };
+        let Some(index) = st.tool else { return };
+        if delta.is_empty() {
+            return;
+        }
+        if st.guard.tripped_by(delta) {
+            self.fail(out, WhitespaceGuard::MESSAGE);
+            return;
+        }
+        st.args_sent = true;
+        self.delta(
+            out,
+            json!({"tool_calls": [{"index": index, "function": {"arguments": delta}}]}),
+        );
+    }
+
+    /// A finished output item: sends whatever of it was not streamed.
+    fn item_done(&mut self, out: &mut Vec<OutEvent>, oi: u64, item: &Value) {
+        let already = self.items.get(&oi).is_some_and(|s| s.done);
+        match item.get("type").and_then(Value::as_str) {
+            // The payload is still taken from the terminal response if `.done` lacked it.
+            Some("reasoning") => {
+                let summary = item
+                    .get("summary")
+                    .and_then(Value::as_array)
+                    .filter(|_| !already);
+                for (si, part) in summary.into_iter().flatten().enumerate() {
+                    let text = part.get("text").and_then(Value::as_str).unwrap_or("");
+                    if !self
+                        .items
+                        .get(&oi)
+                        .is_some_and(|s| s.streamed.contains(&(si as u64)))
+                    {
+                        self.reasoning(out, oi, si as u64, text);
+                    }
+                }
+                // One opaque slot per chat message: the first payload wins.
+                if let Some(o) = item.get("encrypted_content").and_then(Value::as_str) {
+                    if !self.opaque_sent && !o.is_empty() {
+                        self.opaque_sent = true;
+                        self.delta(out, json!({ "reasoning_opaque": o }));
+                    }
+                }
+            }
+            _ if already => {}
+            Some("message") => {
+                let parts = item.get("content").and_then(Value::as_array);
+                for (ci, part) in parts.into_iter().flatten().enumerate() {
+                    if self
+                        .items
+                        .get(&oi)
+                        .is_some_and(|s| s.streamed.contains(&(ci as u64)))
+                    {
+                        continue;
+                    }
+                    if let Some(r) = part.get("refusal").and_then(Value::as_str) {
+                        self.content(out, oi, ci as u64, r, "refusal");
+                    } else if let Some(t) = part.get("text").and_then(Value::as_str) {
+                        self.content(out, oi, ci as u64, t, "content");
+                    }
+                }
+            }
+            Some("function_call") => {
+                if self.items.get(&oi).is_some_and(|s| s.tool.is_some()) {
+                    let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
+                    if !self.items[&oi].args_sent {
+                        self.args(out, oi, args);
+                    }
+                } else {
+                    self.open_call(out, oi, item);
+                }
+            }
+            _ => {}
+        }
+        if !self.terminated {
+            self.items.entry(oi).or_default().done = true;
+        }
+    }
+
+    fn complete(&mut self, out: &mut Vec<OutEvent>, response: &Value, incomplete: bool) {
+        // Items the stream never delivered (a created+completed-only stream) come from here.
+        let output = response.get("output").and_then(Value::as_array);
+        for (oi, item) in output.into_iter().flatten().enumerate() {
+            self.item_done(out, oi as u64, item);
+            if self.terminated {
+                return;
+            }
+        }
+        self.role(out);
+        let finish = if incomplete {
+            match response
+                .pointer("/incomplete_details/reason")
+                .and_then(Value::as_str)
+            {
+                Some("content_filter") => "content_filter",
+                _ => "length",
+            }
+        } else if self.tools > 0 {
+            "tool_calls"
+        } else {
+            "stop"
+        };
+        let c = self
+            .chunk(json!([{"index": 0, "delta": {}, "finish_reason": finish, "logprobs": null}]));
+        out.push(OutEvent::data(c));
+
+        let u = response.get("usage").filter(|u| u.is_object());
+        let n = |p: &str| {
+            u.and_then(|u| u.pointer(p))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        let (input, output, cached) = (
+            n("/input_tokens"),
+            n("/output_tokens"),
+            n("/input_tokens_details/cached_tokens"),
+        );
+        self.usage = Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_read_tokens: cached,
+            cache_creation_tokens: 0,
+        };
+        if self.include_usage {
+            let mut c = self.chunk(json!([]));
+            c["usage"] = json!({
+                "prompt_tokens": input,
+                "completion_tokens": output,
+                "total_tokens": u.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input + output),
+                "prompt_tokens_details": {"cached_tokens": cached},
+                "completion_tokens_details": {"reasoning_tokens": n("/output_tokens_details/reasoning_tokens")},
+            });
+            out.push(OutEvent::data(c));
+        }
+        out.push(OutEvent::Done);
+        self.terminated = true;
+    }
+}
+
+impl StreamTranslator for ResponsesToChatStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        let Some(v) = event_json(ev) else { return };
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .or(ev.event.as_deref())
+            .unwrap_or("");
+        let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "response.created" | "response.in_progress" => self.role(out),
+            "response.output_item.added" => {
+                let item = v.get("item").cloned().unwrap_or(Value::Null);
+                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                    self.open_call(out, oi, &item);
+                } else {
+                    self.items.entry(oi).or_default();
+                    self.role(out);
+                }
+            }
+            "response.reasoning_summary_text.delta" => {
+                let si = v.get("summary_index").and_then(Value::as_u64).unwrap_or(0);
+                self.reasoning(out, oi, si, s("delta"));
+            }
+            "response.reasoning_summary_text.done" => {
+                let si = v.get("summary_index").and_then(Value::as_u64).unwrap_or(0);
+                if !self
+                    .items
+                    .get(&oi)
+                    .is_some_and(|st| st.streamed.contains(&si))
+                {
+                    self.reasoning(out, oi, si, s("text"));
+                }
+            }
+            "response.output_text.delta" | "response.refusal.delta" => {
+                let ci = v.get("content_index").and_then(Value::as_u64).unwrap_or(0);
+                let key = if kind == "response.refusal.delta" {
+                    "refusal"
+                } else {
+                    "content"
+                };
+                self.content(out, oi, ci, s("delta"), key);
+            }
+            "response.output_text.done" | "response.refusal.done" => {
+                let ci = v.get("content_index").and_then(Value::as_u64).unwrap_or(0);
+                if !self
+                    .items
+                    .get(&oi)
+                    .is_some_and(|st| st.streamed.contains(&ci))
+                {
+                    let (key, field) = if kind == "response.refusal.done" {
+                        ("refusal", "refusal")
+                    } else {
+                        ("content", "text")
+                    };
+                    self.content(out, oi, ci, s(field), key);
+                }
+            }
+            "response.function_call_arguments.delta" => self.args(out, oi, s("delta")),
+            "response.function_call_arguments.done"
+                if self.items.get(&oi).is_some_and(|st| !st.args_sent) =>
+            {
+                self.args(out, oi, s("arguments"));
+            }
+            "response.output_item.done" => {
+                if let Some(item) = v.get("item") {
+                    self.item_done(out, oi, item);
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                let r = v.get("response").cloned().unwrap_or(Value::Null);
+                self.complete(out, &r, kind == "response.incomplete");
+            }
+            "response.failed" => {
+                let msg = v
+                    .pointer("/response/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Response failed due to unknown error.");
+                self.fail(out, msg);
+            }
+            "error" => {
+                let msg = v
+                    .get("message")
+                    .or_else(|| v.pointer("/error/message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("The upstream stream reported an error.");
+                self.fail(out, msg);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.fail(
+                out,
+                "The upstream Responses stream ended before the response was complete.",
+            );
+        }
+    }
+
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.fail(out, message);
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseParser;
+
+    fn ctx() -> TranslateCtx {
+        TranslateCtx {
+            model: "gpt-5.1-codex".into(),
+            max_output_tokens: Some(128000),
+            id_seed: "0123456789abcdef01234567".into(),
+            now_secs: 1_700_000_000,
+            include_usage: true,
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn translate(body: Value) -> Value {
+        Value::Object(request(obj(body), &ctx()).unwrap())
+    }
+
+    fn err(body: Value) -> ApiError {
+        request(obj(body), &ctx()).unwrap_err()
+    }
+
+    const SIG: &str = "gAAAAABoMockEncryptedReasoning==";
+
+    // ---- request ----
+
+    #[test]
+    fn sdk_fixture() {
+        let v: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/openai-sdk.chat.request.json"
+        ))
+        .unwrap();
+        let out = Value::Object(request(obj(v["body"].clone()), &ctx()).unwrap());
+        assert_eq!(
+            out,
+            json!({
+                "model": "gpt-5.1-codex",
+                "input": [{"type": "message", "role": "user", "content": "Hello via chat completions to gpt-4.1"}],
+                "store": false,
+                "stream": true,
+            })
+        );
+    }
+
+    /// A realistic agent turn: system prompt, tools, an image, parallel calls and results.
+    fn agent_request() -> Value {
+        json!({
+            "model": "gpt-5.1-codex",
+            "messages": [
+                {"role": "system", "content": "You are a coding agent."},
+                {"role": "developer", "content": [{"type": "text", "text": "Prefer small diffs."}]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "What does this screenshot show? Then list files."},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/s.png", "detail": "high"}},
+                ]},
+                {"role": "assistant", "content": "Let me look.",
+                 "reasoning_text": "Need both tools.", "reasoning_opaque": SIG,
+                 "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "list_files", "arguments": "{\"dir\":\".\"}"}},
+                    {"id": "call_2", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"a.txt\"}"}},
+                 ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "a.txt\nb.txt"},
+                {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "hello"}]},
+                {"role": "system", "content": "Reminder: be concise."},
+                {"role": "user", "content": "thanks", "name": "dev"},
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "list_files", "description": "List files",
+                  "parameters": {"type": "object", "properties": {"dir": {"type": "string"}}, "required": ["dir"]}}},
+                {"type": "function", "function": {"name": "read_file", "strict": true,
+                  "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}},
+                {"type": "function", "function": {"name": "noop"}},
+            ],
+            "tool_choice": {"type": "function", "function": {"name": "read_file"}},
+            "parallel_tool_calls": true,
+            "max_tokens": 5,
+            "temperature": 1,
+            "top_p": 0.5,
+            "reasoning_effort": "high",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "strict": true,
+                                "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}},
+            "stop": ["END"],
+            "user": "user-1",
+            "safety_identifier": "sid",
+            "n": 1,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "seed": 7,
+            "logprobs": false,
+        })
+    }
+
+    #[test]
+    fn agent_turn_translates_every_part_in_order() {
+        let out = translate(agent_request());
+        assert_eq!(
+            out,
+            json!({
+                "model": "gpt-5.1-codex",
+                "instructions": "You are a coding agent.\n\nPrefer small diffs.",
+                "input": [
+                    {"type": "message", "role": "user", "content": [
+                        {"type": "input_text", "text": "What does this screenshot show? Then list files."},
+                        {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo=", "detail": "auto"},
+                        {"type": "input_image", "image_url": "https://example.com/s.png", "detail": "high"},
+                    ]},
+                    {"type": "reasoning", "id": "rs_3", "summary": [{"type": "summary_text", "text": "Need both tools."}],
+                     "encrypted_content": SIG},
+                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me look."}]},
+                    {"type": "function_call", "call_id": "call_1", "name": "list_files", "arguments": "{\"dir\":\".\"}"},
+                    {"type": "function_call", "call_id": "call_2", "name": "read_file", "arguments": "{\"path\":\"a.txt\"}"},
+                    {"type": "function_call_output", "call_id": "call_1", "output": "a.txt\nb.txt"},
+                    {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "hello"}]},
+                    {"type": "message", "role": "developer", "content": "Reminder: be concise."},
+                    {"type": "message", "role": "user", "content": "thanks"},
+                ],
+                "tools": [
+                    {"type": "function", "name": "list_files", "description": "List files", "strict": false,
+                     "parameters": {"type": "object", "properties": {"dir": {"type": "string"}}, "required": ["dir"]}},
+                    {"type": "function", "name": "read_file", "strict": true,
+                     "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}},
+                    {"type": "function", "name": "noop", "strict": false,
+                     "parameters": {"type": "object", "properties": {}}},
+                ],
+                "tool_choice": {"type": "function", "name": "read_file"},
+                "parallel_tool_calls": true,
+                "max_output_tokens": 16,
+                "temperature": 1,
+                "top_p": 0.5,
+                "reasoning": {"effort": "high", "summary": "auto"},
+                "include": ["reasoning.encrypted_content"],
+                "text": {"format": {"type": "json_schema", "name": "answer", "strict": true,
+                                    "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}},
+                "store": false,
+                "stream": true,
+            })
+        );
+    }
+
+    #[test]
+    fn reasoning_payloads_are_vendor_bound() {
+        let turn = |extra: Value| {
+            let mut a = json!({"role": "assistant", "content": "A"});
+            for (k, v) in obj(extra) {
+                a[k] = v;
+            }
+            translate(json!({"model": "m", "messages": [{"role": "user", "content": "q"}, a]}))
+                ["input"]
+                .clone()
+        };
+        // Anthropic signature: dropped entirely (it would be rejected upstream).
+        let input = turn(json!({"reasoning_text": "t", "reasoning_opaque": "EqQBCkYIBxgCKkD"}));
+        assert_eq!(input.as_array().unwrap().len(), 2);
+        assert_eq!(input[1]["type"], "message");
+        // Readable-only reasoning cannot be replayed without state: dropped.
+        let input = turn(json!({"reasoning_text": "t"}));
+        assert_eq!(input.as_array().unwrap().len(), 2);
+        // Payload without text: no summary, payload unchanged.
+        let input = turn(json!({"reasoning_opaque": SIG}));
+        assert_eq!(
+            input[1],
+            json!({"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": SIG})
+        );
+        // The placeholder is not a summary.
+        let input = turn(json!({"reasoning_text": THINKING_PLACEHOLDER, "reasoning_opaque": SIG}));
+        assert_eq!(input[1]["summary"], json!([]));
+    }
+
+    #[test]
+    fn assistant_shapes() {
+        let out = translate(json!({"model": "m", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "r"},
+            {"role": "assistant", "content": [{"type": "text", "text": "x"}, {"type": "refusal", "refusal": "no"}]},
+            {"role": "assistant", "content": ""},
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"id": "c2", "type": "custom", "custom": {"name": "patch", "input": "diff"}}]},
+            {"role": "tool", "tool_call_id": "c2", "content": "ok"},
+        ]}));
+        assert_eq!(
+            out["input"],
+            json!([
+                {"type": "message", "role": "user", "content": "q"},
+                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{\"a\":1}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "r"},
+                {"type": "message", "role": "assistant", "content": [
+                    {"type": "output_text", "text": "x"}, {"type": "refusal", "refusal": "no"}]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ""}]},
+                {"type": "function_call", "call_id": "c2", "name": "patch", "arguments": "{\"input\":\"diff\"}"},
+                {"type": "function_call_output", "call_id": "c2", "output": "ok"},
+            ])
+        );
+        assert!(out.get("instructions").is_none());
+    }
+
+    #[test]
+    fn untranslatable_requests_name_the_field() {
+        let e = err(json!({"model": "m", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "content": "r"},
+        ]}));
+        assert_eq!(e.status, 400);
+        assert_eq!(e.param.as_deref(), Some("messages[2].tool_call_id"));
+        let e = err(json!({"model": "m", "n": 2, "messages": [{"role": "user", "content": "q"}]}));
+        assert_eq!(e.param.as_deref(), Some("n"));
+        let e = err(json!({"model": "m"}));
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        let e = err(
+            json!({"model": "m", "messages": [{"role": "function", "name": "f", "content": "r"}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
+        let e = err(
+            json!({"model": "m", "messages": [{"role": "assistant", "content": null,
+            "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_calls[0].id"));
+    }
+
+    #[test]
+    fn parameter_variants() {
+        let out = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}],
+            "max_completion_tokens": 2000, "max_tokens": 10, "reasoning_effort": "none",
+            "response_format": {"type": "json_object"}, "verbosity": "low",
+            "tool_choice": "required", "metadata": {"k": "v"}, "prompt_cache_key": "pk"}),
+        );
+        assert_eq!(out["max_output_tokens"], 2000);
+        assert_eq!(out["reasoning"], json!({"effort": "none"}));
+        assert!(out.get("include").is_none());
+        assert_eq!(
+            out["text"],
+            json!({"format": {"type": "json_object"}, "verbosity": "low"})
+        );
+        assert!(out.get("tool_choice").is_none(), "no tools, no tool_choice");
+        assert_eq!(out["metadata"], json!({"k": "v"}));
+        assert_eq!(out["prompt_cache_key"], "pk");
+
+        let out = translate(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}],
+            "tools": [{"type": "custom", "custom": {"name": "grammar_tool", "description": "d"}}],
+            "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "required",
+                "tools": [{"type": "custom", "custom": {"name": "grammar_tool"}}]}}}),
+        );
+        assert_eq!(out["tools"][0]["name"], "grammar_tool");
+        assert_eq!(out["tools"][0]["parameters"]["required"], json!(["input"]));
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "grammar_tool"}]})
+        );
+    }
+
+    // ---- stream ----
+
+    fn ev(v: Value) -> String {
+        format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap())
+    }
+
+    /// Copilot-shaped Responses events, numbered; `.done` items carry another id than
+    /// `.added` (Copilot quirk).
+    fn numbered(events: Vec<Value>) -> Vec<String> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut v)| {
+                v["sequence_number"] = json!(i);
+                ev(v)
+            })
+            .collect()
+    }
+
+    fn response(status: &str, output: Value, usage: Value) -> Value {
+        json!({"id": "resp_up", "object": "response", "created_at": 1, "status": status,
+               "model": "gpt-5.1-codex", "output": output, "usage": usage,
+               "incomplete_details": if status == "incomplete" { json!({"reason": "max_output_tokens"}) } else { Value::Null }})
+    }
+
+    fn usage() -> Value {
+        json!({"input_tokens": 900, "input_tokens_details": {"cached_tokens": 512},
+               "output_tokens": 40, "output_tokens_details": {"reasoning_tokens": 12}, "total_tokens": 940})
+    }
+
+    fn run_with(c: TranslateCtx, frames: &[String], split: usize) -> (Vec<OutEvent>, Usage) {
+        let raw = frames.concat();
+        let mut parser = SseParser::new();
+        let mut t = ResponsesToChatStream::new(&c);
+        let mut out = Vec::new();
+        let mut evs = Vec::new();
+        for piece in raw.as_bytes().chunks(split) {
+            parser.feed(piece, &mut evs);
+            for e in evs.drain(..) {
+                t.on_event(&e, &mut out);
+            }
+        }
+        parser.finish(&mut evs);
+        for e in evs.drain(..) {
+            t.on_event(&e, &mut out);
+        }
+        t.on_end(&mut out);
+        (out, t.usage())
+    }
+
+    fn run(frames: &[String]) -> Vec<OutEvent> {
+        let (a, _) = run_with(ctx(), frames, 9);
+        let (b, _) = run_with(ctx(), frames, 1 << 20);
+        assert_eq!(a, b, "byte splitting must not change the output");
+        a
+    }
+
+    /// Chunks as (delta or "finish:<reason>" / "usage" / "DONE" / "error") for compact asserts.
+    fn deltas(out: &[OutEvent]) -> Vec<Value> {
+        out.iter()
+            .map(|e| match e {
+                OutEvent::Done => json!("DONE"),
+                OutEvent::Event { name, data } => {
+                    assert_eq!(*name, None, "chat chunks are unnamed");
+                    if data.get("error").is_some() {
+                        return json!({"error": data["error"]["message"]});
+                    }
+                    assert_eq!(data["object"], "chat.completion.chunk");
+                    assert_eq!(data["id"], "chatcmpl-0123456789abcdef01234567");
+                    assert_eq!(data["model"], "gpt-5.1-codex");
+                    assert_eq!(data["created"], 1_700_000_000);
+                    let choices = data["choices"].as_array().unwrap();
+                    if choices.is_empty() {
+                        return json!({"usage": data["usage"]});
+                    }
+                    assert_eq!(choices.len(), 1);
+                    assert_eq!(choices[0]["index"], 0);
+                    assert!(choices[0]["logprobs"].is_null());
+                    match choices[0]["finish_reason"].as_str() {
+                        Some(f) => json!({"finish": f, "delta": choices[0]["delta"]}),
+                        None => choices[0]["delta"].clone(),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn reasoning_then_text() -> Vec<String> {
+        let summary = "**Mock reasoning**\n\nDeciding how to reply.";
+        let msg_done = json!({"id": "bXNnX2RvbmU=", "type": "message", "status": "completed", "role": "assistant",
+                              "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Echo: hi ✓"}]});
+        let rs_done = json!({"id": "cnNfZG9uZQ==", "type": "reasoning",
+                             "summary": [{"type": "summary_text", "text": summary}], "encrypted_content": SIG});
+        numbered(vec![
+            json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.in_progress", "response": response("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "cnNfYWRkZWQ=", "type": "reasoning", "summary": []}}),
+            json!({"type": "response.reasoning_summary_part.added", "item_id": "cnNfYWRkZWQ=", "output_index": 0,
+                   "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
+            json!({"type": "response.reasoning_summary_text.delta", "item_id": "cnNfYWRkZWQ=", "output_index": 0,
+                   "summary_index": 0, "delta": "**Mock reasoning**\n\n"}),
+            json!({"type": "response.reasoning_summary_text.delta", "item_id": "cnNfYWRkZWQ=", "output_index": 0,
+                   "summary_index": 0, "delta": "Deciding how to reply."}),
+            json!({"type": "response.reasoning_summary_text.done", "item_id": "cnNfYWRkZWQ=", "output_index": 0,
+                   "summary_index": 0, "text": summary}),
+            json!({"type": "response.reasoning_summary_part.done", "item_id": "cnNfYWRkZWQ=", "output_index": 0,
+                   "summary_index": 0, "part": {"type": "summary_text", "text": summary}}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": rs_done}),
+            json!({"type": "response.output_item.added", "output_index": 1,
+                   "item": {"id": "bXNnX2FkZGVk", "type": "message", "status": "in_progress", "content": [], "role": "assistant"}}),
+            json!({"type": "response.content_part.added", "item_id": "bXNnX2FkZGVk", "output_index": 1, "content_index": 0,
+                   "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
+            json!({"type": "response.output_text.delta", "item_id": "bXNnX2FkZGVk", "output_index": 1, "content_index": 0,
+                   "delta": "Echo: ", "logprobs": []}),
+            json!({"type": "response.output_text.delta", "item_id": "bXNnX2FkZGVk", "output_index": 1, "content_index": 0,
+                   "delta": "hi ✓", "logprobs": []}),
+            json!({"type": "response.output_text.done", "item_id": "bXNnX2FkZGVk", "output_index": 1, "content_index": 0,
+                   "text": "Echo: hi ✓", "logprobs": []}),
+            json!({"type": "response.content_part.done", "item_id": "bXNnX2FkZGVk", "output_index": 1, "content_index": 0,
+                   "part": msg_done["content"][0]}),
+            json!({"type": "response.output_item.done", "output_index": 1, "item": msg_done}),
+            json!({"type": "response.completed", "response": response("completed", json!([rs_done, msg_done]), usage())}),
+        ])
+    }
+
+    #[test]
+    fn reasoning_and_text_stream() {
+        let (out, usage) = run_with(ctx(), &reasoning_then_text(), 9);
+        assert_eq!(
+            deltas(&out),
+            [
+                json!({"role": "assistant", "content": ""}),
+                json!({"reasoning_text": "**Mock reasoning**\n\n"}),
+                json!({"reasoning_text": "Deciding how to reply."}),
+                json!({"reasoning_opaque": SIG}),
+                json!({"content": "Echo: "}),
+                json!({"content": "hi ✓"}),
+                json!({"finish": "stop", "delta": {}}),
+                json!({"usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940,
+                                 "prompt_tokens_details": {"cached_tokens": 512},
+                                 "completion_tokens_details": {"reasoning_tokens": 12}}}),
+                json!("DONE"),
+            ]
+        );
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 900,
+                output_tokens: 40,
+                cache_read_tokens: 512,
+                cache_creation_tokens: 0
+            }
+        );
+        // Without include_usage: no usage chunk, still exactly one Done.
+        let (out, _) = run_with(
+            TranslateCtx {
+                include_usage: false,
+                ..ctx()
+            },
+            &reasoning_then_text(),
+            64,
+        );
+        let d = deltas(&out);
+        assert_eq!(d.len(), 8);
+        assert_eq!(d[6]["finish"], "stop");
+        assert_eq!(d[7], "DONE");
+    }
+
+    #[test]
+    fn stream_round_trips_into_the_next_request() {
+        let out = run(&reasoning_then_text());
+        let d = deltas(&out);
+        let field = |k: &str| -> String {
+            d.iter()
+                .filter_map(|x| x.get(k).and_then(Value::as_str))
+                .collect()
+        };
+        let next = translate(json!({"model": "m", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": field("content"), "reasoning_text": field("reasoning_text"),
+             "reasoning_opaque": field("reasoning_opaque")},
+            {"role": "user", "content": "again"},
+        ]}));
+        assert_eq!(
+            next["input"][1],
+            json!({"type": "reasoning", "id": "rs_1",
+                   "summary": [{"type": "summary_text", "text": "**Mock reasoning**\n\nDeciding how to reply."}],
+                   "encrypted_content": SIG})
+        );
+        assert_eq!(next["input"][2]["content"][0]["text"], "Echo: hi ✓");
+    }
+
+    fn call_events(oi: u64, call_id: &str, name: &str, pieces: &[&str]) -> (Vec<Value>, Value) {
+        let args: String = pieces.concat();
+        let added_id = format!("ZmNfYWRkZWRf{oi}");
+        let done = json!({"id": format!("ZmNfZG9uZV8{oi}"), "type": "function_call", "status": "completed",
+                          "arguments": args, "call_id": call_id, "name": name});
+        let mut evs = vec![
+            json!({"type": "response.output_item.added", "output_index": oi,
+            "item": {"id": added_id, "type": "function_call", "status": "in_progress", "arguments": "",
+                     "call_id": call_id, "name": name}}),
+        ];
+        for p in pieces {
+            evs.push(
+                json!({"type": "response.function_call_arguments.delta", "item_id": added_id,
+                            "output_index": oi, "delta": p}),
+            );
+        }
+        evs.push(
+            json!({"type": "response.function_call_arguments.done", "item_id": added_id,
+                        "output_index": oi, "arguments": args}),
+        );
+        evs.push(json!({"type": "response.output_item.done", "output_index": oi, "item": done}));
+        (evs, done)
+    }
+
+    #[test]
+    fn function_calls_stream_as_tool_calls() {
+        let (mut evs, a) = call_events(0, "call_A", "exec_command", &["{\"cmd\":", "\"ls\"}"]);
+        let (b_evs, b) = call_events(1, "call_B", "read_file", &["{\"path\"", ":\"x\"}"]);
+        // Parallel calls interleave: B starts before A's arguments finish.
+        let tail = evs.split_off(2);
+        evs.extend(b_evs[..2].iter().cloned());
+        evs.extend(tail);
+        evs.extend(b_evs[2..].iter().cloned());
+        let mut all = vec![
+            json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+        ];
+        all.extend(evs);
+        all.push(json!({"type": "response.completed", "response": response("completed", json!([a, b]), usage())}));
+        let d = deltas(&run(&numbered(all)));
+        assert_eq!(
+            d,
+            [
+                json!({"role": "assistant", "content": ""}),
+                json!({"tool_calls": [{"index": 0, "id": "call_A", "type": "function",
+                                       "function": {"name": "exec_command", "arguments": ""}}]}),
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"cmd\":"}}]}),
+                json!({"tool_calls": [{"index": 1, "id": "call_B", "type": "function",
+                                       "function": {"name": "read_file", "arguments": ""}}]}),
+                json!({"tool_calls": [{"index": 1, "function": {"arguments": "{\"path\""}}]}),
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"ls\"}"}}]}),
+                json!({"tool_calls": [{"index": 1, "function": {"arguments": ":\"x\"}"}}]}),
+                json!({"finish": "tool_calls", "delta": {}}),
+                json!({"usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940,
+                                 "prompt_tokens_details": {"cached_tokens": 512},
+                                 "completion_tokens_details": {"reasoning_tokens": 12}}}),
+                json!("DONE"),
+            ]
+        );
+    }
+
+    #[test]
+    fn incomplete_is_length() {
+        let msg = json!({"id": "m", "type": "message", "status": "incomplete", "role": "assistant",
+                         "content": [{"type": "output_text", "text": "cut"}]});
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "m0", "type": "message", "content": []}}),
+            json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "cut"}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": msg}),
+            json!({"type": "response.incomplete", "response": response("incomplete", json!([msg]), usage())}),
+        ])));
+        assert_eq!(d[1], json!({"content": "cut"}));
+        assert_eq!(d[2], json!({"finish": "length", "delta": {}}));
+        assert_eq!(d.len(), 5);
+    }
+
+    #[test]
+    fn terminal_only_stream_is_converted_whole() {
+        let output = json!([
+            {"id": "r", "type": "reasoning", "summary": [{"type": "summary_text", "text": "a"},
+                                                       {"type": "summary_text", "text": "b"}], "encrypted_content": SIG},
+            {"id": "m", "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]},
+            {"id": "f", "type": "function_call", "call_id": "c9", "name": "f", "arguments": "{}"},
+        ]);
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.completed", "response": response("completed", output, usage())}),
+        ])));
+        assert_eq!(
+            d[..6],
+            [
+                json!({"role": "assistant", "content": ""}),
+                json!({"reasoning_text": "a"}),
+                json!({"reasoning_text": "\n\nb"}),
+                json!({"reasoning_opaque": SIG}),
+                json!({"content": "Hi"}),
+                json!({"tool_calls": [{"index": 0, "id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
+            ]
+        );
+        assert_eq!(d[6], json!({"finish": "tool_calls", "delta": {}}));
+        assert_eq!(d.last().unwrap(), "DONE");
+    }
+
+    #[test]
+    fn second_reasoning_item_adds_text_but_not_a_second_payload() {
+        let r = |id: &str, text: &str, enc: &str| {
+            json!({"id": id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}],
+                   "encrypted_content": enc})
+        };
+        let output = json!([
+            r("r1", "first", SIG),
+            {"id": "f", "type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+            r("r2", "second", "gAAAAsecond"),
+        ]);
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.completed", "response": response("completed", output, usage())}),
+        ])));
+        let opaque: Vec<&Value> = d.iter().filter_map(|x| x.get("reasoning_opaque")).collect();
+        assert_eq!(opaque, [&json!(SIG)], "chat carries one payload: the first");
+        let text: String = d
+            .iter()
+            .filter_map(|x| x["reasoning_text"].as_str())
+            .collect();
+        assert_eq!(text, "first\n\nsecond");
+    }
+
+    #[test]
+    fn payload_only_in_the_terminal_response_is_still_sent() {
+        let bare = json!({"id": "r", "type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]});
+        let mut full = bare.clone();
+        full["encrypted_content"] = json!(SIG);
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "a", "type": "reasoning", "summary": []}}),
+            json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": "t"}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": bare}),
+            json!({"type": "response.output_item.added", "output_index": 1,
+                   "item": {"id": "f", "type": "function_call", "call_id": null, "name": "f", "arguments": ""}}),
+            json!({"type": "response.completed", "response": response("completed", json!([full]), usage())}),
+        ])));
+        assert_eq!(
+            d[..4],
+            [
+                json!({"role": "assistant", "content": ""}),
+                json!({"reasoning_text": "t"}),
+                json!({"tool_calls": [{"index": 0, "id": "call_0123456789abcdef01234567_0", "type": "function",
+                                       "function": {"name": "f", "arguments": ""}}]}),
+                json!({"reasoning_opaque": SIG}),
+            ]
+        );
+    }
+
+    #[test]
+    fn done_only_text_is_sent_once() {
+        let msg = json!({"id": "m", "type": "message", "content": [{"type": "output_text", "text": "whole"}]});
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "a", "type": "message", "content": []}}),
+            json!({"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": "whole"}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": msg}),
+            json!({"type": "response.completed", "response": response("completed", json!([msg]), usage())}),
+        ])));
+        assert_eq!(
+            d[..3],
+            [
+                json!({"role": "assistant", "content": ""}),
+                json!({"content": "whole"}),
+                json!({"finish": "stop", "delta": {}})
+            ]
+        );
+    }
+
+    #[test]
+    fn upstream_failures_become_error_chunks_without_done() {
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "par"}),
+            json!({"type": "response.failed", "response": {"status": "failed",
+                   "error": {"code": "server_error", "message": "The model crashed."}}}),
+            json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "tial"}),
+        ])));
+        assert_eq!(
+            d,
+            [
+                json!({"role": "assistant", "content": ""}),
+                json!({"content": "par"}),
+                json!({"error": "The model crashed."})
+            ]
+        );
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "error", "code": "rate_limit_exceeded", "message": "Slow down.", "param": null}),
+        ])));
+        assert_eq!(d, [json!({"error": "Slow down."})]);
+    }
+
+    #[test]
+    fn truncated_stream_is_one_error() {
+        let mut frames = reasoning_then_text();
+        frames.truncate(12);
+        let d = deltas(&run(&frames));
+        assert_eq!(
+            d.last().unwrap()["error"]
+                .as_str()
+                .map(|s| s.contains("ended")),
+            Some(true)
+        );
+        assert_eq!(d.iter().filter(|x| x.get("error").is_some()).count(), 1);
+        assert!(!d.contains(&json!("DONE")));
+        assert!(!d.iter().any(|x| x.get("finish").is_some()));
+
+        let mut t = ResponsesToChatStream::new(&ctx());
+        let mut out = Vec::new();
+        t.on_error("reset by peer", &mut out);
+        t.on_end(&mut out);
+        t.on_error("again", &mut out);
+        assert_eq!(deltas(&out), [json!({"error": "reset by peer"})]);
+    }
+
+    #[test]
+    fn degenerate_arguments_abort() {
+        let pieces: Vec<&str> = std::iter::once("{")
+            .chain(std::iter::repeat_n("\n\t\n\t\n", 5))
+            .collect();
+        let (evs, done) = call_events(0, "c", "f", &pieces);
+        let mut all = evs;
+        all.push(json!({"type": "response.completed", "response": response("completed", json!([done]), usage())}));
+        let d = deltas(&run(&numbered(all)));
+        assert_eq!(
+            d.last().unwrap(),
+            &json!({"error": WhitespaceGuard::MESSAGE})
+        );
+        assert!(!d.contains(&json!("DONE")));
+    }
+}

@@ -1,1 +1,1978 @@
-//! Translator pair: in progress.
+//! A Responses client (Codex CLI, openai SDK) served by Copilot's `/chat/completions`
+//! (chat-only models: gemini, gpt-4.1, legacy models).
+//!
+//! `request` turns the item list into chat messages: one assistant message per run of
+//! assistant-side items (reasoning, text, calls), tool messages for call outputs.
+//! `ChatToResponsesStream` turns chat chunks back into Responses events.
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    content_text, error_event, event_json, OutEvent, StreamTranslator, TranslateCtx, Usage,
+    WhitespaceGuard, THINKING_PLACEHOLDER,
+};
+use crate::api_error::ApiError;
+use crate::sse::SseEvent;
+use crate::upstream::routing::Api;
+
+/// Responses body → Chat Completions body.
+pub fn request(
+    mut body: Map<String, Value>,
+    ctx: &TranslateCtx,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut b = MessageBuilder::default();
+    match body.remove("instructions") {
+        Some(Value::String(s)) if !s.is_empty() => b.push(json!({"role": "system", "content": s})),
+        Some(v @ Value::Array(_)) => {
+            let s = content_text(&v, "\n\n");
+            if !s.is_empty() {
+                b.push(json!({"role": "system", "content": s}));
+            }
+        }
+        _ => {}
+    }
+    match body.remove("input") {
+        Some(Value::String(s)) => b.push(json!({"role": "user", "content": s})),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.into_iter().enumerate() {
+                b.item(i, item)?;
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => {
+            return Err(
+                ApiError::invalid("`input` must be a string or an array of items.")
+                    .with_param("input"),
+            )
+        }
+    }
+    let messages = b.finish();
+
+    let mut out = Map::new();
+    out.insert("model".into(), json!(ctx.model));
+    out.insert("messages".into(), Value::Array(messages));
+
+    let tools = match body.remove("tools") {
+        Some(Value::Array(tools)) => tools
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, t)| chat_tool(i, t).transpose())
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    // Chat rejects tool_choice / parallel_tool_calls without tools.
+    if !tools.is_empty() {
+        if let Some(tc) = body
+            .remove("tool_choice")
+            .and_then(|tc| tool_choice(tc, &tools))
+        {
+            out.insert("tool_choice".into(), tc);
+        }
+        super::carry(
+            &mut body,
+            "parallel_tool_calls",
+            &mut out,
+            "parallel_tool_calls",
+        );
+        out.insert("tools".into(), Value::Array(tools));
+    }
+
+    super::carry(&mut body, "max_output_tokens", &mut out, "max_tokens");
+    super::carry(&mut body, "temperature", &mut out, "temperature");
+    super::carry(&mut body, "top_p", &mut out, "top_p");
+    if let Some(Value::Object(mut reasoning)) = body.remove("reasoning") {
+        super::carry(&mut reasoning, "effort", &mut out, "reasoning_effort");
+    }
+    if let Some(Value::Object(mut text)) = body.remove("text") {
+        if let Some(Value::Object(format)) = text.remove("format") {
+            if let Some(rf) = response_format(format) {
+                out.insert("response_format".into(), rf);
+            }
+        }
+    }
+    // `user` is deprecated in favour of `safety_identifier`; Chat only has `user`.
+    match body.remove("safety_identifier") {
+        Some(v @ Value::String(_)) => {
+            out.insert("user".into(), v);
+        }
+        _ => super::carry(&mut body, "user", &mut out, "user"),
+    }
+    out.insert("stream".into(), json!(true));
+    out.insert("stream_options".into(), json!({"include_usage": true}));
+    Ok(out)
+}
+
+/// Collects chat messages; assistant-side items accumulate until a non-assistant item.
+#[derive(Default)]
+struct MessageBuilder {
+    messages: Vec<Value>,
+    turn: Option<AssistantTurn>,
+    /// Images returned by tool outputs: tool messages cannot hold them, so they follow the
+    /// run of tool messages as a user message.
+    tool_images: Vec<Value>,
+}
+
+#[derive(Default)]
+struct AssistantTurn {
+    text: Option<String>,
+    tool_calls: Vec<Value>,
+    reasoning_text: Option<String>,
+    reasoning_opaque: Option<String>,
+}
+
+impl MessageBuilder {
+    fn push(&mut self, msg: Value) {
+        self.flush_turn();
+        self.flush_images();
+        self.messages.push(msg);
+    }
+
+    fn turn(&mut self) -> &mut AssistantTurn {
+        self.flush_images();
+        self.turn.get_or_insert_with(AssistantTurn::default)
+    }
+
+    fn flush_images(&mut self) {
+        if !self.tool_images.is_empty() {
+            let parts = std::mem::take(&mut self.tool_images);
+            self.messages
+                .push(json!({"role": "user", "content": Value::Array(parts)}));
+        }
+    }
+
+    fn flush_turn(&mut self) {
+        let Some(t) = self.turn.take() else { return };
+        // Reasoning alone has nothing to attach to in Chat.
+        if t.text.is_none() && t.tool_calls.is_empty() {
+            return;
+        }
+        let mut m = Map::new();
+        m.insert("role".into(), json!("assistant"));
+        m.insert("content".into(), t.text.map_or(Value::Null, Value::String));
+        if !t.tool_calls.is_empty() {
+            m.insert("tool_calls".into(), Value::Array(t.tool_calls));
+        }
+        if let Some(r) = t.reasoning_text {
+            m.insert("reasoning_text".into(), Value::String(r));
+        }
+        if let Some(o) = t.reasoning_opaque {
+            m.insert("reasoning_opaque".into(), Value::String(o));
+        }
+        self.messages.push(Value::Object(m));
+    }
+
+    fn finish(mut self) -> Vec<Value> {
+        self.flush_turn();
+        self.flush_images();
+        self.messages
+    }
+
+    fn item(&mut self, i: usize, item: Value) -> Result<(), ApiError> {
+        let Value::Object(mut item) = item else {
+            return Err(
+                ApiError::invalid("Input items must be objects.").with_param(format!("input[{i}]"))
+            );
+        };
+        let kind = match item.get("type").and_then(Value::as_str) {
+            Some(t) => t.to_string(),
+            None if item.contains_key("role") => "message".to_string(),
+            None => {
+                return Err(ApiError::invalid("Input item has no `type`.")
+                    .with_param(format!("input[{i}].type")))
+            }
+        };
+        match kind.as_str() {
+            "message" => self.message(i, item),
+            "reasoning" => {
+                self.reasoning(item);
+                Ok(())
+            }
+            "function_call" | "custom_tool_call" => {
+                let call_id = take_string(&mut item, "call_id")
+                    .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
+                let name = take_string(&mut item, "name")
+                    .ok_or_else(|| missing(format!("input[{i}].name")))?;
+                let arguments = if kind == "custom_tool_call" {
+                    // Custom tools are offered as function tools with one `input` string.
+                    let input = item.remove("input").unwrap_or(json!(""));
+                    json!({ "input": input }).to_string()
+                } else {
+                    match item.remove("arguments") {
+                        Some(Value::String(s)) => s,
+                        None | Some(Value::Null) => "{}".to_string(),
+                        Some(v) => v.to_string(),
+                    }
+                };
+                self.turn().tool_calls.push(json!({
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }));
+                Ok(())
+            }
+            "function_call_output" | "custom_tool_call_output" => {
+                let call_id = take_string(&mut item, "call_id")
+                    .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
+                self.flush_turn();
+                let content = tool_output(item.remove("output"), &mut self.tool_images);
+                self.messages
+                    .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
+                Ok(())
+            }
+            // Hosted-tool calls, item references, compaction blobs: no Chat equivalent.
+            _ => Ok(()),
+        }
+    }
+
+    fn message(&mut self, i: usize, mut item: Map<String, Value>) -> Result<(), ApiError> {
+        let role = item
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or("user")
+            .to_string();
+        let content = item.remove("content").unwrap_or(Value::Null);
+        match role.as_str() {
+            "assistant" => {
+                let text = match content {
+                    Value::String(s) => s,
+                    Value::Array(parts) => parts
+                        .iter()
+                        .filter_map(|p| match p.get("type").and_then(Value::as_str) {
+                            Some("refusal") => p.get("refusal").and_then(Value::as_str),
+                            _ => p.get("text").and_then(Value::as_str),
+                        })
+                        .collect(),
+                    _ => String::new(),
+                };
+                let turn = self.turn();
+                match &mut turn.text {
+                    Some(t) => {
+                        if !t.is_empty() && !text.is_empty() {
+                            t.push_str("\n\n");
+                        }
+                        t.push_str(&text);
+                    }
+                    None => turn.text = Some(text),
+                }
+            }
+            // Copilot's chat models may not know `developer`.
+            "system" | "developer" => {
+                let text = content_text(&content, "\n\n");
+                self.push(json!({"role": "system", "content": text}));
+            }
+            "user" => {
+                let content = user_content(content);
+                self.push(json!({"role": "user", "content": content}));
+            }
+            _ => {
+                return Err(
+                    ApiError::invalid(format!("Unsupported message role `{role}`."))
+                        .with_param(format!("input[{i}].role")),
+                )
+            }
+        }
+        Ok(())
+    }
+
+    fn reasoning(&mut self, mut item: Map<String, Value>) {
+        let texts = |v: Option<Value>| -> Vec<String> {
+            match v {
+                Some(Value::Array(parts)) => parts
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Value::Object(mut p) => take_string(&mut p, "text"),
+                        _ => None,
+                    })
+                    .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let mut parts = texts(item.remove("summary"));
+        if parts.is_empty() {
+            parts = texts(item.remove("content"));
+        }
+        let opaque = take_string(&mut item, "encrypted_content");
+        let turn = self.turn();
+        if !parts.is_empty() {
+            let joined = parts.join("\n\n");
+            match &mut turn.reasoning_text {
+                Some(t) => {
+                    t.push_str("\n\n");
+                    t.push_str(&joined);
+                }
+                None => turn.reasoning_text = Some(joined),
+            }
+        }
+        // One opaque slot per chat message: the first payload of the turn wins.
+        if turn.reasoning_opaque.is_none() {
+            turn.reasoning_opaque = opaque.filter(|o| !o.is_empty());
+        }
+    }
+}
+
+fn missing(param: String) -> ApiError {
+    ApiError::invalid(format!("Missing required parameter: '{param}'.")).with_param(param)
+}
+
+fn take_string(m: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match m.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn image_part(mut p: Map<String, Value>) -> Option<Value> {
+    let url = take_string(&mut p, "image_url")?;
+    let mut image = json!({ "url": url });
+    if let Some(d @ Value::String(_)) = p.remove("detail") {
+        image["detail"] = d;
+    }
+    Some(json!({"type": "image_url", "image_url": image}))
+}
+
+/// User content: a string stays a string; parts map to chat parts; a lone text part
+/// collapses to a string.
+fn user_content(content: Value) -> Value {
+    let Value::Array(parts) = content else {
+        return match content {
+            Value::String(_) => content,
+            _ => json!(""),
+        };
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        let Value::Object(mut p) = p else { continue };
+        match p.get("type").and_then(Value::as_str) {
+            Some("input_text" | "output_text" | "text") => {
+                if let Some(text) = take_string(&mut p, "text") {
+                    out.push(json!({"type": "text", "text": text}));
+                }
+            }
+            Some("input_image") => out.extend(image_part(p)),
+            Some("input_file") => {
+                let mut file = Map::new();
+                for k in ["file_data", "file_id", "filename"] {
+                    super::carry(&mut p, k, &mut file, k);
+                }
+                if file.contains_key("file_data") || file.contains_key("file_id") {
+                    out.push(json!({"type": "file", "file": file}));
+                }
+            }
+            _ => {}
+        }
+    }
+    match out.as_slice() {
+        [] => json!(""),
+        [only] if only["type"] == "text" => only["text"].clone(),
+        _ => Value::Array(out),
+    }
+}
+
+/// A tool output as chat tool content (text); images go to `images`.
+fn tool_output(output: Option<Value>, images: &mut Vec<Value>) -> String {
+    match output {
+        Some(Value::String(s)) => s,
+        Some(Value::Array(parts)) => {
+            let mut texts = Vec::new();
+            for p in parts {
+                let Value::Object(mut p) = p else { continue };
+                match p.get("type").and_then(Value::as_str) {
+                    Some("input_image") => images.extend(image_part(p)),
+                    _ => texts.extend(take_string(&mut p, "text")),
+                }
+            }
+            texts.join("\n\n")
+        }
+        None | Some(Value::Null) => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// A Responses tool as a chat tool; `None` for hosted tools Chat cannot express.
+fn chat_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
+    let Value::Object(mut t) = tool else {
+        return Ok(None);
+    };
+    let kind = t
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if kind != "function" && kind != "custom" {
+        return Ok(None);
+    }
+    let name = take_string(&mut t, "name").ok_or_else(|| missing(format!("tools[{i}].name")))?;
+    let mut f = Map::new();
+    f.insert("name".into(), Value::String(name));
+    super::carry(&mut t, "description", &mut f, "description");
+    if kind == "custom" {
+        f.insert(
+            "parameters".into(),
+            json!({
+                "type": "object",
+                "properties": {"input": {"type": "string"}},
+                "required": ["input"],
+                "additionalProperties": false,
+            }),
+        );
+    } else {
+        super::carry(&mut t, "parameters", &mut f, "parameters");
+        // `strict: false` is Chat's default: only an explicit true is worth sending.
+        if t.get("strict") == Some(&json!(true)) {
+            f.insert("strict".into(), json!(true));
+        }
+    }
+    Ok(Some(json!({"type": "function", "function": f})))
+}
+
+fn tool_choice(tc: Value, tools: &[Value]) -> Option<Value> {
+    let known = |name: &str| tools.iter().any(|t| t["function"]["name"] == name);
+    match tc {
+        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
+            Some(Value::String(s))
+        }
+        Value::Object(o) => match o.get("type").and_then(Value::as_str) {
+            Some("function" | "custom") => {
+                let name = o.get("name").and_then(Value::as_str)?;
+                known(name).then(|| json!({"type": "function", "function": {"name": name}}))
+            }
+            Some("allowed_tools") => match o.get("mode").and_then(Value::as_str) {
+                Some(m @ ("auto" | "required")) => Some(json!(m)),
+                _ => None,
+            },
+            // A hosted tool choice: that tool is gone, leave the default.
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `text.format` → `response_format`; plain text is Chat's default and is omitted.
+fn response_format(mut f: Map<String, Value>) -> Option<Value> {
+    match f.get("type").and_then(Value::as_str)? {
+        "json_object" => Some(json!({"type": "json_object"})),
+        "json_schema" => {
+            let mut schema = Map::new();
+            for k in ["name", "schema", "strict", "description"] {
+                super::carry(&mut f, k, &mut schema, k);
+            }
+            Some(json!({"type": "json_schema", "json_schema": schema}))
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream: Chat chunks → Responses events.
+
+enum Item {
+    Reasoning {
+        id: String,
+        text: String,
+        opaque: Option<String>,
+        part_open: bool,
+    },
+    Message {
+        id: String,
+        text: String,
+        status: &'static str,
+    },
+    Call {
+        id: String,
+        call_id: String,
+        name: String,
+        args: String,
+        /// Chat choice index and tool-call index this call streams under.
+        key: (u64, u64),
+        guard: WhitespaceGuard,
+        done: bool,
+    },
+}
+
+impl Item {
+    fn to_json(&self) -> Value {
+        match self {
+            Item::Reasoning {
+                id, text, opaque, ..
+            } => {
+                let summary = if text.is_empty() {
+                    json!([])
+                } else {
+                    json!([{"type": "summary_text", "text": text}])
+                };
+                let mut v = json!({"id": id, "type": "reasoning", "summary": summary});
+                // Presence is kept exactly: no opaque upstream, no encrypted_content.
+                if let Some(o) = opaque {
+                    v["encrypted_content"] = json!(o);
+                }
+                v
+            }
+            Item::Message { id, text, status } => json!({
+                "id": id, "type": "message", "status": status, "role": "assistant",
+                "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}],
+            }),
+            Item::Call {
+                id,
+                call_id,
+                name,
+                args,
+                ..
+            } => json!({
+                "id": id, "type": "function_call", "status": "completed",
+                "arguments": args, "call_id": call_id, "name": name,
+            }),
+        }
+    }
+}
+
+/// Copilot `/chat/completions` chunks → Responses stream events.
+pub struct ChatToResponsesStream {
+    seed: String,
+    model: String,
+    created_at: u64,
+    seq: u64,
+    started: bool,
+    terminated: bool,
+    items: Vec<Item>,
+    /// The open reasoning or message item (calls stay open until the end).
+    current: Option<usize>,
+    finish: Option<String>,
+    usage: Option<Value>,
+    totals: Usage,
+}
+
+impl ChatToResponsesStream {
+    pub fn new(ctx: &TranslateCtx) -> Self {
+        ChatToResponsesStream {
+            seed: ctx.id_seed.clone(),
+            model: ctx.model.clone(),
+            created_at: ctx.now_secs,
+            seq: 0,
+            started: false,
+            terminated: false,
+            items: Vec::new(),
+            current: None,
+            finish: None,
+            usage: None,
+            totals: Usage::default(),
+        }
+    }
+
+    fn emit(&mut self, out: &mut Vec<OutEvent>, name: &'static str, mut data: Value) {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        out.push(OutEvent::named(name, data));
+    }
+
+    fn response(&self, status: &str, output: Vec<Value>, usage: Value) -> Value {
+        let incomplete = match (status, self.finish.as_deref()) {
+            ("incomplete", Some("content_filter")) => json!({"reason": "content_filter"}),
+            ("incomplete", _) => json!({"reason": "max_output_tokens"}),
+            _ => Value::Null,
+        };
+        json!({
+            "id": format!("resp_{}", self.seed),
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "background": false,
+            "error": null,
+            "incomplete_details": incomplete,
+            "instructions": null,
+            "max_output_tokens": null,
+            "model": self.model,
+            "output": output,
+            "parallel_tool_calls": true,
+            "previous_response_id": null,
+            "reasoning": {"effort": null, "summary": null},
+            "store": false,
+            "temperature": null,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": null,
+            "truncation": "disabled",
+            "usage": usage,
+            "user": null,
+            "metadata": {},
+        })
+    }
+
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let r = self.response("in_progress", Vec::new(), Value::Null);
+        self.emit(out, "response.created", json!({ "response": r }));
+        let r = self.response("in_progress", Vec::new(), Value::Null);
+        self.emit(out, "response.in_progress", json!({ "response": r }));
+    }
+
+    fn fail(&mut self, out: &mut Vec<OutEvent>, message: &str) {
+        out.push(error_event(Api::Responses, message, self.seq));
+        self.seq += 1;
+        self.terminated = true;
+    }
+
+    fn open(&mut self, out: &mut Vec<OutEvent>, item: Item) -> usize {
+        let idx = self.items.len();
+        let added = match &item {
+            Item::Reasoning { id, .. } => json!({"id": id, "type": "reasoning", "summary": []}),
+            Item::Message { id, .. } => json!({
+                "id": id, "type": "message", "status": "in_progress", "role": "assistant", "content": [],
+            }),
+            Item::Call {
+                id, call_id, name, ..
+            } => json!({
+                "id": id, "type": "function_call", "status": "in_progress",
+                "arguments": "", "call_id": call_id, "name": name,
+            }),
+        };
+        let is_message = matches!(item, Item::Message { .. });
+        self.items.push(item);
+        self.emit(
+            out,
+            "response.output_item.added",
+            json!({"output_index": idx, "item": added}),
+        );
+        if is_message {
+            let at = self.item_id(idx);
+            self.emit(
+                out,
+                "response.content_part.added",
+                json!({"item_id": at, "output_index": idx, "content_index": 0,
+                       "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
+            );
+        }
+        idx
+    }
+
+    fn item_id(&self, idx: usize) -> String {
+        match &self.items[idx] {
+            Item::Reasoning { id, .. } | Item::Message { id, .. } | Item::Call { id, .. } => {
+                id.clone()
+            }
+        }
+    }
+
+    /// Closes the open reasoning or message item.
+    fn close_current(&mut self, out: &mut Vec<OutEvent>) {
+        let Some(idx) = self.current.take() else {
+            return;
+        };
+        let id = self.item_id(idx);
+        match &self.items[idx] {
+            Item::Reasoning {
+                text, part_open, ..
+            } => {
+                if *part_open {
+                    let text = text.clone();
+                    let at = json!({"item_id": id, "output_index": idx, "summary_index": 0});
+                    let mut d = at.clone();
+                    d["text"] = json!(text);
+                    self.emit(out, "response.reasoning_summary_text.done", d);
+                    let mut d = at;
+                    d["part"] = json!({"type": "summary_text", "text": text});
+                    self.emit(out, "response.reasoning_summary_part.done", d);
+                }
+            }
+            Item::Message { text, .. } => {
+                let text = text.clone();
+                self.emit(
+                    out,
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": idx, "content_index": 0, "text": text, "logprobs": []}),
+                );
+                self.emit(
+                    out,
+                    "response.content_part.done",
+                    json!({"item_id": id, "output_index": idx, "content_index": 0,
+                           "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": text}}),
+                );
+            }
+            Item::Call { .. } => {}
+        }
+        let item = self.items[idx].to_json();
+        self.emit(
+            out,
+            "response.output_item.done",
+            json!({"output_index": idx, "item": item}),
+        );
+    }
+
+    fn close_call(&mut self, out: &mut Vec<OutEvent>, idx: usize) {
+        let Item::Call { id, args, done, .. } = &mut self.items[idx] else {
+            return;
+        };
+        if *done {
+            return;
+        }
+        *done = true;
+        let (id, args) = (id.clone(), args.clone());
+        self.emit(
+            out,
+            "response.function_call_arguments.done",
+            json!({"item_id": id, "output_index": idx, "arguments": args}),
+        );
+        let item = self.items[idx].to_json();
+        self.emit(
+            out,
+            "response.output_item.done",
+            json!({"output_index": idx, "item": item}),
+        );
+    }
+
+    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
+        let idx = match self.current {
+            Some(i) if matches!(self.items[i], Item::Reasoning { .. }) => i,
+            _ => self.open_reasoning(out),
+        };
+        let id = self.item_id(idx);
+        let Item::Reasoning {
+            text, part_open, ..
+        } = &mut self.items[idx]
+        else {
+            return;
+        };
+        text.push_str(delta);
+        let first = !*part_open;
+        *part_open = true;
+        let at = json!({"item_id": id, "output_index": idx, "summary_index": 0});
+        if first {
+            let mut d = at.clone();
+            d["part"] = json!({"type": "summary_text", "text": ""});
+            self.emit(out, "response.reasoning_summary_part.added", d);
+        }
+        let mut d = at;
+        d["delta"] = json!(delta);
+        self.emit(out, "response.reasoning_summary_text.delta", d);
+    }
+
+    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
+        let idx = match self.current {
+            Some(i) if matches!(self.items[i], Item::Reasoning { opaque: None, .. }) => i,
+            // Opaque after the answer started (or a second one): its own reasoning item.
+            _ => self.open_reasoning(out),
+        };
+        if let Item::Reasoning { opaque: o, .. } = &mut self.items[idx] {
+            *o = Some(opaque.to_string());
+        }
+    }
+
+    fn open_reasoning(&mut self, out: &mut Vec<OutEvent>) -> usize {
+        self.close_current(out);
+        let id = format!("rs_{}_{}", self.seed, self.items.len());
+        let idx = self.open(
+            out,
+            Item::Reasoning {
+                id,
+                text: String::new(),
+                opaque: None,
+                part_open: false,
+            },
+        );
+        self.current = Some(idx);
+        idx
+    }
+
+    fn content(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
+        let idx = match self.current {
+            Some(i) if matches!(self.items[i], Item::Message { .. }) => i,
+            _ => {
+                self.close_current(out);
+                let id = format!("msg_{}_{}", self.seed, self.items.len());
+                let idx = self.open(
+                    out,
+                    Item::Message {
+                        id,
+                        text: String::new(),
+                        status: "completed",
+                    },
+                );
+                self.current = Some(idx);
+                idx
+            }
+        };
+        let id = self.item_id(idx);
+        if let Item::Message { text, .. } = &mut self.items[idx] {
+            text.push_str(delta);
+        }
+        self.emit(
+            out,
+            "response.output_text.delta",
+            json!({"item_id": id, "output_index": idx, "content_index": 0, "delta": delta, "logprobs": []}),
+        );
+    }
+
+    fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &Value) {
+        let key = (choice, tc.get("index").and_then(Value::as_u64).unwrap_or(0));
+        let new_id = tc
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let function = tc.get("function");
+        let name = function
+            .and_then(|f| f.get("name"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        // The latest call under this key, unless a different id says a new call began
+        // (some models reuse index 0 for every call).
+        let existing = self.items.iter().rposition(|it| match it {
+            Item::Call {
+                key: k, call_id, ..
+            } => *k == key && new_id.is_none_or(|id| id == call_id),
+            _ => false,
+        });
+        let idx = match existing {
+            Some(i) => {
+                if let (Item::Call { name: n, .. }, Some(name)) = (&mut self.items[i], name) {
+                    if n.is_empty() {
+                        *n = name.to_string();
+                    }
+                }
+                i
+            }
+            None => {
+                self.close_current(out);
+                let n = self.items.len();
+                let call_id =
+                    new_id.map_or_else(|| format!("call_{}_{n}", self.seed), str::to_string);
+                self.open(
+                    out,
+                    Item::Call {
+                        id: format!("fc_{}_{n}", self.seed),
+                        call_id,
+                        name: name.unwrap_or("").to_string(),
+                        args: String::new(),
+                        key,
+                        guard: WhitespaceGuard::default(),
+                        done: false,
+                    },
+                )
+            }
+        };
+        let delta = function
+            .and_then(|f| f.get("arguments"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if delta.is_empty() {
+            return;
+        }
+        let id = self.item_id(idx);
+        let Item::Call { args, guard, .. } = &mut self.items[idx] else {
+            return;
+        };
+        if guard.tripped_by(delta) {
+            self.fail(out, WhitespaceGuard::MESSAGE);
+            return;
+        }
+        args.push_str(delta);
+        self.emit(
+            out,
+            "response.function_call_arguments.delta",
+            json!({"item_id": id, "output_index": idx, "delta": delta}),
+        );
+    }
+
+    fn record_usage(&mut self, u: &Value) {
+        let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
+        let input = n(u.get("prompt_tokens"));
+        let output = n(u.get("completion_tokens"));
+        let cached = n(u.pointer("/prompt_tokens_details/cached_tokens"));
+        let reasoning = n(u.pointer("/completion_tokens_details/reasoning_tokens"));
+        let total = u
+            .get("total_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(input + output);
+        self.totals = Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_read_tokens: cached,
+            cache_creation_tokens: 0,
+        };
+        self.usage = Some(json!({
+            "input_tokens": input,
+            "input_tokens_details": {"cached_tokens": cached},
+            "output_tokens": output,
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": total,
+        }));
+    }
+
+    fn set_finish(&mut self, reason: &str) {
+        // Choices are one answer: a truncation or filter in any of them decides the status.
+        let rank = |r: Option<&str>| match r {
+            Some("length") => 3,
+            Some("content_filter") => 2,
+            Some(_) => 1,
+            None => 0,
+        };
+        if rank(Some(reason)) > rank(self.finish.as_deref()) {
+            self.finish = Some(reason.to_string());
+        }
+    }
+
+    fn complete(&mut self, out: &mut Vec<OutEvent>) {
+        self.start(out);
+        let incomplete = matches!(self.finish.as_deref(), Some("length" | "content_filter"));
+        if incomplete {
+            if let Some(Item::Message { status, .. }) = self.current.map(|i| &mut self.items[i]) {
+                *status = "incomplete";
+            }
+        }
+        self.close_current(out);
+        for idx in 0..self.items.len() {
+            self.close_call(out, idx);
+        }
+        let output = self.items.iter().map(Item::to_json).collect();
+        let usage = self.usage.clone().unwrap_or(Value::Null);
+        let (name, status) = if incomplete {
+            ("response.incomplete", "incomplete")
+        } else {
+            ("response.completed", "completed")
+        };
+        let r = self.response(status, output, usage);
+        self.emit(out, name, json!({ "response": r }));
+        self.terminated = true;
+    }
+}
+
+impl StreamTranslator for ChatToResponsesStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        if ev.is_done_marker() {
+            self.complete(out);
+            return;
+        }
+        let Some(v) = event_json(ev) else { return };
+        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+            let msg = err
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| err.to_string(), str::to_string);
+            self.fail(out, &msg);
+            return;
+        }
+        self.start(out);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.record_usage(u);
+        }
+        let Some(choices) = v.get("choices").and_then(Value::as_array) else {
+            return;
+        };
+        for c in choices {
+            let choice = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+            if let Some(d) = c.get("delta") {
+                let s = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+                if let Some(t) = s("reasoning_text") {
+                    self.reasoning_text(out, t);
+                }
+                if let Some(o) = s("reasoning_opaque") {
+                    self.reasoning_opaque(out, o);
+                }
+                // A refusal is shown to the client as answer text.
+                for k in ["content", "refusal"] {
+                    if let Some(t) = s(k) {
+                        self.content(out, t);
+                    }
+                }
+                if let Some(calls) = d.get("tool_calls").and_then(Value::as_array) {
+                    for tc in calls {
+                        self.tool_call(out, choice, tc);
+                        if self.terminated {
+                            return;
+                        }
+                    }
+                }
+            }
+            if let Some(r) = c.get("finish_reason").and_then(Value::as_str) {
+                self.set_finish(r);
+            }
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        // A finish_reason followed by the end of the stream is a complete answer.
+        if self.finish.is_some() {
+            self.complete(out);
+        } else {
+            self.fail(
+                out,
+                "The upstream Chat Completions stream ended before the response was complete.",
+            );
+        }
+    }
+
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.fail(out, message);
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        self.totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseParser;
+
+    fn ctx() -> TranslateCtx {
+        TranslateCtx {
+            model: "gemini-2.5-pro".into(),
+            max_output_tokens: Some(64000),
+            id_seed: "0123456789abcdef01234567".into(),
+            now_secs: 1_700_000_000,
+            include_usage: false,
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn fixture(raw: &str) -> Map<String, Value> {
+        let v: Value = serde_json::from_str(raw).unwrap();
+        obj(v["body"].clone())
+    }
+
+    fn translate(body: Value) -> Value {
+        Value::Object(request(obj(body), &ctx()).unwrap())
+    }
+
+    // ---- request ----
+
+    #[test]
+    fn codex_first_turn_keeps_system_prompt_tools_and_order() {
+        let body = fixture(include_str!(
+            "../../tests/fixtures/codex.responses.request.json"
+        ));
+        let input = body["input"].as_array().unwrap().clone();
+        let tools_in = body["tools"].as_array().unwrap().clone();
+        let out = Value::Object(request(body, &ctx()).unwrap());
+
+        assert_eq!(out["model"], "gemini-2.5-pro");
+        assert_eq!(out["stream"], true);
+        assert_eq!(out["stream_options"], json!({"include_usage": true}));
+        let msgs = out["messages"].as_array().unwrap();
+        assert_eq!(msgs.len(), input.len());
+        // Codex's developer messages become system messages, text unchanged, in order.
+        for (m, item) in msgs.iter().zip(&input) {
+            let role = match item["role"].as_str().unwrap() {
+                "developer" => "system",
+                r => r,
+            };
+            assert_eq!(m["role"], role);
+            let parts: Vec<&str> = item["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["text"].as_str().unwrap())
+                .collect();
+            assert_eq!(m["content"], parts.join("\n\n"));
+        }
+        assert!(msgs[0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are a coding agent running in the Codex CLI"));
+
+        // Every function tool survives with its schema; namespace and web_search cannot.
+        let tools = out["tools"].as_array().unwrap();
+        let fns: Vec<&Value> = tools_in
+            .iter()
+            .filter(|t| t["type"] == "function")
+            .collect();
+        assert_eq!(tools.len(), fns.len());
+        for (t, f) in tools.iter().zip(fns) {
+            assert_eq!(t["type"], "function");
+            assert_eq!(t["function"]["name"], f["name"]);
+            assert_eq!(t["function"]["description"], f["description"]);
+            assert_eq!(t["function"]["parameters"], f["parameters"]);
+            assert!(
+                t["function"].get("strict").is_none(),
+                "strict:false is the default"
+            );
+        }
+        assert_eq!(out["tool_choice"], "auto");
+        assert_eq!(out["parallel_tool_calls"], true);
+        for k in [
+            "input",
+            "store",
+            "include",
+            "prompt_cache_key",
+            "client_metadata",
+            "reasoning",
+            "reasoning_effort",
+            "instructions",
+        ] {
+            assert!(out.get(k).is_none(), "{k} must not reach Chat");
+        }
+    }
+
+    #[test]
+    fn codex_tool_turn_merges_reasoning_and_call_into_one_assistant_message() {
+        let body = fixture(include_str!(
+            "../../tests/fixtures/codex.responses.tool_output.request.json"
+        ));
+        let out = Value::Object(request(body, &ctx()).unwrap());
+        let msgs = out["messages"].as_array().unwrap();
+        let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(
+            roles,
+            ["system", "system", "user", "user", "assistant", "tool"]
+        );
+        let a = &msgs[4];
+        assert_eq!(a["content"], Value::Null);
+        assert_eq!(
+            a["reasoning_text"],
+            "**Mock reasoning**\n\nDeciding how to reply."
+        );
+        assert_eq!(
+            a["reasoning_opaque"],
+            "gAAAAmockbW9jay1yZWFzb25pbmc6cmVzcF9tb2NrMDAwMDM3NTk1OWEwZTgwODBhNzU3Yw=="
+        );
+        assert_eq!(
+            a["tool_calls"],
+            json!([{"id": "call_mock000037b0bfb4215e7684", "type": "function",
+                    "function": {"name": "exec_command",
+                                 "arguments": "{\"cmd\": \"printf %s 'hello from mock' > /home/user/project/out/b.txt\"}"}}])
+        );
+        assert_eq!(msgs[5]["tool_call_id"], "call_mock000037b0bfb4215e7684");
+        assert!(msgs[5]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Chunk ID: b574c7"));
+    }
+
+    #[test]
+    fn sdk_string_input_is_one_user_message() {
+        let body = fixture(include_str!(
+            "../../tests/fixtures/openai-sdk.responses.request.json"
+        ));
+        let out = Value::Object(request(body, &ctx()).unwrap());
+        assert_eq!(
+            out["messages"],
+            json!([{"role": "user", "content": "Hello via the Responses API"}])
+        );
+        assert!(out.get("tools").is_none() && out.get("tool_choice").is_none());
+    }
+
+    #[test]
+    fn instructions_multi_turn_and_images() {
+        let out = translate(json!({
+            "model": "x",
+            "instructions": "Be brief.",
+            "input": [
+                {"role": "user", "content": "hi"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello!"}]},
+                {"role": "user", "content": [
+                    {"type": "input_text", "text": "What is in these?"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "auto"},
+                    {"type": "input_image", "image_url": "https://example.com/cat.jpg", "detail": "high"},
+                    {"type": "input_image", "file_id": "file-123"},
+                ]},
+            ],
+        }));
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "What is in these?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "auto"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg", "detail": "high"}},
+                ]},
+            ])
+        );
+    }
+
+    #[test]
+    fn parallel_calls_outputs_and_tool_images_keep_order() {
+        let out = translate(json!({
+            "model": "x",
+            "input": [
+                {"role": "user", "content": "look at both"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking."}]},
+                {"type": "function_call", "call_id": "c1", "name": "view_image", "arguments": "{\"path\":\"a.png\"}"},
+                {"type": "function_call", "call_id": "c2", "name": "shell", "arguments": "{\"cmd\":\"ls\"}"},
+                {"type": "function_call_output", "call_id": "c1", "output": [
+                    {"type": "input_text", "text": "image follows"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,BBBB"},
+                ]},
+                {"type": "function_call_output", "call_id": "c2", "output": "a.png\nb.png"},
+                {"role": "user", "content": [{"type": "input_text", "text": "and now?"}]},
+            ],
+        }));
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role": "user", "content": "look at both"},
+                {"role": "assistant", "content": "Checking.", "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "view_image", "arguments": "{\"path\":\"a.png\"}"}},
+                    {"id": "c2", "type": "function", "function": {"name": "shell", "arguments": "{\"cmd\":\"ls\"}"}},
+                ]},
+                {"role": "tool", "tool_call_id": "c1", "content": "image follows"},
+                {"role": "tool", "tool_call_id": "c2", "content": "a.png\nb.png"},
+                // Tool messages cannot carry images: they follow the tool results.
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,BBBB"}}]},
+                {"role": "user", "content": "and now?"},
+            ])
+        );
+    }
+
+    #[test]
+    fn custom_tools_and_calls_become_functions_with_input() {
+        let out = translate(json!({
+            "model": "x",
+            "tools": [
+                {"type": "custom", "name": "apply_patch", "description": "Edit files", "format": {"type": "grammar"}},
+                {"type": "web_search"},
+                {"type": "local_shell"},
+                {"type": "image_generation"},
+                {"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": true},
+            ],
+            "tool_choice": {"type": "custom", "name": "apply_patch"},
+            "input": [
+                {"role": "user", "content": "patch it"},
+                {"type": "custom_tool_call", "call_id": "p1", "name": "apply_patch", "input": "*** Begin Patch"},
+                {"type": "custom_tool_call_output", "call_id": "p1", "output": "Done"},
+            ],
+        }));
+        assert_eq!(
+            out["tools"],
+            json!([
+                {"type": "function", "function": {"name": "apply_patch", "description": "Edit files",
+                  "parameters": {"type": "object", "properties": {"input": {"type": "string"}},
+                                 "required": ["input"], "additionalProperties": false}}},
+                {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}, "strict": true}},
+            ])
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "function", "function": {"name": "apply_patch"}})
+        );
+        assert_eq!(
+            out["messages"][1]["tool_calls"][0]["function"],
+            json!({"name": "apply_patch", "arguments": "{\"input\":\"*** Begin Patch\"}"})
+        );
+        assert_eq!(
+            out["messages"][2],
+            json!({"role": "tool", "tool_call_id": "p1", "content": "Done"})
+        );
+    }
+
+    #[test]
+    fn hosted_only_tools_leave_no_tool_fields() {
+        let out = translate(json!({
+            "model": "x", "input": "hi",
+            "tools": [{"type": "web_search"}, {"type": "namespace", "name": "n", "tools": []}],
+            "tool_choice": "required", "parallel_tool_calls": false,
+        }));
+        for k in ["tools", "tool_choice", "parallel_tool_calls"] {
+            assert!(out.get(k).is_none(), "{k}");
+        }
+        // A named choice for a tool that did not survive is left to the default.
+        let out = translate(json!({
+            "model": "x", "input": "hi",
+            "tools": [{"type": "function", "name": "a"}],
+            "tool_choice": {"type": "function", "name": "gone"},
+        }));
+        assert!(out.get("tool_choice").is_none());
+        let out = translate(json!({
+            "model": "x", "input": "hi",
+            "tools": [{"type": "function", "name": "a"}],
+            "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": []},
+        }));
+        assert_eq!(out["tool_choice"], "required");
+    }
+
+    #[test]
+    fn parameters_map_or_drop() {
+        let out = translate(json!({
+            "model": "x", "input": "hi",
+            "max_output_tokens": 300, "temperature": 0.2, "top_p": 0.9,
+            "reasoning": {"effort": "high", "summary": "auto"},
+            "text": {"format": {"type": "json_schema", "name": "s", "schema": {"type": "object"}, "strict": true}, "verbosity": "low"},
+            "safety_identifier": "u-1", "user": "legacy",
+            "metadata": {"a": "b"}, "store": true, "include": ["reasoning.encrypted_content"],
+            "previous_response_id": "resp_1", "prompt_cache_key": "k", "truncation": "auto",
+            "service_tier": "priority", "background": false,
+        }));
+        let mut expected = json!({
+            "model": "gemini-2.5-pro",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 300, "temperature": 0.2, "top_p": 0.9,
+            "reasoning_effort": "high",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object"}, "strict": true}},
+            "user": "u-1",
+            "stream": true, "stream_options": {"include_usage": true},
+        });
+        assert_eq!(out, expected);
+
+        let out = translate(json!({"model": "x", "input": "hi", "user": "legacy",
+                                   "text": {"format": {"type": "text"}}}));
+        expected = json!({"model": "gemini-2.5-pro", "messages": [{"role": "user", "content": "hi"}],
+                          "user": "legacy", "stream": true, "stream_options": {"include_usage": true}});
+        assert_eq!(out, expected);
+        let out = translate(
+            json!({"model": "x", "input": "hi", "text": {"format": {"type": "json_object"}}}),
+        );
+        assert_eq!(out["response_format"], json!({"type": "json_object"}));
+    }
+
+    #[test]
+    fn reasoning_attaches_to_its_turn_and_placeholders_are_not_thinking() {
+        let out = translate(json!({
+            "model": "x",
+            "input": [
+                {"role": "user", "content": "q"},
+                // Orphan reasoning before a user message is dropped.
+                {"type": "reasoning", "id": "rs_a", "summary": [], "encrypted_content": "gAAAAold"},
+                {"role": "user", "content": "q2"},
+                {"type": "reasoning", "id": "rs_b", "summary": [{"type": "summary_text", "text": "Thinking..."}],
+                 "encrypted_content": "sig-b"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "A"}]},
+                // A late payload in the same turn: the first one is kept, the text joins.
+                {"type": "reasoning", "id": "rs_c", "summary": [{"type": "summary_text", "text": "more"}],
+                 "encrypted_content": "sig-c"},
+                {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+                {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+                {"type": "item_reference", "id": "msg_old"},
+            ],
+        }));
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role": "user", "content": "q"},
+                {"role": "user", "content": "q2"},
+                {"role": "assistant", "content": "A\n\nNo.", "reasoning_text": "more", "reasoning_opaque": "sig-b"},
+            ])
+        );
+        // A thinking text without payload never gains one.
+        let out = translate(json!({"model": "x", "input": [
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t1"}, {"type": "summary_text", "text": "t2"}]},
+            {"type": "message", "role": "assistant", "content": "B"},
+        ]}));
+        assert_eq!(
+            out["messages"],
+            json!([{"role": "assistant", "content": "B", "reasoning_text": "t1\n\nt2"}])
+        );
+    }
+
+    #[test]
+    fn untranslatable_input_names_the_field() {
+        let e = request(
+            obj(json!({"model": "x", "input": [
+                {"role": "user", "content": "q"},
+                {"type": "function_call_output", "output": "x"},
+            ]})),
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.param.as_deref(), Some("input[1].call_id"));
+        let e = request(
+            obj(json!({"model": "x", "input": [{"type": "function_call", "call_id": "c", "arguments": "{}"}]})),
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("input[0].name"));
+        let e = request(obj(json!({"model": "x", "input": 5})), &ctx()).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("input"));
+        let e = request(
+            obj(json!({"model": "x", "input": [{"role": "critic", "content": "x"}]})),
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("input[0].role"));
+    }
+
+    // ---- stream ----
+
+    fn frame(v: Value) -> String {
+        format!("data: {v}\n\n")
+    }
+
+    fn chunk(model: &str, choices: Value) -> String {
+        frame(
+            json!({"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1,
+                     "model": model, "choices": choices}),
+        )
+    }
+
+    fn delta(model: &str, index: u64, d: Value) -> String {
+        chunk(
+            model,
+            json!([{"index": index, "delta": d, "finish_reason": null}]),
+        )
+    }
+
+    fn finish(model: &str, index: u64, reason: &str) -> String {
+        chunk(
+            model,
+            json!([{"index": index, "delta": {}, "finish_reason": reason}]),
+        )
+    }
+
+    fn usage_chunk(model: &str) -> String {
+        frame(
+            json!({"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": model,
+                     "choices": [], "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
+                     "prompt_tokens_details": {"cached_tokens": 100},
+                     "completion_tokens_details": {"reasoning_tokens": 7}}}),
+        )
+    }
+
+    /// The Azure-backed models' first chunk: no choices, only filter results.
+    fn filter_chunk() -> String {
+        frame(
+            json!({"choices": [], "created": 0, "id": "", "prompt_filter_results": [
+            {"content_filter_results": {"hate": {"filtered": false, "severity": "safe"}}, "prompt_index": 0}]}),
+        )
+    }
+
+    const DONE: &str = "data: [DONE]\n\n";
+
+    /// Runs raw upstream SSE text through the SSE parser in `split`-byte pieces (cutting
+    /// frames and UTF-8 sequences, as the network does) and then the translator.
+    fn run_split(frames: &[String], split: usize, end: bool) -> (Vec<OutEvent>, Usage) {
+        let raw = frames.concat();
+        let mut parser = SseParser::new();
+        let mut t = ChatToResponsesStream::new(&ctx());
+        let mut out = Vec::new();
+        let mut evs = Vec::new();
+        for piece in raw.as_bytes().chunks(split) {
+            parser.feed(piece, &mut evs);
+            for e in evs.drain(..) {
+                t.on_event(&e, &mut out);
+            }
+        }
+        if end {
+            parser.finish(&mut evs);
+            for e in evs.drain(..) {
+                t.on_event(&e, &mut out);
+            }
+            t.on_end(&mut out);
+        }
+        (out, t.usage())
+    }
+
+    fn run(frames: &[String]) -> Vec<OutEvent> {
+        let (a, _) = run_split(frames, 7, true);
+        let (b, _) = run_split(frames, 1 << 20, true);
+        assert_eq!(a, b, "byte splitting must not change the output");
+        a
+    }
+
+    fn names(out: &[OutEvent]) -> Vec<&'static str> {
+        out.iter()
+            .map(|e| match e {
+                OutEvent::Event { name, .. } => name.expect("responses events are named"),
+                OutEvent::Done => panic!("Responses streams have no [DONE]"),
+            })
+            .collect()
+    }
+
+    fn data(e: &OutEvent) -> &Value {
+        match e {
+            OutEvent::Event { data, .. } => data,
+            OutEvent::Done => panic!("no data"),
+        }
+    }
+
+    fn check_sequence(out: &[OutEvent]) {
+        for (i, e) in out.iter().enumerate() {
+            let d = data(e);
+            assert_eq!(d["sequence_number"], i as u64, "event {i}");
+            if let OutEvent::Event { name: Some(n), .. } = e {
+                assert_eq!(d["type"], *n);
+            }
+        }
+    }
+
+    #[test]
+    fn text_stream_from_an_azure_model() {
+        let m = "gpt-4.1-2025-04-14";
+        let (out, usage) = run_split(
+            &[
+                filter_chunk(),
+                delta(m, 0, json!({"role": "assistant", "content": ""})),
+                delta(m, 0, json!({"content": "Héllo"})),
+                delta(m, 0, json!({"content": " wörld ✓"})),
+                finish(m, 0, "stop"),
+                usage_chunk(m),
+                DONE.into(),
+            ],
+            5,
+            true,
+        );
+        check_sequence(&out);
+        assert_eq!(
+            names(&out),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        let id = "msg_0123456789abcdef01234567_0";
+        assert_eq!(data(&out[0])["response"]["status"], "in_progress");
+        assert_eq!(
+            data(&out[0])["response"]["id"],
+            "resp_0123456789abcdef01234567"
+        );
+        assert_eq!(data(&out[2])["item"]["id"], id);
+        assert_eq!(data(&out[4])["delta"], "Héllo");
+        assert_eq!(data(&out[4])["item_id"], id);
+        assert_eq!(data(&out[6])["text"], "Héllo wörld ✓");
+        assert_eq!(data(&out[8])["item"]["id"], id);
+        let r = &data(&out[9])["response"];
+        assert_eq!(r["status"], "completed");
+        assert_eq!(r["model"], "gemini-2.5-pro");
+        assert_eq!(r["created_at"], 1_700_000_000);
+        assert_eq!(
+            r["output"],
+            json!([{"id": id, "type": "message", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Héllo wörld ✓"}]}])
+        );
+        assert_eq!(
+            r["usage"],
+            json!({"input_tokens": 120, "input_tokens_details": {"cached_tokens": 100},
+                   "output_tokens": 30, "output_tokens_details": {"reasoning_tokens": 7}, "total_tokens": 150})
+        );
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 120,
+                output_tokens: 30,
+                cache_read_tokens: 100,
+                cache_creation_tokens: 0
+            }
+        );
+    }
+
+    #[test]
+    fn claude_split_choices_are_one_answer() {
+        let m = "claude-sonnet-4.5";
+        let out = run(&[
+            delta(
+                m,
+                0,
+                json!({"role": "assistant", "content": "I'll use the Read tool."}),
+            ),
+            delta(
+                m,
+                1,
+                json!({"tool_calls": [{"index": 0, "id": "toolu_vrtx_01A", "type": "function",
+                                             "function": {"name": "Read", "arguments": ""}}]}),
+            ),
+            delta(
+                m,
+                1,
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"file_pa"}}]}),
+            ),
+            delta(
+                m,
+                1,
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "th\":\"a\"}"}}]}),
+            ),
+            finish(m, 1, "tool_calls"),
+            usage_chunk(m),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        assert_eq!(
+            names(&out),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        assert_eq!(data(&out[8])["output_index"], 1);
+        assert_eq!(
+            data(&out[8])["item"],
+            json!({"id": "fc_0123456789abcdef01234567_1", "type": "function_call", "status": "in_progress",
+                   "arguments": "", "call_id": "toolu_vrtx_01A", "name": "Read"})
+        );
+        assert_eq!(data(&out[11])["arguments"], "{\"file_path\":\"a\"}");
+        let r = &data(&out[13])["response"];
+        assert_eq!(r["status"], "completed");
+        assert_eq!(r["output"][1]["arguments"], "{\"file_path\":\"a\"}");
+        assert_eq!(r["output"][1]["status"], "completed");
+    }
+
+    #[test]
+    fn parallel_calls_by_index_and_by_id() {
+        let m = "gpt-4.1";
+        // OpenAI style: distinct indexes.
+        let out = run(&[
+            delta(
+                m,
+                0,
+                json!({"role": "assistant", "content": null, "tool_calls": [
+                {"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}),
+            ),
+            delta(
+                m,
+                0,
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"x\":1}"}}]}),
+            ),
+            delta(
+                m,
+                0,
+                json!({"tool_calls": [
+                {"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}),
+            ),
+            finish(m, 0, "tool_calls"),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        let r = &data(out.last().unwrap())["response"];
+        assert_eq!(r["output"].as_array().unwrap().len(), 2);
+        assert_eq!(r["output"][0]["call_id"], "call_a");
+        assert_eq!(r["output"][0]["arguments"], "{\"x\":1}");
+        assert_eq!(r["output"][1]["call_id"], "call_b");
+        assert_eq!(r["output"][1]["name"], "g");
+        assert_eq!(r["usage"], Value::Null, "no usage chunk, no usage");
+        // Gemini style: every call at index 0, told apart by id, all in one chunk.
+        let out = run(&[
+            delta(
+                "gemini-2.5-pro",
+                0,
+                json!({"role": "assistant", "tool_calls": [
+                {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}},
+                {"index": 0, "id": "c2", "type": "function", "function": {"name": "f", "arguments": "{\"a\":2}"}}]}),
+            ),
+            finish("gemini-2.5-pro", 0, "tool_calls"),
+            DONE.into(),
+        ]);
+        let r = &data(out.last().unwrap())["response"];
+        let calls: Vec<(&str, &str)> = r["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["call_id"].as_str().unwrap(),
+                    i["arguments"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(calls, [("c1", "{\"a\":1}"), ("c2", "{\"a\":2}")]);
+        // Each item's added/done ids agree.
+        let added: Vec<&Value> = out
+            .iter()
+            .filter(|e| names(std::slice::from_ref(e))[0] == "response.output_item.added")
+            .map(|e| &data(e)["item"]["id"])
+            .collect();
+        let done: Vec<&Value> = out
+            .iter()
+            .filter(|e| names(std::slice::from_ref(e))[0] == "response.output_item.done")
+            .map(|e| &data(e)["item"]["id"])
+            .collect();
+        assert_eq!(added, done);
+    }
+
+    #[test]
+    fn reasoning_stream_keeps_payload_and_round_trips() {
+        let m = "gemini-2.5-pro";
+        let out = run(&[
+            delta(
+                m,
+                0,
+                json!({"role": "assistant", "reasoning_text": "Let me"}),
+            ),
+            delta(m, 0, json!({"reasoning_text": " think."})),
+            delta(m, 0, json!({"reasoning_opaque": "opaque-1"})),
+            delta(m, 0, json!({"content": "Answer"})),
+            finish(m, 0, "stop"),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        assert_eq!(
+            names(&out)[2..],
+            [
+                "response.output_item.added",
+                "response.reasoning_summary_part.added",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.delta",
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        assert_eq!(
+            data(&out[8])["item"],
+            json!({"id": "rs_0123456789abcdef01234567_0", "type": "reasoning",
+                   "summary": [{"type": "summary_text", "text": "Let me think."}],
+                   "encrypted_content": "opaque-1"})
+        );
+        // The client sends the output back next turn: one assistant message again.
+        let output = data(out.last().unwrap())["response"]["output"].clone();
+        let mut input = vec![json!({"role": "user", "content": "q"})];
+        input.extend(output.as_array().unwrap().iter().cloned());
+        input.push(json!({"role": "user", "content": "q2"}));
+        let back = translate(json!({"model": "x", "input": input}));
+        assert_eq!(
+            back["messages"][1],
+            json!({"role": "assistant", "content": "Answer", "reasoning_text": "Let me think.",
+                   "reasoning_opaque": "opaque-1"})
+        );
+    }
+
+    #[test]
+    fn late_opaque_and_text_only_reasoning() {
+        let m = "gemini-2.5-pro";
+        // The payload arrives with the last content: its own item, still the same turn.
+        let out = run(&[
+            delta(m, 0, json!({"role": "assistant", "content": "Ans"})),
+            chunk(
+                m,
+                json!([{"index": 0, "delta": {"content": "wer", "reasoning_opaque": "late"}, "finish_reason": "stop"}]),
+            ),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        let output = data(out.last().unwrap())["response"]["output"].clone();
+        assert_eq!(output[0]["content"][0]["text"], "Ans");
+        assert_eq!(
+            output[1],
+            json!({"id": "rs_0123456789abcdef01234567_1", "type": "reasoning", "summary": [], "encrypted_content": "late"})
+        );
+        assert_eq!(output[2]["content"][0]["text"], "wer");
+        let back = translate(json!({"model": "x", "input": output}));
+        assert_eq!(
+            back["messages"],
+            json!([{"role": "assistant", "content": "Ans\n\nwer", "reasoning_opaque": "late"}])
+        );
+        // Readable reasoning without a payload never gains encrypted_content.
+        let out = run(&[
+            delta(m, 0, json!({"reasoning_text": "hmm"})),
+            delta(m, 0, json!({"content": "ok"})),
+            finish(m, 0, "stop"),
+            DONE.into(),
+        ]);
+        let r = &data(out.last().unwrap())["response"];
+        assert_eq!(
+            r["output"][0],
+            json!({"id": "rs_0123456789abcdef01234567_0", "type": "reasoning",
+                                          "summary": [{"type": "summary_text", "text": "hmm"}]})
+        );
+    }
+
+    #[test]
+    fn length_is_incomplete() {
+        let m = "gpt-4.1";
+        let out = run(&[
+            delta(m, 0, json!({"role": "assistant", "content": "cut"})),
+            finish(m, 0, "length"),
+            usage_chunk(m),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        assert_eq!(*names(&out).last().unwrap(), "response.incomplete");
+        let r = &data(out.last().unwrap())["response"];
+        assert_eq!(r["status"], "incomplete");
+        assert_eq!(
+            r["incomplete_details"],
+            json!({"reason": "max_output_tokens"})
+        );
+        assert_eq!(r["output"][0]["status"], "incomplete");
+        let out = run(&[
+            delta(m, 0, json!({"content": "x"})),
+            finish(m, 0, "content_filter"),
+            DONE.into(),
+        ]);
+        let r = &data(out.last().unwrap())["response"];
+        assert_eq!(r["incomplete_details"], json!({"reason": "content_filter"}));
+    }
+
+    #[test]
+    fn finish_then_end_without_done_completes() {
+        let m = "gpt-4.1";
+        let out = run(&[
+            delta(m, 0, json!({"content": "x"})),
+            finish(m, 0, "stop"),
+            usage_chunk(m),
+        ]);
+        check_sequence(&out);
+        assert_eq!(*names(&out).last().unwrap(), "response.completed");
+        assert_eq!(
+            data(out.last().unwrap())["response"]["usage"]["input_tokens"],
+            120
+        );
+    }
+
+    #[test]
+    fn truncated_stream_ends_with_one_error() {
+        let m = "gpt-4.1";
+        let (mut out, _) = run_split(
+            &[
+                delta(m, 0, json!({"role": "assistant", "content": "partial"})),
+                // cut mid-frame
+                "data: {\"choices\":[{\"index\":0,\"del".into(),
+            ],
+            3,
+            true,
+        );
+        check_sequence(&out);
+        let n = names(&out);
+        assert_eq!(n.iter().filter(|x| **x == "error").count(), 1);
+        assert_eq!(*n.last().unwrap(), "error");
+        assert!(!n.contains(&"response.completed"));
+        let last = data(out.last().unwrap()).clone();
+        assert_eq!(last["code"], "api_error");
+        // A stream cut after some output: the error is the last event, and nothing
+        // (end, network error, late [DONE]) follows it.
+        let before = out.len();
+        let mut t = ChatToResponsesStream::new(&ctx());
+        t.on_event(
+            &SseEvent {
+                event: None,
+                data: json!({"choices": [{"index": 0, "delta": {"content": "x"}}]}).to_string(),
+            },
+            &mut out,
+        );
+        t.on_end(&mut out);
+        assert_eq!(
+            names(&out[before..]),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "error"
+            ]
+        );
+        let len = out.len();
+        t.on_end(&mut out);
+        t.on_error("again", &mut out);
+        t.on_event(
+            &SseEvent {
+                event: None,
+                data: "[DONE]".into(),
+            },
+            &mut out,
+        );
+        assert_eq!(out.len(), len);
+    }
+
+    #[test]
+    fn upstream_error_chunk_becomes_error_event() {
+        let m = "gpt-4.1";
+        let out = run(&[
+            delta(m, 0, json!({"content": "a"})),
+            frame(
+                json!({"error": {"message": "rate limited upstream", "type": "rate_limit_error"}}),
+            ),
+            delta(m, 0, json!({"content": "b"})),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        let n = names(&out);
+        assert_eq!(*n.last().unwrap(), "error");
+        assert_eq!(
+            n.iter()
+                .filter(|x| x.starts_with("response.output_text.delta"))
+                .count(),
+            1
+        );
+        assert_eq!(
+            data(out.last().unwrap())["message"],
+            "rate limited upstream"
+        );
+    }
+
+    #[test]
+    fn malformed_chunks_are_skipped_and_network_errors_reported_once() {
+        let m = "gpt-4.1";
+        let out = run(&[
+            "data: {not json\n\n".into(),
+            delta(m, 0, json!({"content": "ok"})),
+            finish(m, 0, "stop"),
+            DONE.into(),
+        ]);
+        check_sequence(&out);
+        assert_eq!(*names(&out).last().unwrap(), "response.completed");
+
+        let mut t = ChatToResponsesStream::new(&ctx());
+        let mut out = Vec::new();
+        t.on_error("connection reset", &mut out);
+        t.on_error("connection reset", &mut out);
+        t.on_end(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(data(&out[0])["message"], "connection reset");
+        assert_eq!(data(&out[0])["sequence_number"], 0);
+    }
+
+    #[test]
+    fn degenerate_tool_arguments_abort() {
+        let m = "gpt-4.1";
+        let mut frames = vec![delta(
+            m,
+            0,
+            json!({"tool_calls": [
+            {"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": "{"}}]}),
+        )];
+        for _ in 0..5 {
+            frames.push(delta(
+                m,
+                0,
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "\n\n\n\n\n"}}]}),
+            ));
+        }
+        frames.push(finish(m, 0, "tool_calls"));
+        frames.push(DONE.into());
+        let out = run(&frames);
+        check_sequence(&out);
+        let n = names(&out);
+        assert_eq!(*n.last().unwrap(), "error");
+        assert!(!n.contains(&"response.completed"));
+        assert_eq!(
+            data(out.last().unwrap())["message"],
+            WhitespaceGuard::MESSAGE
+        );
+    }
+}
