@@ -1,1 +1,1582 @@
-//! Translator pair: in progress.
+//! An OpenAI Chat Completions client served by Copilot's Anthropic `/v1/messages` (Claude
+//! models: the native Messages API keeps thinking and tool structure intact).
+//!
+//! `request` turns a Chat body into a Messages body; `MessagesToChatStream` turns the
+//! Messages events back into Chat chunks.
+
+use serde_json::{Map, Value};
+
+use super::{
+    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url, OutEvent,
+    StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+};
+use crate::api_error::ApiError;
+use crate::sse::SseEvent;
+use crate::upstream::routing::Api;
+
+/// Default `max_tokens` when neither the client nor the catalog gives one.
+const DEFAULT_MAX_TOKENS: u64 = 8192;
+/// Anthropic's smallest thinking budget.
+const MIN_THINKING_BUDGET: u64 = 1024;
+/// Image types the Messages API accepts in a base64 source.
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// A JSON object from owned pairs: values move in (`json!` would serialize a copy).
+fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in pairs {
+        m.insert(k.to_string(), v);
+    }
+    Value::Object(m)
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+fn take_string(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn invalid(message: impl Into<String>, param: impl Into<String>) -> ApiError {
+    ApiError::invalid(message).with_param(param)
+}
+
+/// The `text` of a text block, moved out.
+fn block_text(block: Option<Value>) -> Value {
+    match block {
+        Some(Value::Object(mut b)) => b.remove("text").unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+fn text_block(text: String) -> Value {
+    obj([("type", s("text")), ("text", Value::String(text))])
+}
+
+/// Messages turns being built: consecutive blocks of one role share a turn.
+#[derive(Default)]
+struct Turns {
+    turns: Vec<(&'static str, Vec<Value>)>,
+}
+
+impl Turns {
+    fn push(&mut self, role: &'static str, block: Value) {
+        match self.turns.last_mut() {
+            Some((r, blocks)) if *r == role => blocks.push(block),
+            _ => self.turns.push((role, vec![block])),
+        }
+    }
+
+    fn into_messages(self) -> Vec<Value> {
+        self.turns
+            .into_iter()
+            .map(|(role, mut blocks)| {
+                // A lone text block reads as plain string content, as clients usually send it.
+                let content = if blocks.len() == 1
+                    && blocks[0].get("type").and_then(Value::as_str) == Some("text")
+                    && blocks[0].as_object().is_some_and(|b| b.len() == 2)
+                {
+                    block_text(blocks.pop())
+                } else {
+                    Value::Array(blocks)
+                };
+                obj([("role", s(role)), ("content", content)])
+            })
+            .collect()
+    }
+}
+
+/// Chat Completions request body → Messages request body.
+pub fn request(
+    mut body: Map<String, Value>,
+    ctx: &TranslateCtx,
+) -> Result<Map<String, Value>, ApiError> {
+    if let Some(n) = body.get("n").and_then(Value::as_u64) {
+        if n > 1 {
+            return Err(invalid(
+                "n > 1 is not supported for this model: the Messages API returns one choice",
+                "n",
+            ));
+        }
+    }
+    if let Some(Value::Object(rf)) = body.get("response_format") {
+        let strict = rf.get("type").and_then(Value::as_str) == Some("json_schema")
+            && rf.get("json_schema").and_then(|j| j.get("strict")) == Some(&Value::Bool(true));
+        if strict {
+            return Err(invalid(
+                "response_format json_schema with strict: true is not supported for this model",
+                "response_format",
+            ));
+        }
+    }
+
+    let Some(Value::Array(input)) = body.remove("messages") else {
+        return Err(invalid("messages must be an array", "messages"));
+    };
+    let mut system: Vec<Value> = Vec::new();
+    let mut turns = Turns::default();
+    for (i, msg) in input.into_iter().enumerate() {
+        let Value::Object(mut msg) = msg else {
+            return Err(invalid(
+                "each message must be an object",
+                format!("messages[{i}]"),
+            ));
+        };
+        let role = take_string(msg.remove("role")).unwrap_or_default();
+        let content = msg.remove("content").unwrap_or(Value::Null);
+        match role.as_str() {
+            "system" | "developer" => system_blocks(content, &mut system),
+            "user" => user_blocks(i, content, &mut turns)?,
+            "tool" => {
+                let Some(id) = take_string(msg.remove("tool_call_id")) else {
+                    return Err(invalid(
+                        "a tool message needs a tool_call_id",
+                        format!("messages[{i}].tool_call_id"),
+                    ));
+                };
+                let content = match content {
+                    Value::String(t) => Value::String(t),
+                    Value::Array(parts) => Value::Array(
+                        parts
+                            .into_iter()
+                            .filter_map(|p| match p {
+                                Value::Object(mut p) => take_string(p.remove("text")),
+                                Value::String(t) => Some(t),
+                                _ => None,
+                            })
+                            .filter(|t| !t.is_empty())
+                            .map(text_block)
+                            .collect(),
+                    ),
+                    _ => Value::String(String::new()),
+                };
+                turns.push(
+                    "user",
+                    obj([
+                        ("type", s("tool_result")),
+                        ("tool_use_id", Value::String(id)),
+                        ("content", content),
+                    ]),
+                );
+            }
+            "assistant" => assistant_blocks(i, msg, content, &mut turns)?,
+            _ => {
+                return Err(invalid(
+                    format!("unsupported message role {role:?}"),
+                    format!("messages[{i}].role"),
+                ))
+            }
+        }
+    }
+    if turns.turns.is_empty() {
+        return Err(invalid(
+            "messages must contain at least one user or assistant message",
+            "messages",
+        ));
+    }
+
+    let mut out = Map::new();
+    out.insert("model".into(), Value::String(ctx.model.clone()));
+    if !system.is_empty() {
+        let value = if system.len() == 1 {
+            block_text(system.pop())
+        } else {
+            Value::Array(system)
+        };
+        out.insert("system".into(), value);
+    }
+    out.insert("messages".into(), Value::Array(turns.into_messages()));
+
+    let max_tokens = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_u64))
+        .or(ctx.max_output_tokens)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    out.insert("max_tokens".into(), max_tokens.into());
+
+    match body.remove("stop") {
+        Some(Value::String(stop)) => {
+            out.insert(
+                "stop_sequences".into(),
+                Value::Array(vec![Value::String(stop)]),
+            );
+        }
+        Some(Value::Array(stops)) if !stops.is_empty() => {
+            out.insert("stop_sequences".into(), Value::Array(stops));
+        }
+        _ => {}
+    }
+
+    let mut has_tools = false;
+    if let Some(Value::Array(tools)) = body.remove("tools") {
+        let tools = messages_tools(tools)?;
+        has_tools = !tools.is_empty();
+        if has_tools {
+            out.insert("tools".into(), Value::Array(tools));
+        }
+    }
+    let mut forced_tool = false;
+    if has_tools {
+        let mut choice = match body.remove("tool_choice") {
+            Some(tc) => messages_tool_choice(&tc),
+            None => None,
+        };
+        if body.get("parallel_tool_calls") == Some(&Value::Bool(false)) {
+            let c = choice.get_or_insert_with(|| {
+                let mut m = Map::new();
+                m.insert("type".into(), s("auto"));
+                m
+            });
+            if c.get("type").and_then(Value::as_str) != Some("none") {
+                c.insert("disable_parallel_tool_use".into(), Value::Bool(true));
+            }
+        }
+        if let Some(c) = choice {
+            forced_tool = matches!(c.get("type").and_then(Value::as_str), Some("any" | "tool"));
+            out.insert("tool_choice".into(), Value::Object(c));
+        }
+    }
+
+    // Anthropic cannot think while a tool use is forced; the explicit tool choice wins.
+    let budget = match body.get("reasoning_effort") {
+        None | Some(Value::Null) => None,
+        Some(effort) => thinking_budget(effort)?,
+    }
+    .filter(|_| !forced_tool)
+    .map(|b| b.min(max_tokens.saturating_sub(1)))
+    .filter(|&b| b >= MIN_THINKING_BUDGET);
+    if let Some(budget) = budget {
+        out.insert(
+            "thinking".into(),
+            obj([("type", s("enabled")), ("budget_tokens", budget.into())]),
+        );
+    }
+
+    // Anthropic's temperature range is 0..=1 (OpenAI's 0..=2); with thinking on it only
+    // accepts the default temperature and a top_p of at least 0.95.
+    if let Some(t) = body.remove("temperature").and_then(|t| t.as_f64()) {
+        if budget.is_none() {
+            out.insert("temperature".into(), t.clamp(0.0, 1.0).into());
+        }
+    }
+    if let Some(p) = body.remove("top_p").and_then(|p| p.as_f64()) {
+        if budget.is_none() || p >= 0.95 {
+            out.insert("top_p".into(), p.into());
+        }
+    }
+
+    // Anthropic's metadata holds only a user id.
+    let user =
+        take_string(body.remove("user")).or_else(|| take_string(body.remove("safety_identifier")));
+    if let Some(user) = user.filter(|u| !u.is_empty()) {
+        out.insert("metadata".into(), obj([("user_id", Value::String(user))]));
+    }
+
+    // Dropped: response_format (non-strict), n = 1, seed, penalties, logprobs, metadata,
+    // store, service_tier, prompt_cache_key, stream_options (read into ctx.include_usage).
+    out.insert("stream".into(), Value::Bool(true));
+    Ok(out)
+}
+
+/// `reasoning_effort` → thinking budget; `none` → no thinking.
+fn thinking_budget(effort: &Value) -> Result<Option<u64>, ApiError> {
+    Ok(match effort.as_str() {
+        Some("none") => None,
+        Some("minimal" | "low") => Some(2048),
+        Some("medium") => Some(8192),
+        Some("high") => Some(24576),
+        Some("xhigh" | "max") => Some(32768),
+        _ => {
+            return Err(invalid(
+                "reasoning_effort must be one of none, minimal, low, medium, high, xhigh",
+                "reasoning_effort",
+            ))
+        }
+    })
+}
+
+fn system_blocks(content: Value, system: &mut Vec<Value>) {
+    match content {
+        Value::String(t) if !t.is_empty() => system.push(text_block(t)),
+        Value::Array(parts) => {
+            // Parts of one message are one text, as OpenAI reads them.
+            let mut text = String::new();
+            for p in parts {
+                match p {
+                    Value::Object(mut p) => {
+                        text.push_str(&take_string(p.remove("text")).unwrap_or_default())
+                    }
+                    Value::String(t) => text.push_str(&t),
+                    _ => {}
+                }
+            }
+            if !text.is_empty() {
+                system.push(text_block(text));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn user_blocks(i: usize, content: Value, turns: &mut Turns) -> Result<(), ApiError> {
+    let parts = match content {
+        Value::String(t) => {
+            if !t.is_empty() {
+                turns.push("user", text_block(t));
+            }
+            return Ok(());
+        }
+        Value::Array(parts) => parts,
+        Value::Null => return Ok(()),
+        _ => {
+            return Err(invalid(
+                "content must be a string or an array of parts",
+                format!("messages[{i}].content"),
+            ))
+        }
+    };
+    for (j, part) in parts.into_iter().enumerate() {
+        let param = || format!("messages[{i}].content[{j}]");
+        let mut part = match part {
+            Value::Object(p) => p,
+            Value::String(t) => {
+                if !t.is_empty() {
+                    turns.push("user", text_block(t));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        match part.get("type").and_then(Value::as_str).unwrap_or("") {
+            "text" => {
+                if let Some(t) = take_string(part.remove("text")).filter(|t| !t.is_empty()) {
+                    turns.push("user", text_block(t));
+                }
+            }
+            "image_url" => {
+                let url = match part.remove("image_url") {
+                    Some(Value::Object(mut iu)) => take_string(iu.remove("url")),
+                    Some(Value::String(u)) => Some(u),
+                    _ => None,
+                };
+                let Some(url) = url else {
+                    return Err(invalid(
+                        "image_url.url is required",
+                        param() + ".image_url.url",
+                    ));
+                };
+                turns.push("user", image_block(url, param)?);
+            }
+            "file" => {
+                let data = part
+                    .get_mut("file")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|f| take_string(f.remove("file_data")));
+                let doc = data
+                    .as_deref()
+                    .and_then(parse_data_url)
+                    .and_then(|(media, b64)| {
+                        (media == "application/pdf").then(|| {
+                            obj([
+                                ("type", s("document")),
+                                (
+                                    "source",
+                                    obj([
+                                        ("type", s("base64")),
+                                        ("media_type", s(media)),
+                                        ("data", s(b64)),
+                                    ]),
+                                ),
+                            ])
+                        })
+                    });
+                let Some(doc) = doc else {
+                    return Err(invalid(
+                        "only inline PDF files (file_data as a data URL) are supported for this model",
+                        param() + ".file",
+                    ));
+                };
+                turns.push("user", doc);
+            }
+            other => {
+                return Err(invalid(
+                    format!("content part type {other:?} is not supported for this model"),
+                    param() + ".type",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `image_url` → Anthropic image block: data URLs become base64 sources, web URLs stay URLs.
+fn image_block(url: String, param: impl Fn() -> String) -> Result<Value, ApiError> {
+    let source = if url.starts_with("data:") {
+        let Some((media, data)) = parse_data_url(&url) else {
+            return Err(invalid(
+                "image data URL must be base64",
+                param() + ".image_url.url",
+            ));
+        };
+        if !IMAGE_TYPES.contains(&media) {
+            return Err(invalid(
+                format!("image type {media:?} is not supported (jpeg, png, gif, webp)"),
+                param() + ".image_url.url",
+            ));
+        }
+        obj([
+            ("type", s("base64")),
+            ("media_type", s(media)),
+            ("data", s(data)),
+        ])
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        obj([("type", s("url")), ("url", Value::String(url))])
+    } else {
+        return Err(invalid(
+            "image URL must be a data URL or an http(s) URL",
+            param() + ".image_url.url",
+        ));
+    };
+    Ok(obj([("type", s("image")), ("source", source)]))
+}
+
+/// Assistant message → blocks in Anthropic order: thinking, text, tool_use.
+fn assistant_blocks(
+    i: usize,
+    mut msg: Map<String, Value>,
+    content: Value,
+    turns: &mut Turns,
+) -> Result<(), ApiError> {
+    let text = take_string(msg.remove("reasoning_text"))
+        .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER);
+    let opaque = take_string(msg.remove("reasoning_opaque")).filter(|o| !o.is_empty());
+    match (text, opaque) {
+        // Signatures only verify with the vendor that minted them.
+        (_, Some(o)) if is_openai_encrypted(&o) => {}
+        (Some(t), Some(o)) => turns.push(
+            "assistant",
+            obj([
+                ("type", s("thinking")),
+                ("thinking", Value::String(t)),
+                ("signature", Value::String(o)),
+            ]),
+        ),
+        (None, Some(o)) => turns.push(
+            "assistant",
+            obj([("type", s("redacted_thinking")), ("data", Value::String(o))]),
+        ),
+        // Unsigned thinking is rejected by the Messages API and never gains a signature.
+        (_, None) => {}
+    }
+
+    match content {
+        Value::String(t) if !t.is_empty() => turns.push("assistant", text_block(t)),
+        Value::Array(parts) => {
+            for p in parts {
+                let t = match p {
+                    Value::Object(mut p) => {
+                        take_string(p.remove("text")).or_else(|| take_string(p.remove("refusal")))
+                    }
+                    Value::String(t) => Some(t),
+                    _ => None,
+                };
+                if let Some(t) = t.filter(|t| !t.is_empty()) {
+                    turns.push("assistant", text_block(t));
+                }
+            }
+        }
+        _ => {}
+    }
+
+    if let Some(Value::Array(calls)) = msg.remove("tool_calls") {
+        for (j, call) in calls.into_iter().enumerate() {
+            let param = format!("messages[{i}].tool_calls[{j}]");
+            let Value::Object(mut call) = call else {
+                return Err(invalid("a tool call must be an object", param));
+            };
+            let Some(id) = take_string(call.remove("id")) else {
+                return Err(invalid("a tool call needs an id", param + ".id"));
+            };
+            let mut func = match call.remove("function") {
+                Some(Value::Object(f)) => f,
+                _ => return Err(invalid("a tool call needs a function", param + ".function")),
+            };
+            let Some(name) = take_string(func.remove("name")) else {
+                return Err(invalid(
+                    "a tool call needs a name",
+                    param + ".function.name",
+                ));
+            };
+            let args = take_string(func.remove("arguments")).unwrap_or_default();
+            turns.push(
+                "assistant",
+                obj([
+                    ("type", s("tool_use")),
+                    ("id", Value::String(id)),
+                    ("name", Value::String(name)),
+                    ("input", parse_arguments(&args)),
+                ]),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Chat function tools → Messages client tools.
+fn messages_tools(tools: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.into_iter().enumerate() {
+        let Value::Object(mut tool) = tool else {
+            return Err(invalid("a tool must be an object", format!("tools[{i}]")));
+        };
+        if tool.get("type").and_then(Value::as_str) != Some("function") {
+            return Err(invalid(
+                "only function tools are supported for this model",
+                format!("tools[{i}].type"),
+            ));
+        }
+        let Some(Value::Object(mut f)) = tool.remove("function") else {
+            return Err(invalid(
+                "a function tool needs a function",
+                format!("tools[{i}].function"),
+            ));
+        };
+        let Some(name) = take_string(f.remove("name")) else {
+            return Err(invalid(
+                "a function tool needs a name",
+                format!("tools[{i}].function.name"),
+            ));
+        };
+        let mut t = Map::new();
+        t.insert("name".into(), Value::String(name));
+        if let Some(d) = take_string(f.remove("description")) {
+            t.insert("description".into(), Value::String(d));
+        }
+        let schema = match f.remove("parameters") {
+            Some(p @ Value::Object(_)) => p,
+            _ => obj([
+                ("type", s("object")),
+                ("properties", Value::Object(Map::new())),
+            ]),
+        };
+        t.insert("input_schema".into(), schema);
+        if let Some(strict @ Value::Bool(_)) = f.remove("strict") {
+            t.insert("strict".into(), strict);
+        }
+        out.push(Value::Object(t));
+    }
+    Ok(out)
+}
+
+fn messages_tool_choice(tc: &Value) -> Option<Map<String, Value>> {
+    let kind = match tc {
+        Value::String(mode) => match mode.as_str() {
+            "auto" => "auto",
+            "none" => "none",
+            "required" => "any",
+            _ => return None,
+        },
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
+            let name = o.get("function")?.get("name")?.as_str()?;
+            let mut m = Map::new();
+            m.insert("type".into(), s("tool"));
+            m.insert("name".into(), s(name));
+            return Some(m);
+        }
+        _ => return None,
+    };
+    let mut m = Map::new();
+    m.insert("type".into(), s(kind));
+    Some(m)
+}
+
+// ---------------------------------------------------------------------------------------
+// Streaming: Messages events → Chat chunks.
+
+/// Copilot `/v1/messages` events → Chat Completions chunks.
+///
+/// Only the first reasoning block is projected (Chat has one `reasoning_text` /
+/// `reasoning_opaque` pair per message). The finish chunk, the usage chunk (when the
+/// client asked) and `[DONE]` all go out on `message_stop`, so a stream cut after
+/// `message_delta` still ends in an error rather than a finish.
+pub struct MessagesToChatStream {
+    id: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+    started: bool,
+    terminated: bool,
+    /// Anthropic index of the reasoning block projected, once one has started.
+    reasoning_block: Option<u64>,
+    /// Anthropic block index → Chat tool call index.
+    tool_blocks: Vec<(u64, u64)>,
+    stop_reason: Option<String>,
+    usage: Usage,
+}
+
+impl MessagesToChatStream {
+    pub fn new(ctx: &TranslateCtx) -> Self {
+        MessagesToChatStream {
+            id: format!("chatcmpl-{}", ctx.id_seed),
+            model: ctx.model.clone(),
+            created: ctx.now_secs,
+            include_usage: ctx.include_usage,
+            started: false,
+            terminated: false,
+            reasoning_block: None,
+            tool_blocks: Vec::new(),
+            stop_reason: None,
+            usage: Usage::default(),
+        }
+    }
+
+    fn chunk(&self, choices: Value) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::String(self.id.clone()));
+        m.insert("object".into(), s("chat.completion.chunk"));
+        m.insert("created".into(), self.created.into());
+        m.insert("model".into(), Value::String(self.model.clone()));
+        m.insert("choices".into(), choices);
+        m
+    }
+
+    fn emit(&mut self, delta: Value, finish: Value, out: &mut Vec<OutEvent>) {
+        self.start(out);
+        let choice = obj([
+            ("index", 0.into()),
+            ("delta", delta),
+            ("finish_reason", finish),
+            ("logprobs", Value::Null),
+        ]);
+        out.push(OutEvent::data(Value::Object(
+            self.chunk(Value::Array(vec![choice])),
+        )));
+    }
+
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        if !self.started {
+            self.started = true;
+            self.emit(
+                obj([("role", s("assistant")), ("content", s(""))]),
+                Value::Null,
+                out,
+            );
+        }
+    }
+
+    fn read_usage(&mut self, u: &Value) {
+        let get = |k: &str| u.get(k).and_then(Value::as_u64);
+        if let Some(v) = get("input_tokens") {
+            self.usage.input_tokens = v;
+        }
+        if let Some(v) = get("output_tokens") {
+            self.usage.output_tokens = v;
+        }
+        if let Some(v) = get("cache_read_input_tokens") {
+            self.usage.cache_read_tokens = v;
+        }
+        if let Some(v) = get("cache_creation_input_tokens") {
+            self.usage.cache_creation_tokens = v;
+        }
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.terminated = true;
+            out.push(error_event(Api::ChatCompletions, message, 0));
+        }
+    }
+
+    fn tool_delta(&self, tool: u64, function: Value, head: Option<(&str, &str)>) -> Value {
+        let mut call = Map::new();
+        call.insert("index".into(), tool.into());
+        if let Some((id, _)) = head {
+            call.insert("id".into(), s(id));
+            call.insert("type".into(), s("function"));
+        }
+        call.insert("function".into(), function);
+        obj([("tool_calls", Value::Array(vec![Value::Object(call)]))])
+    }
+
+    fn block_start(&mut self, index: u64, block: &Value, out: &mut Vec<OutEvent>) {
+        let text = |k: &str| {
+            block
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+        };
+        match block.get("type").and_then(Value::as_str).unwrap_or("") {
+            "thinking" | "redacted_thinking" => {
+                if self.reasoning_block.is_some() {
+                    return;
+                }
+                self.reasoning_block = Some(index);
+                if let Some(t) = text("thinking") {
+                    self.emit(obj([("reasoning_text", s(t))]), Value::Null, out);
+                }
+                if let Some(o) = text("signature").or_else(|| text("data")) {
+                    self.emit(obj([("reasoning_opaque", s(o))]), Value::Null, out);
+                }
+            }
+            "text" => {
+                if let Some(t) = text("text") {
+                    self.emit(obj([("content", s(t))]), Value::Null, out);
+                }
+            }
+            "tool_use" => {
+                let tool = self.tool_blocks.len() as u64;
+                self.tool_blocks.push((index, tool));
+                let id = text("id").unwrap_or("");
+                let name = text("name").unwrap_or("");
+                // Anthropic starts tool_use with `input: {}`; anything more is prefilled input.
+                let args = match block.get("input") {
+                    Some(Value::Object(m)) if !m.is_empty() => Value::Object(m.clone()).to_string(),
+                    _ => String::new(),
+                };
+                let function = obj([("name", s(name)), ("arguments", Value::String(args))]);
+                let delta = self.tool_delta(tool, function, Some((id, name)));
+                self.emit(delta, Value::Null, out);
+            }
+            // Server tool blocks and the like have no Chat form.
+            _ => {}
+        }
+    }
+
+    fn block_delta(&mut self, index: u64, delta: &Value, out: &mut Vec<OutEvent>) {
+        let field = |k: &str| {
+            delta
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+        };
+        let reasoning = self.reasoning_block == Some(index);
+        match delta.get("type").and_then(Value::as_str).unwrap_or("") {
+            "text_delta" => {
+                if let Some(t) = field("text") {
+                    self.emit(obj([("content", s(t))]), Value::Null, out);
+                }
+            }
+            "thinking_delta" if reasoning => {
+                if let Some(t) = field("thinking") {
+                    self.emit(obj([("reasoning_text", s(t))]), Value::Null, out);
+                }
+            }
+            "signature_delta" if reasoning => {
+                if let Some(sig) = field("signature") {
+                    self.emit(obj([("reasoning_opaque", s(sig))]), Value::Null, out);
+                }
+            }
+            "input_json_delta" => {
+                let Some(&(_, tool)) = self.tool_blocks.iter().find(|(b, _)| *b == index) else {
+                    return;
+                };
+                if let Some(p) = field("partial_json") {
+                    let d = self.tool_delta(tool, obj([("arguments", s(p))]), None);
+                    self.emit(d, Value::Null, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self, out: &mut Vec<OutEvent>) {
+        let finish = match self.stop_reason.as_deref() {
+            Some("max_tokens" | "model_context_window_exceeded") => "length",
+            Some("tool_use") => "tool_calls",
+            Some("refusal") => "content_filter",
+            Some(_) => "stop",
+            None if !self.tool_blocks.is_empty() => "tool_calls",
+            None => "stop",
+        };
+        self.emit(Value::Object(Map::new()), s(finish), out);
+        if self.include_usage {
+            let u = self.usage;
+            let prompt = u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens;
+            let usage = obj([
+                ("prompt_tokens", prompt.into()),
+                ("completion_tokens", u.output_tokens.into()),
+                ("total_tokens", (prompt + u.output_tokens).into()),
+                (
+                    "prompt_tokens_details",
+                    obj([("cached_tokens", u.cache_read_tokens.into())]),
+                ),
+            ]);
+            let mut chunk = self.chunk(Value::Array(Vec::new()));
+            chunk.insert("usage".into(), usage);
+            out.push(OutEvent::data(Value::Object(chunk)));
+        }
+        out.push(OutEvent::Done);
+        self.terminated = true;
+    }
+}
+
+impl StreamTranslator for MessagesToChatStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        // Copilot's stray `data: [DONE]` on Messages streams and malformed JSON: skipped.
+        let Some(data) = event_json(ev) else {
+            return;
+        };
+        let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+        match data.get("type").and_then(Value::as_str).unwrap_or("") {
+            "message_start" => {
+                if let Some(u) = data.get("message").and_then(|m| m.get("usage")) {
+                    self.read_usage(u);
+                }
+                self.start(out);
+            }
+            "content_block_start" => {
+                if let Some(block) = data.get("content_block") {
+                    self.block_start(index, block, out);
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = data.get("delta") {
+                    self.block_delta(index, delta, out);
+                }
+            }
+            "message_delta" => {
+                if let Some(r) = data
+                    .get("delta")
+                    .and_then(|d| d.get("stop_reason"))
+                    .and_then(Value::as_str)
+                {
+                    self.stop_reason = Some(r.to_string());
+                }
+                if let Some(u) = data.get("usage") {
+                    self.read_usage(u);
+                }
+            }
+            "message_stop" => self.stop(out),
+            "error" => {
+                let message = data
+                    .get("error")
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("Upstream Messages stream error.")
+                    .to_string();
+                self.fail(&message, out);
+            }
+            // ping, content_block_stop: nothing to say in Chat.
+            _ => {}
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+        self.fail(
+            "Upstream Messages stream ended without a message_stop event.",
+            out,
+        );
+    }
+
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.fail(message, out);
+    }
+
+    fn usage(&self) -> Usage {
+        let u = self.usage;
+        Usage {
+            input_tokens: u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens,
+            ..u
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseParser;
+    use serde_json::json;
+
+    const SEED: &str = "0123456789abcdef01234567";
+
+    fn ctx_with(max_output: Option<u64>, include_usage: bool) -> TranslateCtx {
+        TranslateCtx {
+            model: "claude-sonnet-4.5".into(),
+            max_output_tokens: max_output,
+            id_seed: SEED.into(),
+            now_secs: 1_700_000_000,
+            include_usage,
+        }
+    }
+
+    fn translate_ctx(body: Value, ctx: &TranslateCtx) -> Result<Value, ApiError> {
+        let Value::Object(body) = body else { panic!() };
+        request(body, ctx).map(Value::Object)
+    }
+
+    fn translate(body: Value) -> Value {
+        translate_ctx(body, &ctx_with(Some(16000), true)).expect("translates")
+    }
+
+    fn translate_err(body: Value) -> ApiError {
+        translate_ctx(body, &ctx_with(Some(16000), true)).expect_err("rejected")
+    }
+
+    fn with_messages(messages: Value) -> Value {
+        json!({"model":"claude-sonnet-4.5","messages":messages})
+    }
+
+    // ---- request ----
+
+    #[test]
+    fn openai_sdk_fixture() {
+        let v: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/openai-sdk.chat.request.json"
+        ))
+        .unwrap();
+        let out = translate(v["body"].clone());
+        assert_eq!(
+            out,
+            json!({"model":"claude-sonnet-4.5","max_tokens":16000,
+                   "messages":[{"role":"user","content":"Hello via chat completions to gpt-4.1"}],
+                   "stream":true})
+        );
+    }
+
+    #[test]
+    fn max_tokens_sources() {
+        let base = |extra: Value, ctx: &TranslateCtx| {
+            let mut body = with_messages(json!([{"role":"user","content":"x"}]));
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            translate_ctx(body, ctx).unwrap()["max_tokens"].clone()
+        };
+        let ctx = ctx_with(Some(16000), true);
+        assert_eq!(base(json!({"max_tokens":100}), &ctx), 100);
+        assert_eq!(
+            base(json!({"max_completion_tokens":200,"max_tokens":100}), &ctx),
+            200
+        );
+        assert_eq!(base(json!({"max_tokens":null}), &ctx), 16000);
+        assert_eq!(base(json!({}), &ctx_with(None, true)), 8192);
+    }
+
+    #[test]
+    fn system_developer_and_merged_user_turns() {
+        let out = translate(
+            json!({"model":"m","temperature":1.7,"top_p":0.5,"stop":"END","user":"u-1",
+            "metadata":{"k":"v"},"seed":7,"n":1,"response_format":{"type":"json_object"},
+            "messages":[
+                {"role":"system","content":"Sys."},
+                {"role":"developer","content":[{"type":"text","text":"Dev "},{"type":"text","text":"rules."}]},
+                {"role":"user","content":"a"},
+                {"role":"user","content":[{"type":"text","text":"b"}]},
+                {"role":"assistant","content":"c"},
+                {"role":"system","content":""},
+                {"role":"user","content":"d"}]}),
+        );
+        assert_eq!(
+            out,
+            json!({"model":"claude-sonnet-4.5",
+                   "system":[{"type":"text","text":"Sys."},{"type":"text","text":"Dev rules."}],
+                   "messages":[
+                       {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},
+                       {"role":"assistant","content":"c"},
+                       {"role":"user","content":"d"}],
+                   "max_tokens":16000,"stop_sequences":["END"],"temperature":1.0,"top_p":0.5,
+                   "metadata":{"user_id":"u-1"},"stream":true})
+        );
+        // One system message: a plain string.
+        let out = translate(with_messages(
+            json!([{"role":"system","content":"Only."},{"role":"user","content":"x"}]),
+        ));
+        assert_eq!(out["system"], "Only.");
+        assert_eq!(
+            translate(
+                json!({"model":"m","stop":["a","b"],"messages":[{"role":"user","content":"x"}]})
+            )["stop_sequences"],
+            json!(["a", "b"])
+        );
+    }
+
+    #[test]
+    fn tool_calls_and_results_round_trip() {
+        let out = translate(
+            json!({"model":"m","parallel_tool_calls":false,"tool_choice":"required",
+            "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather",
+                        "parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},
+                     {"type":"function","function":{"name":"now","strict":true}}],
+            "messages":[
+                {"role":"user","content":"Weather in Paris and Rome?"},
+                {"role":"assistant","content":"Checking.","tool_calls":[
+                    {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                    {"id":"call_2","type":"function","function":{"name":"get_weather","arguments":"not json"}}]},
+                {"role":"tool","tool_call_id":"call_1","content":"18C"},
+                {"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"error: unknown city"}]},
+                {"role":"user","content":"And tomorrow?"}]}),
+        );
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role":"user","content":"Weather in Paris and Rome?"},
+                {"role":"assistant","content":[
+                    {"type":"text","text":"Checking."},
+                    {"type":"tool_use","id":"call_1","name":"get_weather","input":{"city":"Paris"}},
+                    {"type":"tool_use","id":"call_2","name":"get_weather","input":{"raw_arguments":"not json"}}]},
+                {"role":"user","content":[
+                    {"type":"tool_result","tool_use_id":"call_1","content":"18C"},
+                    {"type":"tool_result","tool_use_id":"call_2","content":[{"type":"text","text":"error: unknown city"}]},
+                    {"type":"text","text":"And tomorrow?"}]}])
+        );
+        assert_eq!(
+            out["tools"],
+            json!([
+                {"name":"get_weather","description":"Weather",
+                 "input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},
+                {"name":"now","input_schema":{"type":"object","properties":{}},"strict":true}])
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type":"any","disable_parallel_tool_use":true})
+        );
+    }
+
+    #[test]
+    fn tool_choice_variants() {
+        let choice = |tc: Value, parallel: Option<bool>| {
+            let mut body = json!({"model":"m","tools":[{"type":"function","function":{"name":"f"}}],
+                                  "messages":[{"role":"user","content":"x"}]});
+            if !tc.is_null() {
+                body["tool_choice"] = tc;
+            }
+            if let Some(p) = parallel {
+                body["parallel_tool_calls"] = p.into();
+            }
+            translate(body).get("tool_choice").cloned()
+        };
+        assert_eq!(choice(json!("auto"), None), Some(json!({"type":"auto"})));
+        assert_eq!(
+            choice(json!("none"), Some(false)),
+            Some(json!({"type":"none"}))
+        );
+        assert_eq!(
+            choice(json!({"type":"function","function":{"name":"f"}}), None),
+            Some(json!({"type":"tool","name":"f"}))
+        );
+        assert_eq!(choice(Value::Null, None), None);
+        assert_eq!(
+            choice(Value::Null, Some(false)),
+            Some(json!({"type":"auto","disable_parallel_tool_use":true}))
+        );
+        assert_eq!(choice(Value::Null, Some(true)), None);
+        // No tools: no choice either.
+        let out = translate(
+            json!({"model":"m","tool_choice":"required","messages":[{"role":"user","content":"x"}]}),
+        );
+        assert!(out.get("tool_choice").is_none() && out.get("tools").is_none());
+    }
+
+    #[test]
+    fn invalid_inputs_name_the_field() {
+        let e = translate_err(with_messages(
+            json!([{"role":"user","content":"x"},{"role":"tool","content":"r"}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[1].tool_call_id"))
+        );
+        let e =
+            translate_err(json!({"model":"m","n":2,"messages":[{"role":"user","content":"x"}]}));
+        assert_eq!(e.param.as_deref(), Some("n"));
+        let e = translate_err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{},"strict":true}}}),
+        );
+        assert_eq!(e.param.as_deref(), Some("response_format"));
+        let e = translate_err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"huge"}),
+        );
+        assert_eq!(e.param.as_deref(), Some("reasoning_effort"));
+        let e = translate_err(with_messages(
+            json!([{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0].type"));
+        let e = translate_err(with_messages(json!([{"role":"user","content":[
+            {"type":"image_url","image_url":{"url":"data:image/bmp;base64,Qk0="}}]}])));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].image_url.url")
+        );
+        let e = translate_err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "tools":[{"type":"custom","custom":{"name":"g"}}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tools[0].type"));
+        let e = translate_err(with_messages(json!([{"role":"assistant","content":null,
+            "tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_calls[0].id"));
+        let e = translate_err(with_messages(
+            json!([{"role":"system","content":"only system"}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        // Non-strict json_schema is dropped, not refused.
+        let out = translate(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{}}}}),
+        );
+        assert!(out.get("response_format").is_none() && out.get("output_config").is_none());
+    }
+
+    #[test]
+    fn images_data_and_https() {
+        let out = translate(with_messages(json!([{"role":"user","content":[
+            {"type":"text","text":"Compare"},
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"high"}},
+            {"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},
+            {"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0="}}]}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type":"text","text":"Compare"},
+                {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},
+                {"type":"image","source":{"type":"url","url":"https://example.com/a.jpg"}},
+                {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}])
+        );
+    }
+
+    #[test]
+    fn reasoning_becomes_thinking_with_presence_kept() {
+        let assistant = |m: Value| {
+            let mut m = m;
+            m["role"] = json!("assistant");
+            let out = translate(with_messages(
+                json!([{"role":"user","content":"q"}, m, {"role":"user","content":"more"}]),
+            ));
+            out["messages"][1]["content"].clone()
+        };
+        // Thinking first, then text, then tool use; the signature exactly as given.
+        assert_eq!(
+            assistant(
+                json!({"content":"A.","reasoning_text":"Think.","reasoning_opaque":"EqQBsig+/=",
+                             "tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]})
+            ),
+            json!([{"type":"thinking","thinking":"Think.","signature":"EqQBsig+/="},
+                   {"type":"text","text":"A."},
+                   {"type":"tool_use","id":"t","name":"f","input":{}}])
+        );
+        // Opaque only (or the placeholder text): redacted thinking.
+        let redacted =
+            json!([{"type":"redacted_thinking","data":"ErcBdata"},{"type":"text","text":"A."}]);
+        assert_eq!(
+            assistant(json!({"content":"A.","reasoning_opaque":"ErcBdata"})),
+            redacted
+        );
+        assert_eq!(
+            assistant(
+                json!({"content":"A.","reasoning_text":THINKING_PLACEHOLDER,"reasoning_opaque":"ErcBdata"})
+            ),
+            redacted
+        );
+        // Foreign (OpenAI) payload: dropped; unsigned text: dropped, never signed.
+        assert_eq!(
+            assistant(
+                json!({"content":"A.","reasoning_text":"gpt","reasoning_opaque":"gAAAAABfernet"})
+            ),
+            json!("A.")
+        );
+        assert_eq!(
+            assistant(json!({"content":"A.","reasoning_text":"unsigned"})),
+            json!("A.")
+        );
+        // Refusal parts are text; an empty assistant message vanishes and its neighbours merge.
+        assert_eq!(
+            assistant(
+                json!({"content":[{"type":"text","text":"x"},{"type":"refusal","refusal":"no"}]})
+            ),
+            json!([{"type":"text","text":"x"},{"type":"text","text":"no"}])
+        );
+        let out = translate(with_messages(
+            json!([{"role":"user","content":"a"},{"role":"assistant","content":""},
+                                                  {"role":"user","content":"b"}]),
+        ));
+        assert_eq!(
+            out["messages"],
+            json!([{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}])
+        );
+    }
+
+    #[test]
+    fn reasoning_effort_to_thinking_budget() {
+        let thinking = |effort: &str, max: u64, extra: Value| {
+            let mut body = json!({"model":"m","max_tokens":max,"reasoning_effort":effort,"temperature":0.2,"top_p":0.9,
+                                  "messages":[{"role":"user","content":"x"}]});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            translate(body)
+        };
+        let out = thinking("low", 32000, json!({}));
+        assert_eq!(
+            out["thinking"],
+            json!({"type":"enabled","budget_tokens":2048})
+        );
+        // Thinking only accepts the default temperature and top_p >= 0.95.
+        assert!(out.get("temperature").is_none() && out.get("top_p").is_none());
+        assert_eq!(
+            thinking("medium", 32000, json!({}))["thinking"]["budget_tokens"],
+            8192
+        );
+        assert_eq!(
+            thinking("high", 32000, json!({"top_p":0.97}))["thinking"]["budget_tokens"],
+            24576
+        );
+        assert_eq!(
+            thinking("high", 32000, json!({"top_p":0.97}))["top_p"],
+            0.97
+        );
+        // Capped below max_tokens; too small a cap means no thinking.
+        assert_eq!(
+            thinking("high", 10000, json!({}))["thinking"]["budget_tokens"],
+            9999
+        );
+        let out = thinking("high", 1000, json!({}));
+        assert!(out.get("thinking").is_none());
+        assert_eq!(out["temperature"], 0.2);
+        assert!(thinking("none", 32000, json!({})).get("thinking").is_none());
+        // A forced tool wins over thinking.
+        let out = thinking(
+            "high",
+            32000,
+            json!({"tools":[{"type":"function","function":{"name":"f"}}],
+                                                "tool_choice":"required"}),
+        );
+        assert!(out.get("thinking").is_none());
+    }
+
+    // ---- stream ----
+
+    fn ev(v: Value) -> SseEvent {
+        SseEvent {
+            event: v["type"].as_str().map(str::to_string),
+            data: v.to_string(),
+        }
+    }
+
+    fn message_start(input: u64, cache_read: u64, cache_creation: u64) -> SseEvent {
+        ev(
+            json!({"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant",
+            "model":"claude-sonnet-4.5","content":[],"stop_reason":null,"stop_sequence":null,
+            "usage":{"input_tokens":input,"cache_creation_input_tokens":cache_creation,
+                     "cache_read_input_tokens":cache_read,"output_tokens":1}}}),
+        )
+    }
+
+    fn block_start(index: u64, block: Value) -> SseEvent {
+        ev(json!({"type":"content_block_start","index":index,"content_block":block}))
+    }
+
+    fn block_delta(index: u64, delta: Value) -> SseEvent {
+        ev(json!({"type":"content_block_delta","index":index,"delta":delta}))
+    }
+
+    fn block_stop(index: u64) -> SseEvent {
+        ev(json!({"type":"content_block_stop","index":index}))
+    }
+
+    fn message_delta(stop: &str, output: u64) -> SseEvent {
+        ev(
+            json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},"usage":{"output_tokens":output}}),
+        )
+    }
+
+    fn message_stop() -> SseEvent {
+        ev(json!({"type":"message_stop"}))
+    }
+
+    fn text_events(stop: &str) -> Vec<SseEvent> {
+        vec![
+            message_start(10, 100, 20),
+            ev(json!({"type":"ping"})),
+            block_start(0, json!({"type":"text","text":""})),
+            block_delta(0, json!({"type":"text_delta","text":"Hel"})),
+            block_delta(0, json!({"type":"text_delta","text":"lo"})),
+            block_stop(0),
+            message_delta(stop, 5),
+            message_stop(),
+        ]
+    }
+
+    fn run_ctx(events: &[SseEvent], ctx: &TranslateCtx) -> (Vec<OutEvent>, Usage) {
+        let mut t = MessagesToChatStream::new(ctx);
+        let mut out = Vec::new();
+        for e in events {
+            t.on_event(e, &mut out);
+        }
+        t.on_end(&mut out);
+        (out, t.usage())
+    }
+
+    fn run(events: &[SseEvent]) -> Vec<OutEvent> {
+        run_ctx(events, &ctx_with(None, true)).0
+    }
+
+    /// Chunks rendered as their delta / finish / usage, checking the envelope on the way.
+    fn render(out: &[OutEvent]) -> Vec<String> {
+        out.iter()
+            .map(|e| match e {
+                OutEvent::Done => "[DONE]".to_string(),
+                OutEvent::Event { name, data } => {
+                    assert_eq!(*name, None, "Chat chunks have no event name");
+                    if data.get("error").is_some() {
+                        return format!("error {}", data["error"]["message"].as_str().unwrap());
+                    }
+                    assert_eq!(data["id"], format!("chatcmpl-{SEED}"));
+                    assert_eq!(data["object"], "chat.completion.chunk");
+                    assert_eq!(data["created"], 1_700_000_000);
+                    assert_eq!(data["model"], "claude-sonnet-4.5");
+                    let choices = data["choices"].as_array().unwrap();
+                    if choices.is_empty() {
+                        return format!("usage {}", data["usage"]);
+                    }
+                    assert_eq!(choices.len(), 1);
+                    let c = &choices[0];
+                    assert_eq!(c["index"], 0);
+                    assert_eq!(c["logprobs"], Value::Null);
+                    match c["finish_reason"].as_str() {
+                        Some(f) => format!("finish {f} {}", c["delta"]),
+                        None => c["delta"].to_string(),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_stream_with_usage() {
+        let (out, usage) = run_ctx(&text_events("end_turn"), &ctx_with(None, true));
+        assert_eq!(
+            render(&out),
+            [
+                r#"{"content":"","role":"assistant"}"#,
+                r#"{"content":"Hel"}"#,
+                r#"{"content":"lo"}"#,
+                "finish stop {}",
+                r#"usage {"completion_tokens":5,"prompt_tokens":130,"prompt_tokens_details":{"cached_tokens":100},"total_tokens":135}"#,
+                "[DONE]",
+            ]
+        );
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: 130,
+                output_tokens: 5,
+                cache_read_tokens: 100,
+                cache_creation_tokens: 20
+            }
+        );
+        // Without stream_options.include_usage: no usage chunk.
+        let (out, _) = run_ctx(&text_events("end_turn"), &ctx_with(None, false));
+        assert_eq!(render(&out)[3..], ["finish stop {}", "[DONE]"]);
+    }
+
+    #[test]
+    fn thinking_text_and_parallel_tools_from_raw_sse() {
+        let events = [
+            message_start(50, 0, 0),
+            block_start(0, json!({"type":"thinking","thinking":"","signature":""})),
+            block_delta(0, json!({"type":"thinking_delta","thinking":"Two cities."})),
+            block_delta(
+                0,
+                json!({"type":"signature_delta","signature":"EqQBCkYIsig=="}),
+            ),
+            block_stop(0),
+            block_start(1, json!({"type":"text","text":""})),
+            block_delta(1, json!({"type":"text_delta","text":"Checking both."})),
+            block_stop(1),
+            block_start(
+                2,
+                json!({"type":"tool_use","id":"toolu_01A","name":"get_weather","input":{}}),
+            ),
+            block_delta(2, json!({"type":"input_json_delta","partial_json":""})),
+            block_delta(
+                2,
+                json!({"type":"input_json_delta","partial_json":"{\"city\": \"Pa"}),
+            ),
+            block_delta(
+                2,
+                json!({"type":"input_json_delta","partial_json":"ris\"}"}),
+            ),
+            block_stop(2),
+            block_start(
+                3,
+                json!({"type":"tool_use","id":"toolu_01B","name":"get_weather","input":{}}),
+            ),
+            block_delta(
+                3,
+                json!({"type":"input_json_delta","partial_json":"{\"city\": \"Rome\"}"}),
+            ),
+            block_stop(3),
+            message_delta("tool_use", 80),
+            message_stop(),
+        ];
+        // Through the SSE parser, cut every 5 bytes, with Copilot's stray [DONE] at the end.
+        let mut raw = String::new();
+        for e in &events {
+            raw.push_str(&format!(
+                "event: {}\ndata: {}\n\n",
+                e.event.as_deref().unwrap(),
+                e.data
+            ));
+        }
+        raw.push_str("data: [DONE]\n\n");
+        let mut parser = SseParser::new();
+        let mut parsed = Vec::new();
+        for piece in raw.as_bytes().chunks(5) {
+            parser.feed(piece, &mut parsed);
+        }
+        parser.finish(&mut parsed);
+        assert_eq!(parsed.len(), events.len() + 1);
+
+        assert_eq!(
+            render(&run(&parsed)),
+            [
+                r#"{"content":"","role":"assistant"}"#,
+                r#"{"reasoning_text":"Two cities."}"#,
+                r#"{"reasoning_opaque":"EqQBCkYIsig=="}"#,
+                r#"{"content":"Checking both."}"#,
+                r#"{"tool_calls":[{"function":{"arguments":"","name":"get_weather"},"id":"toolu_01A","index":0,"type":"function"}]}"#,
+                r#"{"tool_calls":[{"function":{"arguments":"{\"city\": \"Pa"},"index":0}]}"#,
+                r#"{"tool_calls":[{"function":{"arguments":"ris\"}"},"index":0}]}"#,
+                r#"{"tool_calls":[{"function":{"arguments":"","name":"get_weather"},"id":"toolu_01B","index":1,"type":"function"}]}"#,
+                r#"{"tool_calls":[{"function":{"arguments":"{\"city\": \"Rome\"}"},"index":1}]}"#,
+                "finish tool_calls {}",
+                r#"usage {"completion_tokens":80,"prompt_tokens":50,"prompt_tokens_details":{"cached_tokens":0},"total_tokens":130}"#,
+                "[DONE]",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_first_reasoning_block_and_redacted_data() {
+        let out = render(&run(&[
+            message_start(1, 0, 0),
+            block_start(0, json!({"type":"redacted_thinking","data":"ErcBredacted"})),
+            block_stop(0),
+            block_start(1, json!({"type":"thinking","thinking":"","signature":""})),
+            block_delta(1, json!({"type":"thinking_delta","thinking":"second"})),
+            block_delta(
+                1,
+                json!({"type":"signature_delta","signature":"EqQBsecond"}),
+            ),
+            block_stop(1),
+            block_start(2, json!({"type":"text","text":""})),
+            block_delta(2, json!({"type":"text_delta","text":"ok"})),
+            block_stop(2),
+            message_delta("end_turn", 2),
+            message_stop(),
+        ]));
+        assert_eq!(
+            out[..3],
+            [
+                r#"{"content":"","role":"assistant"}"#,
+                r#"{"reasoning_opaque":"ErcBredacted"}"#,
+                r#"{"content":"ok"}"#
+            ]
+        );
+        assert!(!out.iter().any(|c| c.contains("second")));
+        // A thinking block without a signature delta never yields reasoning_opaque.
+        let out = render(&run(&[
+            message_start(1, 0, 0),
+            block_start(0, json!({"type":"thinking","thinking":"","signature":""})),
+            block_delta(0, json!({"type":"thinking_delta","thinking":"t"})),
+            block_stop(0),
+            message_delta("end_turn", 2),
+            message_stop(),
+        ]));
+        assert!(
+            !out.iter().any(|c| c.contains("reasoning_opaque")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn stop_reason_mapping() {
+        let finish = |stop: &str| {
+            render(&run(&text_events(stop)))
+                .into_iter()
+                .find(|c| c.starts_with("finish"))
+                .unwrap()
+        };
+        assert_eq!(finish("end_turn"), "finish stop {}");
+        assert_eq!(finish("stop_sequence"), "finish stop {}");
+        assert_eq!(finish("pause_turn"), "finish stop {}");
+        assert_eq!(finish("max_tokens"), "finish length {}");
+        assert_eq!(finish("tool_use"), "finish tool_calls {}");
+        assert_eq!(finish("refusal"), "finish content_filter {}");
+    }
+
+    #[test]
+    fn upstream_error_event_becomes_error_chunk_without_done() {
+        let out = run(&[
+            message_start(1, 0, 0),
+            block_start(0, json!({"type":"text","text":""})),
+            block_delta(0, json!({"type":"text_delta","text":"par"})),
+            ev(json!({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})),
+            block_delta(0, json!({"type":"text_delta","text":"after"})),
+            message_stop(),
+        ]);
+        assert_eq!(
+            render(&out),
+            [
+                r#"{"content":"","role":"assistant"}"#,
+                r#"{"content":"par"}"#,
+                "error Overloaded"
+            ]
+        );
+        assert!(!out.contains(&OutEvent::Done));
+        let OutEvent::Event { data, .. } = out.last().unwrap() else {
+            panic!()
+        };
+        assert_eq!(data["error"]["type"], "server_error");
+    }
+
+    #[test]
+    fn truncated_stream_is_an_error_not_a_finish() {
+        let mut events = text_events("end_turn");
+        events.pop(); // message_stop never came
+        let out = run(&events);
+        let rendered = render(&out);
+        assert_eq!(
+            rendered,
+            [
+                r#"{"content":"","role":"assistant"}"#,
+                r#"{"content":"Hel"}"#,
+                r#"{"content":"lo"}"#,
+                "error Upstream Messages stream ended without a message_stop event.",
+            ]
+        );
+        // Network failure mid-stream: one error chunk, then silence.
+        let mut t = MessagesToChatStream::new(&ctx_with(None, true));
+        let mut out = Vec::new();
+        t.on_event(&message_start(1, 0, 0), &mut out);
+        t.on_error("reset", &mut out);
+        t.on_error("reset again", &mut out);
+        t.on_end(&mut out);
+        t.on_event(&message_stop(), &mut out);
+        assert_eq!(
+            render(&out),
+            [r#"{"content":"","role":"assistant"}"#, "error reset"]
+        );
+    }
+
+    #[test]
+    fn exactly_one_done_and_nothing_after() {
+        let mut events = text_events("end_turn");
+        events.push(message_stop());
+        events.push(SseEvent {
+            event: None,
+            data: "[DONE]".into(),
+        });
+        let out = run(&events);
+        assert_eq!(out.iter().filter(|e| **e == OutEvent::Done).count(), 1);
+        assert_eq!(out.last(), Some(&OutEvent::Done));
+    }
+}

@@ -1,1 +1,2088 @@
-//! Translator pair: in progress.
+//! An Anthropic Messages client (Claude Code) served by Copilot's `/chat/completions`
+//! (chat-only models such as gemini-2.5-pro or gpt-4.1).
+//!
+//! `request` turns a Messages body into a Chat body; `ChatToMessagesStream` turns the Chat
+//! chunks back into Messages events.
+
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+
+use super::{
+    error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator, TranslateCtx, Usage,
+    WhitespaceGuard, THINKING_PLACEHOLDER,
+};
+use crate::api_error::ApiError;
+use crate::sse::SseEvent;
+use crate::upstream::routing::Api;
+
+/// A JSON object from owned pairs: values move in (`json!` would serialize a copy).
+fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Map::with_capacity(N);
+    for (k, v) in pairs {
+        m.insert(k.to_string(), v);
+    }
+    Value::Object(m)
+}
+
+fn take_string(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn invalid(message: impl Into<String>, param: impl Into<String>) -> ApiError {
+    ApiError::invalid(message).with_param(param)
+}
+
+/// Copilot forwards Claude models on chat to Anthropic, which only accepts its own signatures.
+fn is_claude(model: &str) -> bool {
+    model.starts_with("claude")
+}
+
+/// Messages request body → Chat Completions request body.
+pub fn request(
+    mut body: Map<String, Value>,
+    ctx: &TranslateCtx,
+) -> Result<Map<String, Value>, ApiError> {
+    let claude = is_claude(&ctx.model);
+    let mut messages: Vec<Value> = Vec::new();
+
+    match body.remove("system") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => push_system(&mut messages, s),
+        Some(Value::Array(blocks)) => push_system(&mut messages, join_texts(blocks)),
+        Some(_) => {
+            return Err(invalid(
+                "system must be a string or an array of text blocks",
+                "system",
+            ))
+        }
+    }
+
+    let Some(Value::Array(input)) = body.remove("messages") else {
+        return Err(invalid("messages must be an array", "messages"));
+    };
+    for (i, msg) in input.into_iter().enumerate() {
+        let Value::Object(mut msg) = msg else {
+            return Err(invalid(
+                "each message must be an object",
+                format!("messages[{i}]"),
+            ));
+        };
+        let content = msg.remove("content").unwrap_or(Value::Null);
+        match msg.get("role").and_then(Value::as_str) {
+            Some("user") => user_turn(i, content, &mut messages)?,
+            Some("assistant") => assistant_turn(i, content, claude, &mut messages)?,
+            _ => {
+                return Err(invalid(
+                    "role must be \"user\" or \"assistant\"",
+                    format!("messages[{i}].role"),
+                ))
+            }
+        }
+    }
+
+    let mut out = Map::new();
+    out.insert("model".into(), Value::String(ctx.model.clone()));
+    out.insert("messages".into(), Value::Array(messages));
+
+    let (tools, names) = match body.remove("tools") {
+        Some(Value::Array(tools)) => function_tools(tools),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let tool_choice = body.remove("tool_choice");
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+        if let Some(Value::Object(tc)) = tool_choice {
+            if let Some(choice) = chat_tool_choice(&tc, &names) {
+                out.insert("tool_choice".into(), choice);
+            }
+            if tc.get("disable_parallel_tool_use") == Some(&Value::Bool(true)) {
+                out.insert("parallel_tool_calls".into(), Value::Bool(false));
+            }
+        }
+    }
+
+    for key in ["max_tokens", "temperature", "top_p"] {
+        super::carry(&mut body, key, &mut out, key);
+    }
+    if let Some(Value::Array(stops)) = body.remove("stop_sequences") {
+        if !stops.is_empty() {
+            out.insert("stop".into(), Value::Array(stops));
+        }
+    }
+
+    let thinking = body.remove("thinking");
+    let mut output_config = body.remove("output_config");
+    if let Some(effort) = reasoning_effort(thinking.as_ref(), output_config.as_ref()) {
+        out.insert("reasoning_effort".into(), Value::String(effort.into()));
+    }
+    // Structured output: `output_config.format` (GA) or the older beta `output_format`.
+    let format = output_config
+        .as_mut()
+        .and_then(Value::as_object_mut)
+        .and_then(|c| c.remove("format"))
+        .or_else(|| body.remove("output_format"));
+    if let Some(Value::Object(mut format)) = format {
+        if format.get("type").and_then(Value::as_str) == Some("json_schema") {
+            if let Some(schema) = format.remove("schema") {
+                let spec = obj([
+                    ("name", Value::String("output".into())),
+                    ("schema", schema),
+                    ("strict", Value::Bool(true)),
+                ]);
+                out.insert(
+                    "response_format".into(),
+                    obj([
+                        ("type", Value::String("json_schema".into())),
+                        ("json_schema", spec),
+                    ]),
+                );
+            }
+        }
+    }
+
+    // Dropped on purpose: metadata (its user_id is Claude Code's JSON blob, not a Chat
+    // field), top_k, service_tier, context_management, and anything else Chat lacks.
+    out.insert("stream".into(), Value::Bool(true));
+    out.insert(
+        "stream_options".into(),
+        obj([("include_usage", Value::Bool(true))]),
+    );
+    Ok(out)
+}
+
+fn push_system(messages: &mut Vec<Value>, text: String) {
+    if !text.is_empty() {
+        messages.push(obj([
+            ("role", Value::String("system".into())),
+            ("content", Value::String(text)),
+        ]));
+    }
+}
+
+/// Text of text blocks joined with blank lines; other blocks are ignored.
+fn join_texts(blocks: Vec<Value>) -> String {
+    let mut out = String::new();
+    for block in blocks {
+        let text = match block {
+            Value::String(s) => s,
+            Value::Object(mut b) if b.get("type").and_then(Value::as_str) == Some("text") => {
+                match take_string(b.remove("text")) {
+                    Some(t) => t,
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// One piece of a Chat user message.
+enum Part {
+    Text(String),
+    /// `image_url.url`: a data URL or an https URL.
+    Image(String),
+    /// A base64 document (PDF) as a Chat `file` part.
+    File {
+        filename: String,
+        data_url: String,
+    },
+}
+
+impl Part {
+    fn into_value(self) -> Value {
+        match self {
+            Part::Text(t) => obj([
+                ("type", Value::String("text".into())),
+                ("text", Value::String(t)),
+            ]),
+            Part::Image(url) => obj([
+                ("type", Value::String("image_url".into())),
+                ("image_url", obj([("url", Value::String(url))])),
+            ]),
+            Part::File { filename, data_url } => obj([
+                ("type", Value::String("file".into())),
+                (
+                    "file",
+                    obj([
+                        ("filename", Value::String(filename)),
+                        ("file_data", Value::String(data_url)),
+                    ]),
+                ),
+            ]),
+        }
+    }
+}
+
+/// Pushes the pending user parts as one user message: a plain string when all text
+/// (what every Chat model accepts), else content parts.
+fn flush_user(parts: &mut Vec<Part>, out: &mut Vec<Value>) {
+    if parts.is_empty() {
+        return;
+    }
+    let content = if parts.iter().all(|p| matches!(p, Part::Text(_))) {
+        let mut text = String::new();
+        for p in parts.drain(..) {
+            if let Part::Text(t) = p {
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&t);
+            }
+        }
+        Value::String(text)
+    } else {
+        Value::Array(parts.drain(..).map(Part::into_value).collect())
+    };
+    out.push(obj([
+        ("role", Value::String("user".into())),
+        ("content", content),
+    ]));
+}
+
+fn image_part(mut block: Map<String, Value>) -> Option<Part> {
+    let Some(Value::Object(mut source)) = block.remove("source") else {
+        return None;
+    };
+    match source.get("type").and_then(Value::as_str) {
+        Some("base64") => {
+            let media = take_string(source.remove("media_type"))?;
+            let data = take_string(source.remove("data"))?;
+            Some(Part::Image(format!("data:{media};base64,{data}")))
+        }
+        Some("url") => take_string(source.remove("url")).map(Part::Image),
+        _ => None,
+    }
+}
+
+fn document_part(mut block: Map<String, Value>) -> Option<Part> {
+    let title = take_string(block.remove("title"));
+    let Some(Value::Object(mut source)) = block.remove("source") else {
+        return None;
+    };
+    match source.get("type").and_then(Value::as_str) {
+        Some("text") => take_string(source.remove("data")).map(Part::Text),
+        Some("base64") => {
+            let media = take_string(source.remove("media_type"))?;
+            let data = take_string(source.remove("data"))?;
+            Some(Part::File {
+                filename: title.unwrap_or_else(|| "document.pdf".into()),
+                data_url: format!("data:{media};base64,{data}"),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A user turn. `tool_result` blocks become `tool` messages at their position, splitting
+/// the surrounding user content so the order survives.
+fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiError> {
+    let blocks = match content {
+        Value::String(s) => {
+            flush_user(&mut vec![Part::Text(s)], out);
+            return Ok(());
+        }
+        Value::Array(blocks) => blocks,
+        _ => {
+            return Err(invalid(
+                "content must be a string or an array of blocks",
+                format!("messages[{i}].content"),
+            ))
+        }
+    };
+    let mut parts: Vec<Part> = Vec::new();
+    // Chat tool messages hold text only: images from tool results follow the run of tool
+    // messages as a user message (a user message inside the run would be rejected).
+    let mut tool_images: Vec<Part> = Vec::new();
+    for (j, block) in blocks.into_iter().enumerate() {
+        let Value::Object(mut block) = block else {
+            continue;
+        };
+        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "text" => {
+                parts.append(&mut tool_images);
+                if let Some(t) = take_string(block.remove("text")) {
+                    parts.push(Part::Text(t));
+                }
+            }
+            "image" => {
+                parts.append(&mut tool_images);
+                parts.extend(image_part(block));
+            }
+            "document" => {
+                parts.append(&mut tool_images);
+                parts.extend(document_part(block));
+            }
+            "tool_result" => {
+                flush_user(&mut parts, out);
+                let Some(id) = take_string(block.remove("tool_use_id")) else {
+                    return Err(invalid(
+                        "tool_result needs a tool_use_id",
+                        format!("messages[{i}].content[{j}].tool_use_id"),
+                    ));
+                };
+                let text = tool_result_text(block.remove("content"), &mut tool_images);
+                out.push(obj([
+                    ("role", Value::String("tool".into())),
+                    ("tool_call_id", Value::String(id)),
+                    ("content", Value::String(text)),
+                ]));
+            }
+            // thinking in a user turn, search results, …: nothing Chat can carry.
+            _ => {}
+        }
+    }
+    parts.append(&mut tool_images);
+    flush_user(&mut parts, out);
+    Ok(())
+}
+
+/// Tool result content as Chat tool text; images are moved to `images`.
+fn tool_result_text(content: Option<Value>, images: &mut Vec<Part>) -> String {
+    match content {
+        Some(Value::String(s)) => s,
+        Some(Value::Array(blocks)) => {
+            let mut text = String::new();
+            for block in blocks {
+                let piece = match block {
+                    Value::Object(mut b) => match b.get("type").and_then(Value::as_str) {
+                        Some("text") => match take_string(b.remove("text")) {
+                            Some(t) => t,
+                            None => continue,
+                        },
+                        Some("image") => {
+                            images.extend(image_part(b));
+                            continue;
+                        }
+                        _ => Value::Object(b).to_string(),
+                    },
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&piece);
+            }
+            text
+        }
+        None | Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The assistant message being assembled from one Anthropic assistant turn.
+#[derive(Default)]
+struct Assistant {
+    texts: Vec<String>,
+    tool_calls: Vec<Value>,
+    /// (reasoning_text, reasoning_opaque) of the first usable reasoning block.
+    reasoning: Option<(Option<String>, Option<String>)>,
+}
+
+impl Assistant {
+    fn flush(&mut self, out: &mut Vec<Value>) {
+        let a = std::mem::take(self);
+        if a.texts.is_empty() && a.tool_calls.is_empty() && a.reasoning.is_none() {
+            return;
+        }
+        let mut m = Map::new();
+        m.insert("role".into(), Value::String("assistant".into()));
+        let content = if !a.texts.is_empty() {
+            Value::String(a.texts.join("\n\n"))
+        } else if !a.tool_calls.is_empty() {
+            Value::Null
+        } else {
+            // OpenAI rejects a null content without tool calls.
+            Value::String(String::new())
+        };
+        m.insert("content".into(), content);
+        if !a.tool_calls.is_empty() {
+            m.insert("tool_calls".into(), Value::Array(a.tool_calls));
+        }
+        if let Some((text, opaque)) = a.reasoning {
+            if let Some(t) = text {
+                m.insert("reasoning_text".into(), Value::String(t));
+            }
+            if let Some(o) = opaque {
+                m.insert("reasoning_opaque".into(), Value::String(o));
+            }
+        }
+        out.push(Value::Object(m));
+    }
+}
+
+/// A thinking / redacted_thinking block as Chat reasoning, if it carries anything usable.
+/// Placeholder or empty text is not real thinking; a signature is kept only if present.
+fn usable_reasoning(
+    mut block: Map<String, Value>,
+    claude: bool,
+) -> Option<(Option<String>, Option<String>)> {
+    let redacted = block.get("type").and_then(Value::as_str) == Some("redacted_thinking");
+    let (text, opaque) = if redacted {
+        (None, take_string(block.remove("data")))
+    } else {
+        let text = take_string(block.remove("thinking"))
+            .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER);
+        (text, take_string(block.remove("signature")))
+    };
+    let opaque = opaque.filter(|o| !o.is_empty());
+    // A Claude model would reject the whole turn over an OpenAI-minted payload.
+    if claude && opaque.as_deref().is_some_and(is_openai_encrypted) {
+        return None;
+    }
+    if text.is_none() && opaque.is_none() {
+        return None;
+    }
+    Some((text, opaque))
+}
+
+fn assistant_turn(
+    i: usize,
+    content: Value,
+    claude: bool,
+    out: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    let blocks = match content {
+        Value::String(s) => {
+            out.push(obj([
+                ("role", Value::String("assistant".into())),
+                ("content", Value::String(s)),
+            ]));
+            return Ok(());
+        }
+        Value::Array(blocks) => blocks,
+        Value::Null => Vec::new(),
+        _ => {
+            return Err(invalid(
+                "content must be a string or an array of blocks",
+                format!("messages[{i}].content"),
+            ))
+        }
+    };
+    let mut a = Assistant::default();
+    for block in blocks {
+        let Value::Object(mut block) = block else {
+            continue;
+        };
+        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+        match kind {
+            "text" => {
+                if let Some(t) = take_string(block.remove("text")) {
+                    if !t.is_empty() {
+                        a.texts.push(t);
+                    }
+                }
+            }
+            "thinking" | "redacted_thinking" if a.reasoning.is_none() => {
+                a.reasoning = usable_reasoning(block, claude);
+            }
+            "tool_use" | "server_tool_use" => {
+                let id = take_string(block.remove("id")).unwrap_or_default();
+                let name = take_string(block.remove("name")).unwrap_or_default();
+                let arguments = match block.remove("input") {
+                    Some(input) if !input.is_null() => input.to_string(),
+                    _ => "{}".to_string(),
+                };
+                a.tool_calls.push(obj([
+                    ("id", Value::String(id)),
+                    ("type", Value::String("function".into())),
+                    (
+                        "function",
+                        obj([
+                            ("name", Value::String(name)),
+                            ("arguments", Value::String(arguments)),
+                        ]),
+                    ),
+                ]));
+            }
+            // Server tool results (web search …) answer the server_tool_use above.
+            k if k.ends_with("_tool_result") => {
+                a.flush(out);
+                let id = take_string(block.remove("tool_use_id")).unwrap_or_default();
+                let content = block.remove("content").unwrap_or(Value::Null).to_string();
+                out.push(obj([
+                    ("role", Value::String("tool".into())),
+                    ("tool_call_id", Value::String(id)),
+                    ("content", Value::String(content)),
+                ]));
+            }
+            _ => {}
+        }
+    }
+    a.flush(out);
+    Ok(())
+}
+
+/// Client tools (no `type`, or `custom`) as Chat function tools, and their names.
+/// Anthropic server tools (web search, bash, text editor …) have no Chat form.
+fn function_tools(tools: Vec<Value>) -> (Vec<Value>, Vec<String>) {
+    let mut out = Vec::with_capacity(tools.len());
+    let mut names = Vec::with_capacity(tools.len());
+    for tool in tools {
+        let Value::Object(mut t) = tool else {
+            continue;
+        };
+        if !matches!(t.get("type").and_then(Value::as_str), None | Some("custom")) {
+            continue;
+        }
+        let Some(name) = take_string(t.remove("name")) else {
+            continue;
+        };
+        names.push(name.clone());
+        let mut f = Map::new();
+        f.insert("name".into(), Value::String(name));
+        if let Some(d) = take_string(t.remove("description")) {
+            f.insert("description".into(), Value::String(d));
+        }
+        let params = match t.remove("input_schema") {
+            Some(s @ Value::Object(_)) => s,
+            _ => obj([
+                ("type", Value::String("object".into())),
+                ("properties", Value::Object(Map::new())),
+            ]),
+        };
+        f.insert("parameters".into(), params);
+        if let Some(strict @ Value::Bool(_)) = t.remove("strict") {
+            f.insert("strict".into(), strict);
+        }
+        out.push(obj([
+            ("type", Value::String("function".into())),
+            ("function", Value::Object(f)),
+        ]));
+    }
+    (out, names)
+}
+
+fn chat_tool_choice(tc: &Map<String, Value>, names: &[String]) -> Option<Value> {
+    match tc.get("type").and_then(Value::as_str)? {
+        "auto" => Some(Value::String("auto".into())),
+        "any" => Some(Value::String("required".into())),
+        "none" => Some(Value::String("none".into())),
+        "tool" => {
+            let name = tc.get("name").and_then(Value::as_str)?;
+            // A choice naming a tool that is not offered would be rejected upstream.
+            names.iter().any(|n| n == name).then(|| {
+                obj([
+                    ("type", Value::String("function".into())),
+                    ("function", obj([("name", Value::String(name.into()))])),
+                ])
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `reasoning_effort` for the Chat body. An explicit `output_config.effort` wins; else a
+/// thinking budget maps by size. Emitted whenever thinking is on; the gateway strips it
+/// for models that cannot reason.
+fn reasoning_effort(
+    thinking: Option<&Value>,
+    output_config: Option<&Value>,
+) -> Option<&'static str> {
+    let thinking_type = thinking.and_then(|t| t.get("type")).and_then(Value::as_str);
+    if thinking_type == Some("disabled") {
+        return None;
+    }
+    let explicit = output_config
+        .and_then(|c| c.get("effort"))
+        .and_then(Value::as_str);
+    if let Some(effort) = explicit {
+        return match effort {
+            "low" => Some("low"),
+            "medium" => Some("medium"),
+            // Chat has nothing above high that every model accepts.
+            "high" | "xhigh" | "max" => Some("high"),
+            _ => None,
+        };
+    }
+    if thinking_type != Some("enabled") {
+        return None;
+    }
+    let budget = thinking
+        .and_then(|t| t.get("budget_tokens"))
+        .and_then(Value::as_u64);
+    Some(match budget {
+        Some(b) if b <= 2048 => "low",
+        Some(b) if b <= 8192 => "medium",
+        Some(_) => "high",
+        None => "medium",
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Streaming: Chat chunks → Messages events.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Thinking,
+    Text,
+    Tool,
+    Redacted,
+}
+
+/// One Anthropic content block in the making. Its text (thinking text, text, tool
+/// arguments, or redacted data) accumulates in `buf`; `emitted` is how much of it the
+/// client has seen.
+struct Item {
+    kind: Kind,
+    buf: String,
+    emitted: usize,
+    opened: bool,
+    index: u64,
+    signature: Option<String>,
+    signature_sent: bool,
+    id: String,
+    name: Option<String>,
+    guard: WhitespaceGuard,
+}
+
+impl Item {
+    fn new(kind: Kind) -> Item {
+        Item {
+            kind,
+            buf: String::new(),
+            emitted: 0,
+            opened: false,
+            index: 0,
+            signature: None,
+            signature_sent: false,
+            id: String::new(),
+            name: None,
+            guard: WhitespaceGuard::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ChatUsage {
+    prompt: u64,
+    completion: u64,
+    cached: Option<u64>,
+}
+
+/// Copilot `/chat/completions` chunks → Anthropic Messages events.
+///
+/// Every `choices[]` entry is part of one answer (Claude on Copilot sends text in choice 0
+/// and tool calls in choice 1). Blocks are emitted in order of first appearance; only the
+/// oldest unfinished block streams live, later ones are buffered and replayed when it
+/// finishes, because Anthropic blocks cannot interleave. A tool call is finished once its
+/// arguments parse as JSON (Chat has no per-call end marker), anything else once a later
+/// block has begun.
+pub struct ChatToMessagesStream {
+    id: String,
+    seed: String,
+    model: String,
+    started: bool,
+    terminated: bool,
+    items: Vec<Item>,
+    /// First item not yet closed; everything before it is closed.
+    head: usize,
+    next_block: u64,
+    /// (choice index, tool call index) → item.
+    tool_keys: Vec<((u64, u64), usize)>,
+    finish: Option<String>,
+    usage: Option<ChatUsage>,
+}
+
+impl ChatToMessagesStream {
+    pub fn new(ctx: &TranslateCtx) -> Self {
+        ChatToMessagesStream {
+            id: format!("msg_{}", ctx.id_seed),
+            seed: ctx.id_seed.clone(),
+            model: ctx.model.clone(),
+            started: false,
+            terminated: false,
+            items: Vec::new(),
+            head: 0,
+            next_block: 0,
+            tool_keys: Vec::new(),
+            finish: None,
+            usage: None,
+        }
+    }
+
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let mut usage = Map::new();
+        let u = self.usage.unwrap_or_default();
+        usage.insert(
+            "input_tokens".into(),
+            (u.prompt.saturating_sub(u.cached.unwrap_or(0))).into(),
+        );
+        usage.insert("output_tokens".into(), 0.into());
+        if let Some(c) = u.cached {
+            usage.insert("cache_read_input_tokens".into(), c.into());
+        }
+        let message = obj([
+            ("id", Value::String(self.id.clone())),
+            ("type", Value::String("message".into())),
+            ("role", Value::String("assistant".into())),
+            ("model", Value::String(self.model.clone())),
+            ("content", Value::Array(Vec::new())),
+            ("stop_reason", Value::Null),
+            ("stop_sequence", Value::Null),
+            ("usage", Value::Object(usage)),
+        ]);
+        out.push(OutEvent::named(
+            "message_start",
+            obj([
+                ("type", Value::String("message_start".into())),
+                ("message", message),
+            ]),
+        ));
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.terminated = true;
+            out.push(error_event(Api::Messages, message, 0));
+        }
+    }
+
+    /// The last item if it has `kind`, else a new one.
+    fn current(&mut self, kind: Kind) -> usize {
+        match self.items.last() {
+            Some(it) if it.kind == kind => self.items.len() - 1,
+            _ => {
+                self.items.push(Item::new(kind));
+                self.items.len() - 1
+            }
+        }
+    }
+
+    fn on_choice(&mut self, choice: &Value, out: &mut Vec<OutEvent>) {
+        let ci = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(delta) = choice.get("delta") {
+            let s = |k: &str| {
+                delta
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            };
+            if let Some(t) = s("reasoning_text") {
+                let k = self.current(Kind::Thinking);
+                self.items[k].buf.push_str(t);
+                self.touch(k, out);
+            }
+            if let Some(o) = s("reasoning_opaque") {
+                let k = match self.items.last() {
+                    Some(it) if it.kind == Kind::Thinking && it.signature.is_none() => {
+                        self.items.len() - 1
+                    }
+                    _ => {
+                        self.items.push(Item::new(Kind::Redacted));
+                        self.items.len() - 1
+                    }
+                };
+                let it = &mut self.items[k];
+                if it.kind == Kind::Thinking {
+                    it.signature = Some(o.to_string());
+                } else {
+                    it.buf.push_str(o);
+                }
+                self.touch(k, out);
+            }
+            for key in ["content", "refusal"] {
+                if let Some(c) = s(key) {
+                    let k = self.current(Kind::Text);
+                    self.items[k].buf.push_str(c);
+                    self.touch(k, out);
+                }
+            }
+            if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+                for (pos, call) in calls.iter().enumerate() {
+                    self.tool_delta(ci, pos as u64, call, out);
+                    if self.terminated {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+            // Split choices each finish; a tool call outranks the text choice's "stop".
+            match self.finish.as_deref() {
+                None | Some("stop") => self.finish = Some(f.to_string()),
+                Some(_) if f == "tool_calls" => self.finish = Some(f.to_string()),
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn tool_delta(&mut self, ci: u64, pos: u64, call: &Value, out: &mut Vec<OutEvent>) {
+        let key = (ci, call.get("index").and_then(Value::as_u64).unwrap_or(pos));
+        let id = call
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let existing = self
+            .tool_keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, i)| i)
+            // Some backends reuse index 0 for every call; a new id is a new call.
+            .filter(|&i| id.is_none_or(|id| self.items[i].id.is_empty() || self.items[i].id == id));
+        let k = match existing {
+            Some(k) => k,
+            None => {
+                self.items.push(Item::new(Kind::Tool));
+                let k = self.items.len() - 1;
+                self.tool_keys.retain(|(kk, _)| *kk != key);
+                self.tool_keys.push((key, k));
+                k
+            }
+        };
+        let func = call.get("function");
+        let name = func
+            .and_then(|f| f.get("name"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let args = func
+            .and_then(|f| f.get("arguments"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let it = &mut self.items[k];
+        if let Some(id) = id {
+            if it.id.is_empty() {
+                it.id = id.to_string();
+            }
+        }
+        if let (Some(name), None) = (name, &it.name) {
+            it.name = Some(name.to_string());
+        }
+        if it.guard.tripped_by(args) {
+            self.fail(WhitespaceGuard::MESSAGE, out);
+            return;
+        }
+        it.buf.push_str(args);
+        self.touch(k, out);
+    }
+
+    /// Whether item `i` may be closed now that a later item has begun.
+    fn finished(&self, i: usize) -> bool {
+        let it = &self.items[i];
+        match it.kind {
+            Kind::Tool => it.name.is_some() && serde_json::from_str::<IgnoredAny>(&it.buf).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// Item `k` received data: advance past finished items, then stream the head.
+    fn touch(&mut self, k: usize, out: &mut Vec<OutEvent>) {
+        while self.head < k && self.finished(self.head) {
+            self.close(self.head, out);
+            self.head += 1;
+        }
+        if self.head < self.items.len() {
+            self.pump(self.head, out, false);
+        }
+    }
+
+    /// Opens item `i` if possible and emits what the client has not seen of it.
+    fn pump(&mut self, i: usize, out: &mut Vec<OutEvent>, force: bool) {
+        let seed = &self.seed;
+        let it = &mut self.items[i];
+        if !it.opened {
+            if it.kind == Kind::Tool && it.name.is_none() && !force {
+                return;
+            }
+            it.opened = true;
+            it.index = self.next_block;
+            self.next_block += 1;
+            let block = match it.kind {
+                Kind::Thinking => obj([
+                    ("type", Value::String("thinking".into())),
+                    ("thinking", Value::String(String::new())),
+                ]),
+                Kind::Text => obj([
+                    ("type", Value::String("text".into())),
+                    ("text", Value::String(String::new())),
+                ]),
+                Kind::Redacted => {
+                    it.emitted = it.buf.len();
+                    obj([
+                        ("type", Value::String("redacted_thinking".into())),
+                        ("data", Value::String(it.buf.clone())),
+                    ])
+                }
+                Kind::Tool => {
+                    if it.id.is_empty() {
+                        it.id = format!("toolu_{seed}_{i}");
+                    }
+                    obj([
+                        ("type", Value::String("tool_use".into())),
+                        ("id", Value::String(it.id.clone())),
+                        (
+                            "name",
+                            Value::String(it.name.clone().unwrap_or_else(|| "function".into())),
+                        ),
+                        ("input", Value::Object(Map::new())),
+                    ])
+                }
+            };
+            out.push(OutEvent::named(
+                "content_block_start",
+                obj([
+                    ("type", Value::String("content_block_start".into())),
+                    ("index", it.index.into()),
+                    ("content_block", block),
+                ]),
+            ));
+        }
+        if it.emitted < it.buf.len() {
+            let piece = it.buf[it.emitted..].to_string();
+            it.emitted = it.buf.len();
+            let delta = match it.kind {
+                Kind::Thinking => obj([
+                    ("type", Value::String("thinking_delta".into())),
+                    ("thinking", Value::String(piece)),
+                ]),
+                Kind::Text => obj([
+                    ("type", Value::String("text_delta".into())),
+                    ("text", Value::String(piece)),
+                ]),
+                Kind::Tool => obj([
+                    ("type", Value::String("input_json_delta".into())),
+                    ("partial_json", Value::String(piece)),
+                ]),
+                Kind::Redacted => Value::Null,
+            };
+            if !delta.is_null() {
+                out.push(block_delta(it.index, delta));
+            }
+        }
+        if let (Some(sig), false) = (&it.signature, it.signature_sent) {
+            it.signature_sent = true;
+            out.push(block_delta(
+                it.index,
+                obj([
+                    ("type", Value::String("signature_delta".into())),
+                    ("signature", Value::String(sig.clone())),
+                ]),
+            ));
+        }
+    }
+
+    fn close(&mut self, i: usize, out: &mut Vec<OutEvent>) {
+        self.pump(i, out, true);
+        out.push(OutEvent::named(
+            "content_block_stop",
+            obj([
+                ("type", Value::String("content_block_stop".into())),
+                ("index", self.items[i].index.into()),
+            ]),
+        ));
+    }
+
+    /// Upstream finished: close every block, then message_delta and message_stop.
+    fn complete(&mut self, out: &mut Vec<OutEvent>) {
+        self.start(out);
+        while self.head < self.items.len() {
+            self.close(self.head, out);
+            self.head += 1;
+        }
+        let has_tools = self.items.iter().any(|it| it.kind == Kind::Tool);
+        let stop_reason = match self.finish.as_deref() {
+            Some("length") => "max_tokens",
+            Some("tool_calls" | "function_call") => "tool_use",
+            Some("content_filter") => "refusal",
+            // Gemini reports "stop" even when it called tools.
+            _ if has_tools => "tool_use",
+            _ => "end_turn",
+        };
+        let u = self.usage.unwrap_or_default();
+        let mut usage = Map::new();
+        usage.insert(
+            "input_tokens".into(),
+            (u.prompt.saturating_sub(u.cached.unwrap_or(0))).into(),
+        );
+        usage.insert("output_tokens".into(), u.completion.into());
+        if let Some(c) = u.cached {
+            usage.insert("cache_read_input_tokens".into(), c.into());
+        }
+        out.push(OutEvent::named(
+            "message_delta",
+            obj([
+                ("type", Value::String("message_delta".into())),
+                (
+                    "delta",
+                    obj([
+                        ("stop_reason", Value::String(stop_reason.into())),
+                        ("stop_sequence", Value::Null),
+                    ]),
+                ),
+                ("usage", Value::Object(usage)),
+            ]),
+        ));
+        out.push(OutEvent::named(
+            "message_stop",
+            obj([("type", Value::String("message_stop".into()))]),
+        ));
+        self.terminated = true;
+    }
+}
+
+fn block_delta(index: u64, delta: Value) -> OutEvent {
+    OutEvent::named(
+        "content_block_delta",
+        obj([
+            ("type", Value::String("content_block_delta".into())),
+            ("index", index.into()),
+            ("delta", delta),
+        ]),
+    )
+}
+
+fn chat_usage(u: &Value) -> Option<ChatUsage> {
+    let u = u.as_object()?;
+    Some(ChatUsage {
+        prompt: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+        completion: u
+            .get("completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        cached: u
+            .get("prompt_tokens_details")
+            .and_then(|d| d.get("cached_tokens"))
+            .and_then(Value::as_u64),
+    })
+}
+
+impl StreamTranslator for ChatToMessagesStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        if ev.is_done_marker() {
+            self.complete(out);
+            return;
+        }
+        let Some(chunk) = event_json(ev) else {
+            return;
+        };
+        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+            let message = match err.get("message").and_then(Value::as_str) {
+                Some(m) => m.to_string(),
+                None => format!("Upstream Chat Completions stream error: {err}"),
+            };
+            self.fail(&message, out);
+            return;
+        }
+        let usage_here = chunk.get("usage").and_then(chat_usage);
+        if usage_here.is_some() {
+            self.usage = usage_here;
+        }
+        let choices = chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if choices.is_empty() {
+            // The usage-only chunk that follows the finish: the answer is complete.
+            // (`choices: []` without usage is Azure's prompt-filter chunk: nothing in it.)
+            if usage_here.is_some() && self.finish.is_some() {
+                self.complete(out);
+            }
+            return;
+        }
+        self.start(out);
+        for choice in choices {
+            self.on_choice(choice, out);
+            if self.terminated {
+                return;
+            }
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        if self.finish.is_some() {
+            self.complete(out);
+        } else {
+            self.fail(
+                "Upstream Chat Completions stream ended before a finish_reason.",
+                out,
+            );
+        }
+    }
+
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.fail(message, out);
+    }
+
+    fn usage(&self) -> Usage {
+        let u = self.usage.unwrap_or_default();
+        Usage {
+            input_tokens: u.prompt,
+            output_tokens: u.completion,
+            cache_read_tokens: u.cached.unwrap_or(0),
+            cache_creation_tokens: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::SseParser;
+    use serde_json::json;
+
+    const SEED: &str = "0123456789abcdef01234567";
+
+    fn ctx(model: &str) -> TranslateCtx {
+        TranslateCtx {
+            model: model.into(),
+            max_output_tokens: Some(16384),
+            id_seed: SEED.into(),
+            now_secs: 1_700_000_000,
+            include_usage: true,
+        }
+    }
+
+    fn translate(body: Value, model: &str) -> Value {
+        let Value::Object(body) = body else { panic!() };
+        Value::Object(request(body, &ctx(model)).expect("translates"))
+    }
+
+    fn translate_err(body: Value) -> ApiError {
+        let Value::Object(body) = body else { panic!() };
+        request(body, &ctx("gpt-4.1")).expect_err("rejected")
+    }
+
+    fn fixture(text: &str) -> Value {
+        let v: Value = serde_json::from_str(text).unwrap();
+        v["body"].clone()
+    }
+
+    // ---- request ----
+
+    #[test]
+    fn plain_text_and_sampling() {
+        let out = translate(
+            json!({"model":"gemini-2.5-pro","max_tokens":1024,"system":"Be brief.",
+                   "temperature":0.3,"top_p":0.9,"top_k":40,"stop_sequences":["END"],
+                   "metadata":{"user_id":"{\"device_id\":\"x\"}"},"service_tier":"auto",
+                   "messages":[{"role":"user","content":"Hi"}]}),
+            "gemini-2.5-pro",
+        );
+        assert_eq!(
+            out,
+            json!({"model":"gemini-2.5-pro",
+                   "messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],
+                   "max_tokens":1024,"temperature":0.3,"top_p":0.9,"stop":["END"],
+                   "stream":true,"stream_options":{"include_usage":true}})
+        );
+    }
+
+    #[test]
+    fn system_blocks_join_and_multi_turn_order() {
+        let out = translate(
+            json!({"model":"m","max_tokens":10,
+                   "system":[{"type":"text","text":"One."},
+                             {"type":"text","text":"Two.","cache_control":{"type":"ephemeral"}}],
+                   "messages":[
+                     {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b","cache_control":{"type":"ephemeral"}}]},
+                     {"role":"assistant","content":[{"type":"text","text":"c"},{"type":"text","text":"d"}]},
+                     {"role":"user","content":"e"},
+                     {"role":"assistant","content":"f"}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"],
+            json!([{"role":"system","content":"One.\n\nTwo."},
+                   {"role":"user","content":"a\n\nb"},
+                   {"role":"assistant","content":"c\n\nd"},
+                   {"role":"user","content":"e"},
+                   {"role":"assistant","content":"f"}])
+        );
+        // An empty system is no system message at all.
+        let out = translate(
+            json!({"model":"m","max_tokens":1,"system":[],"messages":[{"role":"user","content":"x"}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(out["messages"], json!([{"role":"user","content":"x"}]));
+    }
+
+    #[test]
+    fn tool_round_trip_keeps_order_errors_and_parallel_calls() {
+        let out = translate(
+            json!({"model":"m","max_tokens":10,"messages":[
+                {"role":"user","content":"list and read"},
+                {"role":"assistant","content":[
+                    {"type":"text","text":"Two calls."},
+                    {"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}},
+                    {"type":"tool_use","id":"toolu_2","name":"Read","input":{"file_path":"/a"}}]},
+                {"role":"user","content":[
+                    {"type":"tool_result","tool_use_id":"toolu_1","content":"a\nb"},
+                    {"type":"tool_result","tool_use_id":"toolu_2","is_error":true,
+                     "content":[{"type":"text","text":"<tool_use_error>no such file</tool_use_error>"}]},
+                    {"type":"text","text":"between"},
+                    {"type":"tool_result","tool_use_id":"toolu_3","content":[{"type":"text","text":"x"},{"type":"text","text":"y"}]},
+                    {"type":"text","text":"after"}]}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role":"user","content":"list and read"},
+                {"role":"assistant","content":"Two calls.","tool_calls":[
+                    {"id":"toolu_1","type":"function","function":{"name":"Bash","arguments":"{\"command\":\"ls\"}"}},
+                    {"id":"toolu_2","type":"function","function":{"name":"Read","arguments":"{\"file_path\":\"/a\"}"}}]},
+                {"role":"tool","tool_call_id":"toolu_1","content":"a\nb"},
+                {"role":"tool","tool_call_id":"toolu_2","content":"<tool_use_error>no such file</tool_use_error>"},
+                {"role":"user","content":"between"},
+                {"role":"tool","tool_call_id":"toolu_3","content":"x\n\ny"},
+                {"role":"user","content":"after"}])
+        );
+        // Tool calls without text: content is null.
+        let out = translate(
+            json!({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"go"},
+                {"role":"assistant","content":[{"type":"tool_use","id":"t","name":"Noop","input":{}}]}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(out["messages"][1]["content"], Value::Null);
+        assert_eq!(
+            out["messages"][1]["tool_calls"][0]["function"]["arguments"],
+            "{}"
+        );
+    }
+
+    #[test]
+    fn tool_result_without_id_is_a_400() {
+        let err = translate_err(json!({"model":"m","max_tokens":1,"messages":[
+            {"role":"user","content":[{"type":"tool_result","content":"x"}]}]}));
+        assert_eq!(err.status, 400);
+        assert_eq!(
+            err.param.as_deref(),
+            Some("messages[0].content[0].tool_use_id")
+        );
+        let err = translate_err(
+            json!({"model":"m","max_tokens":1,"messages":[{"role":"system","content":"x"}]}),
+        );
+        assert_eq!(err.param.as_deref(), Some("messages[0].role"));
+        let err = translate_err(json!({"model":"m","max_tokens":1}));
+        assert_eq!(err.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn images_base64_url_and_inside_tool_results() {
+        let out = translate(
+            json!({"model":"m","max_tokens":10,"messages":[
+                {"role":"user","content":[
+                    {"type":"text","text":"What is this?"},
+                    {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBOR"}},
+                    {"type":"image","source":{"type":"url","url":"https://example.com/cat.jpg"}}]},
+                {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Read","input":{"file_path":"/p.png"}},
+                                               {"type":"tool_use","id":"t2","name":"Read","input":{"file_path":"/q.png"}}]},
+                {"role":"user","content":[
+                    {"type":"tool_result","tool_use_id":"t1","content":[
+                        {"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/"}}]},
+                    {"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"q"}]},
+                    {"type":"text","text":"describe"}]}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"],
+            json!([
+                {"role":"user","content":[
+                    {"type":"text","text":"What is this?"},
+                    {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+                    {"type":"image_url","image_url":{"url":"https://example.com/cat.jpg"}}]},
+                {"role":"assistant","content":null,"tool_calls":[
+                    {"id":"t1","type":"function","function":{"name":"Read","arguments":"{\"file_path\":\"/p.png\"}"}},
+                    {"id":"t2","type":"function","function":{"name":"Read","arguments":"{\"file_path\":\"/q.png\"}"}}]},
+                {"role":"tool","tool_call_id":"t1","content":""},
+                {"role":"tool","tool_call_id":"t2","content":"q"},
+                // The tool's image follows the run of tool messages, before the user's text.
+                {"role":"user","content":[
+                    {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/"}},
+                    {"type":"text","text":"describe"}]}])
+        );
+    }
+
+    #[test]
+    fn thinking_becomes_reasoning_with_presence_kept() {
+        let turn = |content: Value, model: &str| {
+            let out = translate(
+                json!({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"q"},
+                       {"role":"assistant","content":content}]}),
+                model,
+            );
+            out["messages"][1].clone()
+        };
+        // Text and signature, exactly as given; only the first block is projected.
+        assert_eq!(
+            turn(
+                json!([{"type":"thinking","thinking":"Hmm.","signature":"EqQBsig=="},
+                        {"type":"thinking","thinking":"Later.","signature":"EqQBother"},
+                        {"type":"text","text":"Answer."}]),
+                "claude-sonnet-4.5"
+            ),
+            json!({"role":"assistant","content":"Answer.","reasoning_text":"Hmm.","reasoning_opaque":"EqQBsig=="})
+        );
+        // No signature field: none appears.
+        assert_eq!(
+            turn(
+                json!([{"type":"thinking","thinking":"Hmm."},{"type":"text","text":"A"}]),
+                "gemini-2.5-pro"
+            ),
+            json!({"role":"assistant","content":"A","reasoning_text":"Hmm."})
+        );
+        // Redacted thinking: opaque only.
+        assert_eq!(
+            turn(
+                json!([{"type":"redacted_thinking","data":"ErcBredacted"},{"type":"text","text":"A"}]),
+                "claude-sonnet-4.5"
+            ),
+            json!({"role":"assistant","content":"A","reasoning_opaque":"ErcBredacted"})
+        );
+        // Placeholder text is not thinking; its payload still travels.
+        assert_eq!(
+            turn(
+                json!([{"type":"thinking","thinking":THINKING_PLACEHOLDER,"signature":"gAAAAenc"},
+                        {"type":"text","text":"A"}]),
+                "gpt-4.1"
+            ),
+            json!({"role":"assistant","content":"A","reasoning_opaque":"gAAAAenc"})
+        );
+        // An OpenAI-minted payload never reaches a Claude model: the next usable block wins.
+        assert_eq!(
+            turn(
+                json!([{"type":"thinking","thinking":"gpt thoughts","signature":"gAAAAenc"},
+                        {"type":"redacted_thinking","data":"ErcBclaude"},
+                        {"type":"text","text":"A"}]),
+                "claude-sonnet-4"
+            ),
+            json!({"role":"assistant","content":"A","reasoning_opaque":"ErcBclaude"})
+        );
+        // Empty thinking without signature carries nothing.
+        assert_eq!(
+            turn(
+                json!([{"type":"thinking","thinking":""},{"type":"text","text":"A"}]),
+                "gpt-4.1"
+            ),
+            json!({"role":"assistant","content":"A"})
+        );
+        // Reasoning-only assistant turn keeps a string content.
+        assert_eq!(
+            turn(
+                json!([{"type":"thinking","thinking":"T","signature":"S"}]),
+                "claude-sonnet-4"
+            ),
+            json!({"role":"assistant","content":"","reasoning_text":"T","reasoning_opaque":"S"})
+        );
+    }
+
+    #[test]
+    fn tools_and_tool_choice() {
+        let tools = json!([
+            {"name":"Read","description":"Reads","input_schema":{"type":"object","properties":{"p":{"type":"string"}}},
+             "cache_control":{"type":"ephemeral"}},
+            {"type":"custom","name":"Strict","input_schema":{"type":"object"},"strict":true},
+            {"type":"web_search_20250305","name":"web_search","max_uses":3},
+            {"name":"NoSchema"}]);
+        let body = |tc: Value| {
+            json!({"model":"m","max_tokens":1,"tools":tools.clone(),"tool_choice":tc,
+                                       "messages":[{"role":"user","content":"x"}]})
+        };
+        let out = translate(body(json!({"type":"auto"})), "gpt-4.1");
+        assert_eq!(
+            out["tools"],
+            json!([
+                {"type":"function","function":{"name":"Read","description":"Reads",
+                  "parameters":{"type":"object","properties":{"p":{"type":"string"}}}}},
+                {"type":"function","function":{"name":"Strict","parameters":{"type":"object"},"strict":true}},
+                {"type":"function","function":{"name":"NoSchema","parameters":{"type":"object","properties":{}}}}])
+        );
+        assert_eq!(out["tool_choice"], "auto");
+        assert!(out.get("parallel_tool_calls").is_none());
+        let out = translate(
+            body(json!({"type":"any","disable_parallel_tool_use":true})),
+            "gpt-4.1",
+        );
+        assert_eq!(out["tool_choice"], "required");
+        assert_eq!(out["parallel_tool_calls"], false);
+        assert_eq!(
+            translate(body(json!({"type":"none"})), "gpt-4.1")["tool_choice"],
+            "none"
+        );
+        assert_eq!(
+            translate(body(json!({"type":"tool","name":"Read"})), "gpt-4.1")["tool_choice"],
+            json!({"type":"function","function":{"name":"Read"}})
+        );
+        assert!(
+            translate(body(json!({"type":"tool","name":"Gone"})), "gpt-4.1")
+                .get("tool_choice")
+                .is_none()
+        );
+        // Only server tools: no tools and no choice.
+        let out = translate(
+            json!({"model":"m","max_tokens":1,"tools":[{"type":"web_search_20250305","name":"web_search"}],
+                   "tool_choice":{"type":"any"},"messages":[{"role":"user","content":"x"}]}),
+            "gpt-4.1",
+        );
+        assert!(out.get("tools").is_none() && out.get("tool_choice").is_none());
+    }
+
+    #[test]
+    fn thinking_budget_and_effort() {
+        let effort = |extra: Value| {
+            let mut body =
+                json!({"model":"m","max_tokens":32000,"messages":[{"role":"user","content":"x"}]});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            translate(body, "gpt-5-mini")
+                .get("reasoning_effort")
+                .cloned()
+        };
+        let budget = |b: u64| effort(json!({"thinking":{"type":"enabled","budget_tokens":b}}));
+        assert_eq!(budget(1024), Some(json!("low")));
+        assert_eq!(budget(2048), Some(json!("low")));
+        assert_eq!(budget(2049), Some(json!("medium")));
+        assert_eq!(budget(8192), Some(json!("medium")));
+        assert_eq!(budget(8193), Some(json!("high")));
+        assert_eq!(budget(31999), Some(json!("high")));
+        assert_eq!(effort(json!({})), None);
+        assert_eq!(effort(json!({"thinking":{"type":"disabled"}})), None);
+        assert_eq!(effort(json!({"thinking":{"type":"adaptive"}})), None);
+        assert_eq!(
+            effort(json!({"thinking":{"type":"adaptive"},"output_config":{"effort":"low"}})),
+            Some(json!("low"))
+        );
+        assert_eq!(
+            effort(
+                json!({"thinking":{"type":"enabled","budget_tokens":31999},"output_config":{"effort":"medium"}})
+            ),
+            Some(json!("medium"))
+        );
+        assert_eq!(
+            effort(json!({"output_config":{"effort":"max"}})),
+            Some(json!("high"))
+        );
+    }
+
+    #[test]
+    fn structured_output_becomes_response_format() {
+        let out = translate(
+            json!({"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],
+                   "output_config":{"format":{"type":"json_schema","schema":{"type":"object"}}}}),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["response_format"],
+            json!({"type":"json_schema","json_schema":{"name":"output","schema":{"type":"object"},"strict":true}})
+        );
+    }
+
+    #[test]
+    fn claude_code_fixture_first_turn() {
+        let body = fixture(include_str!(
+            "../../tests/fixtures/claude-code.messages.request.json"
+        ));
+        let tool_names: Vec<String> = body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(tool_names.len(), 24);
+        let system_prompt = body["system"][2]["text"].as_str().unwrap().to_string();
+        let user_texts: Vec<String> = body["messages"][0]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["text"].as_str().unwrap().to_string())
+            .collect();
+        let schemas: Vec<Value> = body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["input_schema"].clone())
+            .collect();
+
+        let out = translate(body, "gemini-2.5-pro");
+        let tools = out["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 24);
+        for (i, t) in tools.iter().enumerate() {
+            assert_eq!(t["type"], "function");
+            assert_eq!(t["function"]["name"], tool_names[i].as_str());
+            assert_eq!(t["function"]["parameters"], schemas[i]);
+            assert!(t["function"]["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()));
+        }
+        let msgs = out["messages"].as_array().unwrap();
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0]["role"], "system");
+        assert!(msgs[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains(&system_prompt));
+        assert_eq!(
+            msgs[1],
+            json!({"role":"user","content":user_texts.join("\n\n")})
+        );
+        assert_eq!(out["max_tokens"], 32000);
+        assert_eq!(out["reasoning_effort"], "high");
+        assert_eq!(out["stream"], true);
+        assert_eq!(out["stream_options"], json!({"include_usage": true}));
+        for dropped in [
+            "metadata",
+            "thinking",
+            "context_management",
+            "system",
+            "user",
+        ] {
+            assert!(out.get(dropped).is_none(), "{dropped} leaked");
+        }
+    }
+
+    #[test]
+    fn claude_code_fixture_tool_result_turn() {
+        let body = fixture(include_str!(
+            "../../tests/fixtures/claude-code.messages.tool_result.request.json"
+        ));
+        let out = translate(body, "claude-sonnet-4.5");
+        let msgs = out["messages"].as_array().unwrap();
+        let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool"]);
+        assert_eq!(
+            msgs[2],
+            json!({"role":"assistant","content":"I'll use the Write tool.",
+                   "tool_calls":[{"id":"toolu_mock000035444d42dccc","type":"function","function":{"name":"Write",
+                     "arguments":"{\"content\":\"hello from mock\",\"file_path\":\"/home/user/project/out/a.txt\"}"}}],
+                   "reasoning_text":"Mock thinking about the request.",
+                   "reasoning_opaque":"mocksig_4b814e6811873ab55c131605d5c2a442b22ba00a1d50f43e"})
+        );
+        assert_eq!(msgs[3]["tool_call_id"], "toolu_mock000035444d42dccc");
+        assert!(msgs[3]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("File created successfully"));
+        assert_eq!(out["tools"].as_array().unwrap().len(), 24);
+    }
+
+    #[test]
+    fn anthropic_sdk_fixture() {
+        let body = fixture(include_str!(
+            "../../tests/fixtures/anthropic-sdk.messages.request.json"
+        ));
+        let out = translate(body, "gpt-4.1");
+        assert_eq!(
+            out,
+            json!({"model":"gpt-4.1","max_tokens":256,
+                   "messages":[{"role":"user","content":"Hello from the anthropic SDK, non-stream please"}],
+                   "stream":true,"stream_options":{"include_usage":true}})
+        );
+    }
+
+    // ---- stream ----
+
+    fn data(v: Value) -> SseEvent {
+        SseEvent {
+            event: None,
+            data: v.to_string(),
+        }
+    }
+
+    fn done() -> SseEvent {
+        SseEvent {
+            event: None,
+            data: "[DONE]".into(),
+        }
+    }
+
+    /// Feeds the events, then ends the stream; returns the events rendered compactly.
+    fn run_with(t: &mut ChatToMessagesStream, events: &[SseEvent]) -> Vec<String> {
+        let mut out = Vec::new();
+        for ev in events {
+            t.on_event(ev, &mut out);
+        }
+        t.on_end(&mut out);
+        render(&out)
+    }
+
+    fn run(events: &[SseEvent]) -> Vec<String> {
+        run_with(&mut ChatToMessagesStream::new(&ctx("gpt-4.1")), events)
+    }
+
+    fn render(out: &[OutEvent]) -> Vec<String> {
+        out.iter()
+            .map(|ev| {
+                let OutEvent::Event {
+                    name: Some(name),
+                    data: d,
+                } = ev
+                else {
+                    panic!("Messages events are named: {ev:?}")
+                };
+                assert_eq!(d["type"], *name, "event name equals data.type");
+                match *name {
+                    "message_start" => format!("message_start {}", d["message"]["usage"]),
+                    "content_block_start" => format!("start {} {}", d["index"], d["content_block"]),
+                    "content_block_delta" => {
+                        let delta = &d["delta"];
+                        let (kind, field) = match delta["type"].as_str().unwrap() {
+                            "text_delta" => ("text", "text"),
+                            "thinking_delta" => ("thinking", "thinking"),
+                            "signature_delta" => ("signature", "signature"),
+                            "input_json_delta" => ("json", "partial_json"),
+                            other => panic!("unexpected delta {other}"),
+                        };
+                        format!(
+                            "delta {} {kind} {}",
+                            d["index"],
+                            delta[field].as_str().unwrap()
+                        )
+                    }
+                    "content_block_stop" => format!("stop {}", d["index"]),
+                    "message_delta" => format!(
+                        "message_delta {} {}",
+                        d["delta"]["stop_reason"].as_str().unwrap(),
+                        d["usage"]
+                    ),
+                    "message_stop" => "message_stop".into(),
+                    "error" => format!("error {}", d["error"]["message"].as_str().unwrap()),
+                    other => panic!("unexpected event {other}"),
+                }
+            })
+            .collect()
+    }
+
+    fn chunk(choices: Value) -> SseEvent {
+        data(
+            json!({"id":"chatcmpl-x","object":"chat.completion.chunk","created":1,"model":"gpt-4.1-2025-04-14",
+                    "system_fingerprint":"fp","choices":choices}),
+        )
+    }
+
+    fn delta(index: u64, d: Value) -> SseEvent {
+        chunk(json!([{"index":index,"delta":d,"finish_reason":null,"logprobs":null}]))
+    }
+
+    fn finish(index: u64, reason: &str) -> SseEvent {
+        chunk(json!([{"index":index,"delta":{},"finish_reason":reason,"logprobs":null}]))
+    }
+
+    fn usage_chunk(prompt: u64, completion: u64, cached: u64) -> SseEvent {
+        data(
+            json!({"id":"chatcmpl-x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],
+                    "usage":{"prompt_tokens":prompt,"completion_tokens":completion,"total_tokens":prompt+completion,
+                             "prompt_tokens_details":{"cached_tokens":cached}}}),
+        )
+    }
+
+    fn prompt_filter() -> SseEvent {
+        data(
+            json!({"choices":[],"created":0,"id":"","prompt_filter_results":[{"prompt_index":0,
+            "content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}),
+        )
+    }
+
+    #[test]
+    fn text_stream_from_an_azure_model() {
+        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut out = Vec::new();
+        t.on_event(&prompt_filter(), &mut out);
+        assert!(out.is_empty(), "the prompt-filter chunk carries nothing");
+        for ev in [
+            delta(0, json!({"role":"assistant","content":""})),
+            delta(0, json!({"content":"Hel"})),
+            delta(0, json!({"content":"lo"})),
+            finish(0, "stop"),
+        ] {
+            t.on_event(&ev, &mut out);
+        }
+        let before_usage = out.len();
+        t.on_event(&usage_chunk(1200, 7, 1000), &mut out);
+        assert!(
+            out.len() > before_usage,
+            "the usage chunk completes the message"
+        );
+        t.on_event(&done(), &mut out);
+        t.on_end(&mut out);
+        let OutEvent::Event { data: start, .. } = &out[0] else {
+            panic!()
+        };
+        assert_eq!(
+            *start,
+            json!({"type":"message_start","message":{"id":format!("msg_{SEED}"),"type":"message","role":"assistant",
+                   "model":"gpt-4.1","content":[],"stop_reason":null,"stop_sequence":null,
+                   "usage":{"input_tokens":0,"output_tokens":0}}})
+        );
+        assert_eq!(
+            render(&out),
+            [
+                r#"message_start {"input_tokens":0,"output_tokens":0}"#,
+                r#"start 0 {"text":"","type":"text"}"#,
+                "delta 0 text Hel",
+                "delta 0 text lo",
+                "stop 0",
+                r#"message_delta end_turn {"cache_read_input_tokens":1000,"input_tokens":200,"output_tokens":7}"#,
+                "message_stop",
+            ]
+        );
+        let OutEvent::Event { data: md, .. } = &out[5] else {
+            panic!()
+        };
+        assert_eq!(
+            md["delta"],
+            json!({"stop_reason":"end_turn","stop_sequence":null})
+        );
+        assert_eq!(
+            t.usage(),
+            Usage {
+                input_tokens: 1200,
+                output_tokens: 7,
+                cache_read_tokens: 1000,
+                cache_creation_tokens: 0
+            }
+        );
+    }
+
+    /// Claude on Copilot's chat endpoint, as raw SSE cut at arbitrary bytes: reasoning,
+    /// then text in choice 0, the tool call in choice 1, usage on the finish chunk.
+    #[test]
+    fn claude_split_choices_from_raw_sse() {
+        let frames = [
+            r#"{"choices":[{"index":0,"delta":{"content":null,"role":"assistant","reasoning_text":"Let me"}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":null,"reasoning_text":" look."}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":null,"reasoning_opaque":"EqQBCkYIBxgCKkB=="}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"I'll read ü."}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":null,"role":"assistant","tool_calls":[{"function":{"arguments":"","name":"Read"},"id":"toolu_vrtx_01","index":0,"type":"function"}]}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":null,"tool_calls":[{"function":{"arguments":"{\"file_path\":"},"index":0}]}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":null,"tool_calls":[{"function":{"arguments":"\"/a.txt\"}"},"index":0}]}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4"}"#,
+            r#"{"choices":[{"finish_reason":"tool_calls","index":1,"delta":{"content":null}}],"created":1,"id":"msg_vrtx_1","model":"claude-sonnet-4","usage":{"completion_tokens":40,"prompt_tokens":5000,"prompt_tokens_details":{"cached_tokens":4800},"total_tokens":5040}}"#,
+        ];
+        let mut raw = String::new();
+        for f in frames {
+            raw.push_str("data: ");
+            raw.push_str(f);
+            raw.push_str("\r\n\r\n");
+        }
+        raw.push_str("data: [DONE]\r\n\r\n");
+        let mut parser = SseParser::new();
+        let mut events = Vec::new();
+        for piece in raw.as_bytes().chunks(7) {
+            parser.feed(piece, &mut events);
+        }
+        parser.finish(&mut events);
+        assert_eq!(events.len(), 9);
+
+        let mut t = ChatToMessagesStream::new(&ctx("claude-sonnet-4"));
+        assert_eq!(
+            run_with(&mut t, &events),
+            [
+                r#"message_start {"input_tokens":0,"output_tokens":0}"#,
+                r#"start 0 {"thinking":"","type":"thinking"}"#,
+                "delta 0 thinking Let me",
+                "delta 0 thinking  look.",
+                "delta 0 signature EqQBCkYIBxgCKkB==",
+                "stop 0",
+                r#"start 1 {"text":"","type":"text"}"#,
+                "delta 1 text I'll read ü.",
+                "stop 1",
+                r#"start 2 {"id":"toolu_vrtx_01","input":{},"name":"Read","type":"tool_use"}"#,
+                r#"delta 2 json {"file_path":"#,
+                r#"delta 2 json "/a.txt"}"#,
+                "stop 2",
+                r#"message_delta tool_use {"cache_read_input_tokens":4800,"input_tokens":200,"output_tokens":40}"#,
+                "message_stop",
+            ]
+        );
+        assert_eq!(t.usage().input_tokens, 5000);
+        assert_eq!(t.usage().cache_read_tokens, 4800);
+    }
+
+    #[test]
+    fn split_choices_each_finishing_make_one_answer() {
+        // Text choice finishes "stop" before the tool choice streams: still one message.
+        let out = run(&[
+            delta(0, json!({"role":"assistant","content":"Reading."})),
+            finish(0, "stop"),
+            delta(
+                1,
+                json!({"role":"assistant","tool_calls":[{"index":0,"id":"toolu_1","type":"function",
+                             "function":{"name":"Read","arguments":"{}"}}]}),
+            ),
+            finish(1, "tool_calls"),
+            usage_chunk(10, 5, 0),
+            done(),
+        ]);
+        assert_eq!(
+            out,
+            [
+                r#"message_start {"input_tokens":0,"output_tokens":0}"#,
+                r#"start 0 {"text":"","type":"text"}"#,
+                "delta 0 text Reading.",
+                "stop 0",
+                r#"start 1 {"id":"toolu_1","input":{},"name":"Read","type":"tool_use"}"#,
+                "delta 1 json {}",
+                "stop 1",
+                r#"message_delta tool_use {"cache_read_input_tokens":0,"input_tokens":10,"output_tokens":5}"#,
+                "message_stop",
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_tool_calls_sequential_and_interleaved() {
+        let call = |i: u64, id: &str, name: &str, args: &str| {
+            delta(
+                0,
+                json!({"tool_calls":[{"index":i,"id":id,"type":"function","function":{"name":name,"arguments":args}}]}),
+            )
+        };
+        let args = |i: u64, args: &str| {
+            delta(
+                0,
+                json!({"tool_calls":[{"index":i,"function":{"arguments":args}}]}),
+            )
+        };
+        // Sequential: the first call's JSON is complete when the second begins, so it streams.
+        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut out = Vec::new();
+        for ev in [
+            call(0, "call_a", "Read", "{\"p\":"),
+            args(0, "1}"),
+            call(1, "call_b", "Bash", "{\"c\":"),
+        ] {
+            t.on_event(&ev, &mut out);
+        }
+        assert_eq!(
+            render(&out)[1..],
+            [
+                r#"start 0 {"id":"call_a","input":{},"name":"Read","type":"tool_use"}"#,
+                r#"delta 0 json {"p":"#,
+                "delta 0 json 1}",
+                "stop 0",
+                r#"start 1 {"id":"call_b","input":{},"name":"Bash","type":"tool_use"}"#,
+                r#"delta 1 json {"c":"#,
+            ]
+        );
+        // Interleaved: the second call waits until the first is done, then replays.
+        let out = run(&[
+            call(0, "call_a", "Read", "{\"p\":"),
+            call(1, "call_b", "Bash", "{\"c\":"),
+            args(1, "2}"),
+            args(0, "1}"),
+            finish(0, "tool_calls"),
+            done(),
+        ]);
+        assert_eq!(
+            out[1..],
+            [
+                r#"start 0 {"id":"call_a","input":{},"name":"Read","type":"tool_use"}"#,
+                r#"delta 0 json {"p":"#,
+                "delta 0 json 1}",
+                "stop 0",
+                r#"start 1 {"id":"call_b","input":{},"name":"Bash","type":"tool_use"}"#,
+                r#"delta 1 json {"c":2}"#,
+                "stop 1",
+                r#"message_delta tool_use {"input_tokens":0,"output_tokens":0}"#,
+                "message_stop",
+            ]
+        );
+        // Whole calls in one delta (Gemini), both at index 0 with distinct ids, finish "stop".
+        let out = run(&[
+            chunk(json!([{"index":0,"delta":{"role":"assistant","tool_calls":[
+                {"index":0,"id":"g1","type":"function","function":{"name":"A","arguments":"{\"x\":1}"}}]}}])),
+            chunk(json!([{"index":0,"delta":{"tool_calls":[
+                {"index":0,"id":"g2","type":"function","function":{"name":"B","arguments":"{}"}}]}}])),
+            finish(0, "stop"),
+            done(),
+        ]);
+        assert_eq!(
+            out[1..],
+            [
+                r#"start 0 {"id":"g1","input":{},"name":"A","type":"tool_use"}"#,
+                r#"delta 0 json {"x":1}"#,
+                "stop 0",
+                r#"start 1 {"id":"g2","input":{},"name":"B","type":"tool_use"}"#,
+                "delta 1 json {}",
+                "stop 1",
+                r#"message_delta tool_use {"input_tokens":0,"output_tokens":0}"#,
+                "message_stop",
+            ]
+        );
+    }
+
+    #[test]
+    fn opaque_without_thinking_is_redacted_thinking() {
+        let out = run(&[
+            delta(
+                0,
+                json!({"role":"assistant","reasoning_opaque":"ErcBopaque"}),
+            ),
+            delta(0, json!({"content":"Hi"})),
+            finish(0, "stop"),
+            done(),
+        ]);
+        assert_eq!(
+            out[1..],
+            [
+                r#"start 0 {"data":"ErcBopaque","type":"redacted_thinking"}"#,
+                "stop 0",
+                r#"start 1 {"text":"","type":"text"}"#,
+                "delta 1 text Hi",
+                "stop 1",
+                r#"message_delta end_turn {"input_tokens":0,"output_tokens":0}"#,
+                "message_stop",
+            ]
+        );
+        // Thinking without an opaque never gets a signature.
+        let out = run(&[
+            delta(0, json!({"reasoning_text":"hmm"})),
+            delta(0, json!({"content":"ok"})),
+            finish(0, "stop"),
+            done(),
+        ]);
+        assert!(out.iter().all(|e| !e.contains("signature")), "{out:?}");
+    }
+
+    #[test]
+    fn stop_reasons() {
+        let reason = |events: &[SseEvent]| {
+            let out = run(events);
+            let md = out
+                .iter()
+                .find(|e| e.starts_with("message_delta"))
+                .unwrap()
+                .clone();
+            md.split(' ').nth(1).unwrap().to_string()
+        };
+        let text = delta(0, json!({"content":"x"}));
+        assert_eq!(
+            reason(&[text.clone(), finish(0, "stop"), done()]),
+            "end_turn"
+        );
+        assert_eq!(
+            reason(&[text.clone(), finish(0, "length"), done()]),
+            "max_tokens"
+        );
+        assert_eq!(
+            reason(&[text.clone(), finish(0, "content_filter"), done()]),
+            "refusal"
+        );
+        assert_eq!(
+            reason(&[text.clone(), finish(0, "tool_calls"), done()]),
+            "tool_use"
+        );
+        // [DONE] without any finish_reason is still upstream's own end.
+        assert_eq!(reason(&[text, done()]), "end_turn");
+    }
+
+    #[test]
+    fn finish_then_end_of_stream_completes() {
+        let out = run(&[delta(0, json!({"content":"x"})), finish(0, "stop")]);
+        assert_eq!(out.last().unwrap(), "message_stop");
+        assert_eq!(out.iter().filter(|e| e.starts_with("error")).count(), 0);
+    }
+
+    #[test]
+    fn truncated_stream_fails_once() {
+        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut out = Vec::new();
+        t.on_event(&delta(0, json!({"content":"partial"})), &mut out);
+        t.on_end(&mut out);
+        t.on_end(&mut out);
+        t.on_error("late", &mut out);
+        t.on_event(&finish(0, "stop"), &mut out);
+        assert_eq!(
+            render(&out),
+            [
+                r#"message_start {"input_tokens":0,"output_tokens":0}"#,
+                r#"start 0 {"text":"","type":"text"}"#,
+                "delta 0 text partial",
+                "error Upstream Chat Completions stream ended before a finish_reason.",
+            ]
+        );
+        // Network failure: one error event.
+        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut out = Vec::new();
+        t.on_error("connection reset", &mut out);
+        t.on_error("again", &mut out);
+        t.on_end(&mut out);
+        assert_eq!(render(&out), ["error connection reset"]);
+    }
+
+    #[test]
+    fn upstream_error_chunk_ends_the_stream() {
+        let out = run(&[
+            delta(0, json!({"content":"a"})),
+            data(
+                json!({"error":{"message":"rate limited","type":"rate_limit_error","code":"429"}}),
+            ),
+            delta(0, json!({"content":"b"})),
+            done(),
+        ]);
+        assert_eq!(out.last().unwrap(), "error rate limited");
+        assert_eq!(out.iter().filter(|e| e.contains("text b")).count(), 0);
+        assert!(!out.contains(&"message_stop".to_string()));
+    }
+
+    #[test]
+    fn malformed_json_is_skipped() {
+        let out = run(&[
+            SseEvent {
+                event: None,
+                data: "{not json".into(),
+            },
+            delta(0, json!({"content":"ok"})),
+            finish(0, "stop"),
+            done(),
+        ]);
+        assert_eq!(out.len(), 6);
+        assert_eq!(out[2], "delta 0 text ok");
+    }
+
+    #[test]
+    fn degenerate_tool_arguments_abort() {
+        let mut events = vec![delta(
+            0,
+            json!({"tool_calls":[{"index":0,"id":"c","type":"function",
+            "function":{"name":"Write","arguments":"{\"a\":"}}]}),
+        )];
+        for _ in 0..3 {
+            events.push(delta(
+                0,
+                json!({"tool_calls":[{"index":0,"function":{"arguments":"\n\n\n\n\n\n\n\n"}}]}),
+            ));
+        }
+        events.push(finish(0, "tool_calls"));
+        events.push(done());
+        let out = run(&events);
+        assert_eq!(
+            out.last().unwrap(),
+            &format!("error {}", WhitespaceGuard::MESSAGE)
+        );
+        assert_eq!(out.iter().filter(|e| e.starts_with("error")).count(), 1);
+    }
+
+    #[test]
+    fn empty_answer_still_is_a_message() {
+        let out = run(&[prompt_filter(), finish(0, "stop"), usage_chunk(3, 0, 0)]);
+        assert_eq!(
+            out,
+            [
+                r#"message_start {"input_tokens":0,"output_tokens":0}"#,
+                r#"message_delta end_turn {"cache_read_input_tokens":0,"input_tokens":3,"output_tokens":0}"#,
+                "message_stop",
+            ]
+        );
+    }
+}
