@@ -1,1 +1,2001 @@
-//! Translator pair: in progress.
+//! Translator pair: an Anthropic Messages client served by Copilot's Responses API
+//! (Responses-only models such as gpt-5.1-codex).
+//!
+//! `request` turns a Messages body into a Responses body; `ResponsesToMessagesStream`
+//! turns the Responses event stream back into Anthropic Messages events.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator, TranslateCtx, Usage,
+    WhitespaceGuard, THINKING_PLACEHOLDER,
+};
+use crate::api_error::ApiError;
+use crate::sse::SseEvent;
+use crate::upstream::routing::Api;
+
+/// Copilot's /responses rejects the small limits Claude Code sends (e.g. 512 for quick
+/// side calls); reasoning also eats into the limit, so small values starve the answer.
+const MIN_OUTPUT_TOKENS: u64 = 12800;
+
+/// Messages request body → Responses request body.
+pub fn request(
+    mut body: Map<String, Value>,
+    ctx: &TranslateCtx,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut out = Map::new();
+    out.insert("model".into(), Value::String(ctx.model.clone()));
+
+    if let Some(system) = body.remove("system") {
+        let text = system_text(system)?;
+        if !text.is_empty() {
+            out.insert("instructions".into(), Value::String(text));
+        }
+    }
+
+    let messages = match body.remove("messages") {
+        Some(Value::Array(m)) => m,
+        _ => {
+            return Err(ApiError::invalid("`messages` must be an array").with_param("messages"));
+        }
+    };
+    let mut input = InputBuilder::default();
+    for (i, msg) in messages.into_iter().enumerate() {
+        input.message(i, msg)?;
+    }
+    out.insert("input".into(), Value::Array(input.items));
+
+    if let Some(max) = body.get("max_tokens").and_then(Value::as_u64) {
+        let limit = ctx.max_output_tokens.unwrap_or(u64::MAX);
+        let value = max.max(MIN_OUTPUT_TOKENS.min(limit)).min(limit);
+        out.insert("max_output_tokens".into(), json!(value));
+    }
+    for key in ["temperature", "top_p"] {
+        super::carry(&mut body, key, &mut out, key);
+    }
+    if let Some(Value::Object(meta)) = body.remove("metadata") {
+        if !meta.is_empty() {
+            out.insert("metadata".into(), Value::Object(meta));
+        }
+    }
+
+    let tool_names = tools(&mut body, &mut out);
+    tool_choice(&mut body, &tool_names, &mut out);
+    reasoning(&mut body, &mut out);
+    text_format(&mut body, &mut out);
+
+    out.insert("store".into(), Value::Bool(false));
+    out.insert("stream".into(), Value::Bool(true));
+    Ok(out)
+}
+
+fn system_text(system: Value) -> Result<String, ApiError> {
+    match system {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s),
+        Value::Array(blocks) => {
+            let mut parts = Vec::with_capacity(blocks.len());
+            for block in blocks {
+                if let Value::Object(mut b) = block {
+                    if let Some(Value::String(t)) = b.remove("text") {
+                        if !t.is_empty() {
+                            parts.push(t);
+                        }
+                    }
+                }
+            }
+            Ok(parts.join("\n\n"))
+        }
+        _ => Err(
+            ApiError::invalid("`system` must be a string or an array of text blocks")
+                .with_param("system"),
+        ),
+    }
+}
+
+#[derive(Default)]
+struct InputBuilder {
+    items: Vec<Value>,
+    reasoning_n: usize,
+}
+
+impl InputBuilder {
+    fn message(&mut self, i: usize, msg: Value) -> Result<(), ApiError> {
+        let param = || format!("messages[{i}]");
+        let Value::Object(mut msg) = msg else {
+            return Err(ApiError::invalid("each message must be an object").with_param(param()));
+        };
+        let assistant = match msg.get("role").and_then(Value::as_str) {
+            Some("user") => false,
+            Some("assistant") => true,
+            _ => {
+                return Err(
+                    ApiError::invalid("message `role` must be \"user\" or \"assistant\"")
+                        .with_param(format!("messages[{i}].role")),
+                )
+            }
+        };
+        let role = if assistant { "assistant" } else { "user" };
+        match msg.remove("content") {
+            Some(Value::String(s)) => {
+                self.items
+                    .push(json!({"type": "message", "role": role, "content": s}));
+                Ok(())
+            }
+            Some(Value::Array(blocks)) if assistant => self.assistant_blocks(i, blocks),
+            Some(Value::Array(blocks)) => self.user_blocks(i, blocks),
+            _ => Err(
+                ApiError::invalid("message `content` must be a string or an array of blocks")
+                    .with_param(format!("messages[{i}].content")),
+            ),
+        }
+    }
+
+    fn flush(&mut self, role: &str, parts: &mut Vec<Value>) {
+        if !parts.is_empty() {
+            self.items
+                .push(json!({"type": "message", "role": role, "content": std::mem::take(parts)}));
+        }
+    }
+
+    /// User text around `tool_result` blocks is split into separate messages so the
+    /// order the client wrote survives.
+    fn user_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
+        let mut parts = Vec::new();
+        for (j, block) in blocks.into_iter().enumerate() {
+            let Value::Object(mut b) = block else {
+                continue;
+            };
+            match b.get("type").and_then(Value::as_str) {
+                Some("text") => {
+                    if let Some(Value::String(t)) = b.remove("text") {
+                        if !t.is_empty() {
+                            parts.push(json!({"type": "input_text", "text": t}));
+                        }
+                    }
+                }
+                Some("image") => parts.extend(image_part(&mut b)),
+                Some("document") => parts.extend(document_part(&mut b)),
+                Some("tool_result") => {
+                    self.flush("user", &mut parts);
+                    let call_id = match b.remove("tool_use_id") {
+                        Some(Value::String(id)) if !id.is_empty() => id,
+                        _ => {
+                            return Err(ApiError::invalid("`tool_result` needs a `tool_use_id`")
+                                .with_param(format!("messages[{i}].content[{j}].tool_use_id")))
+                        }
+                    };
+                    let output = tool_output(b.remove("content"));
+                    let mut item = json!({"type": "function_call_output", "call_id": call_id, "output": output});
+                    if b.get("is_error").and_then(Value::as_bool) == Some(true) {
+                        item["status"] = json!("incomplete");
+                    }
+                    self.items.push(item);
+                }
+                _ => {}
+            }
+        }
+        self.flush("user", &mut parts);
+        Ok(())
+    }
+
+    fn assistant_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
+        let mut parts = Vec::new();
+        for (j, block) in blocks.into_iter().enumerate() {
+            let Value::Object(mut b) = block else {
+                continue;
+            };
+            match b.get("type").and_then(Value::as_str) {
+                Some("text") => {
+                    if let Some(Value::String(t)) = b.remove("text") {
+                        if !t.is_empty() {
+                            parts.push(json!({"type": "output_text", "text": t}));
+                        }
+                    }
+                }
+                Some("thinking") => {
+                    self.flush("assistant", &mut parts);
+                    // Only an OpenAI-minted payload means anything to /responses; a
+                    // thinking block from Claude (or one without signature) is dropped.
+                    let Some(Value::String(sig)) = b.remove("signature") else {
+                        continue;
+                    };
+                    if !is_openai_encrypted(&sig) {
+                        continue;
+                    }
+                    let text = match b.remove("thinking") {
+                        Some(Value::String(t)) if !t.is_empty() && t != THINKING_PLACEHOLDER => {
+                            Some(t)
+                        }
+                        _ => None,
+                    };
+                    self.reasoning(text, sig);
+                }
+                Some("redacted_thinking") => {
+                    self.flush("assistant", &mut parts);
+                    if let Some(Value::String(data)) = b.remove("data") {
+                        if is_openai_encrypted(&data) {
+                            self.reasoning(None, data);
+                        }
+                    }
+                }
+                Some("tool_use") | Some("server_tool_use") => {
+                    self.flush("assistant", &mut parts);
+                    let param = |f: &str| format!("messages[{i}].content[{j}].{f}");
+                    let id = match b.remove("id") {
+                        Some(Value::String(s)) if !s.is_empty() => s,
+                        _ => {
+                            return Err(ApiError::invalid("`tool_use` needs an `id`")
+                                .with_param(param("id")))
+                        }
+                    };
+                    let name = match b.remove("name") {
+                        Some(Value::String(s)) if !s.is_empty() => s,
+                        _ => {
+                            return Err(ApiError::invalid("`tool_use` needs a `name`")
+                                .with_param(param("name")))
+                        }
+                    };
+                    let arguments = match b.remove("input") {
+                        None | Some(Value::Null) => "{}".to_string(),
+                        Some(v) => v.to_string(),
+                    };
+                    self.items.push(json!({
+                        "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
+                    }));
+                }
+                Some("web_search_tool_result") => {
+                    self.flush("assistant", &mut parts);
+                    let Some(Value::String(id)) = b.remove("tool_use_id") else {
+                        continue;
+                    };
+                    let content = b.remove("content").unwrap_or(Value::Null);
+                    let failed = content.get("type").and_then(Value::as_str)
+                        == Some("web_search_tool_result_error");
+                    let mut item = json!({"type": "function_call_output", "call_id": id, "output": content.to_string()});
+                    if failed {
+                        item["status"] = json!("incomplete");
+                    }
+                    self.items.push(item);
+                }
+                _ => {}
+            }
+        }
+        self.flush("assistant", &mut parts);
+        Ok(())
+    }
+
+    fn reasoning(&mut self, text: Option<String>, encrypted: String) {
+        let summary = match text {
+            Some(t) => json!([{"type": "summary_text", "text": t}]),
+            None => json!([]),
+        };
+        self.items.push(json!({
+            "type": "reasoning",
+            "id": format!("rs_{}", self.reasoning_n),
+            "summary": summary,
+            "encrypted_content": encrypted,
+        }));
+        self.reasoning_n += 1;
+    }
+}
+
+fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
+    let Some(Value::Object(mut src)) = b.remove("source") else {
+        return None;
+    };
+    let url = match src.get("type").and_then(Value::as_str) {
+        Some("base64") => {
+            let media = src.get("media_type")?.as_str()?.to_string();
+            let Some(Value::String(data)) = src.remove("data") else {
+                return None;
+            };
+            format!("data:{media};base64,{data}")
+        }
+        Some("url") => match src.remove("url") {
+            Some(Value::String(u)) => u,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(json!({"type": "input_image", "image_url": url, "detail": "auto"}))
+}
+
+/// PDFs become `input_file`; plain-text documents become text.
+fn document_part(b: &mut Map<String, Value>) -> Option<Value> {
+    let Some(Value::Object(mut src)) = b.remove("source") else {
+        return None;
+    };
+    let filename = match b.remove("title") {
+        Some(Value::String(t)) if !t.is_empty() => t,
+        _ => "document.pdf".to_string(),
+    };
+    match src.get("type").and_then(Value::as_str) {
+        Some("base64") => {
+            let media = src.get("media_type")?.as_str()?.to_string();
+            let Some(Value::String(data)) = src.remove("data") else {
+                return None;
+            };
+            Some(json!({"type": "input_file", "filename": filename,
+                        "file_data": format!("data:{media};base64,{data}")}))
+        }
+        Some("url") => match src.remove("url") {
+            Some(Value::String(u)) => Some(json!({"type": "input_file", "file_url": u})),
+            _ => None,
+        },
+        Some("text") => match src.remove("data") {
+            Some(Value::String(t)) if !t.is_empty() => {
+                Some(json!({"type": "input_text", "text": t}))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `tool_result.content` → `function_call_output.output`: text stays a string; images
+/// (e.g. Claude Code's Read of a picture) need the part-array form.
+fn tool_output(content: Option<Value>) -> Value {
+    match content {
+        Some(Value::String(s)) => Value::String(s),
+        Some(Value::Array(blocks)) => {
+            let mut parts = Vec::with_capacity(blocks.len());
+            let mut only_text = true;
+            for block in blocks {
+                let Value::Object(mut b) = block else {
+                    continue;
+                };
+                match b.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        if let Some(Value::String(t)) = b.remove("text") {
+                            parts.push(json!({"type": "input_text", "text": t}));
+                        }
+                    }
+                    Some("image") => {
+                        only_text = false;
+                        parts.extend(image_part(&mut b));
+                    }
+                    Some("document") => {
+                        let part = document_part(&mut b);
+                        only_text &= part.as_ref().is_none_or(|p| p["type"] == "input_text");
+                        parts.extend(part);
+                    }
+                    _ => {}
+                }
+            }
+            if only_text {
+                let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+                Value::String(texts.join("\n\n"))
+            } else {
+                Value::Array(parts)
+            }
+        }
+        _ => Value::String(String::new()),
+    }
+}
+
+/// Client tools become function tools; Anthropic server tools (web search, bash, text
+/// editor…) have no Responses equivalent here and are dropped. Returns the names kept.
+fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let Some(Value::Array(tools)) = body.remove("tools") else {
+        return names;
+    };
+    let mut converted = Vec::with_capacity(tools.len());
+    for tool in tools {
+        let Value::Object(mut t) = tool else {
+            continue;
+        };
+        if !matches!(t.get("type").and_then(Value::as_str), None | Some("custom")) {
+            continue;
+        }
+        let Some(Value::String(name)) = t.remove("name") else {
+            continue;
+        };
+        let parameters = match t.remove("input_schema") {
+            Some(v @ Value::Object(_)) => v,
+            _ => json!({"type": "object", "properties": {}}),
+        };
+        // Responses defaults function tools to strict mode, which rejects ordinary schemas.
+        let strict = t
+            .remove("strict")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let mut f =
+            json!({"type": "function", "name": name, "parameters": parameters, "strict": strict});
+        if let Some(Value::String(d)) = t.remove("description") {
+            f["description"] = Value::String(d);
+        }
+        names.insert(name);
+        converted.push(f);
+    }
+    if !converted.is_empty() {
+        out.insert("tools".into(), Value::Array(converted));
+    }
+    names
+}
+
+fn tool_choice(
+    body: &mut Map<String, Value>,
+    names: &BTreeSet<String>,
+    out: &mut Map<String, Value>,
+) {
+    let Some(Value::Object(tc)) = body.remove("tool_choice") else {
+        return;
+    };
+    if names.is_empty() {
+        return;
+    }
+    let choice = match tc.get("type").and_then(Value::as_str) {
+        Some("auto") => Some(json!("auto")),
+        Some("any") => Some(json!("required")),
+        Some("none") => Some(json!("none")),
+        Some("tool") => tc
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| names.contains(*n))
+            .map(|n| json!({"type": "function", "name": n})),
+        _ => None,
+    };
+    if let Some(c) = choice {
+        out.insert("tool_choice".into(), c);
+    }
+    if tc.get("disable_parallel_tool_use").and_then(Value::as_bool) == Some(true) {
+        out.insert("parallel_tool_calls".into(), Value::Bool(false));
+    }
+}
+
+/// Anthropic's effort scale onto the efforts Copilot's Responses models accept
+/// (`low`/`medium`/`high`; `xhigh` and `none` are not accepted by every model).
+fn map_effort(effort: &str) -> Option<&'static str> {
+    match effort {
+        "low" => Some("low"),
+        "medium" => Some("medium"),
+        "high" | "max" | "xhigh" => Some("high"),
+        _ => None,
+    }
+}
+
+/// A thinking budget onto an effort: Claude Code's default budget (31999) is "think hard".
+fn budget_effort(budget: u64) -> &'static str {
+    match budget {
+        0..4096 => "low",
+        4096..16384 => "medium",
+        _ => "high",
+    }
+}
+
+fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
+    let thinking = body.remove("thinking").unwrap_or(Value::Null);
+    let explicit = body
+        .get("output_config")
+        .and_then(|c| c.get("effort"))
+        .and_then(Value::as_str)
+        .and_then(map_effort);
+    let kind = thinking.get("type").and_then(Value::as_str);
+    let on = matches!(kind, Some("enabled") | Some("adaptive"));
+    let effort = explicit.or(match kind {
+        Some("enabled") => Some(budget_effort(
+            thinking
+                .get("budget_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        )),
+        // Not every Responses-only model accepts `none`; `low` is the floor they share.
+        Some("disabled") => Some("low"),
+        _ => None,
+    });
+    if effort.is_none() && !on {
+        return;
+    }
+    let mut r = Map::new();
+    if let Some(e) = effort {
+        r.insert("effort".into(), json!(e));
+    }
+    // Readable thinking for the client, unless it asked for thinking to be omitted.
+    let omitted = thinking.get("display").and_then(Value::as_str) == Some("omitted");
+    if on && !omitted {
+        r.insert("summary".into(), json!("auto"));
+    }
+    out.insert("reasoning".into(), Value::Object(r));
+    // store:false means reasoning only survives the next turn as encrypted content.
+    out.insert("include".into(), json!(["reasoning.encrypted_content"]));
+}
+
+/// Structured output (`output_config.format` or the older `output_format`) → `text.format`.
+fn text_format(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
+    let format = match body.remove("output_config") {
+        Some(Value::Object(mut c)) => c.remove("format"),
+        _ => None,
+    }
+    .or_else(|| body.remove("output_format"));
+    let Some(Value::Object(mut f)) = format else {
+        return;
+    };
+    if f.get("type").and_then(Value::as_str) != Some("json_schema") {
+        return;
+    }
+    let Some(schema) = f.remove("schema") else {
+        return;
+    };
+    out.insert(
+        "text".into(),
+        json!({"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": true}}),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Stream: Responses events → Messages events.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    Thinking,
+    Text,
+    ToolUse,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OpenBlock {
+    output_index: u64,
+    kind: BlockKind,
+    index: u64,
+}
+
+#[derive(Debug, Default)]
+struct ItemState {
+    done: bool,
+    /// Summary / content part indexes whose text was already emitted.
+    parts_seen: BTreeSet<u64>,
+    /// The last part that emitted thinking text (parts are joined with a blank line).
+    last_part: Option<u64>,
+    /// Any thinking or text emitted for this item.
+    emitted: bool,
+    tool_opened: bool,
+    args_emitted: bool,
+    guard: WhitespaceGuard,
+}
+
+/// Copilot Responses stream → Anthropic Messages stream.
+pub struct ResponsesToMessagesStream {
+    msg_id: String,
+    model: String,
+    seed: String,
+    started: bool,
+    terminated: bool,
+    next_block: u64,
+    open: Option<OpenBlock>,
+    items: BTreeMap<u64, ItemState>,
+    /// Events of a later output item held back while an earlier one is still open.
+    deferred: VecDeque<(u64, Value)>,
+    saw_tool_use: bool,
+    saw_refusal: bool,
+    usage: Usage,
+}
+
+impl ResponsesToMessagesStream {
+    pub fn new(ctx: &TranslateCtx) -> Self {
+        ResponsesToMessagesStream {
+            msg_id: format!("msg_{}", ctx.id_seed),
+            model: ctx.model.clone(),
+            seed: ctx.id_seed.clone(),
+            started: false,
+            terminated: false,
+            next_block: 0,
+            open: None,
+            items: BTreeMap::new(),
+            deferred: VecDeque::new(),
+            saw_tool_use: false,
+            saw_refusal: false,
+            usage: Usage::default(),
+        }
+    }
+
+    fn read_usage(&mut self, usage: &Value) {
+        if !usage.is_object() {
+            return;
+        }
+        let n = |p: &str| usage.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        self.usage = Usage {
+            input_tokens: n("/input_tokens"),
+            output_tokens: n("/output_tokens"),
+            cache_read_tokens: n("/input_tokens_details/cached_tokens"),
+            cache_creation_tokens: 0,
+        };
+    }
+
+    fn ensure_started(&mut self, out: &mut Vec<OutEvent>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let u = self.usage;
+        out.push(OutEvent::named(
+            "message_start",
+            json!({"type": "message_start", "message": {
+                "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model,
+                "content": [], "stop_reason": null, "stop_sequence": null,
+                "usage": {
+                    "input_tokens": u.input_tokens.saturating_sub(u.cache_read_tokens),
+                    "output_tokens": 0,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": u.cache_read_tokens,
+                },
+            }}),
+        ));
+    }
+
+    fn close_block(&mut self, out: &mut Vec<OutEvent>) {
+        if let Some(b) = self.open.take() {
+            out.push(OutEvent::named(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": b.index}),
+            ));
+        }
+    }
+
+    /// The open block for (item, kind), opening it (and closing any other) if needed.
+    fn block(&mut self, idx: u64, kind: BlockKind, start: Value, out: &mut Vec<OutEvent>) -> u64 {
+        if let Some(b) = self.open {
+            if b.output_index == idx && b.kind == kind {
+                return b.index;
+            }
+        }
+        self.ensure_started(out);
+        self.close_block(out);
+        let index = self.next_block;
+        self.next_block += 1;
+        out.push(OutEvent::named(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index, "content_block": start}),
+        ));
+        self.open = Some(OpenBlock {
+            output_index: idx,
+            kind,
+            index,
+        });
+        index
+    }
+
+    fn delta(&self, index: u64, delta: Value, out: &mut Vec<OutEvent>) {
+        out.push(OutEvent::named(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": index, "delta": delta}),
+        ));
+    }
+
+    fn thinking(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
+        if text.is_empty() {
+            return;
+        }
+        let st = self.items.entry(idx).or_default();
+        st.parts_seen.insert(part);
+        let sep = matches!(st.last_part, Some(p) if p != part);
+        st.last_part = Some(part);
+        st.emitted = true;
+        let index = self.block(
+            idx,
+            BlockKind::Thinking,
+            json!({"type": "thinking", "thinking": ""}),
+            out,
+        );
+        let text = if sep {
+            format!("\n\n{text}")
+        } else {
+            text.to_string()
+        };
+        self.delta(
+            index,
+            json!({"type": "thinking_delta", "thinking": text}),
+            out,
+        );
+    }
+
+    fn text(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
+        let st = self.items.entry(idx).or_default();
+        st.parts_seen.insert(part);
+        if text.is_empty() {
+            return;
+        }
+        st.emitted = true;
+        let index = self.block(
+            idx,
+            BlockKind::Text,
+            json!({"type": "text", "text": ""}),
+            out,
+        );
+        self.delta(index, json!({"type": "text_delta", "text": text}), out);
+    }
+
+    /// The tool_use block of a function_call item; `None` once it was closed (a second
+    /// block with the same id would be a duplicate call).
+    fn open_tool(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) -> Option<u64> {
+        let st = self.items.entry(idx).or_default();
+        if st.tool_opened {
+            return self
+                .open
+                .filter(|b| b.output_index == idx && b.kind == BlockKind::ToolUse)
+                .map(|b| b.index);
+        }
+        st.tool_opened = true;
+        self.saw_tool_use = true;
+        let id = match item.get("call_id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("call_{}_{idx}", self.seed),
+        };
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("function");
+        let start = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+        Some(self.block(idx, BlockKind::ToolUse, start, out))
+    }
+
+    /// Emits tool arguments; false when the whitespace guard tripped (stream ended).
+    fn arguments(&mut self, idx: u64, item: &Value, args: &str, out: &mut Vec<OutEvent>) -> bool {
+        let Some(index) = self.open_tool(idx, item, out) else {
+            return true;
+        };
+        let st = self.items.entry(idx).or_default();
+        if args.is_empty() {
+            return true;
+        }
+        st.args_emitted = true;
+        if st.guard.tripped_by(args) {
+            self.fail(WhitespaceGuard::MESSAGE, out);
+            return false;
+        }
+        self.delta(
+            index,
+            json!({"type": "input_json_delta", "partial_json": args}),
+            out,
+        );
+        true
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        self.terminated = true;
+        self.deferred.clear();
+        out.push(error_event(Api::Messages, message, 0));
+    }
+
+    /// Whether an earlier output item is still open (Anthropic blocks cannot interleave).
+    fn blocked(&self, idx: u64) -> bool {
+        self.items.range(..idx).any(|(_, s)| !s.done)
+    }
+
+    fn replay(&mut self, out: &mut Vec<OutEvent>) {
+        while !self.terminated {
+            let Some(pos) = self.deferred.iter().position(|(i, _)| !self.blocked(*i)) else {
+                break;
+            };
+            if let Some((idx, data)) = self.deferred.remove(pos) {
+                self.item_event(idx, &data, out);
+            }
+        }
+    }
+
+    fn item_event(&mut self, idx: u64, data: &Value, out: &mut Vec<OutEvent>) {
+        let ty = data.get("type").and_then(Value::as_str).unwrap_or("");
+        let str_at = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("");
+        let part = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
+        if self.items.get(&idx).is_some_and(|s| s.done) {
+            return;
+        }
+        match ty {
+            "response.output_item.added" => {
+                let item = &data["item"];
+                self.items.entry(idx).or_default();
+                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                    let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
+                    self.arguments(idx, item, args, out);
+                }
+            }
+            "response.reasoning_summary_text.delta" => {
+                self.thinking(idx, part("summary_index"), str_at("delta"), out)
+            }
+            "response.reasoning_summary_text.done" => {
+                let p = part("summary_index");
+                if !self.seen(idx, p) {
+                    self.thinking(idx, p, str_at("text"), out);
+                }
+            }
+            "response.reasoning_summary_part.done" => {
+                let p = part("summary_index");
+                if !self.seen(idx, p) {
+                    let text = data.pointer("/part/text").and_then(Value::as_str);
+                    self.thinking(idx, p, text.unwrap_or(""), out);
+                }
+            }
+            "response.output_text.delta" => {
+                self.text(idx, part("content_index"), str_at("delta"), out)
+            }
+            "response.refusal.delta" => {
+                self.saw_refusal = true;
+                self.text(idx, part("content_index"), str_at("delta"), out)
+            }
+            "response.output_text.done" | "response.refusal.done" => {
+                let p = part("content_index");
+                if !self.seen(idx, p) {
+                    let key = if ty == "response.refusal.done" {
+                        self.saw_refusal = true;
+                        "refusal"
+                    } else {
+                        "text"
+                    };
+                    self.text(idx, p, str_at(key), out);
+                }
+            }
+            "response.content_part.done" => {
+                let p = part("content_index");
+                if !self.seen(idx, p) {
+                    self.content_part(idx, p, &data["part"], out);
+                }
+            }
+            "response.function_call_arguments.delta" => {
+                self.arguments(idx, &Value::Null, str_at("delta"), out);
+            }
+            "response.function_call_arguments.done"
+                if !self.items.get(&idx).is_some_and(|s| s.args_emitted) =>
+            {
+                self.arguments(idx, &Value::Null, str_at("arguments"), out);
+            }
+            "response.output_item.done" => self.item_done(idx, &data["item"], out),
+            _ => {}
+        }
+    }
+
+    fn seen(&self, idx: u64, part: u64) -> bool {
+        self.items
+            .get(&idx)
+            .is_some_and(|s| s.parts_seen.contains(&part))
+    }
+
+    fn content_part(&mut self, idx: u64, p: u64, part: &Value, out: &mut Vec<OutEvent>) {
+        match part.get("type").and_then(Value::as_str) {
+            Some("output_text") => {
+                let t = part.get("text").and_then(Value::as_str).unwrap_or("");
+                self.text(idx, p, t, out);
+            }
+            Some("refusal") => {
+                self.saw_refusal = true;
+                let t = part.get("refusal").and_then(Value::as_str).unwrap_or("");
+                self.text(idx, p, t, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Completes an item from its final form, emitting whatever no delta carried.
+    fn item_done(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) {
+        self.items.entry(idx).or_default();
+        match item.get("type").and_then(Value::as_str) {
+            Some("reasoning") => {
+                if let Some(summary) = item.get("summary").and_then(Value::as_array) {
+                    for (p, s) in summary.iter().enumerate() {
+                        let p = p as u64;
+                        if !self.seen(idx, p) {
+                            let t = s.get("text").and_then(Value::as_str).unwrap_or("");
+                            self.thinking(idx, p, t, out);
+                        }
+                    }
+                }
+                let encrypted = item.get("encrypted_content").and_then(Value::as_str);
+                let emitted = self.items.get(&idx).is_some_and(|s| s.emitted);
+                match (emitted, encrypted) {
+                    (true, Some(sig)) => {
+                        if let Some(b) = self
+                            .open
+                            .filter(|b| b.output_index == idx && b.kind == BlockKind::Thinking)
+                        {
+                            self.delta(
+                                b.index,
+                                json!({"type": "signature_delta", "signature": sig}),
+                                out,
+                            );
+                        }
+                    }
+                    (false, Some(data)) => {
+                        self.ensure_started(out);
+                        self.close_block(out);
+                        let index = self.next_block;
+                        self.next_block += 1;
+                        out.push(OutEvent::named(
+                            "content_block_start",
+                            json!({"type": "content_block_start", "index": index,
+                                   "content_block": {"type": "redacted_thinking", "data": data}}),
+                        ));
+                        out.push(OutEvent::named(
+                            "content_block_stop",
+                            json!({"type": "content_block_stop", "index": index}),
+                        ));
+                    }
+                    // Neither summary nor payload: nothing the client could use or send back.
+                    _ => {}
+                }
+            }
+            Some("message") => {
+                if let Some(content) = item.get("content").and_then(Value::as_array) {
+                    for (p, part) in content.iter().enumerate() {
+                        let p = p as u64;
+                        if !self.seen(idx, p) {
+                            self.content_part(idx, p, part, out);
+                        }
+                    }
+                }
+            }
+            Some("function_call") => {
+                self.open_tool(idx, item, out);
+                if !self.items.get(&idx).is_some_and(|s| s.args_emitted) {
+                    let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
+                    if !self.arguments(idx, item, args, out) {
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.open.is_some_and(|b| b.output_index == idx) {
+            self.close_block(out);
+        }
+        if let Some(st) = self.items.get_mut(&idx) {
+            st.done = true;
+        }
+    }
+
+    fn finish(&mut self, data: &Value, out: &mut Vec<OutEvent>) {
+        let resp = &data["response"];
+        self.read_usage(&resp["usage"]);
+        self.ensure_started(out);
+        // Whatever is still held back goes out in arrival order.
+        while let Some((idx, ev)) = self.deferred.pop_front() {
+            self.item_event(idx, &ev, out);
+            if self.terminated {
+                return;
+            }
+        }
+        // Items the stream never finished (or never announced: "created + completed
+        // only" streams) are projected from the terminal response.
+        if let Some(output) = resp.get("output").and_then(Value::as_array) {
+            for (i, item) in output.iter().enumerate() {
+                let i = i as u64;
+                if !self.items.get(&i).is_some_and(|s| s.done) {
+                    self.item_done(i, item, out);
+                    if self.terminated {
+                        return;
+                    }
+                }
+            }
+        }
+        self.close_block(out);
+
+        let status =
+            resp.get("status")
+                .and_then(Value::as_str)
+                .unwrap_or(match data["type"].as_str() {
+                    Some("response.incomplete") => "incomplete",
+                    _ => "completed",
+                });
+        let stop_reason = if status == "incomplete" {
+            match resp
+                .pointer("/incomplete_details/reason")
+                .and_then(Value::as_str)
+            {
+                Some("max_output_tokens") => "max_tokens",
+                Some("content_filter") => "refusal",
+                _ => "end_turn",
+            }
+        } else if self.saw_tool_use {
+            "tool_use"
+        } else if self.saw_refusal {
+            "refusal"
+        } else {
+            "end_turn"
+        };
+        let u = self.usage;
+        out.push(OutEvent::named(
+            "message_delta",
+            json!({"type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": null},
+            "usage": {
+                "input_tokens": u.input_tokens.saturating_sub(u.cache_read_tokens),
+                "output_tokens": u.output_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": u.cache_read_tokens,
+            }}),
+        ));
+        out.push(OutEvent::named(
+            "message_stop",
+            json!({"type": "message_stop"}),
+        ));
+        self.terminated = true;
+    }
+}
+
+fn upstream_error_message(data: &Value) -> &str {
+    [
+        data.pointer("/response/error/message"),
+        data.pointer("/error/message"),
+        data.get("message"),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_str)
+    .find(|s| !s.is_empty())
+    .unwrap_or("Response failed due to unknown error.")
+}
+
+impl StreamTranslator for ResponsesToMessagesStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        let Some(data) = event_json(ev) else {
+            return;
+        };
+        let ty = data
+            .get("type")
+            .and_then(Value::as_str)
+            .or(ev.event.as_deref())
+            .unwrap_or("");
+        match ty {
+            "response.created" | "response.in_progress" => {
+                self.read_usage(&data["response"]["usage"]);
+                self.ensure_started(out);
+            }
+            "response.completed" | "response.incomplete" => self.finish(&data, out),
+            "response.failed" | "error" => self.fail(upstream_error_message(&data), out),
+            _ => {
+                let Some(idx) = data.get("output_index").and_then(Value::as_u64) else {
+                    return;
+                };
+                if self.blocked(idx) || self.deferred.iter().any(|(i, _)| *i == idx) {
+                    self.deferred.push_back((idx, data));
+                    return;
+                }
+                let done = ty == "response.output_item.done";
+                self.item_event(idx, &data, out);
+                if done {
+                    self.replay(out);
+                }
+            }
+        }
+    }
+
+    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+        self.fail(
+            "Upstream Responses stream ended without a terminal event.",
+            out,
+        );
+    }
+
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.fail(message, out);
+    }
+
+    fn usage(&self) -> Usage {
+        self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::{write_event, SseParser};
+
+    const ENC: &str = "gAAAAABpZmFrZS1lbmNyeXB0ZWQtcmVhc29uaW5n";
+
+    fn ctx() -> TranslateCtx {
+        TranslateCtx {
+            model: "gpt-5.1-codex".into(),
+            max_output_tokens: Some(128000),
+            id_seed: "0123456789abcdef01234567".into(),
+            now_secs: 1_700_000_000,
+            include_usage: false,
+        }
+    }
+
+    fn body(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn req(v: Value) -> Value {
+        Value::Object(request(body(v), &ctx()).expect("translates"))
+    }
+
+    fn fixture(text: &str) -> Map<String, Value> {
+        let v: Value = serde_json::from_str(text).unwrap();
+        body(v["body"].clone())
+    }
+
+    #[test]
+    fn text_and_string_system() {
+        let out = req(json!({
+            "model": "x", "max_tokens": 512, "system": "Be terse.", "temperature": 0.5,
+            "stop_sequences": ["END"], "top_k": 5, "metadata": {"user_id": "u1"},
+            "messages": [{"role": "user", "content": "hi"}],
+        }));
+        assert_eq!(
+            out,
+            json!({
+                "model": "gpt-5.1-codex", "instructions": "Be terse.",
+                "input": [{"type": "message", "role": "user", "content": "hi"}],
+                "max_output_tokens": 12800, "temperature": 0.5, "metadata": {"user_id": "u1"},
+                "store": false, "stream": true,
+            })
+        );
+    }
+
+    #[test]
+    fn system_blocks_and_multi_turn() {
+        let out = req(json!({
+            "max_tokens": 20000,
+            "system": [{"type": "text", "text": "A", "cache_control": {"type": "ephemeral"}},
+                       {"type": "text", "text": ""}, {"type": "text", "text": "B"}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "one"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "two"}]},
+                {"role": "user", "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
+            ],
+        }));
+        assert_eq!(out["instructions"], "A\n\nB");
+        assert_eq!(out["max_output_tokens"], 20000);
+        assert_eq!(
+            out["input"],
+            json!([
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "one"}]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "two"}]},
+                {"type": "message", "role": "user", "content": [
+                    {"type": "input_text", "text": "three"}, {"type": "input_text", "text": "four"}]},
+            ])
+        );
+    }
+
+    #[test]
+    fn max_output_tokens_floor_respects_model_limit() {
+        let small = TranslateCtx {
+            max_output_tokens: Some(8000),
+            ..ctx()
+        };
+        let b = json!({"max_tokens": 1, "messages": [{"role": "user", "content": "x"}]});
+        let out = request(body(b.clone()), &small).unwrap();
+        assert_eq!(out["max_output_tokens"], 8000);
+        let out = request(body(json!({"max_tokens": 500000, "messages": []})), &ctx()).unwrap();
+        assert_eq!(out["max_output_tokens"], 128000);
+        let none = TranslateCtx {
+            max_output_tokens: None,
+            ..ctx()
+        };
+        assert_eq!(request(body(b), &none).unwrap()["max_output_tokens"], 12800);
+    }
+
+    #[test]
+    fn tool_round_trip_keeps_order_parallel_calls_and_errors() {
+        let out = req(json!({
+            "max_tokens": 100,
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "Running both."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}},
+                    {"type": "tool_use", "id": "toolu_2", "name": "Read", "input": {"file_path": "/a"}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "before"},
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "a\nb"},
+                    {"type": "text", "text": "between"},
+                    {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": true,
+                     "content": [{"type": "text", "text": "no such"}, {"type": "text", "text": "file"}]},
+                    {"type": "text", "text": "after"},
+                ]},
+            ],
+        }));
+        assert_eq!(
+            out["input"],
+            json!([
+                {"type": "message", "role": "user", "content": "go"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Running both."}]},
+                {"type": "function_call", "call_id": "toolu_1", "name": "Bash", "arguments": "{\"command\":\"ls\"}"},
+                {"type": "function_call", "call_id": "toolu_2", "name": "Read", "arguments": "{\"file_path\":\"/a\"}"},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "before"}]},
+                {"type": "function_call_output", "call_id": "toolu_1", "output": "a\nb"},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "between"}]},
+                {"type": "function_call_output", "call_id": "toolu_2", "output": "no such\n\nfile", "status": "incomplete"},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "after"}]},
+            ])
+        );
+    }
+
+    #[test]
+    fn images_base64_url_and_in_tool_results() {
+        let out = req(json!({
+            "max_tokens": 100,
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+                    {"type": "image", "source": {"type": "url", "url": "https://x.test/a.jpg"}},
+                    {"type": "text", "text": "what?"},
+                ]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                    {"type": "text", "text": "pic"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/gif", "data": "R0lG"}},
+                ]}]},
+            ],
+        }));
+        assert_eq!(
+            out["input"][0]["content"],
+            json!([
+                {"type": "input_image", "image_url": "data:image/png;base64,iVBOR", "detail": "auto"},
+                {"type": "input_image", "image_url": "https://x.test/a.jpg", "detail": "auto"},
+                {"type": "input_text", "text": "what?"},
+            ])
+        );
+        assert_eq!(
+            out["input"][2]["output"],
+            json!([
+                {"type": "input_text", "text": "pic"},
+                {"type": "input_image", "image_url": "data:image/gif;base64,R0lG", "detail": "auto"},
+            ])
+        );
+    }
+
+    #[test]
+    fn thinking_kept_exactly_and_foreign_signatures_dropped() {
+        let out = req(json!({
+            "max_tokens": 100,
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "plan", "signature": ENC},
+                    {"type": "thinking", "thinking": "Thinking...", "signature": "gAAAAsecond"},
+                    {"type": "thinking", "thinking": "claude", "signature": "EqQBCkYIBxgCKkDclaude"},
+                    {"type": "thinking", "thinking": "unsigned"},
+                    {"type": "redacted_thinking", "data": "gAAAAredacted"},
+                    {"type": "redacted_thinking", "data": "EmwKAhgBEgyanthropic"},
+                    {"type": "text", "text": "answer"},
+                ]},
+            ],
+        }));
+        assert_eq!(
+            out["input"],
+            json!([
+                {"type": "message", "role": "user", "content": "q"},
+                {"type": "reasoning", "id": "rs_0", "summary": [{"type": "summary_text", "text": "plan"}],
+                 "encrypted_content": ENC},
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAAsecond"},
+                {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAAAredacted"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "answer"}]},
+            ])
+        );
+    }
+
+    #[test]
+    fn tools_and_tool_choice() {
+        let out = req(json!({
+            "max_tokens": 100, "messages": [],
+            "tools": [
+                {"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {"c": {"type": "string"}}},
+                 "cache_control": {"type": "ephemeral"}, "eager_input_streaming": true},
+                {"type": "custom", "name": "Strict", "input_schema": {"type": "object"}, "strict": true},
+                {"type": "web_search_20250305", "name": "web_search"},
+                {"type": "bash_20250124", "name": "bash"},
+            ],
+            "tool_choice": {"type": "tool", "name": "Bash", "disable_parallel_tool_use": true},
+        }));
+        assert_eq!(
+            out["tools"],
+            json!([
+                {"type": "function", "name": "Bash", "description": "run", "strict": false,
+                 "parameters": {"type": "object", "properties": {"c": {"type": "string"}}}},
+                {"type": "function", "name": "Strict", "strict": true, "parameters": {"type": "object"}},
+            ])
+        );
+        assert_eq!(
+            out["tool_choice"],
+            json!({"type": "function", "name": "Bash"})
+        );
+        assert_eq!(out["parallel_tool_calls"], false);
+
+        let choice = |tc: Value| {
+            req(json!({"max_tokens": 1, "messages": [], "tools": [{"name": "A", "input_schema": {}}], "tool_choice": tc}))
+                .get("tool_choice")
+                .cloned()
+        };
+        assert_eq!(choice(json!({"type": "any"})), Some(json!("required")));
+        assert_eq!(choice(json!({"type": "auto"})), Some(json!("auto")));
+        assert_eq!(choice(json!({"type": "none"})), Some(json!("none")));
+        assert_eq!(choice(json!({"type": "tool", "name": "Nope"})), None);
+        // Only server tools: nothing to choose from.
+        let out = req(
+            json!({"max_tokens": 1, "messages": [], "tools": [{"type": "web_search_20250305", "name": "w"}],
+                             "tool_choice": {"type": "any"}}),
+        );
+        assert!(out.get("tools").is_none() && out.get("tool_choice").is_none());
+    }
+
+    #[test]
+    fn reasoning_effort_mapping() {
+        let r = |extra: Value| {
+            let mut b = json!({"max_tokens": 100, "messages": []});
+            b.as_object_mut().unwrap().extend(body(extra));
+            let out = req(b);
+            (out.get("reasoning").cloned(), out.get("include").cloned())
+        };
+        let inc = Some(json!(["reasoning.encrypted_content"]));
+        assert_eq!(
+            r(json!({"thinking": {"type": "enabled", "budget_tokens": 31999}})),
+            (
+                Some(json!({"effort": "high", "summary": "auto"})),
+                inc.clone()
+            )
+        );
+        assert_eq!(
+            r(json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})),
+            (
+                Some(json!({"effort": "low", "summary": "auto"})),
+                inc.clone()
+            )
+        );
+        assert_eq!(
+            r(json!({"thinking": {"type": "enabled", "budget_tokens": 8000}})),
+            (
+                Some(json!({"effort": "medium", "summary": "auto"})),
+                inc.clone()
+            )
+        );
+        assert_eq!(
+            r(json!({"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}})),
+            (
+                Some(json!({"effort": "high", "summary": "auto"})),
+                inc.clone()
+            )
+        );
+        assert_eq!(
+            r(json!({"thinking": {"type": "adaptive", "display": "omitted"}})),
+            (Some(json!({})), inc.clone())
+        );
+        assert_eq!(
+            r(json!({"output_config": {"effort": "medium"}})),
+            (Some(json!({"effort": "medium"})), inc.clone())
+        );
+        assert_eq!(
+            r(json!({"thinking": {"type": "disabled"}})),
+            (Some(json!({"effort": "low"})), inc)
+        );
+        assert_eq!(r(json!({})), (None, None));
+    }
+
+    #[test]
+    fn structured_output_format() {
+        let out = req(json!({"max_tokens": 1, "messages": [],
+            "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}}));
+        assert_eq!(
+            out["text"],
+            json!({"format": {"type": "json_schema", "name": "output", "schema": {"type": "object"}, "strict": true}})
+        );
+    }
+
+    #[test]
+    fn untranslatable_input_is_a_400_naming_the_field() {
+        let err = request(
+            body(
+                json!({"max_tokens": 1, "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "x"}, {"type": "tool_result", "content": "y"}]}]}),
+            ),
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(
+            err.param.as_deref(),
+            Some("messages[0].content[1].tool_use_id")
+        );
+        let err = request(
+            body(json!({"max_tokens": 1, "messages": [{"role": "tool", "content": "x"}]})),
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages[0].role"));
+        let err = request(body(json!({"max_tokens": 1})), &ctx()).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn claude_code_fixtures_translate() {
+        let first = fixture(include_str!(
+            "../../tests/fixtures/claude-code.messages.request.json"
+        ));
+        let tool_names: Vec<String> = first["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect();
+        let system_tail = first["system"][2]["text"].as_str().unwrap().to_string();
+        let user_text = first["messages"][0]["content"][3]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = request(first, &ctx()).unwrap();
+        assert_eq!(tool_names.len(), 24);
+        let got: Vec<&str> = out["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, tool_names);
+        assert!(out["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["type"] == "function"
+                && t["strict"] == false
+                && t["parameters"]["type"] == "object"));
+        assert!(out["instructions"]
+            .as_str()
+            .unwrap()
+            .ends_with(&system_tail));
+        assert_eq!(out["input"].as_array().unwrap().len(), 1);
+        assert_eq!(out["input"][0]["content"].as_array().unwrap().len(), 4);
+        assert_eq!(out["input"][0]["content"][3]["text"], user_text);
+        assert_eq!(out["max_output_tokens"], 32000);
+        assert_eq!(
+            out["reasoning"],
+            json!({"effort": "high", "summary": "auto"})
+        );
+        assert_eq!(out["store"], false);
+        for dropped in [
+            "context_management",
+            "thinking",
+            "messages",
+            "system",
+            "max_tokens",
+        ] {
+            assert!(out.get(dropped).is_none(), "{dropped}");
+        }
+
+        let next = fixture(include_str!(
+            "../../tests/fixtures/claude-code.messages.tool_result.request.json"
+        ));
+        let out = request(next, &ctx()).unwrap();
+        let input = out["input"].as_array().unwrap();
+        let kinds: Vec<(&str, &str)> = input
+            .iter()
+            .map(|i| {
+                (
+                    i["type"].as_str().unwrap(),
+                    i["role"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        // Claude's signed thinking cannot go to OpenAI; text, call and result keep their order.
+        assert_eq!(
+            kinds,
+            [
+                ("message", "user"),
+                ("message", "assistant"),
+                ("function_call", ""),
+                ("function_call_output", "")
+            ]
+        );
+        assert_eq!(input[2]["call_id"], "toolu_mock000035444d42dccc");
+        assert_eq!(input[2]["name"], "Write");
+        assert_eq!(
+            serde_json::from_str::<Value>(input[2]["arguments"].as_str().unwrap()).unwrap(),
+            json!({"file_path": "/home/user/project/out/a.txt", "content": "hello from mock"})
+        );
+        assert_eq!(input[3]["call_id"], "toolu_mock000035444d42dccc");
+        assert!(input[3]["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("File created successfully"));
+    }
+
+    // ---- stream ----------------------------------------------------------------------
+
+    /// Serializes events as Copilot does (`event:` + `data:` with `type` and
+    /// `sequence_number`) and feeds them through the SSE parser in small chunks.
+    fn wire(events: &[Value]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (n, e) in events.iter().enumerate() {
+            let mut e = e.clone();
+            e["sequence_number"] = json!(n);
+            write_event(&mut buf, e["type"].as_str(), &e.to_string());
+        }
+        buf
+    }
+
+    fn run_bytes(buf: &[u8], end: bool) -> (Vec<(String, Value)>, ResponsesToMessagesStream) {
+        let mut parser = SseParser::new();
+        let mut t = ResponsesToMessagesStream::new(&ctx());
+        let mut out = Vec::new();
+        for chunk in buf.chunks(37) {
+            let mut evs = Vec::new();
+            parser.feed(chunk, &mut evs);
+            for ev in &evs {
+                t.on_event(ev, &mut out);
+            }
+        }
+        let mut evs = Vec::new();
+        parser.finish(&mut evs);
+        for ev in &evs {
+            t.on_event(ev, &mut out);
+        }
+        if end {
+            t.on_end(&mut out);
+        }
+        let out = out
+            .into_iter()
+            .map(|e| match e {
+                OutEvent::Event {
+                    name: Some(n),
+                    data,
+                } => {
+                    assert_eq!(data["type"], n, "event name equals data.type");
+                    (n.to_string(), data)
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        (out, t)
+    }
+
+    fn run(events: &[Value]) -> (Vec<(String, Value)>, ResponsesToMessagesStream) {
+        run_bytes(&wire(events), true)
+    }
+
+    fn names(out: &[(String, Value)]) -> Vec<&str> {
+        out.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    fn resp(status: &str, output: Value, usage: Value) -> Value {
+        json!({"id": "resp_up", "object": "response", "created_at": 1, "model": "gpt-5.1-codex",
+               "status": status, "output": output, "usage": usage})
+    }
+
+    fn usage(input: u64, cached: u64, output: u64) -> Value {
+        json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": cached},
+               "output_tokens": output, "output_tokens_details": {"reasoning_tokens": 3},
+               "total_tokens": input + output})
+    }
+
+    /// A Copilot /responses stream: reasoning with summary, text, a tool call. Item ids
+    /// on `.done` differ from `.added` (Copilot quirk).
+    fn full_stream() -> Vec<Value> {
+        let reasoning = json!({"id": "rsB", "type": "reasoning", "encrypted_content": ENC,
+            "summary": [{"type": "summary_text", "text": "**Plan**\n\nRead it."}]});
+        let message = json!({"id": "msgB", "type": "message", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "I'll read it."}]});
+        let call = json!({"id": "fcB", "type": "function_call", "status": "completed",
+            "call_id": "call_abc", "name": "Read", "arguments": "{\"file_path\":\"/a\"}"});
+        vec![
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.in_progress", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "rsA", "type": "reasoning", "summary": [], "encrypted_content": ENC}}),
+            json!({"type": "response.reasoning_summary_part.added", "item_id": "rsA", "output_index": 0,
+                   "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
+            json!({"type": "response.reasoning_summary_text.delta", "item_id": "rsA", "output_index": 0,
+                   "summary_index": 0, "delta": "**Plan**"}),
+            json!({"type": "response.reasoning_summary_text.delta", "item_id": "rsA", "output_index": 0,
+                   "summary_index": 0, "delta": "\n\nRead it."}),
+            json!({"type": "response.reasoning_summary_text.done", "item_id": "rsA", "output_index": 0,
+                   "summary_index": 0, "text": "**Plan**\n\nRead it."}),
+            json!({"type": "response.reasoning_summary_part.done", "item_id": "rsA", "output_index": 0,
+                   "summary_index": 0, "part": {"type": "summary_text", "text": "**Plan**\n\nRead it."}}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": reasoning.clone()}),
+            json!({"type": "response.output_item.added", "output_index": 1,
+                   "item": {"id": "msgA", "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
+            json!({"type": "response.content_part.added", "item_id": "msgA", "output_index": 1, "content_index": 0,
+                   "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
+            json!({"type": "response.output_text.delta", "item_id": "msgA", "output_index": 1, "content_index": 0,
+                   "delta": "I'll ", "logprobs": []}),
+            json!({"type": "response.output_text.delta", "item_id": "msgA", "output_index": 1, "content_index": 0,
+                   "delta": "read it.", "logprobs": []}),
+            json!({"type": "response.output_text.done", "item_id": "msgA", "output_index": 1, "content_index": 0,
+                   "text": "I'll read it.", "logprobs": []}),
+            json!({"type": "response.content_part.done", "item_id": "msgA", "output_index": 1, "content_index": 0,
+                   "part": message["content"][0].clone()}),
+            json!({"type": "response.output_item.done", "output_index": 1, "item": message.clone()}),
+            json!({"type": "response.output_item.added", "output_index": 2,
+                   "item": {"id": "fcA", "type": "function_call", "status": "in_progress", "call_id": "call_abc",
+                            "name": "Read", "arguments": ""}}),
+            json!({"type": "response.function_call_arguments.delta", "item_id": "fcA", "output_index": 2,
+                   "delta": "{\"file_path\""}),
+            json!({"type": "response.function_call_arguments.delta", "item_id": "fcA", "output_index": 2,
+                   "delta": ":\"/a\"}"}),
+            json!({"type": "response.function_call_arguments.done", "item_id": "fcA", "output_index": 2,
+                   "arguments": "{\"file_path\":\"/a\"}"}),
+            json!({"type": "response.output_item.done", "output_index": 2, "item": call.clone()}),
+            json!({"type": "response.completed",
+                   "response": resp("completed", json!([reasoning, message, call]), usage(1000, 800, 50))}),
+        ]
+    }
+
+    #[test]
+    fn stream_reasoning_text_and_tool_call() {
+        let (out, t) = run(&full_stream());
+        assert_eq!(
+            names(&out),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop",
+            ]
+        );
+        let d = |i: usize| out[i].1.clone();
+        assert_eq!(
+            d(0)["message"],
+            json!({"id": "msg_0123456789abcdef01234567", "type": "message", "role": "assistant",
+                   "model": "gpt-5.1-codex", "content": [], "stop_reason": null, "stop_sequence": null,
+                   "usage": {"input_tokens": 0, "output_tokens": 0, "cache_creation_input_tokens": 0,
+                             "cache_read_input_tokens": 0}})
+        );
+        assert_eq!(
+            d(1)["content_block"],
+            json!({"type": "thinking", "thinking": ""})
+        );
+        assert_eq!(
+            d(2)["delta"],
+            json!({"type": "thinking_delta", "thinking": "**Plan**"})
+        );
+        assert_eq!(
+            d(4),
+            json!({"type": "content_block_delta", "index": 0,
+                   "delta": {"type": "signature_delta", "signature": ENC}})
+        );
+        assert_eq!(d(6)["index"], 1);
+        assert_eq!(d(6)["content_block"], json!({"type": "text", "text": ""}));
+        assert_eq!(
+            d(8)["delta"],
+            json!({"type": "text_delta", "text": "read it."})
+        );
+        assert_eq!(
+            d(10),
+            json!({"type": "content_block_start", "index": 2, "content_block":
+                   {"type": "tool_use", "id": "call_abc", "name": "Read", "input": {}}})
+        );
+        assert_eq!(
+            d(11)["delta"],
+            json!({"type": "input_json_delta", "partial_json": "{\"file_path\""})
+        );
+        assert_eq!(d(13), json!({"type": "content_block_stop", "index": 2}));
+        assert_eq!(
+            d(14),
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null},
+                   "usage": {"input_tokens": 200, "output_tokens": 50, "cache_creation_input_tokens": 0,
+                             "cache_read_input_tokens": 800}})
+        );
+        assert_eq!(
+            t.usage(),
+            Usage {
+                input_tokens: 1000,
+                output_tokens: 50,
+                cache_read_tokens: 800,
+                cache_creation_tokens: 0
+            }
+        );
+    }
+
+    #[test]
+    fn stream_split_at_every_byte_gives_the_same_events() {
+        let buf = wire(&full_stream());
+        let (whole, _) = run_bytes(&buf, true);
+        let mut parser = SseParser::new();
+        let mut t = ResponsesToMessagesStream::new(&ctx());
+        let mut out = Vec::new();
+        for b in &buf {
+            let mut evs = Vec::new();
+            parser.feed(std::slice::from_ref(b), &mut evs);
+            for ev in &evs {
+                t.on_event(ev, &mut out);
+            }
+        }
+        t.on_end(&mut out);
+        assert_eq!(out.len(), whole.len());
+        for (a, (n, d)) in out.iter().zip(&whole) {
+            assert_eq!(a, &OutEvent::named(leak(n), d.clone()));
+        }
+    }
+
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_string().into_boxed_str())
+    }
+
+    #[test]
+    fn reasoning_without_summary_is_redacted_thinking() {
+        let item =
+            json!({"id": "rs1", "type": "reasoning", "summary": [], "encrypted_content": ENC});
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "rs0", "type": "reasoning", "summary": []}}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item.clone()}),
+            // A reasoning item with neither summary nor payload carries nothing.
+            json!({"type": "response.output_item.added", "output_index": 1,
+                   "item": {"id": "rs2", "type": "reasoning", "summary": []}}),
+            json!({"type": "response.output_item.done", "output_index": 1,
+                   "item": {"id": "rs2", "type": "reasoning", "summary": []}}),
+            json!({"type": "response.completed", "response": resp("completed", json!([item]), usage(10, 0, 5))}),
+        ]);
+        assert_eq!(
+            names(&out),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(
+            out[1].1,
+            json!({"type": "content_block_start", "index": 0,
+                   "content_block": {"type": "redacted_thinking", "data": ENC}})
+        );
+        assert_eq!(out[3].1["delta"]["stop_reason"], "end_turn");
+    }
+
+    #[test]
+    fn summary_without_payload_has_no_signature_and_parts_are_joined() {
+        let item = json!({"id": "rs", "type": "reasoning", "summary": [
+            {"type": "summary_text", "text": "one"}, {"type": "summary_text", "text": "two"}]});
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {"id": "rs", "type": "reasoning", "summary": []}}),
+            json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": "one"}),
+            json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 1, "delta": "two"}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item.clone()}),
+            json!({"type": "response.completed", "response": resp("completed", json!([item]), usage(10, 0, 5))}),
+        ]);
+        let deltas: Vec<&Value> = out
+            .iter()
+            .filter(|(n, _)| n == "content_block_delta")
+            .map(|(_, d)| &d["delta"])
+            .collect();
+        assert_eq!(
+            deltas,
+            [
+                &json!({"type": "thinking_delta", "thinking": "one"}),
+                &json!({"type": "thinking_delta", "thinking": "\n\ntwo"})
+            ]
+        );
+    }
+
+    #[test]
+    fn interleaved_parallel_calls_are_serialized() {
+        let call = |i: u64, id: &str, args: &str| {
+            json!({"id": format!("fc{i}"), "type": "function_call", "status": "completed",
+                   "call_id": id, "name": "Bash", "arguments": args})
+        };
+        let added = |i: u64, id: &str| {
+            json!({"type": "response.output_item.added", "output_index": i,
+                   "item": {"id": format!("fc{i}"), "type": "function_call", "call_id": id, "name": "Bash", "arguments": ""}})
+        };
+        let delta = |i: u64, d: &str| json!({"type": "response.function_call_arguments.delta", "output_index": i, "item_id": format!("fc{i}"), "delta": d});
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            added(0, "call_a"),
+            added(1, "call_b"),
+            delta(0, "{\"c\":"),
+            delta(1, "{\"c\":\"pwd\"}"),
+            delta(0, "\"ls\"}"),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": call(0, "call_a", "{\"c\":\"ls\"}")}),
+            json!({"type": "response.output_item.done", "output_index": 1, "item": call(1, "call_b", "{\"c\":\"pwd\"}")}),
+            json!({"type": "response.completed", "response": resp("completed",
+                json!([call(0, "call_a", "{\"c\":\"ls\"}"), call(1, "call_b", "{\"c\":\"pwd\"}")]), usage(10, 0, 5))}),
+        ]);
+        let view: Vec<Value> = out
+            .iter()
+            .skip(1)
+            .map(|(n, d)| match n.as_str() {
+                "content_block_start" => json!([d["index"], d["content_block"]["id"]]),
+                "content_block_delta" => json!([d["index"], d["delta"]["partial_json"]]),
+                "content_block_stop" => json!([d["index"], "stop"]),
+                _ => json!(n),
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                json!([0, "call_a"]),
+                json!([0, "{\"c\":"]),
+                json!([0, "\"ls\"}"]),
+                json!([0, "stop"]),
+                json!([1, "call_b"]),
+                json!([1, "{\"c\":\"pwd\"}"]),
+                json!([1, "stop"]),
+                json!("message_delta"),
+                json!("message_stop"),
+            ]
+        );
+        assert_eq!(out[out.len() - 2].1["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn created_and_completed_only_is_projected() {
+        let output = json!([
+            {"id": "r", "type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}], "encrypted_content": ENC},
+            {"id": "m", "type": "message", "role": "assistant", "content": [
+                {"type": "output_text", "text": "Hello"}, {"type": "refusal", "refusal": ""}]},
+            {"id": "f", "type": "function_call", "call_id": "call_z", "name": "Write", "arguments": "{\"a\":1}"},
+        ]);
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.completed", "response": resp("completed", output, usage(30, 10, 7))}),
+        ]);
+        let view: Vec<Value> = out
+            .iter()
+            .map(|(n, d)| match n.as_str() {
+                "content_block_start" => d["content_block"].clone(),
+                "content_block_delta" => d["delta"].clone(),
+                "content_block_stop" => json!(d["index"]),
+                _ => json!(n),
+            })
+            .collect();
+        assert_eq!(
+            view,
+            [
+                json!("message_start"),
+                json!({"type": "thinking", "thinking": ""}),
+                json!({"type": "thinking_delta", "thinking": "hm"}),
+                json!({"type": "signature_delta", "signature": ENC}),
+                json!(0),
+                json!({"type": "text", "text": ""}),
+                json!({"type": "text_delta", "text": "Hello"}),
+                json!(1),
+                json!({"type": "tool_use", "id": "call_z", "name": "Write", "input": {}}),
+                json!({"type": "input_json_delta", "partial_json": "{\"a\":1}"}),
+                json!(2),
+                json!("message_delta"),
+                json!("message_stop"),
+            ]
+        );
+        assert_eq!(
+            out[11].1["usage"],
+            json!({"input_tokens": 20, "output_tokens": 7, "cache_creation_input_tokens": 0,
+                   "cache_read_input_tokens": 10})
+        );
+    }
+
+    #[test]
+    fn incomplete_is_max_tokens() {
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "m", "type": "message", "role": "assistant", "content": []}}),
+            json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "Trunc"}),
+            json!({"type": "response.incomplete", "response": {
+                "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"},
+                "output": [{"id": "m2", "type": "message", "role": "assistant", "status": "incomplete",
+                            "content": [{"type": "output_text", "text": "Trunc"}]}],
+                "usage": usage(5, 0, 16)}}),
+        ]);
+        assert_eq!(
+            names(&out),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(out[4].1["delta"]["stop_reason"], "max_tokens");
+    }
+
+    #[test]
+    fn truncated_stream_ends_with_one_error() {
+        let mut events = full_stream();
+        events.truncate(12); // cut inside the text item
+        let (out, mut t) = run(&events);
+        let (last, data) = out.last().unwrap();
+        assert_eq!(last, "error");
+        assert_eq!(data["error"]["type"], "api_error");
+        assert_eq!(out.iter().filter(|(n, _)| n == "error").count(), 1);
+        assert!(!names(&out).contains(&"message_stop"));
+        // Nothing after the terminal error.
+        let mut more = Vec::new();
+        t.on_event(
+            &SseEvent {
+                event: None,
+                data: full_stream()[21].to_string(),
+            },
+            &mut more,
+        );
+        t.on_error("network", &mut more);
+        t.on_end(&mut more);
+        assert!(more.is_empty());
+    }
+
+    #[test]
+    fn upstream_failure_and_error_events_keep_the_message() {
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "m", "type": "message", "role": "assistant", "content": []}}),
+            json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "x"}),
+            json!({"type": "response.failed", "response": {"status": "failed",
+                   "error": {"code": "server_error", "message": "The model crashed"}}}),
+            json!({"type": "response.completed", "response": resp("completed", json!([]), usage(1, 0, 1))}),
+        ]);
+        assert_eq!(
+            names(&out),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "error"
+            ]
+        );
+        assert_eq!(out[3].1["error"]["message"], "The model crashed");
+
+        let (out, _) = run(&[json!({"type": "error", "code": "rate_limit_exceeded",
+                                     "message": "Slow down", "param": null})]);
+        assert_eq!(names(&out), ["error"]);
+        assert_eq!(out[0].1["error"]["message"], "Slow down");
+    }
+
+    #[test]
+    fn malformed_events_are_skipped_and_network_errors_reported_once() {
+        let mut t = ResponsesToMessagesStream::new(&ctx());
+        let mut out = Vec::new();
+        t.on_event(
+            &SseEvent {
+                event: Some("response.created".into()),
+                data: "{not json".into(),
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+        t.on_error("connection reset", &mut out);
+        t.on_error("again", &mut out);
+        t.on_end(&mut out);
+        assert_eq!(out, [error_event(Api::Messages, "connection reset", 0)]);
+    }
+
+    #[test]
+    fn degenerate_tool_arguments_abort() {
+        let (out, _) = run(&[
+            json!({"type": "response.created", "response": resp("in_progress", json!([]), Value::Null)}),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                   "item": {"id": "f", "type": "function_call", "call_id": "c", "name": "Bash", "arguments": ""}}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "{\"a\":"}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "\n\t".repeat(11)}),
+            json!({"type": "response.completed", "response": resp("completed", json!([]), usage(1, 0, 1))}),
+        ]);
+        assert_eq!(
+            names(&out),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "error"
+            ]
+        );
+        assert_eq!(out[3].1["error"]["message"], WhitespaceGuard::MESSAGE);
+    }
+}
