@@ -892,6 +892,7 @@ impl StreamTranslator for MessagesToChatStream {
 mod tests {
     use super::*;
     use crate::sse::SseParser;
+    use crate::translate::canonical;
     use serde_json::json;
 
     const SEED: &str = "0123456789abcdef01234567";
@@ -1334,15 +1335,15 @@ mod tests {
                     assert_eq!(data["model"], "claude-sonnet-4.5");
                     let choices = data["choices"].as_array().unwrap();
                     if choices.is_empty() {
-                        return format!("usage {}", data["usage"]);
+                        return format!("usage {}", canonical(&data["usage"]));
                     }
                     assert_eq!(choices.len(), 1);
                     let c = &choices[0];
                     assert_eq!(c["index"], 0);
                     assert_eq!(c["logprobs"], Value::Null);
                     match c["finish_reason"].as_str() {
-                        Some(f) => format!("finish {f} {}", c["delta"]),
-                        None => c["delta"].to_string(),
+                        Some(f) => format!("finish {f} {}", canonical(&c["delta"])),
+                        None => canonical(&c["delta"]).to_string(),
                     }
                 }
             })

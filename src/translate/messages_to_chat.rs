@@ -1138,6 +1138,7 @@ impl StreamTranslator for ChatToMessagesStream {
 mod tests {
     use super::*;
     use crate::sse::SseParser;
+    use crate::translate::canonical;
     use serde_json::json;
 
     const SEED: &str = "0123456789abcdef01234567";
@@ -1564,7 +1565,7 @@ mod tests {
             msgs[2],
             json!({"role":"assistant","content":"I'll use the Write tool.",
                    "tool_calls":[{"id":"toolu_mock000035444d42dccc","type":"function","function":{"name":"Write",
-                     "arguments":"{\"content\":\"hello from mock\",\"file_path\":\"/home/user/project/out/a.txt\"}"}}],
+                     "arguments":"{\"file_path\":\"/home/user/project/out/a.txt\",\"content\":\"hello from mock\"}"}}],
                    "reasoning_text":"Mock thinking about the request.",
                    "reasoning_opaque":"mocksig_4b814e6811873ab55c131605d5c2a442b22ba00a1d50f43e"})
         );
@@ -1632,8 +1633,12 @@ mod tests {
                 };
                 assert_eq!(d["type"], *name, "event name equals data.type");
                 match *name {
-                    "message_start" => format!("message_start {}", d["message"]["usage"]),
-                    "content_block_start" => format!("start {} {}", d["index"], d["content_block"]),
+                    "message_start" => {
+                        format!("message_start {}", canonical(&d["message"]["usage"]))
+                    }
+                    "content_block_start" => {
+                        format!("start {} {}", d["index"], canonical(&d["content_block"]))
+                    }
                     "content_block_delta" => {
                         let delta = &d["delta"];
                         let (kind, field) = match delta["type"].as_str().unwrap() {
@@ -1653,7 +1658,7 @@ mod tests {
                     "message_delta" => format!(
                         "message_delta {} {}",
                         d["delta"]["stop_reason"].as_str().unwrap(),
-                        d["usage"]
+                        canonical(&d["usage"])
                     ),
                     "message_stop" => "message_stop".into(),
                     "error" => format!("error {}", d["error"]["message"].as_str().unwrap()),

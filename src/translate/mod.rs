@@ -24,11 +24,18 @@ pub fn available(source: Api, target: Api) -> bool {
     request_translator(source, target).is_some()
 }
 
-/// The request translation of a pair (None for native or not-yet-available pairs).
+/// The request translation of a pair (None for a native pair).
 pub fn request_translator(source: Api, target: Api) -> Option<RequestFn> {
-    // Pairs are switched on here as they land.
-    let _ = (source, target);
-    None
+    use Api::*;
+    Some(match (source, target) {
+        (Messages, Responses) => messages_to_responses::request,
+        (Messages, ChatCompletions) => messages_to_chat::request,
+        (Responses, Messages) => responses_to_messages::request,
+        (Responses, ChatCompletions) => responses_to_chat::request,
+        (ChatCompletions, Messages) => chat_to_messages::request,
+        (ChatCompletions, Responses) => chat_to_responses::request,
+        _ => return None,
+    })
 }
 
 /// The stream translator of a pair: upstream `target` events → `source` client events.
@@ -37,8 +44,24 @@ pub fn stream_translator(
     target: Api,
     ctx: &TranslateCtx,
 ) -> Option<Box<dyn StreamTranslator>> {
-    let _ = (source, target, ctx);
-    None
+    use Api::*;
+    Some(match (source, target) {
+        (Messages, Responses) => {
+            Box::new(messages_to_responses::ResponsesToMessagesStream::new(ctx))
+        }
+        (Messages, ChatCompletions) => Box::new(messages_to_chat::ChatToMessagesStream::new(ctx)),
+        (Responses, Messages) => {
+            Box::new(responses_to_messages::MessagesToResponsesStream::new(ctx))
+        }
+        (Responses, ChatCompletions) => {
+            Box::new(responses_to_chat::ChatToResponsesStream::new(ctx))
+        }
+        (ChatCompletions, Messages) => Box::new(chat_to_messages::MessagesToChatStream::new(ctx)),
+        (ChatCompletions, Responses) => {
+            Box::new(chat_to_responses::ResponsesToChatStream::new(ctx))
+        }
+        _ => return None,
+    })
 }
 
 /// One event for the client, in the client's API. `name` is the SSE `event:` line
@@ -218,6 +241,25 @@ pub fn carry(from: &mut Map<String, Value>, key: &str, to: &mut Map<String, Valu
         if !v.is_null() {
             to.insert(to_key.to_string(), v);
         }
+    }
+}
+
+/// A JSON value with every object's keys sorted, for tests that compare rendered JSON
+/// (bodies keep the client's key order, so rendering alone is order-dependent).
+#[cfg(test)]
+pub(crate) fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&o[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
     }
 }
 

@@ -187,6 +187,10 @@ impl Copilot {
         if let Some(e) = model.endpoints {
             return (e, EndpointSource::Catalog);
         }
+        if model.is_embeddings() {
+            return (Endpoints::default(), EndpointSource::Catalog);
+        }
+
         let key = cache::probe_key(self.account.id, &model.id);
         if let Some(e) = cache::get::<Endpoints>(&self.env, &key).await {
             return (e, EndpointSource::Probe);

@@ -181,23 +181,28 @@ test("a model without supported_endpoints is probed once, then served from the c
   assert.equal(r.choices[0].message.content, "Echo: legacy");
   const probes = (await mock("/requests?prefix=/copilot/")).filter((q) => q.body && Object.keys(q.body).length === 1);
   assert.deepEqual(probes.map((q) => q.path).sort(), ["/copilot/chat/completions", "/copilot/responses", "/copilot/v1/messages"]);
-  // The probe said chat only: the Responses API cannot use it until translation lands.
-  await assert.rejects(openai.responses.create({ model: "gpt-3.5-turbo", input: "hi" }), (e) => e.status === 400 && /\/chat\/completions/.test(e.error.message));
-  const after = (await mock("/requests?prefix=/copilot/")).filter((q) => q.body && Object.keys(q.body).length === 1);
-  assert.equal(after.length, 3, "no second probe");
+  // The probe said chat only: a Responses client is served through translation to chat.
+  const viaChat = await openai.responses.create({ model: "gpt-3.5-turbo", input: "hi" });
+  assert.equal(viaChat.output_text, "Echo: hi");
+  const after = await mock("/requests?prefix=/copilot/");
+  assert.equal(after.filter((q) => q.body && Object.keys(q.body).length === 1).length, 3, "no second probe");
+  assert.equal(after.at(-1).path, "/copilot/chat/completions");
 });
 
-test("a model that needs a translation not yet available gets a clear 400", async () => {
-  await assert.rejects(
-    openai.chat.completions.create({ model: "gpt-5.1-codex", messages: [{ role: "user", content: "hi" }] }),
-    (e) => {
+test("a model that serves none of the generation APIs gets a 400 naming it", async () => {
+  for (const call of [
+    () => openai.responses.create({ model: "text-embedding-3-small", input: "hi" }),
+    () => openai.chat.completions.create({ model: "text-embedding-3-small", messages: [{ role: "user", content: "hi" }] }),
+  ]) {
+    await assert.rejects(call(), (e) => {
       assert.equal(e.status, 400);
       assert.equal(e.error.code, "unsupported_api_for_model");
-      assert.match(e.error.message, /gpt-5\.1-codex.*\/responses/);
+      assert.match(e.error.message, /text-embedding-3-small/);
       return true;
-    },
-  );
+    });
+  }
 });
+
 
 test("unknown models get a 404 naming the model and close matches", async () => {
   await assert.rejects(
