@@ -4,7 +4,8 @@ use futures::StreamExt;
 use serde_json::Value;
 use worker::{Context, Env, Request, Response};
 
-use super::streaming::{self, Started, UpstreamCall};
+use super::streaming::{self, Started, Timing, UpstreamCall};
+
 use super::{forward_json, json, json_text, upstream_failure};
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
@@ -87,6 +88,7 @@ pub async fn generate(
     let target = routing::plan(api, &model.id, endpoints, translate::available)?;
 
     let stream = inbound.stream;
+    let timing = Timing::from_env(env);
     let wants_usage = inbound
         .body
         .get("stream_options")
@@ -154,17 +156,23 @@ pub async fn generate(
             .with_custom_tools(custom_tools.clone())
             .merging_choices(api == Api::ChatCompletions && is_claude(&model.id))
             .forwarding_usage(wants_usage);
-        return native(api, format, stream, call, relay, &model.id, custom_tools).await;
+        let shape = Shape {
+            api,
+            format,
+            stream,
+            timing,
+        };
+        return native(shape, call, relay, &model.id, custom_tools).await;
     }
     let translator = translate::stream_translator(api, target, &tctx)
         .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
     let pipeline = Translated::new(api, translator).with_custom_tools(custom_tools);
     if stream {
-        return match streaming::start(call).await? {
+        return match streaming::start(call, timing).await? {
             Started::Answered(resp) if !is_success(&resp) => {
                 Ok(upstream_failure(format, resp).await)
             }
-            started => streaming::respond(api, format, started, pipeline),
+            started => streaming::respond(api, format, timing, started, pipeline),
         };
     }
     let resp = call.await?;
@@ -216,10 +224,22 @@ async fn responses_call(
     }))
 }
 
-async fn native(
+/// How a client wants its answer.
+#[derive(Clone, Copy)]
+struct Shape {
     api: Api,
     format: ApiFormat,
     stream: bool,
+    timing: Timing,
+}
+
+async fn native(
+    Shape {
+        api,
+        format,
+        stream,
+        timing,
+    }: Shape,
     call: UpstreamCall,
     relay: Relay,
     model: &str,
@@ -248,10 +268,10 @@ async fn native(
         custom_tools.rewrite_response(&mut answer);
         return Ok(json(200, &answer));
     }
-    match streaming::start(call).await? {
+    match streaming::start(call, timing).await? {
         Started::Answered(resp) if !is_success(&resp) => Ok(upstream_failure(format, resp).await),
         Started::Answered(resp) if !is_event_stream(&resp) => Ok(forward_json(resp)),
-        started => streaming::respond(api, format, started, relay),
+        started => streaming::respond(api, format, timing, started, relay),
     }
 }
 

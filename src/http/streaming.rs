@@ -14,23 +14,40 @@ use crate::client_stream::{keepalive, ClientStream};
 use crate::upstream::client;
 use crate::upstream::routing::Api;
 
-/// How long to wait for Copilot's answer before committing to a 200 stream. Until then an
-/// upstream error keeps its own status; after it, it becomes an error event.
-pub const COMMIT_AFTER: Duration = Duration::from_secs(10);
-/// Keep-alive cadence while Copilot is silent (before its first byte or between events).
-pub const KEEPALIVE_EVERY: Duration = Duration::from_secs(10);
+/// Keep-alive cadence while Copilot is silent (before its first byte or between events),
+/// which is also how long to wait for Copilot's answer before committing to a 200 stream:
+/// until then an upstream error keeps its own status; after it, it becomes an error
+/// event. Var `STREAM_KEEPALIVE_SECS` (default 10; tests shorten it).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub keepalive: Duration,
+}
+
+impl Timing {
+    pub fn from_env(env: &worker::Env) -> Timing {
+        let secs = env
+            .var("STREAM_KEEPALIVE_SECS")
+            .ok()
+            .and_then(|v| v.to_string().trim().parse::<f64>().ok())
+            .filter(|s| (0.1..=100.0).contains(s))
+            .unwrap_or(10.0);
+        Timing {
+            keepalive: Duration::from_millis((secs * 1000.0) as u64),
+        }
+    }
+}
 
 pub type UpstreamCall = Pin<Box<dyn Future<Output = Result<Response, ApiError>>>>;
 
-/// Either Copilot answered within `COMMIT_AFTER` (Ok(Response), any status), or the call is
+/// Either Copilot answered within the keep-alive time (Ok(Response), any status), or the call is
 /// still running and the client stream must start now.
 pub enum Started {
     Answered(Response),
     Pending(UpstreamCall),
 }
 
-pub async fn start(call: UpstreamCall) -> Result<Started, ApiError> {
-    match select(call, Delay::from(COMMIT_AFTER)).await {
+pub async fn start(call: UpstreamCall, timing: Timing) -> Result<Started, ApiError> {
+    match select(call, Delay::from(timing.keepalive)).await {
         Either::Left((result, _)) => Ok(Started::Answered(result?)),
         Either::Right(((), call)) => Ok(Started::Pending(call)),
     }
@@ -55,6 +72,7 @@ fn sse_headers() -> Headers {
 pub fn respond<C: ClientStream + 'static>(
     source: Api,
     format: ApiFormat,
+    timing: Timing,
     upstream: Started,
     pipeline: C,
 ) -> Result<Response, ApiError> {
@@ -70,7 +88,7 @@ pub fn respond<C: ClientStream + 'static>(
         }
         Started::Pending(call) => State::Waiting(call, pipeline),
     };
-    let out = futures::stream::unfold(state, move |state| step(source, format, state));
+    let out = futures::stream::unfold(state, move |state| step(source, format, timing, state));
     let resp = Response::from_stream(out)
         .map_err(|e| ApiError::new(ErrorKind::Api, format!("could not start the stream: {e}")))?;
     Ok(resp.with_headers(sse_headers()))
@@ -79,13 +97,14 @@ pub fn respond<C: ClientStream + 'static>(
 async fn step<C: ClientStream>(
     source: Api,
     format: ApiFormat,
+    timing: Timing,
     mut state: State<C>,
 ) -> Option<(Result<Vec<u8>, worker::Error>, State<C>)> {
     loop {
         state = match state {
             State::Done => return None,
             State::Waiting(call, mut pipeline) => {
-                match select(call, Delay::from(KEEPALIVE_EVERY)).await {
+                match select(call, Delay::from(timing.keepalive)).await {
                     Either::Right(((), call)) => {
                         return Some((
                             Ok(keepalive(source).to_vec()),
@@ -114,7 +133,7 @@ async fn step<C: ClientStream>(
                 }
             }
             State::Streaming(mut body, mut pipeline) => {
-                let next = match select(body.next(), Delay::from(KEEPALIVE_EVERY)).await {
+                let next = match select(body.next(), Delay::from(timing.keepalive)).await {
                     Either::Left((next, _)) => next,
                     Either::Right(_) => {
                         return Some((

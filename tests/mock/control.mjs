@@ -40,6 +40,8 @@ function addScript(state, b) {
     body: b.body,
     sse: b.sse ?? null,
     delay_ms: b.delay_ms ?? null,
+    headers_delay_ms: b.headers_delay_ms ?? null,
+
     destroy: b.destroy === true,
     times,
   });

@@ -84,7 +84,10 @@ async function send(res, result, state) {
 /** Serve a scripted answer from POST /__mock/script. */
 async function serveScript(res, script, state) {
   if (script.sse) {
+    // A slow upstream: nothing at all (not even headers) for this long.
+    if (script.headers_delay_ms) await sleep(script.headers_delay_ms);
     const sse = new SseWriter(res, { delayMs: script.delay_ms ?? state.config.sse_delay_ms, split: false });
+
     sse.start(script.status, script.headers);
     for (const frame of script.sse) await sse.write(typeof frame === 'string' ? frame : dataFrame(frame));
     if (script.destroy) sse.destroy();
