@@ -2,6 +2,7 @@
 //! through either the native relay or a translator. Pure, so the whole per-chunk path is
 //! tested natively; the shell only moves bytes.
 
+use crate::accounting::Outcome;
 use crate::custom_tools::CustomTools;
 use crate::relay::Relay;
 use crate::sse::{write_event, SseEvent, SseParser};
@@ -16,6 +17,8 @@ pub trait ClientStream {
     /// The upstream failed (network error, or an error status after the stream had
     /// already started): one error event unless the stream already ended.
     fn fail(&mut self, message: &str) -> Vec<u8>;
+    /// Usage so far, and whether the client got an error.
+    fn outcome(&self) -> Outcome;
 }
 
 impl ClientStream for Relay {
@@ -28,6 +31,12 @@ impl ClientStream for Relay {
     fn fail(&mut self, message: &str) -> Vec<u8> {
         Relay::fail(self, message)
     }
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            usage: self.usage(),
+            failed: self.failed(),
+        }
+    }
 }
 
 /// Upstream SSE → translator → client events.
@@ -38,6 +47,7 @@ pub struct Translated {
     upstream_events: Vec<SseEvent>,
     out: Vec<OutEvent>,
     custom_tools: CustomTools,
+    failed: bool,
 }
 
 impl Translated {
@@ -49,6 +59,7 @@ impl Translated {
             upstream_events: Vec::new(),
             out: Vec::new(),
             custom_tools: CustomTools::default(),
+            failed: false,
         }
     }
 
@@ -59,6 +70,10 @@ impl Translated {
     }
 
     fn post_process(&mut self) {
+        let source = self.source;
+        if !self.failed {
+            self.failed = self.out.iter().any(|ev| is_error_event(source, ev));
+        }
         if self.custom_tools.is_empty() {
             return;
         }
@@ -94,6 +109,7 @@ impl Translated {
 
     pub fn fail_events(&mut self, message: &str) -> &mut Vec<OutEvent> {
         self.translator.on_error(message, &mut self.out);
+        self.failed = true;
         &mut self.out
     }
 
@@ -121,6 +137,24 @@ impl ClientStream for Translated {
         let mut bytes = Vec::new();
         serialize(self.fail_events(message).drain(..), &mut bytes);
         bytes
+    }
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            usage: self.usage(),
+            failed: self.failed,
+        }
+    }
+}
+
+/// Whether a client event reports a failure (in the client's API).
+fn is_error_event(source: Api, ev: &OutEvent) -> bool {
+    let OutEvent::Event { name, data } = ev else {
+        return false;
+    };
+    match source {
+        Api::Messages => *name == Some("error"),
+        Api::Responses => matches!(name, Some("error") | Some("response.failed")),
+        Api::ChatCompletions => data.get("error").is_some(),
     }
 }
 

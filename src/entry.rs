@@ -5,7 +5,8 @@ use worker::{event, Context, Env, Request, Response};
 
 use crate::api_error::{ApiError, ErrorKind};
 use crate::auth::{self, extract_credential, secret_eq, sha256_hex};
-use crate::http::{self, admin, data_plane};
+use crate::http::metering::{self, Meter};
+use crate::http::{self, admin, data_plane, portability};
 use crate::route::{format_for_path, match_route, Route};
 use crate::store::keys::{self, KeyIdentity};
 use crate::store::{db, memory, now_ms};
@@ -54,10 +55,24 @@ async fn handle(
             require_admin(&req, env).await?;
             admin_route(r, req, env, ctx).await
         }
+        Route::Usage => {
+            let reader = usage_reader(&req, env, ctx).await?;
+            admin::usage(&req, env, reader.as_ref()).await
+        }
         r => {
-            // The caller's identity is where usage accounting will attach.
-            let _caller = require_api_key(&req, env, ctx).await?;
-            data_route(r, req, env, ctx).await
+            let caller = require_api_key(&req, env, ctx).await?;
+            let metered = matches!(
+                r,
+                Route::Embeddings | Route::ChatCompletions | Route::Messages | Route::Responses
+            );
+            let mut meter = Meter::default();
+            if !metered {
+                return data_route(r, req, env, ctx, &mut meter).await;
+            }
+            metering::enforce_limits(env, &caller).await?;
+            let result = data_route(r, req, env, ctx, &mut meter).await;
+            metering::settle(ctx, env, &caller, meter, &result);
+            result
         }
     }
 }
@@ -71,7 +86,7 @@ async fn admin_route(
     match route {
         Route::ListKeys => admin::list_keys(env).await,
         Route::CreateKey => admin::create_key(req, env).await,
-        Route::RenameKey(id) => admin::rename_key(req, env, &id).await,
+        Route::RenameKey(id) => admin::update_key(req, env, &id).await,
         Route::RotateKey(id) => admin::rotate_key(env, &id).await,
         Route::DeleteKey(id) => admin::delete_key(env, &id).await,
         Route::StartDeviceFlow => admin::start_device_flow(env).await,
@@ -80,6 +95,10 @@ async fn admin_route(
         Route::AddAccount => admin::add_account(req, env).await,
         Route::ActivateAccount(id) => admin::activate_account(env, &id).await,
         Route::DeleteAccount(id) => admin::delete_account(env, ctx, &id).await,
+        Route::UpdateAccount(id) => admin::update_account(req, env, &id).await,
+        Route::Quota => admin::quota(env).await,
+        Route::Export => portability::export(env).await,
+        Route::Import => portability::import(req, env).await,
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such admin route")),
     }
 }
@@ -89,13 +108,16 @@ async fn data_route(
     req: Request,
     env: &Env,
     ctx: &Context,
+    meter: &mut Meter,
 ) -> Result<Response, ApiError> {
     match route {
         Route::Models => data_plane::models(env, ctx).await,
-        Route::Embeddings => data_plane::embeddings(req, env, ctx).await,
-        Route::ChatCompletions => data_plane::generate(Api::ChatCompletions, req, env, ctx).await,
-        Route::Messages => data_plane::generate(Api::Messages, req, env, ctx).await,
-        Route::Responses => data_plane::generate(Api::Responses, req, env, ctx).await,
+        Route::Embeddings => data_plane::embeddings(req, env, ctx, meter).await,
+        Route::ChatCompletions => {
+            data_plane::generate(Api::ChatCompletions, req, env, ctx, meter).await
+        }
+        Route::Messages => data_plane::generate(Api::Messages, req, env, ctx, meter).await,
+        Route::Responses => data_plane::generate(Api::Responses, req, env, ctx, meter).await,
         Route::CountTokens => data_plane::count_tokens(req, env, ctx).await,
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such route")),
     }
@@ -138,6 +160,27 @@ async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
         ErrorKind::Authentication,
         "invalid ADMIN_KEY",
     ))
+}
+
+/// `/api/usage`: ADMIN_KEY reads everything (None); an API key reads its own (Some).
+async fn usage_reader(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Option<KeyIdentity>, ApiError> {
+    let configured = admin_key(env);
+    if let (Ok(admin), Some(given)) = (auth::admin_key(configured.as_deref()), credential(req)) {
+        if secret_eq(&given, admin) {
+            return Ok(None);
+        }
+    }
+    require_api_key(req, env, ctx).await.map(Some).map_err(|e| {
+        if e.status == 403 {
+            ApiError::new(ErrorKind::Authentication, "invalid ADMIN_KEY or API key")
+        } else {
+            e
+        }
+    })
 }
 
 async fn require_api_key(req: &Request, env: &Env, ctx: &Context) -> Result<KeyIdentity, ApiError> {

@@ -4,15 +4,19 @@
 //! Everything outside the wasm-only modules is pure (plain data in, plain data out) and
 //! unit-tested natively; `entry`, `http` and `store` are the thin I/O shell.
 
+pub mod accounting;
 pub mod api_error;
 pub mod assemble;
 pub mod auth;
 pub mod client_stream;
+pub mod conversation;
 pub mod custom_tools;
 pub mod ids;
 pub mod inbound;
 pub mod models;
+pub mod portability;
 pub mod quirks;
+pub mod quota;
 pub mod relay;
 pub mod route;
 pub mod sse;

@@ -28,6 +28,7 @@ pub struct Relay {
     /// Chat (merged): the finish chunk held back until the end of the answer.
     held_finish: Option<Value>,
     usage: Usage,
+    failed: bool,
 }
 
 impl Relay {
@@ -44,6 +45,7 @@ impl Relay {
             forward_usage: true,
             held_finish: None,
             usage: Usage::default(),
+            failed: false,
         }
     }
 
@@ -68,6 +70,11 @@ impl Relay {
 
     pub fn usage(&self) -> Usage {
         self.usage
+    }
+
+    /// Whether the client got an error (from upstream or for a broken stream).
+    pub fn failed(&self) -> bool {
+        self.failed
     }
 
     /// Feeds upstream bytes; returns the bytes to send to the client now.
@@ -129,7 +136,11 @@ impl Relay {
         }
         let name = ev.event.as_deref().or_else(|| sniff_type(&ev.data));
         match name {
-            Some("message_stop") | Some("error") => self.terminated = true,
+            Some("message_stop") => self.terminated = true,
+            Some("error") => {
+                self.terminated = true;
+                self.failed = true;
+            }
             Some("message_start") | Some("message_delta") => {
                 if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
                     let u = v.pointer("/message/usage").or_else(|| v.get("usage"));
@@ -155,6 +166,7 @@ impl Relay {
         );
         if terminal {
             self.terminated = true;
+            self.failed = matches!(name, "response.failed" | "error");
         }
         let mut data = Cow::Borrowed(ev.data.as_str());
         if let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) {
@@ -216,6 +228,7 @@ impl Relay {
         }
         if ev.data.starts_with("{\"error\"") {
             self.terminated = true;
+            self.failed = true;
             write_event(out, ev.event.as_deref(), &ev.data);
             return;
         }
@@ -330,6 +343,7 @@ impl Relay {
 
     fn error_into(&mut self, out: &mut Vec<u8>, message: &str) {
         self.terminated = true;
+        self.failed = true;
         match self.api {
             Api::Messages => {
                 let data =

@@ -23,6 +23,12 @@ pub enum Route {
     AddAccount,
     DeleteAccount(String),
     ActivateAccount(String),
+    UpdateAccount(String),
+    Quota,
+    Export,
+    Import,
+    /// Admin, or an API key reading its own usage.
+    Usage,
     /// Known path, other method: 405 with `Allow`.
     MethodNotAllowed(&'static str),
     NotFound,
@@ -43,6 +49,10 @@ impl Route {
                 | Route::AddAccount
                 | Route::DeleteAccount(_)
                 | Route::ActivateAccount(_)
+                | Route::UpdateAccount(_)
+                | Route::Quota
+                | Route::Export
+                | Route::Import
         )
     }
 }
@@ -107,7 +117,16 @@ fn match_admin(method: &str, rest: &str) -> Route {
         (["github", "accounts"], "POST") => Route::AddAccount,
         (["github", "accounts"], _) => Route::MethodNotAllowed("GET, POST"),
         (["github", "accounts", s], "DELETE") if !s.is_empty() => Route::DeleteAccount(id(2)),
-        (["github", "accounts", s], _) if !s.is_empty() => Route::MethodNotAllowed("DELETE"),
+        (["github", "accounts", s], "PATCH") if !s.is_empty() => Route::UpdateAccount(id(2)),
+        (["github", "accounts", s], _) if !s.is_empty() => Route::MethodNotAllowed("PATCH, DELETE"),
+        (["usage"], "GET") => Route::Usage,
+        (["usage"], _) => Route::MethodNotAllowed("GET"),
+        (["quota"], "GET") => Route::Quota,
+        (["quota"], _) => Route::MethodNotAllowed("GET"),
+        (["export"], "GET") => Route::Export,
+        (["export"], _) => Route::MethodNotAllowed("GET"),
+        (["import"], "POST") => Route::Import,
+        (["import"], _) => Route::MethodNotAllowed("POST"),
         (["github", "accounts", s, "activate"], "POST") if !s.is_empty() => {
             Route::ActivateAccount(id(2))
         }
@@ -186,6 +205,22 @@ mod tests {
         assert_eq!(
             match_route("DELETE", "/api/github/accounts/42"),
             Route::DeleteAccount("42".into())
+        );
+        assert_eq!(
+            match_route("PATCH", "/api/github/accounts/42"),
+            Route::UpdateAccount("42".into())
+        );
+        assert_eq!(match_route("GET", "/api/usage"), Route::Usage);
+        assert!(
+            !Route::Usage.is_admin(),
+            "API keys may read their own usage"
+        );
+        assert_eq!(match_route("GET", "/api/quota"), Route::Quota);
+        assert_eq!(match_route("GET", "/api/export"), Route::Export);
+        assert_eq!(match_route("POST", "/api/import"), Route::Import);
+        assert_eq!(
+            match_route("GET", "/api/import"),
+            Route::MethodNotAllowed("POST")
         );
         assert_eq!(
             match_route("PUT", "/api/keys"),

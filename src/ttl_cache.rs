@@ -42,6 +42,15 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         self.entries.insert(key, (value, expires_at_ms));
     }
 
+    /// Changes a live entry in place, keeping its expiry.
+    pub fn update(&mut self, key: &K, now_ms: u64, f: impl FnOnce(&mut V)) {
+        if let Some((v, exp)) = self.entries.get_mut(key) {
+            if *exp > now_ms {
+                f(v);
+            }
+        }
+    }
+
     pub fn remove(&mut self, key: &K) {
         self.entries.remove(key);
     }
@@ -72,6 +81,8 @@ mod tests {
         c.put("d", 4, 400, 250); // "b" expired by now: swept, "c" stays
         assert_eq!(c.get(&"c", 250), Some(3));
         assert_eq!(c.get(&"d", 250), Some(4));
+        c.update(&"c", 250, |v| *v += 10);
+        assert_eq!(c.get(&"c", 250), Some(13));
         c.remove(&"c");
         assert_eq!(c.get(&"c", 250), None);
         c.retain(|k| *k != "d");

@@ -15,7 +15,7 @@ use crate::upstream::client;
 use crate::upstream::github::{self, PollOutcome};
 use crate::upstream::session::{config, forget_account};
 
-async fn json_body(req: &mut Request) -> Result<Value, ApiError> {
+pub async fn json_body(req: &mut Request) -> Result<Value, ApiError> {
     let text = read_body(req).await?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
@@ -59,6 +59,10 @@ fn key_json(row: &keys::ApiKeyRow, raw: Option<&str>) -> Value {
         "prefix": row.prefix,
         "created_at": row.created_at,
         "last_used_at": row.last_used_at,
+        "limits": {
+            "requests_per_minute": row.rpm_limit,
+            "tokens_per_month": row.monthly_token_limit,
+        },
     });
     if let Some(k) = raw {
         v["key"] = json!(k);
@@ -82,13 +86,56 @@ pub async fn list_keys(env: &Env) -> Result<Response, ApiError> {
     ))
 }
 
-pub async fn rename_key(mut req: Request, env: &Env, id: &str) -> Result<Response, ApiError> {
+/// `PATCH /api/keys/:id {"name"?, "limits"?: {"requests_per_minute"?, "tokens_per_month"?}}`:
+/// a limit set to null is removed, one left out is kept.
+pub async fn update_key(mut req: Request, env: &Env, id: &str) -> Result<Response, ApiError> {
     let body = json_body(&mut req).await?;
-    let name = string_field(&body, "name", 100)?;
-    let row = keys::rename(&db(env)?, id, &name)
-        .await?
-        .ok_or_else(|| not_found("API key"))?;
+    let limits = body.get("limits");
+    if body.get("name").is_none() && limits.is_none() {
+        return Err(ApiError::invalid(
+            "nothing to change: send `name` and/or `limits`",
+        ));
+    }
+    let db = db(env)?;
+    let mut row = None;
+    if body.get("name").is_some() {
+        let name = string_field(&body, "name", 100)?;
+        row = Some(
+            keys::rename(&db, id, &name)
+                .await?
+                .ok_or_else(|| not_found("API key"))?,
+        );
+    }
+    if let Some(limits) = limits {
+        if !limits.is_object() {
+            return Err(ApiError::invalid("`limits` must be an object").with_param("limits"));
+        }
+        let rpm = limit_field(limits, "requests_per_minute")?;
+        let monthly = limit_field(limits, "tokens_per_month")?;
+        row = Some(
+            keys::set_limits(&db, id, rpm, monthly)
+                .await?
+                .ok_or_else(|| not_found("API key"))?,
+        );
+        memory::forget_keys();
+    }
+    let row = row.ok_or_else(|| not_found("API key"))?;
     Ok(json(200, &key_json(&row, None)))
+}
+
+/// None: not in the request; Some(None): remove the limit; Some(Some(n)): set it.
+fn limit_field(limits: &Value, field: &str) -> Result<Option<Option<u64>>, ApiError> {
+    match limits.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => match v.as_u64().filter(|n| *n > 0 && *n <= 1_000_000_000_000) {
+            Some(n) => Ok(Some(Some(n))),
+            None => Err(ApiError::invalid(format!(
+                "`limits.{field}` must be a positive integer or null"
+            ))
+            .with_param(format!("limits.{field}"))),
+        },
+    }
 }
 
 pub async fn rotate_key(env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -234,4 +281,85 @@ pub async fn delete_account(env: &Env, ctx: &Context, id: &str) -> Result<Respon
     let env = env.clone();
     ctx.wait_until(async move { forget_account(&env, id).await });
     Ok(no_content())
+}
+
+/// `PATCH /api/github/accounts/:id {"disabled": bool}`: a disabled account keeps its token
+/// and history but serves nothing.
+pub async fn update_account(mut req: Request, env: &Env, id: &str) -> Result<Response, ApiError> {
+    let id = account_id(id)?;
+    let body = json_body(&mut req).await?;
+    let disabled = body
+        .get("disabled")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| {
+            ApiError::invalid("`disabled` is required and must be a boolean").with_param("disabled")
+        })?;
+    let row = accounts::set_disabled(&db(env)?, id, disabled)
+        .await?
+        .ok_or_else(|| not_found("GitHub account"))?;
+    memory::forget_accounts();
+    Ok(json(200, &row.public()))
+}
+
+/// `GET /api/quota`: each enabled account's plan, reset date and quota snapshots.
+pub async fn quota(env: &Env) -> Result<Response, ApiError> {
+    let cfg = config(env);
+    let rows = accounts::list(&db(env)?).await?;
+    let calls = rows.iter().filter(|a| a.disabled == 0).map(|a| {
+        let cfg = cfg.clone();
+        async move {
+            let account = json!({ "id": a.id, "login": a.login, "preferred": a.active == 1 });
+            match client::send(&github::copilot_user_request(&cfg, &a.token)).await {
+                Ok(mut r) if r.status_code() == 200 => {
+                    let text = client::text(&mut r).await.unwrap_or_default();
+                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let mut q = crate::quota::normalize(&body);
+                    q["account"] = account;
+                    q
+                }
+                Ok(mut r) => {
+                    let status = r.status_code();
+                    let text = client::text(&mut r).await.unwrap_or_default();
+                    json!({ "account": account, "error": format!("GitHub answered {status}: {}", upstream_message(&text)) })
+                }
+                Err(e) => json!({ "account": account, "error": e.message }),
+            }
+        }
+    });
+    let accounts = futures::future::join_all(calls).await;
+    Ok(json(200, &json!({ "accounts": accounts })))
+}
+
+/// `GET /api/usage`: everything for ADMIN_KEY; only the caller's own rows for an API key.
+pub async fn usage(
+    req: &Request,
+    env: &Env,
+    reader: Option<&keys::KeyIdentity>,
+) -> Result<Response, ApiError> {
+    let url = req.url().map_err(|_| ApiError::invalid("bad URL"))?;
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut q = crate::accounting::UsageQuery::parse(&pairs)?;
+    if let Some(own) = reader {
+        if q.key_id.as_ref().is_some_and(|k| k != &own.id) {
+            return Err(ApiError::new(
+                ErrorKind::Permission,
+                "an API key can only read its own usage",
+            )
+            .with_param("key_id"));
+        }
+        q.key_id = Some(own.id.clone());
+    }
+    let records = crate::store::usage::query(&db(env)?, &q).await?;
+    Ok(json(
+        200,
+        &json!({
+            "start": q.start,
+            "end": q.end,
+            "group_by": q.group_by.map(|g| format!("{g:?}").to_lowercase()),
+            "records": records,
+        }),
+    ))
 }

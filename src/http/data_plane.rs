@@ -6,10 +6,14 @@ use worker::{Context, Env, Request, Response};
 
 use super::streaming::{self, Started, Timing, UpstreamCall};
 
-use super::{forward_json, json, json_text, upstream_failure};
+use super::metering::Meter;
+use super::streaming::Metered;
+use super::{json, json_text, upstream_failure};
+use crate::accounting::{usage_from_json, Outcome};
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
-use crate::client_stream::Translated;
+use crate::client_stream::{ClientStream, Translated};
+use crate::conversation;
 use crate::custom_tools::CustomTools;
 use crate::ids::{hex, random_bytes};
 use crate::relay::Relay;
@@ -26,14 +30,19 @@ pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
 }
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let mut copilot = Copilot::connect(env, ctx).await?;
+    let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
     Ok(json(200, &catalog.describe()))
 }
 
 /// Embeddings are forwarded as sent (the body is small and Copilot's API is OpenAI's);
 /// only the fields every request needs are checked first.
-pub async fn embeddings(mut req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+pub async fn embeddings(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
     let text = read_body(&mut req).await?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
@@ -45,14 +54,29 @@ pub async fn embeddings(mut req: Request, env: &Env, ctx: &Context) -> Result<Re
     if v.get("input").is_none_or(Value::is_null) {
         return Err(ApiError::invalid("`input` is required").with_param("input"));
     }
-    let mut copilot = Copilot::connect(env, ctx).await?;
+    meter.model = v.get("model").and_then(Value::as_str).map(str::to_string);
+    let mut copilot = Copilot::connect(env, ctx, None).await?;
     let resp = copilot
         .send("/embeddings", Some(&text), &CallFacts::default())
         .await?;
     if !(200..300).contains(&resp.status_code()) {
         return Ok(upstream_failure(ApiFormat::OpenAi, resp).await);
     }
-    Ok(forward_json(resp))
+    forward_metered(resp, None, meter).await
+}
+
+/// A successful non-stream answer passed on as sent, its usage read on the way.
+async fn forward_metered(
+    mut resp: Response,
+    api: Option<Api>,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
+    let text = crate::upstream::client::text(&mut resp).await?;
+    meter.outcome = Some(Outcome {
+        usage: usage_from_json(api, &text),
+        failed: false,
+    });
+    Ok(json_text(resp.status_code(), text))
 }
 
 /// `/v1/messages`, `/v1/chat/completions`, `/v1/responses`, on every path the routing plan
@@ -63,6 +87,7 @@ pub async fn generate(
     mut req: Request,
     env: &Env,
     ctx: &Context,
+    meter: &mut Meter,
 ) -> Result<Response, ApiError> {
     let format = if api == Api::Messages {
         ApiFormat::Anthropic
@@ -75,15 +100,24 @@ pub async fn generate(
     let text = read_body(&mut req).await?;
     let mut inbound = inbound::parse(api, &text)?;
     drop(text);
+    meter.model = Some(inbound.model.clone());
     let mut custom_tools = CustomTools::default();
     if api == Api::Responses {
         inbound::normalize_responses(&mut inbound.body)?;
         custom_tools = CustomTools::from_request(&mut inbound.body);
     }
-
-    let mut copilot = Copilot::connect(env, ctx).await?;
+    let mut copilot = Copilot::connect(env, ctx, None).await?;
+    // With several accounts, a conversation stays on the account that last served it.
+    let conversation = copilot
+        .has_failover()
+        .then(|| conversation::key(api, &inbound.body))
+        .flatten();
+    if let Some(k) = &conversation {
+        copilot.stick_to_conversation(ctx, k).await?;
+    }
     let catalog = copilot.catalog(ctx).await?;
     let model = catalog.resolve(&inbound.model)?.clone();
+    meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
     let target = routing::plan(api, &model.id, endpoints, translate::available)?;
 
@@ -143,12 +177,16 @@ pub async fn generate(
         ..facts
     };
     let call = if target == Api::Responses && api == Api::Responses {
-        responses_call(copilot, body, facts).await?
+        responses_call(copilot, body, facts, conversation).await?
     } else {
         let payload = encode(&body)?;
         drop(body);
         let path = target.upstream_path();
-        Box::pin(async move { copilot.send(path, Some(&payload), &facts).await }) as UpstreamCall
+        Box::pin(async move {
+            let resp = copilot.send(path, Some(&payload), &facts).await;
+            copilot.remember_conversation(conversation.as_deref()).await;
+            resp
+        }) as UpstreamCall
     };
 
     if target == api {
@@ -162,12 +200,13 @@ pub async fn generate(
             stream,
             timing,
         };
-        return native(shape, call, relay, &model.id, custom_tools).await;
+        return native(shape, call, relay, &model.id, custom_tools, meter).await;
     }
     let translator = translate::stream_translator(api, target, &tctx)
         .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
     let pipeline = Translated::new(api, translator).with_custom_tools(custom_tools);
     if stream {
+        let pipeline = Metered::new(pipeline, Some(meter.stream_reporter()));
         return match streaming::start(call, timing).await? {
             Started::Answered(resp) if !is_success(&resp) => {
                 Ok(upstream_failure(format, resp).await)
@@ -179,8 +218,9 @@ pub async fn generate(
     if !is_success(&resp) {
         return Ok(upstream_failure(format, resp).await);
     }
-    let answer = assemble(api, resp, pipeline).await?;
-    Ok(json(200, &answer))
+    let (answer, outcome) = assemble(api, resp, pipeline).await;
+    meter.outcome = Some(outcome);
+    Ok(json(200, &answer?))
 }
 
 fn encode(body: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
@@ -199,6 +239,7 @@ async fn responses_call(
     copilot: Copilot,
     mut body: serde_json::Map<String, Value>,
     facts: CallFacts,
+    conversation: Option<String>,
 ) -> Result<UpstreamCall, ApiError> {
     let bound = quirks::responses::connection_bound_ids(&body);
     if !bound.is_empty() {
@@ -210,6 +251,7 @@ async fn responses_call(
     Ok(Box::pin(async move {
         let path = Api::Responses.upstream_path();
         let mut resp = copilot.send(path, Some(&payload), &facts).await?;
+        copilot.remember_conversation(conversation.as_deref()).await;
         if resp.status_code() != 400 || bound.is_empty() {
             return Ok(resp);
         }
@@ -244,6 +286,7 @@ async fn native(
     relay: Relay,
     model: &str,
     mut custom_tools: CustomTools,
+    meter: &mut Meter,
 ) -> Result<Response, ApiError> {
     if !stream {
         let mut resp = call.await?;
@@ -252,10 +295,14 @@ async fn native(
         }
         let claude_chat = api == Api::ChatCompletions && is_claude(model);
         if !claude_chat && custom_tools.is_empty() {
-            return Ok(forward_json(resp));
+            return forward_metered(resp, Some(api), meter).await;
         }
         // The answer needs fixing: parse, fix, re-encode.
         let text = crate::upstream::client::text(&mut resp).await?;
+        meter.outcome = Some(Outcome {
+            usage: usage_from_json(Some(api), &text),
+            failed: false,
+        });
         let mut answer: Value = serde_json::from_str(&text).map_err(|_| {
             ApiError::new(
                 ErrorKind::BadGateway,
@@ -270,8 +317,13 @@ async fn native(
     }
     match streaming::start(call, timing).await? {
         Started::Answered(resp) if !is_success(&resp) => Ok(upstream_failure(format, resp).await),
-        Started::Answered(resp) if !is_event_stream(&resp) => Ok(forward_json(resp)),
-        started => streaming::respond(api, format, timing, started, relay),
+        Started::Answered(resp) if !is_event_stream(&resp) => {
+            forward_metered(resp, Some(api), meter).await
+        }
+        started => {
+            let relay = Metered::new(relay, Some(meter.stream_reporter()));
+            streaming::respond(api, format, timing, started, relay)
+        }
     }
 }
 
@@ -281,10 +333,20 @@ async fn assemble(
     api: Api,
     mut resp: Response,
     mut pipeline: Translated,
-) -> Result<Value, ApiError> {
-    let mut body = resp
-        .stream()
-        .map_err(|_| ApiError::new(ErrorKind::BadGateway, "Copilot answered without a body"))?;
+) -> (Result<Value, ApiError>, Outcome) {
+    let mut body = match resp.stream() {
+        Ok(b) => b,
+        Err(_) => {
+            let e = ApiError::new(ErrorKind::BadGateway, "Copilot answered without a body");
+            return (
+                Err(e),
+                Outcome {
+                    failed: true,
+                    ..Outcome::default()
+                },
+            );
+        }
+    };
     let mut assembler = Assembler::new(api);
     loop {
         match body.next().await {
@@ -307,7 +369,8 @@ async fn assemble(
             }
         }
     }
-    assembler.finish()
+    let outcome = pipeline.outcome();
+    (assembler.finish(), outcome)
 }
 
 fn is_success(resp: &Response) -> bool {
@@ -334,7 +397,7 @@ pub async fn count_tokens(
     let text = read_body(&mut req).await?;
     let inbound = inbound::parse(Api::Messages, &text)?;
     drop(text);
-    let mut copilot = Copilot::connect(env, ctx).await?;
+    let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
     let model = catalog.resolve(&inbound.model)?.clone();
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;

@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod data_plane;
+pub mod metering;
+pub mod portability;
 pub mod streaming;
 
 use serde_json::Value;
@@ -69,17 +71,4 @@ pub async fn upstream_failure(format: ApiFormat, mut resp: Response) -> Response
 
 pub fn upstream_error(format: ApiFormat, status: u16, body: &str) -> ApiError {
     from_upstream(format, status, body)
-}
-
-/// A non-stream JSON answer, forwarded without re-parsing.
-pub fn forward_json(upstream: Response) -> Response {
-    let status = upstream.status_code();
-    let (_, body) = upstream.into_parts();
-    Response::builder()
-        .with_status(status)
-        .with_headers(headers(&[
-            ("content-type", "application/json"),
-            ("cache-control", "no-store"),
-        ]))
-        .body(body)
 }

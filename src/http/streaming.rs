@@ -5,10 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use futures::channel::oneshot;
 use futures::future::{select, Either};
 use futures::StreamExt;
 use worker::{ByteStream, Delay, Headers, Response};
 
+use crate::accounting::Outcome;
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::client_stream::{keepalive, ClientStream};
 use crate::upstream::client;
@@ -50,6 +52,53 @@ pub async fn start(call: UpstreamCall, timing: Timing) -> Result<Started, ApiErr
     match select(call, Delay::from(timing.keepalive)).await {
         Either::Left((result, _)) => Ok(Started::Answered(result?)),
         Either::Right(((), call)) => Ok(Started::Pending(call)),
+    }
+}
+
+/// Reports how the stream went when it is dropped: after its last byte, or early when
+/// the client went away (then it counts as failed, with the usage seen so far).
+pub struct Metered<C: ClientStream> {
+    inner: C,
+    report: Option<oneshot::Sender<Outcome>>,
+    ended: bool,
+}
+
+impl<C: ClientStream> Metered<C> {
+    pub fn new(inner: C, report: Option<oneshot::Sender<Outcome>>) -> Self {
+        Metered {
+            inner,
+            report,
+            ended: false,
+        }
+    }
+}
+
+impl<C: ClientStream> ClientStream for Metered<C> {
+    fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        self.inner.feed(chunk)
+    }
+    fn finish(&mut self) -> Vec<u8> {
+        self.ended = true;
+        self.inner.finish()
+    }
+    fn fail(&mut self, message: &str) -> Vec<u8> {
+        self.ended = true;
+        self.inner.fail(message)
+    }
+    fn outcome(&self) -> Outcome {
+        let o = self.inner.outcome();
+        Outcome {
+            failed: o.failed || !self.ended,
+            ..o
+        }
+    }
+}
+
+impl<C: ClientStream> Drop for Metered<C> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.report.take() {
+            let _ = tx.send(self.outcome());
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub struct AccountRow {
     pub token: String,
     pub account_type: String,
     pub active: i64,
+    pub disabled: i64,
     pub created_at: String,
 }
 
@@ -36,12 +37,14 @@ impl AccountRow {
             "avatar_url": self.avatar_url,
             "account_type": self.account_type,
             "active": self.active == 1,
+            "disabled": self.disabled == 1,
             "created_at": self.created_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, login, name, avatar_url, token, account_type, active, created_at";
+const COLUMNS: &str =
+    "id, login, name, avatar_url, token, account_type, active, disabled, created_at";
 
 fn num(id: i64) -> JsValue {
     JsValue::from_f64(id as f64)
@@ -57,13 +60,30 @@ pub async fn list(db: &D1Database) -> Result<Vec<AccountRow>, ApiError> {
     .map_err(|e| storage_error("github_accounts list", e))
 }
 
-pub async fn active(db: &D1Database) -> Result<Option<AccountRow>, ApiError> {
+/// The enabled accounts, the preferred one first, then by age: the failover order.
+pub async fn serving(db: &D1Database) -> Result<Vec<AccountRow>, ApiError> {
     db.prepare(format!(
-        "SELECT {COLUMNS} FROM github_accounts WHERE active = 1"
+        "SELECT {COLUMNS} FROM github_accounts WHERE disabled = 0 ORDER BY active DESC, created_at, id"
     ))
+    .all()
+    .await
+    .and_then(|r| r.results::<AccountRow>())
+    .map_err(|e| storage_error("github_accounts serving", e))
+}
+
+pub async fn set_disabled(
+    db: &D1Database,
+    id: i64,
+    disabled: bool,
+) -> Result<Option<AccountRow>, ApiError> {
+    db.prepare(format!(
+        "UPDATE github_accounts SET disabled = ?2 WHERE id = ?1 RETURNING {COLUMNS}"
+    ))
+    .bind(&[num(id), JsValue::from_f64(if disabled { 1.0 } else { 0.0 })])
+    .map_err(|e| storage_error("github_accounts disable", e))?
     .first::<AccountRow>(None)
     .await
-    .map_err(|e| storage_error("github_accounts active", e))
+    .map_err(|e| storage_error("github_accounts disable", e))
 }
 
 /// Inserts or refreshes an account (same GitHub user id = same account). The first
@@ -113,7 +133,8 @@ pub async fn activate(db: &D1Database, id: i64) -> Result<Option<AccountRow>, Ap
         return Ok(None);
     }
     let off = db.prepare("UPDATE github_accounts SET active = 0 WHERE active = 1 AND id <> ?1");
-    let on = db.prepare("UPDATE github_accounts SET active = 1 WHERE id = ?1");
+    // The preferred account is always an enabled one.
+    let on = db.prepare("UPDATE github_accounts SET active = 1, disabled = 0 WHERE id = ?1");
     db.batch(vec![
         off.bind(&[num(id)])
             .map_err(|e| storage_error("github_accounts activate", e))?,
@@ -151,7 +172,7 @@ pub async fn delete(db: &D1Database, id: i64) -> Result<bool, ApiError> {
     db.prepare(
         "UPDATE github_accounts SET active = 1
          WHERE NOT EXISTS (SELECT 1 FROM github_accounts WHERE active = 1)
-           AND id = (SELECT id FROM github_accounts ORDER BY created_at, id LIMIT 1)",
+           AND id = (SELECT id FROM github_accounts WHERE disabled = 0 ORDER BY created_at, id LIMIT 1)",
     )
     .run()
     .await

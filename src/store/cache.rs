@@ -30,6 +30,12 @@ pub fn spotted_ids_key(account: i64) -> String {
     format!("spotted-ids:v1:{account}")
 }
 pub const SPOTTED_TTL_SECS: u64 = 3600;
+
+/// A conversation's account after a failover (a day: long sessions come back after breaks).
+pub fn sticky_key(conversation: &str) -> String {
+    format!("sticky:v1:{conversation}")
+}
+pub const STICKY_TTL_SECS: u64 = 24 * 3600;
 /// Bounded, so the value stays small; the oldest fall out first.
 pub const SPOTTED_MAX: usize = 4096;
 

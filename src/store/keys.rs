@@ -3,11 +3,14 @@
 use serde::{Deserialize, Serialize};
 use worker::D1Database;
 
+use worker::wasm_bindgen::JsValue;
+
 use super::{js, storage_error};
+
 use crate::api_error::ApiError;
 use crate::auth::NewApiKey;
 
-const COLUMNS: &str = "id, name, prefix, created_at, last_used_at";
+const COLUMNS: &str = "id, name, prefix, created_at, last_used_at, rpm_limit, monthly_token_limit";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiKeyRow {
@@ -16,6 +19,8 @@ pub struct ApiKeyRow {
     pub prefix: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
+    pub rpm_limit: Option<u64>,
+    pub monthly_token_limit: Option<u64>,
 }
 
 /// What the data plane needs to know about the caller.
@@ -23,7 +28,8 @@ pub struct ApiKeyRow {
 pub struct KeyIdentity {
     pub id: String,
     pub name: String,
-    pub last_used_at: Option<String>,
+    pub rpm_limit: Option<u64>,
+    pub monthly_token_limit: Option<u64>,
 }
 
 pub async fn insert(
@@ -92,8 +98,39 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool, ApiError> {
     Ok(row.is_some())
 }
 
+/// Sets or clears (None) the key's limits.
+pub async fn set_limits(
+    db: &D1Database,
+    id: &str,
+    rpm: Option<Option<u64>>,
+    monthly: Option<Option<u64>>,
+) -> Result<Option<ApiKeyRow>, ApiError> {
+    let v = |o: Option<u64>| {
+        o.map(|n| JsValue::from_f64(n as f64))
+            .unwrap_or(JsValue::NULL)
+    };
+    // A limit left out of the request keeps its value (?2/?4 say whether to set it).
+    db.prepare(format!(
+        "UPDATE api_keys SET
+           rpm_limit = CASE WHEN ?2 THEN ?3 ELSE rpm_limit END,
+           monthly_token_limit = CASE WHEN ?4 THEN ?5 ELSE monthly_token_limit END
+         WHERE id = ?1 RETURNING {COLUMNS}"
+    ))
+    .bind(&[
+        js(id),
+        JsValue::from_bool(rpm.is_some()),
+        v(rpm.flatten()),
+        JsValue::from_bool(monthly.is_some()),
+        v(monthly.flatten()),
+    ])
+    .map_err(|e| storage_error("api_keys limits", e))?
+    .first::<ApiKeyRow>(None)
+    .await
+    .map_err(|e| storage_error("api_keys limits", e))
+}
+
 pub async fn find_by_hash(db: &D1Database, hash: &str) -> Result<Option<KeyIdentity>, ApiError> {
-    db.prepare("SELECT id, name, last_used_at FROM api_keys WHERE key_hash = ?1")
+    db.prepare("SELECT id, name, rpm_limit, monthly_token_limit FROM api_keys WHERE key_hash = ?1")
         .bind(&[js(hash)])
         .map_err(|e| storage_error("api_keys lookup", e))?
         .first::<KeyIdentity>(None)

@@ -18,9 +18,12 @@ pub const CATALOG_TTL_MS: u64 = 60_000;
 
 thread_local! {
     static KEYS: RefCell<TtlCache<String, KeyIdentity>> = RefCell::new(TtlCache::new(512));
-    static ACTIVE_ACCOUNT: RefCell<TtlCache<(), AccountRow>> = RefCell::new(TtlCache::new(1));
+    static SERVING_ACCOUNTS: RefCell<TtlCache<(), Vec<AccountRow>>> = RefCell::new(TtlCache::new(1));
+    static STICKY: RefCell<TtlCache<String, i64>> = RefCell::new(TtlCache::new(1024));
     static TOKENS: RefCell<TtlCache<i64, CopilotToken>> = RefCell::new(TtlCache::new(16));
     static CATALOGS: RefCell<TtlCache<i64, Rc<Catalog>>> = RefCell::new(TtlCache::new(16));
+    /// Tokens a key used this month (for its monthly limit), as last read plus local use.
+    static MONTH_TOKENS: RefCell<TtlCache<String, u64>> = RefCell::new(TtlCache::new(512));
     /// Last `last_used_at` write per key id, so a busy key is written once a minute.
     static TOUCHED: RefCell<TtlCache<String, ()>> = RefCell::new(TtlCache::new(512));
 }
@@ -40,6 +43,27 @@ pub fn forget_keys() {
     KEYS.with(|c| c.borrow_mut().clear());
 }
 
+pub fn month_tokens(key: &str, now: u64) -> Option<u64> {
+    MONTH_TOKENS.with(|c| c.borrow().get(&key.to_string(), now))
+}
+
+pub fn put_month_tokens(key: &str, tokens: u64, now: u64) {
+    MONTH_TOKENS.with(|c| {
+        c.borrow_mut()
+            .put(key.to_string(), tokens, now + 60_000, now)
+    });
+}
+
+/// Adds this isolate's own use to the cached month total, so a burst cannot run far past
+/// a budget while the cache is fresh.
+pub fn add_month_tokens(key: &str, tokens: u64) {
+    let now = super::now_ms();
+    MONTH_TOKENS.with(|c| {
+        c.borrow_mut()
+            .update(&key.to_string(), now, |n| *n += tokens)
+    });
+}
+
 /// True when this isolate has not written `last_used_at` for `id` in the last minute.
 pub fn should_touch(id: &str, now: u64) -> bool {
     TOUCHED.with(|c| {
@@ -52,12 +76,24 @@ pub fn should_touch(id: &str, now: u64) -> bool {
     })
 }
 
-pub fn active_account(now: u64) -> Option<AccountRow> {
-    ACTIVE_ACCOUNT.with(|c| c.borrow().get(&(), now))
+pub fn serving_accounts(now: u64) -> Option<Vec<AccountRow>> {
+    SERVING_ACCOUNTS.with(|c| c.borrow().get(&(), now))
 }
 
-pub fn put_active_account(row: AccountRow, now: u64) {
-    ACTIVE_ACCOUNT.with(|c| c.borrow_mut().put((), row, now + ACCOUNT_TTL_MS, now));
+pub fn put_serving_accounts(rows: Vec<AccountRow>, now: u64) {
+    SERVING_ACCOUNTS.with(|c| c.borrow_mut().put((), rows, now + ACCOUNT_TTL_MS, now));
+}
+
+/// A conversation's account, once it had to move off the preferred one.
+pub fn sticky(conversation: &str, now: u64) -> Option<i64> {
+    STICKY.with(|c| c.borrow().get(&conversation.to_string(), now))
+}
+
+pub fn put_sticky(conversation: &str, account: i64, now: u64) {
+    STICKY.with(|c| {
+        c.borrow_mut()
+            .put(conversation.to_string(), account, now + 3_600_000, now)
+    });
 }
 
 pub fn token(account: i64, now: u64) -> Option<CopilotToken> {
@@ -86,7 +122,8 @@ pub fn put_catalog(account: i64, catalog: Rc<Catalog>, now: u64) {
 
 /// After any account change: the active account, tokens and catalogs may all differ.
 pub fn forget_accounts() {
-    ACTIVE_ACCOUNT.with(|c| c.borrow_mut().clear());
+    SERVING_ACCOUNTS.with(|c| c.borrow_mut().clear());
+    STICKY.with(|c| c.borrow_mut().clear());
     TOKENS.with(|c| c.borrow_mut().clear());
     CATALOGS.with(|c| c.borrow_mut().clear());
 }

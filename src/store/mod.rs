@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod cache;
 pub mod keys;
 pub mod memory;
+pub mod portability;
+pub mod usage;
 
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env};

@@ -39,7 +39,10 @@ pub struct CallFacts {
 pub struct Copilot {
     env: Env,
     cfg: UpstreamConfig,
-    pub account: AccountRow,
+    /// Enabled accounts in serving order: the conversation's account or the preferred one
+    /// first, then the others (failover candidates).
+    accounts: Vec<AccountRow>,
+    current: usize,
     token: CopilotToken,
 }
 
@@ -50,38 +53,97 @@ struct CachedCatalog {
 }
 
 impl Copilot {
-    pub async fn connect(env: &Env, ctx: &Context) -> Result<Copilot, ApiError> {
-        let now = now_ms();
-        let account = match memory::active_account(now) {
-            Some(a) => a,
-            None => {
-                let a = accounts::active(&db(env)?).await?.ok_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::Unavailable,
-                        "No GitHub account is connected to this gateway. An admin can connect one on the \
-                         admin page (or with POST /api/github/device).",
-                    )
-                })?;
-                memory::put_active_account(a.clone(), now);
-                a
-            }
-        };
+    /// Connects with the serving accounts; `first` (a conversation's sticky account) goes
+    /// ahead of the preferred one when it is still enabled.
+    pub async fn connect(
+        env: &Env,
+        ctx: &Context,
+        first: Option<i64>,
+    ) -> Result<Copilot, ApiError> {
+        let mut accounts = serving_accounts(env).await?;
+        if let Some(pos) = first.and_then(|id| accounts.iter().position(|a| a.id == id)) {
+            let sticky = accounts.remove(pos);
+            accounts.insert(0, sticky);
+        }
         let cfg = config(env);
-        let token = token_for(env, Some(ctx), &cfg, &account, false).await?;
+        let token = token_for(env, Some(ctx), &cfg, &accounts[0], false).await?;
         Ok(Copilot {
             env: env.clone(),
             cfg,
-            account,
+            accounts,
+            current: 0,
             token,
         })
     }
 
+    /// The account serving this request now.
+    pub fn account(&self) -> &AccountRow {
+        &self.accounts[self.current]
+    }
+
+    /// Whether another enabled account could take over.
+    pub fn has_failover(&self) -> bool {
+        self.accounts.len() > 1
+    }
+
+    /// Whether the account serving now is not the one the request started on.
+    pub fn failed_over(&self) -> bool {
+        self.current > 0
+    }
+
+    /// Puts the conversation's account (if it had one and it is still enabled) first.
+    pub async fn stick_to_conversation(
+        &mut self,
+        ctx: &Context,
+        conversation: &str,
+    ) -> Result<(), ApiError> {
+        let now = now_ms();
+        let sticky = match memory::sticky(conversation, now) {
+            Some(id) => Some(id),
+            None => {
+                let id = cache::get::<i64>(&self.env, &cache::sticky_key(conversation)).await;
+                if let Some(id) = id {
+                    memory::put_sticky(conversation, id, now);
+                }
+                id
+            }
+        };
+        let Some(pos) = sticky.and_then(|id| self.accounts.iter().position(|a| a.id == id)) else {
+            return Ok(());
+        };
+        if pos != self.current {
+            let account = self.accounts.remove(pos);
+            self.accounts.insert(0, account);
+            self.current = 0;
+            self.token =
+                token_for(&self.env, Some(ctx), &self.cfg, &self.accounts[0], false).await?;
+        }
+        Ok(())
+    }
+
+    /// After a failover, the conversation stays on the account that served it.
+    pub async fn remember_conversation(&self, conversation: Option<&str>) {
+        let Some(conversation) = conversation.filter(|_| self.failed_over()) else {
+            return;
+        };
+        let id = self.account().id;
+        memory::put_sticky(conversation, id, now_ms());
+        cache::put(
+            &self.env,
+            &cache::sticky_key(conversation),
+            &id,
+            cache::STICKY_TTL_SECS,
+        )
+        .await;
+    }
+
     fn base(&self) -> String {
-        copilot::api_base(&self.cfg, &self.token, self.account.account_type())
+        copilot::api_base(&self.cfg, &self.token, self.account().account_type())
     }
 
     /// Sends to Copilot. A 401 means the token died early (revoked, or expired between
-    /// check and use): mint a new one and try once more.
+    /// check and use): mint a new one and try once more. A 429 or 402 (rate limited or out
+    /// of quota) moves the request once to the next enabled account, if there is one.
     pub async fn send(
         &mut self,
         path: &str,
@@ -89,6 +151,7 @@ impl Copilot {
         facts: &CallFacts,
     ) -> Result<Response, ApiError> {
         let mut refreshed = false;
+        let mut moved = false;
         loop {
             let request_id = ids::uuid_v4();
             let call = CopilotCall {
@@ -101,11 +164,34 @@ impl Copilot {
             };
             let req = copilot::request(&self.base(), path, &call, body);
             let resp = client::send(&req).await?;
-            if resp.status_code() == 401 && !refreshed {
+            let status = resp.status_code();
+            if status == 401 && !refreshed {
                 refreshed = true;
-                memory::forget_token(self.account.id);
-                self.token = token_for(&self.env, None, &self.cfg, &self.account, true).await?;
+                memory::forget_token(self.account().id);
+                self.token = token_for(&self.env, None, &self.cfg, self.account(), true).await?;
                 continue;
+            }
+            if (status == 429 || status == 402) && !moved && self.current + 1 < self.accounts.len()
+            {
+                moved = true;
+                let next = &self.accounts[self.current + 1];
+                match token_for(&self.env, None, &self.cfg, next, false).await {
+                    Ok(token) => {
+                        worker::console_warn!(
+                            "account {} answered {status}; failing over to {}",
+                            self.account().login,
+                            next.login
+                        );
+                        self.current += 1;
+                        self.token = token;
+                        refreshed = false;
+                        continue;
+                    }
+                    // The next account cannot serve either: the first answer stands.
+                    Err(e) => {
+                        worker::console_warn!("failover to {} failed: {}", next.login, e.message)
+                    }
+                }
             }
             return Ok(resp);
         }
@@ -115,10 +201,10 @@ impl Copilot {
     /// failing `/models` falls back to the last copy KV still holds.
     pub async fn catalog(&mut self, ctx: &Context) -> Result<Rc<Catalog>, ApiError> {
         let now = now_ms();
-        if let Some(c) = memory::catalog(self.account.id, now) {
+        if let Some(c) = memory::catalog(self.account().id, now) {
             return Ok(c);
         }
-        let key = cache::catalog_key(self.account.id);
+        let key = cache::catalog_key(self.account().id);
         let stale = cache::get::<CachedCatalog>(&self.env, &key).await;
         if let Some(c) = stale
             .as_ref()
@@ -126,14 +212,14 @@ impl Copilot {
         {
             if let Ok(parsed) = Catalog::parse(&c.body) {
                 let parsed = Rc::new(parsed);
-                memory::put_catalog(self.account.id, parsed.clone(), now);
+                memory::put_catalog(self.account().id, parsed.clone(), now);
                 return Ok(parsed);
             }
         }
         match self.fetch_catalog().await {
             Ok((body, parsed)) => {
                 let parsed = Rc::new(parsed);
-                memory::put_catalog(self.account.id, parsed.clone(), now);
+                memory::put_catalog(self.account().id, parsed.clone(), now);
                 let env = self.env.clone();
                 ctx.wait_until(async move {
                     let entry = CachedCatalog {
@@ -191,7 +277,7 @@ impl Copilot {
             return (Endpoints::default(), EndpointSource::Catalog);
         }
 
-        let key = cache::probe_key(self.account.id, &model.id);
+        let key = cache::probe_key(self.account().id, &model.id);
         if let Some(e) = cache::get::<Endpoints>(&self.env, &key).await {
             return (e, EndpointSource::Probe);
         }
@@ -235,13 +321,13 @@ impl Copilot {
 impl Copilot {
     /// Hashes of item ids Copilot rejected as foreign to the connection.
     pub async fn spotted_ids(&self) -> Vec<String> {
-        cache::get::<Vec<String>>(&self.env, &cache::spotted_ids_key(self.account.id))
+        cache::get::<Vec<String>>(&self.env, &cache::spotted_ids_key(self.account().id))
             .await
             .unwrap_or_default()
     }
 
     pub async fn remember_spotted(&self, ids: &[String]) {
-        let key = cache::spotted_ids_key(self.account.id);
+        let key = cache::spotted_ids_key(self.account().id);
         let mut all = cache::get::<Vec<String>>(&self.env, &key)
             .await
             .unwrap_or_default();
@@ -260,6 +346,24 @@ impl Copilot {
 
 pub fn spotted_hash(id: &str) -> String {
     sha256_hex(id)[..16].to_string()
+}
+
+/// Enabled accounts, preferred first: isolate memory (30 s), else D1.
+async fn serving_accounts(env: &Env) -> Result<Vec<AccountRow>, ApiError> {
+    let now = now_ms();
+    if let Some(a) = memory::serving_accounts(now) {
+        return Ok(a);
+    }
+    let a = accounts::serving(&db(env)?).await?;
+    if a.is_empty() {
+        return Err(ApiError::new(
+            ErrorKind::Unavailable,
+            "No GitHub account is connected (or all are disabled). An admin can connect one on the \
+             admin page (or with POST /api/github/device).",
+        ));
+    }
+    memory::put_serving_accounts(a.clone(), now);
+    Ok(a)
 }
 
 /// A usable Copilot token for the account: isolate memory, then KV, then a token exchange

@@ -45,7 +45,8 @@ test("API key lifecycle: create, list, rename, rotate, delete", async () => {
 
   const list = await gw.admin("GET", "/api/keys");
   const listed = list.body.find((x) => x.id === k.id);
-  assert.deepEqual(Object.keys(listed).sort(), ["created_at", "id", "last_used_at", "name", "prefix"]);
+  assert.deepEqual(Object.keys(listed).sort(), ["created_at", "id", "last_used_at", "limits", "name", "prefix"]);
+  assert.deepEqual(listed.limits, { requests_per_minute: null, tokens_per_month: null });
   assert.ok(!JSON.stringify(list.body).includes(k.key), "the raw key is shown only once");
 
   const renamed = await gw.admin("PATCH", `/api/keys/${k.id}`, { name: "desktop" });
@@ -152,7 +153,7 @@ test("device flow: code, pending first poll, then the account", async () => {
   assert.equal(acct.login, "hubot");
   assert.equal(acct.id, 1002);
   assert.equal(acct.account_type, "individual");
-  assert.deepEqual(Object.keys(acct).sort(), ["account_type", "active", "avatar_url", "created_at", "id", "login", "name"]);
+  assert.deepEqual(Object.keys(acct).sort(), ["account_type", "active", "avatar_url", "created_at", "disabled", "id", "login", "name"]);
 
   const again = await gw.admin("POST", "/api/github/device/poll", { device_code: start.body.device_code });
   assert.equal(again.body.status, "error");

@@ -1,0 +1,43 @@
+//! `GET /api/export` and `POST /api/import`.
+
+use serde_json::json;
+use worker::{Env, Request, Response};
+
+use super::admin::json_body;
+use super::json;
+use crate::api_error::ApiError;
+use crate::portability::{document, parse_import};
+use crate::store::{db, memory, now_ms, portability};
+use crate::timestamp::iso8601;
+
+pub async fn export(env: &Env) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let data = portability::export(&db(env)?).await?;
+    let mut resp = json(200, &document(&data, &iso8601(now)));
+    let name = format!("copilot-gateway-export-{}.json", &iso8601(now)[..10]);
+    let _ = resp.headers_mut().set(
+        "content-disposition",
+        &format!("attachment; filename=\"{name}\""),
+    );
+    Ok(resp)
+}
+
+/// Validates the whole document, then applies it in one transaction.
+pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let body = json_body(&mut req).await?;
+    let (mode, data) = parse_import(&body)?;
+    portability::import(&db(env)?, mode, &data).await?;
+    memory::forget_keys();
+    memory::forget_accounts();
+    Ok(json(
+        200,
+        &json!({
+            "imported": {
+                "api_keys": data.api_keys.len(),
+                "github_accounts": data.github_accounts.len(),
+                "usage": data.usage.len(),
+            },
+            "mode": if mode == crate::portability::Mode::Merge { "merge" } else { "replace" },
+        }),
+    ))
+}

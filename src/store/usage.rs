@@ -1,0 +1,167 @@
+//! Usage in D1: hourly counters per key and model, added to with an upsert so
+//! concurrent requests never lose a count.
+
+use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use super::{js, storage_error};
+use crate::accounting::{GroupBy, UsageQuery};
+use crate::api_error::ApiError;
+use crate::translate::Usage;
+
+fn num(n: u64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+/// Adds one request's usage (a failed request adds to `errors`, not `requests`).
+pub async fn record(
+    db: &D1Database,
+    key_id: &str,
+    model: &str,
+    hour: &str,
+    usage: Usage,
+    failed: bool,
+) -> Result<(), ApiError> {
+    db.prepare(
+        "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (key_id, model, hour) DO UPDATE SET
+           requests = requests + excluded.requests,
+           errors = errors + excluded.errors,
+           input_tokens = input_tokens + excluded.input_tokens,
+           output_tokens = output_tokens + excluded.output_tokens,
+           cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+           cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens",
+    )
+    .bind(&[
+        js(key_id),
+        js(model),
+        js(hour),
+        num(u64::from(!failed)),
+        num(u64::from(failed)),
+        num(usage.input_tokens),
+        num(usage.output_tokens),
+        num(usage.cache_read_tokens),
+        num(usage.cache_creation_tokens),
+    ])
+    .map_err(|e| storage_error("usage record", e))?
+    .run()
+    .await
+    .map_err(|e| storage_error("usage record", e))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageRecord {
+    pub key_id: Option<String>,
+    pub key_name: Option<String>,
+    pub model: Option<String>,
+    pub hour: Option<String>,
+    pub requests: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_creation_tokens: u64,
+}
+
+pub async fn query(db: &D1Database, q: &UsageQuery) -> Result<Vec<UsageRecord>, ApiError> {
+    // Grouped columns are selected; the others come back NULL.
+    let (key_cols, model_col, hour_col, group) = match q.group_by {
+        None => (
+            "u.key_id, k.name",
+            "u.model",
+            "u.hour",
+            "GROUP BY u.key_id, u.model, u.hour",
+        ),
+        Some(GroupBy::Key) => ("u.key_id, k.name", "NULL", "NULL", "GROUP BY u.key_id"),
+        Some(GroupBy::Model) => ("NULL, NULL", "u.model", "NULL", "GROUP BY u.model"),
+        Some(GroupBy::Hour) => ("NULL, NULL", "NULL", "u.hour", "GROUP BY u.hour"),
+    };
+    // Columns: key_id, key_name, model, hour, then the sums; ordered by hour, key, model.
+    let sql = format!(
+        "SELECT {key_cols}, {model_col}, {hour_col},
+           SUM(u.requests), SUM(u.errors), SUM(u.input_tokens), SUM(u.output_tokens),
+           SUM(u.cache_read_tokens), SUM(u.cache_creation_tokens)
+         FROM usage u LEFT JOIN api_keys k ON k.id = u.key_id
+         WHERE u.hour >= ?1 AND u.hour < ?2 AND (?3 IS NULL OR u.key_id = ?3)
+         {group}
+         ORDER BY 4, 1, 3"
+    );
+    let rows = db
+        .prepare(sql)
+        .bind(&[
+            js(&q.start),
+            js(&q.end),
+            q.key_id.as_deref().map(js).unwrap_or(JsValue::NULL),
+        ])
+        .map_err(|e| storage_error("usage query", e))?
+        .raw::<serde_json::Value>()
+        .await
+        .map_err(|e| storage_error("usage query", e))?;
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let n = |v: &serde_json::Value| v.as_f64().map(|f| f as u64).unwrap_or(0);
+    Ok(rows
+        .iter()
+        .filter(|r| r.len() >= 10)
+        .map(|r| UsageRecord {
+            key_id: s(&r[0]),
+            key_name: s(&r[1]),
+            model: s(&r[2]),
+            hour: s(&r[3]),
+            requests: n(&r[4]),
+            errors: n(&r[5]),
+            input_tokens: n(&r[6]),
+            output_tokens: n(&r[7]),
+            cache_read_tokens: n(&r[8]),
+            cache_creation_tokens: n(&r[9]),
+        })
+        .collect())
+}
+
+/// Input plus output tokens a key used since `since` (an hour key).
+pub async fn tokens_since(db: &D1Database, key_id: &str, since: &str) -> Result<u64, ApiError> {
+    #[derive(Deserialize)]
+    struct Total {
+        total: Option<f64>,
+    }
+    let t = db
+        .prepare("SELECT SUM(input_tokens + output_tokens) AS total FROM usage WHERE key_id = ?1 AND hour >= ?2")
+        .bind(&[js(key_id), js(since)])
+        .map_err(|e| storage_error("usage total", e))?
+        .first::<Total>(None)
+        .await
+        .map_err(|e| storage_error("usage total", e))?;
+    Ok(t.and_then(|t| t.total).unwrap_or(0.0) as u64)
+}
+
+/// Counts a request in its minute window; returns the count so far. Old windows of the
+/// key go in the same batch, so the table stays small.
+pub async fn hit_minute(db: &D1Database, key_id: &str, minute: &str) -> Result<u64, ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        requests: f64,
+    }
+    let prune = db
+        .prepare("DELETE FROM rate_windows WHERE key_id = ?1 AND minute < ?2")
+        .bind(&[js(key_id), js(minute)])
+        .map_err(|e| storage_error("rate window", e))?;
+    let hit = db
+        .prepare(
+            "INSERT INTO rate_windows (key_id, minute, requests) VALUES (?1, ?2, 1)
+             ON CONFLICT (key_id, minute) DO UPDATE SET requests = requests + 1 RETURNING requests",
+        )
+        .bind(&[js(key_id), js(minute)])
+        .map_err(|e| storage_error("rate window", e))?;
+    let results = db
+        .batch(vec![prune, hit])
+        .await
+        .map_err(|e| storage_error("rate window", e))?;
+    let count = results
+        .get(1)
+        .and_then(|r| r.results::<Count>().ok())
+        .and_then(|rows| rows.first().map(|c| c.requests as u64))
+        .unwrap_or(1);
+    Ok(count)
+}
