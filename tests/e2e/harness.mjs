@@ -143,6 +143,9 @@ export async function startGateway(opts = {}) {
       const list = (Array.isArray(secrets) ? secrets : Object.values(secrets).flat()).filter((s) => typeof s === "string" && s.length >= 8);
       if (list.length === 0) throw new Error("the mock reported no secrets: the leak check would prove nothing");
       for (const e of recorded) {
+        // The one deliberate exception: the admin's export carries account tokens (marked
+        // sensitive) so a deployment can be moved.
+        if (new URL(e.url).pathname === "/api/export") continue;
         const haystack = e.body + JSON.stringify(e.headers);
         for (const s of list) {
           if (haystack.includes(s)) throw new Error(`secret leaked in response of ${e.url}: ${s.slice(0, 6)}…`);
