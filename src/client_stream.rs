@@ -80,9 +80,9 @@ impl Translated {
                 continue;
             }
             if !ev.is_done_marker() && !is_json(&ev.data) {
+                // (`failed` follows from the error event: none if the stream had ended.)
                 self.translator.on_error(MALFORMED, &mut self.out);
                 self.stopped = true;
-                self.failed = true;
                 continue;
             }
             self.translator.on_event(&ev, &mut self.out);
@@ -135,7 +135,8 @@ impl Translated {
         if !self.stopped {
             self.translator.on_error(message, &mut self.out);
         }
-        self.failed = true;
+        // A stream that already ended (its terminal event sent) stays a success.
+        self.post_process();
         &mut self.out
     }
 

@@ -161,6 +161,10 @@ impl Relay {
     }
 
     fn responses_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
+        // A Chat-style `[DONE]` is no Responses event (and is not JSON): dropped.
+        if ev.is_done_marker() {
+            return;
+        }
         let name = ev
             .event
             .clone()
@@ -232,7 +236,7 @@ impl Relay {
             write_event(out, None, "[DONE]");
             return;
         }
-        if ev.data.starts_with("{\"error\"") {
+        if ev.data.contains("\"error\"") && is_error_chunk(&ev.data) {
             self.terminated = true;
             self.failed = true;
             write_event(out, ev.event.as_deref(), &ev.data);
@@ -391,7 +395,9 @@ pub fn anthropic_usage_into(usage: &mut Usage, u: &Value) {
     let read = n("cache_read_input_tokens");
     let created = n("cache_creation_input_tokens");
     if let Some(input) = n("input_tokens") {
-        usage.input_tokens = input + read.unwrap_or(0) + created.unwrap_or(0);
+        usage.input_tokens = input
+            .saturating_add(read.unwrap_or(0))
+            .saturating_add(created.unwrap_or(0));
     }
     if let Some(r) = read {
         usage.cache_read_tokens = r;
@@ -425,6 +431,21 @@ pub const MALFORMED: &str = "Copilot sent a malformed event; the stream was stop
 /// Whether `data` is one well-formed JSON value (validated without building it).
 pub fn is_json(data: &str) -> bool {
     serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
+}
+
+/// A Chat chunk the openai SDK throws on: a top-level `error` that is truthy in
+/// JavaScript (`if (data.error) throw`), wherever it sits among the keys.
+fn is_error_chunk(data: &str) -> bool {
+    let Ok(Value::Object(mut chunk)) = serde_json::from_str::<Value>(data) else {
+        return false;
+    };
+    match chunk.remove("error") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
 }
 
 /// The `type` field of an event's JSON, for upstreams that omit the `event:` line.

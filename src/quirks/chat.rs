@@ -25,7 +25,13 @@ pub fn merge_choices(completion: &mut Value) {
     let Some(choices) = completion.get_mut("choices").and_then(Value::as_array_mut) else {
         return;
     };
-    if choices.len() < 2 {
+    // Only well-formed choices are merged; anything else is passed on as it came.
+    let mergeable = |c: &Value| {
+        c.is_object()
+            && c.get("message")
+                .is_none_or(|m| m.is_object() || m.is_null())
+    };
+    if choices.len() < 2 || !choices.iter().all(mergeable) {
         return;
     }
     let mut merged = choices.remove(0);

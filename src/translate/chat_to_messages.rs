@@ -795,11 +795,17 @@ impl MessagesToChatStream {
         self.emit(Value::Object(Map::new()), s(finish), out);
         if self.include_usage {
             let u = self.usage;
-            let prompt = u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens;
+            let prompt = u
+                .input_tokens
+                .saturating_add(u.cache_read_tokens)
+                .saturating_add(u.cache_creation_tokens);
             let usage = obj([
                 ("prompt_tokens", prompt.into()),
                 ("completion_tokens", u.output_tokens.into()),
-                ("total_tokens", (prompt + u.output_tokens).into()),
+                (
+                    "total_tokens",
+                    prompt.saturating_add(u.output_tokens).into(),
+                ),
                 (
                     "prompt_tokens_details",
                     obj([("cached_tokens", u.cache_read_tokens.into())]),
@@ -882,7 +888,10 @@ impl StreamTranslator for MessagesToChatStream {
     fn usage(&self) -> Usage {
         let u = self.usage;
         Usage {
-            input_tokens: u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens,
+            input_tokens: u
+                .input_tokens
+                .saturating_add(u.cache_read_tokens)
+                .saturating_add(u.cache_creation_tokens),
             ..u
         }
     }

@@ -719,7 +719,7 @@ impl ResponsesToChatStream {
             c["usage"] = json!({
                 "prompt_tokens": input,
                 "completion_tokens": output,
-                "total_tokens": u.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input + output),
+                "total_tokens": u.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input.saturating_add(output)),
                 "prompt_tokens_details": {"cached_tokens": cached},
                 "completion_tokens_details": {"reasoning_tokens": n("/output_tokens_details/reasoning_tokens")},
             });

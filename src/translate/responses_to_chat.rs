@@ -886,7 +886,7 @@ impl ChatToResponsesStream {
         let total = u
             .get("total_tokens")
             .and_then(Value::as_u64)
-            .unwrap_or(input + output);
+            .unwrap_or(input.saturating_add(output));
         self.totals = Usage {
             input_tokens: input,
             output_tokens: output,

@@ -634,7 +634,7 @@ impl MessagesToResponsesStream {
             "input_tokens_details": {"cached_tokens": u.cache_read_tokens},
             "output_tokens": u.output_tokens,
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": u.input_tokens + u.output_tokens,
+            "total_tokens": u.input_tokens.saturating_add(u.output_tokens),
         })
     }
 
@@ -1004,7 +1004,10 @@ impl StreamTranslator for MessagesToResponsesStream {
 
     fn usage(&self) -> Usage {
         Usage {
-            input_tokens: self.input + self.cache_read + self.cache_creation,
+            input_tokens: self
+                .input
+                .saturating_add(self.cache_read)
+                .saturating_add(self.cache_creation),
             output_tokens: self.output_tokens,
             cache_read_tokens: self.cache_read,
             cache_creation_tokens: self.cache_creation,
