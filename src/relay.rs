@@ -653,6 +653,49 @@ mod tests {
     }
 
     #[test]
+    fn responses_drop_a_stray_done() {
+        // `[DONE]` is not JSON, and no Responses event: it was forwarded as it came.
+        let out = run(
+            Api::Responses,
+            &["event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":0}\n\ndata: [DONE]\n\n"],
+        );
+        assert!(
+            !out.contains("[DONE]") && !out.contains("event: error"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn chat_error_chunks_are_terminal_wherever_the_key_sits() {
+        // The openai SDK throws on any truthy top-level `error`; the relay only knew
+        // `{"error"...` and went on, ending with a second error.
+        let mut r = Relay::new(Api::ChatCompletions);
+        let out =
+            String::from_utf8(r.feed(b"data: {\"id\":\"x\",\"error\":{\"message\":\"boom\"}}\n\n"))
+                .unwrap();
+        assert!(out.contains("boom"));
+        assert!(r.finish().is_empty() && r.failed());
+        for quiet in [
+            r#"{"id":"x","error":null,"choices":[]}"#,
+            r#"[{"error":1}]"#,
+        ] {
+            let mut r = Relay::new(Api::ChatCompletions);
+            r.feed(format!("data: {quiet}\n\ndata: [DONE]\n\n").as_bytes());
+            assert!(!r.failed(), "{quiet}");
+        }
+    }
+
+    #[test]
+    fn huge_usage_saturates() {
+        let mut u = Usage::default();
+        anthropic_usage_into(
+            &mut u,
+            &json!({"input_tokens": u64::MAX, "cache_read_input_tokens": 5}),
+        );
+        assert_eq!(u.input_tokens, u64::MAX);
+    }
+
+    #[test]
     fn network_failure_after_terminal_adds_nothing() {
         let mut r = Relay::new(Api::ChatCompletions);
         r.feed(b"data: [DONE]\n\n");

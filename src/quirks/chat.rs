@@ -115,6 +115,20 @@ mod tests {
     }
 
     #[test]
+    fn odd_choices_are_left_alone() {
+        // Indexing into a non-object choice or message panicked (the Worker aborts).
+        for choices in [
+            json!([[1], {"message": {"content": "a"}}]),
+            json!([{"message": "a"}, {"message": {"content": "b"}}]),
+            json!([{"message": {"content": "a"}}, 7]),
+        ] {
+            let mut c = json!({ "choices": choices.clone() });
+            merge_choices(&mut c);
+            assert_eq!(c["choices"], choices);
+        }
+    }
+
+    #[test]
     fn drops_unsupported_effort() {
         let mut b = json!({"reasoning_effort": "high"})
             .as_object()

@@ -1524,6 +1524,25 @@ mod tests {
     }
 
     #[test]
+    fn huge_usage_saturates() {
+        // u64 sums of upstream token counts overflowed (a panic in debug, a wrap in wasm).
+        let m = u64::MAX;
+        let (out, usage) = run_ctx(
+            &[
+                message_start(m, m, m),
+                message_delta("end_turn", m),
+                message_stop(),
+            ],
+            &ctx_with(None, true),
+        );
+        assert_eq!(usage.input_tokens, m);
+        let OutEvent::Event { data, .. } = &out[out.len() - 2] else {
+            panic!("usage chunk")
+        };
+        assert_eq!(data["usage"]["total_tokens"], m);
+    }
+
+    #[test]
     fn upstream_error_event_becomes_error_chunk_without_done() {
         let out = run(&[
             message_start(1, 0, 0),

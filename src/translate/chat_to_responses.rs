@@ -1364,6 +1364,16 @@ mod tests {
     }
 
     #[test]
+    fn huge_usage_saturates() {
+        // total_tokens, when upstream gave none, was input + output: an overflow.
+        let big = json!({"input_tokens": u64::MAX, "output_tokens": 1});
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.completed", "response": response("completed", json!([]), big)}),
+        ])));
+        assert_eq!(d[2]["usage"]["total_tokens"], u64::MAX);
+    }
+
+    #[test]
     fn incomplete_is_length() {
         let msg = json!({"id": "m", "type": "message", "status": "incomplete", "role": "assistant",
                          "content": [{"type": "output_text", "text": "cut"}]});

@@ -1802,6 +1802,22 @@ mod tests {
     }
 
     #[test]
+    fn huge_usage_saturates() {
+        // total_tokens, when upstream gave none, was input + output: an overflow.
+        let m = "gpt-4.1";
+        let out = run(&[
+            delta(m, 0, json!({"content": "x"})),
+            finish(m, 0, "stop"),
+            frame(
+                json!({"choices": [], "usage": {"prompt_tokens": u64::MAX, "completion_tokens": 1}}),
+            ),
+            DONE.into(),
+        ]);
+        let r = &data(out.last().unwrap())["response"];
+        assert_eq!(r["usage"]["total_tokens"], u64::MAX);
+    }
+
+    #[test]
     fn length_is_incomplete() {
         let m = "gpt-4.1";
         let out = run(&[

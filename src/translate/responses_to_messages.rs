@@ -1673,6 +1673,17 @@ mod tests {
     }
 
     #[test]
+    fn huge_usage_saturates() {
+        // u64 sums of upstream token counts overflowed (a panic in debug, a wrap in wasm).
+        let m = u64::MAX;
+        let [d, s] = end("end_turn", m);
+        let (out, t) = run(&[start(m, m, m), d, s]);
+        assert_eq!(t.usage().input_tokens, m);
+        let (_, done) = out.last().unwrap();
+        assert_eq!(done["response"]["usage"]["total_tokens"], m);
+    }
+
+    #[test]
     fn max_tokens_is_incomplete() {
         let mut events = vec![
             start(10, 0, 0),
