@@ -140,7 +140,8 @@ impl Relay {
         if ev.is_done_marker() {
             return;
         }
-        let name = ev.event.as_deref().or_else(|| sniff_type(&ev.data));
+        let typed = ev.event.is_none().then(|| type_of(&ev.data)).flatten();
+        let name = ev.event.as_deref().or(typed.as_deref());
         match name {
             Some("message_stop") => self.terminated = true,
             Some("error") => {
@@ -157,7 +158,8 @@ impl Relay {
             }
             _ => {}
         }
-        write_event(out, ev.event.as_deref(), &ev.data);
+        // Named as the client's SDK dispatches on it, and as it was read here.
+        write_event(out, name, &ev.data);
     }
 
     fn responses_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
@@ -165,11 +167,9 @@ impl Relay {
         if ev.is_done_marker() {
             return;
         }
-        let name = ev
-            .event
-            .clone()
-            .or_else(|| sniff_type(&ev.data).map(str::to_string));
-        let name = name.as_deref().unwrap_or("");
+        let typed = ev.event.is_none().then(|| type_of(&ev.data)).flatten();
+        let event = ev.event.as_deref().or(typed.as_deref());
+        let name = event.unwrap_or("");
         let terminal = matches!(
             name,
             "response.completed" | "response.incomplete" | "response.failed" | "error"
@@ -199,7 +199,7 @@ impl Relay {
                 data = Cow::Owned(v.to_string());
             }
         }
-        write_event(out, ev.event.as_deref(), &data);
+        write_event(out, event, &data);
     }
 
     /// Copilot may give an item one id in `output_item.added` and another in `.done`;
@@ -448,11 +448,16 @@ fn is_error_chunk(data: &str) -> bool {
     }
 }
 
-/// The `type` field of an event's JSON, for upstreams that omit the `event:` line.
-fn sniff_type(data: &str) -> Option<&str> {
-    let i = data.find("\"type\":\"")? + 8;
-    let rest = &data[i..];
-    Some(&rest[..rest.find('"')?])
+/// The top-level `type` of an event's JSON, for upstreams that omit the `event:` line
+/// (the first `"type":"` in the text may belong to a nested object).
+fn type_of(data: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(data).ok()? {
+        Value::Object(mut o) => match o.remove("type")? {
+            Value::String(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -650,6 +655,30 @@ mod tests {
             &["data: {\"choices\":[\n\ndata: [DONE]\n\n"],
         );
         assert!(chat.contains("malformed") && !chat.contains("[DONE]"));
+    }
+
+    #[test]
+    fn unnamed_events_are_read_and_named_by_their_top_level_type() {
+        // The first `"type":"` in the text was taken: a nested message_stop ended the
+        // stream although the client saw no terminal event.
+        let out = run(
+            Api::Messages,
+            &["data: {\"delta\":{\"type\":\"message_stop\"},\"type\":\"message_delta\"}\n\ndata: [{\"type\":\"message_stop\"}]\n\ndata: {\"type\":\"message_stop\"}\n\n"],
+        );
+        assert_eq!(out.matches("event: message_delta\n").count(), 1, "{out}");
+        assert!(
+            out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
+            "{out}"
+        );
+        let out = run(
+            Api::Responses,
+            &["data: {\"item\":{\"type\":\"response.completed\"},\"type\":\"response.output_item.done\"}\n\ndata: {\"type\":\"response.completed\"}\n\n"],
+        );
+        assert!(out.contains("event: response.output_item.done\n"), "{out}");
+        assert!(
+            out.ends_with("event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n"),
+            "{out}"
+        );
     }
 
     #[test]
