@@ -361,7 +361,7 @@ impl Relay {
                 write_event(out, Some("error"), &data.to_string());
             }
             Api::Responses => {
-                let seq = self.last_sequence.map_or(0, |s| s + 1);
+                let seq = self.last_sequence.map_or(0, |s| s.saturating_add(1));
                 let data = json!({
                     "type": "error", "code": "stream_interrupted", "message": message,
                     "param": null, "sequence_number": seq,
@@ -712,6 +712,18 @@ mod tests {
             r.feed(format!("data: {quiet}\n\ndata: [DONE]\n\n").as_bytes());
             assert!(!r.failed(), "{quiet}");
         }
+    }
+
+    #[test]
+    fn huge_sequence_number_saturates() {
+        let out = run(
+            Api::Responses,
+            &["data: {\"sequence_number\":18446744073709551615}\n\n"],
+        );
+        assert!(
+            out.contains("\"sequence_number\":18446744073709551615}\n\n"),
+            "{out}"
+        );
     }
 
     #[test]
