@@ -331,7 +331,7 @@ pub fn leaf() -> BoxedStrategy<Value> {
 /// Any JSON value, keys and strings drawn mostly from the APIs' vocabulary.
 pub fn json() -> BoxedStrategy<Value> {
     leaf()
-        .prop_recursive(4, 40, 5, |inner| {
+        .prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
                 vec(inner.clone(), 0..5).prop_map(Value::Array),
                 vec((vocab_key(), inner), 0..6)

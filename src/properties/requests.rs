@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
+use proptest::strategy::Union;
 use proptest::test_runner::TestCaseError;
 use serde_json::{json, Map, Value};
 
@@ -372,7 +373,8 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    api().prop_flat_map(|api| {
+    // One strategy per API, built once (a flat_map would rebuild it for every case).
+    Union::new(Api::all().map(|api| {
         (
             prop_oneof![
                 12 => body(api).prop_map(|v| v.to_string()),
@@ -395,7 +397,8 @@ fn case() -> impl Strategy<Value = Case> {
                 model,
                 beta,
             })
-    })
+            .boxed()
+    }))
 }
 
 fn apply_quirks(target: Api, body: &mut Map<String, Value>, c: &Case) {
@@ -476,23 +479,24 @@ fn request_pipeline(c: Case) -> Result<(), TestCaseError> {
 
 #[test]
 fn fuzz_request_translators() {
-    check("request_translators", 300, case(), request_pipeline);
+    check("request_translators", 1000, case(), request_pipeline);
 }
 
 /// The translators on bodies that skipped `inbound::parse` (any object at all).
 #[test]
 fn fuzz_request_translators_unchecked_bodies() {
-    let strategy = (api(), api(), any::<bool>()).prop_flat_map(|(source, target, usage)| {
+    let strategy = Union::new(Api::all().map(|source| {
         (
             Just(source),
-            Just(target),
+            api(),
             prop_oneof![3 => body(source), 1 => json_object()],
-            Just(usage),
+            any::<bool>(),
         )
-    });
+            .boxed()
+    }));
     check(
         "request_translators_unchecked_bodies",
-        200,
+        600,
         strategy,
         |(source, target, v, include_usage)| {
             let Some(f) = translate::request_translator(source, target) else {
@@ -545,7 +549,7 @@ fn model_name() -> impl Strategy<Value = String> {
 fn fuzz_catalog_parse_and_resolve() {
     check(
         "catalog_parse_and_resolve",
-        200,
+        500,
         (catalog_json(), text(), vec(model_name(), 1..4)),
         |(v, garbage, names)| {
             let _ = Catalog::parse(&garbage);
@@ -590,7 +594,7 @@ fn import_body() -> impl Strategy<Value = Value> {
 
 #[test]
 fn fuzz_import_validation() {
-    check("import_validation", 200, import_body(), |v| {
+    check("import_validation", 500, import_body(), |v| {
         if let Err(e) = portability::parse_import(&v) {
             ensure!(e.status == 400 && e.param.is_some(), "{e:?}");
         }
@@ -601,7 +605,7 @@ fn fuzz_import_validation() {
 #[test]
 fn fuzz_custom_tools() {
     let strategy = (body(Api::Responses), vec(json_object(), 0..6), json());
-    check("custom_tools", 200, strategy, |(v, events, response)| {
+    check("custom_tools", 500, strategy, |(v, events, response)| {
         let Value::Object(mut b) = v else {
             return Ok(());
         };
@@ -648,7 +652,7 @@ fn fuzz_upstream_json_readers() {
         });
     check(
         "upstream_json_readers",
-        200,
+        500,
         (completion, text(), 100u16..600),
         |(mut v, garbage, status)| {
             let raw = v.to_string();

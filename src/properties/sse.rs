@@ -38,7 +38,7 @@ fn parse(chunks: &[&[u8]]) -> Vec<SseEvent> {
 fn fuzz_sse_chunking() {
     check(
         "sse_chunking",
-        500,
+        1500,
         (sse_bytes(), vec(any::<usize>(), 0..10)),
         |(bytes, cuts)| {
             let whole = parse(&[&bytes]);
@@ -65,7 +65,7 @@ fn fuzz_sse_round_trip() {
         proptest::option::of("[a-z_.]{1,30}"),
         prop_oneof![text(), "[^\r]{0,40}"],
     );
-    check("sse_round_trip", 300, vec(event, 0..8), |events| {
+    check("sse_round_trip", 800, vec(event, 0..8), |events| {
         // Event names never hold line breaks and data never holds `\r` (JSON escapes it).
         let events: Vec<(Option<String>, String)> = events
             .into_iter()

@@ -6,11 +6,11 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
+use proptest::strategy::Union;
 use proptest::test_runner::TestCaseError;
 use serde_json::{json, Value};
 
 use super::gen::{json, json_object, mutate, mutation, text, Mutation, STRINGS};
-use super::requests::api;
 use super::{check, ensure};
 use crate::assemble::Assembler;
 use crate::client_stream::{serialize, ClientStream, Translated};
@@ -763,34 +763,37 @@ struct StreamCase {
 }
 
 fn stream_case(translated: bool) -> impl Strategy<Value = StreamCase> {
-    (api(), api())
-        .prop_filter("a translated pair", move |(s, t)| (s != t) == translated)
-        .prop_flat_map(|(source, target)| {
-            (
-                upstream(target),
-                wire_shape(),
-                vec(any::<usize>(), 0..8),
-                proptest::bool::weighted(0.1),
-                any::<bool>(),
-                proptest::bool::weighted(0.3),
-                any::<bool>(),
+    let pairs: Vec<(Api, Api)> = Api::all()
+        .into_iter()
+        .flat_map(|s| Api::all().map(|t| (s, t)))
+        .filter(|(s, t)| (s != t) == translated)
+        .collect();
+    // One strategy per pair, built once (a flat_map would rebuild it for every case).
+    Union::new(pairs.into_iter().map(|(source, target)| {
+        (
+            upstream(target),
+            wire_shape(),
+            vec(any::<usize>(), 0..8),
+            proptest::bool::weighted(0.1),
+            any::<bool>(),
+            proptest::bool::weighted(0.3),
+            any::<bool>(),
+        )
+            .prop_map(
+                move |(events, wire, cuts, fail, include_usage, custom_tools, merge)| StreamCase {
+                    source,
+                    target,
+                    events,
+                    wire,
+                    cuts,
+                    fail,
+                    include_usage,
+                    custom_tools,
+                    merge,
+                },
             )
-                .prop_map(
-                    move |(events, wire, cuts, fail, include_usage, custom_tools, merge)| {
-                        StreamCase {
-                            source,
-                            target,
-                            events,
-                            wire,
-                            cuts,
-                            fail,
-                            include_usage,
-                            custom_tools,
-                            merge,
-                        }
-                    },
-                )
-        })
+            .boxed()
+    }))
 }
 
 fn custom_tools(on: bool) -> CustomTools {
@@ -877,7 +880,7 @@ fn check_translated(c: StreamCase) -> Result<(), TestCaseError> {
 fn fuzz_translated_streams() {
     check(
         "translated_streams",
-        400,
+        1500,
         stream_case(true),
         check_translated,
     );
@@ -902,7 +905,7 @@ fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
 
 #[test]
 fn fuzz_relay() {
-    check("relay", 300, stream_case(false), |c| {
+    check("relay", 700, stream_case(false), |c| {
         let bytes = to_bytes(&c.events, &c.wire);
         let (out, r) = run_relay(&c, &bytes, &c.cuts);
         bounded(out.len(), bytes.len())?;
@@ -991,7 +994,7 @@ fn fuzz_assembler() {
         1 => Just(OutEvent::Done),
     ]
     .boxed();
-    let case = api().prop_flat_map(move |api| {
+    let case = Union::new(Api::all().map(|api| {
         (
             Just(api),
             vec(
@@ -999,8 +1002,9 @@ fn fuzz_assembler() {
                 0..16,
             ),
         )
-    });
-    check("assembler", 300, case, |(api, events)| {
+            .boxed()
+    }));
+    check("assembler", 800, case, |(api, events)| {
         let mut a = Assembler::new(api);
         for e in &events {
             a.push(e);

@@ -535,6 +535,8 @@ pub struct ChatToResponsesStream {
     started: bool,
     terminated: bool,
     items: Vec<Item>,
+    /// The indexes of the call items, so a tool delta does not scan every item.
+    calls: Vec<usize>,
     /// The open reasoning or message item (calls stay open until the end).
     current: Option<usize>,
     finish: Option<String>,
@@ -552,6 +554,7 @@ impl ChatToResponsesStream {
             started: false,
             terminated: false,
             items: Vec::new(),
+            calls: Vec::new(),
             current: None,
             finish: None,
             usage: None,
@@ -820,12 +823,17 @@ impl ChatToResponsesStream {
             .filter(|s| !s.is_empty());
         // The latest call under this key, unless a different id says a new call began
         // (some models reuse index 0 for every call).
-        let existing = self.items.iter().rposition(|it| match it {
-            Item::Call {
-                key: k, call_id, ..
-            } => *k == key && new_id.is_none_or(|id| id == call_id),
-            _ => false,
-        });
+        let existing = self
+            .calls
+            .iter()
+            .rev()
+            .copied()
+            .find(|&i| match &self.items[i] {
+                Item::Call {
+                    key: k, call_id, ..
+                } => *k == key && new_id.is_none_or(|id| id == call_id),
+                _ => false,
+            });
         let idx = match existing {
             Some(i) => {
                 if let (Item::Call { name: n, .. }, Some(name)) = (&mut self.items[i], name) {
@@ -840,6 +848,7 @@ impl ChatToResponsesStream {
                 let n = self.items.len();
                 let call_id =
                     new_id.map_or_else(|| format!("call_{}_{n}", self.seed), str::to_string);
+                self.calls.push(n);
                 self.open(
                     out,
                     Item::Call {
