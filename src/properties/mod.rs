@@ -21,15 +21,16 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.trim().parse().ok()
 }
 
-/// Runs `test` on `quick` generated cases (or `FUZZ_CASES`), with a fixed seed (or
-/// `FUZZ_SEED`); panics with the shrunk failing input.
+/// Runs `test` on `quick` generated cases (or `weight` × `FUZZ_CASES`), with a fixed
+/// seed (or `FUZZ_SEED`); panics with the shrunk failing input.
 pub fn check<S: Strategy>(
     name: &str,
     quick: u32,
+    weight: u32,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), TestCaseError>,
 ) {
-    let cases = env_u64("FUZZ_CASES").map_or(quick, |n| n as u32);
+    let cases = env_u64("FUZZ_CASES").map_or(quick, |n| n as u32 * weight);
     let seed = env_u64("FUZZ_SEED").unwrap_or(QUICK_SEED);
     let config = Config {
         cases,

@@ -479,7 +479,7 @@ fn request_pipeline(c: Case) -> Result<(), TestCaseError> {
 
 #[test]
 fn fuzz_request_translators() {
-    check("request_translators", 1000, case(), request_pipeline);
+    check("request_translators", 1000, 2, case(), request_pipeline);
 }
 
 /// The translators on bodies that skipped `inbound::parse` (any object at all).
@@ -497,6 +497,7 @@ fn fuzz_request_translators_unchecked_bodies() {
     check(
         "request_translators_unchecked_bodies",
         600,
+        1,
         strategy,
         |(source, target, v, include_usage)| {
             let Some(f) = translate::request_translator(source, target) else {
@@ -550,6 +551,7 @@ fn fuzz_catalog_parse_and_resolve() {
     check(
         "catalog_parse_and_resolve",
         500,
+        1,
         (catalog_json(), text(), vec(model_name(), 1..4)),
         |(v, garbage, names)| {
             let _ = Catalog::parse(&garbage);
@@ -594,7 +596,7 @@ fn import_body() -> impl Strategy<Value = Value> {
 
 #[test]
 fn fuzz_import_validation() {
-    check("import_validation", 500, import_body(), |v| {
+    check("import_validation", 500, 1, import_body(), |v| {
         if let Err(e) = portability::parse_import(&v) {
             ensure!(e.status == 400 && e.param.is_some(), "{e:?}");
         }
@@ -605,7 +607,7 @@ fn fuzz_import_validation() {
 #[test]
 fn fuzz_custom_tools() {
     let strategy = (body(Api::Responses), vec(json_object(), 0..6), json());
-    check("custom_tools", 500, strategy, |(v, events, response)| {
+    check("custom_tools", 500, 1, strategy, |(v, events, response)| {
         let Value::Object(mut b) = v else {
             return Ok(());
         };
@@ -653,6 +655,7 @@ fn fuzz_upstream_json_readers() {
     check(
         "upstream_json_readers",
         500,
+        1,
         (completion, text(), 100u16..600),
         |(mut v, garbage, status)| {
             let raw = v.to_string();
@@ -672,6 +675,52 @@ fn fuzz_upstream_json_readers() {
                 }
             }
             let _ = crate::upstream::headers::filter_anthropic_beta(Some(&garbage));
+            Ok(())
+        },
+    );
+}
+
+/// The other readers of what a client sends: credentials, cookies, origins, usage
+/// queries, body headers and bytes, routes.
+#[test]
+fn fuzz_client_edges() {
+    let value = || {
+        prop_oneof![
+            2 => text(),
+            1 => select(vec!["2026-11-26T04", "2026-02-31T23", "2026-11-26T24", "9999-99-99T99", "key", "model", "hour"])
+                .prop_map(str::to_string),
+            1 => "[0-9T:-]{0,14}",
+        ]
+    };
+    let pairs = vec(
+        (
+            select(vec!["start", "end", "key_id", "group_by", "x"]).prop_map(str::to_string),
+            value(),
+        ),
+        0..5,
+    );
+    let strategy = (
+        pairs,
+        (proptest::option::of(text()), proptest::option::of(text())),
+        (text(), text()),
+        vec(any::<u8>(), 0..16),
+        json(),
+    );
+    check(
+        "client_edges",
+        500,
+        1,
+        strategy,
+        |(pairs, (a, b), (c, d), bytes, v)| {
+            let _ = crate::accounting::UsageQuery::parse(&pairs);
+            let _ = crate::auth::extract_credential(a.as_deref(), b.as_deref());
+            let _ = crate::admin_session::from_cookie_header(a.as_deref());
+            let _ = crate::admin_session::same_origin(a.as_deref(), &c);
+            let _ = inbound::check_body_headers(a.as_deref(), b.as_deref());
+            let _ = inbound::body_text(bytes);
+            let _ = crate::route::match_route(&c, &d);
+            let _ = crate::route::format_for_path(&d);
+            let _ = crate::quota::normalize(&v);
             Ok(())
         },
     );

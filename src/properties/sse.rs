@@ -39,6 +39,7 @@ fn fuzz_sse_chunking() {
     check(
         "sse_chunking",
         1500,
+        1,
         (sse_bytes(), vec(any::<usize>(), 0..10)),
         |(bytes, cuts)| {
             let whole = parse(&[&bytes]);
@@ -65,7 +66,7 @@ fn fuzz_sse_round_trip() {
         proptest::option::of("[a-z_.]{1,30}"),
         prop_oneof![text(), "[^\r]{0,40}"],
     );
-    check("sse_round_trip", 800, vec(event, 0..8), |events| {
+    check("sse_round_trip", 800, 1, vec(event, 0..8), |events| {
         // Event names never hold line breaks and data never holds `\r` (JSON escapes it).
         let events: Vec<(Option<String>, String)> = events
             .into_iter()

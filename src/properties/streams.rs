@@ -841,6 +841,199 @@ fn bounded(out: usize, input: usize) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The order each client SDK relies on, beyond single events: Anthropic blocks open,
+/// take deltas of their own kind and close one at a time; Responses items are added
+/// before their events and done once with the same id; Chat tool calls are announced
+/// with an id and name before their arguments.
+fn check_grammar(source: Api, out: &[OutEvent]) -> Result<(), TestCaseError> {
+    let events: Vec<(&str, &Value)> = out
+        .iter()
+        .filter_map(|e| match e {
+            OutEvent::Event { name, data } => Some((name.unwrap_or(""), data)),
+            OutEvent::Done => None,
+        })
+        .filter(|(n, d)| *n != "error" && d.get("error").is_none_or(Value::is_null))
+        .collect();
+    let ctx = || format!("{:#?}", out);
+    match source {
+        Api::Messages => {
+            let mut started = false;
+            let mut open: Option<(u64, String)> = None;
+            let mut next = 0;
+            let mut delta_seen = false;
+            for (name, d) in events {
+                ensure!(
+                    started || name == "message_start",
+                    "{name} before message_start\n{}",
+                    ctx()
+                );
+                let index = d.get("index").and_then(Value::as_u64);
+                match name {
+                    "message_start" => {
+                        ensure!(!started, "second message_start\n{}", ctx());
+                        started = true;
+                    }
+                    "content_block_start" => {
+                        ensure!(
+                            open.is_none() && !delta_seen,
+                            "block started while {open:?} open\n{}",
+                            ctx()
+                        );
+                        ensure!(
+                            index == Some(next),
+                            "block index {index:?}, expected {next}\n{}",
+                            ctx()
+                        );
+                        let ty = d
+                            .pointer("/content_block/type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        open = Some((next, ty.to_string()));
+                        next += 1;
+                    }
+                    "content_block_delta" => {
+                        let Some((i, ty)) = &open else {
+                            return Err(TestCaseError::fail(format!(
+                                "delta outside a block\n{}",
+                                ctx()
+                            )));
+                        };
+                        ensure!(
+                            index == Some(*i),
+                            "delta for {index:?} in block {i}\n{}",
+                            ctx()
+                        );
+                        let dt = d
+                            .pointer("/delta/type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        let fits = matches!(
+                            (ty.as_str(), dt),
+                            ("text", "text_delta")
+                                | ("thinking", "thinking_delta" | "signature_delta")
+                                | ("tool_use", "input_json_delta")
+                        );
+                        ensure!(fits, "{dt} in a {ty} block\n{}", ctx());
+                    }
+                    "content_block_stop" => {
+                        ensure!(
+                            open.as_ref().map(|o| o.0) == index,
+                            "stop of {index:?} while {open:?}\n{}",
+                            ctx()
+                        );
+                        open = None;
+                    }
+                    "message_delta" => {
+                        ensure!(
+                            open.is_none(),
+                            "message_delta with block {open:?} open\n{}",
+                            ctx()
+                        );
+                        delta_seen = true;
+                    }
+                    "message_stop" => {
+                        ensure!(delta_seen, "message_stop without message_delta\n{}", ctx())
+                    }
+                    "ping" => {}
+                    other => ensure!(false, "unknown event {other}\n{}", ctx()),
+                }
+            }
+        }
+        Api::Responses => {
+            // output_index → (id, done)
+            let mut items: Vec<(String, bool)> = Vec::new();
+            for (name, d) in events {
+                let oi = d
+                    .get("output_index")
+                    .and_then(Value::as_u64)
+                    .map(|i| i as usize);
+                match name {
+                    "response.output_item.added" => {
+                        ensure!(
+                            oi == Some(items.len()),
+                            "item added at {oi:?}, expected {}\n{}",
+                            items.len(),
+                            ctx()
+                        );
+                        let id = d.pointer("/item/id").and_then(Value::as_str).unwrap_or("");
+                        items.push((id.to_string(), false));
+                    }
+                    n if n.starts_with("response.") && oi.is_some() => {
+                        let oi = oi.unwrap();
+                        ensure!(
+                            oi < items.len() && !items[oi].1,
+                            "{n} for item {oi} (items {items:?})\n{}",
+                            ctx()
+                        );
+                        let id = d
+                            .get("item_id")
+                            .or_else(|| d.pointer("/item/id"))
+                            .and_then(Value::as_str);
+                        ensure!(
+                            id.is_none_or(|id| id == items[oi].0),
+                            "{n} names item {id:?}, not {}\n{}",
+                            items[oi].0,
+                            ctx()
+                        );
+                        if n == "response.output_item.done" {
+                            items[oi].1 = true;
+                        }
+                    }
+                    "response.completed" | "response.incomplete" => {
+                        ensure!(
+                            items.iter().all(|i| i.1),
+                            "terminal event with items open {items:?}\n{}",
+                            ctx()
+                        );
+                        let output = d.pointer("/response/output").and_then(Value::as_array);
+                        ensure!(
+                            output.is_some_and(|o| o.len() == items.len()),
+                            "terminal output differs from the items\n{}",
+                            ctx()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Api::ChatCompletions => {
+            let mut calls: Vec<u64> = Vec::new();
+            for (_, d) in events {
+                let deltas = d
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten();
+                for call in deltas
+                    .filter_map(|c| c.pointer("/delta/tool_calls"))
+                    .filter_map(Value::as_array)
+                    .flatten()
+                {
+                    let i = call.get("index").and_then(Value::as_u64);
+                    ensure!(i.is_some(), "tool call without index\n{}", ctx());
+                    let i = i.unwrap();
+                    if !calls.contains(&i) {
+                        ensure!(
+                            i == calls.len() as u64,
+                            "tool call index {i} after {calls:?}\n{}",
+                            ctx()
+                        );
+                        let id = call.get("id").and_then(Value::as_str);
+                        let name = call.pointer("/function/name").and_then(Value::as_str);
+                        ensure!(
+                            id.is_some() && name.is_some(),
+                            "first delta of call {i} lacks id or name\n{}",
+                            ctx()
+                        );
+                        calls.push(i);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_translated(c: StreamCase) -> Result<(), TestCaseError> {
     let bytes = to_bytes(&c.events, &c.wire);
     let (out, t) = run_translated(&c, &bytes, &c.cuts);
@@ -853,6 +1046,7 @@ fn check_translated(c: StreamCase) -> Result<(), TestCaseError> {
     serialize(out.iter().cloned(), &mut client);
     bounded(client.len(), bytes.len())?;
     let success = check_client_bytes(c.source, &client, false)?;
+    check_grammar(c.source, &out)?;
     let outcome = t.outcome();
     ensure!(
         outcome.failed != success,
@@ -881,6 +1075,7 @@ fn fuzz_translated_streams() {
     check(
         "translated_streams",
         1500,
+        3,
         stream_case(true),
         check_translated,
     );
@@ -905,7 +1100,7 @@ fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
 
 #[test]
 fn fuzz_relay() {
-    check("relay", 700, stream_case(false), |c| {
+    check("relay", 700, 2, stream_case(false), |c| {
         let bytes = to_bytes(&c.events, &c.wire);
         let (out, r) = run_relay(&c, &bytes, &c.cuts);
         bounded(out.len(), bytes.len())?;
@@ -1004,7 +1199,7 @@ fn fuzz_assembler() {
         )
             .boxed()
     }));
-    check("assembler", 800, case, |(api, events)| {
+    check("assembler", 800, 1, case, |(api, events)| {
         let mut a = Assembler::new(api);
         for e in &events {
             a.push(e);
