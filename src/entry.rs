@@ -3,9 +3,11 @@
 
 use worker::{event, Context, Env, Request, Response};
 
+use crate::admin_session;
 use crate::api_error::{ApiError, ErrorKind};
 use crate::auth::{self, extract_credential, secret_eq, sha256_hex};
 use crate::http::metering::{self, Meter};
+use crate::http::session::{self, Principal};
 use crate::http::{self, admin, data_plane, portability};
 use crate::route::{format_for_path, match_route, Route};
 use crate::store::keys::{self, KeyIdentity};
@@ -23,10 +25,12 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let path = req.path();
     let format = format_for_path(&path);
     let route = match_route(req.method().as_ref(), &path);
-    Ok(match handle(route, req, &env, &ctx).await {
+    let mut resp = match handle(route, req, &env, &ctx).await {
         Ok(resp) => resp,
         Err(e) => http::error(format, &e),
-    })
+    };
+    http::security_headers(&mut resp, format);
+    Ok(resp)
 }
 
 async fn handle(
@@ -51,13 +55,23 @@ async fn handle(
             let _ = r.headers_mut().set("allow", allow);
             Ok(r)
         }
-        r if r.is_admin() => {
-            require_admin(&req, env).await?;
-            admin_route(r, req, env, ctx).await
-        }
-        Route::Usage => {
-            let reader = usage_reader(&req, env, ctx).await?;
-            admin::usage(&req, env, reader.as_ref()).await
+        Route::Login => session::login(req, env, admin_key(env).as_deref()).await,
+        Route::Logout => session::logout(&req, env).await,
+        Route::Session => session::current(&req, env).await,
+        r if r.is_admin() => match control_principal(&req, env).await? {
+            Principal::Admin => admin_route(r, req, env, ctx).await,
+            Principal::Key(_) => Err(ApiError::new(
+                ErrorKind::Permission,
+                "API keys cannot use the admin API; use ADMIN_KEY",
+            )),
+        },
+        Route::Usage => match control_principal(&req, env).await? {
+            Principal::Admin => admin::usage(&req, env, None).await,
+            Principal::Key(row) => admin::usage(&req, env, Some(&row.identity())).await,
+        },
+        Route::AdminModels => {
+            control_principal(&req, env).await?;
+            admin::models(env, ctx).await
         }
         r => {
             let caller = require_api_key(&req, env, ctx).await?;
@@ -99,6 +113,20 @@ async fn admin_route(
         Route::Quota => admin::quota(env).await,
         Route::Export => portability::export(env).await,
         Route::Import => portability::import(req, env).await,
+        Route::Playground => {
+            // The admin app's playground: metered under its own name, like a key.
+            let caller = KeyIdentity {
+                id: "playground".into(),
+                name: "Playground".into(),
+                rpm_limit: None,
+                monthly_token_limit: None,
+            };
+            let mut meter = Meter::default();
+            let result =
+                data_plane::generate(Api::ChatCompletions, req, env, ctx, &mut meter).await;
+            metering::settle(ctx, env, &caller, meter, &result);
+            result
+        }
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such admin route")),
     }
 }
@@ -134,53 +162,49 @@ fn admin_key(env: &Env) -> Option<String> {
     env.secret("ADMIN_KEY").ok().map(|s| s.to_string())
 }
 
-async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+/// Who a control-plane (`/api/*`, `/auth/session`) request speaks for: ADMIN_KEY or an API
+/// key as a header, else the admin app's session cookie. Cookie-authenticated writes must
+/// come from this origin (CSRF).
+async fn control_principal(req: &Request, env: &Env) -> Result<Principal, ApiError> {
     let configured = admin_key(env);
-    let admin = auth::admin_key(configured.as_deref())?;
-    let Some(given) = credential(req) else {
-        return Err(ApiError::new(
-            ErrorKind::Authentication,
-            "the admin API needs ADMIN_KEY as `Authorization: Bearer <ADMIN_KEY>`",
-        ));
-    };
-    if secret_eq(&given, admin) {
-        return Ok(());
-    }
-    if given.starts_with(auth::KEY_PREFIX)
-        && keys::find_by_hash(&db(env)?, &sha256_hex(&given))
-            .await?
-            .is_some()
-    {
-        return Err(ApiError::new(
-            ErrorKind::Permission,
-            "API keys cannot use the admin API; use ADMIN_KEY",
-        ));
-    }
-    Err(ApiError::new(
-        ErrorKind::Authentication,
-        "invalid ADMIN_KEY",
-    ))
-}
-
-/// `/api/usage`: ADMIN_KEY reads everything (None); an API key reads its own (Some).
-async fn usage_reader(
-    req: &Request,
-    env: &Env,
-    ctx: &Context,
-) -> Result<Option<KeyIdentity>, ApiError> {
-    let configured = admin_key(env);
-    if let (Ok(admin), Some(given)) = (auth::admin_key(configured.as_deref()), credential(req)) {
-        if secret_eq(&given, admin) {
-            return Ok(None);
+    let admin = auth::admin_key(configured.as_deref());
+    if let Some(given) = credential(req) {
+        if let Ok(a) = admin {
+            if secret_eq(&given, a) {
+                return Ok(Principal::Admin);
+            }
         }
-    }
-    require_api_key(req, env, ctx).await.map(Some).map_err(|e| {
-        if e.status == 403 {
-            ApiError::new(ErrorKind::Authentication, "invalid ADMIN_KEY or API key")
-        } else {
-            e
+        if given.starts_with(auth::KEY_PREFIX) {
+            let db = db(env)?;
+            if let Some(identity) = keys::find_by_hash(&db, &sha256_hex(&given)).await? {
+                if let Some(row) = keys::find_by_id(&db, &identity.id).await? {
+                    return Ok(Principal::Key(row));
+                }
+            }
         }
-    })
+        return Err(match admin {
+            Err(e) => e,
+            Ok(_) => ApiError::new(ErrorKind::Authentication, "invalid ADMIN_KEY or API key"),
+        });
+    }
+    match session::from_cookie(req, env).await? {
+        Some((principal, _)) => {
+            let writes = !matches!(req.method(), worker::Method::Get | worker::Method::Head);
+            let origin = req.headers().get("origin").ok().flatten();
+            let url = req.url().map(|u| u.to_string()).unwrap_or_default();
+            if writes && !admin_session::same_origin(origin.as_deref(), &url) {
+                return Err(ApiError::new(ErrorKind::Permission, "cross-origin request refused"));
+            }
+            Ok(principal)
+        }
+        None => Err(match admin {
+            Err(e) => e,
+            Ok(_) => ApiError::new(
+                ErrorKind::Authentication,
+                "the admin API needs ADMIN_KEY as `Authorization: Bearer <ADMIN_KEY>`, or a session from POST /auth/login",
+            ),
+        }),
+    }
 }
 
 async fn require_api_key(req: &Request, env: &Env, ctx: &Context) -> Result<KeyIdentity, ApiError> {

@@ -113,10 +113,15 @@ pub fn initiator(api: Api, body: &Map<String, Value>) -> Initiator {
     let agent_when = |b: bool| if b { Initiator::Agent } else { Initiator::User };
     match api {
         Api::Messages => {
+            // System messages inside the conversation are instructions, not a turn.
             let last = body
                 .get("messages")
                 .and_then(Value::as_array)
-                .and_then(|m| m.last());
+                .and_then(|m| {
+                    m.iter()
+                        .rev()
+                        .find(|m| m.get("role").and_then(Value::as_str) != Some("system"))
+                });
             match last {
                 Some(m) if m.get("role").and_then(Value::as_str) == Some("user") => {
                     match m.get("content") {
@@ -319,6 +324,11 @@ mod tests {
         assert_eq!(
             i(json!([{"role":"assistant","content":"prefill"}])),
             Initiator::Agent
+        );
+        assert_eq!(
+            i(json!([{"role":"user","content":"hi"},{"role":"system","content":"agent list"}])),
+            Initiator::User,
+            "Claude Code appends a system message to a fresh prompt"
         );
         assert_eq!(i(json!([])), Initiator::Agent);
     }

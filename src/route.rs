@@ -29,6 +29,13 @@ pub enum Route {
     Import,
     /// Admin, or an API key reading its own usage.
     Usage,
+    /// The catalog with each API's route (admin or key session).
+    AdminModels,
+    /// Chat Completions on behalf of the admin session (the app's playground).
+    Playground,
+    Login,
+    Logout,
+    Session,
     /// Known path, other method: 405 with `Allow`.
     MethodNotAllowed(&'static str),
     NotFound,
@@ -53,6 +60,7 @@ impl Route {
                 | Route::Quota
                 | Route::Export
                 | Route::Import
+                | Route::Playground
         )
     }
 }
@@ -76,6 +84,16 @@ pub fn match_route(method: &str, path: &str) -> Route {
         .unwrap_or(path);
     if let Some(rest) = path.strip_prefix("/api/") {
         return match_admin(method, rest);
+    }
+    if let Some(rest) = path.strip_prefix("/auth/") {
+        return match (rest, method) {
+            ("login", "POST") => Route::Login,
+            ("logout", "POST") => Route::Logout,
+            ("session", "GET") => Route::Session,
+            ("login", _) | ("logout", _) => Route::MethodNotAllowed("POST"),
+            ("session", _) => Route::MethodNotAllowed("GET"),
+            _ => Route::NotFound,
+        };
     }
     let data = path
         .strip_prefix("/v1")
@@ -127,6 +145,10 @@ fn match_admin(method: &str, rest: &str) -> Route {
         (["export"], _) => Route::MethodNotAllowed("GET"),
         (["import"], "POST") => Route::Import,
         (["import"], _) => Route::MethodNotAllowed("POST"),
+        (["models"], "GET") => Route::AdminModels,
+        (["models"], _) => Route::MethodNotAllowed("GET"),
+        (["playground"], "POST") => Route::Playground,
+        (["playground"], _) => Route::MethodNotAllowed("POST"),
         (["github", "accounts", s, "activate"], "POST") if !s.is_empty() => {
             Route::ActivateAccount(id(2))
         }
@@ -222,6 +244,17 @@ mod tests {
             match_route("GET", "/api/import"),
             Route::MethodNotAllowed("POST")
         );
+        assert_eq!(match_route("GET", "/api/models"), Route::AdminModels);
+        assert_eq!(match_route("POST", "/api/playground"), Route::Playground);
+        assert!(Route::Playground.is_admin());
+        assert_eq!(match_route("POST", "/auth/login"), Route::Login);
+        assert_eq!(match_route("POST", "/auth/logout"), Route::Logout);
+        assert_eq!(match_route("GET", "/auth/session"), Route::Session);
+        assert_eq!(
+            match_route("GET", "/auth/login"),
+            Route::MethodNotAllowed("POST")
+        );
+        assert_eq!(match_route("GET", "/auth/nope"), Route::NotFound);
         assert_eq!(
             match_route("PUT", "/api/keys"),
             Route::MethodNotAllowed("GET, POST")

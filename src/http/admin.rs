@@ -52,7 +52,7 @@ fn not_found(what: &str) -> ApiError {
 
 // ---- API keys ----
 
-fn key_json(row: &keys::ApiKeyRow, raw: Option<&str>) -> Value {
+pub fn key_json(row: &keys::ApiKeyRow, raw: Option<&str>) -> Value {
     let mut v = json!({
         "id": row.id,
         "name": row.name,
@@ -362,4 +362,42 @@ pub async fn usage(
             "records": records,
         }),
     ))
+}
+
+/// `GET /api/models`: the catalog as `/v1/models` shows it, plus the path each client API
+/// takes for each model (native, or translated through which Copilot API).
+pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+    use crate::upstream::routing::{self, Api};
+    let mut copilot = crate::upstream::session::Copilot::connect(env, ctx, None).await?;
+    let catalog = copilot.catalog(ctx).await?;
+    let data: Vec<Value> = catalog
+        .models
+        .iter()
+        .map(|m| {
+            let endpoints = if m.is_embeddings() {
+                crate::models::Endpoints::default()
+            } else {
+                m.endpoints
+                    .unwrap_or_else(|| routing::guess_endpoints(&m.id))
+            };
+            let route = |api: Api| match routing::plan(
+                api,
+                &m.id,
+                endpoints,
+                crate::translate::available,
+            ) {
+                Ok(t) if t == api => json!("native"),
+                Ok(t) => json!(format!("via {}", t.upstream_path())),
+                Err(_) => Value::Null,
+            };
+            let mut v = m.describe();
+            v["routes"] = json!({
+                "messages": route(Api::Messages),
+                "responses": route(Api::Responses),
+                "chat_completions": route(Api::ChatCompletions),
+            });
+            v
+        })
+        .collect();
+    Ok(json(200, &json!({ "data": data })))
 }

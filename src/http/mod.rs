@@ -5,6 +5,7 @@ pub mod admin;
 pub mod data_plane;
 pub mod metering;
 pub mod portability;
+pub mod session;
 pub mod streaming;
 
 use serde_json::Value;
@@ -71,4 +72,20 @@ pub async fn upstream_failure(format: ApiFormat, mut resp: Response) -> Response
 
 pub fn upstream_error(format: ApiFormat, status: u16, body: &str) -> ApiError {
     from_upstream(format, status, body)
+}
+
+/// Headers on every Worker answer. Control-plane JSON additionally may not be framed,
+/// cached or read as anything but JSON.
+pub fn security_headers(resp: &mut Response, format: ApiFormat) {
+    let h = resp.headers_mut();
+    let _ = h.set("x-content-type-options", "nosniff");
+    let _ = h.set("referrer-policy", "no-referrer");
+    if format == ApiFormat::Control {
+        let _ = h.set(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        );
+        let _ = h.set("x-frame-options", "DENY");
+        let _ = h.set("cache-control", "no-store");
+    }
 }

@@ -151,3 +151,23 @@ pub async fn touch(db: &D1Database, id: &str, now: &str, not_before: &str) -> Re
     .map_err(|e| storage_error("api_keys touch", e))?;
     Ok(())
 }
+
+pub async fn find_by_id(db: &D1Database, id: &str) -> Result<Option<ApiKeyRow>, ApiError> {
+    db.prepare(format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"))
+        .bind(&[js(id)])
+        .map_err(|e| storage_error("api_keys get", e))?
+        .first::<ApiKeyRow>(None)
+        .await
+        .map_err(|e| storage_error("api_keys get", e))
+}
+
+impl ApiKeyRow {
+    pub fn identity(&self) -> KeyIdentity {
+        KeyIdentity {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            rpm_limit: self.rpm_limit,
+            monthly_token_limit: self.monthly_token_limit,
+        }
+    }
+}

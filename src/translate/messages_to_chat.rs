@@ -5,11 +5,11 @@
 //! chunks back into Messages events.
 
 use serde::de::IgnoredAny;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator, TranslateCtx, Usage,
-    WhitespaceGuard, THINKING_PLACEHOLDER,
+    content_text, error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator,
+    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -74,9 +74,17 @@ pub fn request(
         match msg.get("role").and_then(Value::as_str) {
             Some("user") => user_turn(i, content, &mut messages)?,
             Some("assistant") => assistant_turn(i, content, claude, &mut messages)?,
+            // Anthropic accepts system messages inside the conversation (Claude Code
+            // sends its agent list that way); they apply from their position on.
+            Some("system") => {
+                let text = content_text(&content, "\n\n");
+                if !text.is_empty() {
+                    messages.push(json!({"role": "system", "content": text}));
+                }
+            }
             _ => {
                 return Err(invalid(
-                    "role must be \"user\" or \"assistant\"",
+                    "role must be \"user\", \"assistant\" or \"system\"",
                     format!("messages[{i}].role"),
                 ))
             }
@@ -1271,7 +1279,7 @@ mod tests {
             Some("messages[0].content[0].tool_use_id")
         );
         let err = translate_err(
-            json!({"model":"m","max_tokens":1,"messages":[{"role":"system","content":"x"}]}),
+            json!({"model":"m","max_tokens":1,"messages":[{"role":"tool","content":"x"}]}),
         );
         assert_eq!(err.param.as_deref(), Some("messages[0].role"));
         let err = translate_err(json!({"model":"m","max_tokens":1}));
@@ -2089,5 +2097,35 @@ mod tests {
                 "message_stop",
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod system_role_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn system_messages_inside_the_conversation_keep_their_place() {
+        let body = json!({"model": "m", "max_tokens": 10, "system": "top", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": [{"type": "text", "text": "agents: a, b"}]}
+        ]});
+        let out = request(
+            body.as_object().unwrap().clone(),
+            &TranslateCtx {
+                model: "gemini-2.5-pro".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let roles: Vec<&str> = out["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["system", "user", "system"]);
+        assert_eq!(out["messages"][2]["content"], "agents: a, b");
     }
 }

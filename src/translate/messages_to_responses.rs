@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator, TranslateCtx, Usage,
-    WhitespaceGuard, THINKING_PLACEHOLDER,
+    content_text, error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator,
+    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -110,11 +110,24 @@ impl InputBuilder {
         let assistant = match msg.get("role").and_then(Value::as_str) {
             Some("user") => false,
             Some("assistant") => true,
+            // Anthropic accepts system messages inside the conversation (Claude Code
+            // sends its agent list that way): a developer message at the same place.
+            Some("system") => {
+                let text = msg
+                    .get("content")
+                    .map(|c| content_text(c, "\n\n"))
+                    .unwrap_or_default();
+                if !text.is_empty() {
+                    self.items
+                        .push(json!({"type": "message", "role": "developer", "content": text}));
+                }
+                return Ok(());
+            }
             _ => {
-                return Err(
-                    ApiError::invalid("message `role` must be \"user\" or \"assistant\"")
-                        .with_param(format!("messages[{i}].role")),
+                return Err(ApiError::invalid(
+                    "message `role` must be \"user\", \"assistant\" or \"system\"",
                 )
+                .with_param(format!("messages[{i}].role")))
             }
         };
         let role = if assistant { "assistant" } else { "user" };
@@ -1997,5 +2010,33 @@ mod tests {
             ]
         );
         assert_eq!(out[3].1["error"]["message"], WhitespaceGuard::MESSAGE);
+    }
+}
+
+#[cfg(test)]
+mod system_role_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn system_messages_inside_the_conversation_become_developer_messages() {
+        let body = json!({"model": "m", "max_tokens": 100, "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "system", "content": "agents: a, b"}
+        ]});
+        let out = request(
+            body.as_object().unwrap().clone(),
+            &TranslateCtx {
+                model: "gpt-5.1-codex".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let input = out["input"].as_array().unwrap();
+        assert_eq!(input.len(), 2);
+        assert_eq!(
+            input[1],
+            json!({"type": "message", "role": "developer", "content": "agents: a, b"})
+        );
     }
 }

@@ -1,0 +1,454 @@
+// The real coding agents, end to end: Claude Code (`claude -p`) and Codex CLI (`codex exec`),
+// pinned in package.json, pointed at the gateway in front of the mock Copilot, each doing a
+// task that takes one tool call. The prompt `MOCK_TOOL <path>` makes the mock answer with a
+// call to the agent's own file-writing tool (Claude Code's Write, Codex's exec_command), the
+// agent runs it, and the mock answers the tool result with `Tool result: …`.
+//
+// Each run is offline and isolated: a temporary HOME / CODEX_HOME and working directory, a
+// minimal environment (nothing of the developer's leaks in), telemetry, update checks and
+// plugin syncing off, a 30 s limit, and every process it started killed afterwards. A small
+// proxy between the agent and the gateway records what the agent asked the gateway, and its
+// answers join the harness's secret-leak check.
+import { describe, test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
+import http from "node:http";
+import zlib from "node:zlib";
+import path from "node:path";
+import { startGateway } from "./harness.mjs";
+import { MOCK_FILE_CONTENT } from "../mock/reply.mjs";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const RUN_TIMEOUT_MS = 30_000;
+const TEST_TIMEOUT = { timeout: 60_000 };
+
+let gw, key, proxy;
+const running = new Set(); // runs in flight, killed in after() if a test times out
+
+before(async () => {
+  gw = await startGateway();
+  await gw.connectAccount();
+  key = (await gw.createKey("agents")).key;
+  proxy = await startRecordingProxy(gw);
+});
+after(async () => {
+  for (const r of running) r.kill();
+  await proxy?.close();
+  if (!gw) return;
+  try {
+    assert.deepEqual(proxy?.problems ?? [], [], "every answer to the agents was readable for the leak check");
+    await gw.assertNoSecretsLeaked();
+  } finally {
+    await gw.stop();
+  }
+});
+beforeEach(async () => {
+  await fetch(`${gw.mock.origin}/__mock/requests`, { method: "DELETE" });
+  proxy.seen.length = 0;
+});
+
+const mockRequests = async (p) => (await fetch(`${gw.mock.origin}/__mock/requests?path=${encodeURIComponent(p)}`)).json();
+
+// ---------------------------------------------------------------------------------------
+// Recording proxy: agent → proxy → gateway, streamed through untouched.
+
+function startRecordingProxy(gw) {
+  const target = new URL(gw.base);
+  const seen = [];
+  const problems = []; // answers the leak check could not read
+  const server = http.createServer((req, res) => {
+    const entry = { method: req.method, url: req.url, headers: req.headers, status: null, body: "" };
+    seen.push(entry);
+    // Joins the harness's record, so the leak check covers what the agents were told.
+    const recorded = { url: gw.base + req.url, status: 0, headers: [], body: "" };
+    gw.recorded.push(recorded);
+    let done;
+    recorded.done = new Promise((r) => (done = r));
+    const up = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        entry.status = recorded.status = r.statusCode;
+        recorded.headers = Object.entries(r.headers);
+        res.writeHead(r.statusCode, r.headers);
+        // Written through by hand, not piped: an agent may hang up once it has read the
+        // terminal event, and a pipe would then stall the rest of the answer unread.
+        const chunks = [];
+        r.on("data", (d) => {
+          chunks.push(d);
+          if (!res.destroyed) res.write(d);
+        });
+        r.on("end", () => {
+          try {
+            entry.body = recorded.body = decode(Buffer.concat(chunks), r.headers["content-encoding"]);
+          } catch (e) {
+            problems.push(`${req.method} ${req.url}: ${e.message}`);
+          } finally {
+            done();
+          }
+          res.end();
+        });
+        r.on("error", () => { done(); res.destroy(); });
+        r.on("close", done);
+      },
+    );
+    up.on("error", (e) => {
+      entry.status = recorded.status = 502;
+      entry.body = String(e);
+      done();
+      res.destroy();
+    });
+    req.pipe(up);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      resolve({
+        base: `http://127.0.0.1:${server.address().port}`,
+        seen,
+        problems,
+        close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+      });
+    });
+  });
+}
+
+/** A response body as text; agents ask for compressed answers and wrangler obliges. */
+function decode(buf, encoding = "identity") {
+  if (buf.length === 0 || encoding === "identity") return buf.toString();
+  if (encoding === "gzip") return zlib.gunzipSync(buf).toString();
+  if (encoding === "br") return zlib.brotliDecompressSync(buf).toString();
+  if (encoding === "deflate") return zlib.inflateSync(buf).toString();
+  throw new Error(`cannot decode a ${encoding} answer`);
+}
+
+/** What the agent asked the gateway, one line each (for assertion messages). */
+const clientLog = () =>
+  proxy.seen.map((e) => `${e.method} ${e.url} → ${e.status}${e.status >= 400 ? ` ${e.body.slice(0, 400)}` : ""}`).join("\n");
+
+// ---------------------------------------------------------------------------------------
+// Running an agent.
+
+/** Every process whose environment carries this run's marker (Linux /proc). */
+function processesOf(marker) {
+  const needle = `CGW_E2E_AGENT_RUN=${marker}`;
+  const pids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(needle)) pids.push(Number(name));
+    } catch {}
+  }
+  return pids;
+}
+
+/**
+ * Runs a CLI in its own process group with a minimal environment; resolves when it exits
+ * (or is killed at the deadline). Anything it left behind (found by an environment marker,
+ * since shells may start their own sessions) is killed and reported as `leftovers`.
+ */
+function runAgent(cmd, args, { cwd, env, timeoutMs = RUN_TIMEOUT_MS }) {
+  const marker = randomUUID();
+  const t0 = Date.now();
+  const child = spawn(cmd, args, {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      LANG: "C.UTF-8",
+      TERM: "dumb",
+      NO_COLOR: "1",
+      CGW_E2E_AGENT_RUN: marker,
+      ...env,
+    },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "", stderr = "", timedOut = false;
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const killAll = () => {
+    try { process.kill(-child.pid, "SIGKILL"); } catch {}
+    const left = processesOf(marker);
+    for (const pid of left) try { process.kill(pid, "SIGKILL"); } catch {}
+    return left;
+  };
+  const handle = { kill: killAll };
+  running.add(handle);
+  process.once("exit", killAll);
+  const timer = setTimeout(() => { timedOut = true; killAll(); }, timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.once("error", (e) => { clearTimeout(timer); running.delete(handle); reject(e); });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      const leftovers = killAll();
+      running.delete(handle);
+      process.removeListener("exit", killAll);
+      resolve({ code, signal, stdout, stderr, timedOut, leftovers, ms: Date.now() - t0 });
+    });
+  });
+}
+
+function workspace(label) {
+  const dir = mkdtempSync(path.join(tmpdir(), `cgw-${label}-`));
+  const ws = { dir, home: path.join(dir, "home"), cwd: path.join(dir, "work") };
+  mkdirSync(ws.home);
+  mkdirSync(ws.cwd);
+  ws.target = path.join(ws.cwd, "hello.txt");
+  ws.cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return ws;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+/** `claude`: the native binary the postinstall put in place, else the package's own launcher. */
+function claudeCommand() {
+  const pkg = path.join(root, "node_modules/@anthropic-ai/claude-code");
+  const exe = path.join(pkg, "bin/claude.exe");
+  // Without the postinstall (--ignore-scripts) bin/claude.exe is a 500-byte placeholder.
+  if (statSync(exe).size > 1_000_000) return [exe, []];
+  return [process.execPath, [path.join(pkg, "cli-wrapper.cjs")]];
+}
+
+/** Claude Code in print mode, as the README tells users to point it at the gateway. */
+async function runClaude(model, ws) {
+  const [cmd, pre] = claudeCommand();
+  const prompt = `MOCK_TOOL ${ws.target}`;
+  return runAgent(cmd, [...pre, "-p", prompt, "--model", model, "--dangerously-skip-permissions"], {
+    cwd: ws.cwd,
+    env: {
+      HOME: ws.home,
+      ANTHROPIC_BASE_URL: proxy.base, // no /v1
+      ANTHROPIC_AUTH_TOKEN: key,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      DISABLE_TELEMETRY: "1",
+      DISABLE_AUTOUPDATER: "1",
+      DISABLE_ERROR_REPORTING: "1",
+      // As root, --dangerously-skip-permissions is refused outside a declared sandbox.
+      ...(isRoot ? { IS_SANDBOX: "1" } : {}),
+    },
+  });
+}
+
+const codexBin = () => [process.execPath, [path.join(root, "node_modules/@openai/codex/bin/codex.js")]];
+
+/** Codex CLI's config.toml: the README's provider, plus everything that reaches outside hosts off. */
+function codexConfig(model, extra = "") {
+  return `model = "${model}"
+model_provider = "copilot_gateway"
+${extra}
+[model_providers.copilot_gateway]
+name = "Copilot Gateway"
+base_url = "${proxy.base}/v1"
+env_key = "COPILOT_GATEWAY_API_KEY"
+wire_api = "responses"
+# A failure must show, not be retried away.
+request_max_retries = 0
+stream_max_retries = 0
+
+[analytics]
+enabled = false
+
+# Plugins sync from github.com and apps from chatgpt.com; neither is reachable or wanted.
+[features]
+plugins = false
+apps = false
+`;
+}
+
+/** `codex exec`, with a temporary CODEX_HOME holding `config`. */
+async function runCodex(model, ws, { config = codexConfig(model) } = {}) {
+  const codexHome = path.join(ws.dir, "codex");
+  mkdirSync(codexHome, { recursive: true });
+  writeFileSync(path.join(codexHome, "config.toml"), config);
+  const [cmd, pre] = codexBin();
+  const prompt = `MOCK_TOOL ${ws.target}`;
+  return runAgent(cmd, [...pre, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt], {
+    cwd: ws.cwd,
+    env: { HOME: ws.home, CODEX_HOME: codexHome, COPILOT_GATEWAY_API_KEY: key },
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared checks.
+
+function describeRun(run) {
+  return [
+    `exit ${run.code}${run.signal ? ` (${run.signal})` : ""}${run.timedOut ? " after the timeout" : ""} in ${run.ms} ms`,
+    `stdout:\n${run.stdout.slice(-2000)}`,
+    `stderr:\n${run.stderr.slice(-3000)}`,
+    `the agent asked the gateway:\n${clientLog()}`,
+  ].join("\n");
+}
+
+/** The agent finished the task: exit 0, final text printed, the file written, nothing left running. */
+function assertTaskDone(run, ws) {
+  const why = describeRun(run);
+  assert.equal(run.timedOut, false, `the agent did not finish in ${RUN_TIMEOUT_MS} ms\n${why}`);
+  assert.equal(run.code, 0, `the agent failed\n${why}`);
+  assert.match(run.stdout, /^Tool result: /m, `the mock's final answer is the agent's output\n${why}`);
+  assert.ok(existsSync(ws.target), `the tool call did not create ${ws.target}\n${why}`);
+  assert.equal(readFileSync(ws.target, "utf8"), MOCK_FILE_CONTENT);
+  assert.deepEqual(run.leftovers, [], "the agent left processes running");
+  const failed = proxy.seen.filter((e) => !(e.status >= 200 && e.status < 300));
+  assert.deepEqual(failed, [], `every gateway answer was a success\n${clientLog()}`);
+}
+
+/** Claude Code spoke only Messages to the gateway, streaming, two turns. */
+function assertClaudeTraffic() {
+  const gen = proxy.seen.filter((e) => e.method === "POST");
+  assert.deepEqual(
+    gen.map((e) => `${e.method} ${e.url}`),
+    ["POST /v1/messages?beta=true", "POST /v1/messages?beta=true"],
+    clientLog(),
+  );
+  for (const e of gen) assert.equal(e.headers.authorization, `Bearer ${key}`);
+  assert.match(gen[0].headers["anthropic-beta"] ?? "", /claude-code-20250219/);
+}
+
+/** Codex spoke only Responses to the gateway, two turns. */
+function assertCodexTraffic() {
+  const gen = proxy.seen.filter((e) => e.method === "POST");
+  assert.deepEqual(gen.map((e) => `${e.method} ${e.url}`), ["POST /v1/responses", "POST /v1/responses"], clientLog());
+  for (const e of gen) assert.equal(e.headers.authorization, `Bearer ${key}`);
+}
+
+/** Copilot's /v1/messages got the turn with Claude-style tools, then the tool_result turn. */
+async function assertMessagesUpstream(toolName) {
+  const sent = await mockRequests("/copilot/v1/messages");
+  assert.equal(sent.length, 2, `two turns reach Copilot's /v1/messages: ${sent.map((s) => s.status).join(", ")}`);
+  const [first, second] = sent;
+  assert.equal(first.model, "claude-sonnet-4.5");
+  assert.equal(first.body.stream, true);
+  assert.ok(first.body.tools.some((t) => t.name === toolName), `${toolName} is offered`);
+  assert.equal(first.reply.tool_call?.name, toolName);
+  assert.equal(first.flags.x_initiator, "user");
+  const last = second.body.messages.at(-1);
+  assert.equal(last.role, "user");
+  const result = last.content.find((c) => c.type === "tool_result");
+  assert.ok(result, `the second turn carries a tool_result: ${JSON.stringify(last).slice(0, 500)}`);
+  assert.equal(result.tool_use_id, first.reply.tool_call.id);
+  assert.equal(second.flags.x_initiator, "agent", "a tool-result turn is not billed as a user request");
+  assert.match(second.reply.text, /^Tool result: /);
+}
+
+/** Copilot's /responses got the turn with function tools, then the function_call_output turn. */
+async function assertResponsesUpstream(toolName) {
+  const sent = await mockRequests("/copilot/responses");
+  assert.equal(sent.length, 2, `two turns reach Copilot's /responses: ${sent.map((s) => s.status).join(", ")}`);
+  const [first, second] = sent;
+  assert.equal(first.model, "gpt-5.1-codex");
+  assert.equal(first.body.stream, true);
+  assert.ok(first.body.tools.some((t) => t.type === "function" && t.name === toolName), `${toolName} is offered`);
+  assert.equal(first.reply.tool_call?.name, toolName);
+  assert.equal(first.flags.x_initiator, "user");
+  const input = second.body.input;
+  const output = input.find((i) => i.type === "function_call_output");
+  assert.ok(output, `the second turn carries a function_call_output: ${JSON.stringify(input.map((i) => i.type ?? i.role))}`);
+  assert.equal(output.call_id, first.reply.tool_call.call_id);
+  assert.ok(input.some((i) => i.type === "function_call" && i.call_id === output.call_id), "and the call it answers");
+  assert.equal(second.flags.x_initiator, "agent", "a tool-result turn is not billed as a user request");
+  assert.match(second.reply.text, /^Tool result: /);
+}
+
+async function inWorkspace(label, fn) {
+  const ws = workspace(label);
+  try {
+    await fn(ws);
+  } finally {
+    ws.cleanup();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe("agents on their native API", () => {
+  test("Claude Code on a Claude model: Write through /v1/messages", TEST_TIMEOUT, () =>
+    inWorkspace("claude", async (ws) => {
+      const run = await runClaude("claude-sonnet-4-5", ws);
+      assertTaskDone(run, ws);
+      assert.match(run.stdout, /^Tool result: File created successfully at: /m);
+      assertClaudeTraffic();
+      await assertMessagesUpstream("Write");
+    }));
+
+  test("Codex on a Responses-only model: exec_command through /responses", TEST_TIMEOUT, () =>
+    inWorkspace("codex", async (ws) => {
+      const run = await runCodex("gpt-5.1-codex", ws);
+      assertTaskDone(run, ws);
+      assert.match(run.stdout, /^Tool result: .*\n(.*\n)*Process exited with code 0/m);
+      assertCodexTraffic();
+      await assertResponsesUpstream("exec_command");
+    }));
+});
+
+// Codex has no metadata for Copilot's model ids and falls back to a tool set without
+// apply_patch. For the models it knows (its bundled catalog: gpt-5.5, …) it adds its
+// freeform `apply_patch` tool, `{"type":"custom", "format":{"type":"grammar",…}}`, which
+// Copilot's /responses rejects: the gateway must turn it into a function tool (and the
+// call back into a custom_tool_call). Here gpt-5.1-codex gets such a model's metadata.
+describe("agents on their native API, with the tools Codex gives the models it knows", () => {
+  test("Codex with its freeform apply_patch tool on a Responses-only model", TEST_TIMEOUT, () =>
+    inWorkspace("codex-patch", async (ws) => {
+      const bundled = JSON.parse(
+        execFileSync(codexBin()[0], [...codexBin()[1], "debug", "models", "--bundled"], {
+          cwd: ws.cwd,
+          env: { PATH: process.env.PATH, HOME: ws.home, CODEX_HOME: ws.home },
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: RUN_TIMEOUT_MS,
+        }),
+      );
+      // gpt-5.5: a plain tool set (no code mode, no Responses-lite) with the freeform apply_patch.
+      const known =
+        bundled.models.find((m) => m.slug === "gpt-5.5") ??
+        bundled.models.find((m) => m.apply_patch_tool_type === "freeform" && !m.tool_mode && !m.use_responses_lite);
+      assert.ok(known, "Codex's bundled catalog has a model with the freeform apply_patch tool");
+      const meta = {
+        ...known,
+        slug: "gpt-5.1-codex",
+        display_name: "gpt-5.1-codex",
+        upgrade: null,
+        prefer_websockets: false,
+        // Only apply_patch is under test here; the hosted tool_search tool is left out.
+        supports_search_tool: false,
+      };
+      const catalog = path.join(ws.dir, "models.json");
+      writeFileSync(catalog, JSON.stringify({ models: [meta] }));
+      const run = await runCodex("gpt-5.1-codex", ws, {
+        config: codexConfig("gpt-5.1-codex", `model_catalog_json = ${JSON.stringify(catalog)}\n`),
+      });
+      const [first] = await mockRequests("/copilot/responses");
+      assert.ok(
+        first?.body?.tools?.some((t) => t.name === "apply_patch"),
+        `Codex offers apply_patch (else this case tests nothing)\n${describeRun(run)}`,
+      );
+      assertTaskDone(run, ws);
+      assertCodexTraffic();
+      await assertResponsesUpstream("exec_command");
+      const patch = first.body.tools.find((t) => t.name === "apply_patch");
+      assert.equal(patch.type, "function", "Copilot gets apply_patch as a function tool");
+    }));
+});
+
+// These need the Messages↔Responses translators: until they are switched on, the gateway
+// answers 400 "… cannot yet translate …" (unsupported_api_for_model).
+describe("agents on a model served only by the other API (translated)", () => {
+  test("Claude Code on gpt-5.1-codex: /v1/messages translated to Copilot's /responses", TEST_TIMEOUT, () =>
+    inWorkspace("claude-tr", async (ws) => {
+      const run = await runClaude("gpt-5.1-codex", ws);
+      assertTaskDone(run, ws);
+      assert.match(run.stdout, /^Tool result: File created successfully at: /m);
+      assertClaudeTraffic();
+      await assertResponsesUpstream("Write");
+      assert.deepEqual(await mockRequests("/copilot/v1/messages"), []);
+    }));
+
+  test("Codex on claude-sonnet-4.5: /v1/responses translated to Copilot's /v1/messages", TEST_TIMEOUT, () =>
+    inWorkspace("codex-tr", async (ws) => {
+      const run = await runCodex("claude-sonnet-4.5", ws);
+      assertTaskDone(run, ws);
+      assertCodexTraffic();
+      await assertMessagesUpstream("exec_command");
+      assert.deepEqual(await mockRequests("/copilot/responses"), []);
+    }));
+});
