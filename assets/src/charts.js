@@ -35,6 +35,7 @@ export async function stackedBars(host, data) {
   // Draw the tallest (all series) first: order top series first.
   const order = data.series.map((_, i) => n - 1 - i);
   const raw = [null, ...order.map((i) => data.series[i].values)];
+  const totals = raw.map((vals) => (vals ? vals.reduce((a, b) => a + b, 0) : 0));
   const plotData = [data.xs.map((x) => x / 1000), ...order.map((i) => stacked[i])];
 
   const hourly = data.bucketMs < 86400_000;
@@ -87,7 +88,7 @@ export async function stackedBars(host, data) {
       },
     ],
     series: [
-      { label: hourly ? "Time" : "Day", value: (u, v) => (v == null ? "" : fmtRange(v)) },
+      { label: "", value: (u, v) => (v == null ? "Whole range" : fmtRange(v)) },
       ...order.map((i, k) => ({
         label: data.series[i].label,
         stroke: colors[i % colors.length],
@@ -95,7 +96,7 @@ export async function stackedBars(host, data) {
         width: 0,
         paths: bars,
         points: { show: false },
-        value: (u, v, si, idx) => (idx == null ? "" : `${fmtInt(raw[k + 1][idx])}`),
+        value: (u, v, si, idx) => fmtInt(idx == null ? totals[k + 1] : raw[k + 1][idx]),
       })),
     ],
   };

@@ -14,6 +14,10 @@ export function accountsPage(main) {
   const listBox = h("div.stack");
   const flowBox = h("div");
   const quotaBox = h("div.quota-grid");
+  const quotaSection = h("section.section", { "aria-labelledby": "quota-h", hidden: true },
+    h("div.section-head", h("h2#quota-h", "Copilot quota"), h("p.muted", "Premium requests (AI credits) used this month, and where you will land at the current pace.")),
+    quotaBox,
+  );
 
   const connectBtn = h("button.btn.btn-primary", { type: "button", onclick: () => startFlow() }, icon("github"), h("span", "Connect GitHub account"));
   const tokenBtn = h("button.btn", { type: "button", onclick: addByToken }, icon("plus"), h("span", "Add with a token"));
@@ -25,19 +29,18 @@ export function accountsPage(main) {
     ),
     flowBox,
     h("section.section", { "aria-labelledby": "acc-list-h" }, h("h2#acc-list-h.visually-hidden", "Connected accounts"), listBox),
-    h("section.section", { "aria-labelledby": "quota-h" },
-      h("div.section-head", h("h2#quota-h", "Copilot quota"), h("p.muted", "Premium requests (AI credits) used this month, and where you will land at the current pace.")),
-      quotaBox,
-    ),
+    quotaSection,
   );
 
   let accounts = [];
+  let loaded = false;
   let quota = null;
 
   async function loadAccounts() {
     if (!accounts.length) clear(listBox, spinner("Loading accounts…"));
     try {
       accounts = await api.get("/api/github/accounts");
+      loaded = true;
       if (alive) renderAccounts();
     } catch (e) {
       if (alive) clear(listBox, errorBox(e, loadAccounts));
@@ -64,11 +67,15 @@ export function accountsPage(main) {
   }
 
   function renderAccounts() {
+    if (!loaded) return;
+    quotaSection.hidden = !accounts.length;
     if (!accounts.length) {
       clear(listBox, h("div.card", empty(
         "No GitHub account connected yet",
-        "Connect the GitHub account that has the Copilot subscription. You will enter a short code on github.com; nothing else to install.",
-        h("button.btn.btn-primary", { type: "button", onclick: () => startFlow() }, icon("github"), h("span", "Connect GitHub account")),
+        flow
+          ? "Follow the steps above: once you approve on GitHub, the account appears here."
+          : "Connect the GitHub account that has the Copilot subscription. You will enter a short code on github.com; nothing else to install.",
+        flow ? null : h("button.btn.btn-primary", { type: "button", onclick: () => startFlow() }, icon("github"), h("span", "Connect GitHub account")),
       )));
       return;
     }
@@ -161,6 +168,7 @@ export function accountsPage(main) {
     connectBtn.disabled = true;
     const state = { timer: null, cancelled: false };
     flow = state;
+    renderAccounts();
     clear(flowBox, h("div.card.flow", spinner("Asking GitHub for a code…")));
     let code;
     try {
@@ -254,6 +262,7 @@ export function accountsPage(main) {
     }
     flow = null;
     connectBtn.disabled = false;
+    if (alive && !accounts.length) renderAccounts();
   }
 
   function cancelFlow() {

@@ -91,13 +91,15 @@ function tokens(n) {
 function capabilityNames(m) {
   const c = m.capabilities ?? {};
   if (m.model_type === "embeddings") return ["Embeddings"];
-  return [c.vision && "Vision", c.tool_calls && "Tools", c.thinking && "Thinking", c.structured_outputs && "Structured"].filter(Boolean);
+  return [c.vision && "Vision", c.tool_calls && "Tools", c.thinking && "Thinking"].filter(Boolean);
 }
 
 function route(r) {
   if (!r) return h("span.muted", { title: "Not available on this API" }, "—");
-  if (r === "native") return badge("Native", "ok");
-  return h("span.badge.badge-via", { title: `Translated ${r}` }, r.replace(/^via /, "via "));
+  if (r === "native") return h("span.badge.badge-ok", { title: "Served by Copilot's own API of this kind" }, "Native");
+  const names = { "/v1/messages": "Messages", "/messages": "Messages", "/responses": "Responses", "/chat/completions": "Chat" };
+  const path = r.replace(/^via /, "");
+  return h("span.badge.badge-via", { title: `Translated: Copilot's ${path}` }, `via ${names[path] ?? path}`);
 }
 
 // ---- playground ----

@@ -64,17 +64,19 @@ export function settingsPage(main, app) {
     const warn = h("div");
     const modeBar = segmented("Import mode", [["merge", "Merge"], ["replace", "Replace everything"]], () => mode, (v) => { mode = v; paintWarn(); });
     function paintWarn() {
+      go.classList.toggle("btn-primary", mode !== "replace");
+      go.classList.toggle("btn-danger", mode === "replace");
       clear(warn, mode === "replace"
         ? h("div.callout.callout-error", icon("alert"), h("span", h("strong", "Replace deletes everything here first: "),
-          `${fmtInt(current.api_keys)} API keys, ${fmtInt(current.github_accounts)} GitHub accounts and all usage history, then loads the file. Keys not in the file stop working.`))
+          `${plural(current.api_keys, "API key", "API keys")}, ${plural(current.github_accounts, "GitHub account", "GitHub accounts")} and all usage history, then loads the file. Keys not in the file stop working.`))
         : h("div.callout.callout-info", icon("alert"), h("span", "Merge adds what the file has and updates entries with the same id; everything else here stays.")));
     }
-    paintWarn();
     const go = h("button.btn.btn-primary", { type: "button" }, icon("upload"), h("span", "Import"));
+    paintWarn();
     go.addEventListener("click", async () => {
       if (mode === "replace" && !(await confirmDialog({
         title: "Replace all data?",
-        body: `This deletes ${fmtInt(current.api_keys)} API keys, ${fmtInt(current.github_accounts)} accounts and all usage here, then imports ${fmtInt(counts.api_keys)} keys, ${fmtInt(counts.github_accounts)} accounts and ${fmtInt(counts.usage)} usage rows from ${name}.`,
+        body: `This deletes ${plural(current.api_keys, "API key", "API keys")}, ${plural(current.github_accounts, "account", "accounts")} and all usage here, then imports ${plural(counts.api_keys, "key", "keys")}, ${plural(counts.github_accounts, "account", "accounts")} and ${plural(counts.usage, "usage row", "usage rows")} from ${name}.`,
         confirmLabel: "Replace everything",
         danger: true,
       }))) return;
@@ -84,7 +86,7 @@ export function settingsPage(main, app) {
         app.modelsPromise = null;
         const i = r?.imported ?? counts;
         clear(preview, h("div.callout.callout-ok", { role: "status" }, icon("check"),
-          h("span", h("strong", "Imported. "), `${fmtInt(i.api_keys)} API keys, ${fmtInt(i.github_accounts)} GitHub accounts and ${fmtInt(i.usage)} usage rows (${r?.mode ?? mode}).`)));
+          h("span", h("strong", "Imported. "), `${plural(i.api_keys, "API key", "API keys")}, ${plural(i.github_accounts, "GitHub account", "GitHub accounts")} and ${plural(i.usage, "usage row", "usage rows")} (${r?.mode ?? mode}).`)));
         file.value = "";
         toast("Import complete");
       } catch (e) {
@@ -143,6 +145,8 @@ export function settingsPage(main, app) {
     window.removeEventListener("themechange", onTheme);
   };
 }
+
+const plural = (n, one, many) => `${fmtInt(n)} ${n === 1 ? one : many}`;
 
 function arrLen(x) {
   return Array.isArray(x) ? x.length : null;

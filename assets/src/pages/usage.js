@@ -84,10 +84,10 @@ export function usagePage(main, app) {
     const t = totals(rows);
     const totalsEl = h("div.stats", { "data-testid": "usage-totals" },
       stat("Requests", fmtInt(t.requests), "requests"),
-      stat("Input tokens", fmtCompact(t.input), "input", fmtInt(t.input)),
-      stat("Output tokens", fmtCompact(t.output), "output", fmtInt(t.output)),
-      stat("Cached tokens", fmtCompact(t.cached), "cached", fmtInt(t.cached)),
-      stat("Cache hit rate", fmtPct(t.input ? t.cached / t.input : null), "hit-rate", "Share of input tokens read from the prompt cache"),
+      stat("Input tokens", fmtCompact(t.input), "input", t.input >= 1000 ? fmtInt(t.input) : null),
+      stat("Output tokens", fmtCompact(t.output), "output", t.output >= 1000 ? fmtInt(t.output) : null),
+      stat("Cached tokens", fmtCompact(t.cached), "cached", t.cached >= 1000 ? fmtInt(t.cached) : null),
+      stat("Cache hit rate", fmtPct(t.input ? t.cached / t.input : null), "hit-rate", "of input tokens"),
       stat("Errors", fmtInt(t.errors), "errors", t.requests ? `${fmtPct(t.errors / t.requests)} of requests` : null, t.errors > 0 ? "warn" : ""),
     );
     if (!rows.length) {
@@ -179,6 +179,7 @@ export function usagePage(main, app) {
 
 function keyLabel(r) {
   if (r.key_name) return r.key_name;
+  if (r.key_id === "playground") return "Playground";
   return r.key_id ? `deleted key ${r.key_id.slice(0, 8)}` : "unknown key";
 }
 
