@@ -178,8 +178,9 @@ export function confirmDialog({ title, body, confirmLabel = "Confirm", danger = 
     render: (close) => [
       h("div.modal-text", body),
       h("div.actions",
-        h("button.btn", { type: "button", onclick: () => close(false) }, "Cancel"),
-        h(`button.btn.${danger ? "btn-danger" : "btn-primary"}`, { type: "button", autofocus: true, onclick: () => close(true) }, confirmLabel),
+        // A destructive action starts with the focus on Cancel.
+        h("button.btn", { type: "button", autofocus: danger, onclick: () => close(false) }, "Cancel"),
+        h(`button.btn.${danger ? "btn-danger" : "btn-primary"}`, { type: "button", autofocus: !danger, onclick: () => close(true) }, confirmLabel),
       ),
     ],
   }).then((v) => v === true);

@@ -191,14 +191,15 @@ export function accountsPage(main) {
     tickExpiry();
     const expiryTimer = setInterval(tickExpiry, 1000);
     state.expiryTimer = expiryTimer;
-    const link = h("a.btn.btn-primary", { href: code.verification_uri, target: "_blank", rel: "noopener noreferrer" }, h("span", "Open GitHub"), icon("external"));
+    const verifyUrl = /^https:\/\//.test(code.verification_uri ?? "") ? code.verification_uri : "https://github.com/login/device";
+    const link = h("a.btn.btn-primary", { href: verifyUrl, target: "_blank", rel: "noopener noreferrer" }, h("span", "Open GitHub"), icon("external"));
     clear(flowBox, h("div.card.flow", { "aria-labelledby": "flow-h" },
       h("div.flow-head", h("h2#flow-h", "Connect a GitHub account"),
         h("button.btn.btn-ghost.btn-sm", { type: "button", onclick: cancelFlow }, "Cancel")),
       h("ol.flow-steps",
         h("li", h("span.step-n", "1"), h("div", h("p", "Copy this code"),
           h("div.user-code-row", h("code.user-code", { "data-testid": "user-code" }, code.user_code), copyButton(() => code.user_code, "Copy code")))),
-        h("li", h("span.step-n", "2"), h("div", h("p", "Enter it at ", h("span.mono", code.verification_uri), " and approve the app."), link)),
+        h("li", h("span.step-n", "2"), h("div", h("p", "Enter it at ", h("span.mono", verifyUrl), " and approve the app."), link)),
         h("li", h("span.step-n", "3"), h("div", status, expiry)),
       ),
     ));
@@ -227,7 +228,7 @@ export function accountsPage(main) {
         endFlow();
         const a = r.account ?? {};
         clear(flowBox, h("div.callout.callout-ok.flow-done", { role: "status" }, icon("check"),
-          h("div", h("strong", `Connected @${a.login ?? "account"}.`), " It can serve requests now."),
+          h("div", h("strong", `Connected @${a.login ?? "account"}.`), " It can serve requests now. Next: ", h("a", { href: "#/keys" }, "create an API key"), "."),
           h("button.btn.btn-sm", { type: "button", onclick: () => clear(flowBox) }, "Dismiss")));
         toast(`Connected @${a.login}`);
         quota = null;
