@@ -258,6 +258,7 @@ test("rotate a key (the old one stops working) and delete one (after a confirmat
   await page.getByText("Deleted “laptop”").waitFor();
   await page.locator("tr[data-key-name=laptop]").waitFor({ state: "detached" });
   assert.equal(await dataPlane(rotated), 401, "a deleted key is refused");
+  assert.equal(await page.getByTestId("new-key").count(), 0, "the deleted key's value is gone from the page");
   assert.equal(await page.locator("tr[data-key-name]").count(), 1);
 
   // Rename and limits, through their dialogs.
@@ -392,6 +393,23 @@ test("signing out ends the session on the server", async () => {
   await page.goto(gw.base + "/#/keys");
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   await shot(page, "12-signed-out");
+});
+
+test("after too many wrong keys, the login page says to wait and counts down", async () => {
+  const { page } = admin; // signed out by the previous test
+  for (let i = 0; i < 20; i++) {
+    const r = await fetch(gw.base + "/auth/login", { method: "POST", headers: { "content-type": "application/json", origin: gw.base }, body: JSON.stringify({ key: `wrong-${i}-0123456789` }) });
+    await r.arrayBuffer();
+    if (r.status === 429) break;
+    assert.equal(r.status, 401);
+  }
+  await page.getByLabel("Key", { exact: true }).fill(gw.adminKey);
+  await page.getByLabel("Key", { exact: true }).press("Enter");
+  await page.getByText("Too many failed attempts").waitFor();
+  const button = page.getByRole("button", { name: /^Try again in \d+ s$/ });
+  await button.waitFor();
+  assert.equal(await button.isDisabled(), true);
+  await shot(page, "13-login-throttled");
 });
 
 test("nothing was fetched from another origin, and no page error or CSP violation happened", () => {

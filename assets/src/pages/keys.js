@@ -45,7 +45,10 @@ export function keysPage(main, app) {
     h("section.section", { "aria-label": "Keys" }, listBox),
   );
 
+  let revealed = null; // id of the key whose value is on screen
+
   function showReveal(k, verb) {
+    revealed = k.id;
     app.freshKeys.set(k.id, { key: k.key, name: k.name });
     const field = h("input.input.input-mono.key-field", { type: "text", readonly: true, value: k.key, "aria-label": "New API key", "data-testid": "new-key" });
     field.addEventListener("focus", () => field.select());
@@ -56,7 +59,7 @@ export function keysPage(main, app) {
       h("div.key-row", field, copyButton(() => k.key, "Copy key")),
       h("div.actions",
         h("a.btn", { href: `#/setup?key=${encodeURIComponent(k.id)}` }, icon("setup"), h("span", "Set up an agent with this key")),
-        h("button.btn.btn-ghost", { type: "button", onclick: () => { clear(reveal); nameInput.focus(); } }, "Done"),
+        h("button.btn.btn-ghost", { type: "button", onclick: () => { clear(reveal); revealed = null; nameInput.focus(); } }, "Done"),
       ),
     );
     clear(reveal, card);
@@ -220,6 +223,7 @@ export function keysPage(main, app) {
     try {
       await api.del(`/api/keys/${k.id}`);
       app.freshKeys.delete(k.id);
+      if (revealed === k.id) { clear(reveal); revealed = null; }
       toast(`Deleted “${k.name}”`);
       load();
     } catch (x) {
