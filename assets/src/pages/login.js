@@ -48,7 +48,7 @@ export function loginPage({ message, kind = "ok", onLogin, themeButton }) {
         submit.textContent = "Sign in";
         return;
       }
-      submit.textContent = `Try again in ${left} s`;
+      submit.textContent = `Try again in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
       left -= 1;
     };
     tick();

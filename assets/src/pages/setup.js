@@ -66,6 +66,11 @@ export function setupPage(main, app) {
     }
   }
 
+  // The key and model pickers stay put while typing or choosing (no focus loss); only the
+  // key status and the snippets below them are redrawn.
+  const keyStatus = h("div");
+  const snippetsBox = h("div.stack-lg");
+
   function render() {
     const cc = claudeCodeModels(models);
     const cx = codexModels(models);
@@ -76,12 +81,18 @@ export function setupPage(main, app) {
       if (!keys.length) {
         keyCard.append(h("p.muted", "There are no API keys yet. ", h("a", { href: "#/keys" }, "Create one"), " first: its value is shown once, and this page can use it right away."));
       } else {
+        const paste = pasteField();
         const sel = h("select#setup-key.input", {
-          onchange: () => { state.keyId = sel.value; state.pasted = ""; render(); },
+          onchange: () => {
+            state.keyId = sel.value;
+            state.pasted = "";
+            paste.querySelector("input").value = "";
+            renderSnippets();
+          },
         }, keys.map((k) => h("option", { value: k.id, selected: k.id === state.keyId }, `${k.name} (${k.prefix}…)${app.freshKeys.has(k.id) ? " · just created" : ""}`)));
         keyCard.append(h("div.form-grid",
           h("div", h("label.label", { for: "setup-key" }, "API key"), sel),
-          pasteField(),
+          paste,
         ));
       }
     } else {
@@ -89,28 +100,34 @@ export function setupPage(main, app) {
       keyCard.append(h("p", "You are signed in with the key ", h("strong", k.name ?? ""), k.prefix ? h("code.key-prefix", ` ${k.prefix}…`) : null, "."));
       if (!app.rawKey) keyCard.append(h("div.form-grid", pasteField()));
     }
-    const known = rawKey();
-    keyCard.append(known
-      ? h("div.key-state",
-        h("span.muted.small", "The snippets below contain this key. "),
-        h("button.btn.btn-sm.btn-ghost", {
-          type: "button", "aria-pressed": String(state.showKey),
-          onclick: () => { state.showKey = !state.showKey; render(); },
-        }, state.showKey ? "Hide key" : "Show key"))
-      : h("p.callout.callout-info", icon("alert"), h("span", "The gateway keeps only a hash of each key, so the snippets show ", h("code", PLACEHOLDER), ". Paste the key above (it stays in this page's memory only) or create a new one to fill it in.")));
+    keyCard.append(keyStatus);
 
     // ---- models ----
-    const modelSel = (id, list, value, on) => h("select.input", { id, onchange: (e) => { on(e.target.value); render(); } },
-      list.map((m) => h("option", { value: m.id, selected: m.id === value }, `${m.id}${m.routes?.messages === "native" || m.routes?.responses === "native" ? "" : " (translated)"}`)));
+    const modelSel = (id, list, api, value, on) => h("select.input", { id, onchange: (e) => { on(e.target.value); renderSnippets(); } },
+      list.map((m) => h("option", { value: m.id, selected: m.id === value }, `${m.id}${m.routes?.[api] === "native" ? "" : " (translated)"}`)));
     const modelCard = h("section.card", { "aria-labelledby": "models-h" },
       h("h2#models-h.card-title", "2. Pick the models"),
       h("div.form-grid.form-grid-3",
-        h("div", h("label.label", { for: "cc-model" }, "Claude Code: main model"), modelSel("cc-model", cc, state.claudeModel, (v) => (state.claudeModel = v))),
-        h("div", h("label.label", { for: "cc-haiku" }, "Claude Code: fast model"), modelSel("cc-haiku", cc, state.haikuModel, (v) => (state.haikuModel = v)),
+        h("div", h("label.label", { for: "cc-model" }, "Claude Code: main model"), modelSel("cc-model", cc, "messages", state.claudeModel, (v) => (state.claudeModel = v))),
+        h("div", h("label.label", { for: "cc-haiku" }, "Claude Code: fast model"), modelSel("cc-haiku", cc, "messages", state.haikuModel, (v) => (state.haikuModel = v)),
           h("p.hint", "Used for quick background tasks (titles, summaries).")),
-        h("div", h("label.label", { for: "cx-model" }, "Codex model"), modelSel("cx-model", cx, state.codexModel, (v) => (state.codexModel = v))),
+        h("div", h("label.label", { for: "cx-model" }, "Codex model"), modelSel("cx-model", cx, "responses", state.codexModel, (v) => (state.codexModel = v))),
       ),
     );
+    clear(body, keyCard, modelCard, snippetsBox);
+    renderSnippets();
+  }
+
+  function renderSnippets(focusToggle = false) {
+    const known = rawKey();
+    const toggle = h("button.btn.btn-sm.btn-ghost", {
+      type: "button", "aria-pressed": String(state.showKey),
+      onclick: () => { state.showKey = !state.showKey; renderSnippets(true); },
+    }, state.showKey ? "Hide key" : "Show key");
+    clear(keyStatus, known
+      ? h("div.key-state", h("span.muted.small", "The snippets below contain this key. "), toggle)
+      : h("p.callout.callout-info", icon("alert"), h("span", "The gateway keeps only a hash of each key, so the snippets show ", h("code", PLACEHOLDER), ". Paste the key above (it stays in this page's memory only) or create a new one to fill it in.")));
+    if (focusToggle) toggle.focus();
 
     // ---- snippets ----
     const env = (key) => [
@@ -178,13 +195,13 @@ export function setupPage(main, app) {
       ),
     );
 
-    clear(body, keyCard, modelCard, claudeCard, codexCard, other);
+    clear(snippetsBox, claudeCard, codexCard, other);
   }
 
   function pasteField() {
     const input = h("input#setup-paste.input.input-mono", {
       type: "password", autocomplete: "off", spellcheck: "false", placeholder: "cgw_…", value: state.pasted,
-      onchange: (e) => { state.pasted = e.target.value; render(); },
+      oninput: (e) => { state.pasted = e.target.value; renderSnippets(); },
     });
     return h("div", h("label.label", { for: "setup-paste" }, "Paste the key (optional)"), input,
       h("p.hint", "Kept in this page's memory only; never sent anywhere but this gateway."));
