@@ -87,6 +87,7 @@ export function setupPage(main, app) {
             state.keyId = sel.value;
             state.pasted = "";
             paste.querySelector("input").value = "";
+            resetTests();
             renderSnippets();
           },
         }, keys.map((k) => h("option", { value: k.id, selected: k.id === state.keyId }, `${k.name} (${k.prefix}…)${app.freshKeys.has(k.id) ? " · just created" : ""}`)));
@@ -103,7 +104,7 @@ export function setupPage(main, app) {
     keyCard.append(keyStatus);
 
     // ---- models ----
-    const modelSel = (id, list, api, value, on) => h("select.input", { id, onchange: (e) => { on(e.target.value); renderSnippets(); } },
+    const modelSel = (id, list, api, value, on) => h("select.input", { id, onchange: (e) => { on(e.target.value); resetTests(); renderSnippets(); } },
       list.map((m) => h("option", { value: m.id, selected: m.id === value }, `${m.id}${m.routes?.[api] === "native" ? "" : " (translated)"}`)));
     const modelCard = h("section.card", { "aria-labelledby": "models-h" },
       h("h2#models-h.card-title", "2. Pick the models"),
@@ -201,14 +202,18 @@ export function setupPage(main, app) {
   function pasteField() {
     const input = h("input#setup-paste.input.input-mono", {
       type: "password", autocomplete: "off", spellcheck: "false", placeholder: "cgw_…", value: state.pasted,
-      oninput: (e) => { state.pasted = e.target.value; renderSnippets(); },
+      oninput: (e) => { state.pasted = e.target.value; resetTests(); renderSnippets(); },
     });
     return h("div", h("label.label", { for: "setup-paste" }, "Paste the key (optional)"), input,
       h("p.hint", "Kept in this page's memory only; never sent anywhere but this gateway."));
   }
 
+  const testOutputs = new Map(); // kept across snippet redraws (e.g. showing the key)
+  const resetTests = () => testOutputs.forEach((o) => clear(o));
+
   function testPanel(id, label, run) {
-    const out = h("div.test-out", { "aria-live": "polite", "data-testid": `test-${id}` });
+    if (!testOutputs.has(id)) testOutputs.set(id, h("div.test-out", { "aria-live": "polite", "data-testid": `test-${id}` }));
+    const out = testOutputs.get(id);
     const btn = h("button.btn.btn-primary", { type: "button" }, icon("play"), h("span", label));
     btn.addEventListener("click", async () => {
       if (!rawKey()) {
