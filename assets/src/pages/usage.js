@@ -168,9 +168,16 @@ export function usagePage(main, app) {
 
   load();
   const timer = setInterval(() => { if (document.visibilityState === "visible") load(); }, 60_000);
+  // Charts take their colours from the theme when drawn: redraw when it changes.
+  const scheme = matchMedia("(prefers-color-scheme: dark)");
+  const redraw = () => { if (st.loadedAt) render(); };
+  window.addEventListener("themechange", redraw);
+  scheme.addEventListener("change", redraw);
   return () => {
     alive = false;
     clearInterval(timer);
+    window.removeEventListener("themechange", redraw);
+    scheme.removeEventListener("change", redraw);
     destroyCharts();
   };
 }
