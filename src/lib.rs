@@ -27,6 +27,9 @@ pub mod translate;
 pub mod ttl_cache;
 pub mod upstream;
 
+#[cfg(test)]
+mod properties;
+
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]
