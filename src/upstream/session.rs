@@ -255,7 +255,7 @@ impl Copilot {
                     worker::console_warn!("using a stale model catalog: {}", e.message);
                     Ok(Rc::new(old))
                 }
-                None => Err(e),
+                None => memory::catalog_stale(self.account().id).ok_or(e),
             },
         }
     }
@@ -395,7 +395,24 @@ async fn serving_accounts(env: &Env) -> Result<Vec<AccountRow>, ApiError> {
     if let Some(a) = memory::serving_accounts(now) {
         return Ok(a);
     }
-    let a = accounts::serving(&db(env)?).await?;
+    let a = match db(env) {
+        Ok(db) => accounts::serving(&db).await,
+        Err(e) => Err(e),
+    };
+    let a = match a {
+        Ok(a) => a,
+        // D1 unreachable: keep serving with the accounts this isolate last saw.
+        Err(e) => match memory::serving_accounts_stale() {
+            Some(stale) => {
+                worker::console_warn!(
+                    "D1 unavailable ({}); serving with cached accounts",
+                    e.message
+                );
+                return Ok(stale);
+            }
+            None => return Err(e),
+        },
+    };
     if a.is_empty() {
         return Err(ApiError::new(
             ErrorKind::Unavailable,
