@@ -765,11 +765,15 @@ struct StreamCase {
     merge: bool,
 }
 
-fn stream_case(translated: bool) -> impl Strategy<Value = StreamCase> {
+/// Cases for the translated pairs into `source` (`None`: the native relay, every API).
+fn stream_case(source: Option<Api>) -> impl Strategy<Value = StreamCase> {
     let pairs: Vec<(Api, Api)> = Api::all()
         .into_iter()
         .flat_map(|s| Api::all().map(|t| (s, t)))
-        .filter(|(s, t)| (s != t) == translated)
+        .filter(|&(s, t)| match source {
+            Some(src) => s == src && t != s,
+            None => s == t,
+        })
         .collect();
     // One strategy per pair, built once (a flat_map would rebuild it for every case).
     Union::new(pairs.into_iter().map(|(source, target)| {
@@ -1106,15 +1110,36 @@ fn check_translated(c: StreamCase) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+// One property per client API (the two upstream APIs of each), so a fuzz run spreads
+// over both cores.
 #[test]
-fn fuzz_translated_streams() {
+fn fuzz_translated_streams_to_messages() {
+    let s = stream_case(Some(Api::Messages));
     check(
-        "translated_streams",
-        1500,
-        3,
-        stream_case(true),
+        "translated_streams_to_messages",
+        500,
+        1,
+        s,
         check_translated,
     );
+}
+
+#[test]
+fn fuzz_translated_streams_to_responses() {
+    let s = stream_case(Some(Api::Responses));
+    check(
+        "translated_streams_to_responses",
+        500,
+        1,
+        s,
+        check_translated,
+    );
+}
+
+#[test]
+fn fuzz_translated_streams_to_chat() {
+    let s = stream_case(Some(Api::ChatCompletions));
+    check("translated_streams_to_chat", 500, 1, s, check_translated);
 }
 
 fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
@@ -1136,7 +1161,7 @@ fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
 
 #[test]
 fn fuzz_relay() {
-    check("relay", 700, 2, stream_case(false), |c| {
+    check("relay", 700, 2, stream_case(None), |c| {
         let bytes = to_bytes(&c.events, &c.wire);
         let (out, r) = run_relay(&c, &bytes, &c.cuts);
         bounded(out.len(), bytes.len())?;
