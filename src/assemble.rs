@@ -2,11 +2,33 @@
 //! long non-stream call would otherwise sit silent until the edge times it out); the
 //! translated client events are folded back into the one JSON object the client expects.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::api_error::{ApiError, ErrorKind};
 use crate::translate::{parse_arguments, OutEvent};
 use crate::upstream::routing::Api;
+
+/// A Messages `content_block_delta` written by a translator (`OutEvent::Raw`).
+#[derive(serde::Deserialize)]
+struct RawBlockDelta<'a> {
+    index: u64,
+    #[serde(borrow)]
+    delta: RawDelta<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    partial_json: Option<Cow<'a, str>>,
+}
 
 pub struct Assembler {
     api: Api,
@@ -38,6 +60,28 @@ impl Assembler {
         }
         match ev {
             OutEvent::Done => self.finished = true,
+            OutEvent::Raw {
+                name: Some("content_block_delta"),
+                data,
+            } if self.api == Api::Messages => {
+                match serde_json::from_str::<RawBlockDelta>(data) {
+                    Ok(d) => {
+                        let i = d.index as usize;
+                        let json = d.delta.kind == "input_json_delta";
+                        for (key, s) in [
+                            ("partial_json", d.delta.partial_json),
+                            ("text", d.delta.text),
+                            ("thinking", d.delta.thinking),
+                        ] {
+                            if let Some(s) = s {
+                                self.block_delta(i, json, key, &s);
+                            }
+                        }
+                    }
+                    Err(_) => self.push(&ev.clone().into_value()),
+                }
+            }
+            OutEvent::Raw { .. } => self.push(&ev.clone().into_value()),
             OutEvent::Event { name, data } => match self.api {
                 Api::Messages => self.messages(name.unwrap_or(""), data),
                 Api::Responses => self.responses(name.unwrap_or(""), data),
@@ -75,6 +119,31 @@ impl Assembler {
         self.error = Some(ApiError::new(kind, message));
     }
 
+    /// One Messages `content_block_delta`: tool input collected until the block ends,
+    /// text, thinking and signatures appended to their block.
+    fn block_delta(&mut self, index: usize, json: bool, field: &str, s: &str) {
+        if json {
+            if field == "partial_json" {
+                match self.partial_json.iter_mut().find(|(i, _)| *i == index) {
+                    Some((_, p)) => p.push_str(s),
+                    None => self.partial_json.push((index, s.to_string())),
+                }
+            }
+            return;
+        }
+        if field == "partial_json" {
+            return;
+        }
+        if let Some(block) = self
+            .result
+            .as_mut()
+            .and_then(|m| m.get_mut("content"))
+            .and_then(|c| c.get_mut(index))
+        {
+            append(block, field, s);
+        }
+    }
+
     fn messages(&mut self, name: &str, data: &Value) {
         match name {
             "message_start" => self.result = data.get("message").cloned(),
@@ -92,31 +161,10 @@ impl Assembler {
                 let Some(delta) = data.get("delta") else {
                     return;
                 };
-                if delta.get("type").and_then(Value::as_str) == Some("input_json_delta") {
-                    let part = delta
-                        .get("partial_json")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    match self.partial_json.iter_mut().find(|(i, _)| *i == index) {
-                        Some((_, s)) => s.push_str(part),
-                        None => self.partial_json.push((index, part.to_string())),
-                    }
-                    return;
-                }
-                let Some(block) = self
-                    .result
-                    .as_mut()
-                    .and_then(|m| m.pointer_mut(&format!("/content/{index}")))
-                else {
-                    return;
-                };
-                for (field, key) in [
-                    ("text", "text"),
-                    ("thinking", "thinking"),
-                    ("signature", "signature"),
-                ] {
+                let json = delta.get("type").and_then(Value::as_str) == Some("input_json_delta");
+                for key in ["partial_json", "text", "thinking", "signature"] {
                     if let Some(s) = delta.get(key).and_then(Value::as_str) {
-                        append(block, field, s);
+                        self.block_delta(index, json, key, s);
                     }
                 }
             }

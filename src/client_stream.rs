@@ -78,6 +78,11 @@ impl Translated {
             return;
         }
         let tools = &mut self.custom_tools;
+        for ev in self.out.iter_mut() {
+            if matches!(ev, OutEvent::Raw { .. }) {
+                *ev = std::mem::replace(ev, OutEvent::Done).into_value();
+            }
+        }
         self.out.retain_mut(|ev| match ev {
             OutEvent::Event {
                 name: Some(name),
@@ -163,6 +168,7 @@ pub fn serialize(events: impl Iterator<Item = OutEvent>, out: &mut Vec<u8>) {
     for ev in events {
         match ev {
             OutEvent::Event { name, data } => write_event(out, name, &data.to_string()),
+            OutEvent::Raw { name, data } => write_event(out, name, &data),
             OutEvent::Done => write_event(out, None, "[DONE]"),
         }
     }

@@ -31,33 +31,43 @@ impl SseParser {
 
     /// Feeds one chunk and appends every event it completes to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
-        self.buf.extend_from_slice(chunk);
-        let mut start = 0;
-        let mut i = 0;
-        let len = self.buf.len();
-        while i < len {
-            let b = self.buf[i];
-            if b == b'\n' || b == b'\r' {
-                // A trailing '\r' may be half of a "\r\n" split across chunks: wait.
-                if b == b'\r' && i + 1 == len {
-                    break;
-                }
-                let line_end = i;
-                i += if b == b'\r' && self.buf[i + 1] == b'\n' {
-                    2
-                } else {
-                    1
-                };
-                let line = std::mem::take(&mut self.buf);
-                self.line(&line[start..line_end], out);
-                self.buf = line;
-                start = i;
-            } else {
-                i += 1;
-            }
+        if self.buf.is_empty() {
+            // The usual case: no unfinished line from before, so lines are read straight
+            // from the chunk and only its unfinished tail is copied.
+            let done = self.lines(chunk, out);
+            self.buf.extend_from_slice(&chunk[done..]);
+        } else {
+            self.buf.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.buf);
+            let done = self.lines(&buf, out);
+            self.buf = buf;
+            // One drain per chunk keeps long frames linear rather than quadratic.
+            self.buf.drain(..done);
         }
-        // One drain per chunk keeps long frames linear rather than quadratic.
-        self.buf.drain(..start);
+    }
+
+    /// Handles every complete line of `bytes`; returns how many bytes they took.
+    fn lines(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> usize {
+        let mut start = 0;
+        while let Some(off) = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
+            let end = start + off;
+            let next = if bytes[end] == b'\r' {
+                match bytes.get(end + 1) {
+                    // A trailing '\r' may be half of a "\r\n" split across chunks: wait.
+                    None => break,
+                    Some(b'\n') => end + 2,
+                    Some(_) => end + 1,
+                }
+            } else {
+                end + 1
+            };
+            self.line(&bytes[start..end], out);
+            start = next;
+        }
+        start
     }
 
     /// Ends the stream: a final line without a newline and a pending event are flushed.
@@ -92,10 +102,14 @@ impl SseParser {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                push_lossy(&mut self.data, value);
                 self.has_data = true;
             }
-            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            b"event" => {
+                let mut name = String::new();
+                push_lossy(&mut name, value);
+                self.event = Some(name);
+            }
             _ => {} // id, retry and unknown fields carry nothing we use
         }
     }
@@ -110,6 +124,14 @@ impl SseParser {
             self.event = None;
         }
         self.has_data = false;
+    }
+}
+
+/// Appends UTF-8 text, replacing invalid sequences (rare: checked first, then decoded).
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 

@@ -1322,7 +1322,8 @@ mod tests {
     /// Chunks rendered as their delta / finish / usage, checking the envelope on the way.
     fn render(out: &[OutEvent]) -> Vec<String> {
         out.iter()
-            .map(|e| match e {
+            .map(|e| match &e.clone().into_value() {
+                OutEvent::Raw { .. } => unreachable!("normalized"),
                 OutEvent::Done => "[DONE]".to_string(),
                 OutEvent::Event { name, data } => {
                     assert_eq!(*name, None, "Chat chunks have no event name");

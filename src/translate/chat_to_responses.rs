@@ -1170,7 +1170,8 @@ mod tests {
     /// Chunks as (delta or "finish:<reason>" / "usage" / "DONE" / "error") for compact asserts.
     fn deltas(out: &[OutEvent]) -> Vec<Value> {
         out.iter()
-            .map(|e| match e {
+            .map(|e| match &e.clone().into_value() {
+                OutEvent::Raw { .. } => unreachable!("normalized"),
                 OutEvent::Done => json!("DONE"),
                 OutEvent::Event { name, data } => {
                     assert_eq!(*name, None, "chat chunks are unnamed");

@@ -13,6 +13,8 @@ pub mod messages_to_responses;
 pub mod responses_to_chat;
 pub mod responses_to_messages;
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::api_error::ApiError;
@@ -72,11 +74,29 @@ pub enum OutEvent {
         name: Option<&'static str>,
         data: Value,
     },
+    /// An event whose JSON is already written: the text, thinking and tool-argument
+    /// deltas that make up nearly all of a stream, built without a `Value`.
+    Raw {
+        name: Option<&'static str>,
+        data: String,
+    },
     /// Chat Completions' closing `data: [DONE]`.
     Done,
 }
 
 impl OutEvent {
+    /// The same event with its JSON as a `Value` (a `Raw` event parsed), for consumers
+    /// that inspect events rather than send them.
+    pub fn into_value(self) -> OutEvent {
+        match self {
+            OutEvent::Raw { name, data } => OutEvent::Event {
+                name,
+                data: serde_json::from_str(&data).expect("raw events are valid JSON"),
+            },
+            other => other,
+        }
+    }
+
     pub fn named(name: &'static str, data: Value) -> OutEvent {
         OutEvent::Event {
             name: Some(name),
@@ -86,6 +106,89 @@ impl OutEvent {
 
     pub fn data(data: Value) -> OutEvent {
         OutEvent::Event { name: None, data }
+    }
+}
+
+/// A Responses text, reasoning-summary or function-arguments delta event, read without
+/// building a `Value` (the fields translators use; the rest is skipped unparsed).
+#[derive(serde::Deserialize)]
+pub struct ResponsesDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    pub output_index: u64,
+    #[serde(default)]
+    pub content_index: u64,
+    #[serde(default)]
+    pub summary_index: u64,
+    #[serde(borrow)]
+    pub delta: Cow<'a, str>,
+}
+
+impl<'a> ResponsesDelta<'a> {
+    pub const TEXT: &'static str = "response.output_text.delta";
+    pub const SUMMARY: &'static str = "response.reasoning_summary_text.delta";
+    pub const ARGUMENTS: &'static str = "response.function_call_arguments.delta";
+
+    /// The delta, when `ev` is one of the three (named so by its `event:` line and `type`).
+    pub fn read(ev: &'a SseEvent) -> Option<ResponsesDelta<'a>> {
+        let name = ev.event.as_deref()?;
+        if name != Self::TEXT && name != Self::SUMMARY && name != Self::ARGUMENTS {
+            return None;
+        }
+        serde_json::from_str::<ResponsesDelta>(&ev.data)
+            .ok()
+            .filter(|d| d.kind == name)
+    }
+}
+
+/// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
+pub fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// An Anthropic `content_block_delta` carrying text:
+/// `{"type":"content_block_delta","index":i,"delta":{"type":kind,field:text}}`.
+pub fn messages_text_delta(index: u64, kind: &str, field: &str, text: &str) -> OutEvent {
+    let mut data = String::with_capacity(text.len() + 96);
+    data.push_str("{\"type\":\"content_block_delta\",\"index\":");
+    data.push_str(&index.to_string());
+    data.push_str(",\"delta\":{\"type\":");
+    push_json_str(&mut data, kind);
+    data.push(',');
+    push_json_str(&mut data, field);
+    data.push(':');
+    push_json_str(&mut data, text);
+    data.push_str("}}");
+    OutEvent::Raw {
+        name: Some("content_block_delta"),
+        data,
     }
 }
 
@@ -273,6 +376,24 @@ mod tests {
         assert_eq!(parse_arguments(""), json!({}));
         assert_eq!(parse_arguments("[1]"), json!({"raw_arguments": "[1]"}));
         assert_eq!(parse_arguments("{oops"), json!({"raw_arguments": "{oops"}));
+    }
+
+    #[test]
+    fn raw_json_strings_match_serde_json() {
+        for s in ["", "plain", "q\"b\\s", "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}", "ünï \u{1F600} </x>"] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+        let OutEvent::Raw { name, data } = messages_text_delta(3, "text_delta", "text", "a\"b")
+        else {
+            panic!()
+        };
+        assert_eq!(name, Some("content_block_delta"));
+        assert_eq!(
+            serde_json::from_str::<Value>(&data).unwrap(),
+            json!({"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "a\"b"}})
+        );
     }
 
     #[test]

@@ -1482,16 +1482,18 @@ mod tests {
     fn names(out: &[OutEvent]) -> Vec<&'static str> {
         out.iter()
             .map(|e| match e {
-                OutEvent::Event { name, .. } => name.expect("responses events are named"),
+                OutEvent::Event { name, .. } | OutEvent::Raw { name, .. } => {
+                    name.expect("responses events are named")
+                }
                 OutEvent::Done => panic!("Responses streams have no [DONE]"),
             })
             .collect()
     }
 
-    fn data(e: &OutEvent) -> &Value {
-        match e {
+    fn data(e: &OutEvent) -> Value {
+        match e.clone().into_value() {
             OutEvent::Event { data, .. } => data,
-            OutEvent::Done => panic!("no data"),
+            _ => panic!("no data"),
         }
     }
 
@@ -1548,7 +1550,7 @@ mod tests {
         assert_eq!(data(&out[4])["item_id"], id);
         assert_eq!(data(&out[6])["text"], "Héllo wörld ✓");
         assert_eq!(data(&out[8])["item"]["id"], id);
-        let r = &data(&out[9])["response"];
+        let r = &data(&out[9])["response"].clone();
         assert_eq!(r["status"], "completed");
         assert_eq!(r["model"], "gemini-2.5-pro");
         assert_eq!(r["created_at"], 1_700_000_000);
@@ -1629,7 +1631,7 @@ mod tests {
                    "arguments": "", "call_id": "toolu_vrtx_01A", "name": "Read"})
         );
         assert_eq!(data(&out[11])["arguments"], "{\"file_path\":\"a\"}");
-        let r = &data(&out[13])["response"];
+        let r = &data(&out[13])["response"].clone();
         assert_eq!(r["status"], "completed");
         assert_eq!(r["output"][1]["arguments"], "{\"file_path\":\"a\"}");
         assert_eq!(r["output"][1]["status"], "completed");
@@ -1694,15 +1696,15 @@ mod tests {
             .collect();
         assert_eq!(calls, [("c1", "{\"a\":1}"), ("c2", "{\"a\":2}")]);
         // Each item's added/done ids agree.
-        let added: Vec<&Value> = out
+        let added: Vec<Value> = out
             .iter()
             .filter(|e| names(std::slice::from_ref(e))[0] == "response.output_item.added")
-            .map(|e| &data(e)["item"]["id"])
+            .map(|e| data(e)["item"]["id"].clone())
             .collect();
-        let done: Vec<&Value> = out
+        let done: Vec<Value> = out
             .iter()
             .filter(|e| names(std::slice::from_ref(e))[0] == "response.output_item.done")
-            .map(|e| &data(e)["item"]["id"])
+            .map(|e| data(e)["item"]["id"].clone())
             .collect();
         assert_eq!(added, done);
     }

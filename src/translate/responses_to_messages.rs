@@ -1625,9 +1625,9 @@ mod tests {
         t.on_end(&mut out);
         let got: Vec<Value> = out
             .into_iter()
-            .map(|e| match e {
+            .map(|e| match e.into_value() {
                 OutEvent::Event { data, .. } => data,
-                OutEvent::Done => panic!("no [DONE] on Responses"),
+                _ => panic!("no [DONE] on Responses"),
             })
             .collect();
         let want: Vec<Value> = whole.into_iter().map(|(_, d)| d).collect();

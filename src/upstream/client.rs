@@ -41,7 +41,7 @@ pub async fn send(req: &HttpRequest<'_>) -> Result<Response, ApiError> {
 
 /// Reads a whole (small) upstream body as text; a broken body is a 502.
 pub async fn text(resp: &mut Response) -> Result<String, ApiError> {
-    resp.text().await.map_err(|e| {
+    super::body::text(resp).await.map_err(|e| {
         worker::console_error!("upstream body read failed: {e}");
         ApiError::new(
             ErrorKind::BadGateway,

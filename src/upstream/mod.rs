@@ -7,6 +7,8 @@ pub mod headers;
 pub mod routing;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod body;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod client;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod session;
