@@ -141,6 +141,123 @@ impl<'a> ResponsesDelta<'a> {
     }
 }
 
+/// A Chat Completions stream chunk as the translators read it, parsed without building a
+/// `Value` for what comes in every chunk (`usage` and `error` are rare and kept as values).
+/// A chunk whose fields have unexpected types is read through a `Value` instead, where
+/// such fields count as absent (as the `Value` reads did before).
+#[derive(serde::Deserialize, Default)]
+pub struct ChatChunk<'a> {
+    #[serde(borrow, default)]
+    pub choices: Option<Vec<ChatChoice<'a>>>,
+    #[serde(default)]
+    pub usage: Option<Value>,
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatChoice<'a> {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(borrow, default)]
+    pub delta: Option<ChatDelta<'a>>,
+    #[serde(borrow, default)]
+    pub finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatDelta<'a> {
+    #[serde(borrow, default)]
+    pub content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub reasoning_text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub reasoning_opaque: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub tool_calls: Option<Vec<ChatToolCall<'a>>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatToolCall<'a> {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub function: Option<ChatFunction<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatFunction<'a> {
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub arguments: Option<Cow<'a, str>>,
+}
+
+impl<'a> ChatChunk<'a> {
+    /// The chunk of an upstream Chat event; `None` for `[DONE]` or data that is not a
+    /// JSON object.
+    pub fn read(ev: &'a SseEvent) -> Option<ChatChunk<'a>> {
+        if ev.is_done_marker() {
+            return None;
+        }
+        match serde_json::from_str(&ev.data) {
+            Ok(chunk) => Some(chunk),
+            Err(_) => match serde_json::from_str::<Value>(&ev.data) {
+                Ok(v @ Value::Object(_)) => Some(ChatChunk::from_value(&v)),
+                _ => None,
+            },
+        }
+    }
+
+    fn from_value(v: &Value) -> ChatChunk<'static> {
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(|s| Cow::Owned(s.to_string()));
+        let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
+        let choices = v.get("choices").and_then(Value::as_array).map(|cs| {
+            cs.iter()
+                .map(|c| ChatChoice {
+                    index: n(c, "index"),
+                    finish_reason: s(c, "finish_reason"),
+                    delta: c.get("delta").filter(|d| d.is_object()).map(|d| ChatDelta {
+                        content: s(d, "content"),
+                        refusal: s(d, "refusal"),
+                        reasoning_text: s(d, "reasoning_text"),
+                        reasoning_opaque: s(d, "reasoning_opaque"),
+                        tool_calls: d.get("tool_calls").and_then(Value::as_array).map(|calls| {
+                            calls
+                                .iter()
+                                .map(|t| ChatToolCall {
+                                    index: n(t, "index"),
+                                    id: s(t, "id"),
+                                    function: t.get("function").filter(|f| f.is_object()).map(
+                                        |f| ChatFunction {
+                                            name: s(f, "name"),
+                                            arguments: s(f, "arguments"),
+                                        },
+                                    ),
+                                })
+                                .collect()
+                        }),
+                    }),
+                })
+                .collect()
+        });
+        ChatChunk {
+            choices,
+            usage: v.get("usage").filter(|u| !u.is_null()).cloned(),
+            error: v.get("error").filter(|e| !e.is_null()).cloned(),
+        }
+    }
+}
+
+/// A text field, when present and not empty.
+pub fn nonempty<'s>(field: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+    field.as_deref().filter(|s| !s.is_empty())
+}
+
 /// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
 pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
