@@ -81,6 +81,8 @@ impl Assembler {
                     Err(_) => self.push(&ev.clone().into_value()),
                 }
             }
+            // Responses answers come whole in the terminal event; raw events are deltas.
+            OutEvent::Raw { .. } if self.api == Api::Responses => {}
             OutEvent::Raw { .. } => self.push(&ev.clone().into_value()),
             OutEvent::Event { name, data } => match self.api {
                 Api::Messages => self.messages(name.unwrap_or(""), data),

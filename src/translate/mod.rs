@@ -258,6 +258,66 @@ pub fn nonempty<'s>(field: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
     field.as_deref().filter(|s| !s.is_empty())
 }
 
+/// An Anthropic `content_block_delta` event, read without building a `Value`.
+#[derive(serde::Deserialize)]
+pub struct MessagesDelta<'a> {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(borrow)]
+    pub delta: MessagesDeltaBody<'a>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct MessagesDeltaBody<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub partial_json: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub signature: Option<Cow<'a, str>>,
+}
+
+impl<'a> MessagesDelta<'a> {
+    /// The delta, when `ev` is a `content_block_delta` (by its `event:` line).
+    pub fn read(ev: &'a SseEvent) -> Option<MessagesDelta<'a>> {
+        if ev.event.as_deref() != Some("content_block_delta") {
+            return None;
+        }
+        serde_json::from_str(&ev.data).ok()
+    }
+}
+
+impl MessagesDeltaBody<'_> {
+    /// The text the delta carries for its type (`""` when absent).
+    pub fn payload(&self) -> &str {
+        let field = match self.kind.as_ref() {
+            "text_delta" => &self.text,
+            "thinking_delta" => &self.thinking,
+            "input_json_delta" => &self.partial_json,
+            "signature_delta" => &self.signature,
+            _ => return "",
+        };
+        field.as_deref().unwrap_or("")
+    }
+
+    /// The same from a `Value` delta.
+    pub fn payload_of(delta: &Value) -> (&str, &str) {
+        let kind = delta.get("type").and_then(Value::as_str).unwrap_or("");
+        let key = match kind {
+            "text_delta" => "text",
+            "thinking_delta" => "thinking",
+            "input_json_delta" => "partial_json",
+            "signature_delta" => "signature",
+            _ => return (kind, ""),
+        };
+        (kind, delta.get(key).and_then(Value::as_str).unwrap_or(""))
+    }
+}
+
 /// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
 pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
