@@ -7,8 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url, OutEvent,
-    StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
+    push_json_str, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx,
+    Usage, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -746,38 +747,47 @@ impl MessagesToChatStream {
         }
     }
 
-    fn block_delta(&mut self, index: u64, delta: &Value, out: &mut Vec<OutEvent>) {
-        let field = |k: &str| {
-            delta
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-        };
+    /// A chunk whose delta is one text field (or one tool call's argument text), written
+    /// without building a `Value`: nearly every chunk of a stream.
+    fn emit_text(&mut self, field: &str, tool: Option<u64>, text: &str, out: &mut Vec<OutEvent>) {
+        self.start(out);
+        let mut data = String::with_capacity(text.len() + self.model.len() + 160);
+        data.push_str("{\"id\":");
+        push_json_str(&mut data, &self.id);
+        data.push_str(",\"object\":\"chat.completion.chunk\",\"created\":");
+        data.push_str(&self.created.to_string());
+        data.push_str(",\"model\":");
+        push_json_str(&mut data, &self.model);
+        data.push_str(",\"choices\":[{\"index\":0,\"delta\":{");
+        if let Some(tool) = tool {
+            data.push_str("\"tool_calls\":[{\"index\":");
+            data.push_str(&tool.to_string());
+            data.push_str(",\"function\":{");
+        }
+        push_json_str(&mut data, field);
+        data.push(':');
+        push_json_str(&mut data, text);
+        if tool.is_some() {
+            data.push_str("}}]");
+        }
+        data.push_str("},\"finish_reason\":null,\"logprobs\":null}]}");
+        out.push(OutEvent::Raw { name: None, data });
+    }
+
+    fn block_delta(&mut self, index: u64, kind: &str, text: &str, out: &mut Vec<OutEvent>) {
+        if text.is_empty() {
+            return;
+        }
         let reasoning = self.reasoning_block == Some(index);
-        match delta.get("type").and_then(Value::as_str).unwrap_or("") {
-            "text_delta" => {
-                if let Some(t) = field("text") {
-                    self.emit(obj([("content", s(t))]), Value::Null, out);
-                }
-            }
-            "thinking_delta" if reasoning => {
-                if let Some(t) = field("thinking") {
-                    self.emit(obj([("reasoning_text", s(t))]), Value::Null, out);
-                }
-            }
-            "signature_delta" if reasoning => {
-                if let Some(sig) = field("signature") {
-                    self.emit(obj([("reasoning_opaque", s(sig))]), Value::Null, out);
-                }
-            }
+        match kind {
+            "text_delta" => self.emit_text("content", None, text, out),
+            "thinking_delta" if reasoning => self.emit_text("reasoning_text", None, text, out),
+            "signature_delta" if reasoning => self.emit_text("reasoning_opaque", None, text, out),
             "input_json_delta" => {
                 let Some(&(_, tool)) = self.tool_blocks.iter().find(|(b, _)| *b == index) else {
                     return;
                 };
-                if let Some(p) = field("partial_json") {
-                    let d = self.tool_delta(tool, obj([("arguments", s(p))]), None);
-                    self.emit(d, Value::Null, out);
-                }
+                self.emit_text("arguments", Some(tool), text, out);
             }
             _ => {}
         }
@@ -819,6 +829,11 @@ impl StreamTranslator for MessagesToChatStream {
         if self.terminated {
             return;
         }
+        if let Some(d) = MessagesDelta::read(ev) {
+            let (kind, text) = (&d.delta.kind, d.delta.payload());
+            self.block_delta(d.index.unwrap_or(0), kind, text, out);
+            return;
+        }
         // Copilot's stray `data: [DONE]` on Messages streams and malformed JSON: skipped.
         let Some(data) = event_json(ev) else {
             return;
@@ -838,7 +853,8 @@ impl StreamTranslator for MessagesToChatStream {
             }
             "content_block_delta" => {
                 if let Some(delta) = data.get("delta") {
-                    self.block_delta(index, delta, out);
+                    let (kind, text) = MessagesDeltaBody::payload_of(delta);
+                    self.block_delta(index, kind, text, out);
                 }
             }
             "message_delta" => {
