@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde_json::{json, Map, Value};
 
 use crate::api_error::{ApiError, ErrorKind};
-use crate::translate::{parse_arguments, OutEvent};
+use crate::translate::{parse_arguments, ChatChunk, OutEvent};
 use crate::upstream::routing::Api;
 
 /// A Messages `content_block_delta` written by a translator (`OutEvent::Raw`).
@@ -83,6 +83,13 @@ impl Assembler {
             }
             // Responses answers come whole in the terminal event; raw events are deltas.
             OutEvent::Raw { .. } if self.api == Api::Responses => {}
+            // Chat deltas (the answer was opened by the first, `Value`, chunk).
+            OutEvent::Raw { data, .. } if self.api == Api::ChatCompletions && self.result.is_some() => {
+                match serde_json::from_str::<ChatChunk>(data) {
+                    Ok(chunk) => self.chat_choice(&chunk),
+                    Err(_) => self.push(&ev.clone().into_value()),
+                }
+            }
             OutEvent::Raw { .. } => self.push(&ev.clone().into_value()),
             OutEvent::Event { name, data } => match self.api {
                 Api::Messages => self.messages(name.unwrap_or(""), data),
@@ -266,32 +273,36 @@ impl Assembler {
         if let Some(u) = data.get("usage").filter(|u| u.is_object()) {
             result["usage"] = u.clone();
         }
-        let Some(choice) = data
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-        else {
+        self.chat_choice(&ChatChunk::from_value(data));
+    }
+
+    /// The first choice of a chunk folded into the answer (which exists by then).
+    fn chat_choice(&mut self, chunk: &ChatChunk) {
+        let Some(result) = self.result.as_mut() else {
             return;
         };
-        if let Some(fr) = choice.get("finish_reason").filter(|f| !f.is_null()) {
-            result["choices"][0]["finish_reason"] = fr.clone();
+        let Some(choice) = chunk.choices.as_ref().and_then(|c| c.first()) else {
+            return;
+        };
+        if let Some(fr) = &choice.finish_reason {
+            result["choices"][0]["finish_reason"] = Value::String(fr.to_string());
         }
-        let Some(delta) = choice.get("delta") else {
+        let Some(delta) = &choice.delta else {
             return;
         };
         let message = &mut result["choices"][0]["message"];
-        for key in ["content", "reasoning_text", "reasoning_opaque", "refusal"] {
-            if let Some(s) = delta.get(key).and_then(Value::as_str) {
+        for (key, s) in [
+            ("content", &delta.content),
+            ("reasoning_text", &delta.reasoning_text),
+            ("reasoning_opaque", &delta.reasoning_opaque),
+            ("refusal", &delta.refusal),
+        ] {
+            if let Some(s) = s {
                 append(message, key, s);
             }
         }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+        for call in delta.tool_calls.iter().flatten() {
+            let index = call.index.unwrap_or(0);
             let slot = match self.tool_calls.iter_mut().position(|(i, _)| *i == index) {
                 Some(p) => &mut self.tool_calls[p].1,
                 None => {
@@ -302,13 +313,14 @@ impl Assembler {
                     &mut self.tool_calls.last_mut().expect("just pushed").1
                 }
             };
-            if let Some(id) = call.get("id").filter(|v| v.is_string()) {
-                slot["id"] = id.clone();
+            if let Some(id) = &call.id {
+                slot["id"] = Value::String(id.to_string());
             }
-            if let Some(n) = call.pointer("/function/name").and_then(Value::as_str) {
+            let function = call.function.as_ref();
+            if let Some(n) = function.and_then(|f| f.name.as_deref()) {
                 append(&mut slot["function"], "name", n);
             }
-            if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str) {
+            if let Some(a) = function.and_then(|f| f.arguments.as_deref()) {
                 append(&mut slot["function"], "arguments", a);
             }
         }

@@ -213,7 +213,8 @@ impl<'a> ChatChunk<'a> {
         }
     }
 
-    fn from_value(v: &Value) -> ChatChunk<'static> {
+    /// The same from a parsed value (fields of other types count as absent).
+    pub fn from_value(v: &Value) -> ChatChunk<'static> {
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(|s| Cow::Owned(s.to_string()));
         let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
         let choices = v.get("choices").and_then(Value::as_array).map(|cs| {
