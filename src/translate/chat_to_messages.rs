@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{
     error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
-    push_json_str, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx,
+    chat_text_chunk, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx,
     Usage, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
@@ -751,27 +751,14 @@ impl MessagesToChatStream {
     /// without building a `Value`: nearly every chunk of a stream.
     fn emit_text(&mut self, field: &str, tool: Option<u64>, text: &str, out: &mut Vec<OutEvent>) {
         self.start(out);
-        let mut data = String::with_capacity(text.len() + self.model.len() + 160);
-        data.push_str("{\"id\":");
-        push_json_str(&mut data, &self.id);
-        data.push_str(",\"object\":\"chat.completion.chunk\",\"created\":");
-        data.push_str(&self.created.to_string());
-        data.push_str(",\"model\":");
-        push_json_str(&mut data, &self.model);
-        data.push_str(",\"choices\":[{\"index\":0,\"delta\":{");
-        if let Some(tool) = tool {
-            data.push_str("\"tool_calls\":[{\"index\":");
-            data.push_str(&tool.to_string());
-            data.push_str(",\"function\":{");
-        }
-        push_json_str(&mut data, field);
-        data.push(':');
-        push_json_str(&mut data, text);
-        if tool.is_some() {
-            data.push_str("}}]");
-        }
-        data.push_str("},\"finish_reason\":null,\"logprobs\":null}]}");
-        out.push(OutEvent::Raw { name: None, data });
+        out.push(chat_text_chunk(
+            &self.id,
+            self.created,
+            &self.model,
+            field,
+            tool,
+            text,
+        ));
     }
 
     fn block_delta(&mut self, index: u64, kind: &str, text: &str, out: &mut Vec<OutEvent>) {

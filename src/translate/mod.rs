@@ -370,6 +370,39 @@ pub fn messages_text_delta(index: u64, kind: &str, field: &str, text: &str) -> O
     }
 }
 
+/// A Chat chunk whose delta is one text field, or one tool call's argument text
+/// (`tool`: the call's index), written without building a `Value`.
+pub fn chat_text_chunk(
+    id: &str,
+    created: u64,
+    model: &str,
+    field: &str,
+    tool: Option<u64>,
+    text: &str,
+) -> OutEvent {
+    let mut data = String::with_capacity(text.len() + id.len() + model.len() + 160);
+    data.push_str("{\"id\":");
+    push_json_str(&mut data, id);
+    data.push_str(",\"object\":\"chat.completion.chunk\",\"created\":");
+    data.push_str(&created.to_string());
+    data.push_str(",\"model\":");
+    push_json_str(&mut data, model);
+    data.push_str(",\"choices\":[{\"index\":0,\"delta\":{");
+    if let Some(tool) = tool {
+        data.push_str("\"tool_calls\":[{\"index\":");
+        data.push_str(&tool.to_string());
+        data.push_str(",\"function\":{");
+    }
+    push_json_str(&mut data, field);
+    data.push(':');
+    push_json_str(&mut data, text);
+    if tool.is_some() {
+        data.push_str("}}]");
+    }
+    data.push_str("},\"finish_reason\":null,\"logprobs\":null}]}");
+    OutEvent::Raw { name: None, data }
+}
+
 /// Token usage as reported upstream. `input_tokens` counts every prompt token, cached or
 /// not (OpenAI's convention); Anthropic's `input_tokens` excludes cache reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
