@@ -63,28 +63,28 @@ impl Assembler {
             OutEvent::Raw {
                 name: Some("content_block_delta"),
                 data,
-            } if self.api == Api::Messages => {
-                match serde_json::from_str::<RawBlockDelta>(data) {
-                    Ok(d) => {
-                        let i = d.index as usize;
-                        let json = d.delta.kind == "input_json_delta";
-                        for (key, s) in [
-                            ("partial_json", d.delta.partial_json),
-                            ("text", d.delta.text),
-                            ("thinking", d.delta.thinking),
-                        ] {
-                            if let Some(s) = s {
-                                self.block_delta(i, json, key, &s);
-                            }
+            } if self.api == Api::Messages => match serde_json::from_str::<RawBlockDelta>(data) {
+                Ok(d) => {
+                    let i = d.index as usize;
+                    let json = d.delta.kind == "input_json_delta";
+                    for (key, s) in [
+                        ("partial_json", d.delta.partial_json),
+                        ("text", d.delta.text),
+                        ("thinking", d.delta.thinking),
+                    ] {
+                        if let Some(s) = s {
+                            self.block_delta(i, json, key, &s);
                         }
                     }
-                    Err(_) => self.push(&ev.clone().into_value()),
                 }
-            }
+                Err(_) => self.push(&ev.clone().into_value()),
+            },
             // Responses answers come whole in the terminal event; raw events are deltas.
             OutEvent::Raw { .. } if self.api == Api::Responses => {}
             // Chat deltas (the answer was opened by the first, `Value`, chunk).
-            OutEvent::Raw { data, .. } if self.api == Api::ChatCompletions && self.result.is_some() => {
+            OutEvent::Raw { data, .. }
+                if self.api == Api::ChatCompletions && self.result.is_some() =>
+            {
                 match serde_json::from_str::<ChatChunk>(data) {
                     Ok(chunk) => self.chat_choice(&chunk),
                     Err(_) => self.push(&ev.clone().into_value()),

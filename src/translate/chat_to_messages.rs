@@ -7,9 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
-    chat_text_chunk, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx,
-    Usage, THINKING_PLACEHOLDER,
+    chat_text_chunk, error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
+    MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx, Usage,
+    THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, OutEvent,
-    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, OutEvent, ResponsesDelta,
+    StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;

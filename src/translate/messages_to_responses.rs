@@ -10,9 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, event_json, is_openai_encrypted, messages_text_delta,
-    ResponsesDelta, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
-    THINKING_PLACEHOLDER,
+    content_text, error_event, event_json, is_openai_encrypted, messages_text_delta, OutEvent,
+    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;

@@ -215,7 +215,11 @@ impl<'a> ChatChunk<'a> {
 
     /// The same from a parsed value (fields of other types count as absent).
     pub fn from_value(v: &Value) -> ChatChunk<'static> {
-        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(|s| Cow::Owned(s.to_string()));
+        let s = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(|s| Cow::Owned(s.to_string()))
+        };
         let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
         let choices = v.get("choices").and_then(Value::as_array).map(|cs| {
             cs.iter()
@@ -401,6 +405,43 @@ pub fn chat_text_chunk(
     }
     data.push_str("},\"finish_reason\":null,\"logprobs\":null}]}");
     OutEvent::Raw { name: None, data }
+}
+
+/// A Responses delta event (`response.output_text.delta` and the like), written without
+/// building a `Value`. `part`: `("content_index", i)` or `("summary_index", i)`.
+pub fn responses_delta_event(
+    name: &'static str,
+    sequence_number: u64,
+    at: (&str, u64),
+    part: Option<(&str, u64)>,
+    delta: &str,
+    logprobs: bool,
+) -> OutEvent {
+    let mut data = String::with_capacity(delta.len() + at.0.len() + 128);
+    data.push_str("{\"type\":\"");
+    data.push_str(name);
+    data.push_str("\",\"sequence_number\":");
+    data.push_str(&sequence_number.to_string());
+    data.push_str(",\"item_id\":");
+    push_json_str(&mut data, at.0);
+    data.push_str(",\"output_index\":");
+    data.push_str(&at.1.to_string());
+    if let Some((key, i)) = part {
+        data.push_str(",\"");
+        data.push_str(key);
+        data.push_str("\":");
+        data.push_str(&i.to_string());
+    }
+    data.push_str(",\"delta\":");
+    push_json_str(&mut data, delta);
+    if logprobs {
+        data.push_str(",\"logprobs\":[]");
+    }
+    data.push('}');
+    OutEvent::Raw {
+        name: Some(name),
+        data,
+    }
 }
 
 /// Token usage as reported upstream. `input_tokens` counts every prompt token, cached or
@@ -591,7 +632,13 @@ mod tests {
 
     #[test]
     fn raw_json_strings_match_serde_json() {
-        for s in ["", "plain", "q\"b\\s", "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}", "ünï \u{1F600} </x>"] {
+        for s in [
+            "",
+            "plain",
+            "q\"b\\s",
+            "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}",
+            "ünï \u{1F600} </x>",
+        ] {
             let mut out = String::new();
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::{
     error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
-    push_json_str, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx,
-    Usage, THINKING_PLACEHOLDER,
+    responses_delta_event, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
+    TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -765,32 +765,11 @@ impl MessagesToResponsesStream {
         logprobs: bool,
         out: &mut Vec<OutEvent>,
     ) {
-        let mut data = String::with_capacity(delta.len() + at.0.len() + 128);
-        data.push_str("{\"type\":\"");
-        data.push_str(name);
-        data.push_str("\",\"sequence_number\":");
-        data.push_str(&self.seq.to_string());
-        data.push_str(",\"item_id\":");
-        push_json_str(&mut data, at.0);
-        data.push_str(",\"output_index\":");
-        data.push_str(&at.1.to_string());
-        if let Some((key, i)) = part {
-            data.push_str(",\"");
-            data.push_str(key);
-            data.push_str("\":");
-            data.push_str(&i.to_string());
-        }
-        data.push_str(",\"delta\":");
-        push_json_str(&mut data, delta);
-        if logprobs {
-            data.push_str(",\"logprobs\":[]");
-        }
-        data.push('}');
+        let at = (at.0, at.1 as u64);
+        out.push(responses_delta_event(
+            name, self.seq, at, part, delta, logprobs,
+        ));
         self.seq += 1;
-        out.push(OutEvent::Raw {
-            name: Some(name),
-            data,
-        });
     }
 
     fn delta(&mut self, kind: &str, payload: &str, out: &mut Vec<OutEvent>) {

@@ -75,8 +75,10 @@ pub fn chunks(resp: &Response) -> Option<BodyStream> {
         }
     };
     Some(
-        stream::unfold(reader, |mut r| async move { r.next().await.map(|item| (item, r)) })
-            .boxed_local(),
+        stream::unfold(reader, |mut r| async move {
+            r.next().await.map(|item| (item, r))
+        })
+        .boxed_local(),
     )
 }
 
