@@ -5,7 +5,7 @@
 use crate::accounting::Outcome;
 use crate::custom_tools::CustomTools;
 use crate::relay::Relay;
-use crate::sse::{write_event, SseEvent, SseParser};
+use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
 use crate::translate::{error_event, OutEvent, StreamTranslator, Usage};
 use crate::upstream::routing::Api;
 
@@ -168,7 +168,8 @@ pub fn serialize(events: impl Iterator<Item = OutEvent>, out: &mut Vec<u8>) {
     for ev in events {
         match ev {
             OutEvent::Event { name, data } => write_event(out, name, &data.to_string()),
-            OutEvent::Raw { name, data } => write_event(out, name, &data),
+            // Written JSON has no line break: one `data:` line, no splitting.
+            OutEvent::Raw { name, data } => write_event_line(out, name, &data),
             OutEvent::Done => write_event(out, None, "[DONE]"),
         }
     }

@@ -135,6 +135,19 @@ fn push_lossy(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Appends one event whose data is a single line (the caller knows it has no `\n`).
+pub fn write_event_line(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
+    debug_assert!(!data.contains('\n'));
+    if let Some(name) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
 /// Appends one event in wire format. Multi-line data becomes several `data:` lines.
 pub fn write_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
     if let Some(name) = event {

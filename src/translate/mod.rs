@@ -323,6 +323,23 @@ impl MessagesDeltaBody<'_> {
     }
 }
 
+/// Appends a number in decimal (no allocation, unlike `to_string`).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
 /// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
 pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -360,7 +377,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
 pub fn messages_text_delta(index: u64, kind: &str, field: &str, text: &str) -> OutEvent {
     let mut data = String::with_capacity(text.len() + 96);
     data.push_str("{\"type\":\"content_block_delta\",\"index\":");
-    data.push_str(&index.to_string());
+    push_u64(&mut data, index);
     data.push_str(",\"delta\":{\"type\":");
     push_json_str(&mut data, kind);
     data.push(',');
@@ -388,13 +405,13 @@ pub fn chat_text_chunk(
     data.push_str("{\"id\":");
     push_json_str(&mut data, id);
     data.push_str(",\"object\":\"chat.completion.chunk\",\"created\":");
-    data.push_str(&created.to_string());
+    push_u64(&mut data, created);
     data.push_str(",\"model\":");
     push_json_str(&mut data, model);
     data.push_str(",\"choices\":[{\"index\":0,\"delta\":{");
     if let Some(tool) = tool {
         data.push_str("\"tool_calls\":[{\"index\":");
-        data.push_str(&tool.to_string());
+        push_u64(&mut data, tool);
         data.push_str(",\"function\":{");
     }
     push_json_str(&mut data, field);
@@ -421,16 +438,16 @@ pub fn responses_delta_event(
     data.push_str("{\"type\":\"");
     data.push_str(name);
     data.push_str("\",\"sequence_number\":");
-    data.push_str(&sequence_number.to_string());
+    push_u64(&mut data, sequence_number);
     data.push_str(",\"item_id\":");
     push_json_str(&mut data, at.0);
     data.push_str(",\"output_index\":");
-    data.push_str(&at.1.to_string());
+    push_u64(&mut data, at.1);
     if let Some((key, i)) = part {
         data.push_str(",\"");
         data.push_str(key);
         data.push_str("\":");
-        data.push_str(&i.to_string());
+        push_u64(&mut data, i);
     }
     data.push_str(",\"delta\":");
     push_json_str(&mut data, delta);
@@ -642,6 +659,11 @@ mod tests {
             let mut out = String::new();
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+        for n in [0, 7, 10, 1234567890123, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
         }
         let OutEvent::Raw { name, data } = messages_text_delta(3, "text_delta", "text", "a\"b")
         else {

@@ -776,8 +776,7 @@ impl MessagesToResponsesStream {
         let Some(mut b) = self.block.take() else {
             return;
         };
-        let (id, output_index) = (b.id.clone(), b.output_index);
-        let at = || json!({"item_id": id, "output_index": output_index});
+        let at = || json!({"item_id": b.id, "output_index": b.output_index});
         let with = |mut v: Value, extra: Value| {
             if let (Some(v), Value::Object(e)) = (v.as_object_mut(), extra) {
                 v.extend(e);
