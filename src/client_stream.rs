@@ -4,7 +4,7 @@
 
 use crate::accounting::Outcome;
 use crate::custom_tools::CustomTools;
-use crate::relay::Relay;
+use crate::relay::{is_json, Relay, MALFORMED};
 use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
 use crate::translate::{error_event, OutEvent, StreamTranslator, Usage};
 use crate::upstream::routing::Api;
@@ -48,6 +48,8 @@ pub struct Translated {
     out: Vec<OutEvent>,
     custom_tools: CustomTools,
     failed: bool,
+    /// The upstream sent something unusable; the client already has its error.
+    stopped: bool,
 }
 
 impl Translated {
@@ -60,6 +62,7 @@ impl Translated {
             out: Vec::new(),
             custom_tools: CustomTools::default(),
             failed: false,
+            stopped: false,
         }
     }
 
@@ -67,6 +70,23 @@ impl Translated {
     pub fn with_custom_tools(mut self, tools: CustomTools) -> Self {
         self.custom_tools = tools;
         self
+    }
+
+    /// Feeds parsed upstream events to the translator; broken JSON stops the stream with
+    /// one error event (a translator would otherwise have to guess past it).
+    fn translate_pending(&mut self) {
+        for ev in self.upstream_events.drain(..) {
+            if self.stopped {
+                continue;
+            }
+            if !ev.is_done_marker() && !is_json(&ev.data) {
+                self.translator.on_error(MALFORMED, &mut self.out);
+                self.stopped = true;
+                self.failed = true;
+                continue;
+            }
+            self.translator.on_event(&ev, &mut self.out);
+        }
     }
 
     fn post_process(&mut self) {
@@ -95,25 +115,31 @@ impl Translated {
     /// Feeds upstream bytes; the client events they complete (drained by the caller).
     pub fn feed_events(&mut self, chunk: &[u8]) -> &mut Vec<OutEvent> {
         self.parser.feed(chunk, &mut self.upstream_events);
-        for ev in self.upstream_events.drain(..) {
-            self.translator.on_event(&ev, &mut self.out);
-        }
+        self.translate_pending();
         self.post_process();
         &mut self.out
     }
 
     pub fn finish_events(&mut self) -> &mut Vec<OutEvent> {
         self.parser.finish(&mut self.upstream_events);
-        for ev in self.upstream_events.drain(..) {
-            self.translator.on_event(&ev, &mut self.out);
+        // A last event cut off by the end of the stream is not malformed, just missing.
+        if let Some(last) = self.upstream_events.last() {
+            if !last.is_done_marker() && !is_json(&last.data) {
+                self.upstream_events.pop();
+            }
         }
-        self.translator.on_end(&mut self.out);
+        self.translate_pending();
+        if !self.stopped {
+            self.translator.on_end(&mut self.out);
+        }
         self.post_process();
         &mut self.out
     }
 
     pub fn fail_events(&mut self, message: &str) -> &mut Vec<OutEvent> {
-        self.translator.on_error(message, &mut self.out);
+        if !self.stopped {
+            self.translator.on_error(message, &mut self.out);
+        }
         self.failed = true;
         &mut self.out
     }
@@ -228,15 +254,26 @@ mod tests {
     #[test]
     fn translated_stream_serializes_across_chunks() {
         let mut t = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
-        let mut out = t.feed(b"data: a\n\nda");
-        out.extend(t.feed(b"ta: b\n\ndata: [DONE]\n\n"));
+        let mut out = t.feed(b"data: 1\n\nda");
+        out.extend(t.feed(b"ta: 2\n\ndata: [DONE]\n\n"));
         out.extend(t.finish());
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "data: {\"echo\":\"a\"}\n\ndata: {\"echo\":\"b\"}\n\ndata: [DONE]\n\n"
+            "data: {\"echo\":\"1\"}\n\ndata: {\"echo\":\"2\"}\n\ndata: [DONE]\n\n"
         );
         let mut cut = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
-        cut.feed(b"data: a\n\n");
+        cut.feed(b"data: 1\n\n");
+        assert!(String::from_utf8(cut.finish())
+            .unwrap()
+            .contains("\"error\""));
+        let mut broken = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        let out = String::from_utf8(broken.feed(b"data: {oops\n\ndata: 2\n\n")).unwrap();
+        assert_eq!(out.matches("\"error\"").count(), 1, "{out}");
+        assert!(!out.contains("echo"), "nothing after the error");
+        assert!(broken.finish().is_empty());
+        assert!(broken.outcome().failed);
+        let mut cut = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        cut.feed(b"data: 1\n\n");
         assert!(String::from_utf8(cut.finish())
             .unwrap()
             .contains("\"error\""));

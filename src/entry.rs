@@ -229,7 +229,18 @@ async fn require_api_key(req: &Request, env: &Env, ctx: &Context) -> Result<KeyI
     let identity = match memory::key(&hash, now) {
         Some(k) => k,
         None => {
-            let found = keys::find_by_hash(&db(env)?, &hash).await?;
+            let found = match db(env) {
+                Ok(db) => keys::find_by_hash(&db, &hash).await,
+                Err(e) => Err(e),
+            };
+            // D1 unreachable: a key this isolate already knows keeps working.
+            let found = match found {
+                Ok(found) => found,
+                Err(e) => match memory::key_stale(&hash) {
+                    Some(known) => Some(known),
+                    None => return Err(e),
+                },
+            };
             let k = found.ok_or_else(|| {
                 ApiError::new(ErrorKind::Authentication, "invalid API key")
                     .with_code("invalid_api_key")

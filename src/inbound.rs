@@ -14,6 +14,67 @@ pub struct Inbound {
     pub stream: bool,
 }
 
+/// The largest request body accepted (32 MiB: long agent histories with screenshots stay
+/// well under it; Copilot itself refuses much less per image).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Checks what the headers say about a body before it is read: a declared size over the
+/// limit is a 413, a content type that cannot carry JSON a 415. No content type, and the
+/// defaults of `curl -d` and `fetch(url, {body: string})`, are accepted: the body must
+/// still parse as JSON.
+pub fn check_body_headers(
+    content_type: Option<&str>,
+    content_length: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(len) = content_length.and_then(|l| l.trim().parse::<u64>().ok()) {
+        if len > MAX_BODY_BYTES as u64 {
+            return Err(too_large());
+        }
+    }
+    if let Some(ct) = content_type {
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let lenient = matches!(
+            media.as_str(),
+            "" | "text/plain" | "application/x-www-form-urlencoded"
+        );
+        if !lenient && !media.ends_with("/json") && !media.ends_with("+json") {
+            return Err(ApiError::new(
+                crate::api_error::ErrorKind::UnsupportedMediaType,
+                format!("content-type `{media}` is not supported: send JSON (application/json)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        crate::api_error::ErrorKind::RequestTooLarge,
+        format!(
+            "request body is larger than the {} MiB limit",
+            MAX_BODY_BYTES / (1024 * 1024)
+        ),
+    )
+}
+
+/// The body as text: over the limit is a 413, invalid UTF-8 a 400.
+pub fn body_text(bytes: Vec<u8>) -> Result<String, ApiError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        ApiError::invalid(format!(
+            "request body is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// Parses and checks a request body. Errors name the offending field, so the caller's
 /// SDK shows something actionable.
 pub fn parse(api: Api, text: &str) -> Result<Inbound, ApiError> {
@@ -210,6 +271,46 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn body_limits_and_types() {
+        assert!(check_body_headers(Some("application/json; charset=utf-8"), Some("100")).is_ok());
+        assert!(check_body_headers(Some("application/vnd.api+json"), None).is_ok());
+        assert!(check_body_headers(None, None).is_ok());
+        assert!(check_body_headers(Some("text/plain;charset=UTF-8"), None).is_ok());
+        assert!(check_body_headers(Some("application/x-www-form-urlencoded"), None).is_ok());
+        assert_eq!(
+            check_body_headers(Some("application/xml"), None)
+                .unwrap_err()
+                .status,
+            415
+        );
+        assert_eq!(
+            check_body_headers(Some("multipart/form-data; boundary=x"), None)
+                .unwrap_err()
+                .status,
+            415
+        );
+        assert_eq!(
+            check_body_headers(None, Some("999999999"))
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert_eq!(body_text(b"{}".to_vec()).unwrap(), "{}");
+        let e = body_text(vec![b'{', 0xff, b'}']).unwrap_err();
+        assert!(
+            e.message.contains("not valid UTF-8") && e.message.contains("offset 1"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            body_text(vec![b' '; MAX_BODY_BYTES + 1])
+                .unwrap_err()
+                .status,
+            413
+        );
     }
 
     #[test]

@@ -120,6 +120,12 @@ impl Relay {
             if self.terminated {
                 continue; // nothing may follow the terminal event
             }
+            // A clean-looking stream that carries broken JSON would break the client's
+            // parser instead: it ends here, with an error the client can read.
+            if !ev.is_done_marker() && !is_json(&ev.data) {
+                self.error_into(&mut out, MALFORMED);
+                continue;
+            }
             match self.api {
                 Api::Messages => self.messages_event(ev, &mut out),
                 Api::Responses => self.responses_event(ev, &mut out),
@@ -441,6 +447,13 @@ struct DeltaPeek<'a> {
     item_id: Option<Cow<'a, str>>,
 }
 
+pub const MALFORMED: &str = "Copilot sent a malformed event; the stream was stopped";
+
+/// Whether `data` is one well-formed JSON value (validated without building it).
+pub fn is_json(data: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
+}
+
 /// The `type` field of an event's JSON, for upstreams that omit the `event:` line.
 fn sniff_type(data: &str) -> Option<&str> {
     let i = data.find("\"type\":\"")? + 8;
@@ -627,6 +640,22 @@ mod tests {
                 cache_creation_tokens: 5
             }
         );
+    }
+
+    #[test]
+    fn malformed_events_end_the_stream_with_one_error() {
+        let out = run(
+            Api::Messages,
+            &["event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: content_block_delta\ndata: {\"type\":oops}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"],
+        );
+        assert_eq!(out.matches("event: error").count(), 1);
+        assert!(out.contains("malformed"));
+        assert!(!out.contains("oops") && !out.contains("message_stop"));
+        let chat = run(
+            Api::ChatCompletions,
+            &["data: {\"choices\":[\n\ndata: [DONE]\n\n"],
+        );
+        assert!(chat.contains("malformed") && !chat.contains("[DONE]"));
     }
 
     #[test]

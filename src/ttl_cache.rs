@@ -42,6 +42,12 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         self.entries.insert(key, (value, expires_at_ms));
     }
 
+    /// An entry even past its expiry (entries are only dropped to make room): the last
+    /// known value, for when its source of truth cannot be reached.
+    pub fn get_stale(&self, key: &K) -> Option<V> {
+        self.entries.get(key).map(|(v, _)| v.clone())
+    }
+
     /// Changes a live entry in place, keeping its expiry.
     pub fn update(&mut self, key: &K, now_ms: u64, f: impl FnOnce(&mut V)) {
         if let Some((v, exp)) = self.entries.get_mut(key) {
@@ -81,6 +87,8 @@ mod tests {
         c.put("d", 4, 400, 250); // "b" expired by now: swept, "c" stays
         assert_eq!(c.get(&"c", 250), Some(3));
         assert_eq!(c.get(&"d", 250), Some(4));
+        assert_eq!(c.get(&"b", 250), None);
+        assert_eq!(c.get_stale(&"c"), Some(3), "still known after expiry");
         c.update(&"c", 250, |v| *v += 10);
         assert_eq!(c.get(&"c", 250), Some(13));
         c.remove(&"c");

@@ -24,9 +24,15 @@ use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
 use crate::{inbound, quirks};
 
 pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
-    req.text()
+    let headers = req.headers();
+    let content_type = headers.get("content-type").ok().flatten();
+    let content_length = headers.get("content-length").ok().flatten();
+    inbound::check_body_headers(content_type.as_deref(), content_length.as_deref())?;
+    let bytes = req
+        .bytes()
         .await
-        .map_err(|_| ApiError::invalid("request body could not be read as UTF-8 text"))
+        .map_err(|_| ApiError::invalid("request body could not be read"))?;
+    inbound::body_text(bytes)
 }
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
@@ -188,6 +194,7 @@ pub async fn generate(
             resp
         }) as UpstreamCall
     };
+    let call = timing.bounded(call);
 
     if target == api {
         let relay = Relay::new(api)

@@ -85,6 +85,17 @@ pub async fn enforce_limits(env: &Env, caller: &KeyIdentity) -> Result<(), ApiEr
     if caller.rpm_limit.is_none() && caller.monthly_token_limit.is_none() {
         return Ok(());
     }
+    match check_limits(env, caller).await {
+        // Limits protect a budget; an unreachable D1 must not take the gateway down.
+        Err(e) if e.status == 503 => {
+            worker::console_warn!("limits not checked, storage unavailable: {}", e.message);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn check_limits(env: &Env, caller: &KeyIdentity) -> Result<(), ApiError> {
     let now = now_ms();
     let db = db(env)?;
     if let Some(limit) = caller.monthly_token_limit {

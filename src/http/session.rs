@@ -68,6 +68,8 @@ pub async fn login(
         match found {
             Some(row) => ("key", Some(row)),
             None => {
+                // Without a usable ADMIN_KEY the admin cannot log in: say how to fix that.
+                auth::admin_key(admin_key)?;
                 sessions::add_failure(&db, &who, &window).await?;
                 return Err(ApiError::new(ErrorKind::Authentication, "invalid key"));
             }

@@ -24,19 +24,43 @@ use crate::upstream::routing::Api;
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub keepalive: Duration,
+    /// How long Copilot may take to start answering (var `UPSTREAM_TIMEOUT_SECS`, 300).
+    pub upstream_timeout: Duration,
 }
 
 impl Timing {
     pub fn from_env(env: &worker::Env) -> Timing {
-        let secs = env
-            .var("STREAM_KEEPALIVE_SECS")
-            .ok()
-            .and_then(|v| v.to_string().trim().parse::<f64>().ok())
-            .filter(|s| (0.1..=100.0).contains(s))
-            .unwrap_or(10.0);
+        let secs = |name: &str, range: std::ops::RangeInclusive<f64>, default: f64| {
+            let s = env
+                .var(name)
+                .ok()
+                .and_then(|v| v.to_string().trim().parse::<f64>().ok())
+                .filter(|s| range.contains(s))
+                .unwrap_or(default);
+            Duration::from_millis((s * 1000.0) as u64)
+        };
         Timing {
-            keepalive: Duration::from_millis((secs * 1000.0) as u64),
+            keepalive: secs("STREAM_KEEPALIVE_SECS", 0.1..=100.0, 10.0),
+            upstream_timeout: secs("UPSTREAM_TIMEOUT_SECS", 0.5..=3600.0, 300.0),
         }
+    }
+
+    /// The call, failing with a 504 if Copilot has not answered in time. Dropping the
+    /// call aborts the upstream request.
+    pub fn bounded(self, call: UpstreamCall) -> UpstreamCall {
+        let limit = self.upstream_timeout;
+        Box::pin(async move {
+            match select(call, Delay::from(limit)).await {
+                Either::Left((result, _)) => result,
+                Either::Right(_) => Err(ApiError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "Copilot did not start answering within {} s",
+                        limit.as_secs_f64()
+                    ),
+                )),
+            }
+        })
     }
 }
 

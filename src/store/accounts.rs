@@ -21,6 +21,7 @@ pub struct AccountRow {
     pub active: i64,
     pub disabled: i64,
     pub created_at: String,
+    pub problem: Option<String>,
 }
 
 impl AccountRow {
@@ -38,13 +39,14 @@ impl AccountRow {
             "account_type": self.account_type,
             "active": self.active == 1,
             "disabled": self.disabled == 1,
+            "problem": self.problem,
             "created_at": self.created_at,
         })
     }
 }
 
 const COLUMNS: &str =
-    "id, login, name, avatar_url, token, account_type, active, disabled, created_at";
+    "id, login, name, avatar_url, token, account_type, active, disabled, created_at, problem";
 
 fn num(id: i64) -> JsValue {
     JsValue::from_f64(id as f64)
@@ -63,7 +65,7 @@ pub async fn list(db: &D1Database) -> Result<Vec<AccountRow>, ApiError> {
 /// The enabled accounts, the preferred one first, then by age: the failover order.
 pub async fn serving(db: &D1Database) -> Result<Vec<AccountRow>, ApiError> {
     db.prepare(format!(
-        "SELECT {COLUMNS} FROM github_accounts WHERE disabled = 0 ORDER BY active DESC, created_at, id"
+        "SELECT {COLUMNS} FROM github_accounts WHERE disabled = 0 ORDER BY (problem IS NOT NULL), active DESC, created_at, id"
     ))
     .all()
     .await
@@ -100,7 +102,7 @@ pub async fn upsert(
             "INSERT INTO github_accounts (id, login, name, avatar_url, token, account_type, active, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, NOT EXISTS (SELECT 1 FROM github_accounts WHERE active = 1), ?7)
              ON CONFLICT (id) DO UPDATE SET login = excluded.login, name = excluded.name,
-               avatar_url = excluded.avatar_url, token = excluded.token, account_type = excluded.account_type
+               avatar_url = excluded.avatar_url, token = excluded.token, account_type = excluded.account_type, problem = NULL
              RETURNING {COLUMNS}"
         ))
         .bind(&[
@@ -178,4 +180,15 @@ pub async fn delete(db: &D1Database, id: i64) -> Result<bool, ApiError> {
     .await
     .map_err(|e| storage_error("github_accounts delete", e))?;
     Ok(true)
+}
+
+/// Records (or with None clears) why an account cannot serve.
+pub async fn set_problem(db: &D1Database, id: i64, problem: Option<&str>) -> Result<(), ApiError> {
+    db.prepare("UPDATE github_accounts SET problem = ?2 WHERE id = ?1")
+        .bind(&[num(id), js_opt(problem)])
+        .map_err(|e| storage_error("github_accounts problem", e))?
+        .run()
+        .await
+        .map_err(|e| storage_error("github_accounts problem", e))?;
+    Ok(())
 }

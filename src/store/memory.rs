@@ -127,3 +127,17 @@ pub fn forget_accounts() {
     TOKENS.with(|c| c.borrow_mut().clear());
     CATALOGS.with(|c| c.borrow_mut().clear());
 }
+
+/// Last known values past their freshness, for when D1 cannot be reached: the data plane
+/// keeps serving the keys and accounts it has already seen.
+pub fn key_stale(hash: &str) -> Option<KeyIdentity> {
+    KEYS.with(|c| c.borrow().get_stale(&hash.to_string()))
+}
+
+pub fn serving_accounts_stale() -> Option<Vec<AccountRow>> {
+    SERVING_ACCOUNTS.with(|c| c.borrow().get_stale(&()))
+}
+
+pub fn catalog_stale(account: i64) -> Option<Rc<Catalog>> {
+    CATALOGS.with(|c| c.borrow().get_stale(&account))
+}

@@ -1,7 +1,7 @@
 //! Sends an `HttpRequest`: the one place the gateway talks to the network.
 
 use worker::wasm_bindgen::JsValue;
-use worker::{Fetch, Headers, Request, RequestInit, Response};
+use worker::{AbortController, Fetch, Headers, Request, RequestInit, Response};
 
 use super::{HttpRequest, Method};
 use crate::api_error::{ApiError, ErrorKind};
@@ -33,10 +33,31 @@ pub async fn send(req: &HttpRequest<'_>) -> Result<Response, ApiError> {
     }
     let request =
         Request::new_with_init(&req.url, &init).map_err(|e| fail("building the request", e))?;
-    Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| fail("the request", e))
+    // If this future is dropped before the answer arrives (the client went away, or a
+    // timeout won), the request is aborted instead of running on unobserved.
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let guard = AbortOnDrop(Some(controller));
+    let result = Fetch::Request(request).send_with_signal(&signal).await;
+    guard.disarm();
+    result.map_err(|e| fail("the request", e))
+}
+
+struct AbortOnDrop(Option<AbortController>);
+
+impl AbortOnDrop {
+    /// The answer arrived: its body stream now decides (it cancels itself when dropped).
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.abort();
+        }
+    }
 }
 
 /// Reads a whole (small) upstream body as text; a broken body is a 502.

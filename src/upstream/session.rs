@@ -66,14 +66,34 @@ impl Copilot {
             accounts.insert(0, sticky);
         }
         let cfg = config(env);
-        let token = token_for(env, Some(ctx), &cfg, &accounts[0], false).await?;
-        Ok(Copilot {
-            env: env.clone(),
-            cfg,
-            accounts,
-            current: 0,
-            token,
-        })
+        // An account whose GitHub token was revoked (or that lost Copilot) is marked for
+        // the admin and skipped; the first such error is the answer if none can serve.
+        let mut first_error = None;
+        while !accounts.is_empty() {
+            match token_for(env, Some(ctx), &cfg, &accounts[0], false).await {
+                Ok(token) => {
+                    if accounts[0].problem.is_some() {
+                        clear_problem(env, ctx, accounts[0].id);
+                    }
+                    return Ok(Copilot {
+                        env: env.clone(),
+                        cfg,
+                        accounts,
+                        current: 0,
+                        token,
+                    });
+                }
+                Err(e) if e.status == 401 || e.status == 403 => {
+                    mark_problem(env, ctx, accounts[0].id, &e.message);
+                    accounts.remove(0);
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(first_error.unwrap_or(e)),
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            ApiError::new(ErrorKind::Unavailable, "no GitHub account can serve")
+        }))
     }
 
     /// The account serving this request now.
@@ -171,8 +191,8 @@ impl Copilot {
                 self.token = token_for(&self.env, None, &self.cfg, self.account(), true).await?;
                 continue;
             }
-            if (status == 429 || status == 402) && !moved && self.current + 1 < self.accounts.len()
-            {
+            let exhausted = status == 429 || status == 402 || status >= 500;
+            if exhausted && !moved && self.current + 1 < self.accounts.len() {
                 moved = true;
                 let next = &self.accounts[self.current + 1];
                 match token_for(&self.env, None, &self.cfg, next, false).await {
@@ -235,7 +255,7 @@ impl Copilot {
                     worker::console_warn!("using a stale model catalog: {}", e.message);
                     Ok(Rc::new(old))
                 }
-                None => Err(e),
+                None => memory::catalog_stale(self.account().id).ok_or(e),
             },
         }
     }
@@ -348,13 +368,51 @@ pub fn spotted_hash(id: &str) -> String {
     sha256_hex(id)[..16].to_string()
 }
 
+fn mark_problem(env: &Env, ctx: &Context, account: i64, problem: &str) {
+    memory::forget_accounts();
+    let env = env.clone();
+    let problem = problem.to_string();
+    ctx.wait_until(async move {
+        if let Ok(db) = db(&env) {
+            let _ = accounts::set_problem(&db, account, Some(&problem)).await;
+        }
+    });
+}
+
+fn clear_problem(env: &Env, ctx: &Context, account: i64) {
+    memory::forget_accounts();
+    let env = env.clone();
+    ctx.wait_until(async move {
+        if let Ok(db) = db(&env) {
+            let _ = accounts::set_problem(&db, account, None).await;
+        }
+    });
+}
+
 /// Enabled accounts, preferred first: isolate memory (30 s), else D1.
 async fn serving_accounts(env: &Env) -> Result<Vec<AccountRow>, ApiError> {
     let now = now_ms();
     if let Some(a) = memory::serving_accounts(now) {
         return Ok(a);
     }
-    let a = accounts::serving(&db(env)?).await?;
+    let a = match db(env) {
+        Ok(db) => accounts::serving(&db).await,
+        Err(e) => Err(e),
+    };
+    let a = match a {
+        Ok(a) => a,
+        // D1 unreachable: keep serving with the accounts this isolate last saw.
+        Err(e) => match memory::serving_accounts_stale() {
+            Some(stale) => {
+                worker::console_warn!(
+                    "D1 unavailable ({}); serving with cached accounts",
+                    e.message
+                );
+                return Ok(stale);
+            }
+            None => return Err(e),
+        },
+    };
     if a.is_empty() {
         return Err(ApiError::new(
             ErrorKind::Unavailable,

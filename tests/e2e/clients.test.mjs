@@ -63,7 +63,7 @@ function startRecordingProxy(gw) {
     const entry = { method: req.method, url: req.url, headers: req.headers, status: null, body: "" };
     seen.push(entry);
     // Joins the harness's record, so the leak check covers what the agents were told.
-    const recorded = { url: gw.base + req.url, status: 0, headers: [], body: "" };
+    const recorded = { url: gw.base + req.url, method: req.method, status: 0, headers: [], body: "" };
     gw.recorded.push(recorded);
     let done;
     recorded.done = new Promise((r) => (done = r));

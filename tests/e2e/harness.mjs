@@ -98,7 +98,13 @@ export async function startGateway(opts = {}) {
   async function recordingFetch(input, init) {
     const res = await fetch(input, init);
     const copy = res.clone();
-    const entry = { url: String(input instanceof Request ? input.url : input), status: res.status, headers: [...res.headers], body: "" };
+    const entry = {
+      url: String(input instanceof Request ? input.url : input),
+      method: (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase(),
+      status: res.status,
+      headers: [...res.headers],
+      body: "",
+    };
     recorded.push(entry);
     entry.done = copy.text().then((t) => { entry.body = t; }, () => {});
     return res;
@@ -137,24 +143,42 @@ export async function startGateway(opts = {}) {
       return r.body;
     },
     /** Every secret the mock issued, checked against everything the gateway said and logged. */
+    /**
+     * Every secret in play, checked against everything the gateway answered and logged: the
+     * mock's GitHub and Copilot tokens, ADMIN_KEY, and every API key handed out.
+     */
     async assertNoSecretsLeaked() {
       await Promise.all(recorded.map((e) => e.done));
       const secrets = await (await fetch(`${mock.origin}/__mock/secrets`)).json();
-      const list = (Array.isArray(secrets) ? secrets : Object.values(secrets).flat()).filter((s) => typeof s === "string" && s.length >= 8);
-      if (list.length === 0) throw new Error("the mock reported no secrets: the leak check would prove nothing");
+      const upstream = (Array.isArray(secrets) ? secrets : Object.values(secrets).flat()).filter((s) => typeof s === "string" && s.length >= 8);
+      if (upstream.length === 0) throw new Error("the mock reported no secrets: the leak check would prove nothing");
+      // API keys appear once, in the answer that created (or rotated) them.
+      const apiKeys = new Set();
       for (const e of recorded) {
+        for (const m of e.body.matchAll(/cgw_[0-9a-f]{48}/g)) apiKeys.add(m[0]);
+      }
+      const ours = [...(adminKey ? [adminKey] : []), ...apiKeys];
+      for (const e of recorded) {
+        const path = new URL(e.url).pathname;
+        const haystack = e.body + JSON.stringify(e.headers);
         // The one deliberate exception: the admin's export carries account tokens (marked
         // sensitive) so a deployment can be moved.
-        if (new URL(e.url).pathname === "/api/export") continue;
-        const haystack = e.body + JSON.stringify(e.headers);
-        for (const s of list) {
-          if (haystack.includes(s)) throw new Error(`secret leaked in response of ${e.url}: ${s.slice(0, 6)}…`);
+        if (path !== "/api/export") {
+          for (const s of upstream) {
+            if (haystack.includes(s)) throw new Error(`upstream secret leaked in response of ${e.url}: ${s.slice(0, 6)}…`);
+          }
+        }
+        const showsNewKey = e.status < 300 && e.method === "POST" && (path === "/api/keys" || path.endsWith("/rotate"));
+        for (const s of ours) {
+          if (haystack.includes(s) && !(showsNewKey && s !== adminKey)) {
+            throw new Error(`key leaked in response of ${e.url}: ${s.slice(0, 8)}…`);
+          }
         }
       }
-      for (const s of list) {
+      for (const s of [...upstream, ...ours]) {
         if (log.includes(s)) throw new Error(`secret leaked in the gateway log: ${s.slice(0, 6)}…`);
       }
-      return { responses: recorded.length, secrets: list.length };
+      return { responses: recorded.length, secrets: upstream.length + ours.length };
     },
     async stop() {
       try { process.kill(-child.pid, "SIGTERM"); } catch {}

@@ -58,7 +58,7 @@ function deviceCode(ctx) {
     polls: 0,
     used: false,
     denied: false,
-    interval: 5,
+    interval: ctx.state.config.device_interval,
     expires_at_ms: Date.now() + 900_000,
   };
   ctx.state.deviceCodes.set(code.device_code, code);

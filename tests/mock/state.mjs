@@ -16,6 +16,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   reject_foreign_item_ids: true, // quirk: long base64 input item ids not minted here → 400
   chat_prompt_filter_chunk: true, // quirk: non-Claude chat streams start with a choices:[] filter chunk
   verify_reasoning_signatures: true, // thinking signatures / encrypted_content must look minted here
+  device_interval: 5, // seconds: the device flow's polling interval (tests of the admin app shorten it)
 });
 
 const USERS = [

@@ -187,6 +187,11 @@ async function handle(state, req, res, log) {
   };
   ctx.entry = entry;
   state.requests.push(entry);
+  // The gateway hung up before the answer was complete (e.g. its client went away).
+  entry.client_closed = false;
+  res.on('close', () => {
+    if (!res.writableEnded) entry.client_closed = true;
+  });
   const key = `${method} ${path}`;
   state.stats.requests[key] = (state.stats.requests[key] ?? 0) + 1;
 
