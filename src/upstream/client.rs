@@ -29,7 +29,10 @@ pub async fn send(req: &HttpRequest<'_>) -> Result<Response, ApiError> {
     })
     .with_headers(headers);
     if let Some(body) = &req.body {
-        init.with_body(Some(JsValue::from_str(body.as_ref())));
+        // Bytes, not a JS string: a body can be a megabyte, and a string would be decoded
+        // to UTF-16 here and encoded back to UTF-8 by the runtime.
+        let bytes = worker::js_sys::Uint8Array::from(body.as_bytes());
+        init.with_body(Some(JsValue::from(bytes)));
     }
     let request =
         Request::new_with_init(&req.url, &init).map_err(|e| fail("building the request", e))?;
