@@ -202,3 +202,58 @@ export function renderMarkdown(res) {
   if (extra.length) parts.push(`\n### Size and start\n\n${extra.map((e) => `- ${e}`).join('\n')}`);
   return `${parts.join('\n')}\n`;
 }
+
+/** The condensed tables the README's Performance section shows (bench/results.md has all). */
+export function renderReadme(res) {
+  const m = res.machine;
+  const parts = [];
+  parts.push(
+    `Latest run: ${m.date.slice(0, 10)}, commit ${m.commit}, ${m.cpu} (${m.cores} cores, shared with the load generator and the mock), ` +
+      `Node ${m.node}, miniflare ${m.miniflare} / workerd ${m.workerd}; \`npm run bench\` took ${Math.round(res.duration_s / 60)} min.` +
+      (res.usage_write ? ` Under Miniflare one D1 usage write (every request makes one, after the answer) costs workerd ${f(res.usage_write.cpu_ms)} ms of CPU; on Cloudflare it runs in D1.` : '') +
+      '\n',
+  );
+  parts.push(table(['target', 'measured', ''], targets(res).map((t) => [t.target, t.measured, verdict(t.ok)])));
+  const e2e = res.e2e ?? [];
+  const pick = (s, t, mode, c) => e2e.find((r) => r.source === s && r.target === t && r.size === 'agent' && r.mode === mode && r.concurrency === c);
+  const rows = [];
+  for (const s of ['messages', 'responses', 'chat']) {
+    for (const t of ['messages', 'responses', 'chat']) {
+      const j1 = pick(s, t, 'json', 1);
+      const s1 = pick(s, t, 'stream', 1);
+      const j16 = pick(s, t, 'json', 16);
+      const s16 = pick(s, t, 'stream', 16);
+      if (!j1 || !s1 || !j16 || !s16) continue;
+      rows.push([
+        pathName(s, t),
+        `${f(j1.gateway.p50)} / ${f(j1.relay.p50)}`,
+        `${f(s1.gateway.ttfb50)} / ${f(s1.relay.ttfb50)}`,
+        `${f(s1.gateway.p50)} / ${f(s1.relay.p50)}`,
+        `${f(s1.gateway.cpu_ms)} / ${f(s1.relay.cpu_ms)}`,
+        `${f(j16.gateway.rps, 0)} / ${f(j16.relay.rps, 0)}`,
+        `${f(s16.gateway.rps, 0)} / ${f(s16.relay.rps, 0)}`,
+      ]);
+    }
+  }
+  if (rows.length) {
+    parts.push(
+      `\nAgent-sized requests (Claude Code ${kb(res.inputs.messages.agent.bytes)} on Messages, as Chat ${kb(res.inputs.chat.agent.bytes)}; Codex ${kb(res.inputs.responses.agent.bytes)} on Responses), ` +
+        `${res.deltas}-delta answers, gateway / relay floor; latency p50 in ms at concurrency 1, req/s at concurrency 16:\n`,
+    );
+    parts.push(table(['path', 'JSON', 'stream first byte', 'stream end', 'stream CPU ms', 'JSON req/s c16', 'stream req/s c16'], rows));
+  }
+  const tr = res.translate?.wasm;
+  if (tr) {
+    const rows2 = [];
+    for (const s of ['messages', 'responses', 'chat']) {
+      for (const t of ['messages', 'responses', 'chat']) {
+        const r = (size) => tr.requests.find((x) => x.source === s && x.target === t && x.size === size);
+        const st = tr.streams.find((x) => x.source === s && x.target === t && x.mode === 'stream');
+        rows2.push([pathName(s, t), f((r('agent').us * 131072) / r('agent').bytes, 0), f(r('1m').us, 0), f(st.ns_per_event, 0), f(st.mb_per_s, 0)]);
+      }
+    }
+    parts.push('\nTranslator cost in wasm (V8, no network): request preparation per 128 KB and for a 1 MB body, stream handling per upstream event:\n');
+    parts.push(table(['path', 'µs per 128 KB', 'µs per 1 MB', 'ns per event', 'MB/s'], rows2));
+  }
+  return `${parts.join('\n')}\n`;
+}

@@ -21,7 +21,7 @@ import { startGateway, startRelay, setUp, cpuSeconds } from './miniflare.mjs';
 import { run, once, agentFor } from './load.mjs';
 import { clientBodies, bodyText } from './inputs.mjs';
 import { answer, MODELS } from './answers.mjs';
-import { renderMarkdown } from './report.mjs';
+import { renderMarkdown, renderReadme } from './report.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
@@ -326,5 +326,18 @@ writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify(results, null, 1
 const md = renderMarkdown(results);
 writeFileSync(path.join(OUT, 'results.md'), md);
 process.stdout.write(md);
+// A full run into bench/ also refreshes the README's Performance section (between markers).
+if (!QUICK && ONLY.size === 5 && OUT === path.join(root, 'bench')) {
+  const readme = path.join(root, 'README.md');
+  const text = readFileSync(readme, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  if (text.includes(start) && text.includes(end)) {
+    const before = text.slice(0, text.indexOf(start) + start.length);
+    const after = text.slice(text.indexOf(end));
+    writeFileSync(readme, `${before}\n${renderReadme(results)}${after}`);
+    log('README.md Performance section updated');
+  }
+}
 log(`done in ${results.duration_s} s: ${path.relative(root, OUT)}/results.md and results.json`);
 process.exit(0);
