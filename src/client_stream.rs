@@ -190,7 +190,8 @@ fn is_error_event(source: Api, ev: &OutEvent) -> bool {
 }
 
 /// Client events in SSE wire format.
-pub fn serialize(events: impl Iterator<Item = OutEvent>, out: &mut Vec<u8>) {
+pub fn serialize(events: impl ExactSizeIterator<Item = OutEvent>, out: &mut Vec<u8>) {
+    out.reserve(events.len() * 160);
     for ev in events {
         match ev {
             OutEvent::Event { name, data } => write_event(out, name, &data.to_string()),

@@ -115,7 +115,9 @@ impl Relay {
     }
 
     fn emit(&mut self, events: &mut Vec<SseEvent>) -> Vec<u8> {
-        let mut out = Vec::new();
+        // About what came in (events are forwarded mostly unchanged): no regrowing.
+        let size: usize = events.iter().map(|e| e.data.len() + 40).sum();
+        let mut out = Vec::with_capacity(size);
         for ev in events.drain(..) {
             if self.terminated {
                 continue; // nothing may follow the terminal event
