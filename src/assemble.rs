@@ -2,11 +2,33 @@
 //! long non-stream call would otherwise sit silent until the edge times it out); the
 //! translated client events are folded back into the one JSON object the client expects.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::api_error::{ApiError, ErrorKind};
-use crate::translate::{parse_arguments, OutEvent};
+use crate::translate::{parse_arguments, ChatChunk, OutEvent};
 use crate::upstream::routing::Api;
+
+/// A Messages `content_block_delta` written by a translator (`OutEvent::Raw`).
+#[derive(serde::Deserialize)]
+struct RawBlockDelta<'a> {
+    index: u64,
+    #[serde(borrow)]
+    delta: RawDelta<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    partial_json: Option<Cow<'a, str>>,
+}
 
 pub struct Assembler {
     api: Api,
@@ -38,6 +60,37 @@ impl Assembler {
         }
         match ev {
             OutEvent::Done => self.finished = true,
+            OutEvent::Raw {
+                name: Some("content_block_delta"),
+                data,
+            } if self.api == Api::Messages => match serde_json::from_str::<RawBlockDelta>(data) {
+                Ok(d) => {
+                    let i = d.index as usize;
+                    let json = d.delta.kind == "input_json_delta";
+                    for (key, s) in [
+                        ("partial_json", d.delta.partial_json),
+                        ("text", d.delta.text),
+                        ("thinking", d.delta.thinking),
+                    ] {
+                        if let Some(s) = s {
+                            self.block_delta(i, json, key, &s);
+                        }
+                    }
+                }
+                Err(_) => self.push(&ev.clone().into_value()),
+            },
+            // Responses answers come whole in the terminal event; raw events are deltas.
+            OutEvent::Raw { .. } if self.api == Api::Responses => {}
+            // Chat deltas (the answer was opened by the first, `Value`, chunk).
+            OutEvent::Raw { data, .. }
+                if self.api == Api::ChatCompletions && self.result.is_some() =>
+            {
+                match serde_json::from_str::<ChatChunk>(data) {
+                    Ok(chunk) => self.chat_choice(&chunk),
+                    Err(_) => self.push(&ev.clone().into_value()),
+                }
+            }
+            OutEvent::Raw { .. } => self.push(&ev.clone().into_value()),
             OutEvent::Event { name, data } => match self.api {
                 Api::Messages => self.messages(name.unwrap_or(""), data),
                 Api::Responses => self.responses(name.unwrap_or(""), data),
@@ -75,6 +128,31 @@ impl Assembler {
         self.error = Some(ApiError::new(kind, message));
     }
 
+    /// One Messages `content_block_delta`: tool input collected until the block ends,
+    /// text, thinking and signatures appended to their block.
+    fn block_delta(&mut self, index: usize, json: bool, field: &str, s: &str) {
+        if json {
+            if field == "partial_json" {
+                match self.partial_json.iter_mut().find(|(i, _)| *i == index) {
+                    Some((_, p)) => p.push_str(s),
+                    None => self.partial_json.push((index, s.to_string())),
+                }
+            }
+            return;
+        }
+        if field == "partial_json" {
+            return;
+        }
+        if let Some(block) = self
+            .result
+            .as_mut()
+            .and_then(|m| m.get_mut("content"))
+            .and_then(|c| c.get_mut(index))
+        {
+            append(block, field, s);
+        }
+    }
+
     fn messages(&mut self, name: &str, data: &Value) {
         match name {
             // Only an object can take the blocks and fields later events add.
@@ -93,31 +171,10 @@ impl Assembler {
                 let Some(delta) = data.get("delta") else {
                     return;
                 };
-                if delta.get("type").and_then(Value::as_str) == Some("input_json_delta") {
-                    let part = delta
-                        .get("partial_json")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    match self.partial_json.iter_mut().find(|(i, _)| *i == index) {
-                        Some((_, s)) => s.push_str(part),
-                        None => self.partial_json.push((index, part.to_string())),
-                    }
-                    return;
-                }
-                let Some(block) = self
-                    .result
-                    .as_mut()
-                    .and_then(|m| m.pointer_mut(&format!("/content/{index}")))
-                else {
-                    return;
-                };
-                for (field, key) in [
-                    ("text", "text"),
-                    ("thinking", "thinking"),
-                    ("signature", "signature"),
-                ] {
+                let json = delta.get("type").and_then(Value::as_str) == Some("input_json_delta");
+                for key in ["partial_json", "text", "thinking", "signature"] {
                     if let Some(s) = delta.get(key).and_then(Value::as_str) {
-                        append(block, field, s);
+                        self.block_delta(index, json, key, s);
                     }
                 }
             }
@@ -219,32 +276,36 @@ impl Assembler {
         if let Some(u) = data.get("usage").filter(|u| u.is_object()) {
             result["usage"] = u.clone();
         }
-        let Some(choice) = data
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-        else {
+        self.chat_choice(&ChatChunk::from_value(data));
+    }
+
+    /// The first choice of a chunk folded into the answer (which exists by then).
+    fn chat_choice(&mut self, chunk: &ChatChunk) {
+        let Some(result) = self.result.as_mut() else {
             return;
         };
-        if let Some(fr) = choice.get("finish_reason").filter(|f| !f.is_null()) {
-            result["choices"][0]["finish_reason"] = fr.clone();
+        let Some(choice) = chunk.choices.as_ref().and_then(|c| c.first()) else {
+            return;
+        };
+        if let Some(fr) = &choice.finish_reason {
+            result["choices"][0]["finish_reason"] = Value::String(fr.to_string());
         }
-        let Some(delta) = choice.get("delta") else {
+        let Some(delta) = &choice.delta else {
             return;
         };
         let message = &mut result["choices"][0]["message"];
-        for key in ["content", "reasoning_text", "reasoning_opaque", "refusal"] {
-            if let Some(s) = delta.get(key).and_then(Value::as_str) {
+        for (key, s) in [
+            ("content", &delta.content),
+            ("reasoning_text", &delta.reasoning_text),
+            ("reasoning_opaque", &delta.reasoning_opaque),
+            ("refusal", &delta.refusal),
+        ] {
+            if let Some(s) = s {
                 append(message, key, s);
             }
         }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+        for call in delta.tool_calls.iter().flatten() {
+            let index = call.index.unwrap_or(0);
             let slot = match self.tool_calls.iter_mut().position(|(i, _)| *i == index) {
                 Some(p) => &mut self.tool_calls[p].1,
                 None => {
@@ -255,13 +316,14 @@ impl Assembler {
                     &mut self.tool_calls.last_mut().expect("just pushed").1
                 }
             };
-            if let Some(id) = call.get("id").filter(|v| v.is_string()) {
-                slot["id"] = id.clone();
+            if let Some(id) = &call.id {
+                slot["id"] = Value::String(id.to_string());
             }
-            if let Some(n) = call.pointer("/function/name").and_then(Value::as_str) {
+            let function = call.function.as_ref();
+            if let Some(n) = function.and_then(|f| f.name.as_deref()) {
                 append(&mut slot["function"], "name", n);
             }
-            if let Some(a) = call.pointer("/function/arguments").and_then(Value::as_str) {
+            if let Some(a) = function.and_then(|f| f.arguments.as_deref()) {
                 append(&mut slot["function"], "arguments", a);
             }
         }

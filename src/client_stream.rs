@@ -5,7 +5,7 @@
 use crate::accounting::Outcome;
 use crate::custom_tools::CustomTools;
 use crate::relay::{is_json, Relay, MALFORMED};
-use crate::sse::{write_event, SseEvent, SseParser};
+use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
 use crate::translate::{error_event, OutEvent, StreamTranslator, Usage};
 use crate::upstream::routing::Api;
 
@@ -98,6 +98,11 @@ impl Translated {
             return;
         }
         let tools = &mut self.custom_tools;
+        for ev in self.out.iter_mut() {
+            if matches!(ev, OutEvent::Raw { .. }) {
+                *ev = std::mem::replace(ev, OutEvent::Done).into_value();
+            }
+        }
         self.out.retain_mut(|ev| match ev {
             OutEvent::Event {
                 name: Some(name),
@@ -186,10 +191,13 @@ fn is_error_event(source: Api, ev: &OutEvent) -> bool {
 }
 
 /// Client events in SSE wire format.
-pub fn serialize(events: impl Iterator<Item = OutEvent>, out: &mut Vec<u8>) {
+pub fn serialize(events: impl ExactSizeIterator<Item = OutEvent>, out: &mut Vec<u8>) {
+    out.reserve(events.len() * 160);
     for ev in events {
         match ev {
             OutEvent::Event { name, data } => write_event(out, name, &data.to_string()),
+            // Written JSON has no line break: one `data:` line, no splitting.
+            OutEvent::Raw { name, data } => write_event_line(out, name, &data),
             OutEvent::Done => write_event(out, None, "[DONE]"),
         }
     }

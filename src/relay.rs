@@ -115,7 +115,9 @@ impl Relay {
     }
 
     fn emit(&mut self, events: &mut Vec<SseEvent>) -> Vec<u8> {
-        let mut out = Vec::new();
+        // About what came in (events are forwarded mostly unchanged): no regrowing.
+        let size: usize = events.iter().map(|e| e.data.len() + 40).sum();
+        let mut out = Vec::with_capacity(size);
         for ev in events.drain(..) {
             if self.terminated {
                 continue; // nothing may follow the terminal event
@@ -177,6 +179,24 @@ impl Relay {
         if terminal {
             self.terminated = true;
             self.failed = matches!(name, "response.failed" | "error");
+        }
+        // Deltas are nearly every event of a stream and almost never need a change: read
+        // the three fields that matter without building a `Value` (which costs more than
+        // everything else the relay does), and forward the bytes untouched.
+        if name.ends_with(".delta") && self.custom_tools.is_empty() {
+            if let Ok(peek) = serde_json::from_str::<DeltaPeek>(&ev.data) {
+                if let Some(seq) = peek.sequence_number {
+                    self.last_sequence = Some(seq);
+                }
+                let foreign = match (peek.output_index, peek.item_id) {
+                    (Some(i), Some(id)) => self.item_ids.get(&i).is_some_and(|first| *first != id),
+                    _ => false,
+                };
+                if !foreign {
+                    write_event(out, ev.event.as_deref(), &ev.data);
+                    return;
+                }
+            }
         }
         let mut data = Cow::Borrowed(ev.data.as_str());
         if let Ok(mut v) = serde_json::from_str::<Value>(&ev.data) {
@@ -424,6 +444,15 @@ pub fn openai_usage_into(usage: &mut Usage, u: &Value) {
     {
         usage.cache_read_tokens = c;
     }
+}
+
+/// What the relay reads of a Responses delta event (every other field is skipped unparsed).
+#[derive(serde::Deserialize)]
+struct DeltaPeek<'a> {
+    sequence_number: Option<u64>,
+    output_index: Option<u64>,
+    #[serde(borrow)]
+    item_id: Option<Cow<'a, str>>,
 }
 
 pub const MALFORMED: &str = "Copilot sent a malformed event; the stream was stopped";

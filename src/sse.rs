@@ -12,7 +12,8 @@ pub struct SseEvent {
 
 impl SseEvent {
     pub fn is_done_marker(&self) -> bool {
-        self.data.trim() == "[DONE]"
+        // Asked of every event: the length check spares JSON events the trim.
+        self.data.len() < 32 && self.data.trim() == "[DONE]"
     }
 }
 
@@ -31,33 +32,40 @@ impl SseParser {
 
     /// Feeds one chunk and appends every event it completes to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
-        self.buf.extend_from_slice(chunk);
-        let mut start = 0;
-        let mut i = 0;
-        let len = self.buf.len();
-        while i < len {
-            let b = self.buf[i];
-            if b == b'\n' || b == b'\r' {
-                // A trailing '\r' may be half of a "\r\n" split across chunks: wait.
-                if b == b'\r' && i + 1 == len {
-                    break;
-                }
-                let line_end = i;
-                i += if b == b'\r' && self.buf[i + 1] == b'\n' {
-                    2
-                } else {
-                    1
-                };
-                let line = std::mem::take(&mut self.buf);
-                self.line(&line[start..line_end], out);
-                self.buf = line;
-                start = i;
-            } else {
-                i += 1;
-            }
+        if self.buf.is_empty() {
+            // The usual case: no unfinished line from before, so lines are read straight
+            // from the chunk and only its unfinished tail is copied.
+            let done = self.lines(chunk, out);
+            self.buf.extend_from_slice(&chunk[done..]);
+        } else {
+            self.buf.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.buf);
+            let done = self.lines(&buf, out);
+            self.buf = buf;
+            // One drain per chunk keeps long frames linear rather than quadratic.
+            self.buf.drain(..done);
         }
-        // One drain per chunk keeps long frames linear rather than quadratic.
-        self.buf.drain(..start);
+    }
+
+    /// Handles every complete line of `bytes`; returns how many bytes they took.
+    fn lines(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> usize {
+        let mut start = 0;
+        while let Some(off) = find_line_end(&bytes[start..]) {
+            let end = start + off;
+            let next = if bytes[end] == b'\r' {
+                match bytes.get(end + 1) {
+                    // A trailing '\r' may be half of a "\r\n" split across chunks: wait.
+                    None => break,
+                    Some(b'\n') => end + 2,
+                    Some(_) => end + 1,
+                }
+            } else {
+                end + 1
+            };
+            self.line(&bytes[start..end], out);
+            start = next;
+        }
+        start
     }
 
     /// Ends the stream: a final line without a newline and a pending event are flushed.
@@ -92,10 +100,14 @@ impl SseParser {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                push_lossy(&mut self.data, value);
                 self.has_data = true;
             }
-            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            b"event" => {
+                let mut name = String::new();
+                push_lossy(&mut name, value);
+                self.event = Some(name);
+            }
             _ => {} // id, retry and unknown fields carry nothing we use
         }
     }
@@ -111,6 +123,47 @@ impl SseParser {
         }
         self.has_data = false;
     }
+}
+
+/// The first `\n` or `\r`: eight bytes at a time (wasm has no vectorised search, and
+/// every byte of every stream passes here).
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        if has_zero(w ^ (LO * u64::from(b'\n'))) || has_zero(w ^ (LO * u64::from(b'\r'))) {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|p| i + p)
+}
+
+/// Appends UTF-8 text, replacing invalid sequences (rare: checked first, then decoded).
+fn push_lossy(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+/// Appends one event whose data is a single line (the caller knows it has no `\n`).
+pub fn write_event_line(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
+    debug_assert!(!data.contains('\n'));
+    if let Some(name) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
 }
 
 /// Appends one event in wire format. Multi-line data becomes several `data:` lines.
@@ -181,6 +234,19 @@ mod tests {
                     whole,
                     "split at {i},{j}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn line_end_search_matches_a_byte_scan() {
+        let text =
+            b"event: x\rdata: {\"a\":\"0123456789abcdef\"}\n\nda\r\nta: 0123456789abcdefghij\n";
+        for start in 0..text.len() {
+            for end in start..=text.len() {
+                let s = &text[start..end];
+                let naive = s.iter().position(|&b| b == b'\n' || b == b'\r');
+                assert_eq!(find_line_end(s), naive, "{start}..{end}");
             }
         }
     }

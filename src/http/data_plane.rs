@@ -338,12 +338,12 @@ async fn native(
 /// one JSON answer a non-stream client expects.
 async fn assemble(
     api: Api,
-    mut resp: Response,
+    resp: Response,
     mut pipeline: Translated,
 ) -> (Result<Value, ApiError>, Outcome) {
-    let mut body = match resp.stream() {
-        Ok(b) => b,
-        Err(_) => {
+    let mut body = match crate::upstream::body::chunks(&resp) {
+        Some(b) => b,
+        None => {
             let e = ApiError::new(ErrorKind::BadGateway, "Copilot answered without a body");
             return (
                 Err(e),

@@ -8,11 +8,12 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::future::{select, Either};
 use futures::StreamExt;
-use worker::{ByteStream, Delay, Headers, Response};
+use worker::{Delay, Headers, Response};
 
 use crate::accounting::Outcome;
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::client_stream::{keepalive, ClientStream};
+use crate::upstream::body::{self, BodyStream};
 use crate::upstream::client;
 use crate::upstream::routing::Api;
 
@@ -128,7 +129,7 @@ impl<C: ClientStream> Drop for Metered<C> {
 
 enum State<C> {
     Waiting(UpstreamCall, C),
-    Streaming(ByteStream, C),
+    Streaming(BodyStream, C),
     Done,
 }
 
@@ -150,8 +151,8 @@ pub fn respond<C: ClientStream + 'static>(
     pipeline: C,
 ) -> Result<Response, ApiError> {
     let state = match upstream {
-        Started::Answered(mut resp) => {
-            let body = resp.stream().map_err(|_| {
+        Started::Answered(resp) => {
+            let body = body::chunks(&resp).ok_or_else(|| {
                 ApiError::new(
                     ErrorKind::BadGateway,
                     "Copilot answered a stream request without a body",
@@ -194,9 +195,9 @@ async fn step<C: ClientStream>(
                             let e = super::upstream_error(format, status, &body);
                             return Some((Ok(pipeline.fail(&e.message)), State::Done));
                         }
-                        match resp.stream() {
-                            Ok(body) => State::Streaming(body, pipeline),
-                            Err(_) => {
+                        match body::chunks(&resp) {
+                            Some(body) => State::Streaming(body, pipeline),
+                            None => {
                                 let bytes = pipeline
                                     .fail("Copilot answered a stream request without a body");
                                 return Some((Ok(bytes), State::Done));

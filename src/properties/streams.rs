@@ -880,12 +880,21 @@ fn bounded(out: usize, input: usize) -> Result<(), TestCaseError> {
 /// before their events and done once with the same id; Chat tool calls are announced
 /// with an id and name before their arguments.
 fn check_grammar(source: Api, out: &[OutEvent]) -> Result<(), TestCaseError> {
-    let events: Vec<(&str, &Value)> = out
+    // Pre-written events are read the way a client reads them (their validity is a
+    // separate property).
+    let parsed: Vec<(&str, Value)> = out
         .iter()
         .filter_map(|e| match e {
-            OutEvent::Event { name, data } => Some((name.unwrap_or(""), data)),
+            OutEvent::Event { name, data } => Some((name.unwrap_or(""), data.clone())),
+            OutEvent::Raw { name, data } => serde_json::from_str(data)
+                .ok()
+                .map(|v| (name.unwrap_or(""), v)),
             OutEvent::Done => None,
         })
+        .collect();
+    let events: Vec<(&str, &Value)> = parsed
+        .iter()
+        .map(|(n, d)| (*n, d))
         .filter(|(n, d)| *n != "error" && d.get("error").is_none_or(Value::is_null))
         .collect();
     let ctx = || format!("{:#?}", out);

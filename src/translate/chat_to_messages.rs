@@ -7,8 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url, OutEvent,
-    StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    chat_text_chunk, error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
+    MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx, Usage,
+    THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -746,38 +747,34 @@ impl MessagesToChatStream {
         }
     }
 
-    fn block_delta(&mut self, index: u64, delta: &Value, out: &mut Vec<OutEvent>) {
-        let field = |k: &str| {
-            delta
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-        };
+    /// A chunk whose delta is one text field (or one tool call's argument text), written
+    /// without building a `Value`: nearly every chunk of a stream.
+    fn emit_text(&mut self, field: &str, tool: Option<u64>, text: &str, out: &mut Vec<OutEvent>) {
+        self.start(out);
+        out.push(chat_text_chunk(
+            &self.id,
+            self.created,
+            &self.model,
+            field,
+            tool,
+            text,
+        ));
+    }
+
+    fn block_delta(&mut self, index: u64, kind: &str, text: &str, out: &mut Vec<OutEvent>) {
+        if text.is_empty() {
+            return;
+        }
         let reasoning = self.reasoning_block == Some(index);
-        match delta.get("type").and_then(Value::as_str).unwrap_or("") {
-            "text_delta" => {
-                if let Some(t) = field("text") {
-                    self.emit(obj([("content", s(t))]), Value::Null, out);
-                }
-            }
-            "thinking_delta" if reasoning => {
-                if let Some(t) = field("thinking") {
-                    self.emit(obj([("reasoning_text", s(t))]), Value::Null, out);
-                }
-            }
-            "signature_delta" if reasoning => {
-                if let Some(sig) = field("signature") {
-                    self.emit(obj([("reasoning_opaque", s(sig))]), Value::Null, out);
-                }
-            }
+        match kind {
+            "text_delta" => self.emit_text("content", None, text, out),
+            "thinking_delta" if reasoning => self.emit_text("reasoning_text", None, text, out),
+            "signature_delta" if reasoning => self.emit_text("reasoning_opaque", None, text, out),
             "input_json_delta" => {
                 let Some(&(_, tool)) = self.tool_blocks.iter().find(|(b, _)| *b == index) else {
                     return;
                 };
-                if let Some(p) = field("partial_json") {
-                    let d = self.tool_delta(tool, obj([("arguments", s(p))]), None);
-                    self.emit(d, Value::Null, out);
-                }
+                self.emit_text("arguments", Some(tool), text, out);
             }
             _ => {}
         }
@@ -825,6 +822,11 @@ impl StreamTranslator for MessagesToChatStream {
         if self.terminated {
             return;
         }
+        if let Some(d) = MessagesDelta::read(ev) {
+            let (kind, text) = (&d.delta.kind, d.delta.payload());
+            self.block_delta(d.index.unwrap_or(0), kind, text, out);
+            return;
+        }
         // Copilot's stray `data: [DONE]` on Messages streams and malformed JSON: skipped.
         let Some(data) = event_json(ev) else {
             return;
@@ -844,7 +846,8 @@ impl StreamTranslator for MessagesToChatStream {
             }
             "content_block_delta" => {
                 if let Some(delta) = data.get("delta") {
-                    self.block_delta(index, delta, out);
+                    let (kind, text) = MessagesDeltaBody::payload_of(delta);
+                    self.block_delta(index, kind, text, out);
                 }
             }
             "message_delta" => {
@@ -1331,7 +1334,8 @@ mod tests {
     /// Chunks rendered as their delta / finish / usage, checking the envelope on the way.
     fn render(out: &[OutEvent]) -> Vec<String> {
         out.iter()
-            .map(|e| match e {
+            .map(|e| match &e.clone().into_value() {
+                OutEvent::Raw { .. } => unreachable!("normalized"),
                 OutEvent::Done => "[DONE]".to_string(),
                 OutEvent::Event { name, data } => {
                     assert_eq!(*name, None, "Chat chunks have no event name");

@@ -4,13 +4,14 @@
 //! `request` turns chat messages into Responses input items; `ResponsesToChatStream`
 //! turns Responses events back into chat chunks.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
 use super::{
-    carry, error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator, TranslateCtx,
-    Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, OutEvent, ResponsesDelta,
+    StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -518,6 +519,19 @@ impl ResponsesToChatStream {
         out.push(OutEvent::data(c));
     }
 
+    /// A chunk with one text field (or one call's argument text), written directly.
+    fn text_delta(&mut self, out: &mut Vec<OutEvent>, field: &str, tool: Option<u64>, text: &str) {
+        self.role(out);
+        out.push(chat_text_chunk(
+            &self.id,
+            self.created,
+            &self.model,
+            field,
+            tool,
+            text,
+        ));
+    }
+
     fn role(&mut self, out: &mut Vec<OutEvent>) {
         if !self.role_sent {
             self.role_sent = true;
@@ -541,12 +555,12 @@ impl ResponsesToChatStream {
         }
         let first = self.items.entry(oi).or_default().streamed.insert(part);
         let text = if first && self.reasoning_sent {
-            format!("\n\n{text}")
+            Cow::Owned(format!("\n\n{text}"))
         } else {
-            text.to_string()
+            Cow::Borrowed(text)
         };
         self.reasoning_sent = true;
-        self.delta(out, json!({ "reasoning_text": text }));
+        self.text_delta(out, "reasoning_text", None, &text);
     }
 
     fn content(&mut self, out: &mut Vec<OutEvent>, oi: u64, part: u64, text: &str, key: &str) {
@@ -555,14 +569,14 @@ impl ResponsesToChatStream {
         }
         let first = self.items.entry(oi).or_default().streamed.insert(part);
         let text = if first && self.content_sent && key == "content" {
-            format!("\n\n{text}")
+            Cow::Owned(format!("\n\n{text}"))
         } else {
-            text.to_string()
+            Cow::Borrowed(text)
         };
         if key == "content" {
             self.content_sent = true;
         }
-        self.delta(out, json!({ key: text }));
+        self.text_delta(out, key, None, &text);
     }
 
     /// Opens the chat tool call for a function_call item (once).
@@ -601,10 +615,7 @@ impl ResponsesToChatStream {
             return;
         }
         st.args_sent = true;
-        self.delta(
-            out,
-            json!({"tool_calls": [{"index": index, "function": {"arguments": delta}}]}),
-        );
+        self.text_delta(out, "arguments", Some(index), delta);
     }
 
     /// A finished output item: sends whatever of it was not streamed.
@@ -733,6 +744,15 @@ impl ResponsesToChatStream {
 impl StreamTranslator for ResponsesToChatStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated {
+            return;
+        }
+        if let Some(d) = ResponsesDelta::read(ev) {
+            let oi = d.output_index;
+            match d.kind.as_ref() {
+                ResponsesDelta::TEXT => self.content(out, oi, d.content_index, &d.delta, "content"),
+                ResponsesDelta::SUMMARY => self.reasoning(out, oi, d.summary_index, &d.delta),
+                _ => self.args(out, oi, &d.delta),
+            }
             return;
         }
         let Some(v) = event_json(ev) else { return };
@@ -1170,7 +1190,8 @@ mod tests {
     /// Chunks as (delta or "finish:<reason>" / "usage" / "DONE" / "error") for compact asserts.
     fn deltas(out: &[OutEvent]) -> Vec<Value> {
         out.iter()
-            .map(|e| match e {
+            .map(|e| match &e.clone().into_value() {
+                OutEvent::Raw { .. } => unreachable!("normalized"),
                 OutEvent::Done => json!("DONE"),
                 OutEvent::Event { name, data } => {
                     assert_eq!(*name, None, "chat chunks are unnamed");

@@ -8,8 +8,9 @@ use serde::de::IgnoredAny;
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator,
-    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    content_text, error_event, is_openai_encrypted, messages_text_delta, nonempty, ChatChoice,
+    ChatChunk, ChatToolCall, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
+    THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -770,21 +771,15 @@ impl ChatToMessagesStream {
         }
     }
 
-    fn on_choice(&mut self, choice: &Value, out: &mut Vec<OutEvent>) {
-        let ci = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
-        if let Some(delta) = choice.get("delta") {
-            let s = |k: &str| {
-                delta
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            };
-            if let Some(t) = s("reasoning_text") {
+    fn on_choice(&mut self, choice: &ChatChoice, out: &mut Vec<OutEvent>) {
+        let ci = choice.index.unwrap_or(0);
+        if let Some(delta) = &choice.delta {
+            if let Some(t) = nonempty(&delta.reasoning_text) {
                 let k = self.current(Kind::Thinking);
                 self.items[k].buf.push_str(t);
                 self.touch(k, out);
             }
-            if let Some(o) = s("reasoning_opaque") {
+            if let Some(o) = nonempty(&delta.reasoning_opaque) {
                 let k = match self.items.last() {
                     Some(it) if it.kind == Kind::Thinking && it.signature.is_none() => {
                         self.items.len() - 1
@@ -802,14 +797,14 @@ impl ChatToMessagesStream {
                 }
                 self.touch(k, out);
             }
-            for key in ["content", "refusal"] {
-                if let Some(c) = s(key) {
+            for field in [&delta.content, &delta.refusal] {
+                if let Some(c) = nonempty(field) {
                     let k = self.current(Kind::Text);
                     self.items[k].buf.push_str(c);
                     self.touch(k, out);
                 }
             }
-            if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+            if let Some(calls) = &delta.tool_calls {
                 for (pos, call) in calls.iter().enumerate() {
                     self.tool_delta(ci, pos as u64, call, out);
                     if self.terminated {
@@ -818,7 +813,7 @@ impl ChatToMessagesStream {
                 }
             }
         }
-        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(f) = choice.finish_reason.as_deref() {
             // Split choices each finish; a tool call outranks the text choice's "stop".
             match self.finish.as_deref() {
                 None | Some("stop") => self.finish = Some(f.to_string()),
@@ -828,12 +823,9 @@ impl ChatToMessagesStream {
         }
     }
 
-    fn tool_delta(&mut self, ci: u64, pos: u64, call: &Value, out: &mut Vec<OutEvent>) {
-        let key = (ci, call.get("index").and_then(Value::as_u64).unwrap_or(pos));
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
+    fn tool_delta(&mut self, ci: u64, pos: u64, call: &ChatToolCall, out: &mut Vec<OutEvent>) {
+        let key = (ci, call.index.unwrap_or(pos));
+        let id = nonempty(&call.id);
         let existing = self
             .tool_keys
             .iter()
@@ -851,15 +843,9 @@ impl ChatToMessagesStream {
                 k
             }
         };
-        let func = call.get("function");
-        let name = func
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let args = func
-            .and_then(|f| f.get("arguments"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let func = call.function.as_ref();
+        let name = func.and_then(|f| nonempty(&f.name));
+        let args = func.and_then(|f| f.arguments.as_deref()).unwrap_or("");
         let it = &mut self.items[k];
         if let Some(id) = id {
             if it.id.is_empty() {
@@ -949,26 +935,17 @@ impl ChatToMessagesStream {
             ));
         }
         if it.emitted < it.buf.len() {
-            let piece = it.buf[it.emitted..].to_string();
-            it.emitted = it.buf.len();
-            let delta = match it.kind {
-                Kind::Thinking => obj([
-                    ("type", Value::String("thinking_delta".into())),
-                    ("thinking", Value::String(piece)),
-                ]),
-                Kind::Text => obj([
-                    ("type", Value::String("text_delta".into())),
-                    ("text", Value::String(piece)),
-                ]),
-                Kind::Tool => obj([
-                    ("type", Value::String("input_json_delta".into())),
-                    ("partial_json", Value::String(piece)),
-                ]),
-                Kind::Redacted => Value::Null,
+            let piece = &it.buf[it.emitted..];
+            let kind = match it.kind {
+                Kind::Thinking => Some(("thinking_delta", "thinking")),
+                Kind::Text => Some(("text_delta", "text")),
+                Kind::Tool => Some(("input_json_delta", "partial_json")),
+                Kind::Redacted => None,
             };
-            if !delta.is_null() {
-                out.push(block_delta(it.index, delta));
+            if let Some((kind, field)) = kind {
+                out.push(messages_text_delta(it.index, kind, field, piece));
             }
+            it.emitted = it.buf.len();
         }
         if let (Some(sig), false) = (&it.signature, it.signature_sent) {
             it.signature_sent = true;
@@ -1076,10 +1053,10 @@ impl StreamTranslator for ChatToMessagesStream {
             self.complete(out);
             return;
         }
-        let Some(chunk) = event_json(ev) else {
+        let Some(chunk) = ChatChunk::read(ev) else {
             return;
         };
-        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+        if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
             let message = match err.get("message").and_then(Value::as_str) {
                 Some(m) => m.to_string(),
                 None => format!("Upstream Chat Completions stream error: {err}"),
@@ -1087,15 +1064,11 @@ impl StreamTranslator for ChatToMessagesStream {
             self.fail(&message, out);
             return;
         }
-        let usage_here = chunk.get("usage").and_then(chat_usage);
+        let usage_here = chunk.usage.as_ref().and_then(chat_usage);
         if usage_here.is_some() {
             self.usage = usage_here;
         }
-        let choices = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let choices = chunk.choices.as_deref().unwrap_or(&[]);
         if choices.is_empty() {
             // The usage-only chunk that follows the finish: the answer is complete.
             // (`choices: []` without usage is Azure's prompt-filter chunk: nothing in it.)
@@ -1632,6 +1605,7 @@ mod tests {
     fn render(out: &[OutEvent]) -> Vec<String> {
         out.iter()
             .map(|ev| {
+                let ev = &ev.clone().into_value();
                 let OutEvent::Event {
                     name: Some(name),
                     data: d,

@@ -4,13 +4,14 @@
 //! `request` turns a Messages body into a Responses body; `ResponsesToMessagesStream`
 //! turns the Responses event stream back into Anthropic Messages events.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, event_json, is_openai_encrypted, OutEvent, StreamTranslator,
-    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    content_text, error_event, event_json, is_openai_encrypted, messages_text_delta, OutEvent,
+    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -653,7 +654,13 @@ impl ResponsesToMessagesStream {
     }
 
     /// The open block for (item, kind), opening it (and closing any other) if needed.
-    fn block(&mut self, idx: u64, kind: BlockKind, start: Value, out: &mut Vec<OutEvent>) -> u64 {
+    fn block(
+        &mut self,
+        idx: u64,
+        kind: BlockKind,
+        start: impl FnOnce() -> Value,
+        out: &mut Vec<OutEvent>,
+    ) -> u64 {
         if let Some(b) = self.open {
             if b.output_index == idx && b.kind == kind {
                 return b.index;
@@ -665,7 +672,7 @@ impl ResponsesToMessagesStream {
         self.next_block += 1;
         out.push(OutEvent::named(
             "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": start}),
+            json!({"type": "content_block_start", "index": index, "content_block": start()}),
         ));
         self.open = Some(OpenBlock {
             output_index: idx,
@@ -694,19 +701,20 @@ impl ResponsesToMessagesStream {
         let index = self.block(
             idx,
             BlockKind::Thinking,
-            json!({"type": "thinking", "thinking": ""}),
+            || json!({"type": "thinking", "thinking": ""}),
             out,
         );
         let text = if sep {
-            format!("\n\n{text}")
+            Cow::Owned(format!("\n\n{text}"))
         } else {
-            text.to_string()
+            Cow::Borrowed(text)
         };
-        self.delta(
+        out.push(messages_text_delta(
             index,
-            json!({"type": "thinking_delta", "thinking": text}),
-            out,
-        );
+            "thinking_delta",
+            "thinking",
+            &text,
+        ));
     }
 
     fn text(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
@@ -719,10 +727,10 @@ impl ResponsesToMessagesStream {
         let index = self.block(
             idx,
             BlockKind::Text,
-            json!({"type": "text", "text": ""}),
+            || json!({"type": "text", "text": ""}),
             out,
         );
-        self.delta(index, json!({"type": "text_delta", "text": text}), out);
+        out.push(messages_text_delta(index, "text_delta", "text", text));
     }
 
     /// The tool_use block of a function_call item; `None` once it was closed (a second
@@ -745,7 +753,7 @@ impl ResponsesToMessagesStream {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("function");
-        let start = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+        let start = || json!({"type": "tool_use", "id": id, "name": name, "input": {}});
         Some(self.block(idx, BlockKind::ToolUse, start, out))
     }
 
@@ -763,11 +771,12 @@ impl ResponsesToMessagesStream {
             self.fail(WhitespaceGuard::MESSAGE, out);
             return false;
         }
-        self.delta(
+        out.push(messages_text_delta(
             index,
-            json!({"type": "input_json_delta", "partial_json": args}),
-            out,
-        );
+            "input_json_delta",
+            "partial_json",
+            args,
+        ));
         true
     }
 
@@ -1062,6 +1071,24 @@ impl StreamTranslator for ResponsesToMessagesStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated {
             return;
+        }
+        // Deltas (nearly every event) without building a `Value`, unless the item must wait.
+        if let Some(d) = ResponsesDelta::read(ev) {
+            let idx = d.output_index;
+            let waits = self.blocked(idx) || self.deferred.iter().any(|(i, _)| *i == idx);
+            if !waits {
+                if self.items.get(&idx).is_some_and(|s| s.done) {
+                    return;
+                }
+                match d.kind.as_ref() {
+                    ResponsesDelta::TEXT => self.text(idx, d.content_index, &d.delta, out),
+                    ResponsesDelta::SUMMARY => self.thinking(idx, d.summary_index, &d.delta, out),
+                    _ => {
+                        self.arguments(idx, &Value::Null, &d.delta, out);
+                    }
+                }
+                return;
+            }
         }
         let Some(data) = event_json(ev) else {
             return;
@@ -1565,7 +1592,7 @@ mod tests {
         }
         let out = out
             .into_iter()
-            .map(|e| match e {
+            .map(|e| match e.into_value() {
                 OutEvent::Event {
                     name: Some(n),
                     data,
@@ -1746,7 +1773,7 @@ mod tests {
         t.on_end(&mut out);
         assert_eq!(out.len(), whole.len());
         for (a, (n, d)) in out.iter().zip(&whole) {
-            assert_eq!(a, &OutEvent::named(leak(n), d.clone()));
+            assert_eq!(a.clone().into_value(), OutEvent::named(leak(n), d.clone()));
         }
     }
 

@@ -13,6 +13,8 @@ pub mod messages_to_responses;
 pub mod responses_to_chat;
 pub mod responses_to_messages;
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::api_error::ApiError;
@@ -72,11 +74,30 @@ pub enum OutEvent {
         name: Option<&'static str>,
         data: Value,
     },
+    /// An event whose JSON is already written: the text, thinking and tool-argument
+    /// deltas that make up nearly all of a stream, built without a `Value`.
+    Raw {
+        name: Option<&'static str>,
+        data: String,
+    },
     /// Chat Completions' closing `data: [DONE]`.
     Done,
 }
 
 impl OutEvent {
+    /// The same event with its JSON as a `Value` (a `Raw` event parsed), for consumers
+    /// that inspect events rather than send them. Raw events are written by the
+    /// translators and always valid; should one not be, it reads as `null`, never a panic.
+    pub fn into_value(self) -> OutEvent {
+        match self {
+            OutEvent::Raw { name, data } => OutEvent::Event {
+                name,
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
+            },
+            other => other,
+        }
+    }
+
     pub fn named(name: &'static str, data: Value) -> OutEvent {
         OutEvent::Event {
             name: Some(name),
@@ -86,6 +107,358 @@ impl OutEvent {
 
     pub fn data(data: Value) -> OutEvent {
         OutEvent::Event { name: None, data }
+    }
+}
+
+/// A Responses text, reasoning-summary or function-arguments delta event, read without
+/// building a `Value` (the fields translators use; the rest is skipped unparsed).
+#[derive(serde::Deserialize)]
+pub struct ResponsesDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    pub output_index: u64,
+    #[serde(default)]
+    pub content_index: u64,
+    #[serde(default)]
+    pub summary_index: u64,
+    #[serde(borrow)]
+    pub delta: Cow<'a, str>,
+}
+
+impl<'a> ResponsesDelta<'a> {
+    pub const TEXT: &'static str = "response.output_text.delta";
+    pub const SUMMARY: &'static str = "response.reasoning_summary_text.delta";
+    pub const ARGUMENTS: &'static str = "response.function_call_arguments.delta";
+
+    /// The delta, when `ev` is one of the three (named so by its `event:` line and `type`).
+    pub fn read(ev: &'a SseEvent) -> Option<ResponsesDelta<'a>> {
+        let name = ev.event.as_deref()?;
+        if name != Self::TEXT && name != Self::SUMMARY && name != Self::ARGUMENTS {
+            return None;
+        }
+        serde_json::from_str::<ResponsesDelta>(&ev.data)
+            .ok()
+            .filter(|d| d.kind == name)
+    }
+}
+
+/// A Chat Completions stream chunk as the translators read it, parsed without building a
+/// `Value` for what comes in every chunk (`usage` and `error` are rare and kept as values).
+/// A chunk whose fields have unexpected types is read through a `Value` instead, where
+/// such fields count as absent (as the `Value` reads did before).
+#[derive(serde::Deserialize, Default)]
+pub struct ChatChunk<'a> {
+    #[serde(borrow, default)]
+    pub choices: Option<Vec<ChatChoice<'a>>>,
+    #[serde(default)]
+    pub usage: Option<Value>,
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatChoice<'a> {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(borrow, default)]
+    pub delta: Option<ChatDelta<'a>>,
+    #[serde(borrow, default)]
+    pub finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatDelta<'a> {
+    #[serde(borrow, default)]
+    pub content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub reasoning_text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub reasoning_opaque: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub tool_calls: Option<Vec<ChatToolCall<'a>>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatToolCall<'a> {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(borrow, default)]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub function: Option<ChatFunction<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ChatFunction<'a> {
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub arguments: Option<Cow<'a, str>>,
+}
+
+impl<'a> ChatChunk<'a> {
+    /// The chunk of an upstream Chat event; `None` for `[DONE]` or data that is not a
+    /// JSON object.
+    pub fn read(ev: &'a SseEvent) -> Option<ChatChunk<'a>> {
+        if ev.is_done_marker() {
+            return None;
+        }
+        match serde_json::from_str(&ev.data) {
+            Ok(chunk) => Some(chunk),
+            Err(_) => match serde_json::from_str::<Value>(&ev.data) {
+                Ok(v @ Value::Object(_)) => Some(ChatChunk::from_value(&v)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The same from a parsed value (fields of other types count as absent).
+    pub fn from_value(v: &Value) -> ChatChunk<'static> {
+        let s = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(|s| Cow::Owned(s.to_string()))
+        };
+        let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64);
+        let choices = v.get("choices").and_then(Value::as_array).map(|cs| {
+            cs.iter()
+                .map(|c| ChatChoice {
+                    index: n(c, "index"),
+                    finish_reason: s(c, "finish_reason"),
+                    delta: c.get("delta").filter(|d| d.is_object()).map(|d| ChatDelta {
+                        content: s(d, "content"),
+                        refusal: s(d, "refusal"),
+                        reasoning_text: s(d, "reasoning_text"),
+                        reasoning_opaque: s(d, "reasoning_opaque"),
+                        tool_calls: d.get("tool_calls").and_then(Value::as_array).map(|calls| {
+                            calls
+                                .iter()
+                                .map(|t| ChatToolCall {
+                                    index: n(t, "index"),
+                                    id: s(t, "id"),
+                                    function: t.get("function").filter(|f| f.is_object()).map(
+                                        |f| ChatFunction {
+                                            name: s(f, "name"),
+                                            arguments: s(f, "arguments"),
+                                        },
+                                    ),
+                                })
+                                .collect()
+                        }),
+                    }),
+                })
+                .collect()
+        });
+        ChatChunk {
+            choices,
+            usage: v.get("usage").filter(|u| !u.is_null()).cloned(),
+            error: v.get("error").filter(|e| !e.is_null()).cloned(),
+        }
+    }
+}
+
+/// A text field, when present and not empty.
+pub fn nonempty<'s>(field: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+    field.as_deref().filter(|s| !s.is_empty())
+}
+
+/// An Anthropic `content_block_delta` event, read without building a `Value`.
+#[derive(serde::Deserialize)]
+pub struct MessagesDelta<'a> {
+    #[serde(default)]
+    pub index: Option<u64>,
+    #[serde(borrow)]
+    pub delta: MessagesDeltaBody<'a>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct MessagesDeltaBody<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub partial_json: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub signature: Option<Cow<'a, str>>,
+}
+
+impl<'a> MessagesDelta<'a> {
+    /// The delta, when `ev` is a `content_block_delta` (by its `event:` line).
+    pub fn read(ev: &'a SseEvent) -> Option<MessagesDelta<'a>> {
+        if ev.event.as_deref() != Some("content_block_delta") {
+            return None;
+        }
+        serde_json::from_str(&ev.data).ok()
+    }
+}
+
+impl MessagesDeltaBody<'_> {
+    /// The text the delta carries for its type (`""` when absent).
+    pub fn payload(&self) -> &str {
+        let field = match self.kind.as_ref() {
+            "text_delta" => &self.text,
+            "thinking_delta" => &self.thinking,
+            "input_json_delta" => &self.partial_json,
+            "signature_delta" => &self.signature,
+            _ => return "",
+        };
+        field.as_deref().unwrap_or("")
+    }
+
+    /// The same from a `Value` delta.
+    pub fn payload_of(delta: &Value) -> (&str, &str) {
+        let kind = delta.get("type").and_then(Value::as_str).unwrap_or("");
+        let key = match kind {
+            "text_delta" => "text",
+            "thinking_delta" => "thinking",
+            "input_json_delta" => "partial_json",
+            "signature_delta" => "signature",
+            _ => return (kind, ""),
+        };
+        (kind, delta.get(key).and_then(Value::as_str).unwrap_or(""))
+    }
+}
+
+/// Appends a number in decimal (no allocation, unlike `to_string`).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
+pub fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// An Anthropic `content_block_delta` carrying text:
+/// `{"type":"content_block_delta","index":i,"delta":{"type":kind,field:text}}`.
+pub fn messages_text_delta(index: u64, kind: &str, field: &str, text: &str) -> OutEvent {
+    let mut data = String::with_capacity(text.len() + 96);
+    data.push_str("{\"type\":\"content_block_delta\",\"index\":");
+    push_u64(&mut data, index);
+    data.push_str(",\"delta\":{\"type\":");
+    push_json_str(&mut data, kind);
+    data.push(',');
+    push_json_str(&mut data, field);
+    data.push(':');
+    push_json_str(&mut data, text);
+    data.push_str("}}");
+    OutEvent::Raw {
+        name: Some("content_block_delta"),
+        data,
+    }
+}
+
+/// A Chat chunk whose delta is one text field, or one tool call's argument text
+/// (`tool`: the call's index), written without building a `Value`.
+pub fn chat_text_chunk(
+    id: &str,
+    created: u64,
+    model: &str,
+    field: &str,
+    tool: Option<u64>,
+    text: &str,
+) -> OutEvent {
+    let mut data = String::with_capacity(text.len() + id.len() + model.len() + 160);
+    data.push_str("{\"id\":");
+    push_json_str(&mut data, id);
+    data.push_str(",\"object\":\"chat.completion.chunk\",\"created\":");
+    push_u64(&mut data, created);
+    data.push_str(",\"model\":");
+    push_json_str(&mut data, model);
+    data.push_str(",\"choices\":[{\"index\":0,\"delta\":{");
+    if let Some(tool) = tool {
+        data.push_str("\"tool_calls\":[{\"index\":");
+        push_u64(&mut data, tool);
+        data.push_str(",\"function\":{");
+    }
+    push_json_str(&mut data, field);
+    data.push(':');
+    push_json_str(&mut data, text);
+    if tool.is_some() {
+        data.push_str("}}]");
+    }
+    data.push_str("},\"finish_reason\":null,\"logprobs\":null}]}");
+    OutEvent::Raw { name: None, data }
+}
+
+/// A Responses delta event (`response.output_text.delta` and the like), written without
+/// building a `Value`. `part`: `("content_index", i)` or `("summary_index", i)`.
+pub fn responses_delta_event(
+    name: &'static str,
+    sequence_number: u64,
+    at: (&str, u64),
+    part: Option<(&str, u64)>,
+    delta: &str,
+    logprobs: bool,
+) -> OutEvent {
+    let mut data = String::with_capacity(delta.len() + at.0.len() + 128);
+    data.push_str("{\"type\":\"");
+    data.push_str(name);
+    data.push_str("\",\"sequence_number\":");
+    push_u64(&mut data, sequence_number);
+    data.push_str(",\"item_id\":");
+    push_json_str(&mut data, at.0);
+    data.push_str(",\"output_index\":");
+    push_u64(&mut data, at.1);
+    if let Some((key, i)) = part {
+        data.push_str(",\"");
+        data.push_str(key);
+        data.push_str("\":");
+        push_u64(&mut data, i);
+    }
+    data.push_str(",\"delta\":");
+    push_json_str(&mut data, delta);
+    if logprobs {
+        data.push_str(",\"logprobs\":[]");
+    }
+    data.push('}');
+    OutEvent::Raw {
+        name: Some(name),
+        data,
     }
 }
 
@@ -273,6 +646,35 @@ mod tests {
         assert_eq!(parse_arguments(""), json!({}));
         assert_eq!(parse_arguments("[1]"), json!({"raw_arguments": "[1]"}));
         assert_eq!(parse_arguments("{oops"), json!({"raw_arguments": "{oops"}));
+    }
+
+    #[test]
+    fn raw_json_strings_match_serde_json() {
+        for s in [
+            "",
+            "plain",
+            "q\"b\\s",
+            "\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}",
+            "ünï \u{1F600} </x>",
+        ] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+        for n in [0, 7, 10, 1234567890123, u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        let OutEvent::Raw { name, data } = messages_text_delta(3, "text_delta", "text", "a\"b")
+        else {
+            panic!()
+        };
+        assert_eq!(name, Some("content_block_delta"));
+        assert_eq!(
+            serde_json::from_str::<Value>(&data).unwrap(),
+            json!({"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "a\"b"}})
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, event_json, OutEvent, StreamTranslator, TranslateCtx, Usage,
-    WhitespaceGuard, THINKING_PLACEHOLDER,
+    content_text, error_event, nonempty, responses_delta_event, ChatChunk, ChatToolCall, OutEvent,
+    StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -562,6 +562,23 @@ impl ChatToResponsesStream {
         }
     }
 
+    /// A delta event, written without building a `Value`.
+    fn emit_delta(
+        &mut self,
+        out: &mut Vec<OutEvent>,
+        name: &'static str,
+        at: (&str, usize),
+        part: Option<(&str, u64)>,
+        delta: &str,
+        logprobs: bool,
+    ) {
+        let at = (at.0, at.1 as u64);
+        out.push(responses_delta_event(
+            name, self.seq, at, part, delta, logprobs,
+        ));
+        self.seq += 1;
+    }
+
     fn emit(&mut self, out: &mut Vec<OutEvent>, name: &'static str, mut data: Value) {
         data["type"] = json!(name);
         data["sequence_number"] = json!(self.seq);
@@ -743,15 +760,19 @@ impl ChatToResponsesStream {
         text.push_str(delta);
         let first = !*part_open;
         *part_open = true;
-        let at = json!({"item_id": id, "output_index": idx, "summary_index": 0});
         if first {
-            let mut d = at.clone();
+            let mut d = json!({"item_id": id, "output_index": idx, "summary_index": 0});
             d["part"] = json!({"type": "summary_text", "text": ""});
             self.emit(out, "response.reasoning_summary_part.added", d);
         }
-        let mut d = at;
-        d["delta"] = json!(delta);
-        self.emit(out, "response.reasoning_summary_text.delta", d);
+        self.emit_delta(
+            out,
+            "response.reasoning_summary_text.delta",
+            (&id, idx),
+            Some(("summary_index", 0)),
+            delta,
+            false,
+        );
     }
 
     fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
@@ -803,24 +824,21 @@ impl ChatToResponsesStream {
         if let Item::Message { text, .. } = &mut self.items[idx] {
             text.push_str(delta);
         }
-        self.emit(
+        self.emit_delta(
             out,
             "response.output_text.delta",
-            json!({"item_id": id, "output_index": idx, "content_index": 0, "delta": delta, "logprobs": []}),
+            (&id, idx),
+            Some(("content_index", 0)),
+            delta,
+            true,
         );
     }
 
-    fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &Value) {
-        let key = (choice, tc.get("index").and_then(Value::as_u64).unwrap_or(0));
-        let new_id = tc
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let function = tc.get("function");
-        let name = function
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
+    fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &ChatToolCall) {
+        let key = (choice, tc.index.unwrap_or(0));
+        let new_id = nonempty(&tc.id);
+        let function = tc.function.as_ref();
+        let name = function.and_then(|f| nonempty(&f.name));
         // The latest call under this key, unless a different id says a new call began
         // (some models reuse index 0 for every call).
         let existing = self
@@ -863,10 +881,7 @@ impl ChatToResponsesStream {
                 )
             }
         };
-        let delta = function
-            .and_then(|f| f.get("arguments"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let delta = function.and_then(|f| f.arguments.as_deref()).unwrap_or("");
         if delta.is_empty() {
             return;
         }
@@ -879,10 +894,13 @@ impl ChatToResponsesStream {
             return;
         }
         args.push_str(delta);
-        self.emit(
+        self.emit_delta(
             out,
             "response.function_call_arguments.delta",
-            json!({"item_id": id, "output_index": idx, "delta": delta}),
+            (&id, idx),
+            None,
+            delta,
+            false,
         );
     }
 
@@ -958,8 +976,8 @@ impl StreamTranslator for ChatToResponsesStream {
             self.complete(out);
             return;
         }
-        let Some(v) = event_json(ev) else { return };
-        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+        let Some(v) = ChatChunk::read(ev) else { return };
+        if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
             let msg = err
                 .get("message")
                 .and_then(Value::as_str)
@@ -968,29 +986,28 @@ impl StreamTranslator for ChatToResponsesStream {
             return;
         }
         self.start(out);
-        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+        if let Some(u) = v.usage.as_ref().filter(|u| u.is_object()) {
             self.record_usage(u);
         }
-        let Some(choices) = v.get("choices").and_then(Value::as_array) else {
+        let Some(choices) = &v.choices else {
             return;
         };
         for c in choices {
-            let choice = c.get("index").and_then(Value::as_u64).unwrap_or(0);
-            if let Some(d) = c.get("delta") {
-                let s = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-                if let Some(t) = s("reasoning_text") {
+            let choice = c.index.unwrap_or(0);
+            if let Some(d) = &c.delta {
+                if let Some(t) = nonempty(&d.reasoning_text) {
                     self.reasoning_text(out, t);
                 }
-                if let Some(o) = s("reasoning_opaque") {
+                if let Some(o) = nonempty(&d.reasoning_opaque) {
                     self.reasoning_opaque(out, o);
                 }
                 // A refusal is shown to the client as answer text.
-                for k in ["content", "refusal"] {
-                    if let Some(t) = s(k) {
+                for field in [&d.content, &d.refusal] {
+                    if let Some(t) = nonempty(field) {
                         self.content(out, t);
                     }
                 }
-                if let Some(calls) = d.get("tool_calls").and_then(Value::as_array) {
+                if let Some(calls) = &d.tool_calls {
                     for tc in calls {
                         self.tool_call(out, choice, tc);
                         if self.terminated {
@@ -999,7 +1016,7 @@ impl StreamTranslator for ChatToResponsesStream {
                     }
                 }
             }
-            if let Some(r) = c.get("finish_reason").and_then(Value::as_str) {
+            if let Some(r) = c.finish_reason.as_deref() {
                 self.set_finish(r);
             }
         }
@@ -1491,16 +1508,18 @@ mod tests {
     fn names(out: &[OutEvent]) -> Vec<&'static str> {
         out.iter()
             .map(|e| match e {
-                OutEvent::Event { name, .. } => name.expect("responses events are named"),
+                OutEvent::Event { name, .. } | OutEvent::Raw { name, .. } => {
+                    name.expect("responses events are named")
+                }
                 OutEvent::Done => panic!("Responses streams have no [DONE]"),
             })
             .collect()
     }
 
-    fn data(e: &OutEvent) -> &Value {
-        match e {
+    fn data(e: &OutEvent) -> Value {
+        match e.clone().into_value() {
             OutEvent::Event { data, .. } => data,
-            OutEvent::Done => panic!("no data"),
+            _ => panic!("no data"),
         }
     }
 
@@ -1557,7 +1576,7 @@ mod tests {
         assert_eq!(data(&out[4])["item_id"], id);
         assert_eq!(data(&out[6])["text"], "Héllo wörld ✓");
         assert_eq!(data(&out[8])["item"]["id"], id);
-        let r = &data(&out[9])["response"];
+        let r = &data(&out[9])["response"].clone();
         assert_eq!(r["status"], "completed");
         assert_eq!(r["model"], "gemini-2.5-pro");
         assert_eq!(r["created_at"], 1_700_000_000);
@@ -1638,7 +1657,7 @@ mod tests {
                    "arguments": "", "call_id": "toolu_vrtx_01A", "name": "Read"})
         );
         assert_eq!(data(&out[11])["arguments"], "{\"file_path\":\"a\"}");
-        let r = &data(&out[13])["response"];
+        let r = &data(&out[13])["response"].clone();
         assert_eq!(r["status"], "completed");
         assert_eq!(r["output"][1]["arguments"], "{\"file_path\":\"a\"}");
         assert_eq!(r["output"][1]["status"], "completed");
@@ -1703,15 +1722,15 @@ mod tests {
             .collect();
         assert_eq!(calls, [("c1", "{\"a\":1}"), ("c2", "{\"a\":2}")]);
         // Each item's added/done ids agree.
-        let added: Vec<&Value> = out
+        let added: Vec<Value> = out
             .iter()
             .filter(|e| names(std::slice::from_ref(e))[0] == "response.output_item.added")
-            .map(|e| &data(e)["item"]["id"])
+            .map(|e| data(e)["item"]["id"].clone())
             .collect();
-        let done: Vec<&Value> = out
+        let done: Vec<Value> = out
             .iter()
             .filter(|e| names(std::slice::from_ref(e))[0] == "response.output_item.done")
-            .map(|e| &data(e)["item"]["id"])
+            .map(|e| data(e)["item"]["id"].clone())
             .collect();
         assert_eq!(added, done);
     }

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url, OutEvent,
-    StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
+    responses_delta_event, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
+    TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -750,37 +751,53 @@ impl MessagesToResponsesStream {
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
         {
-            self.delta(&json!({"type": "text_delta", "text": t}), out);
+            self.delta("text_delta", t, out);
         }
     }
 
-    fn delta(&mut self, delta: &Value, out: &mut Vec<OutEvent>) {
+    /// A Responses delta event, written without building a `Value`.
+    fn emit_delta(
+        &mut self,
+        name: &'static str,
+        at: (&str, usize),
+        part: Option<(&str, u64)>,
+        delta: &str,
+        logprobs: bool,
+        out: &mut Vec<OutEvent>,
+    ) {
+        let at = (at.0, at.1 as u64);
+        out.push(responses_delta_event(
+            name, self.seq, at, part, delta, logprobs,
+        ));
+        self.seq += 1;
+    }
+
+    fn delta(&mut self, kind: &str, payload: &str, out: &mut Vec<OutEvent>) {
         let Some(mut b) = self.block.take() else {
             return;
         };
-        let s = |k: &str| delta.get(k).and_then(Value::as_str).unwrap_or("");
-        let at = json!({"item_id": b.id, "output_index": b.output_index});
+        let at = || json!({"item_id": b.id, "output_index": b.output_index});
         let with = |mut v: Value, extra: Value| {
             if let (Some(v), Value::Object(e)) = (v.as_object_mut(), extra) {
                 v.extend(e);
             }
             v
         };
-        match (&mut b.cur, delta.get("type").and_then(Value::as_str)) {
+        match (&mut b.cur, kind) {
             (
                 Current::Reasoning {
                     text, part_open, ..
                 },
-                Some("thinking_delta"),
+                "thinking_delta",
             ) => {
-                let d = s("thinking");
+                let d = payload;
                 if !d.is_empty() {
                     if !*part_open {
                         *part_open = true;
                         self.emit(
                             "response.reasoning_summary_part.added",
                             with(
-                                at.clone(),
+                                at(),
                                 json!({"summary_index": 0,
                                 "part": {"type": "summary_text", "text": ""}}),
                             ),
@@ -788,36 +805,43 @@ impl MessagesToResponsesStream {
                         );
                     }
                     text.push_str(d);
-                    self.emit(
+                    self.emit_delta(
                         "response.reasoning_summary_text.delta",
-                        with(at, json!({"summary_index": 0, "delta": d})),
+                        (&b.id, b.output_index),
+                        Some(("summary_index", 0)),
+                        d,
+                        false,
                         out,
                     );
                 }
             }
-            (Current::Reasoning { signature, .. }, Some("signature_delta")) => {
-                signature
-                    .get_or_insert_with(String::new)
-                    .push_str(s("signature"));
+            (Current::Reasoning { signature, .. }, "signature_delta") => {
+                signature.get_or_insert_with(String::new).push_str(payload);
             }
-            (Current::Text { text }, Some("text_delta")) => {
-                let d = s("text");
+            (Current::Text { text }, "text_delta") => {
+                let d = payload;
                 if !d.is_empty() {
                     text.push_str(d);
-                    self.emit(
+                    self.emit_delta(
                         "response.output_text.delta",
-                        with(at, json!({"content_index": 0, "delta": d, "logprobs": []})),
+                        (&b.id, b.output_index),
+                        Some(("content_index", 0)),
+                        d,
+                        true,
                         out,
                     );
                 }
             }
-            (Current::Tool { args, .. }, Some("input_json_delta")) => {
-                let d = s("partial_json");
+            (Current::Tool { args, .. }, "input_json_delta") => {
+                let d = payload;
                 if !d.is_empty() {
                     args.push_str(d);
-                    self.emit(
+                    self.emit_delta(
                         "response.function_call_arguments.delta",
-                        with(at, json!({"delta": d})),
+                        (&b.id, b.output_index),
+                        None,
+                        d,
+                        false,
                         out,
                     );
                 }
@@ -953,6 +977,12 @@ impl StreamTranslator for MessagesToResponsesStream {
         if self.terminated {
             return;
         }
+        if let Some(d) = MessagesDelta::read(ev) {
+            if self.is_current(d.index) {
+                self.delta(&d.delta.kind, d.delta.payload(), out);
+            }
+            return;
+        }
         let Some(data) = event_json(ev) else {
             return;
         };
@@ -968,7 +998,10 @@ impl StreamTranslator for MessagesToResponsesStream {
                 self.ensure_started(out);
             }
             "content_block_start" => self.start_block(index, &data["content_block"], out),
-            "content_block_delta" if self.is_current(index) => self.delta(&data["delta"], out),
+            "content_block_delta" if self.is_current(index) => {
+                let (kind, payload) = MessagesDeltaBody::payload_of(&data["delta"]);
+                self.delta(kind, payload, out)
+            }
             "content_block_stop" if self.is_current(index) => self.stop_block(out),
             "message_delta" => {
                 if let Some(r) = data.pointer("/delta/stop_reason").and_then(Value::as_str) {
@@ -1425,7 +1458,7 @@ mod tests {
         }
         let out: Vec<(String, Value)> = out
             .into_iter()
-            .map(|e| match e {
+            .map(|e| match e.into_value() {
                 OutEvent::Event {
                     name: Some(n),
                     data,
@@ -1628,9 +1661,9 @@ mod tests {
         t.on_end(&mut out);
         let got: Vec<Value> = out
             .into_iter()
-            .map(|e| match e {
+            .map(|e| match e.into_value() {
                 OutEvent::Event { data, .. } => data,
-                OutEvent::Done => panic!("no [DONE] on Responses"),
+                _ => panic!("no [DONE] on Responses"),
             })
             .collect();
         let want: Vec<Value> = whole.into_iter().map(|(_, d)| d).collect();

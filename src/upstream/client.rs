@@ -29,7 +29,10 @@ pub async fn send(req: &HttpRequest<'_>) -> Result<Response, ApiError> {
     })
     .with_headers(headers);
     if let Some(body) = &req.body {
-        init.with_body(Some(JsValue::from_str(body.as_ref())));
+        // Bytes, not a JS string: a body can be a megabyte, and a string would be decoded
+        // to UTF-16 here and encoded back to UTF-8 by the runtime.
+        let bytes = worker::js_sys::Uint8Array::from(body.as_bytes());
+        init.with_body(Some(JsValue::from(bytes)));
     }
     let request =
         Request::new_with_init(&req.url, &init).map_err(|e| fail("building the request", e))?;
@@ -62,7 +65,7 @@ impl Drop for AbortOnDrop {
 
 /// Reads a whole (small) upstream body as text; a broken body is a 502.
 pub async fn text(resp: &mut Response) -> Result<String, ApiError> {
-    resp.text().await.map_err(|e| {
+    super::body::text(resp).await.map_err(|e| {
         worker::console_error!("upstream body read failed: {e}");
         ApiError::new(
             ErrorKind::BadGateway,

@@ -6,9 +6,11 @@ pub mod github;
 pub mod headers;
 pub mod routing;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod body;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod client;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod session;
 
 use std::borrow::Cow;

@@ -1,0 +1,259 @@
+// results.json → results.md: the targets of issue 7 first, then every figure.
+const NAME = { messages: 'Messages', responses: 'Responses', chat: 'Chat' };
+const f = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
+const pathName = (s, t) => (s === t ? `${NAME[s]} native` : `${NAME[s]}→${NAME[t]}`);
+const table = (head, rows) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map((h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const kb = (b) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MB` : `${(b / 1024).toFixed(b < 10240 ? 1 : 0)} KB`);
+const verdict = (ok) => (ok === null ? '–' : ok ? '**met**' : '**missed**');
+
+/** Latency the client feels: the whole answer for JSON, the first byte for a stream. */
+const lat = (r, p = 50) => (r.mode === 'stream' ? r[`ttfb${p}`] : r[`p${p}`]);
+const latOf = (row, who, p = 50) => (row.mode === 'stream' ? row[who][`ttfb${p}`] : row[who][`p${p}`]);
+
+export function targets(res) {
+  const out = [];
+  const e2e = res.e2e ?? [];
+  const c1 = e2e.filter((r) => r.concurrency === 1);
+  const c16 = e2e.filter((r) => r.concurrency === 16);
+  if (c16.length) {
+    const worst = c16.map((r) => ({ r, q: r.gateway.rps / r.relay.rps })).sort((a, b) => a.q - b.q)[0];
+    const cc = c16.filter((r) => r.source === 'messages' && r.size === 'agent');
+    const ccs = (mode) => cc.filter((r) => r.mode === mode).map((r) => `${pathName(r.source, r.target)} ${f(r.gateway.rps, 0)}/${f(r.relay.rps, 0)}`).join(', ');
+    out.push({
+      target: 'Throughput at concurrency 16 ≥ 90 % of the relay floor, every case',
+      measured: `worst ${f(worst.q * 100, 0)} % (${pathName(worst.r.source, worst.r.target)}, ${worst.r.size}, ${worst.r.mode}: ${f(worst.r.gateway.rps, 0)} vs ${f(worst.r.relay.rps, 0)} req/s). Claude Code request, stream, req/s gateway/relay: ${ccs('stream')}; JSON: ${ccs('json')}`,
+      ok: worst.q >= 0.9,
+    });
+  }
+  const ccStream = c1.filter((r) => r.source === 'messages' && r.size === 'agent' && r.mode === 'stream');
+  if (ccStream.length) {
+    const d1 = res.usage_write?.cpu_ms ?? 0;
+    const worst = ccStream.map((r) => ({ r, extra: r.gateway.cpu_ms - r.relay.cpu_ms })).sort((a, b) => b.extra - a.extra)[0];
+    out.push({
+      target: `CPU per request < 5 ms, Claude Code-sized stream of ${res.deltas} deltas`,
+      measured: `worst ${pathName(worst.r.source, worst.r.target)}: ${f(worst.r.gateway.cpu_ms)} ms of workerd CPU, ${f(worst.extra)} ms over the relay's ${f(worst.r.relay.cpu_ms)} ms, ` +
+        `of which ${f(d1)} ms is the D1 usage write (Miniflare runs D1 inside workerd; on Cloudflare it runs in D1, outside the Worker's CPU time): **${f(worst.extra - d1)} ms**. All paths (gateway CPU): ` +
+        ccStream.map((r) => `${pathName(r.source, r.target)} ${f(r.gateway.cpu_ms)}`).join(', '),
+      ok: worst.extra - d1 < 5,
+    });
+  }
+  if (c1.length) {
+    const over = c1.map((r) => ({ r, d: latOf(r, 'gateway') - latOf(r, 'relay') })).sort((a, b) => b.d - a.d);
+    const worst = over[0];
+    const small = over.filter((x) => x.r.size !== '500k' && x.r.size !== '1m').sort((a, b) => b.d - a.d)[0];
+    out.push({
+      target: 'Overhead over the relay floor: p50 < 2 ms (concurrency 1; JSON: whole answer, stream: first byte)',
+      measured: `worst ${f(worst.d)} ms (${pathName(worst.r.source, worst.r.target)}, ${worst.r.size}, ${worst.r.mode}); up to Claude Code size: worst ${f(small.d)} ms (${pathName(small.r.source, small.r.target)}, ${small.r.size}, ${small.r.mode})`,
+      ok: worst.d < 2,
+    });
+    // Growth with body size: the gateway's extra latency from the small to the 1 MB body, against
+    // the relay's own latency growth over the same bodies (what copying the body costs a Worker).
+    const growth = [];
+    for (const r1 of c1.filter((r) => r.size === '1m')) {
+      const r0 = c1.find((r) => r.size === 'small' && r.source === r1.source && r.target === r1.target && r.mode === r1.mode);
+      if (!r0) continue;
+      const gw = latOf(r1, 'gateway') - latOf(r1, 'relay') - (latOf(r0, 'gateway') - latOf(r0, 'relay'));
+      const copy = latOf(r1, 'relay') - latOf(r0, 'relay');
+      growth.push({ r: r1, gw, copy, q: gw / copy });
+    }
+    if (growth.length) {
+      growth.sort((a, b) => b.q - a.q);
+      const w = growth[0];
+      out.push({
+        target: "Overhead does not grow with body size faster than the body's own copy",
+        measured: `small → 1 MB, worst ${pathName(w.r.source, w.r.target)} ${w.r.mode}: overhead +${f(w.gw)} ms while the relay's own latency grew +${f(w.copy)} ms (×${f(w.q, 1)})`,
+        ok: w.q <= 1,
+      });
+    }
+  }
+  const tr = res.translate?.wasm;
+  if (tr) {
+    const translated = tr.requests.filter((r) => r.source !== r.target);
+    const agent = translated.filter((r) => r.size === 'agent').map((r) => ({ r, per128: (r.us * 131072) / r.bytes })).sort((a, b) => b.per128 - a.per128)[0];
+    const mb = translated.filter((r) => r.size === '1m').sort((a, b) => b.us - a.us)[0];
+    out.push({
+      target: 'Translating a 128 KB request < 1 ms on any path (wasm)',
+      measured: `worst ${f(agent.per128 / 1000, 3)} ms per 128 KB (${pathName(agent.r.source, agent.r.target)}, ${kb(agent.r.bytes)} body: ${f(agent.r.us / 1000, 3)} ms)`,
+      ok: agent.per128 < 1000,
+    });
+    out.push({
+      target: 'Translating a 1 MB request < 8 ms (wasm)',
+      measured: `worst ${f(mb.us / 1000)} ms (${pathName(mb.source, mb.target)}, ${kb(mb.bytes)})`,
+      ok: mb.us < 8000,
+    });
+    const st = tr.streams.filter((s) => s.mode === 'stream').sort((a, b) => a.mb_per_s - b.mb_per_s)[0];
+    out.push({
+      target: 'Stream translation ≥ 100 MB/s (wasm, one upstream event per chunk)',
+      measured: `slowest ${f(st.mb_per_s, 0)} MB/s, ${f(st.ns_per_event, 0)} ns/event (${pathName(st.source, st.target)})`,
+      ok: st.mb_per_s >= 100,
+    });
+  }
+  const streamC1 = c1.filter((r) => r.mode === 'stream');
+  if (streamC1.length) {
+    let worst = null;
+    for (const r of streamC1.filter((x) => x.source !== x.target)) {
+      const native = streamC1.find((x) => x.source === r.source && x.target === r.source && x.size === r.size);
+      const q = r.gateway.ttfb50 / native.gateway.ttfb50;
+      if (!worst || q > worst.q) worst = { r, q, native };
+    }
+    out.push({
+      target: "A translated stream's time to first byte within 10 % of native passthrough",
+      measured: `worst ${pathName(worst.r.source, worst.r.target)} ${worst.r.size}: ${f(worst.r.gateway.ttfb50)} ms vs native ${f(worst.native.gateway.ttfb50)} ms (${worst.q >= 1 ? '+' : ''}${f((worst.q - 1) * 100, 0)} %)`,
+      ok: worst.q <= 1.1,
+    });
+  }
+  if (res.size) {
+    out.push({
+      target: 'Wasm module < 1 MB gzip',
+      measured: `${kb(res.size.wasm_gzip_bytes)} gzip (${kb(res.size.wasm_bytes)} raw)`,
+      ok: res.size.wasm_gzip_bytes < 1024 * 1024,
+    });
+  }
+  return out;
+}
+
+export function renderMarkdown(res) {
+  const m = res.machine;
+  const parts = [];
+  parts.push(
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gib} GiB, ${m.os}. Node ${m.node}, ${m.rustc}, miniflare ${m.miniflare}, ` +
+      `workerd ${m.workerd}. Commit ${m.commit}${m.dirty ? ' (with local changes)' : ''}, ${m.date.slice(0, 10)}. ` +
+      `\`npm run bench${m.quick ? ' -- --quick' : ''}\` took ${res.duration_s} s. Load average before / after: ${m.loadavg?.map((x) => x.toFixed(1)).join(' ')} / ` +
+      `${m.loadavg_end?.map((x) => x.toFixed(1)).join(' ') ?? '–'} (the 2 cores are shared with the load generator and the mock; latency and req/s move with other load, CPU per request much less).` +
+      (res.usage_write ? ` One D1 usage write (the gateway records every request with \`waitUntil\`) costs workerd ${f(res.usage_write.cpu_ms)} ms of CPU under Miniflare (calibrated with the relay doing the same upsert).` : ''),
+  );
+  parts.push('### Targets (issue 7)\n');
+  parts.push(table(['target', 'measured', ''], targets(res).map((t) => [t.target, t.measured, verdict(t.ok)])));
+
+  const e2e = res.e2e ?? [];
+  if (e2e.length) {
+    parts.push(
+      `\n### Whole requests, concurrency 1\n\nMock upstream answers at once: ${res.deltas} deltas (20 % thinking, 60 % text, 20 % tool arguments), as SSE or one JSON body. ` +
+        'JSON: time to the whole answer; stream: time to the first byte (`ttfb`) and to the end. Overhead = gateway − relay floor (p50). ' +
+        'CPU = workerd CPU time per request (all threads, /proc schedstat), gateway and relay. Inputs: small = SDK request, agent = Claude Code (Messages, Chat) or Codex (Responses) request, 500k / 1m = agent request with history appended.\n',
+    );
+    const rows = e2e
+      .filter((r) => r.concurrency === 1)
+      .map((r) => [
+        pathName(r.source, r.target), r.size, r.mode,
+        r.mode === 'stream' ? `${f(r.direct.ttfb50)} / ${f(r.direct.p50)}` : f(r.direct.p50),
+        r.mode === 'stream' ? `${f(r.relay.ttfb50)} / ${f(r.relay.p50)}` : f(r.relay.p50),
+        r.mode === 'stream' ? `${f(r.gateway.ttfb50)} / ${f(r.gateway.p50)}` : f(r.gateway.p50),
+        f(latOf(r, 'relay', 99)), f(latOf(r, 'gateway', 99)),
+        f(latOf(r, 'gateway') - latOf(r, 'relay')), `×${f(latOf(r, 'gateway') / latOf(r, 'relay'))}`,
+        `${f(r.gateway.cpu_ms)} / ${f(r.relay.cpu_ms)}`,
+      ]);
+    parts.push(table(['path', 'body', 'mode', 'direct p50 ms', 'relay p50 ms', 'gateway p50 ms', 'relay p99', 'gateway p99', 'overhead ms', 'ratio', 'CPU ms gw / relay'], rows));
+    parts.push('\n### Whole requests, concurrency 16\n\nRequests per second with 16 in flight, and latency (JSON: whole answer; stream: first byte) p50 / p99 in ms.\n');
+    const rows16 = e2e
+      .filter((r) => r.concurrency === 16)
+      .map((r) => [
+        pathName(r.source, r.target), r.size, r.mode,
+        f(r.direct.rps, 0), f(r.relay.rps, 0), f(r.gateway.rps, 0), `${f((r.gateway.rps / r.relay.rps) * 100, 0)} %`,
+        `${f(latOf(r, 'relay'))} / ${f(latOf(r, 'relay', 99))}`, `${f(latOf(r, 'gateway'))} / ${f(latOf(r, 'gateway', 99))}`,
+        f(latOf(r, 'gateway') - latOf(r, 'relay')),
+      ]);
+    parts.push(table(['path', 'body', 'mode', 'direct req/s', 'relay req/s', 'gateway req/s', 'gateway / relay', 'relay p50 / p99', 'gateway p50 / p99', 'overhead p50 ms'], rows16));
+  }
+  if (res.stream?.length) {
+    parts.push(`\n### Stream throughput end to end: ${res.stream[0].deltas.toLocaleString('en')} deltas\n\nOne SDK-sized request, median of the runs; MB/s of what the client receives; CPU = workerd CPU per stream.\n`);
+    const rows = res.stream.map((s) => [
+      pathName(s.source, s.target), f(s.direct.ms, 0), f(s.relay.ms, 0), f(s.gateway.ms, 0), f(s.relay.mb_per_s, 1), f(s.gateway.mb_per_s, 1),
+      Math.round(s.gateway.deltas_per_s).toLocaleString('en'), f(s.gateway.ttfb_ms), `${f(s.gateway.cpu_ms, 0)} / ${f(s.relay.cpu_ms, 0)}`,
+    ]);
+    parts.push(table(['path', 'direct ms', 'relay ms', 'gateway ms', 'relay MB/s', 'gateway MB/s', 'gateway deltas/s', 'gateway ttfb ms', 'CPU ms gw / relay'], rows));
+  }
+  const tr = res.translate;
+  if (tr) {
+    parts.push(
+      '\n### Translator cost without the network\n\nRequest: parse, checks, translation (or the native fixes), Copilot quirks, encoding: ' +
+        'everything the Worker does to a body before the upstream call, in µs (median). wasm = the same code built for wasm32-wasip1 ' +
+        '(opt-level z, LTO) run by node (V8, as in workerd); native = x86-64, same profile.\n',
+    );
+    const by = (list, s, t, size) => list.find((r) => r.source === s && r.target === t && r.size === size);
+    const rows = [];
+    for (const s of ['messages', 'responses', 'chat']) {
+      for (const t of ['messages', 'responses', 'chat']) {
+        const w = (size) => by(tr.wasm.requests, s, t, size);
+        const n = (size) => by(tr.native.requests, s, t, size);
+        rows.push([
+          pathName(s, t),
+          `${kb(w('agent').bytes)}: ${f(w('agent').us, 0)}`, f((w('agent').us * 131072) / w('agent').bytes, 0),
+          f(w('500k').us, 0), f(w('1m').us, 0), f(w('1m').mb_per_s, 0),
+          f(n('agent').us, 0), f(n('1m').us, 0), f(w('small').us, 1),
+        ]);
+      }
+    }
+    parts.push(table(['path', 'wasm µs, agent body', 'wasm µs per 128 KB', 'wasm µs 500 KB', 'wasm µs 1 MB', 'wasm MB/s 1 MB', 'native µs agent', 'native µs 1 MB', 'wasm µs SDK body'], rows));
+    parts.push(
+      '\nStream: the `ClientStream` the Worker feeds (SSE parsing, relay fixes or translation, SSE writing), one upstream event per chunk, ' +
+        `${(tr.wasm.streams[0]?.events ?? 0).toLocaleString('en')} upstream events of which 20,000 deltas. assemble = a non-stream client on a translated path (events folded into one JSON answer).\n`,
+    );
+    const srows = tr.wasm.streams.map((w) => {
+      const n = tr.native.streams.find((x) => x.source === w.source && x.target === w.target && x.mode === w.mode);
+      return [pathName(w.source, w.target), w.mode, f(w.ns_per_event, 0), f(w.mb_per_s, 0), Math.round(w.events_per_s).toLocaleString('en'), f(n?.ns_per_event, 0), f(n?.mb_per_s, 0)];
+    });
+    parts.push(table(['path', 'mode', 'wasm ns/event', 'wasm MB/s', 'wasm events/s', 'native ns/event', 'native MB/s'], srows));
+  }
+  const extra = [];
+  if (res.size) extra.push(`wasm ${kb(res.size.wasm_bytes)} raw, ${kb(res.size.wasm_gzip_bytes)} gzip; JS glue ${kb(res.size.js_bytes)} (${kb(res.size.js_gzip_bytes)} gzip)`);
+  if (res.dev_start_s !== null && res.dev_start_s !== undefined) extra.push(`\`npm run dev\` answers after ${res.dev_start_s} s (installed and built once before; includes the no-wasm-opt rebuild, the D1 migration and wrangler's start)`);
+  if (extra.length) parts.push(`\n### Size and start\n\n${extra.map((e) => `- ${e}`).join('\n')}`);
+  return `${parts.join('\n')}\n`;
+}
+
+/** The condensed tables the README's Performance section shows (bench/results.md has all). */
+export function renderReadme(res) {
+  const m = res.machine;
+  const parts = [];
+  parts.push(
+    `Latest run: ${m.date.slice(0, 10)}, commit ${m.commit}, ${m.cpu} (${m.cores} cores, shared with the load generator and the mock), ` +
+      `Node ${m.node}, miniflare ${m.miniflare} / workerd ${m.workerd}; \`npm run bench\` took ${Math.round(res.duration_s / 60)} min.` +
+      (res.usage_write ? ` Under Miniflare one D1 usage write (every request makes one, after the answer) costs workerd ${f(res.usage_write.cpu_ms)} ms of CPU; on Cloudflare it runs in D1.` : '') +
+      '\n',
+  );
+  parts.push(table(['target', 'measured', ''], targets(res).map((t) => [t.target, t.measured, verdict(t.ok)])));
+  const e2e = res.e2e ?? [];
+  const pick = (s, t, mode, c) => e2e.find((r) => r.source === s && r.target === t && r.size === 'agent' && r.mode === mode && r.concurrency === c);
+  const rows = [];
+  for (const s of ['messages', 'responses', 'chat']) {
+    for (const t of ['messages', 'responses', 'chat']) {
+      const j1 = pick(s, t, 'json', 1);
+      const s1 = pick(s, t, 'stream', 1);
+      const j16 = pick(s, t, 'json', 16);
+      const s16 = pick(s, t, 'stream', 16);
+      if (!j1 || !s1 || !j16 || !s16) continue;
+      rows.push([
+        pathName(s, t),
+        `${f(j1.gateway.p50)} / ${f(j1.relay.p50)}`,
+        `${f(s1.gateway.ttfb50)} / ${f(s1.relay.ttfb50)}`,
+        `${f(s1.gateway.p50)} / ${f(s1.relay.p50)}`,
+        `${f(s1.gateway.cpu_ms)} / ${f(s1.relay.cpu_ms)}`,
+        `${f(j16.gateway.rps, 0)} / ${f(j16.relay.rps, 0)}`,
+        `${f(s16.gateway.rps, 0)} / ${f(s16.relay.rps, 0)}`,
+      ]);
+    }
+  }
+  if (rows.length) {
+    parts.push(
+      `\nAgent-sized requests (Claude Code ${kb(res.inputs.messages.agent.bytes)} on Messages, as Chat ${kb(res.inputs.chat.agent.bytes)}; Codex ${kb(res.inputs.responses.agent.bytes)} on Responses), ` +
+        `${res.deltas}-delta answers, gateway / relay floor; latency p50 in ms at concurrency 1, req/s at concurrency 16:\n`,
+    );
+    parts.push(table(['path', 'JSON', 'stream first byte', 'stream end', 'stream CPU ms', 'JSON req/s c16', 'stream req/s c16'], rows));
+  }
+  const tr = res.translate?.wasm;
+  if (tr) {
+    const rows2 = [];
+    for (const s of ['messages', 'responses', 'chat']) {
+      for (const t of ['messages', 'responses', 'chat']) {
+        const r = (size) => tr.requests.find((x) => x.source === s && x.target === t && x.size === size);
+        const st = tr.streams.find((x) => x.source === s && x.target === t && x.mode === 'stream');
+        rows2.push([pathName(s, t), f((r('agent').us * 131072) / r('agent').bytes, 0), f(r('1m').us, 0), f(st.ns_per_event, 0), f(st.mb_per_s, 0)]);
+      }
+    }
+    parts.push('\nTranslator cost in wasm (V8, no network): request preparation per 128 KB and for a 1 MB body, stream handling per upstream event:\n');
+    parts.push(table(['path', 'µs per 128 KB', 'µs per 1 MB', 'ns per event', 'MB/s'], rows2));
+  }
+  return `${parts.join('\n')}\n`;
+}
