@@ -39,7 +39,7 @@ fn fuzz_sse_chunking() {
     check(
         "sse_chunking",
         1500,
-        1,
+        3,
         (sse_bytes(), vec(any::<usize>(), 0..10)),
         |(bytes, cuts)| {
             let whole = parse(&[&bytes]);
