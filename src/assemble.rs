@@ -155,7 +155,8 @@ impl Assembler {
 
     fn messages(&mut self, name: &str, data: &Value) {
         match name {
-            "message_start" => self.result = data.get("message").cloned(),
+            // Only an object can take the blocks and fields later events add.
+            "message_start" => self.result = data.get("message").filter(|m| m.is_object()).cloned(),
             "content_block_start" => {
                 let (Some(msg), Some(block)) = (self.result.as_mut(), data.get("content_block"))
                 else {
@@ -186,21 +187,23 @@ impl Assembler {
                         .as_mut()
                         .and_then(|m| m.pointer_mut(&format!("/content/{index}")))
                     {
-                        block["input"] = parse_arguments(&json);
+                        if let Some(b) = block.as_object_mut() {
+                            b.insert("input".into(), parse_arguments(&json));
+                        }
                     }
                 }
             }
             "message_delta" => {
-                let Some(msg) = self.result.as_mut() else {
+                let Some(msg) = self.result.as_mut().and_then(Value::as_object_mut) else {
                     return;
                 };
                 if let Some(d) = data.get("delta").and_then(Value::as_object) {
                     for (k, v) in d {
-                        msg[k.as_str()] = v.clone();
+                        msg.insert(k.clone(), v.clone());
                     }
                 }
                 if let Some(u) = data.get("usage").and_then(Value::as_object) {
-                    merge(&mut msg["usage"], u);
+                    merge(msg.entry("usage").or_insert(Value::Null), u);
                 }
             }
             "message_stop" => self.finished = true,
@@ -327,10 +330,19 @@ impl Assembler {
     }
 }
 
+/// Appends to a string field of an object (a block that is no object is left alone).
 fn append(target: &mut Value, field: &str, s: &str) {
-    match target.get_mut(field) {
+    if target.is_null() {
+        *target = json!({});
+    }
+    let Some(o) = target.as_object_mut() else {
+        return;
+    };
+    match o.get_mut(field) {
         Some(Value::String(existing)) => existing.push_str(s),
-        _ => target[field] = Value::String(s.to_string()),
+        _ => {
+            o.insert(field.to_string(), Value::String(s.to_string()));
+        }
     }
 }
 
@@ -411,6 +423,43 @@ mod tests {
             )],
         );
         assert_eq!(cut.unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn odd_shapes_never_panic() {
+        // Each used to index into a non-object (a panic, which aborts the Worker).
+        let n = OutEvent::named;
+        let cut = run(
+            Api::Messages,
+            vec![
+                n("message_start", json!({"message": "text"})),
+                n(
+                    "message_delta",
+                    json!({"delta": {"stop_reason": "end_turn"}}),
+                ),
+                n("message_stop", json!({})),
+            ],
+        );
+        assert_eq!(
+            cut.unwrap(),
+            Value::Null,
+            "no usable message_start: nothing assembled"
+        );
+        let msg = run(
+            Api::Messages,
+            vec![
+                n("message_start", json!({"message": {"content": [], "usage": 3}})),
+                n("content_block_start", json!({"index": 0, "content_block": [1]})),
+                n("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "a"}})),
+                n("content_block_delta", json!({"index": 0, "delta": {"type": "input_json_delta", "partial_json": "{}"}})),
+                n("content_block_stop", json!({"index": 0})),
+                n("message_delta", json!({"delta": {}, "usage": {"output_tokens": 1}})),
+                n("message_stop", json!({})),
+            ],
+        )
+        .unwrap();
+        assert_eq!(msg["content"], json!([[1]]));
+        assert_eq!(msg["usage"], json!({"output_tokens": 1}));
     }
 
     #[test]

@@ -80,9 +80,9 @@ impl Translated {
                 continue;
             }
             if !ev.is_done_marker() && !is_json(&ev.data) {
+                // (`failed` follows from the error event: none if the stream had ended.)
                 self.translator.on_error(MALFORMED, &mut self.out);
                 self.stopped = true;
-                self.failed = true;
                 continue;
             }
             self.translator.on_event(&ev, &mut self.out);
@@ -140,7 +140,8 @@ impl Translated {
         if !self.stopped {
             self.translator.on_error(message, &mut self.out);
         }
-        self.failed = true;
+        // A stream that already ended (its terminal event sent) stays a success.
+        self.post_process();
         &mut self.out
     }
 
@@ -245,7 +246,9 @@ mod tests {
             }
         }
         fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-            out.push(error_event(Api::ChatCompletions, message, 0));
+            if !self.done {
+                out.push(error_event(Api::ChatCompletions, message, 0));
+            }
         }
         fn usage(&self) -> Usage {
             Usage::default()
@@ -278,6 +281,20 @@ mod tests {
         assert!(String::from_utf8(cut.finish())
             .unwrap()
             .contains("\"error\""));
+    }
+
+    #[test]
+    fn a_finished_stream_stays_a_success() {
+        // A network error or a malformed event after the terminal event sends the
+        // client nothing, so the request must not be counted as failed.
+        let mut t = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        t.feed(b"data: 1\n\ndata: [DONE]\n\n");
+        assert!(t.fail("reset").is_empty());
+        assert!(!t.outcome().failed);
+        let mut t = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        t.feed(b"data: [DONE]\n\ndata: {oops\n\n");
+        assert!(t.finish().is_empty());
+        assert!(!t.outcome().failed);
     }
 
     #[test]

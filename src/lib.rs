@@ -27,6 +27,9 @@ pub mod translate;
 pub mod ttl_cache;
 pub mod upstream;
 
+#[cfg(test)]
+mod properties;
+
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod entry;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]

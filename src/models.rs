@@ -186,23 +186,36 @@ impl Catalog {
     }
 
     fn unknown_model(&self, requested: &str) -> ApiError {
-        let wanted = name_candidates(requested)
-            .pop()
-            .unwrap_or_else(|| requested.to_ascii_lowercase());
-        let mut scored: Vec<(usize, &str)> = self
-            .models
-            .iter()
-            .filter(|m| !m.is_embeddings())
-            .map(|m| {
-                (
-                    edit_distance(&wanted, &m.id.to_ascii_lowercase()),
-                    m.id.as_str(),
-                )
-            })
-            .collect();
-        scored.sort();
-        let close: Vec<&str> = scored.iter().take(3).map(|(_, id)| *id).collect();
-        let mut msg = format!("model '{requested}' is not available on this Copilot account.");
+        // A name far longer than any id is close to none: no edit distances (their cost
+        // grows with the name), and the message quotes only its start.
+        let long = requested.len() > MAX_MODEL_NAME;
+        let close: Vec<&str> = if long {
+            Vec::new()
+        } else {
+            let wanted = name_candidates(requested)
+                .pop()
+                .unwrap_or_else(|| requested.to_ascii_lowercase());
+            let mut scored: Vec<(usize, &str)> = self
+                .models
+                .iter()
+                .filter(|m| !m.is_embeddings())
+                .map(|m| {
+                    (
+                        edit_distance(&wanted, &m.id.to_ascii_lowercase()),
+                        m.id.as_str(),
+                    )
+                })
+                .collect();
+            scored.sort();
+            scored.iter().take(3).map(|(_, id)| *id).collect()
+        };
+        let shown: String = if long {
+            let head: String = requested.chars().take(MAX_MODEL_NAME).collect();
+            format!("{head}…")
+        } else {
+            requested.to_string()
+        };
+        let mut msg = format!("model '{shown}' is not available on this Copilot account.");
         if !close.is_empty() {
             msg.push_str(&format!(" Close matches: {}.", close.join(", ")));
         }
@@ -224,6 +237,9 @@ impl Catalog {
         Value::Object(out)
     }
 }
+
+/// Longer names are quoted cut in errors and get no close-match search.
+const MAX_MODEL_NAME: usize = 256;
 
 /// Spellings to try, most specific first, for a name that is not an exact id.
 fn name_candidates(requested: &str) -> Vec<String> {
@@ -368,6 +384,18 @@ pub(crate) mod tests {
             e.message
         );
         assert!(!e.message.contains("text-embedding"));
+    }
+
+    #[test]
+    fn huge_model_names_are_cheap_to_refuse() {
+        // Edit distances against a 4 MB name took seconds; the message quoted all of it.
+        let name = "claude-".repeat(600_000);
+        let t = std::time::Instant::now();
+        let e = catalog().resolve(&name).unwrap_err();
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(e.status, 404);
+        assert!(e.message.len() < 600, "{}", e.message);
+        assert!(e.message.contains("'claude-claude-") && e.message.contains("…'"));
     }
 
     #[test]

@@ -142,7 +142,8 @@ impl Relay {
         if ev.is_done_marker() {
             return;
         }
-        let name = ev.event.as_deref().or_else(|| sniff_type(&ev.data));
+        let typed = ev.event.is_none().then(|| type_of(&ev.data)).flatten();
+        let name = ev.event.as_deref().or(typed.as_deref());
         match name {
             Some("message_stop") => self.terminated = true,
             Some("error") => {
@@ -159,15 +160,18 @@ impl Relay {
             }
             _ => {}
         }
-        write_event(out, ev.event.as_deref(), &ev.data);
+        // Named as the client's SDK dispatches on it, and as it was read here.
+        write_event(out, name, &ev.data);
     }
 
     fn responses_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
-        let name = ev
-            .event
-            .clone()
-            .or_else(|| sniff_type(&ev.data).map(str::to_string));
-        let name = name.as_deref().unwrap_or("");
+        // A Chat-style `[DONE]` is no Responses event (and is not JSON): dropped.
+        if ev.is_done_marker() {
+            return;
+        }
+        let typed = ev.event.is_none().then(|| type_of(&ev.data)).flatten();
+        let event = ev.event.as_deref().or(typed.as_deref());
+        let name = event.unwrap_or("");
         let terminal = matches!(
             name,
             "response.completed" | "response.incomplete" | "response.failed" | "error"
@@ -215,7 +219,7 @@ impl Relay {
                 data = Cow::Owned(v.to_string());
             }
         }
-        write_event(out, ev.event.as_deref(), &data);
+        write_event(out, event, &data);
     }
 
     /// Copilot may give an item one id in `output_item.added` and another in `.done`;
@@ -252,7 +256,7 @@ impl Relay {
             write_event(out, None, "[DONE]");
             return;
         }
-        if ev.data.starts_with("{\"error\"") {
+        if ev.data.contains("\"error\"") && is_error_chunk(&ev.data) {
             self.terminated = true;
             self.failed = true;
             write_event(out, ev.event.as_deref(), &ev.data);
@@ -377,7 +381,7 @@ impl Relay {
                 write_event(out, Some("error"), &data.to_string());
             }
             Api::Responses => {
-                let seq = self.last_sequence.map_or(0, |s| s + 1);
+                let seq = self.last_sequence.map_or(0, |s| s.saturating_add(1));
                 let data = json!({
                     "type": "error", "code": "stream_interrupted", "message": message,
                     "param": null, "sequence_number": seq,
@@ -411,7 +415,9 @@ pub fn anthropic_usage_into(usage: &mut Usage, u: &Value) {
     let read = n("cache_read_input_tokens");
     let created = n("cache_creation_input_tokens");
     if let Some(input) = n("input_tokens") {
-        usage.input_tokens = input + read.unwrap_or(0) + created.unwrap_or(0);
+        usage.input_tokens = input
+            .saturating_add(read.unwrap_or(0))
+            .saturating_add(created.unwrap_or(0));
     }
     if let Some(r) = read {
         usage.cache_read_tokens = r;
@@ -456,11 +462,31 @@ pub fn is_json(data: &str) -> bool {
     serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
 }
 
-/// The `type` field of an event's JSON, for upstreams that omit the `event:` line.
-fn sniff_type(data: &str) -> Option<&str> {
-    let i = data.find("\"type\":\"")? + 8;
-    let rest = &data[i..];
-    Some(&rest[..rest.find('"')?])
+/// A Chat chunk the openai SDK throws on: a top-level `error` that is truthy in
+/// JavaScript (`if (data.error) throw`), wherever it sits among the keys.
+fn is_error_chunk(data: &str) -> bool {
+    let Ok(Value::Object(mut chunk)) = serde_json::from_str::<Value>(data) else {
+        return false;
+    };
+    match chunk.remove("error") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// The top-level `type` of an event's JSON, for upstreams that omit the `event:` line
+/// (the first `"type":"` in the text may belong to a nested object).
+fn type_of(data: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(data).ok()? {
+        Value::Object(mut o) => match o.remove("type")? {
+            Value::String(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -658,6 +684,85 @@ mod tests {
             &["data: {\"choices\":[\n\ndata: [DONE]\n\n"],
         );
         assert!(chat.contains("malformed") && !chat.contains("[DONE]"));
+    }
+
+    #[test]
+    fn unnamed_events_are_read_and_named_by_their_top_level_type() {
+        // The first `"type":"` in the text was taken: a nested message_stop ended the
+        // stream although the client saw no terminal event.
+        let out = run(
+            Api::Messages,
+            &["data: {\"delta\":{\"type\":\"message_stop\"},\"type\":\"message_delta\"}\n\ndata: [{\"type\":\"message_stop\"}]\n\ndata: {\"type\":\"message_stop\"}\n\n"],
+        );
+        assert_eq!(out.matches("event: message_delta\n").count(), 1, "{out}");
+        assert!(
+            out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
+            "{out}"
+        );
+        let out = run(
+            Api::Responses,
+            &["data: {\"item\":{\"type\":\"response.completed\"},\"type\":\"response.output_item.done\"}\n\ndata: {\"type\":\"response.completed\"}\n\n"],
+        );
+        assert!(out.contains("event: response.output_item.done\n"), "{out}");
+        assert!(
+            out.ends_with("event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn responses_drop_a_stray_done() {
+        // `[DONE]` is not JSON, and no Responses event: it was forwarded as it came.
+        let out = run(
+            Api::Responses,
+            &["event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":0}\n\ndata: [DONE]\n\n"],
+        );
+        assert!(
+            !out.contains("[DONE]") && !out.contains("event: error"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn chat_error_chunks_are_terminal_wherever_the_key_sits() {
+        // The openai SDK throws on any truthy top-level `error`; the relay only knew
+        // `{"error"...` and went on, ending with a second error.
+        let mut r = Relay::new(Api::ChatCompletions);
+        let out =
+            String::from_utf8(r.feed(b"data: {\"id\":\"x\",\"error\":{\"message\":\"boom\"}}\n\n"))
+                .unwrap();
+        assert!(out.contains("boom"));
+        assert!(r.finish().is_empty() && r.failed());
+        for quiet in [
+            r#"{"id":"x","error":null,"choices":[]}"#,
+            r#"[{"error":1}]"#,
+        ] {
+            let mut r = Relay::new(Api::ChatCompletions);
+            r.feed(format!("data: {quiet}\n\ndata: [DONE]\n\n").as_bytes());
+            assert!(!r.failed(), "{quiet}");
+        }
+    }
+
+    #[test]
+    fn huge_sequence_number_saturates() {
+        let out = run(
+            Api::Responses,
+            &["data: {\"sequence_number\":18446744073709551615}\n\n"],
+        );
+        assert!(
+            out.contains("\"sequence_number\":18446744073709551615}\n\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn huge_usage_saturates() {
+        let mut u = Usage::default();
+        anthropic_usage_into(
+            &mut u,
+            &json!({"input_tokens": u64::MAX, "cache_read_input_tokens": 5}),
+        );
+        assert_eq!(u.input_tokens, u64::MAX);
     }
 
     #[test]

@@ -25,7 +25,13 @@ pub fn merge_choices(completion: &mut Value) {
     let Some(choices) = completion.get_mut("choices").and_then(Value::as_array_mut) else {
         return;
     };
-    if choices.len() < 2 {
+    // Only well-formed choices are merged; anything else is passed on as it came.
+    let mergeable = |c: &Value| {
+        c.is_object()
+            && c.get("message")
+                .is_none_or(|m| m.is_object() || m.is_null())
+    };
+    if choices.len() < 2 || !choices.iter().all(mergeable) {
         return;
     }
     let mut merged = choices.remove(0);
@@ -106,6 +112,20 @@ mod tests {
         assert_eq!(c["choices"][0]["message"]["content"], "I'll use the tool.");
         assert_eq!(c["choices"][0]["message"]["tool_calls"][0]["id"], "t");
         assert_eq!(c["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn odd_choices_are_left_alone() {
+        // Indexing into a non-object choice or message panicked (the Worker aborts).
+        for choices in [
+            json!([[1], {"message": {"content": "a"}}]),
+            json!([{"message": "a"}, {"message": {"content": "b"}}]),
+            json!([{"message": {"content": "a"}}, 7]),
+        ] {
+            let mut c = json!({ "choices": choices.clone() });
+            merge_choices(&mut c);
+            assert_eq!(c["choices"], choices);
+        }
     }
 
     #[test]

@@ -792,11 +792,17 @@ impl MessagesToChatStream {
         self.emit(Value::Object(Map::new()), s(finish), out);
         if self.include_usage {
             let u = self.usage;
-            let prompt = u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens;
+            let prompt = u
+                .input_tokens
+                .saturating_add(u.cache_read_tokens)
+                .saturating_add(u.cache_creation_tokens);
             let usage = obj([
                 ("prompt_tokens", prompt.into()),
                 ("completion_tokens", u.output_tokens.into()),
-                ("total_tokens", (prompt + u.output_tokens).into()),
+                (
+                    "total_tokens",
+                    prompt.saturating_add(u.output_tokens).into(),
+                ),
                 (
                     "prompt_tokens_details",
                     obj([("cached_tokens", u.cache_read_tokens.into())]),
@@ -885,7 +891,10 @@ impl StreamTranslator for MessagesToChatStream {
     fn usage(&self) -> Usage {
         let u = self.usage;
         Usage {
-            input_tokens: u.input_tokens + u.cache_read_tokens + u.cache_creation_tokens,
+            input_tokens: u
+                .input_tokens
+                .saturating_add(u.cache_read_tokens)
+                .saturating_add(u.cache_creation_tokens),
             ..u
         }
     }
@@ -1516,6 +1525,25 @@ mod tests {
         assert_eq!(finish("max_tokens"), "finish length {}");
         assert_eq!(finish("tool_use"), "finish tool_calls {}");
         assert_eq!(finish("refusal"), "finish content_filter {}");
+    }
+
+    #[test]
+    fn huge_usage_saturates() {
+        // u64 sums of upstream token counts overflowed (a panic in debug, a wrap in wasm).
+        let m = u64::MAX;
+        let (out, usage) = run_ctx(
+            &[
+                message_start(m, m, m),
+                message_delta("end_turn", m),
+                message_stop(),
+            ],
+            &ctx_with(None, true),
+        );
+        assert_eq!(usage.input_tokens, m);
+        let OutEvent::Event { data, .. } = &out[out.len() - 2] else {
+            panic!("usage chunk")
+        };
+        assert_eq!(data["usage"]["total_tokens"], m);
     }
 
     #[test]

@@ -730,7 +730,7 @@ impl ResponsesToChatStream {
             c["usage"] = json!({
                 "prompt_tokens": input,
                 "completion_tokens": output,
-                "total_tokens": u.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input + output),
+                "total_tokens": u.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input.saturating_add(output)),
                 "prompt_tokens_details": {"cached_tokens": cached},
                 "completion_tokens_details": {"reasoning_tokens": n("/output_tokens_details/reasoning_tokens")},
             });
@@ -1382,6 +1382,16 @@ mod tests {
                 json!("DONE"),
             ]
         );
+    }
+
+    #[test]
+    fn huge_usage_saturates() {
+        // total_tokens, when upstream gave none, was input + output: an overflow.
+        let big = json!({"input_tokens": u64::MAX, "output_tokens": 1});
+        let d = deltas(&run(&numbered(vec![
+            json!({"type": "response.completed", "response": response("completed", json!([]), big)}),
+        ])));
+        assert_eq!(d[2]["usage"]["total_tokens"], u64::MAX);
     }
 
     #[test]

@@ -86,12 +86,13 @@ pub enum OutEvent {
 
 impl OutEvent {
     /// The same event with its JSON as a `Value` (a `Raw` event parsed), for consumers
-    /// that inspect events rather than send them.
+    /// that inspect events rather than send them. Raw events are written by the
+    /// translators and always valid; should one not be, it reads as `null`, never a panic.
     pub fn into_value(self) -> OutEvent {
         match self {
             OutEvent::Raw { name, data } => OutEvent::Event {
                 name,
-                data: serde_json::from_str(&data).expect("raw events are valid JSON"),
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
             },
             other => other,
         }

@@ -535,6 +535,8 @@ pub struct ChatToResponsesStream {
     started: bool,
     terminated: bool,
     items: Vec<Item>,
+    /// The indexes of the call items, so a tool delta does not scan every item.
+    calls: Vec<usize>,
     /// The open reasoning or message item (calls stay open until the end).
     current: Option<usize>,
     finish: Option<String>,
@@ -552,6 +554,7 @@ impl ChatToResponsesStream {
             started: false,
             terminated: false,
             items: Vec::new(),
+            calls: Vec::new(),
             current: None,
             finish: None,
             usage: None,
@@ -838,12 +841,17 @@ impl ChatToResponsesStream {
         let name = function.and_then(|f| nonempty(&f.name));
         // The latest call under this key, unless a different id says a new call began
         // (some models reuse index 0 for every call).
-        let existing = self.items.iter().rposition(|it| match it {
-            Item::Call {
-                key: k, call_id, ..
-            } => *k == key && new_id.is_none_or(|id| id == call_id),
-            _ => false,
-        });
+        let existing = self
+            .calls
+            .iter()
+            .rev()
+            .copied()
+            .find(|&i| match &self.items[i] {
+                Item::Call {
+                    key: k, call_id, ..
+                } => *k == key && new_id.is_none_or(|id| id == call_id),
+                _ => false,
+            });
         let idx = match existing {
             Some(i) => {
                 if let (Item::Call { name: n, .. }, Some(name)) = (&mut self.items[i], name) {
@@ -858,6 +866,7 @@ impl ChatToResponsesStream {
                 let n = self.items.len();
                 let call_id =
                     new_id.map_or_else(|| format!("call_{}_{n}", self.seed), str::to_string);
+                self.calls.push(n);
                 self.open(
                     out,
                     Item::Call {
@@ -904,7 +913,7 @@ impl ChatToResponsesStream {
         let total = u
             .get("total_tokens")
             .and_then(Value::as_u64)
-            .unwrap_or(input + output);
+            .unwrap_or(input.saturating_add(output));
         self.totals = Usage {
             input_tokens: input,
             output_tokens: output,
@@ -1818,6 +1827,22 @@ mod tests {
             json!({"id": "rs_0123456789abcdef01234567_0", "type": "reasoning",
                                           "summary": [{"type": "summary_text", "text": "hmm"}]})
         );
+    }
+
+    #[test]
+    fn huge_usage_saturates() {
+        // total_tokens, when upstream gave none, was input + output: an overflow.
+        let m = "gpt-4.1";
+        let out = run(&[
+            delta(m, 0, json!({"content": "x"})),
+            finish(m, 0, "stop"),
+            frame(
+                json!({"choices": [], "usage": {"prompt_tokens": u64::MAX, "completion_tokens": 1}}),
+            ),
+            DONE.into(),
+        ]);
+        let r = &data(out.last().unwrap())["response"];
+        assert_eq!(r["usage"]["total_tokens"], u64::MAX);
     }
 
     #[test]

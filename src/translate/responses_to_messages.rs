@@ -635,7 +635,7 @@ impl MessagesToResponsesStream {
             "input_tokens_details": {"cached_tokens": u.cache_read_tokens},
             "output_tokens": u.output_tokens,
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": u.input_tokens + u.output_tokens,
+            "total_tokens": u.input_tokens.saturating_add(u.output_tokens),
         })
     }
 
@@ -1037,7 +1037,10 @@ impl StreamTranslator for MessagesToResponsesStream {
 
     fn usage(&self) -> Usage {
         Usage {
-            input_tokens: self.input + self.cache_read + self.cache_creation,
+            input_tokens: self
+                .input
+                .saturating_add(self.cache_read)
+                .saturating_add(self.cache_creation),
             output_tokens: self.output_tokens,
             cache_read_tokens: self.cache_read,
             cache_creation_tokens: self.cache_creation,
@@ -1700,6 +1703,17 @@ mod tests {
         );
         assert_eq!(output[2]["content"][0]["text"], "ok");
         assert_eq!(out[2].1["item"]["encrypted_content"], "EmwKAhgBEgyredacted");
+    }
+
+    #[test]
+    fn huge_usage_saturates() {
+        // u64 sums of upstream token counts overflowed (a panic in debug, a wrap in wasm).
+        let m = u64::MAX;
+        let [d, s] = end("end_turn", m);
+        let (out, t) = run(&[start(m, m, m), d, s]);
+        assert_eq!(t.usage().input_tokens, m);
+        let (_, done) = out.last().unwrap();
+        assert_eq!(done["response"]["usage"]["total_tokens"], m);
     }
 
     #[test]
