@@ -206,7 +206,7 @@ export function renderMarkdown(res) {
   return `${parts.join('\n')}\n`;
 }
 
-/** The condensed tables the README's Performance section shows (bench/results.md has all). */
+/** The condensed tables the README's Performance section shows (tests/bench/results/results.md has all). */
 export function renderReadme(res) {
   const m = res.machine;
   const parts = [];
