@@ -9,7 +9,7 @@
 //    and 16, against the relay and direct-to-mock, with workerd CPU time per request;
 // 3. 20,000-delta streams end to end; 4. the translator bench natively and in wasm;
 // 5. bundle size; 6. time until `npm run dev` answers.
-// Writes bench/results.json and bench/results.md (committed: the latest figures).
+// Writes tests/bench/results/results.json and results.md (committed: the latest figures).
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -29,7 +29,7 @@ const flag = (name) => args.includes(name);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const QUICK = flag('--quick');
 const ONLY = new Set(opt('--only', 'e2e,stream,translate,size,dev').split(','));
-const OUT = path.resolve(root, opt('--out', 'bench'));
+const OUT = path.resolve(root, opt('--out', 'tests/bench/results'));
 const WORK = path.join(root, 'target/bench');
 const APIS = ['messages', 'responses', 'chat'];
 const CLIENT_PATH = { messages: '/v1/messages', responses: '/v1/responses', chat: '/v1/chat/completions' };
@@ -327,7 +327,7 @@ const md = renderMarkdown(results);
 writeFileSync(path.join(OUT, 'results.md'), md);
 process.stdout.write(md);
 // A full run into bench/ also refreshes the README's Performance section (between markers).
-if (!QUICK && ONLY.size === 5 && OUT === path.join(root, 'bench')) {
+if (!QUICK && ONLY.size === 5 && OUT === path.join(root, 'tests/bench/results')) {
   const readme = path.join(root, 'README.md');
   const text = readFileSync(readme, 'utf8');
   const start = '<!-- bench:start -->';

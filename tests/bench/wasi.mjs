@@ -1,4 +1,4 @@
-// Runs the translator bench (benches/translate.rs built for wasm32-wasip1) under node's
+// Runs the translator bench (tests/bench/translate.rs built for wasm32-wasip1) under node's
 // WASI, i.e. in V8 like workerd. Usage: node tests/bench/wasi.mjs <bench.wasm> <inputs dir> [--quick]
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
