@@ -34,14 +34,34 @@ function freePort() {
  * @param {{ vars?: Record<string,string>, adminKey?: string|null, copilotBaseOverride?: boolean }} opts
  */
 export async function startGateway(opts = {}) {
+  const mock = await startMock();
+  const state = mkdtempSync(path.join(tmpdir(), "cgw-e2e-"));
+  try {
+    return await start(opts, mock, state);
+  } catch (e) {
+    // Nothing may outlive a failed start: an open mock server would keep the test
+    // process (and CI) waiting forever.
+    await mock.close();
+    rmSync(state, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Applies the D1 migrations; once more if workerd's local D1 fails transiently under load. */
+function migrate(state) {
+  const args = ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state];
+  try {
+    execFileSync(wrangler, args, { cwd: root, env, stdio: "pipe" });
+  } catch {
+    execFileSync(wrangler, args, { cwd: root, env, stdio: "pipe" });
+  }
+}
+
+async function start(opts, mock, state) {
   if (!existsSync(path.join(root, "build/index.js"))) {
     execFileSync("sh", [".ci/build-worker"], { cwd: root, stdio: "inherit", env: { ...env, SKIP_WORKER_BUILD: "0" } });
   }
-  const mock = await startMock();
-  const state = mkdtempSync(path.join(tmpdir(), "cgw-e2e-"));
-  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    cwd: root, env, stdio: "pipe",
-  });
+  migrate(state);
   const adminKey = opts.adminKey === undefined ? ADMIN_KEY : opts.adminKey;
   const vars = {
     GITHUB_BASE_URL: mock.githubBaseUrl,
