@@ -129,8 +129,8 @@ pub fn plan(
         )
     } else {
         format!(
-            "model '{model}' is served only through Copilot's {} API, and this gateway cannot yet \
-             translate {} requests to it. Use a model that supports {} natively.",
+            "model '{model}' is served only through Copilot's {} API, and this gateway has no \
+             translator from {} to it. Use a model that supports {} natively.",
             served.join(" and "),
             source.client_path(),
             source.upstream_path()
