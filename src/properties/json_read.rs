@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::gen::{json, json_object, mutate, mutations, text};
 use super::{check, ensure};
 use crate::json_read::surely_json;
+use crate::relay::DeltaPeek;
 use crate::translate::{ChatChunk, MessagesDelta, ResponsesDelta};
 
 /// Event data as Copilot sends it (deltas of the three APIs), or any object.
@@ -245,6 +246,14 @@ fn check_readers(s: &str) -> Result<(), TestCaseError> {
             "ResponsesDelta {s}: {d:?} vs {theirs:?}"
         );
         ensure!(is_json, "ResponsesDelta read from non-JSON: {s}");
+    }
+    if let Some(p) = DeltaPeek::fast(s) {
+        let theirs = serde_json::from_str::<DeltaPeek>(s);
+        ensure!(
+            theirs.as_ref().ok() == Some(&p),
+            "DeltaPeek {s}: {p:?} vs {theirs:?}"
+        );
+        ensure!(is_json, "DeltaPeek read from non-JSON: {s}");
     }
     if let Some(c) = ChatChunk::fast(s) {
         let theirs = serde_json::from_str::<ChatChunk>(s);
