@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::gen::{json, json_object, mutate, mutations, text};
 use super::{check, ensure};
+use crate::assemble::RawBlockDelta;
 use crate::json_read::surely_json;
 use crate::relay::DeltaPeek;
 use crate::translate::{ChatChunk, MessagesDelta, ResponsesDelta};
@@ -246,6 +247,14 @@ fn check_readers(s: &str) -> Result<(), TestCaseError> {
             "ResponsesDelta {s}: {d:?} vs {theirs:?}"
         );
         ensure!(is_json, "ResponsesDelta read from non-JSON: {s}");
+    }
+    if let Some(d) = RawBlockDelta::fast(s) {
+        let theirs = serde_json::from_str::<RawBlockDelta>(s);
+        ensure!(
+            theirs.as_ref().ok() == Some(&d),
+            "RawBlockDelta {s}: {d:?} vs {theirs:?}"
+        );
+        ensure!(is_json, "RawBlockDelta read from non-JSON: {s}");
     }
     if let Some(p) = DeltaPeek::fast(s) {
         let theirs = serde_json::from_str::<DeltaPeek>(s);
