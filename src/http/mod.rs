@@ -8,6 +8,7 @@ pub mod metering;
 pub mod portability;
 pub mod session;
 pub mod streaming;
+pub mod timer;
 
 use serde_json::Value;
 use worker::{Headers, Response};
