@@ -7,18 +7,60 @@ use std::borrow::Cow;
 use serde_json::{json, Map, Value};
 
 use crate::api_error::{ApiError, ErrorKind};
+use crate::json_read::{once, Reader};
 use crate::translate::{parse_arguments, ChatChunk, OutEvent};
 use crate::upstream::routing::Api;
 
 /// A Messages `content_block_delta` written by a translator (`OutEvent::Raw`).
-#[derive(serde::Deserialize)]
-struct RawBlockDelta<'a> {
+#[derive(serde::Deserialize, Debug, PartialEq)]
+pub(crate) struct RawBlockDelta<'a> {
     index: u64,
     #[serde(borrow)]
     delta: RawDelta<'a>,
 }
 
-#[derive(serde::Deserialize)]
+impl<'a> RawBlockDelta<'a> {
+    fn read(data: &'a str) -> Option<RawBlockDelta<'a>> {
+        Self::fast(data).or_else(|| serde_json::from_str(data).ok())
+    }
+
+    /// `json_read`'s exact read (None: ask serde_json).
+    pub(crate) fn fast(data: &'a str) -> Option<RawBlockDelta<'a>> {
+        let mut r = Reader::new(data);
+        let (mut index, mut delta) = (None, None);
+        r.object(|r, key| match key.as_ref() {
+            "index" => once(&mut index, r.u64()),
+            "delta" => once(&mut delta, RawDelta::fast(r)),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(RawBlockDelta {
+            index: index?,
+            delta: delta?,
+        })
+    }
+}
+
+impl<'a> RawDelta<'a> {
+    fn fast(r: &mut Reader<'a>) -> Option<RawDelta<'a>> {
+        let (mut kind, mut text, mut thinking, mut partial_json) = (None, None, None, None);
+        r.object(|r, key| match key.as_ref() {
+            "type" => once(&mut kind, r.string()),
+            "text" => once(&mut text, r.option(Reader::string)),
+            "thinking" => once(&mut thinking, r.option(Reader::string)),
+            "partial_json" => once(&mut partial_json, r.option(Reader::string)),
+            _ => r.skip(),
+        })?;
+        Some(RawDelta {
+            kind: kind?,
+            text: text.flatten(),
+            thinking: thinking.flatten(),
+            partial_json: partial_json.flatten(),
+        })
+    }
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
 struct RawDelta<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
@@ -63,8 +105,8 @@ impl Assembler {
             OutEvent::Raw {
                 name: Some("content_block_delta"),
                 data,
-            } if self.api == Api::Messages => match serde_json::from_str::<RawBlockDelta>(data) {
-                Ok(d) => {
+            } if self.api == Api::Messages => match RawBlockDelta::read(data) {
+                Some(d) => {
                     let i = d.index as usize;
                     let json = d.delta.kind == "input_json_delta";
                     for (key, s) in [
@@ -77,7 +119,7 @@ impl Assembler {
                         }
                     }
                 }
-                Err(_) => self.push(&ev.clone().into_value()),
+                None => self.push(&ev.clone().into_value()),
             },
             // Responses answers come whole in the terminal event; raw events are deltas.
             OutEvent::Raw { .. } if self.api == Api::Responses => {}
@@ -85,9 +127,9 @@ impl Assembler {
             OutEvent::Raw { data, .. }
                 if self.api == Api::ChatCompletions && self.result.is_some() =>
             {
-                match serde_json::from_str::<ChatChunk>(data) {
-                    Ok(chunk) => self.chat_choice(&chunk),
-                    Err(_) => self.push(&ev.clone().into_value()),
+                match ChatChunk::fast(data).or_else(|| serde_json::from_str(data).ok()) {
+                    Some(chunk) => self.chat_choice(&chunk),
+                    None => self.push(&ev.clone().into_value()),
                 }
             }
             OutEvent::Raw { .. } => self.push(&ev.clone().into_value()),

@@ -44,7 +44,6 @@ pub struct Translated {
     source: Api,
     parser: SseParser,
     translator: Box<dyn StreamTranslator>,
-    upstream_events: Vec<SseEvent>,
     out: Vec<OutEvent>,
     custom_tools: CustomTools,
     failed: bool,
@@ -58,7 +57,6 @@ impl Translated {
             source,
             parser: SseParser::new(),
             translator,
-            upstream_events: Vec::new(),
             out: Vec::new(),
             custom_tools: CustomTools::default(),
             failed: false,
@@ -72,21 +70,30 @@ impl Translated {
         self
     }
 
-    /// Feeds parsed upstream events to the translator; broken JSON stops the stream with
-    /// one error event (a translator would otherwise have to guess past it).
-    fn translate_pending(&mut self) {
-        for ev in self.upstream_events.drain(..) {
-            if self.stopped {
-                continue;
-            }
-            if !ev.is_done_marker() && !is_json(&ev.data) {
-                // (`failed` follows from the error event: none if the stream had ended.)
-                self.translator.on_error(MALFORMED, &mut self.out);
-                self.stopped = true;
-                continue;
-            }
-            self.translator.on_event(&ev, &mut self.out);
+    /// Feeds one parsed upstream event to the translator; broken JSON stops the stream
+    /// with one error event (a translator would otherwise have to guess past it). A
+    /// delta the translator reads in full needs no separate check (`try_event`).
+    fn translate(
+        translator: &mut dyn StreamTranslator,
+        ev: &SseEvent,
+        out: &mut Vec<OutEvent>,
+        stopped: &mut bool,
+    ) {
+        if *stopped {
+            return;
         }
+        if !ev.is_done_marker() {
+            if translator.try_event(ev, out) {
+                return;
+            }
+            if !is_json(&ev.data) {
+                // (`failed` follows from the error event: none if the stream had ended.)
+                translator.on_error(MALFORMED, out);
+                *stopped = true;
+                return;
+            }
+        }
+        translator.on_event(ev, out);
     }
 
     fn post_process(&mut self) {
@@ -114,21 +121,31 @@ impl Translated {
 
     /// Feeds upstream bytes; the client events they complete (drained by the caller).
     pub fn feed_events(&mut self, chunk: &[u8]) -> &mut Vec<OutEvent> {
-        self.parser.feed(chunk, &mut self.upstream_events);
-        self.translate_pending();
+        let (translator, out, stopped) = (&mut *self.translator, &mut self.out, &mut self.stopped);
+        self.parser
+            .feed_each(chunk, |ev| Self::translate(translator, ev, out, stopped));
         self.post_process();
         &mut self.out
     }
 
     pub fn finish_events(&mut self) -> &mut Vec<OutEvent> {
-        self.parser.finish(&mut self.upstream_events);
-        // A last event cut off by the end of the stream is not malformed, just missing.
-        if let Some(last) = self.upstream_events.last() {
-            if !last.is_done_marker() && !is_json(&last.data) {
-                self.upstream_events.pop();
+        let (translator, out, stopped) = (&mut *self.translator, &mut self.out, &mut self.stopped);
+        self.parser.finish_each(|ev| {
+            if *stopped {
+                return;
             }
-        }
-        self.translate_pending();
+            if !ev.is_done_marker() {
+                if translator.try_event(ev, out) {
+                    return;
+                }
+                // A last event cut off by the end of the stream is not malformed, just
+                // missing: dropped.
+                if !is_json(&ev.data) {
+                    return;
+                }
+            }
+            translator.on_event(ev, out);
+        });
         if !self.stopped {
             self.translator.on_end(&mut self.out);
         }

@@ -1,11 +1,15 @@
 //! The Worker's fetch entry: route, authenticate, dispatch, and render every failure in
 //! the caller's API format.
 
-use worker::{event, Context, Env, Request, Response};
+use std::cell::OnceCell;
+
+use worker::worker_sys::web_sys;
+use worker::{event, Context, Env, Headers, Request, Response};
 
 use crate::admin_session;
 use crate::api_error::{ApiError, ErrorKind};
 use crate::auth::{self, extract_credential, secret_eq, sha256_hex};
+use crate::http::incoming::Incoming;
 use crate::http::metering::{self, Meter};
 use crate::http::session::{self, Principal};
 use crate::http::{self, admin, data_plane, portability};
@@ -21,7 +25,8 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let req = Incoming::new(raw);
     let path = req.path();
     let format = format_for_path(&path);
     let route = match_route(req.method().as_ref(), &path);
@@ -35,7 +40,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 
 async fn handle(
     route: Route,
-    req: Request,
+    req: Incoming,
     env: &Env,
     ctx: &Context,
 ) -> Result<Response, ApiError> {
@@ -55,26 +60,32 @@ async fn handle(
             let _ = r.headers_mut().set("allow", allow);
             Ok(r)
         }
-        Route::Login => session::login(req, env, admin_key(env).as_deref()).await,
-        Route::Logout => session::logout(&req, env).await,
-        Route::Session => session::current(&req, env).await,
-        r if r.is_admin() => match control_principal(&req, env).await? {
-            Principal::Admin => admin_route(r, req, env, ctx).await,
-            Principal::Key(_) => Err(ApiError::new(
-                ErrorKind::Permission,
-                "API keys cannot use the admin API; use ADMIN_KEY",
-            )),
-        },
-        Route::Usage => match control_principal(&req, env).await? {
-            Principal::Admin => admin::usage(&req, env, None).await,
-            Principal::Key(row) => admin::usage(&req, env, Some(&row.identity())).await,
-        },
+        Route::Login => session::login(req.into_request(), env, admin_key(env).as_deref()).await,
+        Route::Logout => session::logout(&req.into_request(), env).await,
+        Route::Session => session::current(&req.into_request(), env).await,
+        r if r.is_admin() => {
+            let req = req.into_request();
+            match control_principal(&req, env).await? {
+                Principal::Admin => admin_route(r, req, env, ctx).await,
+                Principal::Key(_) => Err(ApiError::new(
+                    ErrorKind::Permission,
+                    "API keys cannot use the admin API; use ADMIN_KEY",
+                )),
+            }
+        }
+        Route::Usage => {
+            let req = req.into_request();
+            match control_principal(&req, env).await? {
+                Principal::Admin => admin::usage(&req, env, None).await,
+                Principal::Key(row) => admin::usage(&req, env, Some(&row.identity())).await,
+            }
+        }
         Route::AdminModels => {
-            control_principal(&req, env).await?;
+            control_principal(&req.into_request(), env).await?;
             admin::models(env, ctx).await
         }
         r => {
-            let caller = require_api_key(&req, env, ctx).await?;
+            let caller = require_api_key(&req.headers(), env, ctx).await?;
             let metered = matches!(
                 r,
                 Route::Embeddings | Route::ChatCompletions | Route::Messages | Route::Responses
@@ -122,8 +133,14 @@ async fn admin_route(
                 monthly_token_limit: None,
             };
             let mut meter = Meter::default();
-            let result =
-                data_plane::generate(Api::ChatCompletions, req, env, ctx, &mut meter).await;
+            let result = data_plane::generate(
+                Api::ChatCompletions,
+                Incoming::of(&req),
+                env,
+                ctx,
+                &mut meter,
+            )
+            .await;
             metering::settle(ctx, env, &caller, meter, &result);
             result
         }
@@ -133,7 +150,7 @@ async fn admin_route(
 
 async fn data_route(
     route: Route,
-    req: Request,
+    req: Incoming,
     env: &Env,
     ctx: &Context,
     meter: &mut Meter,
@@ -151,15 +168,23 @@ async fn data_route(
     }
 }
 
-fn credential(req: &Request) -> Option<String> {
-    let h = req.headers();
+fn credential(h: &Headers) -> Option<String> {
     let x_api_key = h.get("x-api-key").ok().flatten();
     let authorization = h.get("authorization").ok().flatten();
     extract_credential(x_api_key.as_deref(), authorization.as_deref()).map(str::to_string)
 }
 
+thread_local! {
+    /// ADMIN_KEY, read once per isolate (a binding read costs tens of µs; an isolate's
+    /// bindings never change).
+    static ADMIN_KEY: OnceCell<Option<String>> = const { OnceCell::new() };
+}
+
 fn admin_key(env: &Env) -> Option<String> {
-    env.secret("ADMIN_KEY").ok().map(|s| s.to_string())
+    ADMIN_KEY.with(|k| {
+        k.get_or_init(|| env.secret("ADMIN_KEY").ok().map(|s| s.to_string()))
+            .clone()
+    })
 }
 
 /// Who a control-plane (`/api/*`, `/auth/session`) request speaks for: ADMIN_KEY or an API
@@ -168,7 +193,7 @@ fn admin_key(env: &Env) -> Option<String> {
 async fn control_principal(req: &Request, env: &Env) -> Result<Principal, ApiError> {
     let configured = admin_key(env);
     let admin = auth::admin_key(configured.as_deref());
-    if let Some(given) = credential(req) {
+    if let Some(given) = credential(req.headers()) {
         if let Ok(a) = admin {
             if secret_eq(&given, a) {
                 return Ok(Principal::Admin);
@@ -207,8 +232,12 @@ async fn control_principal(req: &Request, env: &Env) -> Result<Principal, ApiErr
     }
 }
 
-async fn require_api_key(req: &Request, env: &Env, ctx: &Context) -> Result<KeyIdentity, ApiError> {
-    let Some(given) = credential(req) else {
+async fn require_api_key(
+    headers: &Headers,
+    env: &Env,
+    ctx: &Context,
+) -> Result<KeyIdentity, ApiError> {
+    let Some(given) = credential(headers) else {
         return Err(ApiError::new(
             ErrorKind::Authentication,
             "missing API key: send it as `x-api-key` or `Authorization: Bearer <key>`",

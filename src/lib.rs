@@ -14,6 +14,7 @@ pub mod conversation;
 pub mod custom_tools;
 pub mod ids;
 pub mod inbound;
+pub mod json_read;
 pub mod models;
 pub mod portability;
 pub mod quirks;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::custom_tools::CustomTools;
+use crate::json_read::{self, once, Reader};
 use crate::sse::{write_event, SseEvent, SseParser};
 use crate::translate::Usage;
 use crate::upstream::routing::Api;
@@ -15,7 +16,6 @@ use crate::upstream::routing::Api;
 pub struct Relay {
     api: Api,
     parser: SseParser,
-    events: Vec<SseEvent>,
     terminated: bool,
     /// Responses: item id announced by `output_item.added`, per output_index.
     item_ids: HashMap<u64, String>,
@@ -36,7 +36,6 @@ impl Relay {
         Relay {
             api,
             parser: SseParser::new(),
-            events: Vec::new(),
             terminated: false,
             item_ids: HashMap::new(),
             last_sequence: None,
@@ -79,22 +78,25 @@ impl Relay {
 
     /// Feeds upstream bytes; returns the bytes to send to the client now.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut events = std::mem::take(&mut self.events);
-        self.parser.feed(chunk, &mut events);
-        let out = self.emit(&mut events);
-        self.events = events;
+        // About what came in (events are forwarded mostly unchanged): no regrowing.
+        let mut out = Vec::with_capacity(chunk.len() + 256);
+        let mut parser = std::mem::take(&mut self.parser);
+        parser.feed_each(chunk, |ev| self.event(ev, &mut out));
+        self.parser = parser;
         out
     }
 
     /// Upstream ended (cleanly or not): flush, and close with an error if it was cut short.
     pub fn finish(&mut self) -> Vec<u8> {
-        let mut events = std::mem::take(&mut self.events);
-        self.parser.finish(&mut events);
-        // An event cut off by the end of the stream is dropped, not forwarded half-written.
-        events.retain(|e| {
-            e.is_done_marker() || serde_json::from_str::<serde::de::IgnoredAny>(&e.data).is_ok()
+        let mut out = Vec::new();
+        let mut parser = std::mem::take(&mut self.parser);
+        parser.finish_each(|ev| {
+            // An event cut off by the end of the stream is dropped, not forwarded half-written.
+            if ev.is_done_marker() || is_json(&ev.data) {
+                self.event(ev, &mut out);
+            }
         });
-        let mut out = self.emit(&mut events);
+        self.parser = parser;
         if !self.terminated {
             self.error_into(&mut out, "the upstream stream ended before it was complete");
         }
@@ -114,30 +116,24 @@ impl Relay {
         self.terminated
     }
 
-    fn emit(&mut self, events: &mut Vec<SseEvent>) -> Vec<u8> {
-        // About what came in (events are forwarded mostly unchanged): no regrowing.
-        let size: usize = events.iter().map(|e| e.data.len() + 40).sum();
-        let mut out = Vec::with_capacity(size);
-        for ev in events.drain(..) {
-            if self.terminated {
-                continue; // nothing may follow the terminal event
-            }
-            // A clean-looking stream that carries broken JSON would break the client's
-            // parser instead: it ends here, with an error the client can read.
-            if !ev.is_done_marker() && !is_json(&ev.data) {
-                self.error_into(&mut out, MALFORMED);
-                continue;
-            }
-            match self.api {
-                Api::Messages => self.messages_event(ev, &mut out),
-                Api::Responses => self.responses_event(ev, &mut out),
-                Api::ChatCompletions => self.chat_event(ev, &mut out),
-            }
+    fn event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) {
+        if self.terminated {
+            return; // nothing may follow the terminal event
         }
-        out
+        // A clean-looking stream that carries broken JSON would break the client's
+        // parser instead: it ends here, with an error the client can read.
+        if !ev.is_done_marker() && !is_json(&ev.data) {
+            self.error_into(out, MALFORMED);
+            return;
+        }
+        match self.api {
+            Api::Messages => self.messages_event(ev, out),
+            Api::Responses => self.responses_event(ev, out),
+            Api::ChatCompletions => self.chat_event(ev, out),
+        }
     }
 
-    fn messages_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
+    fn messages_event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) {
         // Copilot sometimes ends Anthropic streams with an OpenAI-style `[DONE]`.
         if ev.is_done_marker() {
             return;
@@ -164,7 +160,7 @@ impl Relay {
         write_event(out, name, &ev.data);
     }
 
-    fn responses_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
+    fn responses_event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) {
         // A Chat-style `[DONE]` is no Responses event (and is not JSON): dropped.
         if ev.is_done_marker() {
             return;
@@ -184,7 +180,7 @@ impl Relay {
         // the three fields that matter without building a `Value` (which costs more than
         // everything else the relay does), and forward the bytes untouched.
         if name.ends_with(".delta") && self.custom_tools.is_empty() {
-            if let Ok(peek) = serde_json::from_str::<DeltaPeek>(&ev.data) {
+            if let Some(peek) = DeltaPeek::read(&ev.data) {
                 if let Some(seq) = peek.sequence_number {
                     self.last_sequence = Some(seq);
                 }
@@ -249,7 +245,7 @@ impl Relay {
         changed
     }
 
-    fn chat_event(&mut self, ev: SseEvent, out: &mut Vec<u8>) {
+    fn chat_event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) {
         if ev.is_done_marker() {
             self.terminated = true;
             self.flush_finish(out);
@@ -447,19 +443,44 @@ pub fn openai_usage_into(usage: &mut Usage, u: &Value) {
 }
 
 /// What the relay reads of a Responses delta event (every other field is skipped unparsed).
-#[derive(serde::Deserialize)]
-struct DeltaPeek<'a> {
+#[derive(serde::Deserialize, Debug, PartialEq)]
+pub(crate) struct DeltaPeek<'a> {
     sequence_number: Option<u64>,
     output_index: Option<u64>,
     #[serde(borrow)]
     item_id: Option<Cow<'a, str>>,
 }
 
+impl<'a> DeltaPeek<'a> {
+    fn read(data: &'a str) -> Option<DeltaPeek<'a>> {
+        Self::fast(data).or_else(|| serde_json::from_str(data).ok())
+    }
+
+    /// `json_read`'s exact read (None: ask serde_json).
+    pub(crate) fn fast(data: &'a str) -> Option<DeltaPeek<'a>> {
+        let mut r = Reader::new(data);
+        let (mut sequence_number, mut output_index, mut item_id) = (None, None, None);
+        r.object(|r, key| match key.as_ref() {
+            "sequence_number" => once(&mut sequence_number, r.option(Reader::u64)),
+            "output_index" => once(&mut output_index, r.option(Reader::u64)),
+            "item_id" => once(&mut item_id, r.option(Reader::string)),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(DeltaPeek {
+            sequence_number: sequence_number.flatten(),
+            output_index: output_index.flatten(),
+            item_id: item_id.flatten(),
+        })
+    }
+}
+
 pub const MALFORMED: &str = "Copilot sent a malformed event; the stream was stopped";
 
-/// Whether `data` is one well-formed JSON value (validated without building it).
+/// Whether `data` is one well-formed JSON value, as serde_json judges it (validated
+/// without building it; the fast check first, serde_json when it is not sure).
 pub fn is_json(data: &str) -> bool {
-    serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
+    json_read::surely_json(data) || serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok()
 }
 
 /// A Chat chunk the openai SDK throws on: a top-level `error` that is truthy in

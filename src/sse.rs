@@ -20,8 +20,10 @@ impl SseEvent {
 #[derive(Debug, Default)]
 pub struct SseParser {
     buf: Vec<u8>,
-    event: Option<String>,
-    data: String,
+    /// The event being read; its buffers are reused from one event to the next.
+    current: SseEvent,
+    /// The name buffer of an earlier event, kept for the next `event:` line.
+    spare_name: Option<String>,
     has_data: bool,
 }
 
@@ -32,15 +34,21 @@ impl SseParser {
 
     /// Feeds one chunk and appends every event it completes to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        self.feed_each(chunk, |ev| out.push(ev.clone()));
+    }
+
+    /// Feeds one chunk and hands every event it completes to `f`, without allocating
+    /// per event (the event's buffers are reused for the next one).
+    pub fn feed_each(&mut self, chunk: &[u8], mut f: impl FnMut(&SseEvent)) {
         if self.buf.is_empty() {
             // The usual case: no unfinished line from before, so lines are read straight
             // from the chunk and only its unfinished tail is copied.
-            let done = self.lines(chunk, out);
+            let done = self.lines(chunk, &mut f);
             self.buf.extend_from_slice(&chunk[done..]);
         } else {
             self.buf.extend_from_slice(chunk);
             let buf = std::mem::take(&mut self.buf);
-            let done = self.lines(&buf, out);
+            let done = self.lines(&buf, &mut f);
             self.buf = buf;
             // One drain per chunk keeps long frames linear rather than quadratic.
             self.buf.drain(..done);
@@ -48,7 +56,7 @@ impl SseParser {
     }
 
     /// Handles every complete line of `bytes`; returns how many bytes they took.
-    fn lines(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> usize {
+    fn lines(&mut self, bytes: &[u8], f: &mut impl FnMut(&SseEvent)) -> usize {
         let mut start = 0;
         while let Some(off) = find_line_end(&bytes[start..]) {
             let end = start + off;
@@ -62,7 +70,7 @@ impl SseParser {
             } else {
                 end + 1
             };
-            self.line(&bytes[start..end], out);
+            self.line(&bytes[start..end], f);
             start = next;
         }
         start
@@ -70,19 +78,24 @@ impl SseParser {
 
     /// Ends the stream: a final line without a newline and a pending event are flushed.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        self.finish_each(|ev| out.push(ev.clone()));
+    }
+
+    /// `finish`, handing the events to `f`.
+    pub fn finish_each(&mut self, mut f: impl FnMut(&SseEvent)) {
         if !self.buf.is_empty() {
             let mut line = std::mem::take(&mut self.buf);
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            self.line(&line, out);
+            self.line(&line, &mut f);
         }
-        self.dispatch(out);
+        self.dispatch(&mut f);
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+    fn line(&mut self, line: &[u8], f: &mut impl FnMut(&SseEvent)) {
         if line.is_empty() {
-            self.dispatch(out);
+            self.dispatch(f);
             return;
         }
         if line[0] == b':' {
@@ -98,28 +111,31 @@ impl SseParser {
         match field {
             b"data" => {
                 if self.has_data {
-                    self.data.push('\n');
+                    self.current.data.push('\n');
                 }
-                push_lossy(&mut self.data, value);
+                push_lossy(&mut self.current.data, value);
                 self.has_data = true;
             }
             b"event" => {
-                let mut name = String::new();
+                let mut name = match self.current.event.take() {
+                    Some(name) => name,
+                    None => self.spare_name.take().unwrap_or_default(),
+                };
+                name.clear();
                 push_lossy(&mut name, value);
-                self.event = Some(name);
+                self.current.event = Some(name);
             }
             _ => {} // id, retry and unknown fields carry nothing we use
         }
     }
 
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+    fn dispatch(&mut self, f: &mut impl FnMut(&SseEvent)) {
         if self.has_data {
-            out.push(SseEvent {
-                event: self.event.take(),
-                data: std::mem::take(&mut self.data),
-            });
-        } else {
-            self.event = None;
+            f(&self.current);
+            self.current.data.clear();
+        }
+        if let Some(name) = self.current.event.take() {
+            self.spare_name = Some(name);
         }
         self.has_data = false;
     }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response};
 
 use super::data_plane::read_body;
+use super::incoming::Incoming;
 use super::{json, no_content};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::new_api_key;
@@ -16,7 +17,7 @@ use crate::upstream::github::{self, PollOutcome};
 use crate::upstream::session::{config, forget_account};
 
 pub async fn json_body(req: &mut Request) -> Result<Value, ApiError> {
-    let text = read_body(req).await?;
+    let text = read_body(&Incoming::of(req)).await?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
     if !v.is_object() {

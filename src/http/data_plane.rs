@@ -2,8 +2,9 @@
 
 use futures::StreamExt;
 use serde_json::Value;
-use worker::{Context, Env, Request, Response};
+use worker::{Context, Env, Response};
 
+use super::incoming::Incoming;
 use super::streaming::{self, Started, Timing, UpstreamCall};
 
 use super::metering::Meter;
@@ -23,7 +24,7 @@ use crate::upstream::routing::{self, Api};
 use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
 use crate::{inbound, quirks};
 
-pub async fn read_body(req: &mut Request) -> Result<String, ApiError> {
+pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
     let headers = req.headers();
     let content_type = headers.get("content-type").ok().flatten();
     let content_length = headers.get("content-length").ok().flatten();
@@ -44,12 +45,12 @@ pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
 /// Embeddings are forwarded as sent (the body is small and Copilot's API is OpenAI's);
 /// only the fields every request needs are checked first.
 pub async fn embeddings(
-    mut req: Request,
+    req: Incoming,
     env: &Env,
     ctx: &Context,
     meter: &mut Meter,
 ) -> Result<Response, ApiError> {
-    let text = read_body(&mut req).await?;
+    let text = read_body(&req).await?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
     if !v.get("model").is_some_and(Value::is_string) {
@@ -90,7 +91,7 @@ async fn forward_metered(
 /// translated (request translated, stream translated back; non-stream answers assembled).
 pub async fn generate(
     api: Api,
-    mut req: Request,
+    req: Incoming,
     env: &Env,
     ctx: &Context,
     meter: &mut Meter,
@@ -103,7 +104,7 @@ pub async fn generate(
     let client_beta = (api == Api::Messages)
         .then(|| req.headers().get("anthropic-beta").ok().flatten())
         .flatten();
-    let text = read_body(&mut req).await?;
+    let text = read_body(&req).await?;
     let mut inbound = inbound::parse(api, &text)?;
     drop(text);
     meter.model = Some(inbound.model.clone());
@@ -395,13 +396,9 @@ fn is_event_stream(resp: &Response) -> bool {
 /// `/v1/messages/count_tokens`: Copilot counts for models it serves on `/v1/messages`;
 /// for every other model, or when Copilot refuses, a local estimate. Never fails the
 /// client for want of a count (Claude Code calls this constantly).
-pub async fn count_tokens(
-    mut req: Request,
-    env: &Env,
-    ctx: &Context,
-) -> Result<Response, ApiError> {
+pub async fn count_tokens(req: Incoming, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let client_beta = req.headers().get("anthropic-beta").ok().flatten();
-    let text = read_body(&mut req).await?;
+    let text = read_body(&req).await?;
     let inbound = inbound::parse(Api::Messages, &text)?;
     drop(text);
     let mut copilot = Copilot::connect(env, ctx, None).await?;

@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod data_plane;
+pub mod incoming;
 pub mod metering;
 pub mod portability;
 pub mod session;
 pub mod streaming;
+pub mod timer;
 
 use serde_json::Value;
 use worker::{Headers, Response};

@@ -13,6 +13,7 @@ use worker::{Delay, Headers, Response};
 use crate::accounting::Outcome;
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::client_stream::{keepalive, ClientStream};
+use crate::http::timer::Timer;
 use crate::upstream::body::{self, BodyStream};
 use crate::upstream::client;
 use crate::upstream::routing::Api;
@@ -129,8 +130,28 @@ impl<C: ClientStream> Drop for Metered<C> {
 
 enum State<C> {
     Waiting(UpstreamCall, C),
-    Streaming(BodyStream, C),
+    Streaming(BodyStream, C, Quiet),
     Done,
+}
+
+/// The keep-alive timer of a flowing stream. A timer per upstream chunk cost more than
+/// the chunk's own reads, so one timer ticks every half keep-alive and a ping goes out on
+/// a tick when the client got nothing since the previous one: the client never waits
+/// longer than the keep-alive time for a byte. (A clock cannot tell the silence instead:
+/// workerd's `Date.now()` stands still between I/O events.)
+struct Quiet {
+    timer: Timer,
+    /// The client got bytes since the last tick.
+    sent: bool,
+}
+
+impl Quiet {
+    fn new(keepalive: Duration) -> Quiet {
+        Quiet {
+            timer: Timer::new(keepalive / 2),
+            sent: true,
+        }
+    }
 }
 
 fn sse_headers() -> Headers {
@@ -158,7 +179,7 @@ pub fn respond<C: ClientStream + 'static>(
                     "Copilot answered a stream request without a body",
                 )
             })?;
-            State::Streaming(body, pipeline)
+            State::Streaming(body, pipeline, Quiet::new(timing.keepalive))
         }
         Started::Pending(call) => State::Waiting(call, pipeline),
     };
@@ -196,7 +217,9 @@ async fn step<C: ClientStream>(
                             return Some((Ok(pipeline.fail(&e.message)), State::Done));
                         }
                         match body::chunks(&resp) {
-                            Some(body) => State::Streaming(body, pipeline),
+                            Some(body) => {
+                                State::Streaming(body, pipeline, Quiet::new(timing.keepalive))
+                            }
                             None => {
                                 let bytes = pipeline
                                     .fail("Copilot answered a stream request without a body");
@@ -206,23 +229,31 @@ async fn step<C: ClientStream>(
                     }
                 }
             }
-            State::Streaming(mut body, mut pipeline) => {
-                let next = match select(body.next(), Delay::from(timing.keepalive)).await {
+            State::Streaming(mut body, mut pipeline, mut quiet) => {
+                let next = match select(body.next(), &mut quiet.timer).await {
                     Either::Left((next, _)) => next,
                     Either::Right(_) => {
-                        return Some((
-                            Ok(keepalive(source).to_vec()),
-                            State::Streaming(body, pipeline),
-                        ));
+                        let silent = !quiet.sent;
+                        quiet = Quiet::new(timing.keepalive);
+                        if silent {
+                            return Some((
+                                Ok(keepalive(source).to_vec()),
+                                State::Streaming(body, pipeline, quiet),
+                            ));
+                        }
+                        quiet.sent = false;
+                        state = State::Streaming(body, pipeline, quiet);
+                        continue;
                     }
                 };
                 match next {
                     Some(Ok(chunk)) => {
                         let bytes = pipeline.feed(&chunk);
                         if bytes.is_empty() {
-                            State::Streaming(body, pipeline)
+                            State::Streaming(body, pipeline, quiet)
                         } else {
-                            return Some((Ok(bytes), State::Streaming(body, pipeline)));
+                            quiet.sent = true;
+                            return Some((Ok(bytes), State::Streaming(body, pipeline, quiet)));
                         }
                     }
                     Some(Err(e)) => {

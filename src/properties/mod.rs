@@ -5,6 +5,7 @@
 //! each property prints `fuzz-cases <name> <n>` so the script can add them up.
 
 mod gen;
+mod json_read;
 mod requests;
 mod sse;
 mod streams;

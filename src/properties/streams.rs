@@ -1151,6 +1151,116 @@ fn fuzz_translated_streams_to_chat() {
     check("translated_streams_to_chat", 500, 1, s, check_translated);
 }
 
+/// A translator that never reads an event unchecked: the pipeline validates every event
+/// before the translator sees it, as it did before deltas were read in one parse.
+struct CheckedFirst(Box<dyn translate::StreamTranslator>);
+
+impl translate::StreamTranslator for CheckedFirst {
+    fn on_event(&mut self, ev: &crate::sse::SseEvent, out: &mut Vec<OutEvent>) {
+        self.0.on_event(ev, out);
+    }
+    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
+        self.0.on_end(out);
+    }
+    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.0.on_error(message, out);
+    }
+    fn usage(&self) -> translate::Usage {
+        self.0.usage()
+    }
+}
+
+/// JSON that serde_json validates but may not read into the translators' structs (or
+/// into a `Value`): a lone surrogate, a number out of range, deep nesting, a repeated
+/// key, a float where an integer goes, and text that is no JSON at all (inserted before
+/// the closing brace; the last three after it).
+fn edge_json() -> BoxedStrategy<(usize, &'static str)> {
+    (
+        any::<usize>(),
+        select(vec![
+            r#","x":"\ud800""#,
+            r#","delta":"\udc00""#,
+            r#","x":1e400"#,
+            r#","x":-0.0e-999"#,
+            r#","x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"#,
+            r#","delta":"again""#,
+            r#","index":1.5"#,
+            r#","output_index":-1"#,
+            r#","choices":null"#,
+            r#","x":tru"#,
+            r#","x":"\x""#,
+            r#","x":01"#,
+            ",\"x\":\"\u{1}\"",
+            r#",}"#,
+            // Appended after the value:
+            "}",
+            " \t",
+            " x",
+        ]),
+    )
+        .boxed()
+}
+
+#[test]
+fn fuzz_one_parse_per_event() {
+    // Deltas read in one parse (`try_event`) give the client exactly what validating
+    // every event first and then translating it gave: same bytes, same outcome, same usage.
+    let translated = Union::new(
+        [Api::Messages, Api::Responses, Api::ChatCompletions]
+            .map(|source| stream_case(Some(source)).boxed()),
+    );
+    let case = (translated, vec(edge_json(), 0..4));
+    check("one_parse_per_event", 1500, 2, case, |(mut c, edits)| {
+        for (at, extra) in edits {
+            if c.events.is_empty() {
+                break;
+            }
+            let n = c.events.len();
+            let e = &mut c.events[at % n];
+            if !e.data.ends_with('}') {
+                continue;
+            }
+            if extra.starts_with([',', '}']) && extra != "}" {
+                e.data.insert_str(e.data.len() - 1, extra);
+            } else {
+                e.data.push_str(extra);
+            }
+        }
+        let bytes = to_bytes(&c.events, &c.wire);
+        let (out, t) = run_translated(&c, &bytes, &c.cuts);
+        let ctx = TranslateCtx {
+            model: "m".into(),
+            max_output_tokens: Some(1000),
+            id_seed: "0123456789abcdef01234567".into(),
+            now_secs: 1_700_000_000,
+            include_usage: c.include_usage,
+        };
+        let inner = translate::stream_translator(c.source, c.target, &ctx).expect("a pair");
+        let mut reference = Translated::new(c.source, Box::new(CheckedFirst(inner)))
+            .with_custom_tools(custom_tools(c.custom_tools));
+        let mut expected = Vec::new();
+        for (a, b) in splits(bytes.len(), &c.cuts) {
+            expected.append(reference.feed_events(&bytes[a..b]));
+        }
+        if c.fail {
+            expected.append(reference.fail_events("the upstream connection failed mid-stream"));
+        } else {
+            expected.append(reference.finish_events());
+        }
+        let (mut got_bytes, mut want_bytes) = (Vec::new(), Vec::new());
+        serialize(out.into_iter(), &mut got_bytes);
+        serialize(expected.into_iter(), &mut want_bytes);
+        ensure!(
+            got_bytes == want_bytes,
+            "one parse:\n{}\nvalidated first:\n{}",
+            String::from_utf8_lossy(&got_bytes),
+            String::from_utf8_lossy(&want_bytes)
+        );
+        ensure!(t.outcome() == reference.outcome(), "outcomes differ");
+        Ok(())
+    });
+}
+
 fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
     let mut r = Relay::new(c.source)
         .with_custom_tools(custom_tools(c.custom_tools))

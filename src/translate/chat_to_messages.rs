@@ -819,12 +819,7 @@ impl MessagesToChatStream {
 
 impl StreamTranslator for MessagesToChatStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        if let Some(d) = MessagesDelta::read(ev) {
-            let (kind, text) = (&d.delta.kind, d.delta.payload());
-            self.block_delta(d.index.unwrap_or(0), kind, text, out);
+        if self.terminated || self.try_event(ev, out) {
             return;
         }
         // Copilot's stray `data: [DONE]` on Messages streams and malformed JSON: skipped.
@@ -875,6 +870,18 @@ impl StreamTranslator for MessagesToChatStream {
             // ping, content_block_stop: nothing to say in Chat.
             _ => {}
         }
+    }
+
+    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if self.terminated {
+            return false;
+        }
+        let Some(d) = MessagesDelta::read(ev) else {
+            return false;
+        };
+        let (kind, text) = (&d.delta.kind, d.delta.payload());
+        self.block_delta(d.index.unwrap_or(0), kind, text, out);
+        true
     }
 
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {

@@ -743,16 +743,7 @@ impl ResponsesToChatStream {
 
 impl StreamTranslator for ResponsesToChatStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        if let Some(d) = ResponsesDelta::read(ev) {
-            let oi = d.output_index;
-            match d.kind.as_ref() {
-                ResponsesDelta::TEXT => self.content(out, oi, d.content_index, &d.delta, "content"),
-                ResponsesDelta::SUMMARY => self.reasoning(out, oi, d.summary_index, &d.delta),
-                _ => self.args(out, oi, &d.delta),
-            }
+        if self.terminated || self.try_event(ev, out) {
             return;
         }
         let Some(v) = event_json(ev) else { return };
@@ -844,6 +835,22 @@ impl StreamTranslator for ResponsesToChatStream {
             }
             _ => {}
         }
+    }
+
+    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if self.terminated {
+            return false;
+        }
+        let Some(d) = ResponsesDelta::read(ev) else {
+            return false;
+        };
+        let oi = d.output_index;
+        match d.kind.as_ref() {
+            ResponsesDelta::TEXT => self.content(out, oi, d.content_index, &d.delta, "content"),
+            ResponsesDelta::SUMMARY => self.reasoning(out, oi, d.summary_index, &d.delta),
+            _ => self.args(out, oi, &d.delta),
+        }
+        true
     }
 
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {

@@ -1044,18 +1044,8 @@ fn chat_usage(u: &Value) -> Option<ChatUsage> {
     })
 }
 
-impl StreamTranslator for ChatToMessagesStream {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        if ev.is_done_marker() {
-            self.complete(out);
-            return;
-        }
-        let Some(chunk) = ChatChunk::read(ev) else {
-            return;
-        };
+impl ChatToMessagesStream {
+    fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
             let message = match err.get("message").and_then(Value::as_str) {
                 Some(m) => m.to_string(),
@@ -1084,6 +1074,30 @@ impl StreamTranslator for ChatToMessagesStream {
                 return;
             }
         }
+    }
+}
+
+impl StreamTranslator for ChatToMessagesStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        if ev.is_done_marker() {
+            self.complete(out);
+            return;
+        }
+        self.try_event(ev, out);
+    }
+
+    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if self.terminated || ev.is_done_marker() {
+            return false;
+        }
+        let Some(chunk) = ChatChunk::read(ev) else {
+            return false;
+        };
+        self.chunk(&chunk, out);
+        true
     }
 
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {

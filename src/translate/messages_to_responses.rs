@@ -1069,26 +1069,8 @@ fn upstream_error_message(data: &Value) -> &str {
 
 impl StreamTranslator for ResponsesToMessagesStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
+        if self.terminated || self.try_event(ev, out) {
             return;
-        }
-        // Deltas (nearly every event) without building a `Value`, unless the item must wait.
-        if let Some(d) = ResponsesDelta::read(ev) {
-            let idx = d.output_index;
-            let waits = self.blocked(idx) || self.deferred.iter().any(|(i, _)| *i == idx);
-            if !waits {
-                if self.items.get(&idx).is_some_and(|s| s.done) {
-                    return;
-                }
-                match d.kind.as_ref() {
-                    ResponsesDelta::TEXT => self.text(idx, d.content_index, &d.delta, out),
-                    ResponsesDelta::SUMMARY => self.thinking(idx, d.summary_index, &d.delta, out),
-                    _ => {
-                        self.arguments(idx, &Value::Null, &d.delta, out);
-                    }
-                }
-                return;
-            }
         }
         let Some(data) = event_json(ev) else {
             return;
@@ -1121,6 +1103,31 @@ impl StreamTranslator for ResponsesToMessagesStream {
                 }
             }
         }
+    }
+
+    /// Deltas (nearly every event) without building a `Value`, unless the item must wait.
+    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if self.terminated {
+            return false;
+        }
+        let Some(d) = ResponsesDelta::read(ev) else {
+            return false;
+        };
+        let idx = d.output_index;
+        if self.blocked(idx) || self.deferred.iter().any(|(i, _)| *i == idx) {
+            return false;
+        }
+        if self.items.get(&idx).is_some_and(|s| s.done) {
+            return true;
+        }
+        match d.kind.as_ref() {
+            ResponsesDelta::TEXT => self.text(idx, d.content_index, &d.delta, out),
+            ResponsesDelta::SUMMARY => self.thinking(idx, d.summary_index, &d.delta, out),
+            _ => {
+                self.arguments(idx, &Value::Null, &d.delta, out);
+            }
+        }
+        true
     }
 
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {

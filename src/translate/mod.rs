@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use serde_json::{json, Map, Value};
 
 use crate::api_error::ApiError;
+use crate::json_read::{once, Reader};
 use crate::sse::SseEvent;
 use crate::upstream::routing::Api;
 
@@ -112,7 +113,7 @@ impl OutEvent {
 
 /// A Responses text, reasoning-summary or function-arguments delta event, read without
 /// building a `Value` (the fields translators use; the rest is skipped unparsed).
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Debug, PartialEq)]
 pub struct ResponsesDelta<'a> {
     #[serde(rename = "type", borrow)]
     pub kind: Cow<'a, str>,
@@ -136,9 +137,32 @@ impl<'a> ResponsesDelta<'a> {
         if name != Self::TEXT && name != Self::SUMMARY && name != Self::ARGUMENTS {
             return None;
         }
-        serde_json::from_str::<ResponsesDelta>(&ev.data)
-            .ok()
+        Self::fast(&ev.data)
+            .or_else(|| serde_json::from_str::<ResponsesDelta>(&ev.data).ok())
             .filter(|d| d.kind == name)
+    }
+
+    /// `json_read`'s exact read (None: ask serde_json).
+    pub(crate) fn fast(data: &'a str) -> Option<ResponsesDelta<'a>> {
+        let mut r = Reader::new(data);
+        let (mut kind, mut output_index, mut content_index, mut summary_index, mut delta) =
+            (None, None, None, None, None);
+        r.object(|r, key| match key.as_ref() {
+            "type" => once(&mut kind, r.string()),
+            "output_index" => once(&mut output_index, r.u64()),
+            "content_index" => once(&mut content_index, r.u64()),
+            "summary_index" => once(&mut summary_index, r.u64()),
+            "delta" => once(&mut delta, r.string()),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(ResponsesDelta {
+            kind: kind?,
+            output_index: output_index?,
+            content_index: content_index.unwrap_or(0),
+            summary_index: summary_index.unwrap_or(0),
+            delta: delta?,
+        })
     }
 }
 
@@ -146,7 +170,7 @@ impl<'a> ResponsesDelta<'a> {
 /// `Value` for what comes in every chunk (`usage` and `error` are rare and kept as values).
 /// A chunk whose fields have unexpected types is read through a `Value` instead, where
 /// such fields count as absent (as the `Value` reads did before).
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug, PartialEq)]
 pub struct ChatChunk<'a> {
     #[serde(borrow, default)]
     pub choices: Option<Vec<ChatChoice<'a>>>,
@@ -156,7 +180,7 @@ pub struct ChatChunk<'a> {
     pub error: Option<Value>,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug, PartialEq)]
 pub struct ChatChoice<'a> {
     #[serde(default)]
     pub index: Option<u64>,
@@ -166,7 +190,7 @@ pub struct ChatChoice<'a> {
     pub finish_reason: Option<Cow<'a, str>>,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug, PartialEq)]
 pub struct ChatDelta<'a> {
     #[serde(borrow, default)]
     pub content: Option<Cow<'a, str>>,
@@ -180,7 +204,7 @@ pub struct ChatDelta<'a> {
     pub tool_calls: Option<Vec<ChatToolCall<'a>>>,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug, PartialEq)]
 pub struct ChatToolCall<'a> {
     #[serde(default)]
     pub index: Option<u64>,
@@ -190,7 +214,7 @@ pub struct ChatToolCall<'a> {
     pub function: Option<ChatFunction<'a>>,
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug, PartialEq)]
 pub struct ChatFunction<'a> {
     #[serde(borrow, default)]
     pub name: Option<Cow<'a, str>>,
@@ -205,6 +229,9 @@ impl<'a> ChatChunk<'a> {
         if ev.is_done_marker() {
             return None;
         }
+        if let Some(chunk) = Self::fast(&ev.data) {
+            return Some(chunk);
+        }
         match serde_json::from_str(&ev.data) {
             Ok(chunk) => Some(chunk),
             Err(_) => match serde_json::from_str::<Value>(&ev.data) {
@@ -212,6 +239,98 @@ impl<'a> ChatChunk<'a> {
                 _ => None,
             },
         }
+    }
+
+    /// `json_read`'s exact read (None: ask serde_json). `usage` and `error` (rare, and
+    /// kept as values) are left to serde_json unless null.
+    pub(crate) fn fast(data: &'a str) -> Option<ChatChunk<'a>> {
+        let mut r = Reader::new(data);
+        let (mut choices, mut usage, mut error) = (None, None, None);
+        r.object(|r, key| match key.as_ref() {
+            "choices" => once(&mut choices, r.option(Self::fast_choices)),
+            "usage" => once(&mut usage, r.null()?.then_some(())),
+            "error" => once(&mut error, r.null()?.then_some(())),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(ChatChunk {
+            choices: choices.flatten(),
+            usage: None,
+            error: None,
+        })
+    }
+
+    fn fast_choices(r: &mut Reader<'a>) -> Option<Vec<ChatChoice<'a>>> {
+        let mut choices = Vec::new();
+        r.array(|r| {
+            let (mut index, mut delta, mut finish_reason) = (None, None, None);
+            r.object(|r, key| match key.as_ref() {
+                "index" => once(&mut index, r.option(Reader::u64)),
+                "delta" => once(&mut delta, r.option(Self::fast_delta)),
+                "finish_reason" => once(&mut finish_reason, r.option(Reader::string)),
+                _ => r.skip(),
+            })?;
+            choices.push(ChatChoice {
+                index: index.flatten(),
+                delta: delta.flatten(),
+                finish_reason: finish_reason.flatten(),
+            });
+            Some(())
+        })?;
+        Some(choices)
+    }
+
+    fn fast_delta(r: &mut Reader<'a>) -> Option<ChatDelta<'a>> {
+        let (mut content, mut refusal, mut reasoning_text, mut reasoning_opaque, mut tool_calls) =
+            (None, None, None, None, None);
+        r.object(|r, key| match key.as_ref() {
+            "content" => once(&mut content, r.option(Reader::string)),
+            "refusal" => once(&mut refusal, r.option(Reader::string)),
+            "reasoning_text" => once(&mut reasoning_text, r.option(Reader::string)),
+            "reasoning_opaque" => once(&mut reasoning_opaque, r.option(Reader::string)),
+            "tool_calls" => once(&mut tool_calls, r.option(Self::fast_tool_calls)),
+            _ => r.skip(),
+        })?;
+        Some(ChatDelta {
+            content: content.flatten(),
+            refusal: refusal.flatten(),
+            reasoning_text: reasoning_text.flatten(),
+            reasoning_opaque: reasoning_opaque.flatten(),
+            tool_calls: tool_calls.flatten(),
+        })
+    }
+
+    fn fast_tool_calls(r: &mut Reader<'a>) -> Option<Vec<ChatToolCall<'a>>> {
+        let mut calls = Vec::new();
+        r.array(|r| {
+            let (mut index, mut id, mut function) = (None, None, None);
+            r.object(|r, key| match key.as_ref() {
+                "index" => once(&mut index, r.option(Reader::u64)),
+                "id" => once(&mut id, r.option(Reader::string)),
+                "function" => once(&mut function, r.option(Self::fast_function)),
+                _ => r.skip(),
+            })?;
+            calls.push(ChatToolCall {
+                index: index.flatten(),
+                id: id.flatten(),
+                function: function.flatten(),
+            });
+            Some(())
+        })?;
+        Some(calls)
+    }
+
+    fn fast_function(r: &mut Reader<'a>) -> Option<ChatFunction<'a>> {
+        let (mut name, mut arguments) = (None, None);
+        r.object(|r, key| match key.as_ref() {
+            "name" => once(&mut name, r.option(Reader::string)),
+            "arguments" => once(&mut arguments, r.option(Reader::string)),
+            _ => r.skip(),
+        })?;
+        Some(ChatFunction {
+            name: name.flatten(),
+            arguments: arguments.flatten(),
+        })
     }
 
     /// The same from a parsed value (fields of other types count as absent).
@@ -265,7 +384,7 @@ pub fn nonempty<'s>(field: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
 }
 
 /// An Anthropic `content_block_delta` event, read without building a `Value`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Debug, PartialEq)]
 pub struct MessagesDelta<'a> {
     #[serde(default)]
     pub index: Option<u64>,
@@ -273,7 +392,7 @@ pub struct MessagesDelta<'a> {
     pub delta: MessagesDeltaBody<'a>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Debug, PartialEq)]
 pub struct MessagesDeltaBody<'a> {
     #[serde(rename = "type", borrow)]
     pub kind: Cow<'a, str>,
@@ -293,11 +412,47 @@ impl<'a> MessagesDelta<'a> {
         if ev.event.as_deref() != Some("content_block_delta") {
             return None;
         }
-        serde_json::from_str(&ev.data).ok()
+        Self::fast(&ev.data).or_else(|| serde_json::from_str(&ev.data).ok())
+    }
+
+    /// `json_read`'s exact read (None: ask serde_json).
+    pub(crate) fn fast(data: &'a str) -> Option<MessagesDelta<'a>> {
+        let mut r = Reader::new(data);
+        let (mut index, mut delta) = (None, None);
+        r.object(|r, key| match key.as_ref() {
+            "index" => once(&mut index, r.option(Reader::u64)),
+            "delta" => once(&mut delta, MessagesDeltaBody::fast(r)),
+            _ => r.skip(),
+        })?;
+        r.end()?;
+        Some(MessagesDelta {
+            index: index.flatten(),
+            delta: delta?,
+        })
     }
 }
 
-impl MessagesDeltaBody<'_> {
+impl<'a> MessagesDeltaBody<'a> {
+    fn fast(r: &mut Reader<'a>) -> Option<MessagesDeltaBody<'a>> {
+        let (mut kind, mut text, mut thinking, mut partial_json, mut signature) =
+            (None, None, None, None, None);
+        r.object(|r, key| match key.as_ref() {
+            "type" => once(&mut kind, r.string()),
+            "text" => once(&mut text, r.option(Reader::string)),
+            "thinking" => once(&mut thinking, r.option(Reader::string)),
+            "partial_json" => once(&mut partial_json, r.option(Reader::string)),
+            "signature" => once(&mut signature, r.option(Reader::string)),
+            _ => r.skip(),
+        })?;
+        Some(MessagesDeltaBody {
+            kind: kind?,
+            text: text.flatten(),
+            thinking: thinking.flatten(),
+            partial_json: partial_json.flatten(),
+            signature: signature.flatten(),
+        })
+    }
+
     /// The text the delta carries for its type (`""` when absent).
     pub fn payload(&self) -> &str {
         let field = match self.kind.as_ref() {
@@ -492,6 +647,14 @@ pub struct TranslateCtx {
 pub trait StreamTranslator {
     /// One upstream SSE event.
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>);
+    /// An upstream event whose data has not been checked to be JSON. A translator whose
+    /// own parse of the event (the deltas that are nearly every event) succeeds has
+    /// thereby read well-formed JSON: it handles the event as `on_event` would and returns
+    /// true. Otherwise it returns false having done nothing, and the caller checks the
+    /// data before `on_event` (one parse per delta instead of a validation and a parse).
+    fn try_event(&mut self, _ev: &SseEvent, _out: &mut Vec<OutEvent>) -> bool {
+        false
+    }
     /// The upstream stream ended. If it never sent its terminal event, this emits the
     /// client API's error event: a truncated stream never becomes a fake success.
     fn on_end(&mut self, out: &mut Vec<OutEvent>);

@@ -967,16 +967,8 @@ impl ChatToResponsesStream {
     }
 }
 
-impl StreamTranslator for ChatToResponsesStream {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        if ev.is_done_marker() {
-            self.complete(out);
-            return;
-        }
-        let Some(v) = ChatChunk::read(ev) else { return };
+impl ChatToResponsesStream {
+    fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
             let msg = err
                 .get("message")
@@ -1020,6 +1012,30 @@ impl StreamTranslator for ChatToResponsesStream {
                 self.set_finish(r);
             }
         }
+    }
+}
+
+impl StreamTranslator for ChatToResponsesStream {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
+        if ev.is_done_marker() {
+            self.complete(out);
+            return;
+        }
+        self.try_event(ev, out);
+    }
+
+    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if self.terminated || ev.is_done_marker() {
+            return false;
+        }
+        let Some(chunk) = ChatChunk::read(ev) else {
+            return false;
+        };
+        self.chunk(&chunk, out);
+        true
     }
 
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {

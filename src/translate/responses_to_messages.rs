@@ -974,13 +974,7 @@ impl MessagesToResponsesStream {
 
 impl StreamTranslator for MessagesToResponsesStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        if let Some(d) = MessagesDelta::read(ev) {
-            if self.is_current(d.index) {
-                self.delta(&d.delta.kind, d.delta.payload(), out);
-            }
+        if self.terminated || self.try_event(ev, out) {
             return;
         }
         let Some(data) = event_json(ev) else {
@@ -1021,6 +1015,19 @@ impl StreamTranslator for MessagesToResponsesStream {
             }
             _ => {}
         }
+    }
+
+    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if self.terminated {
+            return false;
+        }
+        let Some(d) = MessagesDelta::read(ev) else {
+            return false;
+        };
+        if self.is_current(d.index) {
+            self.delta(&d.delta.kind, d.delta.payload(), out);
+        }
+        true
     }
 
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {

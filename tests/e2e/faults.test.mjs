@@ -85,6 +85,28 @@ test("no first byte for too long: keep-alives, then one timeout error (stream) o
   );
 });
 
+test("keep-alives while Copilot is silent mid-stream, none while it keeps sending", async () => {
+  const end = [
+    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}\n\n',
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+  ];
+  const run = async (frames, delay_ms) => {
+    await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: frames, delay_ms });
+    const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+    return sseFrames(await r.text());
+  };
+  // Pauses of 0.8 s (keep-alive 0.3 s: a client never waits longer for a byte): a ping in each pause.
+  const slow = await run([messageStart, textStart, delta("a"), delta("b"), ...end], 800);
+  const between = slow.slice(slow.findIndex((f) => f.includes('"a"')), slow.findIndex((f) => f.includes('"b"')));
+  assert.ok(between.some((f) => f.startsWith("event: ping")), slow.join("|"));
+  assert.ok(slow.at(-1).startsWith("event: message_stop"));
+  // Frames every 0.05 s for 1.2 s: never half the keep-alive of silence, so no ping.
+  const fast = await run([messageStart, textStart, ...Array.from({ length: 19 }, (_, i) => delta(`t${i}`)), ...end], 50);
+  assert.equal(fast.filter((f) => f.startsWith("event: ping")).length, 0, fast.join("|"));
+  assert.ok(fast.at(-1).startsWith("event: message_stop"));
+});
+
 test("malformed or erroring upstream streams end with exactly one error; usage of what was consumed is kept", async () => {
   const fresh = await gw.createKey("broken-streams");
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("ok"), "event: content_block_delta\ndata: {not json}\n\n", delta("never")] });
