@@ -27,6 +27,7 @@ pub mod token_estimate;
 pub mod translate;
 pub mod ttl_cache;
 pub mod upstream;
+pub mod usage_batch;
 
 #[cfg(test)]
 mod properties;

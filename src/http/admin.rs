@@ -353,6 +353,8 @@ pub async fn usage(
         }
         q.key_id = Some(own.id.clone());
     }
+    // This isolate's counts not yet written are written first (others' land within a second).
+    super::metering::flush(env).await;
     let records = crate::store::usage::query(&db(env)?, &q).await?;
     Ok(json(
         200,

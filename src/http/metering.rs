@@ -1,15 +1,67 @@
-//! Usage accounting and per-key limits around a data-plane request. Usage is written
-//! with `waitUntil` once the answer (or its stream) has ended, so no response waits on
-//! D1; a failed write is logged, never shown to the caller.
+//! Usage accounting and per-key limits around a data-plane request. Usage is counted in
+//! the isolate once the answer (or its stream) has ended and written with `waitUntil` a
+//! moment later, together with whatever other requests counted meanwhile, so no response
+//! waits on D1; a failed write is logged, never shown to the caller, and tried again
+//! with the next one.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
 
 use futures::channel::oneshot;
-use worker::{Context, Env, Response};
+use worker::{Context, Delay, Env, Response};
 
 use crate::accounting::{self, Outcome};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::store::keys::KeyIdentity;
 use crate::store::{db, memory, now_ms, usage};
 use crate::timestamp::hour_bucket;
+use crate::usage_batch::UsageBatch;
+
+/// How long counted usage waits for more before it is written.
+const GATHER: Duration = Duration::from_millis(500);
+/// A gathering `waitUntil` older than this was cancelled by the runtime; another takes over.
+const STALE_GATHER_MS: u64 = 10_000;
+
+thread_local! {
+    static PENDING: RefCell<UsageBatch> = RefCell::new(UsageBatch::default());
+    /// When a request's `waitUntil` started gathering (it writes the pending rows); 0: none.
+    static GATHERING_SINCE: Cell<u64> = const { Cell::new(0) };
+    /// Batches being written now.
+    static WRITING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Writes what this isolate has counted (nothing: no D1 call).
+async fn write_pending(env: &Env) {
+    let rows = PENDING.with(|p| p.borrow_mut().take());
+    if rows.is_empty() {
+        return;
+    }
+    WRITING.with(|w| w.set(w.get() + 1));
+    let result = match db(env) {
+        Ok(db) => usage::record(&db, &rows).await,
+        Err(e) => Err(e),
+    };
+    WRITING.with(|w| w.set(w.get() - 1));
+    if let Err(e) = result {
+        let lost = PENDING.with(|p| p.borrow_mut().restore(rows));
+        worker::console_error!(
+            "usage write failed (kept for the next write, {lost} rows dropped): {}",
+            e.message
+        );
+    }
+}
+
+/// Before usage is read: this isolate's counts are written, and writes in flight have
+/// landed (polled: a future shared between requests must not wake another's task).
+pub async fn flush(env: &Env) {
+    write_pending(env).await;
+    for _ in 0..200 {
+        if WRITING.with(Cell::get) == 0 {
+            return;
+        }
+        Delay::from(Duration::from_millis(5)).await;
+    }
+}
 
 /// What a handler learned for accounting: the model, and how the request ended (now, or
 /// when its stream ends).
@@ -65,17 +117,25 @@ pub fn settle(
             }),
             None => immediate,
         };
-        let Ok(db) = db(&env) else { return };
         let hour = hour_bucket(now_ms());
-        if let Err(e) =
-            usage::record(&db, &key_id, &model, &hour, outcome.usage, outcome.failed).await
-        {
-            worker::console_error!("usage write failed: {}", e.message);
-        }
+        PENDING.with(|p| {
+            p.borrow_mut()
+                .add(&key_id, &model, &hour, outcome.usage, outcome.failed)
+        });
         memory::add_month_tokens(
             &key_id,
             outcome.usage.input_tokens + outcome.usage.output_tokens,
         );
+        let now = now_ms();
+        let since = GATHERING_SINCE.with(Cell::get);
+        // Another request's waitUntil writes it (unless that one was cancelled long ago).
+        if since != 0 && now.saturating_sub(since) < STALE_GATHER_MS {
+            return;
+        }
+        GATHERING_SINCE.with(|g| g.set(now));
+        Delay::from(GATHER).await;
+        GATHERING_SINCE.with(|g| g.set(0));
+        write_pending(&env).await;
     });
 }
 
@@ -103,7 +163,10 @@ async fn check_limits(env: &Env, caller: &KeyIdentity) -> Result<(), ApiError> {
             Some(n) => n,
             None => {
                 let since = accounting::month_start(&hour_bucket(now));
-                let n = usage::tokens_since(&db, &caller.id, &since).await?;
+                let written = usage::tokens_since(&db, &caller.id, &since).await?;
+                let n = PENDING
+                    .with(|p| p.borrow().tokens_since(&caller.id, &since))
+                    .saturating_add(written);
                 memory::put_month_tokens(&caller.id, n, now);
                 n
             }

@@ -12,6 +12,7 @@ use crate::timestamp::iso8601;
 
 pub async fn export(env: &Env) -> Result<Response, ApiError> {
     let now = now_ms();
+    super::metering::flush(env).await;
     let data = portability::export(&db(env)?).await?;
     let mut resp = json(200, &document(&data, &iso8601(now)));
     let name = format!("copilot-gateway-export-{}.json", &iso8601(now)[..10]);

@@ -8,47 +8,45 @@ use worker::D1Database;
 use super::{js, storage_error};
 use crate::accounting::{GroupBy, UsageQuery};
 use crate::api_error::ApiError;
-use crate::translate::Usage;
+use crate::usage_batch::{RowKey, Tally};
 
 fn num(n: u64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
-/// Adds one request's usage (a failed request adds to `errors`, not `requests`).
-pub async fn record(
-    db: &D1Database,
-    key_id: &str,
-    model: &str,
-    hour: &str,
-    usage: Usage,
-    failed: bool,
-) -> Result<(), ApiError> {
-    db.prepare(
-        "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (key_id, model, hour) DO UPDATE SET
-           requests = requests + excluded.requests,
-           errors = errors + excluded.errors,
-           input_tokens = input_tokens + excluded.input_tokens,
-           output_tokens = output_tokens + excluded.output_tokens,
-           cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-           cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens",
-    )
-    .bind(&[
-        js(key_id),
-        js(model),
-        js(hour),
-        num(u64::from(!failed)),
-        num(u64::from(failed)),
-        num(usage.input_tokens),
-        num(usage.output_tokens),
-        num(usage.cache_read_tokens),
-        num(usage.cache_creation_tokens),
-    ])
-    .map_err(|e| storage_error("usage record", e))?
-    .run()
-    .await
-    .map_err(|e| storage_error("usage record", e))?;
+/// Adds counted rows, each with an upsert, in one batch (one round trip, one transaction).
+pub async fn record(db: &D1Database, rows: &[(RowKey, Tally)]) -> Result<(), ApiError> {
+    let statements = rows
+        .iter()
+        .map(|(k, t)| {
+            db.prepare(
+                "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (key_id, model, hour) DO UPDATE SET
+                   requests = requests + excluded.requests,
+                   errors = errors + excluded.errors,
+                   input_tokens = input_tokens + excluded.input_tokens,
+                   output_tokens = output_tokens + excluded.output_tokens,
+                   cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                   cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens",
+            )
+            .bind(&[
+                js(&k.key_id),
+                js(&k.model),
+                js(&k.hour),
+                num(t.requests),
+                num(t.errors),
+                num(t.usage.input_tokens),
+                num(t.usage.output_tokens),
+                num(t.usage.cache_read_tokens),
+                num(t.usage.cache_creation_tokens),
+            ])
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| storage_error("usage record", e))?;
+    db.batch(statements)
+        .await
+        .map_err(|e| storage_error("usage record", e))?;
     Ok(())
 }
 

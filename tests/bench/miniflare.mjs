@@ -80,16 +80,13 @@ export async function startGateway(upstream, bundle = path.join(root, 'build'), 
   return g;
 }
 
-/** The trivial relay Worker: the floor (its D1 is only used by the `?usage` calibration). */
+/** The trivial relay Worker: the floor. */
 export async function startRelay(upstream) {
   const r = await start({
     modules: true,
     scriptPath: path.join(import.meta.dirname, 'relay.js'),
     bindings: { UPSTREAM: upstream },
-    d1Databases: { DB: 'relay-db' },
   });
-  const db = await r.mf.getD1Database('DB');
-  for (const sql of migrations()) await db.prepare(sql).run();
   return r;
 }
 

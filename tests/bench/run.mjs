@@ -163,15 +163,6 @@ async function endToEnd(bundle, bodies, results) {
     if (!ok) throw new Error(`${what}: unexpected answer: ${text.slice(0, 400)}`);
   }
 
-  // Calibration: what one usage write costs workerd under Miniflare (the gateway records
-  // every request in D1 with waitUntil; here D1 runs in the same workerd process).
-  {
-    const body = Buffer.from(bodyText(bodies.messages.small.body, MODELS.messages, false));
-    const plain = await measure('relay', { url: relay.url, path: CLIENT_PATH.messages, headers: auth, body }, 1);
-    const withUsage = await measure('relay', { url: relay.url, path: `${CLIENT_PATH.messages}?usage`, headers: auth, body }, 1);
-    results.usage_write = { relay_cpu_ms: plain.cpu_ms, relay_with_usage_cpu_ms: withUsage.cpu_ms, cpu_ms: withUsage.cpu_ms - plain.cpu_ms, p50_ms: withUsage.p50 - plain.p50 };
-    log(`usage write under Miniflare: ${results.usage_write.cpu_ms.toFixed(2)} ms CPU, ${results.usage_write.p50_ms.toFixed(2)} ms p50`);
-  }
   for (const size of SIZES) {
     for (const source of APIS) {
       const b = bodies[source][size];
@@ -307,7 +298,7 @@ async function devStart(bundle) {
 
 // ------------------------------------------------------------------ main
 
-const results = { usage_write: null, machine: machine(), e2e: [], stream: [], translate: null, size: null, dev_start_s: null, deltas: DELTAS };
+const results = { machine: machine(), e2e: [], stream: [], translate: null, size: null, dev_start_s: null, deltas: DELTAS };
 const bundle = build();
 const bodies = clientBodies();
 results.inputs = Object.fromEntries(APIS.map((a) => [a, Object.fromEntries(SIZES.map((s) => [s, { from: bodies[a][s].from, bytes: JSON.stringify(bodies[a][s].body).length }]))]));
