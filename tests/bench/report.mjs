@@ -170,7 +170,7 @@ export function renderMarkdown(res) {
     parts.push(
       '\n### Translator cost without the network\n\nRequest: parse, checks, translation (or the native fixes), Copilot quirks, encoding: ' +
         'everything the Worker does to a body before the upstream call, in µs (median). wasm = the same code built for wasm32-wasip1 ' +
-        '(opt-level z, LTO) run by node (V8, as in workerd); native = x86-64, same profile.\n',
+        '(the release profile: opt-level 2, LTO) run by node (V8, as in workerd); native = x86-64, same profile.\n',
     );
     const by = (list, s, t, size) => list.find((r) => r.source === s && r.target === t && r.size === size);
     const rows = [];
