@@ -2,7 +2,7 @@
 // same workerd and D1/KV simulation `wrangler dev` uses, without wrangler's local proxy.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Miniflare } from 'miniflare';
+import { Log, LogLevel, Miniflare } from 'miniflare';
 
 const root = path.resolve(import.meta.dirname, '../..');
 export const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
@@ -37,7 +37,9 @@ export function cpuSeconds(pid) {
 
 async function start(options) {
   const before = new Set(workerdPids());
-  const mf = new Miniflare({ compatibilityDate: COMPAT, port: 0, host: '127.0.0.1', ...options });
+  // Warnings and errors (the Worker's console.error, workerd's own) are printed: a failed
+  // request must say why.
+  const mf = new Miniflare({ compatibilityDate: COMPAT, port: 0, host: '127.0.0.1', log: new Log(LogLevel.WARN), ...options });
   const url = await mf.ready;
   const pid = workerdPids().find((p) => !before.has(p));
   return { mf, url: url.origin, pid };

@@ -83,6 +83,10 @@ export async function startBenchMock({ port = 0, deltas = 2000 } = {}) {
   }
 
   const server = http.createServer((req, res) => {
+    // A Worker torn down mid-request (the benchmark disposes its Miniflare) resets its
+    // connections: not the benchmark's failure.
+    req.on('error', () => {});
+    res.on('error', () => {});
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
