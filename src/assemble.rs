@@ -105,28 +105,37 @@ impl Assembler {
             OutEvent::Raw {
                 name: Some("content_block_delta"),
                 data,
-            } if self.api == Api::Messages => match RawBlockDelta::read(data) {
-                Some(d) => {
-                    let i = d.index as usize;
-                    let json = d.delta.kind == "input_json_delta";
-                    for (key, s) in [
-                        ("partial_json", d.delta.partial_json),
-                        ("text", d.delta.text),
-                        ("thinking", d.delta.thinking),
-                    ] {
-                        if let Some(s) = s {
-                            self.block_delta(i, json, key, &s);
+                text,
+            } if self.api == Api::Messages => {
+                if let Some((at, (field, s))) = text.and_then(|t| Some((t, t.read(data)?))) {
+                    return self.block_delta(at.index as usize, at.tool, field, &s);
+                }
+                match RawBlockDelta::read(data) {
+                    Some(d) => {
+                        let i = d.index as usize;
+                        let json = d.delta.kind == "input_json_delta";
+                        for (key, s) in [
+                            ("partial_json", d.delta.partial_json),
+                            ("text", d.delta.text),
+                            ("thinking", d.delta.thinking),
+                        ] {
+                            if let Some(s) = s {
+                                self.block_delta(i, json, key, &s);
+                            }
                         }
                     }
+                    None => self.push(&ev.clone().into_value()),
                 }
-                None => self.push(&ev.clone().into_value()),
-            },
+            }
             // Responses answers come whole in the terminal event; raw events are deltas.
             OutEvent::Raw { .. } if self.api == Api::Responses => {}
             // Chat deltas (the answer was opened by the first, `Value`, chunk).
-            OutEvent::Raw { data, .. }
+            OutEvent::Raw { data, text, .. }
                 if self.api == Api::ChatCompletions && self.result.is_some() =>
             {
+                if let Some((at, (field, s))) = text.and_then(|t| Some((t, t.read(data)?))) {
+                    return self.chat_text(at.tool.then_some(at.index), field, &s);
+                }
                 match ChatChunk::fast(data).or_else(|| serde_json::from_str(data).ok()) {
                     Some(chunk) => self.chat_choice(&chunk),
                     None => self.push(&ev.clone().into_value()),
@@ -335,7 +344,6 @@ impl Assembler {
         let Some(delta) = &choice.delta else {
             return;
         };
-        let message = &mut result["choices"][0]["message"];
         for (key, s) in [
             ("content", &delta.content),
             ("reasoning_text", &delta.reasoning_text),
@@ -343,21 +351,11 @@ impl Assembler {
             ("refusal", &delta.refusal),
         ] {
             if let Some(s) = s {
-                append(message, key, s);
+                self.chat_text(None, key, s);
             }
         }
         for call in delta.tool_calls.iter().flatten() {
-            let index = call.index.unwrap_or(0);
-            let slot = match self.tool_calls.iter_mut().position(|(i, _)| *i == index) {
-                Some(p) => &mut self.tool_calls[p].1,
-                None => {
-                    self.tool_calls.push((
-                        index,
-                        json!({"id": null, "type": "function", "function": {"name": "", "arguments": ""}}),
-                    ));
-                    &mut self.tool_calls.last_mut().expect("just pushed").1
-                }
-            };
+            let slot = self.tool_slot(call.index.unwrap_or(0));
             if let Some(id) = &call.id {
                 slot["id"] = Value::String(id.to_string());
             }
@@ -369,6 +367,33 @@ impl Assembler {
                 append(&mut slot["function"], "arguments", a);
             }
         }
+    }
+
+    /// Text for the message (`tool`: None) or a tool call's function.
+    fn chat_text(&mut self, tool: Option<u64>, field: &str, s: &str) {
+        match tool {
+            None => {
+                if let Some(result) = self.result.as_mut() {
+                    append(&mut result["choices"][0]["message"], field, s);
+                }
+            }
+            Some(index) => append(&mut self.tool_slot(index)["function"], field, s),
+        }
+    }
+
+    /// The tool call with this stream index, opened when first seen.
+    fn tool_slot(&mut self, index: u64) -> &mut Value {
+        let p = match self.tool_calls.iter().position(|(i, _)| *i == index) {
+            Some(p) => p,
+            None => {
+                self.tool_calls.push((
+                    index,
+                    json!({"id": null, "type": "function", "function": {"name": "", "arguments": ""}}),
+                ));
+                self.tool_calls.len() - 1
+            }
+        };
+        &mut self.tool_calls[p].1
     }
 }
 

@@ -214,7 +214,7 @@ pub fn serialize(events: impl ExactSizeIterator<Item = OutEvent>, out: &mut Vec<
         match ev {
             OutEvent::Event { name, data } => write_event(out, name, &data.to_string()),
             // Written JSON has no line break: one `data:` line, no splitting.
-            OutEvent::Raw { name, data } => write_event_line(out, name, &data),
+            OutEvent::Raw { name, data, .. } => write_event_line(out, name, &data),
             OutEvent::Done => write_event(out, None, "[DONE]"),
         }
     }

@@ -886,7 +886,7 @@ fn check_grammar(source: Api, out: &[OutEvent]) -> Result<(), TestCaseError> {
         .iter()
         .filter_map(|e| match e {
             OutEvent::Event { name, data } => Some((name.unwrap_or(""), data.clone())),
-            OutEvent::Raw { name, data } => serde_json::from_str(data)
+            OutEvent::Raw { name, data, .. } => serde_json::from_str(data)
                 .ok()
                 .map(|v| (name.unwrap_or(""), v)),
             OutEvent::Done => None,
@@ -1110,11 +1110,28 @@ fn check_translated(c: StreamCase) -> Result<(), TestCaseError> {
     for ev in &out {
         a.push(ev);
     }
-    let assembled = a.finish();
+    let assembled = a.finish().map_err(|e| e.message);
     ensure!(
         assembled.is_ok() == success,
         "assembler says {:?} for a stream that ended in success = {success}",
-        assembled.map(|_| ())
+        assembled.as_ref().map(|_| ())
+    );
+    // Taking delta text where the translator says it is gives what parsing the events does.
+    let mut parsed = Assembler::new(c.source);
+    for ev in &out {
+        parsed.push(&match ev.clone() {
+            OutEvent::Raw { name, data, .. } => OutEvent::Raw {
+                name,
+                data,
+                text: None,
+            },
+            other => other,
+        });
+    }
+    let parsed = parsed.finish().map_err(|e| e.message);
+    ensure!(
+        assembled == parsed,
+        "with text positions: {assembled:?}\nparsed: {parsed:?}"
     );
     Ok(())
 }

@@ -80,6 +80,8 @@ pub enum OutEvent {
     Raw {
         name: Option<&'static str>,
         data: String,
+        /// Where the delta's text is in `data`, for the assembler of a non-stream answer.
+        text: Option<TextAt>,
     },
     /// Chat Completions' closing `data: [DONE]`.
     Done,
@@ -91,7 +93,7 @@ impl OutEvent {
     /// translators and always valid; should one not be, it reads as `null`, never a panic.
     pub fn into_value(self) -> OutEvent {
         match self {
-            OutEvent::Raw { name, data } => OutEvent::Event {
+            OutEvent::Raw { name, data, .. } => OutEvent::Event {
                 name,
                 data: serde_json::from_str(&data).unwrap_or(Value::Null),
             },
@@ -537,13 +539,19 @@ pub fn messages_text_delta(index: u64, kind: &str, field: &str, text: &str) -> O
     data.push_str(",\"delta\":{\"type\":");
     push_json_str(&mut data, kind);
     data.push(',');
-    push_json_str(&mut data, field);
+    let field = push_json_str_at(&mut data, field);
     data.push(':');
-    push_json_str(&mut data, text);
+    let text = push_json_str_at(&mut data, text);
     data.push_str("}}");
     OutEvent::Raw {
         name: Some("content_block_delta"),
         data,
+        text: Some(TextAt {
+            index,
+            tool: kind == "input_json_delta",
+            field,
+            text,
+        }),
     }
 }
 
@@ -570,14 +578,24 @@ pub fn chat_text_chunk(
         push_u64(&mut data, tool);
         data.push_str(",\"function\":{");
     }
-    push_json_str(&mut data, field);
+    let field = push_json_str_at(&mut data, field);
     data.push(':');
-    push_json_str(&mut data, text);
+    let text = push_json_str_at(&mut data, text);
     if tool.is_some() {
         data.push_str("}}]");
     }
     data.push_str("},\"finish_reason\":null,\"logprobs\":null}]}");
-    OutEvent::Raw { name: None, data }
+    let text = TextAt {
+        index: tool.unwrap_or(0),
+        tool: tool.is_some(),
+        field,
+        text,
+    };
+    OutEvent::Raw {
+        name: None,
+        data,
+        text: Some(text),
+    }
 }
 
 /// A Responses delta event (`response.output_text.delta` and the like), written without
@@ -614,7 +632,45 @@ pub fn responses_delta_event(
     OutEvent::Raw {
         name: Some(name),
         data,
+        text: None,
     }
+}
+
+/// Where a pre-written delta (`OutEvent::Raw`) keeps its one piece of text: the field it
+/// goes to and the text, as byte ranges of the event's JSON (the text still escaped). The
+/// assembler of a non-stream answer takes them from there instead of parsing the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextAt {
+    /// Messages: the content block's index; Chat: the tool call's index (with `tool`).
+    pub index: u64,
+    /// Messages: tool input JSON (`input_json_delta`); Chat: a tool call's arguments.
+    pub tool: bool,
+    pub field: (u32, u32),
+    pub text: (u32, u32),
+}
+
+impl TextAt {
+    /// The field name and the text (unescaped) in `data`; None if the ranges do not fit.
+    pub fn read<'a>(&self, data: &'a str) -> Option<(&'a str, Cow<'a, str>)> {
+        let slice = |(a, b): (u32, u32)| data.get(a as usize..b as usize);
+        let field = slice(self.field)?;
+        let raw = slice(self.text)?;
+        if !raw.contains('\\') {
+            return Some((field, Cow::Borrowed(raw)));
+        }
+        let quoted = data.get((self.text.0 as usize).checked_sub(1)?..self.text.1 as usize + 1)?;
+        let mut r = crate::json_read::Reader::new(quoted);
+        let text = r.string()?;
+        r.end()?;
+        Some((field, text))
+    }
+}
+
+/// Writes a JSON string and returns the byte range of its content (inside the quotes).
+fn push_json_str_at(out: &mut String, s: &str) -> (u32, u32) {
+    let start = out.len() + 1;
+    push_json_str(out, s);
+    (start as u32, (out.len() - 1) as u32)
 }
 
 /// Token usage as reported upstream. `input_tokens` counts every prompt token, cached or
@@ -829,7 +885,7 @@ mod tests {
             push_u64(&mut out, n);
             assert_eq!(out, n.to_string());
         }
-        let OutEvent::Raw { name, data } = messages_text_delta(3, "text_delta", "text", "a\"b")
+        let OutEvent::Raw { name, data, .. } = messages_text_delta(3, "text_delta", "text", "a\"b")
         else {
             panic!()
         };

@@ -39,7 +39,7 @@ async function start(options) {
   const before = new Set(workerdPids());
   // Warnings and errors (the Worker's console.error, workerd's own) are printed: a failed
   // request must say why.
-  const mf = new Miniflare({ compatibilityDate: COMPAT, port: 0, host: '127.0.0.1', log: new Log(LogLevel.WARN), ...options });
+  const mf = new Miniflare({ compatibilityDate: COMPAT, port: 0, host: '127.0.0.1', cf: false, log: new Log(LogLevel.WARN), ...options });
   const url = await mf.ready;
   const pid = workerdPids().find((p) => !before.has(p));
   return { mf, url: url.origin, pid };
