@@ -80,6 +80,12 @@ pub struct Assembler {
     partial_json: Vec<(usize, String)>,
     /// Chat: tool calls by stream index, in first-seen order.
     tool_calls: Vec<(u64, Value)>,
+    /// Messages: text for one block and field, put in the answer when an event other than
+    /// more of it comes (not looked up in the answer for every delta).
+    block_text: Option<(usize, String, String)>,
+    /// Chat: the message's text fields, in first-seen order (put in the answer at the end,
+    /// not looked up in it for every delta).
+    chat_text: Vec<(String, String)>,
     error: Option<ApiError>,
     finished: bool,
 }
@@ -91,6 +97,8 @@ impl Assembler {
             result: None,
             partial_json: Vec::new(),
             tool_calls: Vec::new(),
+            chat_text: Vec::new(),
+            block_text: None,
             error: None,
             finished: false,
         }
@@ -143,7 +151,10 @@ impl Assembler {
             }
             OutEvent::Raw { .. } => self.push(&ev.clone().into_value()),
             OutEvent::Event { name, data } => match self.api {
-                Api::Messages => self.messages(name.unwrap_or(""), data),
+                Api::Messages => {
+                    self.flush_block_text();
+                    self.messages(name.unwrap_or(""), data)
+                }
                 Api::Responses => self.responses(name.unwrap_or(""), data),
                 Api::ChatCompletions => self.chat(data),
             },
@@ -161,7 +172,14 @@ impl Assembler {
                 "the upstream stream ended before it was complete",
             ));
         }
+        self.flush_block_text();
         let mut result = self.result.take().unwrap_or(Value::Null);
+        if !self.chat_text.is_empty() {
+            let message = &mut result["choices"][0]["message"];
+            for (field, text) in self.chat_text.drain(..) {
+                append(message, field, text);
+            }
+        }
         if self.api == Api::ChatCompletions && !self.tool_calls.is_empty() {
             let calls: Vec<Value> = self.tool_calls.drain(..).map(|(_, c)| c).collect();
             result["choices"][0]["message"]["tool_calls"] = Value::Array(calls);
@@ -194,13 +212,26 @@ impl Assembler {
         if field == "partial_json" {
             return;
         }
+        match &mut self.block_text {
+            Some((i, f, text)) if *i == index && f == field => text.push_str(s),
+            _ => {
+                self.flush_block_text();
+                self.block_text = Some((index, field.to_string(), s.to_string()));
+            }
+        }
+    }
+
+    fn flush_block_text(&mut self) {
+        let Some((index, field, text)) = self.block_text.take() else {
+            return;
+        };
         if let Some(block) = self
             .result
             .as_mut()
             .and_then(|m| m.get_mut("content"))
             .and_then(|c| c.get_mut(index))
         {
-            append(block, field, s);
+            append(block, field, text);
         }
     }
 
@@ -372,11 +403,13 @@ impl Assembler {
     /// Text for the message (`tool`: None) or a tool call's function.
     fn chat_text(&mut self, tool: Option<u64>, field: &str, s: &str) {
         match tool {
-            None => {
-                if let Some(result) = self.result.as_mut() {
-                    append(&mut result["choices"][0]["message"], field, s);
+            None if self.result.is_some() => {
+                match self.chat_text.iter_mut().find(|(f, _)| f == field) {
+                    Some((_, text)) => text.push_str(s),
+                    None => self.chat_text.push((field.to_string(), s.to_string())),
                 }
             }
+            None => {}
             Some(index) => append(&mut self.tool_slot(index)["function"], field, s),
         }
     }
@@ -397,18 +430,23 @@ impl Assembler {
     }
 }
 
-/// Appends to a string field of an object (a block that is no object is left alone).
-fn append(target: &mut Value, field: &str, s: &str) {
+/// Appends to a string field of an object (a block that is no object is left alone);
+/// owned text is moved in when the field is new.
+fn append<F, S>(target: &mut Value, field: F, s: S)
+where
+    F: AsRef<str> + Into<String>,
+    S: AsRef<str> + Into<String>,
+{
     if target.is_null() {
         *target = json!({});
     }
     let Some(o) = target.as_object_mut() else {
         return;
     };
-    match o.get_mut(field) {
-        Some(Value::String(existing)) => existing.push_str(s),
+    match o.get_mut(field.as_ref()) {
+        Some(Value::String(existing)) => existing.push_str(s.as_ref()),
         _ => {
-            o.insert(field.to_string(), Value::String(s.to_string()));
+            o.insert(field.into(), Value::String(s.into()));
         }
     }
 }
