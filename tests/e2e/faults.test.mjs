@@ -107,6 +107,37 @@ test("keep-alives while Copilot is silent mid-stream, none while it keeps sendin
   assert.ok(fast.at(-1).startsWith("event: message_stop"));
 });
 
+test("an answer that arrives in one burst reaches the client whole, native and translated", async () => {
+  const words = Array.from({ length: 400 }, (_, i) => `word${i} `);
+  const end = [
+    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":400}}\n\n',
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+  ];
+  // Every frame in one write: the gateway reads it in a few large chunks, events cut anywhere.
+  const burst = [[messageStart, textStart, ...words.map(delta), ...end].join("")];
+  await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: burst });
+  const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 500, stream: true, messages: [{ role: "user", content: "x" }] });
+  const frames = sseFrames(await r.text());
+  const text = frames
+    .filter((f) => f.startsWith("event: content_block_delta"))
+    .map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)).delta.text)
+    .join("");
+  assert.equal(text, words.join(""));
+  assert.ok(frames.at(-1).startsWith("event: message_stop"), frames.at(-1));
+
+  await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: burst });
+  const stream = await openai.chat.completions.create({ model: "claude-sonnet-4.5", stream: true, messages: [{ role: "user", content: "x" }] });
+  let chat = "";
+  let finish = null;
+  for await (const chunk of stream) {
+    chat += chunk.choices[0]?.delta?.content ?? "";
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(chat, words.join(""));
+  assert.equal(finish, "stop");
+});
+
 test("malformed or erroring upstream streams end with exactly one error; usage of what was consumed is kept", async () => {
   const fresh = await gw.createKey("broken-streams");
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("ok"), "event: content_block_delta\ndata: {not json}\n\n", delta("never")] });
