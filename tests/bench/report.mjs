@@ -91,17 +91,20 @@ export function targets(res) {
       ok: best(st) >= 100,
     });
   }
-  const streamC1 = c1.filter((r) => r.mode === 'stream');
-  if (streamC1.length) {
-    let worst = null;
-    for (const r of streamC1.filter((x) => x.source !== x.target)) {
-      const native = streamC1.find((x) => x.source === r.source && x.target === r.source && x.size === r.size);
-      const q = r.gateway.ttfb50 / native.gateway.ttfb50;
-      if (!worst || q > worst.q) worst = { r, q, native };
-    }
+  if (res.ttfb?.length) {
+    // Interleaved measurement (see run.mjs): each translated path against its client API's native path.
+    const pairs = res.ttfb.flatMap((t) =>
+      Object.keys(t.p50)
+        .filter((target) => target !== t.source)
+        .map((target) => ({ t, target, q: t.p50[target] / t.p50[t.source] })),
+    );
+    const worst = pairs.sort((a, b) => b.q - a.q)[0];
+    const median = pairs.map((p) => p.q).sort((a, b) => a - b)[Math.floor(pairs.length / 2)];
     out.push({
       target: "A translated stream's time to first byte within 10 % of native passthrough",
-      measured: `worst ${pathName(worst.r.source, worst.r.target)} ${worst.r.size}: ${f(worst.r.gateway.ttfb50)} ms vs native ${f(worst.native.gateway.ttfb50)} ms (${worst.q >= 1 ? '+' : ''}${f((worst.q - 1) * 100, 0)} %)`,
+      measured:
+        `worst ${pathName(worst.t.source, worst.target)} ${worst.t.size}: ${f(worst.t.p50[worst.target])} ms vs native ${f(worst.t.p50[worst.t.source])} ms ` +
+        `(${worst.q >= 1 ? '+' : ''}${f((worst.q - 1) * 100, 0)} %; median over the ${pairs.length} cases ${median >= 1 ? '+' : ''}${f((median - 1) * 100, 0)} %; p50 of ${worst.t.n} requests per path, paths in turn)`,
       ok: worst.q <= 1.1,
     });
   }
@@ -156,6 +159,11 @@ export function renderMarkdown(res) {
         f(latOf(r, 'gateway') - latOf(r, 'relay')),
       ]);
     parts.push(table(['path', 'body', 'mode', 'direct req/s', 'relay req/s', 'gateway req/s', 'gateway / relay', 'relay p50 / p99', 'gateway p50 / p99', 'overhead p50 ms'], rows16));
+  }
+  if (res.ttfb?.length) {
+    parts.push(`\n### Time to first byte, paths in turn\n\nStreams at concurrency 1: the three paths of each client API requested in turn, ${res.ttfb[0].n} times each, so the machine's changing load falls on all alike; p50 ms (native in bold).\n`);
+    const cell = (t, target) => (target === t.source ? `**${f(t.p50[target])}**` : f(t.p50[target]));
+    parts.push(table(['client API', 'body', 'Messages upstream', 'Responses upstream', 'Chat upstream'], res.ttfb.map((t) => [NAME[t.source], t.size, cell(t, 'messages'), cell(t, 'responses'), cell(t, 'chat')])));
   }
   if (res.stream?.length) {
     parts.push(`\n### Stream throughput end to end: ${res.stream[0].deltas.toLocaleString('en')} deltas\n\nOne SDK-sized request, median of the runs; MB/s of what the client receives; CPU = workerd CPU per stream.\n`);

@@ -18,7 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startBenchMock, CATALOG } from './mock.mjs';
 import { startGateway, startRelay, setUp, cpuSeconds } from './miniflare.mjs';
-import { run, once, agentFor } from './load.mjs';
+import { run, once, agentFor, percentile } from './load.mjs';
 import { clientBodies, bodyText } from './inputs.mjs';
 import { answer, MODELS } from './answers.mjs';
 import { renderMarkdown, renderReadme } from './report.mjs';
@@ -201,6 +201,33 @@ async function endToEnd(bundle, bodies, results) {
       }
     }
   }
+  // Time to first byte, native against translated, request by request in turn (the
+  // three paths of a client API rotated each round), so the machine's changing load falls
+  // on all of them alike; the separate runs above drift by more than the 10 % compared.
+  const rounds = QUICK ? 60 : 200;
+  const agent = agentFor(1);
+  for (const size of SIZES) {
+    for (const source of APIS) {
+      const paths = APIS.map((target) => ({
+        target,
+        req: { path: CLIENT_PATH[source], headers: auth, agent, body: Buffer.from(bodyText(bodies[source][size].body, MODELS[target], true)) },
+      }));
+      const ttfb = Object.fromEntries(APIS.map((t) => [t, []]));
+      for (let i = 0; i < 5; i++) for (const { req } of paths) await once(gw.url, req);
+      for (let i = 0; i < rounds; i++) {
+        for (let j = 0; j < paths.length; j++) {
+          const { target, req } = paths[(i + j) % paths.length];
+          const r = await once(gw.url, req);
+          if (r.status !== 200) throw new Error(`${source}→${target} ${size}: ${r.status}`);
+          ttfb[target].push(r.ttfb);
+        }
+      }
+      const p50 = Object.fromEntries(APIS.map((t) => [t, percentile(ttfb[t].sort((a, b) => a - b), 50)]));
+      results.ttfb.push({ source, size, n: rounds, p50 });
+      log(`ttfb ${source} ${size}, interleaved: ${APIS.map((t) => `${t} ${p50[t].toFixed(2)}`).join(', ')} ms`);
+    }
+  }
+  agent.destroy();
   await gw.mf.dispose();
   await relay.mf.dispose();
   await mock.close();
@@ -298,7 +325,7 @@ async function devStart(bundle) {
 
 // ------------------------------------------------------------------ main
 
-const results = { machine: machine(), e2e: [], stream: [], translate: null, size: null, dev_start_s: null, deltas: DELTAS };
+const results = { machine: machine(), e2e: [], ttfb: [], stream: [], translate: null, size: null, dev_start_s: null, deltas: DELTAS };
 const bundle = build();
 const bodies = clientBodies();
 results.inputs = Object.fromEntries(APIS.map((a) => [a, Object.fromEntries(SIZES.map((s) => [s, { from: bodies[a][s].from, bytes: JSON.stringify(bodies[a][s].body).length }]))]));
