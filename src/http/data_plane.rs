@@ -1,5 +1,8 @@
 //! Data-plane handlers: `/v1/models`, `/v1/embeddings` and the three generation APIs.
 
+use std::future::Future;
+use std::task::Poll;
+
 use futures::StreamExt;
 use serde_json::Value;
 use worker::{Context, Env, Response};
@@ -187,10 +190,9 @@ pub async fn generate(
         responses_call(copilot, body, facts, conversation).await?
     } else {
         let payload = encode(&body)?;
-        drop(body);
         let path = target.upstream_path();
         Box::pin(async move {
-            let resp = copilot.send(path, Some(&payload), &facts).await;
+            let resp = send_then_free(copilot.send(path, Some(&payload), &facts), body).await;
             copilot.remember_conversation(conversation.as_deref()).await;
             resp
         }) as UpstreamCall
@@ -231,6 +233,20 @@ pub async fn generate(
     Ok(json(200, &answer?))
 }
 
+/// Starts `send` (the request goes out on its first poll), frees `garbage` while the
+/// request is on the wire, then waits for the answer: freeing the parse tree of a
+/// megabyte's body takes about a millisecond, which would otherwise come before the
+/// request leaves.
+async fn send_then_free<F: Future>(send: F, garbage: impl Sized) -> F::Output {
+    let mut send = std::pin::pin!(send);
+    let first = futures::poll!(send.as_mut());
+    drop(garbage);
+    match first {
+        Poll::Ready(out) => out,
+        Poll::Pending => send.await,
+    }
+}
+
 fn encode(body: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
     serde_json::to_string(body)
         .map_err(|e| ApiError::invalid(format!("request body could not be re-encoded: {e}")))
@@ -256,20 +272,26 @@ async fn responses_call(
     }
     let payload = encode(&body)?;
     let mut copilot = copilot;
+    // The body is kept only for a retry with rewritten ids.
+    let (mut body, garbage) = if bound.is_empty() {
+        (None, Some(body))
+    } else {
+        (Some(body), None)
+    };
     Ok(Box::pin(async move {
         let path = Api::Responses.upstream_path();
-        let mut resp = copilot.send(path, Some(&payload), &facts).await?;
+        let mut resp = send_then_free(copilot.send(path, Some(&payload), &facts), garbage).await?;
         copilot.remember_conversation(conversation.as_deref()).await;
-        if resp.status_code() != 400 || bound.is_empty() {
+        let Some(body) = body.as_mut().filter(|_| resp.status_code() == 400) else {
             return Ok(resp);
-        }
+        };
         let error_text = crate::upstream::client::text(&mut resp).await?;
         if !quirks::responses::is_connection_mismatch(&error_text) {
             return Ok(json_text(400, error_text));
         }
         copilot.remember_spotted(&bound).await;
-        quirks::responses::rewrite_ids(&mut body, &|id| bound.iter().any(|b| b == id));
-        let payload = encode(&body)?;
+        quirks::responses::rewrite_ids(body, &|id| bound.iter().any(|b| b == id));
+        let payload = encode(body)?;
         copilot.send(path, Some(&payload), &facts).await
     }))
 }
