@@ -135,14 +135,16 @@ enum State<C> {
 }
 
 /// The keep-alive timer of a flowing stream. A timer per upstream chunk cost more than
-/// the chunk's own reads, so one timer ticks every half keep-alive and a ping goes out on
-/// a tick when the client got nothing since the previous one: the client never waits
-/// longer than the keep-alive time for a byte. (A clock cannot tell the silence instead:
-/// workerd's `Date.now()` stands still between I/O events.)
+/// the chunk's own reads, so one timer ticks every half keep-alive, and a ping goes out
+/// on the second tick in a row on which the client got nothing: after between one and one
+/// and a half keep-alive times of silence, never while data flows. (A clock cannot tell
+/// the silence instead: workerd's `Date.now()` stands still between I/O events.)
 struct Quiet {
     timer: Timer,
     /// The client got bytes since the last tick.
     sent: bool,
+    /// Ticks in a row without bytes.
+    silent: u8,
 }
 
 impl Quiet {
@@ -150,7 +152,20 @@ impl Quiet {
         Quiet {
             timer: Timer::new(keepalive / 2),
             sent: true,
+            silent: 0,
         }
+    }
+
+    /// A tick: true when a ping is due. The timer is re-armed.
+    fn tick(&mut self, keepalive: Duration) -> bool {
+        self.timer = Timer::new(keepalive / 2);
+        self.silent = if self.sent { 0 } else { self.silent + 1 };
+        self.sent = false;
+        if self.silent >= 2 {
+            self.silent = 0;
+            return true;
+        }
+        false
     }
 }
 
@@ -233,15 +248,12 @@ async fn step<C: ClientStream>(
                 let next = match select(body.next(), &mut quiet.timer).await {
                     Either::Left((next, _)) => next,
                     Either::Right(_) => {
-                        let silent = !quiet.sent;
-                        quiet = Quiet::new(timing.keepalive);
-                        if silent {
+                        if quiet.tick(timing.keepalive) {
                             return Some((
                                 Ok(keepalive(source).to_vec()),
                                 State::Streaming(body, pipeline, quiet),
                             ));
                         }
-                        quiet.sent = false;
                         state = State::Streaming(body, pipeline, quiet);
                         continue;
                     }

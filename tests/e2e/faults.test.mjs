@@ -96,12 +96,12 @@ test("keep-alives while Copilot is silent mid-stream, none while it keeps sendin
     const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
     return sseFrames(await r.text());
   };
-  // Pauses of 0.8 s (keep-alive 0.3 s: a client never waits longer for a byte): a ping in each pause.
+  // Pauses of 0.8 s (keep-alive 0.3 s: a ping after 0.3–0.45 s of silence): a ping in each pause.
   const slow = await run([messageStart, textStart, delta("a"), delta("b"), ...end], 800);
   const between = slow.slice(slow.findIndex((f) => f.includes('"a"')), slow.findIndex((f) => f.includes('"b"')));
   assert.ok(between.some((f) => f.startsWith("event: ping")), slow.join("|"));
   assert.ok(slow.at(-1).startsWith("event: message_stop"));
-  // Frames every 0.05 s for 1.2 s: never half the keep-alive of silence, so no ping.
+  // Frames every 0.05 s for 1.2 s: never the keep-alive time of silence, so no ping.
   const fast = await run([messageStart, textStart, ...Array.from({ length: 19 }, (_, i) => delta(`t${i}`)), ...end], 50);
   assert.equal(fast.filter((f) => f.startsWith("event: ping")).length, 0, fast.join("|"));
   assert.ok(fast.at(-1).startsWith("event: message_stop"));
