@@ -70,6 +70,12 @@ impl Translated {
         self
     }
 
+    /// The events go to an `Assembler`, not to a client stream.
+    pub fn assembling(mut self) -> Self {
+        self.translator.assembling();
+        self
+    }
+
     /// Feeds one parsed upstream event to the translator; broken JSON stops the stream
     /// with one error event (a translator would otherwise have to guess past it). A
     /// delta the translator reads in full needs no separate check (`try_event`).

@@ -228,7 +228,7 @@ pub async fn generate(
     if !is_success(&resp) {
         return Ok(upstream_failure(format, resp).await);
     }
-    let (answer, outcome) = assemble(api, resp, pipeline).await;
+    let (answer, outcome) = assemble(api, resp, pipeline.assembling()).await;
     meter.outcome = Some(outcome);
     Ok(json(200, &answer?))
 }

@@ -1133,6 +1133,27 @@ fn check_translated(c: StreamCase) -> Result<(), TestCaseError> {
         assembled == parsed,
         "with text positions: {assembled:?}\nparsed: {parsed:?}"
     );
+    // A translator told that its events are assembled (and so free to skip what the
+    // assembler never reads) gives the same answer, outcome and usage.
+    let mut quiet = translated(&c).assembling();
+    let mut b = Assembler::new(c.source);
+    for (x, y) in splits(bytes.len(), &c.cuts) {
+        quiet
+            .feed_events(&bytes[x..y])
+            .drain(..)
+            .for_each(|e| b.push(&e));
+    }
+    if c.fail {
+        quiet
+            .fail_events("the upstream connection failed mid-stream")
+            .drain(..)
+            .for_each(|e| b.push(&e));
+    } else {
+        quiet.finish_events().drain(..).for_each(|e| b.push(&e));
+    }
+    let b = b.finish().map_err(|e| e.message);
+    ensure!(assembled == b, "assembling: {b:?}\nstreamed: {assembled:?}");
+    ensure!(quiet.outcome() == outcome, "assembling changed the outcome");
     Ok(())
 }
 

@@ -718,6 +718,9 @@ pub trait StreamTranslator {
     fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>);
     /// Usage seen so far (final once the stream ended).
     fn usage(&self) -> Usage;
+    /// The client gets one assembled answer, not the stream: events it would never read
+    /// need not be written.
+    fn assembling(&mut self) {}
 }
 
 /// Request translation signature shared by every pair: the client's body (owned, so large

@@ -532,6 +532,9 @@ pub struct ChatToResponsesStream {
     model: String,
     created_at: u64,
     seq: u64,
+    /// Delta events are written (false: a non-stream answer is assembled from the final
+    /// response, and deltas would be written for nobody).
+    deltas: bool,
     started: bool,
     terminated: bool,
     items: Vec<Item>,
@@ -551,6 +554,7 @@ impl ChatToResponsesStream {
             model: ctx.model.clone(),
             created_at: ctx.now_secs,
             seq: 0,
+            deltas: true,
             started: false,
             terminated: false,
             items: Vec::new(),
@@ -572,10 +576,12 @@ impl ChatToResponsesStream {
         delta: &str,
         logprobs: bool,
     ) {
-        let at = (at.0, at.1 as u64);
-        out.push(responses_delta_event(
-            name, self.seq, at, part, delta, logprobs,
-        ));
+        if self.deltas {
+            let at = (at.0, at.1 as u64);
+            out.push(responses_delta_event(
+                name, self.seq, at, part, delta, logprobs,
+            ));
+        }
         self.seq += 1;
     }
 
@@ -1016,6 +1022,10 @@ impl ChatToResponsesStream {
 }
 
 impl StreamTranslator for ChatToResponsesStream {
+    fn assembling(&mut self) {
+        self.deltas = false;
+    }
+
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated {
             return;

@@ -573,6 +573,9 @@ pub struct MessagesToResponsesStream {
     model: String,
     created_at: u64,
     seq: u64,
+    /// Delta events are written (false: a non-stream answer is assembled from the final
+    /// response, and deltas would be written for nobody).
+    deltas: bool,
     started: bool,
     terminated: bool,
     output: Vec<Value>,
@@ -593,6 +596,7 @@ impl MessagesToResponsesStream {
             model: ctx.model.clone(),
             created_at: ctx.now_secs,
             seq: 0,
+            deltas: true,
             started: false,
             terminated: false,
             output: Vec::new(),
@@ -765,10 +769,12 @@ impl MessagesToResponsesStream {
         logprobs: bool,
         out: &mut Vec<OutEvent>,
     ) {
-        let at = (at.0, at.1 as u64);
-        out.push(responses_delta_event(
-            name, self.seq, at, part, delta, logprobs,
-        ));
+        if self.deltas {
+            let at = (at.0, at.1 as u64);
+            out.push(responses_delta_event(
+                name, self.seq, at, part, delta, logprobs,
+            ));
+        }
         self.seq += 1;
     }
 
@@ -973,6 +979,10 @@ impl MessagesToResponsesStream {
 }
 
 impl StreamTranslator for MessagesToResponsesStream {
+    fn assembling(&mut self) {
+        self.deltas = false;
+    }
+
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated || self.try_event(ev, out) {
             return;

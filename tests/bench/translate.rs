@@ -207,7 +207,7 @@ fn main() {
             let (median, min, runs) = time(budget, 3, || {
                 let t = translate::stream_translator(api, target, &ctx(model_for(target)))
                     .expect("pair");
-                let mut p = Translated::new(api, t);
+                let mut p = Translated::new(api, t).assembling();
                 let mut asm = Assembler::new(api);
                 for c in &chunks {
                     p.feed_events(c).drain(..).for_each(|e| asm.push(&e));
