@@ -22,7 +22,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// Index of the first `"`, `\` or control character (< 0x20) in `b`, or `b.len()`:
 /// eight bytes at a time (what stops a JSON string scan).
 #[inline]
-fn plain_run(b: &[u8]) -> usize {
+pub(crate) fn plain_run(b: &[u8]) -> usize {
     let mut i = 0;
     while let Some(word) = b.get(i..i + 8) {
         let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));

@@ -15,6 +15,7 @@ pub mod custom_tools;
 pub mod ids;
 pub mod inbound;
 pub mod json_read;
+pub mod json_write;
 pub mod models;
 pub mod portability;
 pub mod quirks;

@@ -108,6 +108,7 @@ pub async fn generate(
         .then(|| req.headers().get("anthropic-beta").ok().flatten())
         .flatten();
     let text = read_body(&req).await?;
+    let size = text.len();
     let mut inbound = inbound::parse(api, &text)?;
     drop(text);
     meter.model = Some(inbound.model.clone());
@@ -187,9 +188,9 @@ pub async fn generate(
         ..facts
     };
     let call = if target == Api::Responses && api == Api::Responses {
-        responses_call(copilot, body, facts, conversation).await?
+        responses_call(copilot, body, size, facts, conversation).await?
     } else {
-        let payload = encode(&body)?;
+        let payload = encode(&body, size);
         let path = target.upstream_path();
         Box::pin(async move {
             let resp = send_then_free(copilot.send(path, Some(&payload), &facts), body).await;
@@ -247,9 +248,9 @@ async fn send_then_free<F: Future>(send: F, garbage: impl Sized) -> F::Output {
     }
 }
 
-fn encode(body: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
-    serde_json::to_string(body)
-        .map_err(|e| ApiError::invalid(format!("request body could not be re-encoded: {e}")))
+/// The upstream body's JSON text (about the size of the client's).
+fn encode(body: &serde_json::Map<String, Value>, size_hint: usize) -> String {
+    crate::json_write::object_to_string(body, size_hint + size_hint / 8)
 }
 
 fn is_claude(model: &str) -> bool {
@@ -262,6 +263,7 @@ fn is_claude(model: &str) -> bool {
 async fn responses_call(
     copilot: Copilot,
     mut body: serde_json::Map<String, Value>,
+    size: usize,
     facts: CallFacts,
     conversation: Option<String>,
 ) -> Result<UpstreamCall, ApiError> {
@@ -270,7 +272,7 @@ async fn responses_call(
         let spotted = copilot.spotted_ids().await;
         quirks::responses::rewrite_ids(&mut body, &|id| spotted.contains(&spotted_hash(id)));
     }
-    let payload = encode(&body)?;
+    let payload = encode(&body, size);
     let mut copilot = copilot;
     // The body is kept only for a retry with rewritten ids.
     let (mut body, garbage) = if bound.is_empty() {
@@ -291,7 +293,7 @@ async fn responses_call(
         }
         copilot.remember_spotted(&bound).await;
         quirks::responses::rewrite_ids(body, &|id| bound.iter().any(|b| b == id));
-        let payload = encode(body)?;
+        let payload = encode(body, size);
         copilot.send(path, Some(&payload), &facts).await
     }))
 }

@@ -36,7 +36,7 @@ pub fn json_text(status: u16, body: String) -> Response {
 }
 
 pub fn json(status: u16, v: &Value) -> Response {
-    json_text(status, v.to_string())
+    json_text(status, crate::json_write::to_string(v))
 }
 
 pub fn no_content() -> Response {

@@ -335,3 +335,27 @@ fn typical_deltas_take_the_fast_path() {
         assert!(surely_json(s));
     }
 }
+
+#[test]
+fn fuzz_writer_matches_serde_json() {
+    // The request-body encoder writes exactly serde_json's compact text: any value, and
+    // long strings mixing plain runs (the eight-byte scan) with every ASCII control byte.
+    let long = vec(
+        prop_oneof![
+            3 => "[a-zA-Z0-9 ]{0,20}",
+            1 => "[\\x00-\\x7f]{0,12}",
+            1 => "\\PC{0,8}",
+        ],
+        0..12,
+    )
+    .prop_map(|parts| Value::String(parts.concat()));
+    let case = (json(), long);
+    check("json_writer", 3000, 1, case, |(v, s)| {
+        for v in [&v, &s, &json!({"a": [v.clone(), s.clone()]})] {
+            let ours = crate::json_write::to_string(v);
+            let theirs = serde_json::to_string(v).expect("serialisable");
+            ensure!(ours == theirs, "ours:   {ours}\nserde: {theirs}");
+        }
+        Ok(())
+    });
+}

@@ -85,7 +85,7 @@ fn prepare(api: Api, target: Api, text: &str, catalog: &Catalog) -> usize {
     if target == Api::Responses && api == Api::Responses {
         let _bound = quirks::responses::connection_bound_ids(&body);
     }
-    serde_json::to_string(&body).expect("encodable").len()
+    copilot_gateway::json_write::object_to_string(&body, text.len()).len()
 }
 
 fn pipeline(api: Api, target: Api) -> Box<dyn ClientStream> {
