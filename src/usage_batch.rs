@@ -78,11 +78,14 @@ impl UsageBatch {
         self.rows.is_empty()
     }
 
-    /// Everything counted so far, in a stable order (the batch's statements), leaving the
-    /// batch empty.
-    pub fn take(&mut self) -> Vec<(RowKey, Tally)> {
+    /// Up to `max` rows counted so far, in a stable order (the batch's statements); the
+    /// rest stay for the next write.
+    pub fn take(&mut self, max: usize) -> Vec<(RowKey, Tally)> {
         let mut rows: Vec<_> = self.rows.drain().collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
+        for (k, t) in rows.drain(max.min(rows.len())..) {
+            self.rows.insert(k, t);
+        }
         rows
     }
 
@@ -127,7 +130,7 @@ mod tests {
         b.add("k1", "gpt-5", "2026-11-26T08", usage(7, 0), true);
         b.add("k1", "claude", "2026-11-26T08", usage(1, 1), false);
         b.add("k2", "gpt-5", "2026-11-26T09", usage(2, 2), false);
-        let rows = b.take();
+        let rows = b.take(usize::MAX);
         assert!(b.is_empty());
         let keys: Vec<_> = rows
             .iter()
@@ -161,10 +164,10 @@ mod tests {
     fn a_failed_write_is_counted_again_with_what_came_meanwhile() {
         let mut b = UsageBatch::default();
         b.add("k", "m", "h", usage(10, 1), false);
-        let failed = b.take();
+        let failed = b.take(usize::MAX);
         b.add("k", "m", "h", usage(5, 1), false);
         assert_eq!(b.restore(failed), 0);
-        let rows = b.take();
+        let rows = b.take(usize::MAX);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].1.requests, 2);
         assert_eq!(rows[0].1.usage.input_tokens, 15);
@@ -178,7 +181,7 @@ mod tests {
         }
         b.add("new", "m", "h", usage(1, 0), false);
         b.add("k0", "m", "h", usage(1, 0), false);
-        let rows = b.take();
+        let rows = b.take(usize::MAX);
         assert_eq!(rows.len(), MAX_ROWS);
         assert!(rows.iter().all(|(k, _)| k.key_id != "new"));
         let k0 = rows.iter().find(|(k, _)| k.key_id == "k0").unwrap();
@@ -188,6 +191,19 @@ mod tests {
             full.add(&format!("x{i}"), "m", "h", usage(1, 0), false);
         }
         assert_eq!(full.restore(rows), MAX_ROWS);
+    }
+
+    #[test]
+    fn a_write_takes_at_most_its_share_in_order_and_leaves_the_rest() {
+        let mut b = UsageBatch::default();
+        for k in ["d", "b", "a", "c"] {
+            b.add(k, "m", "h", usage(1, 0), false);
+        }
+        let first: Vec<_> = b.take(3).into_iter().map(|(k, _)| k.key_id).collect();
+        assert_eq!(first, ["a", "b", "c"]);
+        let rest: Vec<_> = b.take(3).into_iter().map(|(k, _)| k.key_id).collect();
+        assert_eq!(rest, ["d"]);
+        assert!(b.is_empty());
     }
 
     #[test]

@@ -19,6 +19,9 @@ use crate::usage_batch::UsageBatch;
 
 /// How long counted usage waits for more before it is written.
 const GATHER: Duration = Duration::from_millis(500);
+/// Rows per D1 batch: well inside the free plan's 50 queries per invocation (more rows
+/// than this, rare, wait for the next write).
+const ROWS_PER_WRITE: usize = 40;
 /// A gathering `waitUntil` older than this was cancelled by the runtime; another takes over.
 const STALE_GATHER_MS: u64 = 10_000;
 
@@ -32,7 +35,7 @@ thread_local! {
 
 /// Writes what this isolate has counted (nothing: no D1 call).
 async fn write_pending(env: &Env) {
-    let rows = PENDING.with(|p| p.borrow_mut().take());
+    let rows = PENDING.with(|p| p.borrow_mut().take(ROWS_PER_WRITE));
     if rows.is_empty() {
         return;
     }
