@@ -84,6 +84,7 @@ impl Translated {
         ev: &SseEvent,
         out: &mut Vec<OutEvent>,
         stopped: &mut bool,
+        last: bool,
     ) {
         if *stopped {
             return;
@@ -93,9 +94,13 @@ impl Translated {
                 return;
             }
             if !is_json(&ev.data) {
-                // (`failed` follows from the error event: none if the stream had ended.)
-                translator.on_error(MALFORMED, out);
-                *stopped = true;
+                // A last event cut off by the end of the stream is not malformed, just
+                // missing: dropped.
+                if !last {
+                    // (`failed` follows from the error event: none if the stream had ended.)
+                    translator.on_error(MALFORMED, out);
+                    *stopped = true;
+                }
                 return;
             }
         }
@@ -128,30 +133,17 @@ impl Translated {
     /// Feeds upstream bytes; the client events they complete (drained by the caller).
     pub fn feed_events(&mut self, chunk: &[u8]) -> &mut Vec<OutEvent> {
         let (translator, out, stopped) = (&mut *self.translator, &mut self.out, &mut self.stopped);
-        self.parser
-            .feed_each(chunk, |ev| Self::translate(translator, ev, out, stopped));
+        self.parser.feed_each(chunk, |ev| {
+            Self::translate(translator, ev, out, stopped, false)
+        });
         self.post_process();
         &mut self.out
     }
 
     pub fn finish_events(&mut self) -> &mut Vec<OutEvent> {
         let (translator, out, stopped) = (&mut *self.translator, &mut self.out, &mut self.stopped);
-        self.parser.finish_each(|ev| {
-            if *stopped {
-                return;
-            }
-            if !ev.is_done_marker() {
-                if translator.try_event(ev, out) {
-                    return;
-                }
-                // A last event cut off by the end of the stream is not malformed, just
-                // missing: dropped.
-                if !is_json(&ev.data) {
-                    return;
-                }
-            }
-            translator.on_event(ev, out);
-        });
+        self.parser
+            .finish_each(|ev| Self::translate(translator, ev, out, stopped, true));
         if !self.stopped {
             self.translator.on_end(&mut self.out);
         }

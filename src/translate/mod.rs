@@ -658,7 +658,7 @@ impl TextAt {
             return Some((field, Cow::Borrowed(raw)));
         }
         let quoted = data.get((self.text.0 as usize).checked_sub(1)?..self.text.1 as usize + 1)?;
-        let mut r = crate::json_read::Reader::new(quoted);
+        let mut r = Reader::new(quoted);
         let text = r.string()?;
         r.end()?;
         Some((field, text))

@@ -1,4 +1,4 @@
-// `npm run bench -- --profile`'s sibling: where the gateway's CPU goes on one path.
+// The benchmark's companion: where the gateway's CPU goes on one path.
 //
 //   node tests/bench/profile.mjs [--source messages] [--target responses] [--size agent]
 //                                [--stream] [--n 400] [--concurrency 1] [--top 40]
@@ -97,15 +97,16 @@ try {
   const { profile } = await ins.send('Profiler.stop');
   ins.close();
   const { self, total } = selfTimes(profile);
-  const idle = [...self].filter(([k]) => /\((idle|program|garbage collector)\)/.test(k)).reduce((a, [, v]) => a + v, 0);
-  const busy = total - (self.get('runtime\t(idle)') ?? 0);
+  const IDLE = 'runtime\t(idle)';
+  const busy = total - (self.get(IDLE) ?? 0);
+  const overhead = (self.get('runtime\t(program)') ?? 0) + (self.get('runtime\t(garbage collector)') ?? 0);
   const kinds = {};
-  for (const [k, v] of self) kinds[k.split('\t')[0]] = (kinds[k.split('\t')[0]] ?? 0) + v;
+  for (const [k, v] of self) if (k !== IDLE) kinds[k.split('\t')[0]] = (kinds[k.split('\t')[0]] ?? 0) + v;
   console.log(`${source}→${target} ${size} ${stream ? 'stream' : 'json'}, ${n} requests at concurrency ${concurrency}, ${(wall / n).toFixed(2)} ms each (wall), ${r.errors ?? 0} errors`);
-  console.log(`sampled in the isolate: ${(busy / n).toFixed(3)} ms per request busy (of which (program)/(gc) ${((idle - (self.get('runtime\t(idle)') ?? 0)) / n).toFixed(3)} ms)`);
+  console.log(`sampled in the isolate: ${(busy / n).toFixed(3)} ms per request busy (of which (program)/(gc) ${(overhead / n).toFixed(3)} ms)`);
   console.log(`by kind, ms per request: ${Object.entries(kinds).map(([k, v]) => `${k} ${(v / n).toFixed(3)}`).join(', ')}`);
   console.log('\n   ms/req   share  kind  function');
-  for (const [k, v] of [...self].filter(([k]) => k !== 'runtime\t(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [k, v] of [...self].filter(([k]) => k !== IDLE).sort((a, b) => b[1] - a[1]).slice(0, top)) {
     const [kind, name] = k.split('\t');
     console.log(`${(v / n).toFixed(4).padStart(9)}  ${((100 * v) / busy).toFixed(1).padStart(5)}%  ${kind.padEnd(7)} ${name.slice(0, 140)}`);
   }

@@ -48,14 +48,7 @@ before(async () => {
   gw = await startGateway();
   await gw.connectAccount();
 });
-after(async () => {
-  if (!gw) return;
-  try {
-    await gw.assertNoSecretsLeaked();
-  } finally {
-    await gw.stop();
-  }
-});
+after(() => gw?.finish());
 
 const PATHS = [
   ["messages", "claude-sonnet-4.5", "/copilot/v1/messages"],
@@ -138,6 +131,23 @@ test("50 concurrent requests lose no count", async () => {
   const got = await usageOf({ key_id: key.id }, (rs) => rs.reduce((n, r) => n + r.requests, 0) >= 50);
   const total = got.body.records.reduce((a, r) => ({ requests: a.requests + r.requests, input: a.input + r.input_tokens, output: a.output + r.output_tokens }), { requests: 0, input: 0, output: 0 });
   assert.deepEqual(total, { requests: 50, ...want });
+});
+
+test("usage is written in batches, yet a read right after the answers already counts them", async () => {
+  const key = await gw.createKey("read-at-once");
+  const { openai, anthropic } = clients(key.key);
+  await openai.chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: "one" }] });
+  const stream = await anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 20, stream: true, messages: [{ role: "user", content: "two" }] });
+  for await (const _ of stream);
+  // One read, no polling: the gateway writes what it has counted (batched, half a second
+  // later otherwise) before it answers.
+  const r = await gw.fetch(`${gw.base}/api/usage?${new URLSearchParams({ start: hourAgo(), end: hourAhead(), key_id: key.id })}`, {
+    headers: { authorization: `Bearer ${gw.adminKey}` },
+  });
+  assert.equal(r.status, 200);
+  const { records } = await r.json();
+  assert.equal(records.reduce((n, x) => n + x.requests, 0), 2, JSON.stringify(records));
+  assert.ok(records.every((x) => x.input_tokens > 0 && x.output_tokens > 0), JSON.stringify(records));
 });
 
 test("an API key reads only its own usage; bad parameters are named", async () => {

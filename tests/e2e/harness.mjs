@@ -200,6 +200,14 @@ async function start(opts, mock, state) {
       }
       return { responses: recorded.length, secrets: upstream.length + ours.length };
     },
+    /** A suite's end: the leak check over everything it did, then stop (whatever the check says). */
+    async finish() {
+      try {
+        return await gw.assertNoSecretsLeaked();
+      } finally {
+        await gw.stop();
+      }
+    },
     async stop() {
       try { process.kill(-child.pid, "SIGTERM"); } catch {}
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));

@@ -11,14 +11,7 @@ before(async () => {
   await gw.connectAccount();
   apiKey = await gw.createKey("session-key");
 });
-after(async () => {
-  if (!gw) return;
-  try {
-    await gw.assertNoSecretsLeaked();
-  } finally {
-    await gw.stop();
-  }
-});
+after(() => gw?.finish());
 
 async function login(key) {
   const r = await gw.fetch(`${gw.base}/auth/login`, {
