@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::api_error::{ApiError, ErrorKind};
 use crate::ids::hex;
+use crate::secret::Secret;
 
 /// API keys start with this, so they are recognisable in configs and secret scanners.
 pub const KEY_PREFIX: &str = "cgw_";
@@ -47,7 +48,8 @@ pub fn secret_eq(candidate: &str, expected: &str) -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiKey {
-    pub key: String,
+    /// Shown once, to whoever created it.
+    pub key: Secret,
     pub prefix: String,
     pub hash: String,
 }
@@ -58,7 +60,29 @@ pub fn new_api_key(random: [u8; 24]) -> NewApiKey {
     NewApiKey {
         prefix: key[..DISPLAY_LEN].to_string(),
         hash: sha256_hex(&key),
-        key,
+        key: Secret::new(key),
+    }
+}
+
+/// What a control-plane header credential claims to be, before any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// It is ADMIN_KEY.
+    Admin,
+    /// It looks like an API key (it still has to be found).
+    ApiKey,
+    /// Neither: a failed check.
+    Unknown,
+}
+
+/// `admin` is the usable ADMIN_KEY, if one is configured.
+pub fn claimed_control_credential(given: &str, admin: Option<&str>) -> Claimed {
+    if admin.is_some_and(|a| secret_eq(given, a)) {
+        Claimed::Admin
+    } else if given.starts_with(KEY_PREFIX) {
+        Claimed::ApiKey
+    } else {
+        Claimed::Unknown
     }
 }
 
@@ -105,9 +129,10 @@ mod tests {
     #[test]
     fn keys_are_hashed_and_prefixed() {
         let k = new_api_key([0xab; 24]);
-        assert_eq!(k.key, format!("cgw_{}", "ab".repeat(24)));
+        assert_eq!(k.key.expose(), format!("cgw_{}", "ab".repeat(24)));
+        assert!(!format!("{k:?}").contains(&"ab".repeat(24)));
         assert_eq!(k.prefix, "cgw_abababab");
-        assert_eq!(k.hash, sha256_hex(&k.key));
+        assert_eq!(k.hash, sha256_hex(k.key.expose()));
         assert_eq!(k.hash.len(), 64);
         assert_ne!(new_api_key([1; 24]).hash, k.hash);
     }
@@ -125,6 +150,15 @@ mod tests {
         assert!(secret_eq("correct horse battery", "correct horse battery"));
         assert!(!secret_eq("correct horse batterY", "correct horse battery"));
         assert!(!secret_eq("", "x"));
+    }
+
+    #[test]
+    fn control_credentials() {
+        let admin = Some("0123456789abcdef-admin");
+        assert_eq!(claimed_control_credential("0123456789abcdef-admin", admin), Claimed::Admin);
+        assert_eq!(claimed_control_credential("cgw_abc", admin), Claimed::ApiKey);
+        assert_eq!(claimed_control_credential("guess", admin), Claimed::Unknown);
+        assert_eq!(claimed_control_credential("0123456789abcdef-admin", None), Claimed::Unknown);
     }
 
     #[test]

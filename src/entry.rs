@@ -8,7 +8,7 @@ use worker::{event, Context, Env, Headers, Request, Response};
 
 use crate::admin_session;
 use crate::api_error::{ApiError, ErrorKind};
-use crate::auth::{self, extract_credential, secret_eq, sha256_hex};
+use crate::auth::{self, extract_credential, secret_eq, sha256_hex, Claimed};
 use crate::http::incoming::Incoming;
 use crate::http::metering::{self, Meter};
 use crate::http::session::{self, Principal};
@@ -62,7 +62,9 @@ async fn handle(
         }
         Route::Login => session::login(req.into_request(), env, admin_key(env).as_deref()).await,
         Route::Logout => session::logout(&req.into_request(), env).await,
-        Route::Session => session::current(&req.into_request(), env).await,
+        Route::Session => {
+            session::current(&req.into_request(), env, admin_key(env).as_deref()).await
+        }
         r if r.is_admin() => {
             let req = req.into_request();
             match control_principal(&req, env).await? {
@@ -188,31 +190,35 @@ fn admin_key(env: &Env) -> Option<String> {
 }
 
 /// Who a control-plane (`/api/*`, `/auth/session`) request speaks for: ADMIN_KEY or an API
-/// key as a header, else the admin app's session cookie. Cookie-authenticated writes must
-/// come from this origin (CSRF).
+/// key as a header, else the admin app's session cookie. Header credentials are throttled
+/// per client like logins; cookie-authenticated writes must come from this origin (CSRF).
 async fn control_principal(req: &Request, env: &Env) -> Result<Principal, ApiError> {
     let configured = admin_key(env);
     let admin = auth::admin_key(configured.as_deref());
     if let Some(given) = credential(req.headers()) {
-        if let Ok(a) = admin {
-            if secret_eq(&given, a) {
-                return Ok(Principal::Admin);
-            }
-        }
-        if given.starts_with(auth::KEY_PREFIX) {
-            let db = db(env)?;
-            if let Some(identity) = keys::find_by_hash(&db, &sha256_hex(&given)).await? {
-                if let Some(row) = keys::find_by_id(&db, &identity.id).await? {
-                    return Ok(Principal::Key(row));
+        let db = db(env)?;
+        let (who, now) = (session::client_of(req.headers()), now_ms());
+        session::check_throttle(&db, &who, now).await?;
+        match auth::claimed_control_credential(&given, admin.as_ref().ok().copied()) {
+            Claimed::Admin => return Ok(Principal::Admin),
+            Claimed::ApiKey => {
+                if let Some(identity) = keys::find_by_hash(&db, &sha256_hex(&given)).await? {
+                    if let Some(row) = keys::find_by_id(&db, &identity.id).await? {
+                        return Ok(Principal::Key(row));
+                    }
                 }
             }
+            Claimed::Unknown => {}
         }
-        return Err(match admin {
-            Err(e) => e,
-            Ok(_) => ApiError::new(ErrorKind::Authentication, "invalid ADMIN_KEY or API key"),
-        });
+        // Without a usable ADMIN_KEY nothing could have matched: say how to set one.
+        admin?;
+        crate::store::sessions::add_failure(&db, &who, now).await?;
+        return Err(ApiError::new(
+            ErrorKind::Authentication,
+            "invalid ADMIN_KEY or API key",
+        ));
     }
-    match session::from_cookie(req, env).await? {
+    match session::from_cookie(req, env, configured.as_deref()).await? {
         Some((principal, _)) => {
             let writes = !matches!(req.method(), worker::Method::Get | worker::Method::Head);
             let origin = req.headers().get("origin").ok().flatten();

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::accounting::parse_hour;
 use crate::api_error::ApiError;
+use crate::secret::Secret;
 
 pub const FORMAT: &str = "copilot-gateway-export";
 pub const VERSION: u64 = 1;
@@ -30,7 +31,7 @@ pub struct AccountRecord {
     pub name: Option<String>,
     pub avatar_url: Option<String>,
     /// The GitHub OAuth token: sensitive, listed in the document's `sensitive` field.
-    pub token: String,
+    pub token: Secret,
     pub account_type: String,
     pub active: bool,
     pub disabled: bool,
@@ -55,7 +56,6 @@ pub struct Data {
     pub api_keys: Vec<KeyRecord>,
     pub github_accounts: Vec<AccountRecord>,
     pub usage: Vec<UsageRecord>,
-    pub settings: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,16 +117,20 @@ pub fn parse_import(body: &Value) -> Result<(Mode, Data), ApiError> {
         api_keys: section(inner, "api_keys")?,
         github_accounts: section(inner, "github_accounts")?,
         usage: section(inner, "usage")?,
-        settings: match inner.get("settings") {
-            None | Some(Value::Null) => Default::default(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => {
-                return Err(
-                    ApiError::invalid("`settings` must be an object").with_param("data.settings")
-                )
-            }
-        },
     };
+    // Older exports wrote an empty `settings`; this version has none to apply, so a
+    // non-empty one is refused rather than silently left behind.
+    match inner.get("settings") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) if m.is_empty() => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "`settings` is not part of this gateway's export format (it has no settings to \
+                 import); remove it. Nothing was imported.",
+            )
+            .with_param("data.settings"))
+        }
+    }
     validate(&data)?;
     Ok((mode, data))
 }
@@ -268,7 +272,6 @@ mod tests {
                 cache_read_tokens: 50,
                 cache_creation_tokens: 0,
             }],
-            settings: Default::default(),
         }
     }
 
@@ -279,6 +282,11 @@ mod tests {
         let (mode, data) = parse_import(&json!({"mode": "replace", "data": doc})).unwrap();
         assert_eq!(mode, Mode::Replace);
         assert_eq!(data, sample());
+        assert!(doc["data"].get("settings").is_none());
+        // Older exports carried an empty `settings`: still accepted.
+        let mut old = doc.clone();
+        old["data"]["settings"] = json!({});
+        assert_eq!(parse_import(&json!({"mode": "merge", "data": old})).unwrap().1, sample());
         // The bare `data` object is accepted too.
         let (_, again) = parse_import(&json!({"mode": "merge", "data": doc["data"]})).unwrap();
         assert_eq!(again, sample());
@@ -316,6 +324,10 @@ mod tests {
         assert_eq!(
             param(&|d| d["data"]["api_keys"] = json!({})),
             "data.api_keys"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["settings"] = json!({"theme": "dark"})),
+            "data.settings"
         );
         let dup = param(&|d| {
             let k = d["data"]["api_keys"][0].clone();

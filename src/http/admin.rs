@@ -10,7 +10,8 @@ use super::{json, no_content};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::new_api_key;
 use crate::ids::{random_bytes, uuid_v4};
-use crate::store::{accounts, db, keys, memory, now_ms};
+use crate::store::{accounts, db, keys, memory, now_ms, token_cipher};
+use crate::token_crypto;
 use crate::timestamp::iso8601;
 use crate::upstream::client;
 use crate::upstream::github::{self, PollOutcome};
@@ -76,7 +77,7 @@ pub async fn create_key(mut req: Request, env: &Env) -> Result<Response, ApiErro
     let name = string_field(&body, "name", 100)?;
     let key = new_api_key(random_bytes());
     let row = keys::insert(&db(env)?, &uuid_v4(), &name, &key, &iso8601(now_ms())).await?;
-    Ok(json(201, &key_json(&row, Some(&key.key))))
+    Ok(json(201, &key_json(&row, Some(key.key.expose()))))
 }
 
 pub async fn list_keys(env: &Env) -> Result<Response, ApiError> {
@@ -145,7 +146,7 @@ pub async fn rotate_key(env: &Env, id: &str) -> Result<Response, ApiError> {
         .await?
         .ok_or_else(|| not_found("API key"))?;
     memory::forget_keys();
-    Ok(json(200, &key_json(&row, Some(&key.key))))
+    Ok(json(200, &key_json(&row, Some(key.key.expose()))))
 }
 
 pub async fn delete_key(env: &Env, id: &str) -> Result<Response, ApiError> {
@@ -199,7 +200,7 @@ pub async fn poll_device_flow(mut req: Request, env: &Env) -> Result<Response, A
             json!({ "status": "error", "error": error, "message": message })
         }
         PollOutcome::Authorized { access_token } => {
-            let account = connect_account(env, &access_token).await?;
+            let account = connect_account(env, access_token.expose()).await?;
             json!({ "status": "complete", "account": account })
         }
     };
@@ -242,16 +243,24 @@ async fn connect_account(env: &Env, token: &str) -> Result<Value, ApiError> {
         }
         _ => Default::default(),
     };
-    let row = accounts::upsert(&db(env)?, &user, token, plan, &iso8601(now_ms())).await?;
+    let cipher = token_cipher(env);
+    let stored = token_crypto::store_form(cipher.as_deref(), user.id, token, random_bytes());
+    let row = accounts::upsert(&db(env)?, &user, &stored, plan, &iso8601(now_ms())).await?;
     forget_account(env, row.id).await;
-    Ok(row.public())
+    Ok(row.public(cipher.as_deref()))
 }
 
 pub async fn list_accounts(env: &Env) -> Result<Response, ApiError> {
-    let rows = accounts::list(&db(env)?).await?;
+    let db = db(env)?;
+    let rows = accounts::list(&db).await?;
+    let cipher = token_cipher(env);
+    if let Some(c) = cipher.as_deref() {
+        // Tokens written before the secret was set are sealed now; they still open below.
+        accounts::seal_clear_tokens(&db, &rows, c).await?;
+    }
     Ok(json(
         200,
-        &Value::Array(rows.iter().map(accounts::AccountRow::public).collect()),
+        &Value::Array(rows.iter().map(|r| r.public(cipher.as_deref())).collect()),
     ))
 }
 
@@ -270,7 +279,7 @@ pub async fn activate_account(env: &Env, id: &str) -> Result<Response, ApiError>
         .await?
         .ok_or_else(|| not_found("GitHub account"))?;
     memory::forget_accounts();
-    Ok(json(200, &row.public()))
+    Ok(json(200, &row.public(token_cipher(env).as_deref())))
 }
 
 pub async fn delete_account(env: &Env, ctx: &Context, id: &str) -> Result<Response, ApiError> {
@@ -299,18 +308,24 @@ pub async fn update_account(mut req: Request, env: &Env, id: &str) -> Result<Res
         .await?
         .ok_or_else(|| not_found("GitHub account"))?;
     memory::forget_accounts();
-    Ok(json(200, &row.public()))
+    Ok(json(200, &row.public(token_cipher(env).as_deref())))
 }
 
 /// `GET /api/quota`: each enabled account's plan, reset date and quota snapshots.
 pub async fn quota(env: &Env) -> Result<Response, ApiError> {
     let cfg = config(env);
     let rows = accounts::list(&db(env)?).await?;
+    let cipher = token_cipher(env);
     let calls = rows.iter().filter(|a| a.disabled == 0).map(|a| {
         let cfg = cfg.clone();
+        let token = a.github_token(cipher.as_deref());
         async move {
             let account = json!({ "id": a.id, "login": a.login, "preferred": a.active == 1 });
-            match client::send(&github::copilot_user_request(&cfg, &a.token)).await {
+            let token = match token {
+                Ok(t) => t,
+                Err(e) => return json!({ "account": account, "error": e.message }),
+            };
+            match client::send(&github::copilot_user_request(&cfg, token.expose())).await {
                 Ok(mut r) if r.status_code() == 200 => {
                     let text = client::text(&mut r).await.unwrap_or_default();
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);

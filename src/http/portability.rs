@@ -7,13 +7,16 @@ use super::admin::json_body;
 use super::json;
 use crate::api_error::ApiError;
 use crate::portability::{document, parse_import};
-use crate::store::{db, memory, now_ms, portability};
+use crate::ids::random_bytes;
+use crate::secret::Secret;
+use crate::store::{db, memory, now_ms, portability, token_cipher};
+use crate::token_crypto;
 use crate::timestamp::iso8601;
 
 pub async fn export(env: &Env) -> Result<Response, ApiError> {
     let now = now_ms();
     super::metering::flush(env).await;
-    let data = portability::export(&db(env)?).await?;
+    let data = portability::export(&db(env)?, token_cipher(env).as_deref()).await?;
     let mut resp = json(200, &document(&data, &iso8601(now)));
     let name = format!("copilot-gateway-export-{}.json", &iso8601(now)[..10]);
     let _ = resp.headers_mut().set(
@@ -26,7 +29,15 @@ pub async fn export(env: &Env) -> Result<Response, ApiError> {
 /// Validates the whole document, then applies it in one transaction.
 pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let body = json_body(&mut req).await?;
-    let (mode, data) = parse_import(&body)?;
+    let (mode, mut data) = parse_import(&body)?;
+    // Tokens are stored sealed when a secret is set (already sealed ones stay as they are).
+    let cipher = token_cipher(env);
+    for a in &mut data.github_accounts {
+        if !token_crypto::is_sealed(a.token.expose()) {
+            let stored = token_crypto::store_form(cipher.as_deref(), a.id, a.token.expose(), random_bytes());
+            a.token = Secret::new(stored);
+        }
+    }
     portability::import(&db(env)?, mode, &data).await?;
     memory::forget_keys();
     memory::forget_accounts();

@@ -2,11 +2,11 @@
 //! admin app never keeps a key in browser storage.
 
 use serde_json::{json, Value};
-use worker::{Env, Request, Response};
+use worker::{D1Database, Env, Headers, Request, Response};
 
 use super::admin::{json_body, key_json};
 use super::{json, no_content};
-use crate::admin_session::{self, MAX_FAILURES};
+use crate::admin_session::{self, StoredSession};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::auth::{self, secret_eq, sha256_hex};
 use crate::ids::{hex, random_bytes};
@@ -23,13 +23,31 @@ pub fn is_https(req: &Request) -> bool {
     req.url().map(|u| u.scheme() == "https").unwrap_or(false)
 }
 
-/// The client a login attempt comes from (Cloudflare's connecting IP; one bucket locally).
-fn client(req: &Request) -> String {
-    req.headers()
+/// The client a credential check comes from (Cloudflare's connecting IP; one bucket locally).
+pub fn client_of(headers: &Headers) -> String {
+    headers
         .get("cf-connecting-ip")
         .ok()
         .flatten()
         .unwrap_or_else(|| "local".to_string())
+}
+
+/// Refuses a client with too many recent failed credential checks (429 with `retry-after`
+/// until the oldest of them leaves the window). Runs before the credential is looked at,
+/// so a throttled client learns nothing about its guesses.
+pub async fn check_throttle(db: &D1Database, client: &str, now: u64) -> Result<(), ApiError> {
+    let failures = sessions::recent_failures(db, client, now).await?;
+    match admin_session::throttled_for(&failures, now) {
+        None => Ok(()),
+        Some(wait) => {
+            let mut e = ApiError::new(
+                ErrorKind::RateLimit,
+                "too many failed sign-in attempts from this client; try again later",
+            );
+            e.retry_after = Some(wait.to_string());
+            Err(e)
+        }
+    }
 }
 
 pub async fn login(
@@ -39,16 +57,8 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let db = db(env)?;
     let now = now_ms();
-    let who = client(&req);
-    let window = admin_session::window(now);
-    if sessions::failures(&db, &who, &window).await? >= MAX_FAILURES {
-        let mut e = ApiError::new(
-            ErrorKind::RateLimit,
-            "too many failed logins; try again later",
-        );
-        e.retry_after = Some(admin_session::seconds_left_in_window(now).to_string());
-        return Err(e);
-    }
+    let who = client_of(req.headers());
+    check_throttle(&db, &who, now).await?;
     let secure = is_https(&req);
     let body = json_body(&mut req).await?;
     let key = body
@@ -57,34 +67,39 @@ pub async fn login(
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 512)
         .ok_or_else(|| ApiError::invalid("`key` is required").with_param("key"))?;
+    let id = hex(&random_bytes::<32>());
     let admin = auth::admin_key(admin_key).ok();
-    let (role, key_row) = if admin.is_some_and(|a| secret_eq(key, a)) {
-        ("admin", None)
-    } else {
-        let found = match keys::find_by_hash(&db, &sha256_hex(key)).await? {
-            Some(identity) => keys::find_by_id(&db, &identity.id).await?,
-            None => None,
-        };
-        match found {
-            Some(row) => ("key", Some(row)),
-            None => {
-                // Without a usable ADMIN_KEY the admin cannot log in: say how to fix that.
-                auth::admin_key(admin_key)?;
-                sessions::add_failure(&db, &who, &window).await?;
-                return Err(ApiError::new(ErrorKind::Authentication, "invalid key"));
+    let (role, key_row, credential) = match admin.filter(|a| secret_eq(key, a)) {
+        Some(a) => ("admin", None, admin_session::admin_binding(&id, a)),
+        None => {
+            let hash = sha256_hex(key);
+            let found = match keys::find_by_hash(&db, &hash).await? {
+                Some(identity) => keys::find_by_id(&db, &identity.id).await?,
+                None => None,
+            };
+            match found {
+                Some(row) => ("key", Some(row), hash),
+                None => {
+                    // Without a usable ADMIN_KEY the admin cannot log in: say how to fix that.
+                    auth::admin_key(admin_key)?;
+                    sessions::add_failure(&db, &who, now).await?;
+                    return Err(ApiError::new(ErrorKind::Authentication, "invalid key"));
+                }
             }
         }
     };
-    let id = hex(&random_bytes::<32>());
     let expires_at = now / 1000 + admin_session::TTL_SECS;
     sessions::create(
         &db,
-        &sha256_hex(&id),
-        role,
-        key_row.as_ref().map(|k| k.id.as_str()),
-        &iso8601(now),
-        expires_at,
-        now / 1000,
+        &sessions::NewSession {
+            id_hash: &sha256_hex(&id),
+            role,
+            key_id: key_row.as_ref().map(|k| k.id.as_str()),
+            credential: &credential,
+            now_iso: &iso8601(now),
+            expires_at,
+            now_secs: now / 1000,
+        },
     )
     .await?;
     let mut body = json!({ "role": role, "expires_at": iso8601(expires_at * 1000) });
@@ -109,8 +124,12 @@ pub async fn logout(req: &Request, env: &Env) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
-pub async fn current(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    let (principal, expires_at) = from_cookie(req, env)
+pub async fn current(
+    req: &Request,
+    env: &Env,
+    admin_key: Option<&str>,
+) -> Result<Response, ApiError> {
+    let (principal, expires_at) = from_cookie(req, env, admin_key)
         .await?
         .ok_or_else(|| ApiError::new(ErrorKind::Authentication, "not logged in"))?;
     let mut body =
@@ -127,15 +146,30 @@ fn cookie(req: &Request) -> Option<String> {
     admin_session::from_cookie_header(header.as_deref()).map(str::to_string)
 }
 
-/// The session behind the request's cookie, if it is live.
-pub async fn from_cookie(req: &Request, env: &Env) -> Result<Option<(Principal, u64)>, ApiError> {
+/// The session behind the request's cookie, if it is live and its credential unchanged
+/// (ADMIN_KEY for admin sessions, the key's hash for key sessions).
+pub async fn from_cookie(
+    req: &Request,
+    env: &Env,
+    admin_key: Option<&str>,
+) -> Result<Option<(Principal, u64)>, ApiError> {
     let Some(id) = cookie(req) else {
         return Ok(None);
     };
     let db = db(env)?;
-    let Some(s) = sessions::find(&db, &sha256_hex(&id), now_ms() / 1000).await? else {
+    let Some(s) = sessions::find(&db, &sha256_hex(&id)).await? else {
         return Ok(None);
     };
+    let stored = StoredSession {
+        role: &s.role,
+        credential: s.credential.as_deref(),
+        expires_at: s.expires_at,
+        key_hash_now: s.key_hash_now.as_deref(),
+    };
+    let admin = auth::admin_key(admin_key).ok();
+    if !admin_session::session_valid(&stored, &id, admin, now_ms() / 1000) {
+        return Ok(None);
+    }
     let principal = match (s.role.as_str(), s.key_id) {
         ("admin", _) => Principal::Admin,
         (_, Some(key_id)) => match keys::find_by_id(&db, &key_id).await? {

@@ -1,5 +1,6 @@
 //! Connected GitHub accounts in D1. The OAuth token stays in this module's rows and
-//! the upstream clients; `public()` is the only shape that leaves the Worker.
+//! the upstream clients; `public()` is the only shape that leaves the Worker. Tokens are
+//! stored sealed (`token_crypto`) when TOKEN_ENCRYPTION_KEY is set.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -7,7 +8,9 @@ use worker::wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use super::{js, js_opt, storage_error};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorKind};
+use crate::secret::Secret;
+use crate::token_crypto::{self, TokenCipher};
 use crate::upstream::github::{AccountType, GitHubUser};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -16,7 +19,9 @@ pub struct AccountRow {
     pub login: String,
     pub name: Option<String>,
     pub avatar_url: Option<String>,
-    pub token: String,
+    /// The GitHub token as stored: sealed, or in clear when written without a secret.
+    #[serde(rename = "token")]
+    pub stored_token: Secret,
     pub account_type: String,
     pub active: i64,
     pub disabled: i64,
@@ -29,8 +34,21 @@ impl AccountRow {
         AccountType::parse(&self.account_type)
     }
 
-    /// The account as the admin API shows it: never the token.
-    pub fn public(&self) -> Value {
+    /// The GitHub token, opened when it is stored sealed.
+    pub fn github_token(&self, cipher: Option<&TokenCipher>) -> Result<Secret, ApiError> {
+        token_crypto::open(cipher, self.id, self.stored_token.expose()).map_err(|e| {
+            ApiError::new(
+                ErrorKind::Unavailable,
+                format!("GitHub account '{}': {}", self.login, e.problem()),
+            )
+            .with_code(TOKEN_UNREADABLE)
+        })
+    }
+
+    /// The account as the admin API shows it: never the token, but whether it is stored
+    /// encrypted, and why it cannot be read if it cannot.
+    pub fn public(&self, cipher: Option<&TokenCipher>) -> Value {
+        let unreadable = token_crypto::open(cipher, self.id, self.stored_token.expose()).err();
         json!({
             "id": self.id,
             "login": self.login,
@@ -39,11 +57,15 @@ impl AccountRow {
             "account_type": self.account_type,
             "active": self.active == 1,
             "disabled": self.disabled == 1,
-            "problem": self.problem,
+            "problem": unreadable.map(|e| e.problem()).or_else(|| self.problem.clone()),
+            "token_encrypted": token_crypto::is_sealed(self.stored_token.expose()),
             "created_at": self.created_at,
         })
     }
 }
+
+/// The error code of an account whose stored token cannot be opened.
+pub const TOKEN_UNREADABLE: &str = "github_token_unreadable";
 
 const COLUMNS: &str =
     "id, login, name, avatar_url, token, account_type, active, disabled, created_at, problem";
@@ -89,11 +111,12 @@ pub async fn set_disabled(
 }
 
 /// Inserts or refreshes an account (same GitHub user id = same account). The first
-/// account connected becomes the active one.
+/// account connected becomes the active one. `stored_token` is the token in its stored
+/// form (sealed for `user.id` when a cipher is configured).
 pub async fn upsert(
     db: &D1Database,
     user: &GitHubUser,
-    token: &str,
+    stored_token: &str,
     account_type: AccountType,
     now: &str,
 ) -> Result<AccountRow, ApiError> {
@@ -110,7 +133,7 @@ pub async fn upsert(
             js(&user.login),
             js_opt(user.name.as_deref()),
             js_opt(user.avatar_url.as_deref()),
-            js(token),
+            js(stored_token),
             js(account_type.as_str()),
             js(now),
         ])
@@ -159,27 +182,59 @@ pub async fn get(db: &D1Database, id: i64) -> Result<Option<AccountRow>, ApiErro
     .map_err(|e| storage_error("github_accounts get", e))
 }
 
-/// Removes an account; if it was the active one, the oldest remaining account takes over.
+/// Removes an account; if it was the active one, the oldest remaining enabled account
+/// takes over. Both statements run in one batch (a transaction): there is no moment
+/// without a preferred account while one could serve.
 pub async fn delete(db: &D1Database, id: i64) -> Result<bool, ApiError> {
-    let gone = db
+    let err = |e| storage_error("github_accounts delete", e);
+    let delete = db
         .prepare("DELETE FROM github_accounts WHERE id = ?1 RETURNING id")
         .bind(&[num(id)])
-        .map_err(|e| storage_error("github_accounts delete", e))?
-        .first::<Value>(None)
-        .await
-        .map_err(|e| storage_error("github_accounts delete", e))?;
-    if gone.is_none() {
-        return Ok(false);
-    }
-    db.prepare(
+        .map_err(err)?;
+    let promote = db.prepare(
         "UPDATE github_accounts SET active = 1
          WHERE NOT EXISTS (SELECT 1 FROM github_accounts WHERE active = 1)
            AND id = (SELECT id FROM github_accounts WHERE disabled = 0 ORDER BY created_at, id LIMIT 1)",
-    )
-    .run()
-    .await
-    .map_err(|e| storage_error("github_accounts delete", e))?;
-    Ok(true)
+    );
+    let results = db.batch(vec![delete, promote]).await.map_err(err)?;
+    let gone = results
+        .first()
+        .map(|r| r.results::<Value>().map_err(err))
+        .transpose()?
+        .is_some_and(|rows| !rows.is_empty());
+    Ok(gone)
+}
+
+/// Seals tokens still stored in clear (written before TOKEN_ENCRYPTION_KEY was set).
+/// Each row is only rewritten if its token is still the one read, so a reconnect that
+/// raced this keeps its new token.
+pub async fn seal_clear_tokens(
+    db: &D1Database,
+    rows: &[AccountRow],
+    cipher: &TokenCipher,
+) -> Result<usize, ApiError> {
+    let err = |e| storage_error("github_accounts seal", e);
+    let mut statements = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|r| !token_crypto::is_sealed(r.stored_token.expose()))
+    {
+        let sealed = cipher.seal(
+            row.id,
+            row.stored_token.expose(),
+            crate::ids::random_bytes(),
+        );
+        statements.push(
+            db.prepare("UPDATE github_accounts SET token = ?2 WHERE id = ?1 AND token = ?3")
+                .bind(&[num(row.id), js(&sealed), js(row.stored_token.expose())])
+                .map_err(err)?,
+        );
+    }
+    let n = statements.len();
+    if n > 0 {
+        db.batch(statements).await.map_err(err)?;
+    }
+    Ok(n)
 }
 
 /// Records (or with None clears) why an account cannot serve.

@@ -9,10 +9,30 @@ pub mod portability;
 pub mod sessions;
 pub mod usage;
 
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
 use crate::api_error::{ApiError, ErrorKind};
+use crate::token_crypto::{self, TokenCipher};
+
+thread_local! {
+    /// The token cipher, derived once per isolate (an isolate's secrets never change).
+    static CIPHER: OnceCell<Option<Rc<TokenCipher>>> = const { OnceCell::new() };
+}
+
+/// The cipher for GitHub tokens at rest, when TOKEN_ENCRYPTION_KEY is set.
+pub fn token_cipher(env: &Env) -> Option<Rc<TokenCipher>> {
+    CIPHER.with(|c| {
+        c.get_or_init(|| {
+            let secret = env.secret(token_crypto::SECRET_NAME).ok().map(|s| s.to_string());
+            TokenCipher::from_secret(secret.as_deref()).map(Rc::new)
+        })
+        .clone()
+    })
+}
 
 pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()

@@ -9,8 +9,12 @@ use worker::D1Database;
 use super::{js, storage_error};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::portability::{AccountRecord, Data, KeyRecord, Mode, UsageRecord};
+use crate::secret::Secret;
+use crate::token_crypto::{self, TokenCipher};
 
-pub async fn export(db: &D1Database) -> Result<Data, ApiError> {
+/// Tokens are exported opened (the document is the way to move a deployment, and the
+/// target may have another secret); one that cannot be opened goes out as stored.
+pub async fn export(db: &D1Database, cipher: Option<&TokenCipher>) -> Result<Data, ApiError> {
     let api_keys = db
         .prepare(
             "SELECT id, name, key_hash, prefix, created_at, last_used_at, rpm_limit, monthly_token_limit
@@ -43,11 +47,11 @@ pub async fn export(db: &D1Database) -> Result<Data, ApiError> {
         .map_err(|e| storage_error("export github_accounts", e))?
         .into_iter()
         .map(|a| AccountRecord {
+            token: token_crypto::open(cipher, a.id, &a.token).unwrap_or_else(|_| Secret::new(a.token)),
             id: a.id,
             login: a.login,
             name: a.name,
             avatar_url: a.avatar_url,
-            token: a.token,
             account_type: a.account_type,
             active: a.active == 1,
             disabled: a.disabled == 1,
@@ -68,7 +72,6 @@ pub async fn export(db: &D1Database) -> Result<Data, ApiError> {
         api_keys,
         github_accounts,
         usage,
-        settings: Default::default(),
     })
 }
 

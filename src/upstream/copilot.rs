@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::github::AccountType;
+use crate::secret::Secret;
 use super::headers::{copilot_headers, github_api_headers, CopilotCall};
 use super::{HttpRequest, Method, UpstreamConfig};
 
@@ -25,7 +26,7 @@ pub fn token_request(cfg: &UpstreamConfig, github_token: &str) -> HttpRequest<'s
 /// A Copilot API token as cached in KV and isolate memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopilotToken {
-    pub token: String,
+    pub token: Secret,
     /// Unix seconds.
     pub expires_at: u64,
     /// `endpoints.api` from the exchange, when GitHub sent one.
@@ -49,7 +50,7 @@ impl CopilotToken {
             .and_then(Value::as_u64)
             .ok_or("token exchange answer has no expires_at")?;
         Ok(CopilotToken {
-            token: token.to_string(),
+            token: Secret::new(token),
             expires_at,
             api_base: v
                 .pointer("/endpoints/api")
@@ -114,7 +115,8 @@ mod tests {
     #[test]
     fn parses_exchange() {
         let t = CopilotToken::parse(EXCHANGE, "fp").unwrap();
-        assert_eq!(t.token, "tid=abc;exp=1800000000;sku=x");
+        assert_eq!(t.token.expose(), "tid=abc;exp=1800000000;sku=x");
+        assert!(!format!("{t:?}").contains("tid=abc"));
         assert_eq!(t.expires_at, 1_800_000_000);
         assert_eq!(
             t.api_base.as_deref(),

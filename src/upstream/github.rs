@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::headers::{github_api_headers, github_oauth_headers};
 use super::{HttpRequest, Method, UpstreamConfig};
+use crate::secret::Secret;
 
 /// The VS Code Copilot OAuth app: the only client id Copilot's token exchange accepts.
 pub const CLIENT_ID: &str = "Iv1.b507a08c87ecfe98";
@@ -73,7 +74,7 @@ pub fn poll_request(cfg: &UpstreamConfig, device_code: &str) -> HttpRequest<'sta
 pub enum PollOutcome {
     Pending { interval: Option<u64> },
     SlowDown { interval: Option<u64> },
-    Authorized { access_token: String },
+    Authorized { access_token: Secret },
     Failed { error: String, message: String },
 }
 
@@ -91,7 +92,7 @@ pub fn parse_poll(body: &str) -> PollOutcome {
         .filter(|t| !t.is_empty())
     {
         return PollOutcome::Authorized {
-            access_token: token.to_string(),
+            access_token: Secret::new(token),
         };
     }
     match v.get("error").and_then(Value::as_str) {
@@ -255,7 +256,7 @@ mod tests {
         assert_eq!(
             parse_poll(r#"{"access_token":"gho_1","token_type":"bearer"}"#),
             PollOutcome::Authorized {
-                access_token: "gho_1".into()
+                access_token: Secret::new("gho_1")
             }
         );
         assert!(

@@ -46,7 +46,7 @@ pub fn filter_anthropic_beta(raw: Option<&str>) -> Option<String> {
 }
 
 /// Per-call facts that shape Copilot headers.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CopilotCall<'a> {
     pub token: &'a str,
     pub request_id: &'a str,
@@ -55,6 +55,19 @@ pub struct CopilotCall<'a> {
     /// Already filtered to what Copilot accepts; native Messages only.
     pub anthropic_beta: Option<&'a str>,
     pub has_body: bool,
+}
+
+impl std::fmt::Debug for CopilotCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopilotCall")
+            .field("token", &"[redacted]")
+            .field("request_id", &self.request_id)
+            .field("initiator", &self.initiator)
+            .field("vision", &self.vision)
+            .field("anthropic_beta", &self.anthropic_beta)
+            .field("has_body", &self.has_body)
+            .finish()
+    }
 }
 
 pub fn copilot_headers(c: &CopilotCall) -> Vec<(&'static str, String)> {
@@ -124,6 +137,11 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(get(&h, "authorization"), Some("Bearer tok"));
+        let call = CopilotCall {
+            token: "tid=secret",
+            ..Default::default()
+        };
+        assert!(!format!("{call:?}").contains("tid=secret"));
         assert_eq!(get(&h, "copilot-integration-id"), Some("vscode-chat"));
         assert_eq!(get(&h, "x-request-id"), Some("rid"));
         assert!(get(&h, "editor-version").unwrap().starts_with("vscode/"));

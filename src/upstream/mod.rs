@@ -23,12 +23,32 @@ pub enum Method {
 
 /// An outgoing request as plain data. The body is borrowed where it can be, so a large
 /// client body is not copied on its way out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest<'a> {
     pub method: Method,
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<Cow<'a, str>>,
+}
+
+/// Credentials in headers are redacted, and the body shown by its size only.
+impl std::fmt::Debug for HttpRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = k.eq_ignore_ascii_case("authorization");
+                (*k, if secret { "[redacted]" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.as_ref().map(|b| b.len()))
+            .finish()
+    }
 }
 
 impl HttpRequest<'_> {
@@ -66,6 +86,19 @@ impl UpstreamConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let r = HttpRequest {
+            method: Method::Get,
+            url: "https://api.github.com/user".into(),
+            headers: vec![("authorization", "token gho_secret".into()), ("accept", "x".into())],
+            body: Some("{\"device_code\":\"d\"}".into()),
+        };
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("gho_secret") && !shown.contains("device_code"), "{shown}");
+        assert!(shown.contains("[redacted]") && shown.contains("accept"));
+    }
 
     #[test]
     fn config_defaults_and_trims() {

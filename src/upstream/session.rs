@@ -16,6 +16,7 @@ use crate::ids;
 use crate::models::{Catalog, Endpoints, ModelInfo};
 use crate::store::accounts::{self, AccountRow};
 use crate::store::{cache, db, memory, now_ms};
+use crate::token_crypto;
 
 pub fn config(env: &Env) -> UpstreamConfig {
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
@@ -60,7 +61,7 @@ impl Copilot {
         ctx: &Context,
         first: Option<i64>,
     ) -> Result<Copilot, ApiError> {
-        let mut accounts = serving_accounts(env).await?;
+        let mut accounts = serving_accounts(env, ctx).await?;
         if let Some(pos) = first.and_then(|id| accounts.iter().position(|a| a.id == id)) {
             let sticky = accounts.remove(pos);
             accounts.insert(0, sticky);
@@ -83,7 +84,7 @@ impl Copilot {
                         token,
                     });
                 }
-                Err(e) if e.status == 401 || e.status == 403 => {
+                Err(e) if cannot_serve(&e) => {
                     mark_problem(env, ctx, accounts[0].id, &e.message);
                     accounts.remove(0);
                     first_error.get_or_insert(e);
@@ -175,7 +176,7 @@ impl Copilot {
         loop {
             let request_id = ids::uuid_v4();
             let call = CopilotCall {
-                token: &self.token.token,
+                token: self.token.token.expose(),
                 request_id: &request_id,
                 initiator: facts.initiator,
                 vision: facts.vision,
@@ -389,8 +390,15 @@ fn clear_problem(env: &Env, ctx: &Context, account: i64) {
     });
 }
 
-/// Enabled accounts, preferred first: isolate memory (30 s), else D1.
-async fn serving_accounts(env: &Env) -> Result<Vec<AccountRow>, ApiError> {
+/// An account that fails this way needs the admin (revoked token, no Copilot, a token
+/// stored under another secret); another account may still serve.
+fn cannot_serve(e: &ApiError) -> bool {
+    e.status == 401 || e.status == 403 || e.code.as_deref() == Some(accounts::TOKEN_UNREADABLE)
+}
+
+/// Enabled accounts, preferred first: isolate memory (30 s), else D1. Tokens still stored
+/// in clear are sealed once a TOKEN_ENCRYPTION_KEY is set.
+async fn serving_accounts(env: &Env, ctx: &Context) -> Result<Vec<AccountRow>, ApiError> {
     let now = now_ms();
     if let Some(a) = memory::serving_accounts(now) {
         return Ok(a);
@@ -420,6 +428,18 @@ async fn serving_accounts(env: &Env) -> Result<Vec<AccountRow>, ApiError> {
              admin page (or with POST /api/github/device).",
         ));
     }
+    if let Some(cipher) = crate::store::token_cipher(env) {
+        if a.iter().any(|r| !token_crypto::is_sealed(r.stored_token.expose())) {
+            let (env, rows) = (env.clone(), a.clone());
+            ctx.wait_until(async move {
+                if let Ok(db) = db(&env) {
+                    if let Err(e) = accounts::seal_clear_tokens(&db, &rows, &cipher).await {
+                        worker::console_warn!("could not encrypt stored tokens: {}", e.message);
+                    }
+                }
+            });
+        }
+    }
     memory::put_serving_accounts(a.clone(), now);
     Ok(a)
 }
@@ -434,7 +454,9 @@ async fn token_for(
     account: &AccountRow,
     force: bool,
 ) -> Result<CopilotToken, ApiError> {
-    let fp = github_fingerprint(&account.token);
+    let cipher = crate::store::token_cipher(env);
+    let github_token = account.github_token(cipher.as_deref())?;
+    let fp = github_fingerprint(github_token.expose());
     let now = now_ms();
     let now_s = now / 1000;
     let key = cache::token_key(account.id);
@@ -450,7 +472,7 @@ async fn token_for(
             return Ok(t);
         }
     }
-    let mut resp = client::send(&copilot::token_request(cfg, &account.token)).await?;
+    let mut resp = client::send(&copilot::token_request(cfg, github_token.expose())).await?;
     let status = resp.status_code();
     let body = client::text(&mut resp).await?;
     if status != 200 {

@@ -148,8 +148,9 @@ test("device flow: code, pending first poll, then the account", async () => {
   assert.equal(acct.login, "hubot");
   assert.equal(acct.id, 1002);
   assert.equal(acct.account_type, "individual");
-  assert.deepEqual(Object.keys(acct).sort(), ["account_type", "active", "avatar_url", "created_at", "disabled", "id", "login", "name", "problem"]);
+  assert.deepEqual(Object.keys(acct).sort(), ["account_type", "active", "avatar_url", "created_at", "disabled", "id", "login", "name", "problem", "token_encrypted"]);
   assert.equal(acct.problem, null);
+  assert.equal(acct.token_encrypted, true);
 
   const again = await gw.admin("POST", "/api/github/device/poll", { device_code: start.body.device_code });
   assert.equal(again.body.status, "error");

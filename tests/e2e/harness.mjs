@@ -31,7 +31,7 @@ function freePort() {
 }
 
 /**
- * @param {{ vars?: Record<string,string>, adminKey?: string|null, copilotBaseOverride?: boolean }} opts
+ * @param {{ vars?: Record<string,string>, adminKey?: string|null, tokenKey?: string|null, copilotBaseOverride?: boolean }} opts
  */
 export async function startGateway(opts = {}) {
   const mock = await startMock();
@@ -57,61 +57,80 @@ function migrate(state) {
   }
 }
 
+export const TOKEN_ENCRYPTION_KEY = "e2e-token-encryption-key-0123456789";
+
 async function start(opts, mock, state) {
   if (!existsSync(path.join(root, "build/index.js"))) {
     execFileSync("sh", [".ci/build-worker"], { cwd: root, stdio: "inherit", env: { ...env, SKIP_WORKER_BUILD: "0" } });
   }
   migrate(state);
-  const adminKey = opts.adminKey === undefined ? ADMIN_KEY : opts.adminKey;
-  const vars = {
+  let adminKey = opts.adminKey === undefined ? ADMIN_KEY : opts.adminKey;
+  let tokenKey = opts.tokenKey === undefined ? TOKEN_ENCRYPTION_KEY : opts.tokenKey;
+  const varsFor = (adminKey, tokenKey, extra) => ({
     GITHUB_BASE_URL: mock.githubBaseUrl,
     GITHUB_API_BASE_URL: mock.githubApiBaseUrl,
     ...(opts.copilotBaseOverride === false ? {} : { COPILOT_API_BASE_URL: mock.copilotBaseUrl }),
     ...(adminKey === null ? {} : { ADMIN_KEY: adminKey }),
-    ...opts.vars,
-  };
+    ...(tokenKey === null ? {} : { TOKEN_ENCRYPTION_KEY: tokenKey }),
+    ...extra,
+  });
   // An explicit (empty) env file stops wrangler from reading the developer's .dev.vars.
   const envFile = path.join(state, "e2e.env");
   writeFileSync(envFile, "");
 
-  let child, killGroup, base, log = "";
-  const t0 = Date.now();
-  // A free port can be taken by another process between probing and binding; a start
-  // that dies that way is retried once on fresh ports.
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const inspector = await freePort();
-    const args = [
-      "dev", "--local", "--env-file", envFile,
-      "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
-      "--log-level", "warn", "--show-interactive-dev-session=false",
-      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-    ];
-    log = "";
-    child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    // Never leave wrangler/workerd behind, even if this process dies without stop().
-    const group = child.pid;
-    killGroup = () => { try { process.kill(-group, "SIGKILL"); } catch {} };
-    process.once("exit", killGroup);
-    child.stdout.on("data", (d) => (log += d));
-    child.stderr.on("data", (d) => (log += d));
-    base = `http://127.0.0.1:${port}`;
-    let ready = false;
-    for (;;) {
-      if (child.exitCode !== null) break;
-      if (Date.now() - t0 > 90_000) { killGroup(); throw new Error(`wrangler dev not ready in 90 s:\n${log}`); }
-      try {
-        const r = await fetch(`${base}/v1/models`);
-        await r.arrayBuffer();
-        if (r.status === 401) { ready = true; break; }
-      } catch {}
-      await new Promise((r) => setTimeout(r, 100));
+  let child, killGroup, base, log = "", earlierLogs = "";
+  // Every ADMIN_KEY this gateway ran with, for the leak check.
+  const adminKeys = new Set(adminKey ? [adminKey] : []);
+  const tokenKeys = new Set(tokenKey ? [tokenKey] : []);
+
+  async function launch(vars, preferredPort) {
+    const t0 = Date.now();
+    // A free port can be taken by another process between probing and binding; a start
+    // that dies that way is retried once on fresh ports.
+    for (let attempt = 1; ; attempt++) {
+      const port = attempt === 1 && preferredPort ? preferredPort : await freePort();
+      const inspector = await freePort();
+      const args = [
+        "dev", "--local", "--env-file", envFile,
+        "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
+        "--log-level", "warn", "--show-interactive-dev-session=false",
+        ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+      ];
+      log = "";
+      child = spawn(wrangler, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      // Never leave wrangler/workerd behind, even if this process dies without stop().
+      const group = child.pid;
+      killGroup = () => { try { process.kill(-group, "SIGKILL"); } catch {} };
+      process.once("exit", killGroup);
+      child.stdout.on("data", (d) => (log += d));
+      child.stderr.on("data", (d) => (log += d));
+      base = `http://127.0.0.1:${port}`;
+      let ready = false;
+      for (;;) {
+        if (child.exitCode !== null) break;
+        if (Date.now() - t0 > 90_000) { killGroup(); throw new Error(`wrangler dev not ready in 90 s:\n${log}`); }
+        try {
+          const r = await fetch(`${base}/v1/models`);
+          await r.arrayBuffer();
+          if (r.status === 401) { ready = true; break; }
+        } catch {}
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (ready) return Date.now() - t0;
+      killGroup();
+      process.removeListener("exit", killGroup);
+      if (attempt >= 2) throw new Error(`wrangler dev exited:\n${log}`);
     }
-    if (ready) break;
-    killGroup();
-    process.removeListener("exit", killGroup);
-    if (attempt >= 2) throw new Error(`wrangler dev exited:\n${log}`);
   }
+
+  async function halt() {
+    try { process.kill(-child.pid, "SIGTERM"); } catch {}
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+    process.removeListener("exit", killGroup);
+    earlierLogs += log;
+  }
+
+  const startupMs = await launch(varsFor(adminKey, tokenKey, opts.vars));
 
   const recorded = [];
   /** fetch that records status, headers and full body text of every gateway response. */
@@ -131,9 +150,29 @@ async function start(opts, mock, state) {
   }
 
   const gw = {
-    base, adminKey, mock, startupMs: Date.now() - t0, recorded,
-    log: () => log,
+    base, adminKey, mock, startupMs, recorded,
+    log: () => earlierLogs + log,
+    /**
+     * Restarts the Worker on the same local D1/KV (and, if free, the same port), as a
+     * redeploy with changed secrets would: `{ adminKey, tokenKey, vars }` replace the
+     * first start's values where given.
+     */
+    async restart(change = {}) {
+      await halt();
+      if (change.adminKey !== undefined) adminKey = change.adminKey;
+      if (adminKey) adminKeys.add(adminKey);
+      if (change.tokenKey !== undefined) tokenKey = change.tokenKey;
+      if (tokenKey) tokenKeys.add(tokenKey);
+      await launch(varsFor(adminKey, tokenKey, { ...opts.vars, ...change.vars }), Number(new URL(base).port));
+      gw.base = base;
+      gw.adminKey = adminKey;
+    },
     fetch: recordingFetch,
+    /** Runs SQL on the gateway's local D1 (as `wrangler d1 execute` would) and returns the rows. */
+    d1(sql) {
+      const out = execFileSync(wrangler, ["d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", sql], { cwd: root, env, stdio: "pipe" });
+      return JSON.parse(out.toString()).flatMap((r) => r.results ?? []);
+    },
     /** Admin API call with ADMIN_KEY; returns { status, body (parsed JSON or text), headers }. */
     async admin(method, p, body, key = adminKey) {
       const res = await recordingFetch(base + p, {
@@ -177,7 +216,7 @@ async function start(opts, mock, state) {
       for (const e of recorded) {
         for (const m of e.body.matchAll(/cgw_[0-9a-f]{48}/g)) apiKeys.add(m[0]);
       }
-      const ours = [...(adminKey ? [adminKey] : []), ...apiKeys];
+      const ours = [...adminKeys, ...tokenKeys, ...apiKeys];
       for (const e of recorded) {
         const path = new URL(e.url).pathname;
         const haystack = e.body + JSON.stringify(e.headers);
@@ -190,13 +229,13 @@ async function start(opts, mock, state) {
         }
         const showsNewKey = e.status < 300 && e.method === "POST" && (path === "/api/keys" || path.endsWith("/rotate"));
         for (const s of ours) {
-          if (haystack.includes(s) && !(showsNewKey && s !== adminKey)) {
+          if (haystack.includes(s) && !(showsNewKey && apiKeys.has(s))) {
             throw new Error(`key leaked in response of ${e.url}: ${s.slice(0, 8)}…`);
           }
         }
       }
       for (const s of [...upstream, ...ours]) {
-        if (log.includes(s)) throw new Error(`secret leaked in the gateway log: ${s.slice(0, 6)}…`);
+        if (gw.log().includes(s)) throw new Error(`secret leaked in the gateway log: ${s.slice(0, 6)}…`);
       }
       return { responses: recorded.length, secrets: upstream.length + ours.length };
     },
@@ -209,9 +248,7 @@ async function start(opts, mock, state) {
       }
     },
     async stop() {
-      try { process.kill(-child.pid, "SIGTERM"); } catch {}
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-      process.removeListener("exit", killGroup);
+      await halt();
       await mock.close();
       rmSync(state, { recursive: true, force: true });
     },
