@@ -170,7 +170,9 @@ mod tests {
         old.reverse();
         assert_eq!(throttled_for(&old, now), None);
         // No fixed buckets: ten failures straddling a quarter hour still count.
-        let straddle: Vec<u64> = (0..10).map(|i| 1_795_667_400_000 - 5 * min + i * min).collect();
+        let straddle: Vec<u64> = (0..10)
+            .map(|i| 1_795_667_400_000 - 5 * min + i * min)
+            .collect();
         assert!(throttled_for(&straddle, 1_795_667_400_000 + 5 * min).is_some());
         assert_eq!(throttled_for(&[], now), None);
     }
@@ -190,10 +192,23 @@ mod tests {
             key_hash_now: None,
         };
         assert!(session_valid(&s, &id, Some(admin), 1_000));
-        assert!(!session_valid(&s, &id, Some("a-new-admin-key-0123456789"), 1_000));
+        assert!(!session_valid(
+            &s,
+            &id,
+            Some("a-new-admin-key-0123456789"),
+            1_000
+        ));
         assert!(!session_valid(&s, &id, None, 1_000));
         assert!(!session_valid(&s, &id, Some(admin), 2_000), "expired");
-        assert!(!session_valid(&StoredSession { credential: None, ..s }, &id, Some(admin), 1_000));
+        assert!(!session_valid(
+            &StoredSession {
+                credential: None,
+                ..s
+            },
+            &id,
+            Some(admin),
+            1_000
+        ));
 
         let key = StoredSession {
             role: "key",
@@ -202,10 +217,24 @@ mod tests {
             key_hash_now: Some("hash-at-login"),
         };
         assert!(session_valid(&key, &id, None, 1_000));
-        let rotated = StoredSession { key_hash_now: Some("hash-after-rotation"), ..key };
+        let rotated = StoredSession {
+            key_hash_now: Some("hash-after-rotation"),
+            ..key
+        };
         assert!(!session_valid(&rotated, &id, None, 1_000));
-        let deleted = StoredSession { key_hash_now: None, ..key };
+        let deleted = StoredSession {
+            key_hash_now: None,
+            ..key
+        };
         assert!(!session_valid(&deleted, &id, Some(admin), 1_000));
-        assert!(!session_valid(&StoredSession { role: "other", ..key }, &id, Some(admin), 1_000));
+        assert!(!session_valid(
+            &StoredSession {
+                role: "other",
+                ..key
+            },
+            &id,
+            Some(admin),
+            1_000
+        ));
     }
 }

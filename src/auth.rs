@@ -155,10 +155,19 @@ mod tests {
     #[test]
     fn control_credentials() {
         let admin = Some("0123456789abcdef-admin");
-        assert_eq!(claimed_control_credential("0123456789abcdef-admin", admin), Claimed::Admin);
-        assert_eq!(claimed_control_credential("cgw_abc", admin), Claimed::ApiKey);
+        assert_eq!(
+            claimed_control_credential("0123456789abcdef-admin", admin),
+            Claimed::Admin
+        );
+        assert_eq!(
+            claimed_control_credential("cgw_abc", admin),
+            Claimed::ApiKey
+        );
         assert_eq!(claimed_control_credential("guess", admin), Claimed::Unknown);
-        assert_eq!(claimed_control_credential("0123456789abcdef-admin", None), Claimed::Unknown);
+        assert_eq!(
+            claimed_control_credential("0123456789abcdef-admin", None),
+            Claimed::Unknown
+        );
     }
 
     #[test]

@@ -286,7 +286,12 @@ mod tests {
         // Older exports carried an empty `settings`: still accepted.
         let mut old = doc.clone();
         old["data"]["settings"] = json!({});
-        assert_eq!(parse_import(&json!({"mode": "merge", "data": old})).unwrap().1, sample());
+        assert_eq!(
+            parse_import(&json!({"mode": "merge", "data": old}))
+                .unwrap()
+                .1,
+            sample()
+        );
         // The bare `data` object is accepted too.
         let (_, again) = parse_import(&json!({"mode": "merge", "data": doc["data"]})).unwrap();
         assert_eq!(again, sample());

@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn never_formatted_but_serialized_as_is() {
         let s = Secret::new("gho_supersecret");
-        assert_eq!(format!("{s:?} {s} {s:#?}"), "[redacted] [redacted] [redacted]");
+        assert_eq!(
+            format!("{s:?} {s} {s:#?}"),
+            "[redacted] [redacted] [redacted]"
+        );
         assert_eq!(serde_json::to_string(&s).unwrap(), r#""gho_supersecret""#);
         let back: Secret = serde_json::from_str(r#""gho_supersecret""#).unwrap();
         assert_eq!(back.expose(), "gho_supersecret");

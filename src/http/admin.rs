@@ -11,8 +11,8 @@ use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::new_api_key;
 use crate::ids::{random_bytes, uuid_v4};
 use crate::store::{accounts, db, keys, memory, now_ms, token_cipher};
-use crate::token_crypto;
 use crate::timestamp::iso8601;
+use crate::token_crypto;
 use crate::upstream::client;
 use crate::upstream::github::{self, PollOutcome};
 use crate::upstream::session::{config, forget_account};
@@ -252,11 +252,11 @@ async fn connect_account(env: &Env, token: &str) -> Result<Value, ApiError> {
 
 pub async fn list_accounts(env: &Env) -> Result<Response, ApiError> {
     let db = db(env)?;
-    let rows = accounts::list(&db).await?;
+    let mut rows = accounts::list(&db).await?;
     let cipher = token_cipher(env);
     if let Some(c) = cipher.as_deref() {
-        // Tokens written before the secret was set are sealed now; they still open below.
-        accounts::seal_clear_tokens(&db, &rows, c).await?;
+        // Tokens written before the secret was set are sealed now.
+        accounts::seal_clear_tokens(&db, &mut rows, c).await?;
     }
     Ok(json(
         200,

@@ -6,12 +6,12 @@ use worker::{Env, Request, Response};
 use super::admin::json_body;
 use super::json;
 use crate::api_error::ApiError;
-use crate::portability::{document, parse_import};
 use crate::ids::random_bytes;
+use crate::portability::{document, parse_import};
 use crate::secret::Secret;
 use crate::store::{db, memory, now_ms, portability, token_cipher};
-use crate::token_crypto;
 use crate::timestamp::iso8601;
+use crate::token_crypto;
 
 pub async fn export(env: &Env) -> Result<Response, ApiError> {
     let now = now_ms();
@@ -34,7 +34,8 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let cipher = token_cipher(env);
     for a in &mut data.github_accounts {
         if !token_crypto::is_sealed(a.token.expose()) {
-            let stored = token_crypto::store_form(cipher.as_deref(), a.id, a.token.expose(), random_bytes());
+            let stored =
+                token_crypto::store_form(cipher.as_deref(), a.id, a.token.expose(), random_bytes());
             a.token = Secret::new(stored);
         }
     }

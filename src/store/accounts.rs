@@ -205,34 +205,36 @@ pub async fn delete(db: &D1Database, id: i64) -> Result<bool, ApiError> {
     Ok(gone)
 }
 
-/// Seals tokens still stored in clear (written before TOKEN_ENCRYPTION_KEY was set).
-/// Each row is only rewritten if its token is still the one read, so a reconnect that
-/// raced this keeps its new token.
+/// Seals tokens still stored in clear (written before TOKEN_ENCRYPTION_KEY was set), and
+/// updates `rows` to match. Each row is only rewritten if its token is still the one read,
+/// so a reconnect that raced this keeps its new token.
 pub async fn seal_clear_tokens(
     db: &D1Database,
-    rows: &[AccountRow],
+    rows: &mut [AccountRow],
     cipher: &TokenCipher,
 ) -> Result<usize, ApiError> {
     let err = |e| storage_error("github_accounts seal", e);
     let mut statements = Vec::new();
-    for row in rows
-        .iter()
-        .filter(|r| !token_crypto::is_sealed(r.stored_token.expose()))
-    {
-        let sealed = cipher.seal(
-            row.id,
-            row.stored_token.expose(),
-            crate::ids::random_bytes(),
-        );
+    let mut sealed_rows = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let clear = row.stored_token.expose();
+        if token_crypto::is_sealed(clear) {
+            continue;
+        }
+        let sealed = cipher.seal(row.id, clear, crate::ids::random_bytes());
         statements.push(
             db.prepare("UPDATE github_accounts SET token = ?2 WHERE id = ?1 AND token = ?3")
-                .bind(&[num(row.id), js(&sealed), js(row.stored_token.expose())])
+                .bind(&[num(row.id), js(&sealed), js(clear)])
                 .map_err(err)?,
         );
+        sealed_rows.push((i, sealed));
     }
     let n = statements.len();
     if n > 0 {
         db.batch(statements).await.map_err(err)?;
+    }
+    for (i, sealed) in sealed_rows {
+        rows[i].stored_token = Secret::new(sealed);
     }
     Ok(n)
 }

@@ -27,7 +27,10 @@ thread_local! {
 pub fn token_cipher(env: &Env) -> Option<Rc<TokenCipher>> {
     CIPHER.with(|c| {
         c.get_or_init(|| {
-            let secret = env.secret(token_crypto::SECRET_NAME).ok().map(|s| s.to_string());
+            let secret = env
+                .secret(token_crypto::SECRET_NAME)
+                .ok()
+                .map(|s| s.to_string());
             TokenCipher::from_secret(secret.as_deref()).map(Rc::new)
         })
         .clone()

@@ -47,7 +47,8 @@ pub async fn export(db: &D1Database, cipher: Option<&TokenCipher>) -> Result<Dat
         .map_err(|e| storage_error("export github_accounts", e))?
         .into_iter()
         .map(|a| AccountRecord {
-            token: token_crypto::open(cipher, a.id, &a.token).unwrap_or_else(|_| Secret::new(a.token)),
+            token: token_crypto::open(cipher, a.id, &a.token)
+                .unwrap_or_else(|_| Secret::new(a.token)),
             id: a.id,
             login: a.login,
             name: a.name,

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::github::AccountType;
-use crate::secret::Secret;
 use super::headers::{copilot_headers, github_api_headers, CopilotCall};
 use super::{HttpRequest, Method, UpstreamConfig};
+use crate::secret::Secret;
 
 /// Refresh this long before `expires_at`, so a token never dies mid-request.
 pub const REFRESH_MARGIN_SECS: u64 = 60;

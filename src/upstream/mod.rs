@@ -92,11 +92,17 @@ mod tests {
         let r = HttpRequest {
             method: Method::Get,
             url: "https://api.github.com/user".into(),
-            headers: vec![("authorization", "token gho_secret".into()), ("accept", "x".into())],
+            headers: vec![
+                ("authorization", "token gho_secret".into()),
+                ("accept", "x".into()),
+            ],
             body: Some("{\"device_code\":\"d\"}".into()),
         };
         let shown = format!("{r:?}");
-        assert!(!shown.contains("gho_secret") && !shown.contains("device_code"), "{shown}");
+        assert!(
+            !shown.contains("gho_secret") && !shown.contains("device_code"),
+            "{shown}"
+        );
         assert!(shown.contains("[redacted]") && shown.contains("accept"));
     }
 

@@ -85,7 +85,11 @@ impl Copilot {
                     });
                 }
                 Err(e) if cannot_serve(&e) => {
-                    mark_problem(env, ctx, accounts[0].id, &e.message);
+                    // An unreadable token is shown from the secret's state, not stored:
+                    // it clears itself when the secret is restored.
+                    if e.code.as_deref() != Some(accounts::TOKEN_UNREADABLE) {
+                        mark_problem(env, ctx, accounts[0].id, &e.message);
+                    }
                     accounts.remove(0);
                     first_error.get_or_insert(e);
                 }
@@ -429,11 +433,13 @@ async fn serving_accounts(env: &Env, ctx: &Context) -> Result<Vec<AccountRow>, A
         ));
     }
     if let Some(cipher) = crate::store::token_cipher(env) {
-        if a.iter().any(|r| !token_crypto::is_sealed(r.stored_token.expose())) {
-            let (env, rows) = (env.clone(), a.clone());
+        if a.iter()
+            .any(|r| !token_crypto::is_sealed(r.stored_token.expose()))
+        {
+            let (env, mut rows) = (env.clone(), a.clone());
             ctx.wait_until(async move {
                 if let Ok(db) = db(&env) {
-                    if let Err(e) = accounts::seal_clear_tokens(&db, &rows, &cipher).await {
+                    if let Err(e) = accounts::seal_clear_tokens(&db, &mut rows, &cipher).await {
                         worker::console_warn!("could not encrypt stored tokens: {}", e.message);
                     }
                 }

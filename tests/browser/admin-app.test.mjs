@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import Anthropic from "@anthropic-ai/sdk";
-import { startGateway } from "../e2e/harness.mjs";
+import { startGateway, TOKEN_ENCRYPTION_KEY } from "../e2e/harness.mjs";
 import { AVATAR_HOST, buildAssets, foreignRequests, launch, openPage, shot, signIn } from "./browser.mjs";
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https://avatars.githubusercontent.com; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -401,6 +401,30 @@ test("on a phone, in dark mode, every page fits the screen", async () => {
   await page.getByRole("button", { name: /^Theme: system/ }).click();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "light");
   await context.close();
+});
+
+test("accounts: a token stored in clear is flagged, and one that cannot be read says why", async () => {
+  const { page } = admin;
+  const reload = async () => { await page.goto(`${gw.base}/#/accounts`); await page.reload(); };
+  // Redeployed without TOKEN_ENCRYPTION_KEY: a newly added account's token is stored in clear,
+  // and octocat's, sealed under the missing secret, cannot be read.
+  await gw.restart({ tokenKey: null });
+  const hubot = (await mockControl("GET", "/users")).find((u) => u.login === "hubot");
+  assert.equal((await gw.admin("POST", "/api/github/accounts", { token: hubot.github_token })).status, 201);
+  await reload();
+  await page.getByTestId("tokens-unencrypted").getByText("npx wrangler secret put TOKEN_ENCRYPTION_KEY").waitFor();
+  await page.locator("li.account[data-login=octocat] .account-problem").getByText(/TOKEN_ENCRYPTION_KEY is not set/).waitFor();
+  assert.equal(await page.locator("li.account[data-login=hubot] .account-problem").count(), 0);
+  await shot(page, "11b-account-token-problems");
+  // The secret is back: loading the page seals hubot's token, and nothing is flagged.
+  await gw.restart({ tokenKey: TOKEN_ENCRYPTION_KEY });
+  await reload();
+  await page.locator("li.account[data-login=hubot]").waitFor();
+  assert.equal(await page.getByTestId("tokens-unencrypted").count(), 0);
+  assert.equal(await page.locator(".account-problem").count(), 0, JSON.stringify((await gw.admin("GET", "/api/github/accounts")).body));
+  const listed = await gw.admin("GET", "/api/github/accounts");
+  assert.deepEqual(listed.body.map((a) => a.token_encrypted), [true, true]);
+  assert.equal((await gw.admin("DELETE", `/api/github/accounts/${hubot.id}`)).status, 204);
 });
 
 test("signing out ends the session on the server", async () => {

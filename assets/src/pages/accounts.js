@@ -79,7 +79,15 @@ export function accountsPage(main) {
       )));
       return;
     }
-    clear(listBox, h("ul.account-list", accounts.map(accountRow)));
+    const clearText = accounts.filter((a) => a.token_encrypted === false);
+    clear(listBox,
+      clearText.length
+        ? h("p.callout.callout-warn", { "data-testid": "tokens-unencrypted" }, icon("alert"), h("span",
+          h("strong", "GitHub tokens are stored unencrypted. "),
+          "Set a secret to encrypt them at rest: ", h("code", "npx wrangler secret put TOKEN_ENCRYPTION_KEY"),
+          " (a long random value; keep a copy: tokens sealed with it cannot be read without it). Stored tokens are encrypted the next time this page loads."))
+        : null,
+      h("ul.account-list", accounts.map(accountRow)));
   }
 
   function avatar(a) {
@@ -147,6 +155,7 @@ export function accountsPage(main) {
           a.account_type && a.account_type !== "individual" ? badge(a.account_type) : null,
           h("span.muted.small", "Connected ", timeEl(a.created_at)),
         ),
+        a.problem ? h("p.callout.callout-error.account-problem", { role: "alert" }, icon("alert"), h("span", a.problem)) : null,
       ),
       h("div.account-actions", !a.active || a.disabled ? prefer : null, toggle, remove),
     );
