@@ -15,6 +15,32 @@ pub struct Outcome {
     pub failed: bool,
 }
 
+/// Input plus output tokens, what a monthly budget counts. Saturating: an absurd number
+/// from the upstream must not wrap a budget around to zero.
+pub fn budget_tokens(u: &Usage) -> u64 {
+    u.input_tokens.saturating_add(u.output_tokens)
+}
+
+/// How a request is recorded: what its handler or stream reported, failed when the answer
+/// was an error (its status, or a refusal before any upstream call), with whatever tokens
+/// the upstream reported before it failed.
+pub fn settled(answer_failed: bool, reported: Option<Outcome>) -> Outcome {
+    let reported = reported.unwrap_or_default();
+    Outcome {
+        failed: reported.failed || answer_failed,
+        ..reported
+    }
+}
+
+/// The model a usage row is recorded under: the resolved model, at most 100 characters,
+/// or `-` for requests that never named one (a refusal, `/v1/models`).
+pub fn row_model(model: Option<&str>) -> String {
+    match model.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => m.chars().take(100).collect(),
+        None => "-".to_string(),
+    }
+}
+
 /// Usage of a non-stream answer, read from the upstream's own JSON (any of the APIs, and
 /// embeddings' `usage.prompt_tokens`).
 pub fn usage_from_json(api: Option<Api>, body: &str) -> Usage {
@@ -165,6 +191,46 @@ mod tests {
         q.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn settling_a_request() {
+        let used = Usage {
+            input_tokens: 10,
+            output_tokens: 2,
+            ..Usage::default()
+        };
+        let ok = Outcome {
+            usage: used,
+            failed: false,
+        };
+        assert_eq!(settled(false, Some(ok)), ok);
+        // A failed answer keeps the tokens the upstream reported.
+        assert_eq!(settled(true, Some(ok)), Outcome { failed: true, ..ok });
+        // A refusal before any upstream call: an error with no tokens.
+        assert_eq!(
+            settled(true, None),
+            Outcome {
+                failed: true,
+                usage: Usage::default()
+            }
+        );
+        assert!(settled(false, Some(Outcome { failed: true, ..ok })).failed);
+        assert_eq!(settled(false, None), Outcome::default());
+    }
+
+    #[test]
+    fn budgets_saturate_and_rows_are_labelled() {
+        let huge = Usage {
+            input_tokens: u64::MAX,
+            output_tokens: 5,
+            ..Usage::default()
+        };
+        assert_eq!(budget_tokens(&huge), u64::MAX);
+        assert_eq!(row_model(Some("claude-sonnet-4.5")), "claude-sonnet-4.5");
+        assert_eq!(row_model(Some(&"m".repeat(300))).len(), 100);
+        assert_eq!(row_model(Some("  ")), "-");
+        assert_eq!(row_model(None), "-");
     }
 
     #[test]

@@ -88,16 +88,20 @@ async fn handle(
         }
         r => {
             let caller = require_api_key(&req.headers(), env, ctx).await?;
-            let metered = matches!(
+            // Limits guard what costs: generation and embeddings. Every data-plane request
+            // is recorded, a refusal by a limit as an error.
+            let limited = matches!(
                 r,
                 Route::Embeddings | Route::ChatCompletions | Route::Messages | Route::Responses
             );
             let mut meter = Meter::default();
-            if !metered {
-                return data_route(r, req, env, ctx, &mut meter).await;
-            }
-            metering::enforce_limits(env, &caller).await?;
-            let result = data_route(r, req, env, ctx, &mut meter).await;
+            let result = match limited {
+                true => match metering::enforce_limits(env, &caller).await {
+                    Ok(()) => data_route(r, req, env, ctx, &mut meter).await,
+                    Err(refused) => Err(refused),
+                },
+                false => data_route(r, req, env, ctx, &mut meter).await,
+            };
             metering::settle(ctx, env, &caller, meter, &result);
             result
         }
@@ -165,7 +169,7 @@ async fn data_route(
         }
         Route::Messages => data_plane::generate(Api::Messages, req, env, ctx, meter).await,
         Route::Responses => data_plane::generate(Api::Responses, req, env, ctx, meter).await,
-        Route::CountTokens => data_plane::count_tokens(req, env, ctx).await,
+        Route::CountTokens => data_plane::count_tokens(req, env, ctx, meter).await,
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such route")),
     }
 }

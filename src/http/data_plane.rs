@@ -64,10 +64,22 @@ pub async fn embeddings(
     if v.get("input").is_none_or(Value::is_null) {
         return Err(ApiError::invalid("`input` is required").with_param("input"));
     }
-    meter.model = v.get("model").and_then(Value::as_str).map(str::to_string);
+    let asked = v.get("model").and_then(Value::as_str).unwrap_or_default();
+    meter.model = Some(asked.to_string());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
+    let catalog = copilot.catalog(ctx).await?;
+    let model = catalog.resolve(asked)?.id.clone();
+    // Recorded (and sent) under Copilot's own id, like every other request.
+    let body = if model == asked {
+        text
+    } else {
+        let mut v = v;
+        v["model"] = Value::String(model.clone());
+        crate::json_write::to_string(&v)
+    };
+    meter.model = Some(model);
     let resp = copilot
-        .send("/embeddings", Some(&text), &CallFacts::default())
+        .send("/embeddings", Some(&body), &CallFacts::default())
         .await?;
     if !(200..300).contains(&resp.status_code()) {
         return Ok(upstream_failure(ApiFormat::OpenAi, resp).await);
@@ -420,14 +432,22 @@ fn is_event_stream(resp: &Response) -> bool {
 /// `/v1/messages/count_tokens`: Copilot counts for models it serves on `/v1/messages`;
 /// for every other model, or when Copilot refuses, a local estimate. Never fails the
 /// client for want of a count (Claude Code calls this constantly).
-pub async fn count_tokens(req: Incoming, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+pub async fn count_tokens(
+    req: Incoming,
+    env: &Env,
+    ctx: &Context,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
     let client_beta = req.headers().get("anthropic-beta").ok().flatten();
     let text = read_body(&req).await?;
     let inbound = inbound::parse(Api::Messages, &text)?;
     drop(text);
+    meter.model = Some(inbound.model.clone());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
     let model = catalog.resolve(&inbound.model)?.clone();
+    // Counted as a request for the model, with no tokens: counting consumes none.
+    meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
     let mut body = inbound.body;
     body.insert("model".into(), Value::String(model.id.clone()));

@@ -15,7 +15,7 @@ use crate::api_error::{ApiError, ErrorKind};
 use crate::store::keys::KeyIdentity;
 use crate::store::{db, memory, now_ms, usage};
 use crate::timestamp::hour_bucket;
-use crate::usage_batch::UsageBatch;
+use crate::usage_batch::{UsageBatch, MAX_ROWS};
 
 /// How long counted usage waits for more before it is written.
 const GATHER: Duration = Duration::from_millis(500);
@@ -33,11 +33,12 @@ thread_local! {
     static WRITING: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Writes what this isolate has counted (nothing: no D1 call).
-async fn write_pending(env: &Env) {
+/// Writes up to `ROWS_PER_WRITE` rows this isolate has counted (nothing: no D1 call);
+/// false when the write failed.
+async fn write_pending(env: &Env) -> bool {
     let rows = PENDING.with(|p| p.borrow_mut().take(ROWS_PER_WRITE));
     if rows.is_empty() {
-        return;
+        return true;
     }
     WRITING.with(|w| w.set(w.get() + 1));
     let result = match db(env) {
@@ -51,13 +52,27 @@ async fn write_pending(env: &Env) {
             "usage write failed (kept for the next write, {lost} rows dropped): {}",
             e.message
         );
+        return false;
+    }
+    true
+}
+
+/// Writes batches until nothing is pending or a write fails (bounded: requests that end
+/// meanwhile cannot keep it going for ever).
+async fn write_all_pending(env: &Env) {
+    for _ in 0..=MAX_ROWS / ROWS_PER_WRITE {
+        if PENDING.with(|p| p.borrow().is_empty()) || !write_pending(env).await {
+            return;
+        }
     }
 }
 
-/// Before usage is read: this isolate's counts are written, and writes in flight have
-/// landed (polled: a future shared between requests must not wake another's task).
+/// Before usage is read: everything this isolate counted is written (in batches of
+/// `ROWS_PER_WRITE`), and writes in flight have landed (polled: a future shared between
+/// requests must not wake another's task). A failed write ends the flush: its rows stay
+/// pending for the next one.
 pub async fn flush(env: &Env) {
-    write_pending(env).await;
+    write_all_pending(env).await;
     for _ in 0..200 {
         if WRITING.with(Cell::get) == 0 {
             return;
@@ -84,8 +99,9 @@ impl Meter {
     }
 }
 
-/// Records the request once: now for a finished answer, when the stream ends for a
-/// streamed one. Failures count in `errors`, with the tokens the upstream reported.
+/// Records the request once: now for a finished answer or a refusal, when the stream
+/// ends for a streamed one. Failures count in `errors`, with the tokens the upstream
+/// reported.
 pub fn settle(
     ctx: &Context,
     env: &Env,
@@ -93,31 +109,19 @@ pub fn settle(
     meter: Meter,
     result: &Result<Response, ApiError>,
 ) {
-    let status_failed = match result {
+    let answer_failed = match result {
         Ok(r) => r.status_code() >= 400,
         Err(_) => true,
     };
-    let model = meter
-        .model
-        .map(|m| m.chars().take(100).collect::<String>())
-        .unwrap_or_else(|| "-".to_string());
+    let model = accounting::row_model(meter.model.as_deref());
     let key_id = caller.id.clone();
     let env = env.clone();
-    let pending = meter.pending.filter(|_| !status_failed);
-    let immediate = if status_failed {
-        Outcome {
-            failed: true,
-            ..meter.outcome.unwrap_or_default()
-        }
-    } else {
-        meter.outcome.unwrap_or_default()
-    };
+    let pending = meter.pending.filter(|_| !answer_failed);
+    let immediate = accounting::settled(answer_failed, meter.outcome);
     ctx.wait_until(async move {
         let outcome = match pending {
-            Some(rx) => rx.await.unwrap_or(Outcome {
-                failed: true,
-                ..Outcome::default()
-            }),
+            // A stream that ends without reporting (its task was dropped) failed.
+            Some(rx) => rx.await.unwrap_or_else(|_| accounting::settled(true, None)),
             None => immediate,
         };
         let hour = hour_bucket(now_ms());
@@ -125,10 +129,7 @@ pub fn settle(
             p.borrow_mut()
                 .add(&key_id, &model, &hour, outcome.usage, outcome.failed)
         });
-        memory::add_month_tokens(
-            &key_id,
-            outcome.usage.input_tokens + outcome.usage.output_tokens,
-        );
+        memory::add_month_tokens(&key_id, accounting::budget_tokens(&outcome.usage));
         let now = now_ms();
         let since = GATHERING_SINCE.with(Cell::get);
         // Another request's waitUntil writes it (unless that one was cancelled long ago).
@@ -138,7 +139,9 @@ pub fn settle(
         GATHERING_SINCE.with(|g| g.set(now));
         Delay::from(GATHER).await;
         GATHERING_SINCE.with(|g| g.set(0));
-        write_pending(&env).await;
+        // Everything pending, not only one batch: rows left behind could wait a long time
+        // for the next request in this isolate (or be lost with it).
+        write_all_pending(&env).await;
     });
 }
 

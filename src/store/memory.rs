@@ -60,7 +60,7 @@ pub fn add_month_tokens(key: &str, tokens: u64) {
     let now = super::now_ms();
     MONTH_TOKENS.with(|c| {
         c.borrow_mut()
-            .update(&key.to_string(), now, |n| *n += tokens)
+            .update(&key.to_string(), now, |n| *n = n.saturating_add(tokens))
     });
 }
 

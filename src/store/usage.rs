@@ -10,8 +10,10 @@ use crate::accounting::{GroupBy, UsageQuery};
 use crate::api_error::ApiError;
 use crate::usage_batch::{RowKey, Tally};
 
+/// Counts go to D1 as exact integers: an absurd upstream figure is capped at 2^53 rather
+/// than stored as an inexact float.
 fn num(n: u64) -> JsValue {
-    JsValue::from_f64(n as f64)
+    JsValue::from_f64(n.min(1 << 53) as f64)
 }
 
 /// Adds counted rows, each with an upsert, in one batch (one round trip, one transaction).

@@ -150,6 +150,57 @@ test("usage is written in batches, yet a read right after the answers already co
   assert.ok(records.every((x) => x.input_tokens > 0 && x.output_tokens > 0), JSON.stringify(records));
 });
 
+test("every data-plane request is recorded once: limit refusals as errors, token counts and model lists too", async () => {
+  const limited = await gw.createKey("refusals-recorded");
+  assert.equal((await gw.admin("PATCH", `/api/keys/${limited.id}`, { limits: { requests_per_minute: 1 } })).status, 200);
+  const { openai } = clients(limited.key);
+  await openai.chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: "allowed" }] });
+  await assert.rejects(openai.chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: "refused" }] }), (e) => e.status === 429);
+  const refusals = await usageOf({ key_id: limited.id, group_by: "key" }, (rs) => rs[0]?.errors >= 1);
+  assert.equal(refusals.body.records[0].requests, 1);
+  assert.equal(refusals.body.records[0].errors, 1, "the refusal is an error in the usage table");
+
+  const reader = await gw.createKey("counts-and-lists");
+  const count = await gw.fetch(`${gw.base}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "x-api-key": reader.key, "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5-20250929", messages: [{ role: "user", content: "how many?" }] }),
+  });
+  assert.equal(count.status, 200);
+  const models = await gw.fetch(`${gw.base}/v1/models`, { headers: { "x-api-key": reader.key } });
+  assert.equal(models.status, 200);
+  await models.arrayBuffer();
+  const got = await usageOf({ key_id: reader.id, group_by: "model" }, (rs) => rs.length >= 2);
+  const by = Object.fromEntries(got.body.records.map((r) => [r.model, r]));
+  assert.equal(by["claude-sonnet-4.5"]?.requests, 1, `count_tokens under the resolved model: ${JSON.stringify(got.body.records)}`);
+  assert.equal(by["claude-sonnet-4.5"].input_tokens, 0, "counting consumes no tokens");
+  assert.equal(by["-"]?.requests, 1, "the model list, which names no model");
+});
+
+test("embeddings are recorded (and sent) under the resolved model, not the name the client typed", async () => {
+  const key = await gw.createKey("embeddings-resolved");
+  await mock("/requests", { method: "DELETE" });
+  const r = await clients(key.key).openai.embeddings.create({ model: "TEXT-EMBEDDING-3-SMALL", input: "resolve me" });
+  assert.ok(r.data[0].embedding.length > 0);
+  const [sent] = await mock("/requests?path=%2Fcopilot%2Fembeddings");
+  assert.equal(sent.body.model, "text-embedding-3-small");
+  const got = await usageOf({ key_id: key.id, group_by: "model" }, (rs) => rs.length >= 1);
+  assert.deepEqual(got.body.records.map((x) => x.model), ["text-embedding-3-small"]);
+});
+
+test("a usage read writes everything this isolate counted, however many rows", async () => {
+  // More rows than two D1 batches (40 rows each): all must be in the first read.
+  const keys = [];
+  for (let i = 0; i < 90; i++) keys.push(await gw.createKey(`many-rows-${i}`));
+  await Promise.all(keys.map((k, i) => clients(k.key).openai.chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: `row ${i}` }] })));
+  const r = await gw.fetch(`${gw.base}/api/usage?${new URLSearchParams({ start: hourAgo(), end: hourAhead(), group_by: "key" })}`, {
+    headers: { authorization: `Bearer ${gw.adminKey}` },
+  });
+  const ids = new Set((await r.json()).records.filter((x) => x.requests >= 1).map((x) => x.key_id));
+  const missing = keys.filter((k) => !ids.has(k.id));
+  assert.equal(missing.length, 0, `${missing.length} of 90 rows not written before the read`);
+});
+
 test("an API key reads only its own usage; bad parameters are named", async () => {
   const a = await gw.createKey("reader-a");
   const b = await gw.createKey("reader-b");
