@@ -5,6 +5,7 @@
 //! unit-tested natively; `entry`, `http` and `store` are the thin I/O shell.
 
 pub mod accounting;
+pub mod admin_input;
 pub mod admin_session;
 pub mod api_error;
 pub mod assemble;

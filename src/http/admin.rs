@@ -7,6 +7,7 @@ use worker::{Context, Env, Request, Response};
 use super::data_plane::read_body;
 use super::incoming::Incoming;
 use super::{json, no_content};
+use crate::admin_input::{string_field, KeyUpdate};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::new_api_key;
 use crate::ids::{random_bytes, uuid_v4};
@@ -25,27 +26,6 @@ pub async fn json_body(req: &mut Request) -> Result<Value, ApiError> {
         return Err(ApiError::invalid("request body must be a JSON object"));
     }
     Ok(v)
-}
-
-fn string_field(body: &Value, field: &str, max_chars: usize) -> Result<String, ApiError> {
-    let s = body
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "`{field}` is required and must be a non-empty string"
-            ))
-            .with_param(field)
-        })?;
-    if s.chars().count() > max_chars {
-        return Err(
-            ApiError::invalid(format!("`{field}` is longer than {max_chars} characters"))
-                .with_param(field),
-        );
-    }
-    Ok(s.to_string())
 }
 
 fn not_found(what: &str) -> ApiError {
@@ -88,56 +68,15 @@ pub async fn list_keys(env: &Env) -> Result<Response, ApiError> {
     ))
 }
 
-/// `PATCH /api/keys/:id {"name"?, "limits"?: {"requests_per_minute"?, "tokens_per_month"?}}`:
-/// a limit set to null is removed, one left out is kept.
+/// `PATCH /api/keys/:id`: the whole body is checked first, then name and limits change
+/// in one statement (a bad limit never leaves a renamed key behind).
 pub async fn update_key(mut req: Request, env: &Env, id: &str) -> Result<Response, ApiError> {
-    let body = json_body(&mut req).await?;
-    let limits = body.get("limits");
-    if body.get("name").is_none() && limits.is_none() {
-        return Err(ApiError::invalid(
-            "nothing to change: send `name` and/or `limits`",
-        ));
-    }
-    let db = db(env)?;
-    let mut row = None;
-    if body.get("name").is_some() {
-        let name = string_field(&body, "name", 100)?;
-        row = Some(
-            keys::rename(&db, id, &name)
-                .await?
-                .ok_or_else(|| not_found("API key"))?,
-        );
-    }
-    if let Some(limits) = limits {
-        if !limits.is_object() {
-            return Err(ApiError::invalid("`limits` must be an object").with_param("limits"));
-        }
-        let rpm = limit_field(limits, "requests_per_minute")?;
-        let monthly = limit_field(limits, "tokens_per_month")?;
-        row = Some(
-            keys::set_limits(&db, id, rpm, monthly)
-                .await?
-                .ok_or_else(|| not_found("API key"))?,
-        );
-        memory::forget_keys();
-    }
-    let row = row.ok_or_else(|| not_found("API key"))?;
+    let update = KeyUpdate::parse(&json_body(&mut req).await?)?;
+    let row = keys::update(&db(env)?, id, &update)
+        .await?
+        .ok_or_else(|| not_found("API key"))?;
+    memory::forget_keys();
     Ok(json(200, &key_json(&row, None)))
-}
-
-/// None: not in the request; Some(None): remove the limit; Some(Some(n)): set it.
-fn limit_field(limits: &Value, field: &str) -> Result<Option<Option<u64>>, ApiError> {
-    match limits.get(field) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(v) => match v.as_u64().filter(|n| *n > 0 && *n <= 1_000_000_000_000) {
-            Some(n) => Ok(Some(Some(n))),
-            None => Err(ApiError::invalid(format!(
-                "`limits.{field}` must be a positive integer or null"
-            ))
-            .with_param(format!("limits.{field}"))),
-        },
-    }
 }
 
 pub async fn rotate_key(env: &Env, id: &str) -> Result<Response, ApiError> {

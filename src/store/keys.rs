@@ -5,8 +5,9 @@ use worker::D1Database;
 
 use worker::wasm_bindgen::JsValue;
 
-use super::{js, storage_error};
+use super::{js, js_opt, storage_error};
 
+use crate::admin_input::KeyUpdate;
 use crate::api_error::ApiError;
 use crate::auth::NewApiKey;
 
@@ -60,17 +61,6 @@ pub async fn list(db: &D1Database) -> Result<Vec<ApiKeyRow>, ApiError> {
     .map_err(|e| storage_error("api_keys list", e))
 }
 
-pub async fn rename(db: &D1Database, id: &str, name: &str) -> Result<Option<ApiKeyRow>, ApiError> {
-    db.prepare(format!(
-        "UPDATE api_keys SET name = ?1 WHERE id = ?2 RETURNING {COLUMNS}"
-    ))
-    .bind(&[js(name), js(id)])
-    .map_err(|e| storage_error("api_keys rename", e))?
-    .first::<ApiKeyRow>(None)
-    .await
-    .map_err(|e| storage_error("api_keys rename", e))
-}
-
 /// Replaces the key material; the id (and so the usage history) stays.
 pub async fn rotate(
     db: &D1Database,
@@ -98,35 +88,36 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool, ApiError> {
     Ok(row.is_some())
 }
 
-/// Sets or clears (None) the key's limits.
-pub async fn set_limits(
+/// Applies a checked update in one statement: the name and each limit change only when
+/// the update has them (a limit set to None is removed).
+pub async fn update(
     db: &D1Database,
     id: &str,
-    rpm: Option<Option<u64>>,
-    monthly: Option<Option<u64>>,
+    u: &KeyUpdate,
 ) -> Result<Option<ApiKeyRow>, ApiError> {
     let v = |o: Option<u64>| {
         o.map(|n| JsValue::from_f64(n as f64))
             .unwrap_or(JsValue::NULL)
     };
-    // A limit left out of the request keeps its value (?2/?4 say whether to set it).
     db.prepare(format!(
         "UPDATE api_keys SET
-           rpm_limit = CASE WHEN ?2 THEN ?3 ELSE rpm_limit END,
-           monthly_token_limit = CASE WHEN ?4 THEN ?5 ELSE monthly_token_limit END
+           name = COALESCE(?2, name),
+           rpm_limit = CASE WHEN ?3 THEN ?4 ELSE rpm_limit END,
+           monthly_token_limit = CASE WHEN ?5 THEN ?6 ELSE monthly_token_limit END
          WHERE id = ?1 RETURNING {COLUMNS}"
     ))
     .bind(&[
         js(id),
-        JsValue::from_bool(rpm.is_some()),
-        v(rpm.flatten()),
-        JsValue::from_bool(monthly.is_some()),
-        v(monthly.flatten()),
+        js_opt(u.name.as_deref()),
+        JsValue::from_bool(u.rpm.is_some()),
+        v(u.rpm.flatten()),
+        JsValue::from_bool(u.monthly.is_some()),
+        v(u.monthly.flatten()),
     ])
-    .map_err(|e| storage_error("api_keys limits", e))?
+    .map_err(|e| storage_error("api_keys update", e))?
     .first::<ApiKeyRow>(None)
     .await
-    .map_err(|e| storage_error("api_keys limits", e))
+    .map_err(|e| storage_error("api_keys update", e))
 }
 
 pub async fn find_by_hash(db: &D1Database, hash: &str) -> Result<Option<KeyIdentity>, ApiError> {

@@ -222,3 +222,37 @@ test("accounts: add by token, list, activate, remove", async () => {
   controlError(await gw.admin("DELETE", "/api/github/accounts/1003"), 404);
   controlError(await gw.admin("POST", "/api/github/accounts/abc/activate"), 404);
 });
+
+test("a key update with one bad field changes nothing", async () => {
+  const k = await gw.createKey("atomic-update");
+  const bad = await gw.admin("PATCH", `/api/keys/${k.id}`, { name: "renamed", limits: { requests_per_minute: -1 } });
+  controlError(bad, 400);
+  assert.match(bad.body.error.message, /requests_per_minute/);
+  const after = (await gw.admin("GET", "/api/keys")).body.find((x) => x.id === k.id);
+  assert.equal(after.name, "atomic-update", "not renamed by a refused update");
+  const good = await gw.admin("PATCH", `/api/keys/${k.id}`, { name: "renamed", limits: { requests_per_minute: 7 } });
+  assert.equal(good.status, 200);
+  assert.equal(good.body.name, "renamed");
+  assert.deepEqual(good.body.limits, { requests_per_minute: 7, tokens_per_month: null });
+  controlError(await gw.admin("PATCH", "/api/keys/no-such-key", { name: "x" }), 404);
+});
+
+test("removing the preferred account and promoting the next is one transaction", async () => {
+  const users = gw.mock.state.users;
+  await gw.admin("POST", "/api/github/accounts", { token: users.find((u) => u.id === 1002).github_token });
+  const preferred = (await gw.admin("GET", "/api/github/accounts")).body.find((a) => a.active);
+  // A fault in the promotion (injected with a trigger) must leave the account in place.
+  gw.d1("CREATE TRIGGER no_promotion BEFORE UPDATE OF active ON github_accounts WHEN NEW.active = 1 BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+  try {
+    const failed = await gw.admin("DELETE", `/api/github/accounts/${preferred.id}`);
+    assert.equal(failed.status, 503);
+    const still = (await gw.admin("GET", "/api/github/accounts")).body;
+    assert.ok(still.some((a) => a.id === preferred.id && a.active), "nothing was deleted");
+  } finally {
+    gw.d1("DROP TRIGGER no_promotion");
+  }
+  assert.equal((await gw.admin("DELETE", `/api/github/accounts/${preferred.id}`)).status, 204);
+  const left = (await gw.admin("GET", "/api/github/accounts")).body;
+  assert.ok(!left.some((a) => a.id === preferred.id));
+  assert.equal(left.filter((a) => a.active).length, 1, "the next enabled account took over");
+});
