@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, ErrorKind};
 use crate::relay::{anthropic_usage_into, openai_usage_into};
 use crate::translate::Usage;
 use crate::upstream::routing::Api;
@@ -175,6 +175,32 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The minute a request falls in, for requests-per-minute windows.
+/// The 429 for a key past its monthly token budget, if it is.
+pub fn monthly_refusal(used: u64, limit: u64, now_ms: u64) -> Option<ApiError> {
+    (used >= limit).then(|| {
+        let mut e = ApiError::new(
+            ErrorKind::RateLimit,
+            format!("this API key has used its {limit} tokens for this month; the budget resets on the 1st (UTC)"),
+        )
+        .with_code("monthly_token_limit");
+        e.retry_after = Some(seconds_until_next_month(now_ms).to_string());
+        e
+    })
+}
+
+/// The 429 for a key whose `count`-th request this minute is over its limit, if it is.
+pub fn rpm_refusal(count: u64, limit: u64, now_ms: u64) -> Option<ApiError> {
+    (count > limit).then(|| {
+        let mut e = ApiError::new(
+            ErrorKind::RateLimit,
+            format!("this API key is limited to {limit} requests per minute"),
+        )
+        .with_code("rate_limit_exceeded");
+        e.retry_after = Some(seconds_until_next_minute(now_ms).to_string());
+        e
+    })
+}
+
 pub fn minute_bucket(now_ms: u64) -> String {
     crate::timestamp::iso8601(now_ms)[..16].to_string()
 }
@@ -191,6 +217,29 @@ mod tests {
         q.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn limit_refusals() {
+        // 2026-11-26T04:51:39Z
+        let now = 1_795_668_699_000;
+        assert!(monthly_refusal(99, 100, now).is_none());
+        let e = monthly_refusal(100, 100, now).unwrap();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (429, Some("monthly_token_limit"))
+        );
+        assert_eq!(
+            e.retry_after,
+            Some(seconds_until_next_month(now).to_string())
+        );
+        assert!(
+            rpm_refusal(2, 2, now).is_none(),
+            "the limit itself is allowed"
+        );
+        let e = rpm_refusal(3, 2, now).unwrap();
+        assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded"));
+        assert_eq!(e.retry_after.as_deref(), Some("21"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use futures::channel::oneshot;
 use worker::{Context, Delay, Env, Response};
 
 use crate::accounting::{self, Outcome};
-use crate::api_error::{ApiError, ErrorKind};
+use crate::api_error::ApiError;
 use crate::store::keys::KeyIdentity;
 use crate::store::{db, memory, now_ms, usage};
 use crate::timestamp::hour_bucket;
@@ -177,26 +177,14 @@ async fn check_limits(env: &Env, caller: &KeyIdentity) -> Result<(), ApiError> {
                 n
             }
         };
-        if used >= limit {
-            let mut e = ApiError::new(
-                ErrorKind::RateLimit,
-                format!("this API key has used its {limit} tokens for this month; the budget resets on the 1st (UTC)"),
-            )
-            .with_code("monthly_token_limit");
-            e.retry_after = Some(accounting::seconds_until_next_month(now).to_string());
-            return Err(e);
+        if let Some(refused) = accounting::monthly_refusal(used, limit, now) {
+            return Err(refused);
         }
     }
     if let Some(limit) = caller.rpm_limit {
         let count = usage::hit_minute(&db, &caller.id, &accounting::minute_bucket(now)).await?;
-        if count > limit {
-            let mut e = ApiError::new(
-                ErrorKind::RateLimit,
-                format!("this API key is limited to {limit} requests per minute"),
-            )
-            .with_code("rate_limit_exceeded");
-            e.retry_after = Some(accounting::seconds_until_next_minute(now).to_string());
-            return Err(e);
+        if let Some(refused) = accounting::rpm_refusal(count, limit, now) {
+            return Err(refused);
         }
     }
     Ok(())
