@@ -109,6 +109,44 @@ impl UsageBatch {
     }
 }
 
+/// Counts go to D1 as exact integers: an absurd upstream figure is capped at 2^53.
+const MAX_EXACT: u64 = 1 << 53;
+
+/// Rows as JSON arrays `[[key_id, model, hour, requests, errors, input, output, cache_read,
+/// cache_creation], …]` of at most about `max_bytes` each (a row is never split).
+pub fn rows_json(rows: &[(RowKey, Tally)], max_bytes: usize) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::from("[");
+    for (k, t) in rows {
+        let u = &t.usage;
+        let row = serde_json::json!([
+            k.key_id,
+            k.model,
+            k.hour,
+            t.requests.min(MAX_EXACT),
+            t.errors.min(MAX_EXACT),
+            u.input_tokens.min(MAX_EXACT),
+            u.output_tokens.min(MAX_EXACT),
+            u.cache_read_tokens.min(MAX_EXACT),
+            u.cache_creation_tokens.min(MAX_EXACT),
+        ])
+        .to_string();
+        if current.len() > 1 && current.len() + row.len() + 1 > max_bytes {
+            current.push(']');
+            chunks.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&row);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        chunks.push(current);
+    }
+    chunks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +242,51 @@ mod tests {
         let rest: Vec<_> = b.take(3).into_iter().map(|(k, _)| k.key_id).collect();
         assert_eq!(rest, ["d"]);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn rows_travel_as_json_chunks() {
+        let mut b = UsageBatch::default();
+        for k in ["a\"quoted", "b", "c"] {
+            b.add(
+                k,
+                "claude-sonnet-4.5",
+                "2026-11-26T08",
+                usage(u64::MAX, 3),
+                true,
+            );
+        }
+        let rows = b.take(usize::MAX);
+        let all = rows_json(&rows, usize::MAX);
+        assert_eq!(all.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&all[0]).unwrap();
+        assert_eq!(
+            v[0],
+            serde_json::json!([
+                "a\"quoted",
+                "claude-sonnet-4.5",
+                "2026-11-26T08",
+                0,
+                1,
+                1u64 << 53,
+                3,
+                (u64::MAX / 2).min(1 << 53),
+                1
+            ])
+        );
+        // Small chunks: one row each, every chunk valid JSON, no row lost.
+        let small = rows_json(&rows, 10);
+        assert_eq!(small.len(), 3);
+        let n: usize = small
+            .iter()
+            .map(|c| {
+                serde_json::from_str::<Vec<serde_json::Value>>(c)
+                    .unwrap()
+                    .len()
+            })
+            .sum();
+        assert_eq!(n, 3);
+        assert!(rows_json(&[], 100).is_empty());
     }
 
     #[test]

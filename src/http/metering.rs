@@ -19,9 +19,6 @@ use crate::usage_batch::{UsageBatch, MAX_ROWS};
 
 /// How long counted usage waits for more before it is written.
 const GATHER: Duration = Duration::from_millis(500);
-/// Rows per D1 batch: well inside the free plan's 50 queries per invocation (more rows
-/// than this, rare, wait for the next write).
-const ROWS_PER_WRITE: usize = 40;
 /// A gathering `waitUntil` older than this was cancelled by the runtime; another takes over.
 const STALE_GATHER_MS: u64 = 10_000;
 
@@ -33,10 +30,10 @@ thread_local! {
     static WRITING: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Writes up to `ROWS_PER_WRITE` rows this isolate has counted (nothing: no D1 call);
-/// false when the write failed.
+/// Writes every row this isolate has counted (nothing: no D1 call; a few statements
+/// however many rows); false when the write failed.
 async fn write_pending(env: &Env) -> bool {
-    let rows = PENDING.with(|p| p.borrow_mut().take(ROWS_PER_WRITE));
+    let rows = PENDING.with(|p| p.borrow_mut().take(MAX_ROWS));
     if rows.is_empty() {
         return true;
     }
@@ -57,22 +54,11 @@ async fn write_pending(env: &Env) -> bool {
     true
 }
 
-/// Writes batches until nothing is pending or a write fails (bounded: requests that end
-/// meanwhile cannot keep it going for ever).
-async fn write_all_pending(env: &Env) {
-    for _ in 0..=MAX_ROWS / ROWS_PER_WRITE {
-        if PENDING.with(|p| p.borrow().is_empty()) || !write_pending(env).await {
-            return;
-        }
-    }
-}
-
-/// Before usage is read: everything this isolate counted is written (in batches of
-/// `ROWS_PER_WRITE`), and writes in flight have landed (polled: a future shared between
-/// requests must not wake another's task). A failed write ends the flush: its rows stay
-/// pending for the next one.
+/// Before usage is read: everything this isolate counted is written, and writes in flight
+/// have landed (polled: a future shared between requests must not wake another's task).
+/// Rows of a failed write stay pending for the next one.
 pub async fn flush(env: &Env) {
-    write_all_pending(env).await;
+    write_pending(env).await;
     for _ in 0..200 {
         if WRITING.with(Cell::get) == 0 {
             return;
@@ -139,9 +125,7 @@ pub fn settle(
         GATHERING_SINCE.with(|g| g.set(now));
         Delay::from(GATHER).await;
         GATHERING_SINCE.with(|g| g.set(0));
-        // Everything pending, not only one batch: rows left behind could wait a long time
-        // for the next request in this isolate (or be lost with it).
-        write_all_pending(&env).await;
+        write_pending(&env).await;
     });
 }
 

@@ -10,20 +10,21 @@ use crate::accounting::{GroupBy, UsageQuery};
 use crate::api_error::ApiError;
 use crate::usage_batch::{RowKey, Tally};
 
-/// Counts go to D1 as exact integers: an absurd upstream figure is capped at 2^53 rather
-/// than stored as an inexact float.
-fn num(n: u64) -> JsValue {
-    JsValue::from_f64(n.min(1 << 53) as f64)
-}
-
-/// Adds counted rows, each with an upsert, in one batch (one round trip, one transaction).
+/// Adds counted rows with additive upserts: one statement per chunk of rows (read with
+/// `json_each`), all in one batch (one round trip, one transaction). However many rows
+/// are pending, a write is a handful of queries, well inside the free plan's 50 per
+/// invocation.
 pub async fn record(db: &D1Database, rows: &[(RowKey, Tally)]) -> Result<(), ApiError> {
-    let statements = rows
+    let statements = crate::usage_batch::rows_json(rows, CHUNK_BYTES)
         .iter()
-        .map(|(k, t)| {
+        .map(|chunk| {
             db.prepare(
-                "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens,
+                                    cache_read_tokens, cache_creation_tokens)
+                 SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]',
+                        value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]',
+                        value ->> '$[8]'
+                 FROM json_each(?1) WHERE true
                  ON CONFLICT (key_id, model, hour) DO UPDATE SET
                    requests = requests + excluded.requests,
                    errors = errors + excluded.errors,
@@ -32,25 +33,21 @@ pub async fn record(db: &D1Database, rows: &[(RowKey, Tally)]) -> Result<(), Api
                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
                    cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens",
             )
-            .bind(&[
-                js(&k.key_id),
-                js(&k.model),
-                js(&k.hour),
-                num(t.requests),
-                num(t.errors),
-                num(t.usage.input_tokens),
-                num(t.usage.output_tokens),
-                num(t.usage.cache_read_tokens),
-                num(t.usage.cache_creation_tokens),
-            ])
+            .bind(&[js(chunk)])
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| storage_error("usage record", e))?;
+    if statements.is_empty() {
+        return Ok(());
+    }
     db.batch(statements)
         .await
         .map_err(|e| storage_error("usage record", e))?;
     Ok(())
 }
+
+/// A bound value may be 2 MB; chunks stay well below.
+const CHUNK_BYTES: usize = 512 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UsageRecord {
