@@ -6,7 +6,9 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use worker::{Context, Env, Response};
 
-use super::copilot::{self, CopilotToken, REFRESH_MARGIN_SECS};
+use super::copilot::{
+    self, account_lost, exchange_error, worth_another_account, CopilotToken, REFRESH_MARGIN_SECS,
+};
 use super::headers::{CopilotCall, Initiator};
 use super::routing::{self, Api, EndpointSource};
 use super::{client, UpstreamConfig};
@@ -44,6 +46,8 @@ pub struct Copilot {
     accounts: Vec<AccountRow>,
     current: usize,
     token: CopilotToken,
+    /// A lost account was dropped and another serves (see `replace_lost_account`).
+    switched: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,9 +85,10 @@ impl Copilot {
                         accounts,
                         current: 0,
                         token,
+                        switched: false,
                     });
                 }
-                Err(e) if e.status == 401 || e.status == 403 => {
+                Err(e) if account_lost(&e) => {
                     mark_problem(env, ctx, accounts[0].id, &e.message);
                     accounts.remove(0);
                     first_error.get_or_insert(e);
@@ -108,7 +113,7 @@ impl Copilot {
 
     /// Whether the account serving now is not the one the request started on.
     pub fn failed_over(&self) -> bool {
-        self.current > 0
+        self.current > 0 || self.switched
     }
 
     /// Puts the conversation's account (if it had one and it is still enabled) first.
@@ -132,11 +137,21 @@ impl Copilot {
             return Ok(());
         };
         if pos != self.current {
-            let account = self.accounts.remove(pos);
-            self.accounts.insert(0, account);
-            self.current = 0;
-            self.token =
-                token_for(&self.env, Some(ctx), &self.cfg, &self.accounts[0], false).await?;
+            match token_for(&self.env, Some(ctx), &self.cfg, &self.accounts[pos], false).await {
+                Ok(token) => {
+                    let account = self.accounts.remove(pos);
+                    self.accounts.insert(0, account);
+                    self.current = 0;
+                    self.token = token;
+                }
+                // The conversation's account is gone: marked, and the conversation moves on.
+                Err(e) if account_lost(&e) => {
+                    mark_problem(&self.env, ctx, self.accounts[pos].id, &e.message);
+                    self.accounts.remove(pos);
+                    self.switched = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -162,8 +177,10 @@ impl Copilot {
     }
 
     /// Sends to Copilot. A 401 means the token died early (revoked, or expired between
-    /// check and use): mint a new one and try once more. A 429 or 402 (rate limited or out
-    /// of quota) moves the request once to the next enabled account, if there is one.
+    /// check and use): mint a new one and try once more; if GitHub refuses that (the
+    /// account is lost), the account is marked and the next enabled one serves. A 429,
+    /// 402 or 5xx (rate limited, out of quota, failing) moves the request once to the next
+    /// enabled account, if there is one.
     pub async fn send(
         &mut self,
         path: &str,
@@ -172,6 +189,8 @@ impl Copilot {
     ) -> Result<Response, ApiError> {
         let mut refreshed = false;
         let mut moved = false;
+        // The first lost account's error is the answer if no account can serve.
+        let mut first_lost: Option<ApiError> = None;
         loop {
             let request_id = ids::uuid_v4();
             let call = CopilotCall {
@@ -188,11 +207,23 @@ impl Copilot {
             if status == 401 && !refreshed {
                 refreshed = true;
                 memory::forget_token(self.account().id);
-                self.token = token_for(&self.env, None, &self.cfg, self.account(), true).await?;
+                match token_for(&self.env, None, &self.cfg, self.account(), true).await {
+                    Ok(token) => self.token = token,
+                    Err(e) if account_lost(&e) => {
+                        mark_problem_now(&self.env, self.account().id, &e.message).await;
+                        let replaced = self.replace_lost_account(&e.message).await;
+                        let first = first_lost.take().unwrap_or(e);
+                        if !replaced {
+                            return Err(first);
+                        }
+                        first_lost = Some(first);
+                        refreshed = false;
+                    }
+                    Err(e) => return Err(e),
+                }
                 continue;
             }
-            let exhausted = status == 429 || status == 402 || status >= 500;
-            if exhausted && !moved && self.current + 1 < self.accounts.len() {
+            if worth_another_account(status) && !moved && self.current + 1 < self.accounts.len() {
                 moved = true;
                 let next = &self.accounts[self.current + 1];
                 match token_for(&self.env, None, &self.cfg, next, false).await {
@@ -209,12 +240,48 @@ impl Copilot {
                     }
                     // The next account cannot serve either: the first answer stands.
                     Err(e) => {
-                        worker::console_warn!("failover to {} failed: {}", next.login, e.message)
+                        worker::console_warn!("failover to {} failed: {}", next.login, e.message);
+                        if account_lost(&e) {
+                            mark_problem_now(&self.env, next.id, &e.message).await;
+                        }
                     }
                 }
             }
             return Ok(resp);
         }
+    }
+
+    /// The serving account is lost (its refresh failed with `why`, already marked): the
+    /// next enabled account that can mint a token takes over; lost ones on the way are
+    /// marked too. False when none can.
+    async fn replace_lost_account(&mut self, why: &str) -> bool {
+        let mut next = self.current + 1;
+        while next < self.accounts.len() {
+            let candidate = &self.accounts[next];
+            match token_for(&self.env, None, &self.cfg, candidate, false).await {
+                Ok(token) => {
+                    worker::console_warn!(
+                        "account {} is lost ({why}); failing over to {}",
+                        self.account().login,
+                        candidate.login
+                    );
+                    // The lost accounts leave this request's list; the new one serves.
+                    self.accounts.drain(self.current..next);
+                    self.token = token;
+                    self.switched = true;
+                    return true;
+                }
+                Err(e) if account_lost(&e) => {
+                    mark_problem_now(&self.env, candidate.id, &e.message).await;
+                    next += 1;
+                }
+                Err(e) => {
+                    worker::console_warn!("failover to {} failed: {}", candidate.login, e.message);
+                    break;
+                }
+            }
+        }
+        false
     }
 
     /// The catalog: isolate memory, then KV (fresh for 10 min), then `GET /models`; a
@@ -379,6 +446,15 @@ fn mark_problem(env: &Env, ctx: &Context, account: i64, problem: &str) {
     });
 }
 
+/// `mark_problem` without a request context: the write is awaited (this can run inside a
+/// response stream, after the handler returned).
+async fn mark_problem_now(env: &Env, account: i64, problem: &str) {
+    memory::forget_accounts();
+    if let Ok(db) = db(env) {
+        let _ = accounts::set_problem(&db, account, Some(problem)).await;
+    }
+}
+
 fn clear_problem(env: &Env, ctx: &Context, account: i64) {
     memory::forget_accounts();
     let env = env.clone();
@@ -486,26 +562,4 @@ pub async fn forget_account(env: &Env, account: i64) {
 
 fn github_fingerprint(github_token: &str) -> String {
     sha256_hex(github_token)[..16].to_string()
-}
-
-fn exchange_error(status: u16, body: &str, login: &str) -> ApiError {
-    match status {
-        401 => ApiError::new(
-            ErrorKind::Authentication,
-            format!(
-                "GitHub rejected the token of the connected account '{login}' (revoked or expired). \
-                 An admin must reconnect it on the admin page."
-            ),
-        )
-        .with_code("github_token_invalid"),
-        403 | 404 => ApiError::new(
-            ErrorKind::Permission,
-            format!("GitHub account '{login}' has no Copilot access: {}", upstream_message(body)),
-        )
-        .with_code("no_copilot_access"),
-        _ => ApiError::new(
-            ErrorKind::BadGateway,
-            format!("GitHub's Copilot token exchange failed ({status}): {}", upstream_message(body)),
-        ),
-    }
 }
