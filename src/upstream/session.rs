@@ -1,15 +1,19 @@
 //! A data-plane request's view of Copilot: the active account, a valid Copilot token,
-//! the model catalog, and sending with one token refresh on 401.
+//! the model catalog, capability probes, and sending with one token refresh on 401.
 
+use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
+use futures::future::{select, Either};
 use serde::{Deserialize, Serialize};
-use worker::{Context, Env, Response};
+use worker::{Context, Delay, Env, Response};
 
 use super::copilot::{
     self, account_lost, exchange_error, worth_another_account, CopilotToken, REFRESH_MARGIN_SECS,
 };
 use super::headers::{CopilotCall, Initiator};
+use super::probe::{self, Known, ProbeBook, ProbeKey, ProbeRecord};
 use super::routing::{self, Api, EndpointSource};
 use super::{client, UpstreamConfig};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
@@ -49,6 +53,25 @@ pub struct Copilot {
     /// A lost account was dropped and another serves (see `replace_lost_account`).
     switched: bool,
 }
+
+thread_local! {
+    /// Capability probes this isolate ran or read, and the ones running now.
+    static PROBES: RefCell<ProbeBook> = RefCell::new(ProbeBook::new(256));
+}
+
+/// Ends a probe's claim when the probe finishes or its request goes away.
+struct ProbeClaim(ProbeKey);
+
+impl Drop for ProbeClaim {
+    fn drop(&mut self) {
+        PROBES.with(|b| b.borrow_mut().end(&self.0));
+    }
+}
+
+/// How often a request waiting for another request's probe looks for its result.
+const PROBE_POLL_MS: u64 = 100;
+/// One probe call that takes longer than this is an unclear answer.
+const PROBE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 struct CachedCatalog {
@@ -187,6 +210,18 @@ impl Copilot {
         body: Option<&str>,
         facts: &CallFacts,
     ) -> Result<Response, ApiError> {
+        self.send_on(path, body, facts, true).await
+    }
+
+    /// `send`, with `failover` false: the serving account only (a probe asks about this
+    /// account, and must not add load to the others).
+    async fn send_on(
+        &mut self,
+        path: &str,
+        body: Option<&str>,
+        facts: &CallFacts,
+        failover: bool,
+    ) -> Result<Response, ApiError> {
         let mut refreshed = false;
         let mut moved = false;
         // The first lost account's error is the answer if no account can serve.
@@ -211,7 +246,7 @@ impl Copilot {
                     Ok(token) => self.token = token,
                     Err(e) if account_lost(&e) => {
                         mark_problem_now(&self.env, self.account().id, &e.message).await;
-                        let replaced = self.replace_lost_account(&e.message).await;
+                        let replaced = failover && self.replace_lost_account(&e.message).await;
                         let first = first_lost.take().unwrap_or(e);
                         if !replaced {
                             return Err(first);
@@ -223,7 +258,11 @@ impl Copilot {
                 }
                 continue;
             }
-            if worth_another_account(status) && !moved && self.current + 1 < self.accounts.len() {
+            if failover
+                && worth_another_account(status)
+                && !moved
+                && self.current + 1 < self.accounts.len()
+            {
                 moved = true;
                 let next = &self.accounts[self.current + 1];
                 match token_for(&self.env, None, &self.cfg, next, false).await {
@@ -350,8 +389,11 @@ impl Copilot {
         Ok((body, parsed))
     }
 
-    /// The model's endpoints: from the catalog, else a cached probe, else a fresh probe,
-    /// else a guess from the name.
+    /// The model's endpoints: from the catalog, else a probe's result (isolate memory,
+    /// then KV), else a fresh probe of the serving account. A clear result is kept a day;
+    /// an unclear one (throttled, failing) is the name's guess for five minutes, so a
+    /// throttled account is not probed on every request. One probe per model runs in an
+    /// isolate at a time; concurrent requests wait for its result.
     pub async fn endpoints(
         &mut self,
         ctx: &Context,
@@ -364,45 +406,93 @@ impl Copilot {
             return (Endpoints::default(), EndpointSource::Catalog);
         }
 
-        let key = cache::probe_key(self.account().id, &model.id);
-        if let Some(e) = cache::get::<Endpoints>(&self.env, &key).await {
-            return (e, EndpointSource::Probe);
-        }
-        let guess = routing::guess_endpoints(&model.id);
-        let body = routing::probe_body(&model.id);
-        let mut found = Endpoints::default();
-        let mut certain = true;
-        for api in Api::all() {
-            let answer = match self
-                .send(api.upstream_path(), Some(&body), &CallFacts::default())
-                .await
-            {
-                Ok(mut resp) => {
-                    let status = resp.status_code();
-                    let text = client::text(&mut resp).await.unwrap_or_default();
-                    routing::classify_probe(status, &text)
+        let key: ProbeKey = (self.account().id, model.id.clone());
+        // Claimed before the first await, so a concurrent request sees the claim.
+        let mut polls: u64 = 0;
+        let _claim = loop {
+            let now = now_ms();
+            let known = PROBES.with(|b| {
+                let mut b = b.borrow_mut();
+                let known = b.known(&key, now);
+                if known == Known::Nothing {
+                    b.begin(&key, now);
                 }
-                Err(_) => None,
-            };
-            let yes = answer.unwrap_or_else(|| {
-                certain = false;
-                routing::supports(guess, api)
+                known
             });
-            match api {
-                Api::Messages => found.messages = yes,
-                Api::Responses => found.responses = yes,
-                Api::ChatCompletions => found.chat = yes,
+            match known {
+                Known::Result(r) => return from_record(r),
+                Known::Nothing => break ProbeClaim(key.clone()),
+                Known::InFlight => {
+                    polls += 1;
+                    if polls * PROBE_POLL_MS > probe::IN_FLIGHT_MS {
+                        return (
+                            routing::guess_endpoints(&model.id),
+                            EndpointSource::Heuristic,
+                        );
+                    }
+                    Delay::from(Duration::from_millis(PROBE_POLL_MS)).await;
+                }
             }
+        };
+
+        let kv_key = cache::probe_key(key.0, &model.id);
+        if let Some(r) = cache::get::<ProbeRecord>(&self.env, &kv_key).await {
+            let ttl = probe::MEMORY_COPY_MS.min(r.ttl_secs() * 1000);
+            PROBES.with(|b| b.borrow_mut().put(&key, r, ttl, now_ms()));
+            return from_record(r);
         }
-        if !certain {
-            return (found, EndpointSource::Heuristic);
+        let body = routing::probe_body(&model.id);
+        let mut answers = Vec::with_capacity(3);
+        while let Some(api) = probe::next_api(&answers) {
+            let answer = self.probe_one(api, &body).await;
+            answers.push((api, answer));
         }
+        let record = probe::record(&model.id, &answers);
+        let ttl = record.ttl_secs();
+        if record.unclear {
+            worker::console_warn!(
+                "the capability probe of {} was unclear; guessing from the name for {ttl} s",
+                model.id
+            );
+        }
+        PROBES.with(|b| b.borrow_mut().put(&key, record, ttl * 1000, now_ms()));
         let env = self.env.clone();
         ctx.wait_until(async move {
-            cache::put(&env, &key, &found, cache::PROBE_TTL_SECS).await;
+            cache::put(&env, &kv_key, &record, ttl).await;
         });
-        (found, EndpointSource::Probe)
+        from_record(record)
     }
+
+    /// One probe call on the serving account: yes, no, or None (unclear).
+    async fn probe_one(&mut self, api: Api, body: &str) -> Option<bool> {
+        let ask = async {
+            let mut resp = self
+                .send_on(
+                    api.upstream_path(),
+                    Some(body),
+                    &CallFacts::default(),
+                    false,
+                )
+                .await
+                .ok()?;
+            let status = resp.status_code();
+            let text = client::text(&mut resp).await.unwrap_or_default();
+            routing::classify_probe(status, &text)
+        };
+        match select(Box::pin(ask), Delay::from(PROBE_CALL_TIMEOUT)).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(_) => None,
+        }
+    }
+}
+
+fn from_record(r: ProbeRecord) -> (Endpoints, EndpointSource) {
+    let source = if r.unclear {
+        EndpointSource::Heuristic
+    } else {
+        EndpointSource::Probe
+    };
+    (r.endpoints(), source)
 }
 
 impl Copilot {
