@@ -22,6 +22,7 @@ pub mod quirks;
 pub mod quota;
 pub mod relay;
 pub mod route;
+pub mod silence;
 pub mod sse;
 pub mod timestamp;
 pub mod token_estimate;
