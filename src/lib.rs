@@ -24,6 +24,7 @@ pub mod quota;
 pub mod relay;
 pub mod route;
 pub mod secret;
+pub mod silence;
 pub mod sse;
 pub mod timestamp;
 pub mod token_crypto;

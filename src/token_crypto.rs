@@ -19,6 +19,8 @@ const PREFIX: &str = "enc:v1:";
 /// Secrets shorter than this are refused (the same floor as ADMIN_KEY).
 pub const MIN_SECRET_LEN: usize = 16;
 pub const SECRET_NAME: &str = "TOKEN_ENCRYPTION_KEY";
+/// The error code of an account whose stored token cannot be opened.
+pub const UNREADABLE_CODE: &str = "github_token_unreadable";
 
 pub struct TokenCipher {
     aead: Aes256Gcm,

@@ -1,5 +1,6 @@
 //! Streaming answers: the upstream call may still be running when the client's stream
-//! starts, so slow first bytes are covered by keep-alives instead of edge timeouts.
+//! starts, so slow first bytes are covered by keep-alives instead of edge timeouts, and a
+//! stream Copilot stops feeding ends after an idle timeout.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use crate::accounting::Outcome;
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::client_stream::{keepalive, ClientStream};
 use crate::http::timer::Timer;
+use crate::silence::{Silence, Tick};
 use crate::upstream::body::{self, BodyStream};
 use crate::upstream::client;
 use crate::upstream::routing::Api;
@@ -27,6 +29,9 @@ pub struct Timing {
     pub keepalive: Duration,
     /// How long Copilot may take to start answering (var `UPSTREAM_TIMEOUT_SECS`, 300).
     pub upstream_timeout: Duration,
+    /// How long a started stream may go without upstream bytes before it ends with an
+    /// error event (var `STREAM_IDLE_TIMEOUT_SECS`, 300).
+    pub idle_timeout: Duration,
 }
 
 impl Timing {
@@ -43,6 +48,7 @@ impl Timing {
         Timing {
             keepalive: secs("STREAM_KEEPALIVE_SECS", 0.1..=100.0, 10.0),
             upstream_timeout: secs("UPSTREAM_TIMEOUT_SECS", 0.5..=3600.0, 300.0),
+            idle_timeout: secs("STREAM_IDLE_TIMEOUT_SECS", 0.5..=3600.0, 300.0),
         }
     }
 
@@ -134,38 +140,26 @@ enum State<C> {
     Done,
 }
 
-/// The keep-alive timer of a flowing stream. A timer per upstream chunk cost more than
-/// the chunk's own reads, so one timer ticks every half keep-alive, and a ping goes out
-/// on the second tick in a row on which the client got nothing: after between one and one
-/// and a half keep-alive times of silence, never while data flows. (A clock cannot tell
-/// the silence instead: workerd's `Date.now()` stands still between I/O events.)
+/// The timer of a flowing stream. A timer per upstream chunk cost more than the chunk's
+/// own reads, so one timer ticks every half keep-alive and `Silence` counts the ticks:
+/// keep-alives for the client, and the idle timeout.
 struct Quiet {
     timer: Timer,
-    /// The client got bytes since the last tick.
-    sent: bool,
-    /// Ticks in a row without bytes.
-    silent: u8,
+    silence: Silence,
 }
 
 impl Quiet {
-    fn new(keepalive: Duration) -> Quiet {
+    fn new(timing: Timing) -> Quiet {
         Quiet {
-            timer: Timer::new(keepalive / 2),
-            sent: true,
-            silent: 0,
+            timer: Timer::new(Silence::tick_every(timing.keepalive)),
+            silence: Silence::new(timing.keepalive, timing.idle_timeout),
         }
     }
 
-    /// A tick: true when a ping is due. The timer is re-armed.
-    fn tick(&mut self, keepalive: Duration) -> bool {
-        self.timer = Timer::new(keepalive / 2);
-        self.silent = if self.sent { 0 } else { self.silent + 1 };
-        self.sent = false;
-        if self.silent >= 2 {
-            self.silent = 0;
-            return true;
-        }
-        false
+    /// A tick; the timer is re-armed.
+    fn tick(&mut self, keepalive: Duration) -> Tick {
+        self.timer = Timer::new(Silence::tick_every(keepalive));
+        self.silence.tick()
     }
 }
 
@@ -194,7 +188,7 @@ pub fn respond<C: ClientStream + 'static>(
                     "Copilot answered a stream request without a body",
                 )
             })?;
-            State::Streaming(body, pipeline, Quiet::new(timing.keepalive))
+            State::Streaming(body, pipeline, Quiet::new(timing))
         }
         Started::Pending(call) => State::Waiting(call, pipeline),
     };
@@ -232,9 +226,7 @@ async fn step<C: ClientStream>(
                             return Some((Ok(pipeline.fail(&e.message)), State::Done));
                         }
                         match body::chunks(&resp) {
-                            Some(body) => {
-                                State::Streaming(body, pipeline, Quiet::new(timing.keepalive))
-                            }
+                            Some(body) => State::Streaming(body, pipeline, Quiet::new(timing)),
                             None => {
                                 let bytes = pipeline
                                     .fail("Copilot answered a stream request without a body");
@@ -247,24 +239,35 @@ async fn step<C: ClientStream>(
             State::Streaming(mut body, mut pipeline, mut quiet) => {
                 let next = match select(body.next(), &mut quiet.timer).await {
                     Either::Left((next, _)) => next,
-                    Either::Right(_) => {
-                        if quiet.tick(timing.keepalive) {
+                    Either::Right(_) => match quiet.tick(timing.keepalive) {
+                        Tick::Quiet => {
+                            state = State::Streaming(body, pipeline, quiet);
+                            continue;
+                        }
+                        Tick::Ping => {
                             return Some((
                                 Ok(keepalive(source).to_vec()),
                                 State::Streaming(body, pipeline, quiet),
                             ));
                         }
-                        state = State::Streaming(body, pipeline, quiet);
-                        continue;
-                    }
+                        // Dropping `body` cancels the upstream request.
+                        Tick::Idle => {
+                            let bytes = pipeline.fail(&format!(
+                                "Copilot sent nothing for {} s; the stream was ended",
+                                timing.idle_timeout.as_secs_f64()
+                            ));
+                            return Some((Ok(bytes), State::Done));
+                        }
+                    },
                 };
                 match next {
                     Some(Ok(chunk)) => {
+                        quiet.silence.upstream_bytes();
                         let bytes = pipeline.feed(&chunk);
                         if bytes.is_empty() {
                             State::Streaming(body, pipeline, quiet)
                         } else {
-                            quiet.sent = true;
+                            quiet.silence.client_bytes();
                             return Some((Ok(bytes), State::Streaming(body, pipeline, quiet)));
                         }
                     }

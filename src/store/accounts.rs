@@ -41,7 +41,7 @@ impl AccountRow {
                 ErrorKind::Unavailable,
                 format!("GitHub account '{}': {}", self.login, e.problem()),
             )
-            .with_code(TOKEN_UNREADABLE)
+            .with_code(token_crypto::UNREADABLE_CODE)
         })
     }
 
@@ -63,9 +63,6 @@ impl AccountRow {
         })
     }
 }
-
-/// The error code of an account whose stored token cannot be opened.
-pub const TOKEN_UNREADABLE: &str = "github_token_unreadable";
 
 const COLUMNS: &str =
     "id, login, name, avatar_url, token, account_type, active, disabled, created_at, problem";

@@ -10,7 +10,6 @@ use worker::{Env, KvStore};
 /// they count as fresh for ten minutes.
 pub const CATALOG_FRESH_MS: u64 = 10 * 60 * 1000;
 pub const CATALOG_KEEP_SECS: u64 = 24 * 3600;
-pub const PROBE_TTL_SECS: u64 = 24 * 3600;
 
 pub fn token_key(account: i64) -> String {
     format!("copilot-token:v1:{account}")

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::github::AccountType;
 use super::headers::{copilot_headers, github_api_headers, CopilotCall};
 use super::{HttpRequest, Method, UpstreamConfig};
+use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::secret::Secret;
+use crate::token_crypto;
 
 /// Refresh this long before `expires_at`, so a token never dies mid-request.
 pub const REFRESH_MARGIN_SECS: u64 = 60;
@@ -81,6 +83,42 @@ pub fn api_base(cfg: &UpstreamConfig, token: &CopilotToken, account: AccountType
         AccountType::Enterprise => "https://api.enterprise.githubcopilot.com",
     }
     .to_string()
+}
+
+/// A failed token exchange as the caller sees it.
+pub fn exchange_error(status: u16, body: &str, login: &str) -> ApiError {
+    match status {
+        401 => ApiError::new(
+            ErrorKind::Authentication,
+            format!(
+                "GitHub rejected the token of the connected account '{login}' (revoked or expired). \
+                 An admin must reconnect it on the admin page."
+            ),
+        )
+        .with_code("github_token_invalid"),
+        403 | 404 => ApiError::new(
+            ErrorKind::Permission,
+            format!("GitHub account '{login}' has no Copilot access: {}", upstream_message(body)),
+        )
+        .with_code("no_copilot_access"),
+        _ => ApiError::new(
+            ErrorKind::BadGateway,
+            format!("GitHub's Copilot token exchange failed ({status}): {}", upstream_message(body)),
+        ),
+    }
+}
+
+/// A token exchange failure no retry fixes: GitHub revoked the token (401), the account
+/// lost Copilot (403), or its stored token cannot be read (a missing or other
+/// TOKEN_ENCRYPTION_KEY). The next account serves; a 5xx or a network error is passing.
+pub fn account_lost(e: &ApiError) -> bool {
+    e.status == 401 || e.status == 403 || e.code.as_deref() == Some(token_crypto::UNREADABLE_CODE)
+}
+
+/// Copilot answers that move a request to the next enabled account: rate limited (429),
+/// out of quota (402), failing (5xx).
+pub fn worth_another_account(status: u16) -> bool {
+    status == 429 || status == 402 || status >= 500
 }
 
 /// A Copilot API request. `path` starts with '/'.
@@ -163,6 +201,38 @@ mod tests {
             api_base(&forced, &t, AccountType::Individual),
             "http://127.0.0.1:1/copilot"
         );
+    }
+
+    #[test]
+    fn lost_accounts_are_told_from_passing_failures() {
+        let revoked = exchange_error(401, r#"{"message":"Bad credentials"}"#, "octocat");
+        assert!(account_lost(&revoked));
+        assert_eq!(revoked.status, 401);
+        assert_eq!(revoked.code.as_deref(), Some("github_token_invalid"));
+        assert!(revoked.message.contains("'octocat'") && revoked.message.contains("reconnect"));
+        let no_copilot = exchange_error(404, r#"{"message":"Not Found"}"#, "monalisa");
+        assert!(account_lost(&no_copilot));
+        assert_eq!(no_copilot.status, 403);
+        for passing in [
+            exchange_error(500, "oops", "octocat"),
+            exchange_error(429, "slow down", "octocat"),
+            ApiError::new(
+                ErrorKind::BadGateway,
+                "could not reach the upstream service",
+            ),
+        ] {
+            assert!(!account_lost(&passing), "{}", passing.message);
+        }
+    }
+
+    #[test]
+    fn what_moves_a_request_to_another_account() {
+        for s in [429, 402, 500, 502, 503, 529] {
+            assert!(worth_another_account(s), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 413, 422] {
+            assert!(!worth_another_account(s), "{s}");
+        }
     }
 
     #[test]

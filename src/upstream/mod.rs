@@ -4,6 +4,7 @@
 pub mod copilot;
 pub mod github;
 pub mod headers;
+pub mod probe;
 pub mod routing;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]

@@ -149,7 +149,10 @@ pub fn probe_body(model: &str) -> String {
 }
 
 /// Some(true) = the endpoint serves the model, Some(false) = it does not, None = the
-/// answer says neither (try again later; do not cache).
+/// answer says neither (throttled, failing, or an error shape not known here).
+///
+/// "Serves" is read only from an error about the probe's missing fields: that error comes
+/// after the endpoint accepted the model. Any other 4xx proves nothing about the model.
 pub fn classify_probe(status: u16, body: &str) -> Option<bool> {
     if (200..300).contains(&status) {
         return Some(true);
@@ -159,16 +162,50 @@ pub fn classify_probe(status: u16, body: &str) -> Option<bool> {
     }
     let code = upstream_code(body).unwrap_or_default();
     let msg = upstream_message(body).to_ascii_lowercase();
-    if code == "unsupported_api_for_model"
-        || code == "model_not_supported"
-        || msg.contains("not supported via")
-        || msg.contains("not accessible via")
-        || msg.contains("does not support")
-    {
+    if refuses_model(&code, &msg) {
         Some(false)
-    } else {
+    } else if wants_fields(&code, &msg) {
         Some(true)
+    } else {
+        None
     }
+}
+
+/// Copilot's "this model is not served here" answers: `unsupported_api_for_model` ("model
+/// x is not accessible via the /responses endpoint"), `model_not_supported` ("The
+/// requested model is not supported.").
+fn refuses_model(code: &str, msg: &str) -> bool {
+    const CODES: [&str; 3] = [
+        "unsupported_api_for_model",
+        "model_not_supported",
+        "model_not_found",
+    ];
+    const MESSAGES: [&str; 4] = [
+        "not accessible via",
+        "not supported via",
+        "does not support",
+        "model is not supported",
+    ];
+    CODES.contains(&code) || MESSAGES.iter().any(|m| msg.contains(m))
+}
+
+/// The body's validation, past the model check: OpenAI-style "Missing required parameter:
+/// 'messages'." (`missing_required_parameter`), Anthropic-style "max_tokens: Field
+/// required", CAPI's schema check ("failed to validate schema … missing property"). A
+/// header complaint is about the gateway, not the model.
+fn wants_fields(code: &str, msg: &str) -> bool {
+    const MESSAGES: [&str; 6] = [
+        "field required",
+        "missing required parameter",
+        "is required",
+        "is a required property",
+        "missing property",
+        "failed to validate schema",
+    ];
+    if msg.contains("header") {
+        return false;
+    }
+    code == "missing_required_parameter" || MESSAGES.iter().any(|m| msg.contains(m))
 }
 
 #[cfg(test)]
@@ -256,22 +293,60 @@ mod tests {
         assert_eq!(guess_endpoints("gpt-4o"), CHAT);
     }
 
+    /// The mock's answers to `{"model": m}` (tests/mock/capi.mjs, chat.mjs, responses.mjs,
+    /// messages.mjs) and shapes recorded from Copilot (../shared/reference).
     #[test]
     fn probe_classification() {
-        assert_eq!(
-            classify_probe(
+        let refused = [
+            r#"{"error":{"message":"model gpt-3.5-turbo is not accessible via the /v1/messages endpoint","code":"unsupported_api_for_model","param":"model","type":"invalid_request_error"}}"#,
+            r#"{"error":{"message":"model gpt-5.1-codex is not accessible via the /chat/completions endpoint","code":"unsupported_api_for_model","param":"model","type":"invalid_request_error"}}"#,
+            r#"{"error":{"message":"The requested model is not supported.","code":"model_not_supported","param":"model","type":"invalid_request_error"}}"#,
+            r#"{"error":{"message":"The requested model is not supported."}}"#,
+            r#"{"error":{"message":"GPT 5.4 not accessible via the /chat/completions"}}"#,
+            r#"{"error":{"message":"Model x does not support the /responses endpoint.","type":"invalid_request_error"}}"#,
+        ];
+        for body in refused {
+            assert_eq!(classify_probe(400, body), Some(false), "{body}");
+        }
+        let served = [
+            r#"{"error":{"message":"Missing required parameter: 'messages'.","code":"missing_required_parameter","param":"messages","type":"invalid_request_error"}}"#,
+            r#"{"error":{"message":"Missing required parameter: 'input'.","code":"missing_required_parameter","param":"input","type":"invalid_request_error"}}"#,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"},"request_id":"req_1"}"#,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: Field required"}}"#,
+            r#"{"error":{"message":"invalid request body, failed to validate schema: (1) Reason: missing property 'messages', Location: /required.","code":"invalid_request_body"}}"#,
+            r#"{"error":{"message":"'messages' is a required property"}}"#,
+        ];
+        for body in served {
+            assert_eq!(classify_probe(400, body), Some(true), "{body}");
+            assert_eq!(classify_probe(422, body), Some(true), "{body}");
+        }
+        let unclear = [
+            (
                 400,
-                r#"{"error":{"message":"model x is not accessible via the /responses endpoint","code":"unsupported_api_for_model"}}"#
+                r#"{"error":{"message":"Bad request: something else"}}"#,
             ),
-            Some(false)
-        );
-        assert_eq!(
-            classify_probe(400, r#"{"error":{"message":"messages: Field required"}}"#),
-            Some(true)
-        );
+            (400, "bad request: missing Copilot-Integration-Id header\n"),
+            (
+                400,
+                r#"{"error":{"message":"missing required Copilot-Vision-Request header for vision requests","code":"invalid_request_body"}}"#,
+            ),
+            (
+                404,
+                r#"{"error":{"message":"No route for POST /responses","type":"not_found","code":"not_found"}}"#,
+            ),
+            (400, ""),
+            (403, "forbidden: unsupported User-Agent"),
+            (
+                429,
+                r#"{"error":{"message":"rate limited","code":"rate_limited"}}"#,
+            ),
+            (500, "oops"),
+            (503, "Service Unavailable"),
+        ];
+        for (status, body) in unclear {
+            assert_eq!(classify_probe(status, body), None, "{status} {body}");
+        }
         assert_eq!(classify_probe(200, "{}"), Some(true));
-        assert_eq!(classify_probe(500, "oops"), None);
-        assert_eq!(classify_probe(429, "slow down"), None);
         assert_eq!(probe_body("m"), r#"{"model":"m"}"#);
     }
 }

@@ -1,13 +1,19 @@
 //! A data-plane request's view of Copilot: the active account, a valid Copilot token,
-//! the model catalog, and sending with one token refresh on 401.
+//! the model catalog, capability probes, and sending with one token refresh on 401.
 
+use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
+use futures::future::{select, Either};
 use serde::{Deserialize, Serialize};
-use worker::{Context, Env, Response};
+use worker::{Context, Delay, Env, Response};
 
-use super::copilot::{self, CopilotToken, REFRESH_MARGIN_SECS};
+use super::copilot::{
+    self, account_lost, exchange_error, worth_another_account, CopilotToken, REFRESH_MARGIN_SECS,
+};
 use super::headers::{CopilotCall, Initiator};
+use super::probe::{self, Known, ProbeBook, ProbeKey, ProbeRecord};
 use super::routing::{self, Api, EndpointSource};
 use super::{client, UpstreamConfig};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
@@ -45,7 +51,28 @@ pub struct Copilot {
     accounts: Vec<AccountRow>,
     current: usize,
     token: CopilotToken,
+    /// A lost account was dropped and another serves (see `replace_lost_account`).
+    switched: bool,
 }
+
+thread_local! {
+    /// Capability probes this isolate ran or read, and the ones running now.
+    static PROBES: RefCell<ProbeBook> = RefCell::new(ProbeBook::new(256));
+}
+
+/// Ends a probe's claim when the probe finishes or its request goes away.
+struct ProbeClaim(ProbeKey);
+
+impl Drop for ProbeClaim {
+    fn drop(&mut self) {
+        PROBES.with(|b| b.borrow_mut().end(&self.0));
+    }
+}
+
+/// How often a request waiting for another request's probe looks for its result.
+const PROBE_POLL_MS: u64 = 100;
+/// One probe call that takes longer than this is an unclear answer.
+const PROBE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Serialize, Deserialize)]
 struct CachedCatalog {
@@ -82,14 +109,11 @@ impl Copilot {
                         accounts,
                         current: 0,
                         token,
+                        switched: false,
                     });
                 }
-                Err(e) if cannot_serve(&e) => {
-                    // An unreadable token is shown from the secret's state, not stored:
-                    // it clears itself when the secret is restored.
-                    if e.code.as_deref() != Some(accounts::TOKEN_UNREADABLE) {
-                        mark_problem(env, ctx, accounts[0].id, &e.message);
-                    }
+                Err(e) if account_lost(&e) => {
+                    mark_problem(env, ctx, accounts[0].id, &e);
                     accounts.remove(0);
                     first_error.get_or_insert(e);
                 }
@@ -113,7 +137,7 @@ impl Copilot {
 
     /// Whether the account serving now is not the one the request started on.
     pub fn failed_over(&self) -> bool {
-        self.current > 0
+        self.current > 0 || self.switched
     }
 
     /// Puts the conversation's account (if it had one and it is still enabled) first.
@@ -137,11 +161,21 @@ impl Copilot {
             return Ok(());
         };
         if pos != self.current {
-            let account = self.accounts.remove(pos);
-            self.accounts.insert(0, account);
-            self.current = 0;
-            self.token =
-                token_for(&self.env, Some(ctx), &self.cfg, &self.accounts[0], false).await?;
+            match token_for(&self.env, Some(ctx), &self.cfg, &self.accounts[pos], false).await {
+                Ok(token) => {
+                    let account = self.accounts.remove(pos);
+                    self.accounts.insert(0, account);
+                    self.current = 0;
+                    self.token = token;
+                }
+                // The conversation's account is gone: marked, and the conversation moves on.
+                Err(e) if account_lost(&e) => {
+                    mark_problem(&self.env, ctx, self.accounts[pos].id, &e);
+                    self.accounts.remove(pos);
+                    self.switched = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -167,16 +201,32 @@ impl Copilot {
     }
 
     /// Sends to Copilot. A 401 means the token died early (revoked, or expired between
-    /// check and use): mint a new one and try once more. A 429 or 402 (rate limited or out
-    /// of quota) moves the request once to the next enabled account, if there is one.
+    /// check and use): mint a new one and try once more; if GitHub refuses that (the
+    /// account is lost), the account is marked and the next enabled one serves. A 429,
+    /// 402 or 5xx (rate limited, out of quota, failing) moves the request once to the next
+    /// enabled account, if there is one.
     pub async fn send(
         &mut self,
         path: &str,
         body: Option<&str>,
         facts: &CallFacts,
     ) -> Result<Response, ApiError> {
+        self.send_on(path, body, facts, true).await
+    }
+
+    /// `send`, with `failover` false: the serving account only (a probe asks about this
+    /// account, and must not add load to the others).
+    async fn send_on(
+        &mut self,
+        path: &str,
+        body: Option<&str>,
+        facts: &CallFacts,
+        failover: bool,
+    ) -> Result<Response, ApiError> {
         let mut refreshed = false;
         let mut moved = false;
+        // The first lost account's error is the answer if no account can serve.
+        let mut first_lost: Option<ApiError> = None;
         loop {
             let request_id = ids::uuid_v4();
             let call = CopilotCall {
@@ -193,11 +243,27 @@ impl Copilot {
             if status == 401 && !refreshed {
                 refreshed = true;
                 memory::forget_token(self.account().id);
-                self.token = token_for(&self.env, None, &self.cfg, self.account(), true).await?;
+                match token_for(&self.env, None, &self.cfg, self.account(), true).await {
+                    Ok(token) => self.token = token,
+                    Err(e) if account_lost(&e) => {
+                        mark_problem_now(&self.env, self.account().id, &e).await;
+                        let replaced = failover && self.replace_lost_account(&e.message).await;
+                        let first = first_lost.take().unwrap_or(e);
+                        if !replaced {
+                            return Err(first);
+                        }
+                        first_lost = Some(first);
+                        refreshed = false;
+                    }
+                    Err(e) => return Err(e),
+                }
                 continue;
             }
-            let exhausted = status == 429 || status == 402 || status >= 500;
-            if exhausted && !moved && self.current + 1 < self.accounts.len() {
+            if failover
+                && worth_another_account(status)
+                && !moved
+                && self.current + 1 < self.accounts.len()
+            {
                 moved = true;
                 let next = &self.accounts[self.current + 1];
                 match token_for(&self.env, None, &self.cfg, next, false).await {
@@ -214,12 +280,48 @@ impl Copilot {
                     }
                     // The next account cannot serve either: the first answer stands.
                     Err(e) => {
-                        worker::console_warn!("failover to {} failed: {}", next.login, e.message)
+                        worker::console_warn!("failover to {} failed: {}", next.login, e.message);
+                        if account_lost(&e) {
+                            mark_problem_now(&self.env, next.id, &e).await;
+                        }
                     }
                 }
             }
             return Ok(resp);
         }
+    }
+
+    /// The serving account is lost (its refresh failed with `why`, already marked): the
+    /// next enabled account that can mint a token takes over; lost ones on the way are
+    /// marked too. False when none can.
+    async fn replace_lost_account(&mut self, why: &str) -> bool {
+        let mut next = self.current + 1;
+        while next < self.accounts.len() {
+            let candidate = &self.accounts[next];
+            match token_for(&self.env, None, &self.cfg, candidate, false).await {
+                Ok(token) => {
+                    worker::console_warn!(
+                        "account {} is lost ({why}); failing over to {}",
+                        self.account().login,
+                        candidate.login
+                    );
+                    // The lost accounts leave this request's list; the new one serves.
+                    self.accounts.drain(self.current..next);
+                    self.token = token;
+                    self.switched = true;
+                    return true;
+                }
+                Err(e) if account_lost(&e) => {
+                    mark_problem_now(&self.env, candidate.id, &e).await;
+                    next += 1;
+                }
+                Err(e) => {
+                    worker::console_warn!("failover to {} failed: {}", candidate.login, e.message);
+                    break;
+                }
+            }
+        }
+        false
     }
 
     /// The catalog: isolate memory, then KV (fresh for 10 min), then `GET /models`; a
@@ -288,8 +390,11 @@ impl Copilot {
         Ok((body, parsed))
     }
 
-    /// The model's endpoints: from the catalog, else a cached probe, else a fresh probe,
-    /// else a guess from the name.
+    /// The model's endpoints: from the catalog, else a probe's result (isolate memory,
+    /// then KV), else a fresh probe of the serving account. A clear result is kept a day;
+    /// an unclear one (throttled, failing) is the name's guess for five minutes, so a
+    /// throttled account is not probed on every request. One probe per model runs in an
+    /// isolate at a time; concurrent requests wait for its result.
     pub async fn endpoints(
         &mut self,
         ctx: &Context,
@@ -302,45 +407,93 @@ impl Copilot {
             return (Endpoints::default(), EndpointSource::Catalog);
         }
 
-        let key = cache::probe_key(self.account().id, &model.id);
-        if let Some(e) = cache::get::<Endpoints>(&self.env, &key).await {
-            return (e, EndpointSource::Probe);
-        }
-        let guess = routing::guess_endpoints(&model.id);
-        let body = routing::probe_body(&model.id);
-        let mut found = Endpoints::default();
-        let mut certain = true;
-        for api in Api::all() {
-            let answer = match self
-                .send(api.upstream_path(), Some(&body), &CallFacts::default())
-                .await
-            {
-                Ok(mut resp) => {
-                    let status = resp.status_code();
-                    let text = client::text(&mut resp).await.unwrap_or_default();
-                    routing::classify_probe(status, &text)
+        let key: ProbeKey = (self.account().id, model.id.clone());
+        // Claimed before the first await, so a concurrent request sees the claim.
+        let mut polls: u64 = 0;
+        let _claim = loop {
+            let now = now_ms();
+            let known = PROBES.with(|b| {
+                let mut b = b.borrow_mut();
+                let known = b.known(&key, now);
+                if known == Known::Nothing {
+                    b.begin(&key, now);
                 }
-                Err(_) => None,
-            };
-            let yes = answer.unwrap_or_else(|| {
-                certain = false;
-                routing::supports(guess, api)
+                known
             });
-            match api {
-                Api::Messages => found.messages = yes,
-                Api::Responses => found.responses = yes,
-                Api::ChatCompletions => found.chat = yes,
+            match known {
+                Known::Result(r) => return from_record(r),
+                Known::Nothing => break ProbeClaim(key.clone()),
+                Known::InFlight => {
+                    polls += 1;
+                    if polls * PROBE_POLL_MS > probe::IN_FLIGHT_MS {
+                        return (
+                            routing::guess_endpoints(&model.id),
+                            EndpointSource::Heuristic,
+                        );
+                    }
+                    Delay::from(Duration::from_millis(PROBE_POLL_MS)).await;
+                }
             }
+        };
+
+        let kv_key = cache::probe_key(key.0, &model.id);
+        if let Some(r) = cache::get::<ProbeRecord>(&self.env, &kv_key).await {
+            let ttl = probe::MEMORY_COPY_MS.min(r.ttl_secs() * 1000);
+            PROBES.with(|b| b.borrow_mut().put(&key, r, ttl, now_ms()));
+            return from_record(r);
         }
-        if !certain {
-            return (found, EndpointSource::Heuristic);
+        let body = routing::probe_body(&model.id);
+        let mut answers = Vec::with_capacity(3);
+        while let Some(api) = probe::next_api(&answers) {
+            let answer = self.probe_one(api, &body).await;
+            answers.push((api, answer));
         }
+        let record = probe::record(&model.id, &answers);
+        let ttl = record.ttl_secs();
+        if record.unclear {
+            worker::console_warn!(
+                "the capability probe of {} was unclear; guessing from the name for {ttl} s",
+                model.id
+            );
+        }
+        PROBES.with(|b| b.borrow_mut().put(&key, record, ttl * 1000, now_ms()));
         let env = self.env.clone();
         ctx.wait_until(async move {
-            cache::put(&env, &key, &found, cache::PROBE_TTL_SECS).await;
+            cache::put(&env, &kv_key, &record, ttl).await;
         });
-        (found, EndpointSource::Probe)
+        from_record(record)
     }
+
+    /// One probe call on the serving account: yes, no, or None (unclear).
+    async fn probe_one(&mut self, api: Api, body: &str) -> Option<bool> {
+        let ask = async {
+            let mut resp = self
+                .send_on(
+                    api.upstream_path(),
+                    Some(body),
+                    &CallFacts::default(),
+                    false,
+                )
+                .await
+                .ok()?;
+            let status = resp.status_code();
+            let text = client::text(&mut resp).await.unwrap_or_default();
+            routing::classify_probe(status, &text)
+        };
+        match select(Box::pin(ask), Delay::from(PROBE_CALL_TIMEOUT)).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(_) => None,
+        }
+    }
+}
+
+fn from_record(r: ProbeRecord) -> (Endpoints, EndpointSource) {
+    let source = if r.unclear {
+        EndpointSource::Heuristic
+    } else {
+        EndpointSource::Probe
+    };
+    (r.endpoints(), source)
 }
 
 impl Copilot {
@@ -373,15 +526,36 @@ pub fn spotted_hash(id: &str) -> String {
     sha256_hex(id)[..16].to_string()
 }
 
-fn mark_problem(env: &Env, ctx: &Context, account: i64, problem: &str) {
+/// Whether an account's failure is stored for the admin. An unreadable token is not: it
+/// is shown from the secret's state and clears itself when the secret is restored.
+fn worth_storing(e: &ApiError) -> bool {
+    e.code.as_deref() != Some(token_crypto::UNREADABLE_CODE)
+}
+
+fn mark_problem(env: &Env, ctx: &Context, account: i64, e: &ApiError) {
     memory::forget_accounts();
+    if !worth_storing(e) {
+        return;
+    }
     let env = env.clone();
-    let problem = problem.to_string();
+    let problem = e.message.clone();
     ctx.wait_until(async move {
         if let Ok(db) = db(&env) {
             let _ = accounts::set_problem(&db, account, Some(&problem)).await;
         }
     });
+}
+
+/// `mark_problem` without a request context: the write is awaited (this can run inside a
+/// response stream, after the handler returned).
+async fn mark_problem_now(env: &Env, account: i64, e: &ApiError) {
+    memory::forget_accounts();
+    if !worth_storing(e) {
+        return;
+    }
+    if let Ok(db) = db(env) {
+        let _ = accounts::set_problem(&db, account, Some(&e.message)).await;
+    }
 }
 
 fn clear_problem(env: &Env, ctx: &Context, account: i64) {
@@ -392,12 +566,6 @@ fn clear_problem(env: &Env, ctx: &Context, account: i64) {
             let _ = accounts::set_problem(&db, account, None).await;
         }
     });
-}
-
-/// An account that fails this way needs the admin (revoked token, no Copilot, a token
-/// stored under another secret); another account may still serve.
-fn cannot_serve(e: &ApiError) -> bool {
-    e.status == 401 || e.status == 403 || e.code.as_deref() == Some(accounts::TOKEN_UNREADABLE)
 }
 
 /// Enabled accounts, preferred first: isolate memory (30 s), else D1. Tokens still stored
@@ -514,26 +682,4 @@ pub async fn forget_account(env: &Env, account: i64) {
 
 fn github_fingerprint(github_token: &str) -> String {
     sha256_hex(github_token)[..16].to_string()
-}
-
-fn exchange_error(status: u16, body: &str, login: &str) -> ApiError {
-    match status {
-        401 => ApiError::new(
-            ErrorKind::Authentication,
-            format!(
-                "GitHub rejected the token of the connected account '{login}' (revoked or expired). \
-                 An admin must reconnect it on the admin page."
-            ),
-        )
-        .with_code("github_token_invalid"),
-        403 | 404 => ApiError::new(
-            ErrorKind::Permission,
-            format!("GitHub account '{login}' has no Copilot access: {}", upstream_message(body)),
-        )
-        .with_code("no_copilot_access"),
-        _ => ApiError::new(
-            ErrorKind::BadGateway,
-            format!("GitHub's Copilot token exchange failed ({status}): {}", upstream_message(body)),
-        ),
-    }
 }

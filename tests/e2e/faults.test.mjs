@@ -22,7 +22,7 @@ const textStart = 'event: content_block_start\ndata: {"type":"content_block_star
 const delta = (t) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"${t}"}}\n\n`;
 
 before(async () => {
-  gw = await startGateway({ vars: { STREAM_KEEPALIVE_SECS: "0.3", UPSTREAM_TIMEOUT_SECS: "1.5" } });
+  gw = await startGateway({ vars: { STREAM_KEEPALIVE_SECS: "0.3", UPSTREAM_TIMEOUT_SECS: "1.5", STREAM_IDLE_TIMEOUT_SECS: "2" } });
   await gw.connectAccount();
   key = await gw.createKey("faults");
   openai = new OpenAI({ apiKey: key.key, baseURL: `${gw.base}/v1`, fetch: gw.fetch, maxRetries: 0 });
@@ -98,6 +98,35 @@ test("keep-alives while Copilot is silent mid-stream, none while it keeps sendin
   const fast = await run([messageStart, textStart, ...Array.from({ length: 19 }, (_, i) => delta(`t${i}`)), ...end], 50);
   assert.equal(fast.filter((f) => f.startsWith("event: ping")).length, 0, fast.join("|"));
   assert.ok(fast.at(-1).startsWith("event: message_stop"));
+});
+
+test("a stream Copilot stops feeding ends after the idle timeout: one error event in the caller's format, upstream cancelled", async () => {
+  // Frames 3 s apart; the idle timeout is 2 s (keep-alive 0.3 s).
+  const stalled = { path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("never")], delay_ms: 3000 };
+  await mock("/requests", { method: "DELETE" });
+  await script(stalled);
+  const t0 = Date.now();
+  const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+  const frames = sseFrames(await r.text());
+  const took = Date.now() - t0;
+  assert.ok(frames[0].startsWith("event: message_start"), frames.join("|"));
+  // Our own keep-alives went out meanwhile, and did not count as traffic.
+  assert.ok(frames.filter((f) => f.startsWith("event: ping")).length >= 3, frames.join("|"));
+  assert.equal(frames.filter((f) => f.startsWith("event: error")).length, 1);
+  assert.match(frames.at(-1), /^event: error\ndata: \{"type":"error","error":\{"type":"[a-z_]+","message":"Copilot sent nothing for 2 s/);
+  assert.ok(!frames.some((f) => f.includes("never")));
+  assert.ok(took >= 2000 && took < 2900, `ended after ${took} ms`);
+  let entry;
+  for (let i = 0; i < 30 && !entry?.client_closed; i++) {
+    [entry] = await mock("/requests?path=%2Fcopilot%2Fv1%2Fmessages");
+    if (!entry?.client_closed) await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(entry.client_closed, true, "the gateway hung up on Copilot");
+
+  // Translated (Chat client, Claude model): the error in Chat's shape.
+  await script(stalled);
+  const stream = await openai.chat.completions.create({ model: "claude-sonnet-4.5", stream: true, messages: [{ role: "user", content: "x" }] });
+  await assert.rejects(async () => { for await (const _ of stream); }, /Copilot sent nothing for 2 s/);
 });
 
 test("an answer that arrives in one burst reaches the client whole, native and translated", async () => {
