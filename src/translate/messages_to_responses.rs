@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, event_json, is_openai_encrypted, messages_text_delta, OutEvent,
+    cannot_carry, content_text, error_event, event_json, is_openai_encrypted, media_source,
+    messages_text_delta, search_result_text, server_tool_output, unconvertible, Media, OutEvent,
     ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
@@ -65,7 +66,7 @@ pub fn request(
     let tool_names = tools(&mut body, &mut out);
     tool_choice(&mut body, &tool_names, &mut out);
     reasoning(&mut body, &mut out);
-    text_format(&mut body, &mut out);
+    text_format(&mut body, &mut out)?;
 
     out.insert("store".into(), Value::Bool(false));
     out.insert("stream".into(), Value::Bool(true));
@@ -159,6 +160,7 @@ impl InputBuilder {
     fn user_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
         let mut parts = Vec::new();
         for (j, block) in blocks.into_iter().enumerate() {
+            let at = || format!("messages[{i}].content[{j}]");
             let Value::Object(mut b) = block else {
                 continue;
             };
@@ -170,25 +172,30 @@ impl InputBuilder {
                         }
                     }
                 }
-                Some("image") => parts.extend(image_part(&mut b)),
-                Some("document") => parts.extend(document_part(&mut b)),
+                Some(kind @ ("image" | "document")) => {
+                    let kind = kind.to_string();
+                    parts.push(media_part(&kind, &mut b, &at())?);
+                }
+                Some("search_result") => {
+                    parts.push(json!({"type": "input_text", "text": search_result_text(&b)}));
+                }
                 Some("tool_result") => {
                     self.flush("user", &mut parts);
                     let call_id = match b.remove("tool_use_id") {
                         Some(Value::String(id)) if !id.is_empty() => id,
                         _ => {
                             return Err(ApiError::invalid("`tool_result` needs a `tool_use_id`")
-                                .with_param(format!("messages[{i}].content[{j}].tool_use_id")))
+                                .with_param(format!("{}.tool_use_id", at())))
                         }
                     };
-                    let output = tool_output(b.remove("content"));
+                    let output = tool_output(b.remove("content"), &at())?;
                     let mut item = json!({"type": "function_call_output", "call_id": call_id, "output": output});
                     if b.get("is_error").and_then(Value::as_bool) == Some(true) {
                         item["status"] = json!("incomplete");
                     }
                     self.items.push(item);
                 }
-                _ => {}
+                kind => unconvertible(kind.unwrap_or(""), at)?,
             }
         }
         self.flush("user", &mut parts);
@@ -235,7 +242,8 @@ impl InputBuilder {
                         }
                     }
                 }
-                Some("tool_use") | Some("server_tool_use") => {
+                // Server and MCP tool uses from earlier turns replay as calls with their output.
+                Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
                     self.flush("assistant", &mut parts);
                     let param = |f: &str| format!("messages[{i}].content[{j}].{f}");
                     let id = match b.remove("id") {
@@ -260,21 +268,31 @@ impl InputBuilder {
                         "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
                     }));
                 }
-                Some("web_search_tool_result") => {
+                // Server tool results (web search …) answer the server_tool_use above.
+                Some(k) if k.ends_with("_tool_result") => {
                     self.flush("assistant", &mut parts);
                     let Some(Value::String(id)) = b.remove("tool_use_id") else {
-                        continue;
+                        return Err(ApiError::invalid(
+                            "a server tool result needs a `tool_use_id`",
+                        )
+                        .with_param(format!("messages[{i}].content[{j}].tool_use_id")));
                     };
                     let content = b.remove("content").unwrap_or(Value::Null);
-                    let failed = content.get("type").and_then(Value::as_str)
-                        == Some("web_search_tool_result_error");
-                    let mut item = json!({"type": "function_call_output", "call_id": id, "output": content.to_string()});
+                    let failed = content
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.ends_with("_error"));
+                    let output = server_tool_output(content);
+                    let mut item =
+                        json!({"type": "function_call_output", "call_id": id, "output": output});
                     if failed {
                         item["status"] = json!("incomplete");
                     }
                     self.items.push(item);
                 }
-                _ => {}
+                kind => {
+                    unconvertible(kind.unwrap_or(""), || format!("messages[{i}].content[{j}]"))?
+                }
             }
         }
         self.flush("assistant", &mut parts);
@@ -296,98 +314,69 @@ impl InputBuilder {
     }
 }
 
-fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
-    let Some(Value::Object(mut src)) = b.remove("source") else {
-        return None;
-    };
-    let url = match src.get("type").and_then(Value::as_str) {
-        Some("base64") => {
-            let media = src.get("media_type")?.as_str()?.to_string();
-            let Some(Value::String(data)) = src.remove("data") else {
-                return None;
-            };
-            format!("data:{media};base64,{data}")
-        }
-        Some("url") => match src.remove("url") {
-            Some(Value::String(u)) => u,
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some(json!({"type": "input_image", "image_url": url, "detail": "auto"}))
-}
-
-/// PDFs become `input_file`; plain-text documents become text.
-fn document_part(b: &mut Map<String, Value>) -> Option<Value> {
-    let Some(Value::Object(mut src)) = b.remove("source") else {
-        return None;
-    };
+/// An `image` or `document` block as a Responses input part (`at`: its param): inline
+/// data, URLs and plain text all have a Responses form.
+fn media_part(kind: &str, b: &mut Map<String, Value>, at: &str) -> Result<Value, ApiError> {
     let filename = match b.remove("title") {
         Some(Value::String(t)) if !t.is_empty() => t,
         _ => "document.pdf".to_string(),
     };
-    match src.get("type").and_then(Value::as_str) {
-        Some("base64") => {
-            let media = src.get("media_type")?.as_str()?.to_string();
-            let Some(Value::String(data)) = src.remove("data") else {
-                return None;
-            };
-            Some(json!({"type": "input_file", "filename": filename,
-                        "file_data": format!("data:{media};base64,{data}")}))
+    Ok(match (kind, media_source(b, at)?) {
+        ("image", Media::Data { media, data }) => {
+            json!({"type": "input_image", "image_url": Media::data_url(&media, &data), "detail": "auto"})
         }
-        Some("url") => match src.remove("url") {
-            Some(Value::String(u)) => Some(json!({"type": "input_file", "file_url": u})),
-            _ => None,
-        },
-        Some("text") => match src.remove("data") {
-            Some(Value::String(t)) if !t.is_empty() => {
-                Some(json!({"type": "input_text", "text": t}))
-            }
-            _ => None,
-        },
-        _ => None,
-    }
+        ("image", Media::Url(url)) => {
+            json!({"type": "input_image", "image_url": url, "detail": "auto"})
+        }
+        ("image", Media::Text(_)) => {
+            return Err(cannot_carry(
+                format!("{at}.source.type"),
+                "an image needs a base64 or url source",
+            ))
+        }
+        (_, Media::Data { media, data }) => json!({"type": "input_file", "filename": filename,
+                        "file_data": Media::data_url(&media, &data)}),
+        (_, Media::Url(url)) => json!({"type": "input_file", "file_url": url}),
+        (_, Media::Text(text)) => json!({"type": "input_text", "text": text}),
+    })
 }
 
 /// `tool_result.content` → `function_call_output.output`: text stays a string; images
-/// (e.g. Claude Code's Read of a picture) need the part-array form.
-fn tool_output(content: Option<Value>) -> Value {
-    match content {
-        Some(Value::String(s)) => Value::String(s),
-        Some(Value::Array(blocks)) => {
-            let mut parts = Vec::with_capacity(blocks.len());
-            let mut only_text = true;
-            for block in blocks {
-                let Value::Object(mut b) = block else {
-                    continue;
-                };
-                match b.get("type").and_then(Value::as_str) {
-                    Some("text") => {
-                        if let Some(Value::String(t)) = b.remove("text") {
-                            parts.push(json!({"type": "input_text", "text": t}));
-                        }
-                    }
-                    Some("image") => {
-                        only_text = false;
-                        parts.extend(image_part(&mut b));
-                    }
-                    Some("document") => {
-                        let part = document_part(&mut b);
-                        only_text &= part.as_ref().is_none_or(|p| p["type"] == "input_text");
-                        parts.extend(part);
-                    }
-                    _ => {}
+/// and files (e.g. Claude Code's Read of a picture or a PDF) need the part-array form.
+fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
+    let blocks = match content {
+        Some(Value::String(s)) => return Ok(Value::String(s)),
+        Some(Value::Array(blocks)) => blocks,
+        _ => return Ok(Value::String(String::new())),
+    };
+    let mut parts = Vec::with_capacity(blocks.len());
+    for (k, block) in blocks.into_iter().enumerate() {
+        let at = format!("{at}.content[{k}]");
+        let Value::Object(mut b) = block else {
+            continue;
+        };
+        match b.get("type").and_then(Value::as_str) {
+            Some("text") => {
+                if let Some(Value::String(t)) = b.remove("text") {
+                    parts.push(json!({"type": "input_text", "text": t}));
                 }
             }
-            if only_text {
-                let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-                Value::String(texts.join("\n\n"))
-            } else {
-                Value::Array(parts)
+            Some(kind @ ("image" | "document")) => {
+                let kind = kind.to_string();
+                parts.push(media_part(&kind, &mut b, &at)?);
             }
+            Some("search_result") => {
+                parts.push(json!({"type": "input_text", "text": search_result_text(&b)}));
+            }
+            kind => unconvertible(kind.unwrap_or(""), || at)?,
         }
-        _ => Value::String(String::new()),
     }
+    Ok(if parts.iter().all(|p| p["type"] == "input_text") {
+        let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+        Value::String(texts.join("\n\n"))
+    } else {
+        Value::Array(parts)
+    })
 }
 
 /// Client tools become function tools; Anthropic server tools (web search, bash, text
@@ -519,25 +508,17 @@ fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
 }
 
 /// Structured output (`output_config.format` or the older `output_format`) → `text.format`.
-fn text_format(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
-    let format = match body.remove("output_config") {
-        Some(Value::Object(mut c)) => c.remove("format"),
-        _ => None,
+fn text_format(
+    body: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    if let Some(schema) = super::take_messages_schema(body)? {
+        out.insert(
+            "text".into(),
+            json!({"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": true}}),
+        );
     }
-    .or_else(|| body.remove("output_format"));
-    let Some(Value::Object(mut f)) = format else {
-        return;
-    };
-    if f.get("type").and_then(Value::as_str) != Some("json_schema") {
-        return;
-    }
-    let Some(schema) = f.remove("schema") else {
-        return;
-    };
-    out.insert(
-        "text".into(),
-        json!({"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": true}}),
-    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
