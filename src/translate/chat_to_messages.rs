@@ -903,6 +903,99 @@ mod tests {
 
     // ---- request ----
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = translate(with_messages(json!([{"role":"user","content":[
+            {"type":"file","file":{"filename":"r.pdf","file_data":"data:application/pdf;base64,JVBERi0="}},
+            {"type":"image_url","image_url":{"url":"https://x.test/a.png"}}]}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}},
+                {"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])
+        );
+        // OpenAI file ids mean nothing to the Messages API; it reads PDFs only.
+        let e = translate_err(with_messages(json!([{"role":"user","content":[
+            {"type":"file","file":{"file_id":"file-1"}}]}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].file"))
+        );
+        let e = translate_err(with_messages(json!([{"role":"user","content":[
+            {"type":"file","file":{"file_data":"data:text/csv;base64,YSxi"}}]}])));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].file.file_data")
+        );
+        assert!(e.message.contains("text/csv"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        let tool_turn = |content: Value| {
+            with_messages(json!([
+            {"role":"user","content":"x"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":content}]))
+        };
+        let e = translate_err(with_messages(
+            json!([{"role":"user","content":[{"type":"hologram"}]}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].type"))
+        );
+        assert!(e.message.contains("\"hologram\""), "{}", e.message);
+        let e = translate_err(tool_turn(json!([{"type":"hologram"}])));
+        assert_eq!(e.param.as_deref(), Some("messages[2].content[0].type"));
+        let e = translate_err(with_messages(json!([{"role":"user","content":"x"},
+            {"role":"assistant","content":[{"type":"hologram"}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+        // An image in a tool message is carried in the tool_result, as on the Responses path.
+        let out = translate(tool_turn(json!([{"type":"text","text":"see"},
+            {"type":"image_url","image_url":{"url":"https://x.test/a.png"}}])));
+        assert_eq!(
+            out["messages"][2]["content"][0]["content"],
+            json!([{"type":"text","text":"see"},{"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])
+        );
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let rf = |f: Value| {
+            let mut b = with_messages(json!([{"role":"user","content":"x"}]));
+            b["response_format"] = f;
+            b
+        };
+        let schema = json!({"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false});
+        for strict in [json!(true), json!(false), Value::Null] {
+            let out = translate(rf(
+                json!({"type":"json_schema","json_schema":{"name":"r","schema":schema,"strict":strict}}),
+            ));
+            assert_eq!(
+                out["output_config"],
+                json!({"format":{"type":"json_schema","schema":schema}}),
+                "strict: {strict}"
+            );
+        }
+        assert!(translate(rf(json!({"type":"text"})))
+            .get("output_config")
+            .is_none());
+        // Messages only constrains output to a schema: JSON mode has no faithful form there.
+        let e = translate_err(rf(json!({"type":"json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("response_format.type"))
+        );
+        assert!(e.message.contains("json_schema"), "{}", e.message);
+        let e = translate_err(rf(json!({"type":"json_schema","json_schema":{"name":"r"}})));
+        assert_eq!(e.param.as_deref(), Some("response_format"));
+        let e = translate_err(rf(json!({"type":"yaml"})));
+        assert_eq!(e.param.as_deref(), Some("response_format.type"));
+    }
+
     #[test]
     fn openai_sdk_fixture() {
         let v: Value = serde_json::from_str(include_str!(

@@ -937,6 +937,85 @@ mod tests {
 
     // ---- request ----
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn with_messages(messages: Value) -> Value {
+        json!({"model": "m", "messages": messages})
+    }
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = translate(with_messages(json!([{"role": "user", "content": [
+            {"type": "file", "file": {"filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}},
+            {"type": "file", "file": {"file_id": "file-1"}}]}])));
+        assert_eq!(
+            out["input"][0]["content"],
+            json!([
+                {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0=", "filename": "r.pdf"},
+                {"type": "input_file", "file_id": "file-1"}])
+        );
+        let e = err(with_messages(
+            json!([{"role": "user", "content": [{"type": "file", "file": {"filename": "x"}}]}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].file"))
+        );
+        // A file returned by a tool rides in the output's part array.
+        let out = translate(with_messages(json!([
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}])));
+        assert_eq!(
+            out["input"][2]["output"],
+            json!([{"type": "input_file", "file_id": "file-1"}])
+        );
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        // Responses has no audio input part.
+        let e = err(with_messages(json!([{"role": "user", "content": [
+            {"type": "text", "text": "listen"}, {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"input_audio\""), "{}", e.message);
+        let e = err(with_messages(json!([
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "hologram"}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[2].content[0].type"));
+        let e = err(with_messages(json!([{"role": "user", "content": "x"},
+            {"role": "assistant", "content": [{"type": "hologram"}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let rf = |f: Value| {
+            let mut b = with_messages(json!([{"role": "user", "content": "x"}]));
+            b["response_format"] = f;
+            b
+        };
+        assert_eq!(
+            translate(rf(json!({"type": "json_object"})))["text"],
+            json!({"format": {"type": "json_object"}})
+        );
+        assert_eq!(
+            translate(rf(
+                json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}})
+            ))["text"],
+            json!({"format": {"type": "json_schema", "name": "r", "schema": {"type": "object"}}})
+        );
+        let e = err(rf(json!({"type": "yaml"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("response_format.type"))
+        );
+    }
+
     #[test]
     fn sdk_fixture() {
         let v: Value = serde_json::from_str(include_str!(

@@ -1166,6 +1166,165 @@ mod tests {
 
     // ---- request ----
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"model":"m","max_tokens":100,"messages":[{"role":"user","content":content}]})
+    }
+
+    #[test]
+    fn documents_are_converted_or_refused() {
+        let out = translate(
+            user(json!([
+                {"type":"document","title":"r.pdf","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}},
+                {"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}},
+                {"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type":"file","file":{"filename":"r.pdf","file_data":"data:application/pdf;base64,JVBERi0="}},
+                {"type":"text","text":"plain words"},
+                {"type":"image_url","image_url":{"url":"https://x.test/a.png"}}])
+        );
+        // Chat carries files only inline: a URL document is refused, naming the block.
+        let e = translate_err(user(json!([{"type":"text","text":"read"},
+            {"type":"document","source":{"type":"url","url":"https://x.test/d.pdf"}}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].source"))
+        );
+        assert!(
+            e.message.starts_with("messages[0].content[1].source: ") && e.message.contains("URL"),
+            "{}",
+            e.message
+        );
+        // Anthropic file ids mean nothing to another vendor.
+        let e = translate_err(user(
+            json!([{"type":"image","source":{"type":"file","file_id":"file_1"}}]),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].source.type")
+        );
+        // The same inside a tool result: a PDF follows the tool message, a URL is refused.
+        let turns = |doc: Value| {
+            json!({"model":"m","max_tokens":100,"messages":[
+            {"role":"user","content":"read it"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Read","input":{}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"ok"},doc]}]}]})
+        };
+        let out = translate(
+            turns(
+                json!({"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}),
+            ),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"][2],
+            json!({"role":"tool","tool_call_id":"t1","content":"ok"})
+        );
+        assert_eq!(
+            out["messages"][3]["content"][0]["file"]["file_data"],
+            "data:application/pdf;base64,JVBERi0="
+        );
+        let e = translate_err(turns(
+            json!({"type":"document","source":{"type":"url","url":"https://x.test/d.pdf"}}),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[2].content[0].content[1].source")
+        );
+    }
+
+    #[test]
+    fn unknown_blocks_are_refused_and_reasoning_dropped_by_design() {
+        let e = translate_err(user(
+            json!([{"type":"text","text":"hi"},{"type":"container_upload","file_id":"f"}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"container_upload\""), "{}", e.message);
+        let e = translate_err(json!({"model":"m","max_tokens":100,"messages":[
+            {"role":"user","content":"q"},{"role":"assistant","content":[{"type":"hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+        let e = translate_err(
+            json!({"model":"m","max_tokens":100,"messages":[{"role":"user","content":[
+            {"type":"tool_result","tool_use_id":"t","content":[{"type":"hologram"}]}]}]}),
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].content[0].type")
+        );
+        // Thinking is in DROPPED_BY_DESIGN; a search result is text Chat can carry.
+        let out = translate(
+            user(json!([{"type":"thinking","thinking":"t","signature":"s"},
+                {"type":"search_result","title":"T","source":"https://s.test","content":[{"type":"text","text":"body"}]}])),
+            "gpt-4.1",
+        );
+        assert_eq!(out["messages"][0]["content"], "T\nhttps://s.test\nbody");
+    }
+
+    #[test]
+    fn resent_server_tool_blocks_become_a_call_and_readable_results() {
+        let out = translate(
+            json!({"model":"m","max_tokens":100,"messages":[
+                {"role":"user","content":"search"},
+                {"role":"assistant","content":[
+                    {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
+                    {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[
+                        {"type":"web_search_result","title":"A","url":"https://a.test","encrypted_content":"opaque"},
+                        {"type":"web_search_result","title":"B","url":"https://b.test","encrypted_content":"opaque"}]},
+                    {"type":"text","text":"found"}]},
+                {"role":"user","content":"thanks"}]}),
+            "gpt-4.1",
+        );
+        let m = out["messages"].as_array().unwrap();
+        assert_eq!(m[1]["tool_calls"][0]["function"]["name"], "web_search");
+        assert_eq!(
+            m[2],
+            json!({"role":"tool","tool_call_id":"srvtoolu_1","content":"A\nhttps://a.test\n\nB\nhttps://b.test"})
+        );
+        assert_eq!(m[3]["content"], "found");
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["output_config"] = json!({"effort":"low","format":f});
+            b
+        };
+        let out = translate(
+            format(json!({"type":"json_schema","schema":{"type":"object"}})),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["response_format"]["json_schema"]["schema"],
+            json!({"type":"object"})
+        );
+        assert_eq!(
+            out["reasoning_effort"], "low",
+            "the rest of output_config still applies"
+        );
+        let mut beta = user(json!("x"));
+        beta["output_format"] = json!({"type":"json_schema","schema":{"type":"array"}});
+        assert_eq!(
+            translate(beta, "gpt-4.1")["response_format"]["json_schema"]["schema"],
+            json!({"type":"array"})
+        );
+        let e = translate_err(format(json!({"type":"json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("output_config.format.type"))
+        );
+        let e = translate_err(format(json!({"type":"json_schema"})));
+        assert_eq!(e.param.as_deref(), Some("output_config.format.schema"));
+    }
+
     #[test]
     fn plain_text_and_sampling() {
         let out = translate(

@@ -1160,6 +1160,145 @@ mod tests {
         body(v["body"].clone())
     }
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"max_tokens": 100, "messages": [{"role": "user", "content": content}]})
+    }
+
+    fn req_err(v: Value) -> ApiError {
+        request(body(v), &ctx()).expect_err("refused")
+    }
+
+    #[test]
+    fn documents_are_converted_or_refused() {
+        let out = req(user(json!([
+            {"type": "document", "title": "r.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+            {"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}},
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain words"}},
+            {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}])));
+        assert_eq!(
+            out["input"][0]["content"],
+            json!([
+                {"type": "input_file", "filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+                {"type": "input_file", "file_url": "https://x.test/d.pdf"},
+                {"type": "input_text", "text": "plain words"},
+                {"type": "input_image", "image_url": "https://x.test/a.png", "detail": "auto"}])
+        );
+        let e = req_err(user(
+            json!([{"type": "document", "source": {"type": "file", "file_id": "file_1"}}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].source.type"))
+        );
+        let e = req_err(user(
+            json!([{"type": "document", "source": {"type": "content", "content": []}}]),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].source.type")
+        );
+        // Inside a tool result: files need the part-array output.
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "read it"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "text", "text": "ok"},
+                {"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}}]}]}]}));
+        assert_eq!(
+            out["input"][2]["output"],
+            json!([{"type": "input_text", "text": "ok"}, {"type": "input_file", "file_url": "https://x.test/d.pdf"}])
+        );
+    }
+
+    #[test]
+    fn unknown_blocks_are_refused_and_reasoning_dropped_by_design() {
+        let e = req_err(user(
+            json!([{"type": "text", "text": "hi"}, {"type": "container_upload", "file_id": "f"}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"container_upload\""), "{}", e.message);
+        let e = req_err(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "q"}, {"role": "assistant", "content": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+        let e = req_err(
+            json!({"max_tokens": 100, "messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "hologram"}]}]}]}),
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].content[0].type")
+        );
+        // Claude-signed thinking cannot go to an OpenAI model: dropped by design, not refused.
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                {"type": "search_result", "title": "T", "source": "https://s.test", "content": [{"type": "text", "text": "body"}]}]},
+            {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "claude-sig"},
+                {"type": "redacted_thinking", "data": "claude-data"}, {"type": "text", "text": "a"}]}]}));
+        assert_eq!(
+            out["input"],
+            json!([
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "T\nhttps://s.test\nbody"}]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]}])
+        );
+    }
+
+    #[test]
+    fn resent_server_tool_blocks_become_a_call_and_readable_results() {
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "search"},
+            {"role": "assistant", "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+                    {"type": "web_search_result", "title": "A", "url": "https://a.test", "encrypted_content": "opaque"}]},
+                {"type": "server_tool_use", "id": "srvtoolu_2", "name": "web_fetch", "input": {"url": "https://a.test"}},
+                {"type": "web_fetch_tool_result", "tool_use_id": "srvtoolu_2", "content": {"type": "web_fetch_tool_error", "error_code": "unavailable"}}]},
+            {"role": "user", "content": "thanks"}]}));
+        let items = out["input"].as_array().unwrap();
+        assert_eq!(items[1]["type"], "function_call");
+        assert_eq!(
+            items[2],
+            json!({"type": "function_call_output", "call_id": "srvtoolu_1", "output": "A\nhttps://a.test"})
+        );
+        // Every server tool result answers its call (a call without output is refused upstream).
+        assert_eq!(items[4]["call_id"], "srvtoolu_2");
+        assert_eq!(items[4]["status"], "incomplete");
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["output_config"] = json!({"effort": "low", "format": f});
+            b
+        };
+        let out = req(format(
+            json!({"type": "json_schema", "schema": {"type": "object"}}),
+        ));
+        assert_eq!(out["text"]["format"]["schema"], json!({"type": "object"}));
+        assert_eq!(
+            out["reasoning"]["effort"], "low",
+            "the rest of output_config still applies"
+        );
+        let mut beta = user(json!("x"));
+        beta["output_format"] = json!({"type": "json_schema", "schema": {"type": "array"}});
+        assert_eq!(
+            req(beta)["text"]["format"]["schema"],
+            json!({"type": "array"})
+        );
+        let e = req_err(format(json!({"type": "json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("output_config.format.type"))
+        );
+        let e = req_err(format(json!({"type": "json_schema"})));
+        assert_eq!(e.param.as_deref(), Some("output_config.format.schema"));
+    }
+
     #[test]
     fn text_and_string_system() {
         let out = req(json!({

@@ -1155,6 +1155,46 @@ mod tests {
     }
 
     #[test]
+    fn carry_or_refuse_helpers() {
+        assert_eq!(unconvertible("thinking", || "m".into()), Ok(()));
+        let e = unconvertible("hologram", || "messages[0].content[2]".into()).unwrap_err();
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[2].type"))
+        );
+        assert!(e.message.starts_with("messages[0].content[2].type: "));
+
+        let mut b = json!({"source": {"type": "url", "url": "https://x"}});
+        let b = b.as_object_mut().unwrap();
+        assert_eq!(media_source(b, "a"), Ok(Media::Url("https://x".into())));
+        let mut b = json!({"source": {"type": "base64", "media_type": "image/png"}});
+        let e = media_source(b.as_object_mut().unwrap(), "a").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("a.source"));
+
+        assert_eq!(
+            messages_media("document", "data:application/pdf;base64,AA".into(), "p").unwrap(),
+            json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "AA"}})
+        );
+        let e = messages_media("image", "ftp://x".into(), "p").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("p"));
+
+        assert_eq!(
+            server_tool_output(json!([{"type": "web_search_result", "title": "T", "url": "u"}])),
+            "T\nu"
+        );
+        assert_eq!(
+            server_tool_output(json!({"type": "x_error"})),
+            r#"{"type":"x_error"}"#
+        );
+
+        let mut body = json!({"output_config": {"effort": "low", "format": {"type": "json_schema", "schema": {}}}});
+        let body = body.as_object_mut().unwrap();
+        assert_eq!(take_messages_schema(body), Ok(Some(json!({}))));
+        assert_eq!(body["output_config"], json!({"effort": "low"}));
+        assert_eq!(messages_output_format(Some("text"), None, "f"), Ok(None));
+    }
+
+    #[test]
     fn error_events_per_api() {
         let OutEvent::Event { name, data } = error_event(Api::Messages, "m", 0) else {
             panic!()

@@ -1144,6 +1144,104 @@ mod tests {
 
     // ---- request ----
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"model": "x", "input": [{"role": "user", "content": content}]})
+    }
+
+    fn err(body: Value) -> ApiError {
+        request(obj(body), &ctx()).expect_err("refused")
+    }
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = translate(user(json!([
+            {"type": "input_file", "filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+            {"type": "input_file", "file_id": "file-1"}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "r.pdf"}},
+                {"type": "file", "file": {"file_id": "file-1"}}])
+        );
+        // Chat carries files only inline or by id: a URL file is refused, naming it.
+        let e = err(user(json!([{"type": "input_text", "text": "read"},
+            {"type": "input_file", "file_url": "https://x.test/d.pdf"}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[1].file_url"))
+        );
+        assert!(e.message.contains("URL"), "{}", e.message);
+        // Chat images are URLs: an image known only by file id cannot be sent.
+        let e = err(user(json!([{"type": "input_image", "file_id": "file-1"}])));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].image_url"));
+        // A file from a tool output follows the tool message, like an image.
+        let out = translate(json!({"model": "x", "input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [
+                {"type": "input_text", "text": "attached"},
+                {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0="}]}]}));
+        assert_eq!(
+            out["messages"][2],
+            json!({"role": "tool", "tool_call_id": "c1", "content": "attached"})
+        );
+        assert_eq!(
+            out["messages"][3],
+            json!({"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}]})
+        );
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        let e = err(user(
+            json!([{"type": "input_text", "text": "hi"}, {"type": "input_audio", "input_audio": {}}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"input_audio\""), "{}", e.message);
+        let e = err(
+            json!({"model": "x", "input": [{"role": "user", "content": "q"},
+            {"type": "message", "role": "assistant", "content": [{"type": "hologram"}]}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("input[1].content[0].type"));
+        let e = err(json!({"model": "x", "input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("input[2].output[0].type"));
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["text"] = json!({ "format": f });
+            b
+        };
+        assert_eq!(
+            translate(format(json!({"type": "json_object"})))["response_format"],
+            json!({"type": "json_object"})
+        );
+        assert_eq!(
+            translate(format(
+                json!({"type": "json_schema", "name": "r", "schema": {"type": "object"}, "strict": false})
+            ))["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": false}})
+        );
+        assert!(translate(format(json!({"type": "text"})))
+            .get("response_format")
+            .is_none());
+        let e = err(format(json!({"type": "yaml"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("text.format.type"))
+        );
+    }
+
     #[test]
     fn codex_first_turn_keeps_system_prompt_tools_and_order() {
         let body = fixture(include_str!(

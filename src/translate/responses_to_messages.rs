@@ -1102,6 +1102,106 @@ mod tests {
 
     const EPH: &str = "ephemeral";
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"input": [{"role": "user", "content": content}]})
+    }
+
+    fn req_err(v: Value) -> ApiError {
+        request(body(v), &ctx()).expect_err("refused")
+    }
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = req(user(json!([
+            {"type": "input_file", "filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+            {"type": "input_file", "file_url": "https://x.test/d.pdf"},
+            {"type": "input_text", "text": "read both"}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+                {"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}},
+                {"type": "text", "text": "read both", "cache_control": {"type": EPH}}])
+        );
+        // OpenAI file ids mean nothing to the Messages API; it reads PDFs and four image types.
+        let e = req_err(user(json!([{"type": "input_file", "file_id": "file-1"}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[0].file_data"))
+        );
+        let e = req_err(user(json!([{"type": "input_image", "file_id": "file-1"}])));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].image_url"));
+        let e = req_err(user(
+            json!([{"type": "input_file", "file_data": "data:text/csv;base64,YSxi"}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].file_data"));
+        let e = req_err(user(
+            json!([{"type": "input_image", "image_url": "data:image/bmp;base64,Qk0"}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].image_url"));
+        // A file in a tool output becomes a document in the tool_result.
+        let out = req(json!({"input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [{"type": "input_file", "file_url": "https://x.test/d.pdf"}]}]}));
+        assert_eq!(
+            out["messages"][2]["content"][0]["content"],
+            json!([{"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}}])
+        );
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        let e = req_err(user(
+            json!([{"type": "input_text", "text": "hi"}, {"type": "input_audio", "input_audio": {}}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"input_audio\""), "{}", e.message);
+        let e = req_err(json!({"input": [{"role": "user", "content": "q"},
+            {"type": "message", "role": "assistant", "content": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("input[1].content[0].type"));
+        let e = req_err(json!({"input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("input[2].output[0].type"));
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["text"] = json!({"format": f, "verbosity": "low"});
+            b
+        };
+        let schema = json!({"type": "object", "properties": {}, "additionalProperties": false});
+        for strict in [json!(true), json!(false), Value::Null] {
+            let out = req(format(
+                json!({"type": "json_schema", "name": "r", "schema": schema, "strict": strict}),
+            ));
+            assert_eq!(
+                out["output_config"],
+                json!({"format": {"type": "json_schema", "schema": schema}}),
+                "strict: {strict}"
+            );
+        }
+        assert!(req(format(json!({"type": "text"})))
+            .get("output_config")
+            .is_none());
+        let e = req_err(format(json!({"type": "json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("text.format.type"))
+        );
+        let e = req_err(format(json!({"type": "json_schema", "name": "r"})));
+        assert_eq!(e.param.as_deref(), Some("text.format"));
+    }
+
     #[test]
     fn string_input_and_instructions() {
         let out = req(
