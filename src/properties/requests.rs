@@ -90,7 +90,7 @@ static MESSAGES_TURNS: LazyLock<Vec<Value>> = LazyLock::new(|| {
                 {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
                     {"type": "web_search_result", "url": "https://x", "title": "t", "encrypted_content": "e"}]}]},
             {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "tool_reference", "tool_name": "get_weather"}]},
                 {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": true,
                  "content": [{"type": "text", "text": "failed"}, {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": IMG}}]},
                 {"type": "text", "text": "and?"}]},

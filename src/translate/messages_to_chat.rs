@@ -8,10 +8,10 @@ use serde::de::IgnoredAny;
 use serde_json::{json, Map, Value};
 
 use super::{
-    cannot_carry, content_text, error_event, is_openai_encrypted, media_source,
-    messages_text_delta, nonempty, search_result_text, server_tool_output, unconvertible,
-    ChatChoice, ChatChunk, ChatToolCall, Media, OutEvent, StreamTranslator, TranslateCtx, Usage,
-    WhitespaceGuard, THINKING_PLACEHOLDER,
+    block_text, cannot_carry, content_text, error_event, is_openai_encrypted, media_source,
+    messages_text_delta, nonempty, server_tool_output, unconvertible, ChatChoice, ChatChunk,
+    ChatToolCall, Media, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
+    READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -313,9 +313,9 @@ fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiEr
                 let kind = kind.to_string();
                 parts.push(media_part(&kind, block, &at)?);
             }
-            "search_result" => {
+            k if READ_AS_TEXT.contains(&k) => {
                 parts.append(&mut tool_media);
-                parts.push(Part::Text(search_result_text(&block)));
+                parts.push(Part::Text(block_text(&block)));
             }
             "tool_result" => {
                 flush_user(&mut parts, out);
@@ -371,7 +371,7 @@ fn tool_result_text(
                         }
                     }
                 }
-                "search_result" => search_result_text(&b),
+                k if READ_AS_TEXT.contains(&k) => block_text(&b),
                 other => {
                     unconvertible(other, || at)?;
                     continue;
@@ -1266,6 +1266,20 @@ mod tests {
             "gpt-4.1",
         );
         assert_eq!(out["messages"][0]["content"], "T\nhttps://s.test\nbody");
+        // Claude Code's tool search answers with tool references; every tool is offered
+        // in full on this path, so the name is what the model needs.
+        let out = translate(
+            json!({"model":"m","max_tokens":100,"messages":[
+                {"role":"user","content":"find"},
+                {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"ToolSearch","input":{}}]},
+                {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[
+                    {"type":"tool_reference","tool_name":"mcp__db__query"}]}]}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"][2]["content"],
+            "Tool available: mcp__db__query"
+        );
     }
 
     #[test]

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::{
-    cannot_carry, content_text, error_event, event_json, is_openai_encrypted, media_source,
-    messages_text_delta, search_result_text, server_tool_output, unconvertible, Media, OutEvent,
-    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    block_text, cannot_carry, content_text, error_event, event_json, is_openai_encrypted,
+    media_source, messages_text_delta, server_tool_output, unconvertible, Media, OutEvent,
+    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
+    THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -176,8 +177,8 @@ impl InputBuilder {
                     let kind = kind.to_string();
                     parts.push(media_part(&kind, &mut b, &at())?);
                 }
-                Some("search_result") => {
-                    parts.push(json!({"type": "input_text", "text": search_result_text(&b)}));
+                Some(k) if READ_AS_TEXT.contains(&k) => {
+                    parts.push(json!({"type": "input_text", "text": block_text(&b)}));
                 }
                 Some("tool_result") => {
                     self.flush("user", &mut parts);
@@ -365,8 +366,8 @@ fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
                 let kind = kind.to_string();
                 parts.push(media_part(&kind, &mut b, &at)?);
             }
-            Some("search_result") => {
-                parts.push(json!({"type": "input_text", "text": search_result_text(&b)}));
+            Some(k) if READ_AS_TEXT.contains(&k) => {
+                parts.push(json!({"type": "input_text", "text": block_text(&b)}));
             }
             kind => unconvertible(kind.unwrap_or(""), || at)?,
         }
@@ -1233,6 +1234,13 @@ mod tests {
             e.param.as_deref(),
             Some("messages[0].content[0].content[0].type")
         );
+        // Claude Code's tool search answers with tool references: the name, as text.
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "find"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "ToolSearch", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "tool_reference", "tool_name": "mcp__db__query"}]}]}]}));
+        assert_eq!(out["input"][2]["output"], "Tool available: mcp__db__query");
         // Claude-signed thinking cannot go to an OpenAI model: dropped by design, not refused.
         let out = req(json!({"max_tokens": 100, "messages": [
             {"role": "user", "content": [{"type": "thinking", "thinking": "t", "signature": "s"},

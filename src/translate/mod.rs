@@ -932,15 +932,22 @@ pub fn messages_media(kind: &str, url: String, at: impl Into<String>) -> Result<
     Ok(json!({"type": kind, "source": source}))
 }
 
-/// A `search_result` block (Anthropic's RAG input) as plain text for the other APIs:
-/// title, source, then its text blocks.
-pub fn search_result_text(block: &Map<String, Value>) -> String {
+/// Anthropic blocks with no counterpart in the OpenAI APIs whose content reads as text.
+pub const READ_AS_TEXT: [&str; 2] = ["search_result", "tool_reference"];
+
+/// One of `READ_AS_TEXT` as plain text. A `search_result` (RAG input): title, source, its
+/// text blocks. A `tool_reference` (what Claude Code's tool search returns to load a
+/// deferred tool): translated paths offer every tool in full, so only the name is news.
+pub fn block_text(block: &Map<String, Value>) -> String {
     let field = |k: &str| {
         block
             .get(k)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
+    if block.get("type").and_then(Value::as_str) == Some("tool_reference") {
+        return format!("Tool available: {}", field("tool_name").unwrap_or(""));
+    }
     let body = block.get("content").map(|c| content_text(c, "\n\n"));
     [field("title"), field("source"), body.as_deref()]
         .into_iter()
