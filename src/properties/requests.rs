@@ -75,7 +75,9 @@ static MESSAGES_TURNS: LazyLock<Vec<Value>> = LazyLock::new(|| {
                 {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]},
             {"role": "user", "content": [{"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}, "title": "t"},
                 {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain"}},
-                {"type": "document", "source": {"type": "url", "url": "https://x/d.pdf"}}]},
+                {"type": "search_result", "source": "https://x", "title": "t", "content": [{"type": "text", "text": "r"}]}]},
+            // Apart: a URL document is refused where the target cannot carry it (Chat).
+            {"role": "user", "content": [{"type": "document", "source": {"type": "url", "url": "https://x/d.pdf"}}]},
             {"role": "assistant", "content": "sure"},
             {"role": "assistant", "content": [
                 {"type": "thinking", "thinking": "hmm", "signature": SIG},
@@ -85,9 +87,10 @@ static MESSAGES_TURNS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             {"role": "assistant", "content": [{"type": "thinking", "thinking": "Thinking...", "signature": ENC},
                 {"type": "redacted_thinking", "data": "cmVkYWN0ZWQ="}]},
             {"role": "assistant", "content": [{"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
-                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}]},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+                    {"type": "web_search_result", "url": "https://x", "title": "t", "encrypted_content": "e"}]}]},
             {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "tool_reference", "tool_name": "get_weather"}]},
                 {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": true,
                  "content": [{"type": "text", "text": "failed"}, {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": IMG}}]},
                 {"type": "text", "text": "and?"}]},
@@ -127,6 +130,7 @@ static MESSAGES_PARAMS: LazyLock<Vec<Value>> = LazyLock::new(|| {
         json!({"stop_sequences": ["\n\nHuman:"], "temperature": 0.5, "top_p": 0.9, "top_k": 5}),
         json!({"stream": true}),
         json!({"output_config": {"effort": "high"}}),
+        json!({"output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}}),
         json!({"context_management": {"edits": []}}),
         json!({"service_tier": "auto"}),
     ]
@@ -144,8 +148,10 @@ static CHAT_TURNS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             {"role": "user", "content": [{"type": "text", "text": "look"},
                 {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{IMG}"), "detail": "high"}},
                 {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
-            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
-                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}]},
+            {"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}]},
+            // Apart: parts some targets refuse (audio everywhere, file ids on Messages).
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]},
+            {"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]},
             {"role": "assistant", "content": null, "tool_calls": [
                 {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
                 {"id": "call_2", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]},
@@ -202,6 +208,8 @@ static RESPONSES_ITEMS: LazyLock<Vec<Value>> = LazyLock::new(|| {
                 {"type": "input_image", "image_url": format!("data:image/png;base64,{IMG}"), "detail": "auto"},
                 {"type": "input_image", "image_url": "https://x/y.png"},
                 {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}]},
+            // Apart: a URL file is refused where the target cannot carry it (Chat).
+            {"type": "message", "role": "user", "content": [{"type": "input_file", "file_url": "https://x/d.pdf"}]},
             {"type": "message", "role": "assistant", "id": "msg_1", "content": [{"type": "output_text", "text": "ok", "annotations": []},
                 {"type": "refusal", "refusal": "no"}]},
             {"type": "reasoning", "id": "rs_cnNfYWRkZWRfMDEyMzQ1Njc4OQ", "summary": [{"type": "summary_text", "text": "thinking"}], "encrypted_content": ENC},
@@ -243,6 +251,7 @@ static RESPONSES_PARAMS: LazyLock<Vec<Value>> = LazyLock::new(|| {
         json!({"reasoning": {"effort": "xhigh", "summary": "auto"}}),
         json!({"reasoning": {"effort": "none"}}),
         json!({"text": {"format": {"type": "json_schema", "name": "s", "schema": {"type": "object"}, "strict": true}, "verbosity": "low"}}),
+        json!({"text": {"format": {"type": "json_object"}}}),
         json!({"tool_choice": "required"}),
         json!({"tool_choice": {"type": "function", "name": "exec_command"}}),
         json!({"tool_choice": {"type": "custom", "name": "apply_patch"}}),

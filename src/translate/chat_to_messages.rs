@@ -7,9 +7,9 @@
 use serde_json::{Map, Value};
 
 use super::{
-    chat_text_chunk, error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
-    MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx, Usage,
-    THINKING_PLACEHOLDER,
+    cannot_carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, messages_media,
+    parse_arguments, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
+    TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -19,8 +19,6 @@ use crate::upstream::routing::Api;
 const DEFAULT_MAX_TOKENS: u64 = 8192;
 /// Anthropic's smallest thinking budget.
 const MIN_THINKING_BUDGET: u64 = 1024;
-/// Image types the Messages API accepts in a base64 source.
-const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
 /// A JSON object from owned pairs: values move in (`json!` would serialize a copy).
 fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
@@ -104,16 +102,23 @@ pub fn request(
             ));
         }
     }
-    if let Some(Value::Object(rf)) = body.get("response_format") {
-        let strict = rf.get("type").and_then(Value::as_str) == Some("json_schema")
-            && rf.get("json_schema").and_then(|j| j.get("strict")) == Some(&Value::Bool(true));
-        if strict {
-            return Err(invalid(
-                "response_format json_schema with strict: true is not supported for this model",
-                "response_format",
-            ));
+    let output_format = match body.remove("response_format") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(mut rf)) => {
+            let schema = match rf.remove("json_schema") {
+                Some(Value::Object(mut spec)) => spec.remove("schema"),
+                _ => None,
+            };
+            let kind = rf.get("type").and_then(Value::as_str);
+            super::messages_output_format(kind, schema, "response_format")?
         }
-    }
+        Some(_) => {
+            return Err(invalid(
+                "response_format must be an object",
+                "response_format",
+            ))
+        }
+    };
 
     let Some(Value::Array(input)) = body.remove("messages") else {
         return Err(invalid("messages must be an array", "messages"));
@@ -141,18 +146,13 @@ pub fn request(
                 };
                 let content = match content {
                     Value::String(t) => Value::String(t),
-                    Value::Array(parts) => Value::Array(
-                        parts
-                            .into_iter()
-                            .filter_map(|p| match p {
-                                Value::Object(mut p) => take_string(p.remove("text")),
-                                Value::String(t) => Some(t),
-                                _ => None,
-                            })
-                            .filter(|t| !t.is_empty())
-                            .map(text_block)
-                            .collect(),
-                    ),
+                    Value::Array(parts) => {
+                        let mut blocks = Vec::with_capacity(parts.len());
+                        for (j, p) in parts.into_iter().enumerate() {
+                            blocks.extend(part_block(p, || format!("messages[{i}].content[{j}]"))?);
+                        }
+                        Value::Array(blocks)
+                    }
                     _ => Value::String(String::new()),
                 };
                 turns.push(
@@ -191,6 +191,9 @@ pub fn request(
         out.insert("system".into(), value);
     }
     out.insert("messages".into(), Value::Array(turns.into_messages()));
+    if let Some(format) = output_format {
+        out.insert("output_config".into(), obj([("format", format)]));
+    }
 
     let max_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()
@@ -277,7 +280,7 @@ pub fn request(
         out.insert("metadata".into(), obj([("user_id", Value::String(user))]));
     }
 
-    // Dropped: response_format (non-strict), n = 1, seed, penalties, logprobs, metadata,
+    // Dropped: n = 1, seed, penalties, logprobs, metadata,
     // store, service_tier, prompt_cache_key, stream_options (read into ctx.include_usage).
     out.insert("stream".into(), Value::Bool(true));
     Ok(out)
@@ -341,108 +344,56 @@ fn user_blocks(i: usize, content: Value, turns: &mut Turns) -> Result<(), ApiErr
         }
     };
     for (j, part) in parts.into_iter().enumerate() {
-        let param = || format!("messages[{i}].content[{j}]");
-        let mut part = match part {
-            Value::Object(p) => p,
-            Value::String(t) => {
-                if !t.is_empty() {
-                    turns.push("user", text_block(t));
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        match part.get("type").and_then(Value::as_str).unwrap_or("") {
-            "text" => {
-                if let Some(t) = take_string(part.remove("text")).filter(|t| !t.is_empty()) {
-                    turns.push("user", text_block(t));
-                }
-            }
-            "image_url" => {
-                let url = match part.remove("image_url") {
-                    Some(Value::Object(mut iu)) => take_string(iu.remove("url")),
-                    Some(Value::String(u)) => Some(u),
-                    _ => None,
-                };
-                let Some(url) = url else {
-                    return Err(invalid(
-                        "image_url.url is required",
-                        param() + ".image_url.url",
-                    ));
-                };
-                turns.push("user", image_block(url, param)?);
-            }
-            "file" => {
-                let data = part
-                    .get_mut("file")
-                    .and_then(Value::as_object_mut)
-                    .and_then(|f| take_string(f.remove("file_data")));
-                let doc = data
-                    .as_deref()
-                    .and_then(parse_data_url)
-                    .and_then(|(media, b64)| {
-                        (media == "application/pdf").then(|| {
-                            obj([
-                                ("type", s("document")),
-                                (
-                                    "source",
-                                    obj([
-                                        ("type", s("base64")),
-                                        ("media_type", s(media)),
-                                        ("data", s(b64)),
-                                    ]),
-                                ),
-                            ])
-                        })
-                    });
-                let Some(doc) = doc else {
-                    return Err(invalid(
-                        "only inline PDF files (file_data as a data URL) are supported for this model",
-                        param() + ".file",
-                    ));
-                };
-                turns.push("user", doc);
-            }
-            other => {
-                return Err(invalid(
-                    format!("content part type {other:?} is not supported for this model"),
-                    param() + ".type",
-                ))
-            }
+        if let Some(block) = part_block(part, || format!("messages[{i}].content[{j}]"))? {
+            turns.push("user", block);
         }
     }
     Ok(())
 }
 
-/// `image_url` → Anthropic image block: data URLs become base64 sources, web URLs stay URLs.
-fn image_block(url: String, param: impl Fn() -> String) -> Result<Value, ApiError> {
-    let source = if url.starts_with("data:") {
-        let Some((media, data)) = parse_data_url(&url) else {
-            return Err(invalid(
-                "image data URL must be base64",
-                param() + ".image_url.url",
-            ));
-        };
-        if !IMAGE_TYPES.contains(&media) {
-            return Err(invalid(
-                format!("image type {media:?} is not supported (jpeg, png, gif, webp)"),
-                param() + ".image_url.url",
-            ));
-        }
-        obj([
-            ("type", s("base64")),
-            ("media_type", s(media)),
-            ("data", s(data)),
-        ])
-    } else if url.starts_with("https://") || url.starts_with("http://") {
-        obj([("type", s("url")), ("url", Value::String(url))])
-    } else {
-        return Err(invalid(
-            "image URL must be a data URL or an http(s) URL",
-            param() + ".image_url.url",
-        ));
+/// A user or tool content part as a Messages block (`None`: empty text). Images go inline
+/// or by URL; files only as inline PDFs (a `file_id` names OpenAI's file store, which the
+/// Messages API cannot read).
+fn part_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
+    let mut part = match part {
+        Value::Object(p) => p,
+        Value::String(t) => return Ok((!t.is_empty()).then(|| text_block(t))),
+        _ => return Ok(None),
     };
-    Ok(obj([("type", s("image")), ("source", source)]))
+    let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "text" => Ok(take_string(part.remove("text"))
+            .filter(|t| !t.is_empty())
+            .map(text_block)),
+        "image_url" => {
+            let url = match part.remove("image_url") {
+                Some(Value::Object(mut iu)) => take_string(iu.remove("url")),
+                Some(Value::String(u)) => Some(u),
+                _ => None,
+            };
+            let Some(url) = url else {
+                return Err(invalid(
+                    "image_url.url is required",
+                    at() + ".image_url.url",
+                ));
+            };
+            messages_media("image", url, at() + ".image_url.url").map(Some)
+        }
+        "file" => {
+            let data = part
+                .get_mut("file")
+                .and_then(Value::as_object_mut)
+                .and_then(|f| take_string(f.remove("file_data")));
+            let Some(data) = data else {
+                return Err(cannot_carry(
+                    at() + ".file",
+                    "only inline files (file_data as a data URL) are supported for this model",
+                ));
+            };
+            messages_media("document", data, at() + ".file.file_data").map(Some)
+        }
+        other => unconvertible(other, at).map(|()| None),
+    }
 }
 
 /// Assistant message → blocks in Anthropic order: thinking, text, tool_use.
@@ -477,11 +428,18 @@ fn assistant_blocks(
     match content {
         Value::String(t) if !t.is_empty() => turns.push("assistant", text_block(t)),
         Value::Array(parts) => {
-            for p in parts {
+            for (j, p) in parts.into_iter().enumerate() {
                 let t = match p {
-                    Value::Object(mut p) => {
-                        take_string(p.remove("text")).or_else(|| take_string(p.remove("refusal")))
-                    }
+                    Value::Object(mut p) => match p.get("type").and_then(Value::as_str) {
+                        Some("text") => take_string(p.remove("text")),
+                        Some("refusal") => take_string(p.remove("refusal")),
+                        kind => {
+                            unconvertible(kind.unwrap_or(""), || {
+                                format!("messages[{i}].content[{j}]")
+                            })?;
+                            None
+                        }
+                    },
                     Value::String(t) => Some(t),
                     _ => None,
                 };
@@ -945,6 +903,99 @@ mod tests {
 
     // ---- request ----
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = translate(with_messages(json!([{"role":"user","content":[
+            {"type":"file","file":{"filename":"r.pdf","file_data":"data:application/pdf;base64,JVBERi0="}},
+            {"type":"image_url","image_url":{"url":"https://x.test/a.png"}}]}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}},
+                {"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])
+        );
+        // OpenAI file ids mean nothing to the Messages API; it reads PDFs only.
+        let e = translate_err(with_messages(json!([{"role":"user","content":[
+            {"type":"file","file":{"file_id":"file-1"}}]}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].file"))
+        );
+        let e = translate_err(with_messages(json!([{"role":"user","content":[
+            {"type":"file","file":{"file_data":"data:text/csv;base64,YSxi"}}]}])));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].file.file_data")
+        );
+        assert!(e.message.contains("text/csv"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        let tool_turn = |content: Value| {
+            with_messages(json!([
+            {"role":"user","content":"x"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":content}]))
+        };
+        let e = translate_err(with_messages(
+            json!([{"role":"user","content":[{"type":"hologram"}]}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].type"))
+        );
+        assert!(e.message.contains("\"hologram\""), "{}", e.message);
+        let e = translate_err(tool_turn(json!([{"type":"hologram"}])));
+        assert_eq!(e.param.as_deref(), Some("messages[2].content[0].type"));
+        let e = translate_err(with_messages(json!([{"role":"user","content":"x"},
+            {"role":"assistant","content":[{"type":"hologram"}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+        // An image in a tool message is carried in the tool_result, as on the Responses path.
+        let out = translate(tool_turn(json!([{"type":"text","text":"see"},
+            {"type":"image_url","image_url":{"url":"https://x.test/a.png"}}])));
+        assert_eq!(
+            out["messages"][2]["content"][0]["content"],
+            json!([{"type":"text","text":"see"},{"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])
+        );
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let rf = |f: Value| {
+            let mut b = with_messages(json!([{"role":"user","content":"x"}]));
+            b["response_format"] = f;
+            b
+        };
+        let schema = json!({"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false});
+        for strict in [json!(true), json!(false), Value::Null] {
+            let out = translate(rf(
+                json!({"type":"json_schema","json_schema":{"name":"r","schema":schema,"strict":strict}}),
+            ));
+            assert_eq!(
+                out["output_config"],
+                json!({"format":{"type":"json_schema","schema":schema}}),
+                "strict: {strict}"
+            );
+        }
+        assert!(translate(rf(json!({"type":"text"})))
+            .get("output_config")
+            .is_none());
+        // Messages only constrains output to a schema: JSON mode has no faithful form there.
+        let e = translate_err(rf(json!({"type":"json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("response_format.type"))
+        );
+        assert!(e.message.contains("json_schema"), "{}", e.message);
+        let e = translate_err(rf(json!({"type":"json_schema","json_schema":{"name":"r"}})));
+        assert_eq!(e.param.as_deref(), Some("response_format"));
+        let e = translate_err(rf(json!({"type":"yaml"})));
+        assert_eq!(e.param.as_deref(), Some("response_format.type"));
+    }
+
     #[test]
     fn openai_sdk_fixture() {
         let v: Value = serde_json::from_str(include_str!(
@@ -983,7 +1034,7 @@ mod tests {
     fn system_developer_and_merged_user_turns() {
         let out = translate(
             json!({"model":"m","temperature":1.7,"top_p":0.5,"stop":"END","user":"u-1",
-            "metadata":{"k":"v"},"seed":7,"n":1,"response_format":{"type":"json_object"},
+            "metadata":{"k":"v"},"seed":7,"n":1,"response_format":{"type":"text"},
             "messages":[
                 {"role":"system","content":"Sys."},
                 {"role":"developer","content":[{"type":"text","text":"Dev "},{"type":"text","text":"rules."}]},
@@ -1108,9 +1159,9 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("n"));
         let e = translate_err(
             json!({"model":"m","messages":[{"role":"user","content":"x"}],
-            "response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{},"strict":true}}}),
+            "response_format":{"type":"json_object"}}),
         );
-        assert_eq!(e.param.as_deref(), Some("response_format"));
+        assert_eq!(e.param.as_deref(), Some("response_format.type"));
         let e = translate_err(
             json!({"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"huge"}),
         );
@@ -1137,12 +1188,6 @@ mod tests {
             json!([{"role":"system","content":"only system"}]),
         ));
         assert_eq!(e.param.as_deref(), Some("messages"));
-        // Non-strict json_schema is dropped, not refused.
-        let out = translate(
-            json!({"model":"m","messages":[{"role":"user","content":"x"}],
-            "response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{}}}}),
-        );
-        assert!(out.get("response_format").is_none() && out.get("output_config").is_none());
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, OutEvent, ResponsesDelta,
-    StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    cannot_carry, carry, chat_text_chunk, error_event, event_json, is_openai_encrypted,
+    unconvertible, OutEvent, ResponsesDelta, StreamTranslator, TranslateCtx, Usage,
+    WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -102,9 +103,16 @@ pub fn request(
     }
 
     let mut text = Map::new();
-    if let Some(Value::Object(rf)) = body.remove("response_format") {
-        if let Some(f) = text_format(rf) {
-            text.insert("format".into(), f);
+    match body.remove("response_format") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(rf)) => {
+            text.insert("format".into(), text_format(rf)?);
+        }
+        Some(_) => {
+            return Err(invalid(
+                "response_format must be an object",
+                "response_format".into(),
+            ))
         }
     }
     carry(&mut body, "verbosity", &mut text, "verbosity");
@@ -169,7 +177,7 @@ fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), Api
                 continue;
             }
             "user" => input.push(json!({
-                "type": "message", "role": "user", "content": user_content(content),
+                "type": "message", "role": "user", "content": user_content(i, content)?,
             })),
             "assistant" => assistant_items(i, m, content, &mut input)?,
             "tool" => {
@@ -180,7 +188,7 @@ fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), Api
                     )
                 })?;
                 input.push(json!({
-                    "type": "function_call_output", "call_id": call_id, "output": tool_output(content),
+                    "type": "function_call_output", "call_id": call_id, "output": tool_output(i, content)?,
                 }));
             }
             _ => {
@@ -196,69 +204,82 @@ fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), Api
     Ok((instructions, input))
 }
 
-fn image_part(p: &mut Map<String, Value>) -> Option<Value> {
-    let Some(Value::Object(mut image)) = p.remove("image_url") else {
-        return None;
+/// A user or tool content part as a Responses input part (`at`: its param). Every Chat
+/// part but audio has a Responses form.
+fn input_part(p: Value, at: impl FnOnce() -> String) -> Result<Option<Value>, ApiError> {
+    let mut p = match p {
+        Value::Object(p) => p,
+        Value::String(t) => return Ok(Some(json!({"type": "input_text", "text": t}))),
+        _ => return Ok(None),
     };
-    let url = take_string(&mut image, "url")?;
-    let detail = take_string(&mut image, "detail").unwrap_or_else(|| "auto".into());
-    Some(json!({"type": "input_image", "image_url": url, "detail": detail}))
+    match p.get("type").and_then(Value::as_str).unwrap_or("") {
+        "text" => Ok(take_string(&mut p, "text").map(|t| json!({"type": "input_text", "text": t}))),
+        "image_url" => {
+            let mut image = match p.remove("image_url") {
+                Some(Value::Object(image)) => image,
+                Some(Value::String(url)) => Map::from_iter([("url".into(), Value::String(url))]),
+                _ => Map::new(),
+            };
+            let Some(url) = take_string(&mut image, "url") else {
+                return Err(invalid(
+                    "image_url.url is required",
+                    at() + ".image_url.url",
+                ));
+            };
+            let detail = take_string(&mut image, "detail").unwrap_or_else(|| "auto".into());
+            Ok(Some(
+                json!({"type": "input_image", "image_url": url, "detail": detail}),
+            ))
+        }
+        "file" => {
+            let mut f = match p.remove("file") {
+                Some(Value::Object(f)) => f,
+                _ => Map::new(),
+            };
+            if !f.contains_key("file_data") && !f.contains_key("file_id") {
+                return Err(invalid("a file needs file_data or file_id", at() + ".file"));
+            }
+            let mut file = Map::new();
+            file.insert("type".into(), json!("input_file"));
+            for k in ["file_data", "file_id", "filename"] {
+                carry(&mut f, k, &mut file, k);
+            }
+            Ok(Some(Value::Object(file)))
+        }
+        other => unconvertible(other, at).map(|()| None),
+    }
 }
 
-fn user_content(content: Value) -> Value {
+fn user_content(i: usize, content: Value) -> Result<Value, ApiError> {
     let Value::Array(parts) = content else {
-        return match content {
+        return Ok(match content {
             Value::String(_) => content,
             _ => json!(""),
-        };
+        });
     };
     let mut out = Vec::with_capacity(parts.len());
-    for p in parts {
-        let Value::Object(mut p) = p else { continue };
-        match p.get("type").and_then(Value::as_str) {
-            Some("text") => {
-                if let Some(text) = take_string(&mut p, "text") {
-                    out.push(json!({"type": "input_text", "text": text}));
-                }
-            }
-            Some("image_url") => out.extend(image_part(&mut p)),
-            Some("file") => {
-                if let Some(Value::Object(mut f)) = p.remove("file") {
-                    let mut file = Map::new();
-                    file.insert("type".into(), json!("input_file"));
-                    for k in ["file_data", "file_id", "filename"] {
-                        carry(&mut f, k, &mut file, k);
-                    }
-                    out.push(Value::Object(file));
-                }
-            }
-            // Audio has no Responses input part.
-            _ => {}
-        }
+    for (j, p) in parts.into_iter().enumerate() {
+        out.extend(input_part(p, || format!("messages[{i}].content[{j}]"))?);
     }
-    Value::Array(out)
+    Ok(Value::Array(out))
 }
 
 /// A tool message's content as `function_call_output.output`: a string, or the parts.
-fn tool_output(content: Value) -> Value {
-    match content {
+fn tool_output(i: usize, content: Value) -> Result<Value, ApiError> {
+    Ok(match content {
         Value::String(_) => content,
         Value::Array(parts) => Value::Array(
             parts
                 .into_iter()
-                .filter_map(|p| {
-                    let Value::Object(mut p) = p else { return None };
-                    match p.get("type").and_then(Value::as_str) {
-                        Some("image_url") => image_part(&mut p),
-                        _ => take_string(&mut p, "text")
-                            .map(|t| json!({"type": "input_text", "text": t})),
-                    }
+                .enumerate()
+                .filter_map(|(j, p)| {
+                    input_part(p, || format!("messages[{i}].content[{j}]")).transpose()
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
         ),
         Value::Null => json!(""),
         v => Value::String(v.to_string()),
-    }
+    })
 }
 
 /// An assistant message: reasoning item, text message, then function calls.
@@ -288,14 +309,20 @@ fn assistant_items(
     match content {
         Value::String(s) => parts.push(json!({"type": "output_text", "text": s})),
         Value::Array(ps) => {
-            for p in ps {
+            for (j, p) in ps.into_iter().enumerate() {
                 let Value::Object(mut p) = p else { continue };
-                if p.get("type").and_then(Value::as_str) == Some("refusal") {
-                    if let Some(r) = take_string(&mut p, "refusal") {
-                        parts.push(json!({"type": "refusal", "refusal": r}));
+                match p.get("type").and_then(Value::as_str).unwrap_or("") {
+                    "refusal" => {
+                        if let Some(r) = take_string(&mut p, "refusal") {
+                            parts.push(json!({"type": "refusal", "refusal": r}));
+                        }
                     }
-                } else if let Some(t) = take_string(&mut p, "text") {
-                    parts.push(json!({"type": "output_text", "text": t}));
+                    "text" => {
+                        if let Some(t) = take_string(&mut p, "text") {
+                            parts.push(json!({"type": "output_text", "text": t}));
+                        }
+                    }
+                    other => unconvertible(other, || format!("messages[{i}].content[{j}]"))?,
                 }
             }
         }
@@ -435,10 +462,10 @@ fn tool_choice(tc: Value) -> Option<Value> {
 }
 
 /// `response_format` → `text.format` (json_schema's nested object becomes flat).
-fn text_format(mut rf: Map<String, Value>) -> Option<Value> {
-    match rf.get("type").and_then(Value::as_str)? {
-        "text" => Some(json!({"type": "text"})),
-        "json_object" => Some(json!({"type": "json_object"})),
+fn text_format(mut rf: Map<String, Value>) -> Result<Value, ApiError> {
+    match rf.get("type").and_then(Value::as_str).unwrap_or("") {
+        "text" => Ok(json!({"type": "text"})),
+        "json_object" => Ok(json!({"type": "json_object"})),
         "json_schema" => {
             let mut out = Map::new();
             out.insert("type".into(), json!("json_schema"));
@@ -447,9 +474,12 @@ fn text_format(mut rf: Map<String, Value>) -> Option<Value> {
                     carry(&mut s, k, &mut out, k);
                 }
             }
-            Some(Value::Object(out))
+            Ok(Value::Object(out))
         }
-        _ => None,
+        other => Err(cannot_carry(
+            "response_format.type",
+            format!("format type {other:?} is not supported for this model"),
+        )),
     }
 }
 
@@ -906,6 +936,85 @@ mod tests {
     const SIG: &str = "gAAAAABoMockEncryptedReasoning==";
 
     // ---- request ----
+
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn with_messages(messages: Value) -> Value {
+        json!({"model": "m", "messages": messages})
+    }
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = translate(with_messages(json!([{"role": "user", "content": [
+            {"type": "file", "file": {"filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}},
+            {"type": "file", "file": {"file_id": "file-1"}}]}])));
+        assert_eq!(
+            out["input"][0]["content"],
+            json!([
+                {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0=", "filename": "r.pdf"},
+                {"type": "input_file", "file_id": "file-1"}])
+        );
+        let e = err(with_messages(
+            json!([{"role": "user", "content": [{"type": "file", "file": {"filename": "x"}}]}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].file"))
+        );
+        // A file returned by a tool rides in the output's part array.
+        let out = translate(with_messages(json!([
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}])));
+        assert_eq!(
+            out["input"][2]["output"],
+            json!([{"type": "input_file", "file_id": "file-1"}])
+        );
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        // Responses has no audio input part.
+        let e = err(with_messages(json!([{"role": "user", "content": [
+            {"type": "text", "text": "listen"}, {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"input_audio\""), "{}", e.message);
+        let e = err(with_messages(json!([
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "hologram"}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[2].content[0].type"));
+        let e = err(with_messages(json!([{"role": "user", "content": "x"},
+            {"role": "assistant", "content": [{"type": "hologram"}]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let rf = |f: Value| {
+            let mut b = with_messages(json!([{"role": "user", "content": "x"}]));
+            b["response_format"] = f;
+            b
+        };
+        assert_eq!(
+            translate(rf(json!({"type": "json_object"})))["text"],
+            json!({"format": {"type": "json_object"}})
+        );
+        assert_eq!(
+            translate(rf(
+                json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}})
+            ))["text"],
+            json!({"format": {"type": "json_schema", "name": "r", "schema": {"type": "object"}}})
+        );
+        let e = err(rf(json!({"type": "yaml"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("response_format.type"))
+        );
+    }
 
     #[test]
     fn sdk_fixture() {

@@ -8,9 +8,10 @@ use serde::de::IgnoredAny;
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, is_openai_encrypted, messages_text_delta, nonempty, ChatChoice,
-    ChatChunk, ChatToolCall, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
-    THINKING_PLACEHOLDER,
+    block_text, cannot_carry, content_text, error_event, is_openai_encrypted, media_source,
+    messages_text_delta, nonempty, server_tool_output, unconvertible, ChatChoice, ChatChunk,
+    ChatToolCall, Media, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
+    READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -123,33 +124,22 @@ pub fn request(
     }
 
     let thinking = body.remove("thinking");
-    let mut output_config = body.remove("output_config");
-    if let Some(effort) = reasoning_effort(thinking.as_ref(), output_config.as_ref()) {
+    if let Some(effort) = reasoning_effort(thinking.as_ref(), body.get("output_config")) {
         out.insert("reasoning_effort".into(), Value::String(effort.into()));
     }
-    // Structured output: `output_config.format` (GA) or the older beta `output_format`.
-    let format = output_config
-        .as_mut()
-        .and_then(Value::as_object_mut)
-        .and_then(|c| c.remove("format"))
-        .or_else(|| body.remove("output_format"));
-    if let Some(Value::Object(mut format)) = format {
-        if format.get("type").and_then(Value::as_str) == Some("json_schema") {
-            if let Some(schema) = format.remove("schema") {
-                let spec = obj([
-                    ("name", Value::String("output".into())),
-                    ("schema", schema),
-                    ("strict", Value::Bool(true)),
-                ]);
-                out.insert(
-                    "response_format".into(),
-                    obj([
-                        ("type", Value::String("json_schema".into())),
-                        ("json_schema", spec),
-                    ]),
-                );
-            }
-        }
+    if let Some(schema) = super::take_messages_schema(&mut body)? {
+        let spec = obj([
+            ("name", Value::String("output".into())),
+            ("schema", schema),
+            ("strict", Value::Bool(true)),
+        ]);
+        out.insert(
+            "response_format".into(),
+            obj([
+                ("type", Value::String("json_schema".into())),
+                ("json_schema", spec),
+            ]),
+        );
     }
 
     // Dropped on purpose: metadata (its user_id is Claude Code's JSON blob, not a Chat
@@ -256,38 +246,32 @@ fn flush_user(parts: &mut Vec<Part>, out: &mut Vec<Value>) {
     ]));
 }
 
-fn image_part(mut block: Map<String, Value>) -> Option<Part> {
-    let Some(Value::Object(mut source)) = block.remove("source") else {
-        return None;
-    };
-    match source.get("type").and_then(Value::as_str) {
-        Some("base64") => {
-            let media = take_string(source.remove("media_type"))?;
-            let data = take_string(source.remove("data"))?;
-            Some(Part::Image(format!("data:{media};base64,{data}")))
-        }
-        Some("url") => take_string(source.remove("url")).map(Part::Image),
-        _ => None,
-    }
-}
-
-fn document_part(mut block: Map<String, Value>) -> Option<Part> {
+/// An `image` or `document` block as a Chat part (`at`: its param). Chat takes images
+/// inline or by URL but files only inline (`file_data`): a document from a URL is refused.
+fn media_part(kind: &str, mut block: Map<String, Value>, at: &str) -> Result<Part, ApiError> {
     let title = take_string(block.remove("title"));
-    let Some(Value::Object(mut source)) = block.remove("source") else {
-        return None;
-    };
-    match source.get("type").and_then(Value::as_str) {
-        Some("text") => take_string(source.remove("data")).map(Part::Text),
-        Some("base64") => {
-            let media = take_string(source.remove("media_type"))?;
-            let data = take_string(source.remove("data"))?;
-            Some(Part::File {
-                filename: title.unwrap_or_else(|| "document.pdf".into()),
-                data_url: format!("data:{media};base64,{data}"),
-            })
+    Ok(match (kind, media_source(&mut block, at)?) {
+        ("image", Media::Data { media, data }) => Part::Image(Media::data_url(&media, &data)),
+        ("image", Media::Url(url)) => Part::Image(url),
+        ("document", Media::Text(text)) => Part::Text(text),
+        (_, Media::Data { media, data }) => Part::File {
+            filename: title.unwrap_or_else(|| "document.pdf".into()),
+            data_url: Media::data_url(&media, &data),
+        },
+        (_, Media::Url(_)) => {
+            return Err(cannot_carry(
+                format!("{at}.source"),
+                "a document from a URL cannot be sent to this model: it is served through \
+                 Chat Completions, which takes files only inline (send the document as base64)",
+            ))
         }
-        _ => None,
-    }
+        (_, Media::Text(_)) => {
+            return Err(cannot_carry(
+                format!("{at}.source.type"),
+                "an image needs a base64 or url source",
+            ))
+        }
+    })
 }
 
 /// A user turn. `tool_result` blocks become `tool` messages at their position, splitting
@@ -307,85 +291,101 @@ fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiEr
         }
     };
     let mut parts: Vec<Part> = Vec::new();
-    // Chat tool messages hold text only: images from tool results follow the run of tool
-    // messages as a user message (a user message inside the run would be rejected).
-    let mut tool_images: Vec<Part> = Vec::new();
+    // Chat tool messages hold text only: images and files from tool results follow the
+    // run of tool messages as a user message (a user message inside the run would be
+    // rejected).
+    let mut tool_media: Vec<Part> = Vec::new();
     for (j, block) in blocks.into_iter().enumerate() {
+        let at = format!("messages[{i}].content[{j}]");
         let Value::Object(mut block) = block else {
             continue;
         };
         let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
         match kind {
             "text" => {
-                parts.append(&mut tool_images);
+                parts.append(&mut tool_media);
                 if let Some(t) = take_string(block.remove("text")) {
                     parts.push(Part::Text(t));
                 }
             }
-            "image" => {
-                parts.append(&mut tool_images);
-                parts.extend(image_part(block));
+            "image" | "document" => {
+                parts.append(&mut tool_media);
+                let kind = kind.to_string();
+                parts.push(media_part(&kind, block, &at)?);
             }
-            "document" => {
-                parts.append(&mut tool_images);
-                parts.extend(document_part(block));
+            k if READ_AS_TEXT.contains(&k) => {
+                parts.append(&mut tool_media);
+                parts.push(Part::Text(block_text(&block)));
             }
             "tool_result" => {
                 flush_user(&mut parts, out);
                 let Some(id) = take_string(block.remove("tool_use_id")) else {
                     return Err(invalid(
                         "tool_result needs a tool_use_id",
-                        format!("messages[{i}].content[{j}].tool_use_id"),
+                        format!("{at}.tool_use_id"),
                     ));
                 };
-                let text = tool_result_text(block.remove("content"), &mut tool_images);
+                let text = tool_result_text(block.remove("content"), &mut tool_media, &at)?;
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
                     ("content", Value::String(text)),
                 ]));
             }
-            // thinking in a user turn, search results, …: nothing Chat can carry.
-            _ => {}
+            other => unconvertible(other, || at)?,
         }
     }
-    parts.append(&mut tool_images);
+    parts.append(&mut tool_media);
     flush_user(&mut parts, out);
     Ok(())
 }
 
-/// Tool result content as Chat tool text; images are moved to `images`.
-fn tool_result_text(content: Option<Value>, images: &mut Vec<Part>) -> String {
-    match content {
-        Some(Value::String(s)) => s,
-        Some(Value::Array(blocks)) => {
-            let mut text = String::new();
-            for block in blocks {
-                let piece = match block {
-                    Value::Object(mut b) => match b.get("type").and_then(Value::as_str) {
-                        Some("text") => match take_string(b.remove("text")) {
-                            Some(t) => t,
-                            None => continue,
-                        },
-                        Some("image") => {
-                            images.extend(image_part(b));
+/// Tool result content as Chat tool text; images and files are moved to `media`.
+fn tool_result_text(
+    content: Option<Value>,
+    media: &mut Vec<Part>,
+    at: &str,
+) -> Result<String, ApiError> {
+    let blocks = match content {
+        Some(Value::String(s)) => return Ok(s),
+        Some(Value::Array(blocks)) => blocks,
+        None | Some(Value::Null) => return Ok(String::new()),
+        Some(other) => return Ok(other.to_string()),
+    };
+    let mut text = String::new();
+    for (k, block) in blocks.into_iter().enumerate() {
+        let at = format!("{at}.content[{k}]");
+        let piece = match block {
+            Value::Object(mut b) => match b.get("type").and_then(Value::as_str).unwrap_or("") {
+                "text" => match take_string(b.remove("text")) {
+                    Some(t) => t,
+                    None => continue,
+                },
+                kind @ ("image" | "document") => {
+                    let kind = kind.to_string();
+                    match media_part(&kind, b, &at)? {
+                        Part::Text(t) => t,
+                        part => {
+                            media.push(part);
                             continue;
                         }
-                        _ => Value::Object(b).to_string(),
-                    },
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                if !text.is_empty() {
-                    text.push_str("\n\n");
+                    }
                 }
-                text.push_str(&piece);
-            }
-            text
+                k if READ_AS_TEXT.contains(&k) => block_text(&b),
+                other => {
+                    unconvertible(other, || at)?;
+                    continue;
+                }
+            },
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        if !text.is_empty() {
+            text.push_str("\n\n");
         }
-        None | Some(Value::Null) => String::new(),
-        Some(other) => other.to_string(),
+        text.push_str(&piece);
     }
+    Ok(text)
 }
 
 /// The assistant message being assembled from one Anthropic assistant turn.
@@ -478,7 +478,7 @@ fn assistant_turn(
         }
     };
     let mut a = Assistant::default();
-    for block in blocks {
+    for (j, block) in blocks.into_iter().enumerate() {
         let Value::Object(mut block) = block else {
             continue;
         };
@@ -494,7 +494,8 @@ fn assistant_turn(
             "thinking" | "redacted_thinking" if a.reasoning.is_none() => {
                 a.reasoning = usable_reasoning(block, claude);
             }
-            "tool_use" | "server_tool_use" => {
+            // Server and MCP tool uses from earlier turns replay as calls with their output.
+            "tool_use" | "server_tool_use" | "mcp_tool_use" => {
                 let id = take_string(block.remove("id")).unwrap_or_default();
                 let name = take_string(block.remove("name")).unwrap_or_default();
                 let arguments = match block.remove("input") {
@@ -517,14 +518,14 @@ fn assistant_turn(
             k if k.ends_with("_tool_result") => {
                 a.flush(out);
                 let id = take_string(block.remove("tool_use_id")).unwrap_or_default();
-                let content = block.remove("content").unwrap_or(Value::Null).to_string();
+                let content = server_tool_output(block.remove("content").unwrap_or(Value::Null));
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
                     ("content", Value::String(content)),
                 ]));
             }
-            _ => {}
+            other => unconvertible(other, || format!("messages[{i}].content[{j}]"))?,
         }
     }
     a.flush(out);
@@ -1164,6 +1165,179 @@ mod tests {
     }
 
     // ---- request ----
+
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"model":"m","max_tokens":100,"messages":[{"role":"user","content":content}]})
+    }
+
+    #[test]
+    fn documents_are_converted_or_refused() {
+        let out = translate(
+            user(json!([
+                {"type":"document","title":"r.pdf","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}},
+                {"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}},
+                {"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}])),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type":"file","file":{"filename":"r.pdf","file_data":"data:application/pdf;base64,JVBERi0="}},
+                {"type":"text","text":"plain words"},
+                {"type":"image_url","image_url":{"url":"https://x.test/a.png"}}])
+        );
+        // Chat carries files only inline: a URL document is refused, naming the block.
+        let e = translate_err(user(json!([{"type":"text","text":"read"},
+            {"type":"document","source":{"type":"url","url":"https://x.test/d.pdf"}}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].source"))
+        );
+        assert!(
+            e.message.starts_with("messages[0].content[1].source: ") && e.message.contains("URL"),
+            "{}",
+            e.message
+        );
+        // Anthropic file ids mean nothing to another vendor.
+        let e = translate_err(user(
+            json!([{"type":"image","source":{"type":"file","file_id":"file_1"}}]),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].source.type")
+        );
+        // The same inside a tool result: a PDF follows the tool message, a URL is refused.
+        let turns = |doc: Value| {
+            json!({"model":"m","max_tokens":100,"messages":[
+            {"role":"user","content":"read it"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Read","input":{}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"ok"},doc]}]}]})
+        };
+        let out = translate(
+            turns(
+                json!({"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}),
+            ),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"][2],
+            json!({"role":"tool","tool_call_id":"t1","content":"ok"})
+        );
+        assert_eq!(
+            out["messages"][3]["content"][0]["file"]["file_data"],
+            "data:application/pdf;base64,JVBERi0="
+        );
+        let e = translate_err(turns(
+            json!({"type":"document","source":{"type":"url","url":"https://x.test/d.pdf"}}),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[2].content[0].content[1].source")
+        );
+    }
+
+    #[test]
+    fn unknown_blocks_are_refused_and_reasoning_dropped_by_design() {
+        let e = translate_err(user(
+            json!([{"type":"text","text":"hi"},{"type":"container_upload","file_id":"f"}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"container_upload\""), "{}", e.message);
+        let e = translate_err(json!({"model":"m","max_tokens":100,"messages":[
+            {"role":"user","content":"q"},{"role":"assistant","content":[{"type":"hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+        let e = translate_err(
+            json!({"model":"m","max_tokens":100,"messages":[{"role":"user","content":[
+            {"type":"tool_result","tool_use_id":"t","content":[{"type":"hologram"}]}]}]}),
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].content[0].type")
+        );
+        // Thinking is in DROPPED_BY_DESIGN; a search result is text Chat can carry.
+        let out = translate(
+            user(json!([{"type":"thinking","thinking":"t","signature":"s"},
+                {"type":"search_result","title":"T","source":"https://s.test","content":[{"type":"text","text":"body"}]}])),
+            "gpt-4.1",
+        );
+        assert_eq!(out["messages"][0]["content"], "T\nhttps://s.test\nbody");
+        // Claude Code's tool search answers with tool references; every tool is offered
+        // in full on this path, so the name is what the model needs.
+        let out = translate(
+            json!({"model":"m","max_tokens":100,"messages":[
+                {"role":"user","content":"find"},
+                {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"ToolSearch","input":{}}]},
+                {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[
+                    {"type":"tool_reference","tool_name":"mcp__db__query"}]}]}]}),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["messages"][2]["content"],
+            "Tool available: mcp__db__query"
+        );
+    }
+
+    #[test]
+    fn resent_server_tool_blocks_become_a_call_and_readable_results() {
+        let out = translate(
+            json!({"model":"m","max_tokens":100,"messages":[
+                {"role":"user","content":"search"},
+                {"role":"assistant","content":[
+                    {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
+                    {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[
+                        {"type":"web_search_result","title":"A","url":"https://a.test","encrypted_content":"opaque"},
+                        {"type":"web_search_result","title":"B","url":"https://b.test","encrypted_content":"opaque"}]},
+                    {"type":"text","text":"found"}]},
+                {"role":"user","content":"thanks"}]}),
+            "gpt-4.1",
+        );
+        let m = out["messages"].as_array().unwrap();
+        assert_eq!(m[1]["tool_calls"][0]["function"]["name"], "web_search");
+        assert_eq!(
+            m[2],
+            json!({"role":"tool","tool_call_id":"srvtoolu_1","content":"A\nhttps://a.test\n\nB\nhttps://b.test"})
+        );
+        assert_eq!(m[3]["content"], "found");
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["output_config"] = json!({"effort":"low","format":f});
+            b
+        };
+        let out = translate(
+            format(json!({"type":"json_schema","schema":{"type":"object"}})),
+            "gpt-4.1",
+        );
+        assert_eq!(
+            out["response_format"]["json_schema"]["schema"],
+            json!({"type":"object"})
+        );
+        assert_eq!(
+            out["reasoning_effort"], "low",
+            "the rest of output_config still applies"
+        );
+        let mut beta = user(json!("x"));
+        beta["output_format"] = json!({"type":"json_schema","schema":{"type":"array"}});
+        assert_eq!(
+            translate(beta, "gpt-4.1")["response_format"]["json_schema"]["schema"],
+            json!({"type":"array"})
+        );
+        let e = translate_err(format(json!({"type":"json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("output_config.format.type"))
+        );
+        let e = translate_err(format(json!({"type":"json_schema"})));
+        assert_eq!(e.param.as_deref(), Some("output_config.format.schema"));
+    }
 
     #[test]
     fn plain_text_and_sampling() {

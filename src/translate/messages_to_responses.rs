@@ -10,8 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, event_json, is_openai_encrypted, messages_text_delta, OutEvent,
-    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    block_text, cannot_carry, content_text, error_event, event_json, is_openai_encrypted,
+    media_source, messages_text_delta, server_tool_output, unconvertible, Media, OutEvent,
+    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
+    THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -65,7 +67,7 @@ pub fn request(
     let tool_names = tools(&mut body, &mut out);
     tool_choice(&mut body, &tool_names, &mut out);
     reasoning(&mut body, &mut out);
-    text_format(&mut body, &mut out);
+    text_format(&mut body, &mut out)?;
 
     out.insert("store".into(), Value::Bool(false));
     out.insert("stream".into(), Value::Bool(true));
@@ -159,6 +161,7 @@ impl InputBuilder {
     fn user_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
         let mut parts = Vec::new();
         for (j, block) in blocks.into_iter().enumerate() {
+            let at = || format!("messages[{i}].content[{j}]");
             let Value::Object(mut b) = block else {
                 continue;
             };
@@ -170,25 +173,30 @@ impl InputBuilder {
                         }
                     }
                 }
-                Some("image") => parts.extend(image_part(&mut b)),
-                Some("document") => parts.extend(document_part(&mut b)),
+                Some(kind @ ("image" | "document")) => {
+                    let kind = kind.to_string();
+                    parts.push(media_part(&kind, &mut b, &at())?);
+                }
+                Some(k) if READ_AS_TEXT.contains(&k) => {
+                    parts.push(json!({"type": "input_text", "text": block_text(&b)}));
+                }
                 Some("tool_result") => {
                     self.flush("user", &mut parts);
                     let call_id = match b.remove("tool_use_id") {
                         Some(Value::String(id)) if !id.is_empty() => id,
                         _ => {
                             return Err(ApiError::invalid("`tool_result` needs a `tool_use_id`")
-                                .with_param(format!("messages[{i}].content[{j}].tool_use_id")))
+                                .with_param(format!("{}.tool_use_id", at())))
                         }
                     };
-                    let output = tool_output(b.remove("content"));
+                    let output = tool_output(b.remove("content"), &at())?;
                     let mut item = json!({"type": "function_call_output", "call_id": call_id, "output": output});
                     if b.get("is_error").and_then(Value::as_bool) == Some(true) {
                         item["status"] = json!("incomplete");
                     }
                     self.items.push(item);
                 }
-                _ => {}
+                kind => unconvertible(kind.unwrap_or(""), at)?,
             }
         }
         self.flush("user", &mut parts);
@@ -235,7 +243,8 @@ impl InputBuilder {
                         }
                     }
                 }
-                Some("tool_use") | Some("server_tool_use") => {
+                // Server and MCP tool uses from earlier turns replay as calls with their output.
+                Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
                     self.flush("assistant", &mut parts);
                     let param = |f: &str| format!("messages[{i}].content[{j}].{f}");
                     let id = match b.remove("id") {
@@ -260,21 +269,31 @@ impl InputBuilder {
                         "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
                     }));
                 }
-                Some("web_search_tool_result") => {
+                // Server tool results (web search …) answer the server_tool_use above.
+                Some(k) if k.ends_with("_tool_result") => {
                     self.flush("assistant", &mut parts);
                     let Some(Value::String(id)) = b.remove("tool_use_id") else {
-                        continue;
+                        return Err(ApiError::invalid(
+                            "a server tool result needs a `tool_use_id`",
+                        )
+                        .with_param(format!("messages[{i}].content[{j}].tool_use_id")));
                     };
                     let content = b.remove("content").unwrap_or(Value::Null);
-                    let failed = content.get("type").and_then(Value::as_str)
-                        == Some("web_search_tool_result_error");
-                    let mut item = json!({"type": "function_call_output", "call_id": id, "output": content.to_string()});
+                    let failed = content
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.ends_with("_error"));
+                    let output = server_tool_output(content);
+                    let mut item =
+                        json!({"type": "function_call_output", "call_id": id, "output": output});
                     if failed {
                         item["status"] = json!("incomplete");
                     }
                     self.items.push(item);
                 }
-                _ => {}
+                kind => {
+                    unconvertible(kind.unwrap_or(""), || format!("messages[{i}].content[{j}]"))?
+                }
             }
         }
         self.flush("assistant", &mut parts);
@@ -296,98 +315,69 @@ impl InputBuilder {
     }
 }
 
-fn image_part(b: &mut Map<String, Value>) -> Option<Value> {
-    let Some(Value::Object(mut src)) = b.remove("source") else {
-        return None;
-    };
-    let url = match src.get("type").and_then(Value::as_str) {
-        Some("base64") => {
-            let media = src.get("media_type")?.as_str()?.to_string();
-            let Some(Value::String(data)) = src.remove("data") else {
-                return None;
-            };
-            format!("data:{media};base64,{data}")
-        }
-        Some("url") => match src.remove("url") {
-            Some(Value::String(u)) => u,
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some(json!({"type": "input_image", "image_url": url, "detail": "auto"}))
-}
-
-/// PDFs become `input_file`; plain-text documents become text.
-fn document_part(b: &mut Map<String, Value>) -> Option<Value> {
-    let Some(Value::Object(mut src)) = b.remove("source") else {
-        return None;
-    };
+/// An `image` or `document` block as a Responses input part (`at`: its param): inline
+/// data, URLs and plain text all have a Responses form.
+fn media_part(kind: &str, b: &mut Map<String, Value>, at: &str) -> Result<Value, ApiError> {
     let filename = match b.remove("title") {
         Some(Value::String(t)) if !t.is_empty() => t,
         _ => "document.pdf".to_string(),
     };
-    match src.get("type").and_then(Value::as_str) {
-        Some("base64") => {
-            let media = src.get("media_type")?.as_str()?.to_string();
-            let Some(Value::String(data)) = src.remove("data") else {
-                return None;
-            };
-            Some(json!({"type": "input_file", "filename": filename,
-                        "file_data": format!("data:{media};base64,{data}")}))
+    Ok(match (kind, media_source(b, at)?) {
+        ("image", Media::Data { media, data }) => {
+            json!({"type": "input_image", "image_url": Media::data_url(&media, &data), "detail": "auto"})
         }
-        Some("url") => match src.remove("url") {
-            Some(Value::String(u)) => Some(json!({"type": "input_file", "file_url": u})),
-            _ => None,
-        },
-        Some("text") => match src.remove("data") {
-            Some(Value::String(t)) if !t.is_empty() => {
-                Some(json!({"type": "input_text", "text": t}))
-            }
-            _ => None,
-        },
-        _ => None,
-    }
+        ("image", Media::Url(url)) => {
+            json!({"type": "input_image", "image_url": url, "detail": "auto"})
+        }
+        ("image", Media::Text(_)) => {
+            return Err(cannot_carry(
+                format!("{at}.source.type"),
+                "an image needs a base64 or url source",
+            ))
+        }
+        (_, Media::Data { media, data }) => json!({"type": "input_file", "filename": filename,
+                        "file_data": Media::data_url(&media, &data)}),
+        (_, Media::Url(url)) => json!({"type": "input_file", "file_url": url}),
+        (_, Media::Text(text)) => json!({"type": "input_text", "text": text}),
+    })
 }
 
 /// `tool_result.content` → `function_call_output.output`: text stays a string; images
-/// (e.g. Claude Code's Read of a picture) need the part-array form.
-fn tool_output(content: Option<Value>) -> Value {
-    match content {
-        Some(Value::String(s)) => Value::String(s),
-        Some(Value::Array(blocks)) => {
-            let mut parts = Vec::with_capacity(blocks.len());
-            let mut only_text = true;
-            for block in blocks {
-                let Value::Object(mut b) = block else {
-                    continue;
-                };
-                match b.get("type").and_then(Value::as_str) {
-                    Some("text") => {
-                        if let Some(Value::String(t)) = b.remove("text") {
-                            parts.push(json!({"type": "input_text", "text": t}));
-                        }
-                    }
-                    Some("image") => {
-                        only_text = false;
-                        parts.extend(image_part(&mut b));
-                    }
-                    Some("document") => {
-                        let part = document_part(&mut b);
-                        only_text &= part.as_ref().is_none_or(|p| p["type"] == "input_text");
-                        parts.extend(part);
-                    }
-                    _ => {}
+/// and files (e.g. Claude Code's Read of a picture or a PDF) need the part-array form.
+fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
+    let blocks = match content {
+        Some(Value::String(s)) => return Ok(Value::String(s)),
+        Some(Value::Array(blocks)) => blocks,
+        _ => return Ok(Value::String(String::new())),
+    };
+    let mut parts = Vec::with_capacity(blocks.len());
+    for (k, block) in blocks.into_iter().enumerate() {
+        let at = format!("{at}.content[{k}]");
+        let Value::Object(mut b) = block else {
+            continue;
+        };
+        match b.get("type").and_then(Value::as_str) {
+            Some("text") => {
+                if let Some(Value::String(t)) = b.remove("text") {
+                    parts.push(json!({"type": "input_text", "text": t}));
                 }
             }
-            if only_text {
-                let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-                Value::String(texts.join("\n\n"))
-            } else {
-                Value::Array(parts)
+            Some(kind @ ("image" | "document")) => {
+                let kind = kind.to_string();
+                parts.push(media_part(&kind, &mut b, &at)?);
             }
+            Some(k) if READ_AS_TEXT.contains(&k) => {
+                parts.push(json!({"type": "input_text", "text": block_text(&b)}));
+            }
+            kind => unconvertible(kind.unwrap_or(""), || at)?,
         }
-        _ => Value::String(String::new()),
     }
+    Ok(if parts.iter().all(|p| p["type"] == "input_text") {
+        let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+        Value::String(texts.join("\n\n"))
+    } else {
+        Value::Array(parts)
+    })
 }
 
 /// Client tools become function tools; Anthropic server tools (web search, bash, text
@@ -519,25 +509,17 @@ fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
 }
 
 /// Structured output (`output_config.format` or the older `output_format`) → `text.format`.
-fn text_format(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
-    let format = match body.remove("output_config") {
-        Some(Value::Object(mut c)) => c.remove("format"),
-        _ => None,
+fn text_format(
+    body: &mut Map<String, Value>,
+    out: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    if let Some(schema) = super::take_messages_schema(body)? {
+        out.insert(
+            "text".into(),
+            json!({"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": true}}),
+        );
     }
-    .or_else(|| body.remove("output_format"));
-    let Some(Value::Object(mut f)) = format else {
-        return;
-    };
-    if f.get("type").and_then(Value::as_str) != Some("json_schema") {
-        return;
-    }
-    let Some(schema) = f.remove("schema") else {
-        return;
-    };
-    out.insert(
-        "text".into(),
-        json!({"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": true}}),
-    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1177,6 +1159,152 @@ mod tests {
     fn fixture(text: &str) -> Map<String, Value> {
         let v: Value = serde_json::from_str(text).unwrap();
         body(v["body"].clone())
+    }
+
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"max_tokens": 100, "messages": [{"role": "user", "content": content}]})
+    }
+
+    fn req_err(v: Value) -> ApiError {
+        request(body(v), &ctx()).expect_err("refused")
+    }
+
+    #[test]
+    fn documents_are_converted_or_refused() {
+        let out = req(user(json!([
+            {"type": "document", "title": "r.pdf", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+            {"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}},
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain words"}},
+            {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}])));
+        assert_eq!(
+            out["input"][0]["content"],
+            json!([
+                {"type": "input_file", "filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+                {"type": "input_file", "file_url": "https://x.test/d.pdf"},
+                {"type": "input_text", "text": "plain words"},
+                {"type": "input_image", "image_url": "https://x.test/a.png", "detail": "auto"}])
+        );
+        let e = req_err(user(
+            json!([{"type": "document", "source": {"type": "file", "file_id": "file_1"}}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[0].source.type"))
+        );
+        let e = req_err(user(
+            json!([{"type": "document", "source": {"type": "content", "content": []}}]),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].source.type")
+        );
+        // Inside a tool result: files need the part-array output.
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "read it"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "text", "text": "ok"},
+                {"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}}]}]}]}));
+        assert_eq!(
+            out["input"][2]["output"],
+            json!([{"type": "input_text", "text": "ok"}, {"type": "input_file", "file_url": "https://x.test/d.pdf"}])
+        );
+    }
+
+    #[test]
+    fn unknown_blocks_are_refused_and_reasoning_dropped_by_design() {
+        let e = req_err(user(
+            json!([{"type": "text", "text": "hi"}, {"type": "container_upload", "file_id": "f"}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"container_upload\""), "{}", e.message);
+        let e = req_err(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "q"}, {"role": "assistant", "content": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[1].content[0].type"));
+        let e = req_err(
+            json!({"max_tokens": 100, "messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "hologram"}]}]}]}),
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].content[0].type")
+        );
+        // Claude Code's tool search answers with tool references: the name, as text.
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "find"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "ToolSearch", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "tool_reference", "tool_name": "mcp__db__query"}]}]}]}));
+        assert_eq!(out["input"][2]["output"], "Tool available: mcp__db__query");
+        // Claude-signed thinking cannot go to an OpenAI model: dropped by design, not refused.
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                {"type": "search_result", "title": "T", "source": "https://s.test", "content": [{"type": "text", "text": "body"}]}]},
+            {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "claude-sig"},
+                {"type": "redacted_thinking", "data": "claude-data"}, {"type": "text", "text": "a"}]}]}));
+        assert_eq!(
+            out["input"],
+            json!([
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "T\nhttps://s.test\nbody"}]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]}])
+        );
+    }
+
+    #[test]
+    fn resent_server_tool_blocks_become_a_call_and_readable_results() {
+        let out = req(json!({"max_tokens": 100, "messages": [
+            {"role": "user", "content": "search"},
+            {"role": "assistant", "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+                    {"type": "web_search_result", "title": "A", "url": "https://a.test", "encrypted_content": "opaque"}]},
+                {"type": "server_tool_use", "id": "srvtoolu_2", "name": "web_fetch", "input": {"url": "https://a.test"}},
+                {"type": "web_fetch_tool_result", "tool_use_id": "srvtoolu_2", "content": {"type": "web_fetch_tool_error", "error_code": "unavailable"}}]},
+            {"role": "user", "content": "thanks"}]}));
+        let items = out["input"].as_array().unwrap();
+        assert_eq!(items[1]["type"], "function_call");
+        assert_eq!(
+            items[2],
+            json!({"type": "function_call_output", "call_id": "srvtoolu_1", "output": "A\nhttps://a.test"})
+        );
+        // Every server tool result answers its call (a call without output is refused upstream).
+        assert_eq!(items[4]["call_id"], "srvtoolu_2");
+        assert_eq!(items[4]["status"], "incomplete");
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["output_config"] = json!({"effort": "low", "format": f});
+            b
+        };
+        let out = req(format(
+            json!({"type": "json_schema", "schema": {"type": "object"}}),
+        ));
+        assert_eq!(out["text"]["format"]["schema"], json!({"type": "object"}));
+        assert_eq!(
+            out["reasoning"]["effort"], "low",
+            "the rest of output_config still applies"
+        );
+        let mut beta = user(json!("x"));
+        beta["output_format"] = json!({"type": "json_schema", "schema": {"type": "array"}});
+        assert_eq!(
+            req(beta)["text"]["format"]["schema"],
+            json!({"type": "array"})
+        );
+        let e = req_err(format(json!({"type": "json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("output_config.format.type"))
+        );
+        let e = req_err(format(json!({"type": "json_schema"})));
+        assert_eq!(e.param.as_deref(), Some("output_config.format.schema"));
     }
 
     #[test]

@@ -812,6 +812,240 @@ pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
     Some((media, data))
 }
 
+// ---------------------------------------------------------------------------------------
+// What the client asked for is carried or refused, never dropped in silence: the rules
+// every request translator shares.
+
+/// Content blocks that carry nothing a model behind another API can use, left out by
+/// design where they cannot be carried: reasoning only verifies with the vendor that
+/// minted it (see `is_openai_encrypted`). Any other block or part a translator has no
+/// conversion for is refused (`unconvertible`).
+pub const DROPPED_BY_DESIGN: [&str; 2] = ["thinking", "redacted_thinking"];
+
+/// A 400 naming what the target API cannot carry and why. The param is also in the
+/// message: Anthropic's error envelope has no `param` field.
+pub fn cannot_carry(param: impl Into<String>, why: impl std::fmt::Display) -> ApiError {
+    let param = param.into();
+    ApiError::invalid(format!("{param}: {why}")).with_param(param)
+}
+
+/// The fallback of every content-block / part match: `Ok` (left out) for the types in
+/// `DROPPED_BY_DESIGN`, else a 400 naming the type. `at` is the block's param.
+pub fn unconvertible(kind: &str, at: impl FnOnce() -> String) -> Result<(), ApiError> {
+    if DROPPED_BY_DESIGN.contains(&kind) {
+        return Ok(());
+    }
+    Err(cannot_carry(
+        format!("{}.type", at()),
+        format!("content of type {kind:?} is not supported for this model"),
+    ))
+}
+
+/// Where the bytes of a Messages `image` / `document` block are.
+#[derive(Debug, PartialEq)]
+pub enum Media {
+    /// Inline base64 with its media type.
+    Data { media: String, data: String },
+    /// A web URL the model's side fetches.
+    Url(String),
+    /// A plain-text document.
+    Text(String),
+}
+
+impl Media {
+    /// `data:<media>;base64,<data>`.
+    pub fn data_url(media: &str, data: &str) -> String {
+        format!("data:{media};base64,{data}")
+    }
+}
+
+/// The source of a Messages `image` or `document` block (`at`: the block's param). File
+/// ids name Anthropic's file store, which no other API can read; `content` documents are
+/// not converted either: both are refused.
+pub fn media_source(block: &mut Map<String, Value>, at: &str) -> Result<Media, ApiError> {
+    let Some(Value::Object(mut src)) = block.remove("source") else {
+        return Err(cannot_carry(
+            format!("{at}.source"),
+            "a source object is required",
+        ));
+    };
+    let mut take = |k: &str| match src.remove(k) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let kind = take("type").unwrap_or_default();
+    let media = match kind.as_str() {
+        "base64" => take("media_type")
+            .zip(take("data"))
+            .map(|(media, data)| Media::Data { media, data }),
+        "url" => take("url").map(Media::Url),
+        "text" => take("data").map(Media::Text),
+        _ => {
+            return Err(cannot_carry(
+                format!("{at}.source.type"),
+                format!(
+                    "a {kind:?} source is not supported for this model (use base64, text or url)"
+                ),
+            ))
+        }
+    };
+    media.ok_or_else(|| {
+        cannot_carry(
+            format!("{at}.source"),
+            format!("a {kind} source needs its fields"),
+        )
+    })
+}
+
+/// Image types the Messages API accepts in a base64 source.
+const MESSAGES_IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// A URL from an OpenAI client (`data:` or http(s)) as a Messages `image` / `document`
+/// block (`kind`): inline data becomes a base64 source, a web URL stays a URL source
+/// (nothing is fetched here). Messages takes images of four types and PDF documents.
+pub fn messages_media(kind: &str, url: String, at: impl Into<String>) -> Result<Value, ApiError> {
+    let source = if url.starts_with("data:") {
+        let Some((media, data)) = parse_data_url(&url) else {
+            return Err(cannot_carry(at, "a data URL must be base64"));
+        };
+        let accepted = match kind {
+            "image" => MESSAGES_IMAGE_TYPES.contains(&media),
+            _ => media == "application/pdf",
+        };
+        if !accepted {
+            let types = if kind == "image" {
+                "jpeg, png, gif or webp"
+            } else {
+                "PDF"
+            };
+            return Err(cannot_carry(
+                at,
+                format!("{kind} type {media:?} is not supported for this model ({types} only)"),
+            ));
+        }
+        json!({"type": "base64", "media_type": media, "data": data})
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        json!({"type": "url", "url": url})
+    } else {
+        return Err(cannot_carry(at, "a data URL or an http(s) URL is required"));
+    };
+    Ok(json!({"type": kind, "source": source}))
+}
+
+/// Anthropic blocks with no counterpart in the OpenAI APIs whose content reads as text.
+pub const READ_AS_TEXT: [&str; 2] = ["search_result", "tool_reference"];
+
+/// One of `READ_AS_TEXT` as plain text. A `search_result` (RAG input): title, source, its
+/// text blocks. A `tool_reference` (what Claude Code's tool search returns to load a
+/// deferred tool): translated paths offer every tool in full, so only the name is news.
+pub fn block_text(block: &Map<String, Value>) -> String {
+    let field = |k: &str| {
+        block
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    if block.get("type").and_then(Value::as_str) == Some("tool_reference") {
+        return format!("Tool available: {}", field("tool_name").unwrap_or(""));
+    }
+    let body = block.get("content").map(|c| content_text(c, "\n\n"));
+    [field("title"), field("source"), body.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The output of an Anthropic server tool (`web_search_tool_result` and the like, which
+/// Claude Code may resend from earlier turns) as text for another vendor's model. Search
+/// results become title and URL lines: their `encrypted_content` only Anthropic can read.
+/// Other outputs keep their JSON.
+pub fn server_tool_output(content: Value) -> String {
+    match content {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        Value::Array(items) if items.iter().all(|i| i["type"] == "web_search_result") => items
+            .iter()
+            .map(|i| {
+                let s = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or("");
+                format!("{}\n{}", s("title"), s("url"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        other => other.to_string(),
+    }
+}
+
+/// The JSON schema a Messages client asked the answer to follow (`output_config.format`,
+/// or the older beta `output_format`), taken out of the body; `output_config`'s other
+/// fields stay. Anthropic's only format is `json_schema`: anything else is refused.
+pub fn take_messages_schema(body: &mut Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    let (format, param) = match body
+        .get_mut("output_config")
+        .and_then(Value::as_object_mut)
+        .and_then(|c| c.remove("format"))
+        .filter(|f| !f.is_null())
+    {
+        Some(f) => (f, "output_config.format"),
+        None => match body.remove("output_format").filter(|f| !f.is_null()) {
+            Some(f) => (f, "output_format"),
+            None => return Ok(None),
+        },
+    };
+    let Value::Object(mut format) = format else {
+        return Err(cannot_carry(param, "must be an object"));
+    };
+    if format.get("type").and_then(Value::as_str) != Some("json_schema") {
+        return Err(cannot_carry(
+            format!("{param}.type"),
+            "only \"json_schema\" is supported",
+        ));
+    }
+    match format.remove("schema") {
+        Some(schema @ Value::Object(_)) => Ok(Some(schema)),
+        _ => Err(cannot_carry(
+            format!("{param}.schema"),
+            "a JSON schema object is required",
+        )),
+    }
+}
+
+/// An OpenAI client's JSON-output request (`response_format` on Chat, `text.format` on
+/// Responses: `kind` is its type) as a Messages `output_config.format`. Messages has only
+/// schema-constrained output, and its schemas must close every object
+/// (`additionalProperties: false`), so plain JSON mode (`json_object`) has no faithful
+/// form there and is refused; a schema is carried whether or not the client asked for
+/// strict adherence (Messages always adheres). `text` is the default: nothing to carry.
+pub fn messages_output_format(
+    kind: Option<&str>,
+    schema: Option<Value>,
+    param: &str,
+) -> Result<Option<Value>, ApiError> {
+    match kind {
+        Some("text") => Ok(None),
+        Some("json_schema") => match schema {
+            Some(schema @ Value::Object(_)) => {
+                Ok(Some(json!({"type": "json_schema", "schema": schema})))
+            }
+            _ => Err(cannot_carry(
+                param,
+                "json_schema needs a schema object for this model",
+            )),
+        },
+        Some("json_object") => Err(cannot_carry(
+            format!("{param}.type"),
+            "json_object is not supported for this model: the Messages API only constrains output to a JSON schema (use json_schema)",
+        )),
+        other => Err(cannot_carry(
+            format!("{param}.type"),
+            format!(
+                "format type {:?} is not supported for this model",
+                other.unwrap_or("")
+            ),
+        )),
+    }
+}
+
 /// Text of a string-or-parts content value, parts joined with `sep`. Accepts the part
 /// shapes of all three APIs (`text`, `input_text`, `output_text`).
 pub fn content_text(content: &Value, sep: &str) -> String {
@@ -925,6 +1159,46 @@ mod tests {
             ),
             "a\n\nb"
         );
+    }
+
+    #[test]
+    fn carry_or_refuse_helpers() {
+        assert_eq!(unconvertible("thinking", || "m".into()), Ok(()));
+        let e = unconvertible("hologram", || "messages[0].content[2]".into()).unwrap_err();
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("messages[0].content[2].type"))
+        );
+        assert!(e.message.starts_with("messages[0].content[2].type: "));
+
+        let mut b = json!({"source": {"type": "url", "url": "https://x"}});
+        let b = b.as_object_mut().unwrap();
+        assert_eq!(media_source(b, "a"), Ok(Media::Url("https://x".into())));
+        let mut b = json!({"source": {"type": "base64", "media_type": "image/png"}});
+        let e = media_source(b.as_object_mut().unwrap(), "a").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("a.source"));
+
+        assert_eq!(
+            messages_media("document", "data:application/pdf;base64,AA".into(), "p").unwrap(),
+            json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "AA"}})
+        );
+        let e = messages_media("image", "ftp://x".into(), "p").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("p"));
+
+        assert_eq!(
+            server_tool_output(json!([{"type": "web_search_result", "title": "T", "url": "u"}])),
+            "T\nu"
+        );
+        assert_eq!(
+            server_tool_output(json!({"type": "x_error"})),
+            r#"{"type":"x_error"}"#
+        );
+
+        let mut body = json!({"output_config": {"effort": "low", "format": {"type": "json_schema", "schema": {}}}});
+        let body = body.as_object_mut().unwrap();
+        assert_eq!(take_messages_schema(body), Ok(Some(json!({}))));
+        assert_eq!(body["output_config"], json!({"effort": "low"}));
+        assert_eq!(messages_output_format(Some("text"), None, "f"), Ok(None));
     }
 
     #[test]

@@ -8,8 +8,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    content_text, error_event, nonempty, responses_delta_event, ChatChunk, ChatToolCall, OutEvent,
-    StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    cannot_carry, content_text, error_event, nonempty, responses_delta_event, unconvertible,
+    ChatChunk, ChatToolCall, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
+    THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -85,7 +86,7 @@ pub fn request(
     }
     if let Some(Value::Object(mut text)) = body.remove("text") {
         if let Some(Value::Object(format)) = text.remove("format") {
-            if let Some(rf) = response_format(format) {
+            if let Some(rf) = response_format(format)? {
                 out.insert("response_format".into(), rf);
             }
         }
@@ -107,8 +108,8 @@ pub fn request(
 struct MessageBuilder {
     messages: Vec<Value>,
     turn: Option<AssistantTurn>,
-    /// Images returned by tool outputs: tool messages cannot hold them, so they follow the
-    /// run of tool messages as a user message.
+    /// Images and files returned by tool outputs: tool messages cannot hold them, so they
+    /// follow the run of tool messages as a user message.
     tool_images: Vec<Value>,
 }
 
@@ -214,7 +215,7 @@ impl MessageBuilder {
                 let call_id = take_string(&mut item, "call_id")
                     .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
                 self.flush_turn();
-                let content = tool_output(item.remove("output"), &mut self.tool_images);
+                let content = tool_output(i, item.remove("output"), &mut self.tool_images)?;
                 self.messages
                     .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
                 Ok(())
@@ -233,17 +234,25 @@ impl MessageBuilder {
         let content = item.remove("content").unwrap_or(Value::Null);
         match role.as_str() {
             "assistant" => {
-                let text = match content {
-                    Value::String(s) => s,
-                    Value::Array(parts) => parts
-                        .iter()
-                        .filter_map(|p| match p.get("type").and_then(Value::as_str) {
-                            Some("refusal") => p.get("refusal").and_then(Value::as_str),
-                            _ => p.get("text").and_then(Value::as_str),
-                        })
-                        .collect(),
-                    _ => String::new(),
-                };
+                let mut text = String::new();
+                match content {
+                    Value::String(s) => text = s,
+                    Value::Array(parts) => {
+                        for (j, p) in parts.iter().enumerate() {
+                            let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
+                            let piece = match kind {
+                                "refusal" => p.get("refusal"),
+                                "output_text" | "input_text" | "text" => p.get("text"),
+                                other => {
+                                    unconvertible(other, || format!("input[{i}].content[{j}]"))?;
+                                    None
+                                }
+                            };
+                            text.push_str(piece.and_then(Value::as_str).unwrap_or(""));
+                        }
+                    }
+                    _ => {}
+                }
                 let turn = self.turn();
                 match &mut turn.text {
                     Some(t) => {
@@ -261,7 +270,7 @@ impl MessageBuilder {
                 self.push(json!({"role": "system", "content": text}));
             }
             "user" => {
-                let content = user_content(content);
+                let content = user_content(i, content)?;
                 self.push(json!({"role": "user", "content": content}));
             }
             _ => {
@@ -322,71 +331,95 @@ fn take_string(m: &mut Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-fn image_part(mut p: Map<String, Value>) -> Option<Value> {
-    let url = take_string(&mut p, "image_url")?;
-    let mut image = json!({ "url": url });
-    if let Some(d @ Value::String(_)) = p.remove("detail") {
-        image["detail"] = d;
+/// A Responses input part as a Chat part (`at`: its param). Chat takes images by URL
+/// (inline or web) and files only as `file_data` / `file_id`: an image given only as a
+/// `file_id`, or a file given by URL, cannot be carried.
+fn chat_part(
+    mut p: Map<String, Value>,
+    at: impl FnOnce() -> String,
+) -> Result<Option<Value>, ApiError> {
+    match p.get("type").and_then(Value::as_str).unwrap_or("") {
+        "input_text" | "output_text" | "text" => {
+            Ok(take_string(&mut p, "text").map(|text| json!({"type": "text", "text": text})))
+        }
+        "input_image" => {
+            let Some(url) = take_string(&mut p, "image_url") else {
+                return Err(cannot_carry(
+                    at() + ".image_url",
+                    "this model is served through Chat Completions, which takes images only by URL \
+                     (an image_url is required)",
+                ));
+            };
+            let mut image = json!({ "url": url });
+            if let Some(d @ Value::String(_)) = p.remove("detail") {
+                image["detail"] = d;
+            }
+            Ok(Some(json!({"type": "image_url", "image_url": image})))
+        }
+        "input_file" => {
+            let mut file = Map::new();
+            for k in ["file_data", "file_id", "filename"] {
+                super::carry(&mut p, k, &mut file, k);
+            }
+            if !file.contains_key("file_data") && !file.contains_key("file_id") {
+                return Err(cannot_carry(
+                    at() + ".file_url",
+                    "a file from a URL cannot be sent to this model: it is served through Chat \
+                     Completions, which takes files only inline (send file_data)",
+                ));
+            }
+            Ok(Some(json!({"type": "file", "file": file})))
+        }
+        other => unconvertible(other, at).map(|()| None),
     }
-    Some(json!({"type": "image_url", "image_url": image}))
 }
 
 /// User content: a string stays a string; parts map to chat parts; a lone text part
 /// collapses to a string.
-fn user_content(content: Value) -> Value {
+fn user_content(i: usize, content: Value) -> Result<Value, ApiError> {
     let Value::Array(parts) = content else {
-        return match content {
+        return Ok(match content {
             Value::String(_) => content,
             _ => json!(""),
-        };
+        });
     };
     let mut out = Vec::with_capacity(parts.len());
-    for p in parts {
-        let Value::Object(mut p) = p else { continue };
-        match p.get("type").and_then(Value::as_str) {
-            Some("input_text" | "output_text" | "text") => {
-                if let Some(text) = take_string(&mut p, "text") {
-                    out.push(json!({"type": "text", "text": text}));
-                }
-            }
-            Some("input_image") => out.extend(image_part(p)),
-            Some("input_file") => {
-                let mut file = Map::new();
-                for k in ["file_data", "file_id", "filename"] {
-                    super::carry(&mut p, k, &mut file, k);
-                }
-                if file.contains_key("file_data") || file.contains_key("file_id") {
-                    out.push(json!({"type": "file", "file": file}));
-                }
-            }
-            _ => {}
-        }
+    for (j, p) in parts.into_iter().enumerate() {
+        let Value::Object(p) = p else { continue };
+        out.extend(chat_part(p, || format!("input[{i}].content[{j}]"))?);
     }
-    match out.as_slice() {
+    Ok(match out.as_slice() {
         [] => json!(""),
         [only] if only["type"] == "text" => only["text"].clone(),
         _ => Value::Array(out),
-    }
+    })
 }
 
-/// A tool output as chat tool content (text); images go to `images`.
-fn tool_output(output: Option<Value>, images: &mut Vec<Value>) -> String {
-    match output {
+/// A tool output as chat tool content (text); images and files go to `media` (tool
+/// messages hold text only).
+fn tool_output(
+    i: usize,
+    output: Option<Value>,
+    media: &mut Vec<Value>,
+) -> Result<String, ApiError> {
+    Ok(match output {
         Some(Value::String(s)) => s,
         Some(Value::Array(parts)) => {
             let mut texts = Vec::new();
-            for p in parts {
-                let Value::Object(mut p) = p else { continue };
-                match p.get("type").and_then(Value::as_str) {
-                    Some("input_image") => images.extend(image_part(p)),
-                    _ => texts.extend(take_string(&mut p, "text")),
+            for (j, p) in parts.into_iter().enumerate() {
+                let Value::Object(p) = p else { continue };
+                match chat_part(p, || format!("input[{i}].output[{j}]"))? {
+                    Some(Value::Object(mut part)) if part["type"] == "text" => {
+                        texts.extend(take_string(&mut part, "text"));
+                    }
+                    part => media.extend(part),
                 }
             }
             texts.join("\n\n")
         }
         None | Some(Value::Null) => String::new(),
         Some(v) => v.to_string(),
-    }
+    })
 }
 
 /// A Responses tool as a chat tool; `None` for hosted tools Chat cannot express.
@@ -449,17 +482,21 @@ fn tool_choice(tc: Value, tools: &[Value]) -> Option<Value> {
 }
 
 /// `text.format` → `response_format`; plain text is Chat's default and is omitted.
-fn response_format(mut f: Map<String, Value>) -> Option<Value> {
-    match f.get("type").and_then(Value::as_str)? {
-        "json_object" => Some(json!({"type": "json_object"})),
+fn response_format(mut f: Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    match f.get("type").and_then(Value::as_str).unwrap_or("") {
+        "text" => Ok(None),
+        "json_object" => Ok(Some(json!({"type": "json_object"}))),
         "json_schema" => {
             let mut schema = Map::new();
             for k in ["name", "schema", "strict", "description"] {
                 super::carry(&mut f, k, &mut schema, k);
             }
-            Some(json!({"type": "json_schema", "json_schema": schema}))
+            Ok(Some(json!({"type": "json_schema", "json_schema": schema})))
         }
-        _ => None,
+        other => Err(cannot_carry(
+            "text.format.type",
+            format!("format type {other:?} is not supported for this model"),
+        )),
     }
 }
 
@@ -1107,6 +1144,104 @@ mod tests {
 
     // ---- request ----
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"model": "x", "input": [{"role": "user", "content": content}]})
+    }
+
+    fn err(body: Value) -> ApiError {
+        request(obj(body), &ctx()).expect_err("refused")
+    }
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = translate(user(json!([
+            {"type": "input_file", "filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+            {"type": "input_file", "file_id": "file-1"}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "r.pdf"}},
+                {"type": "file", "file": {"file_id": "file-1"}}])
+        );
+        // Chat carries files only inline or by id: a URL file is refused, naming it.
+        let e = err(user(json!([{"type": "input_text", "text": "read"},
+            {"type": "input_file", "file_url": "https://x.test/d.pdf"}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[1].file_url"))
+        );
+        assert!(e.message.contains("URL"), "{}", e.message);
+        // Chat images are URLs: an image known only by file id cannot be sent.
+        let e = err(user(json!([{"type": "input_image", "file_id": "file-1"}])));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].image_url"));
+        // A file from a tool output follows the tool message, like an image.
+        let out = translate(json!({"model": "x", "input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [
+                {"type": "input_text", "text": "attached"},
+                {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0="}]}]}));
+        assert_eq!(
+            out["messages"][2],
+            json!({"role": "tool", "tool_call_id": "c1", "content": "attached"})
+        );
+        assert_eq!(
+            out["messages"][3],
+            json!({"role": "user", "content": [{"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}]})
+        );
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        let e = err(user(
+            json!([{"type": "input_text", "text": "hi"}, {"type": "input_audio", "input_audio": {}}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"input_audio\""), "{}", e.message);
+        let e = err(
+            json!({"model": "x", "input": [{"role": "user", "content": "q"},
+            {"type": "message", "role": "assistant", "content": [{"type": "hologram"}]}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("input[1].content[0].type"));
+        let e = err(json!({"model": "x", "input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("input[2].output[0].type"));
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["text"] = json!({ "format": f });
+            b
+        };
+        assert_eq!(
+            translate(format(json!({"type": "json_object"})))["response_format"],
+            json!({"type": "json_object"})
+        );
+        assert_eq!(
+            translate(format(
+                json!({"type": "json_schema", "name": "r", "schema": {"type": "object"}, "strict": false})
+            ))["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": false}})
+        );
+        assert!(translate(format(json!({"type": "text"})))
+            .get("response_format")
+            .is_none());
+        let e = err(format(json!({"type": "yaml"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("text.format.type"))
+        );
+    }
+
     #[test]
     fn codex_first_turn_keeps_system_prompt_tools_and_order() {
         let body = fixture(include_str!(
@@ -1234,7 +1369,6 @@ mod tests {
                     {"type": "input_text", "text": "What is in these?"},
                     {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "auto"},
                     {"type": "input_image", "image_url": "https://example.com/cat.jpg", "detail": "high"},
-                    {"type": "input_image", "file_id": "file-123"},
                 ]},
             ],
         }));

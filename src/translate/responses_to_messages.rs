@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use super::{
-    error_event, event_json, is_openai_encrypted, parse_arguments, parse_data_url,
-    responses_delta_event, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
-    TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    cannot_carry, error_event, event_json, is_openai_encrypted, messages_media, parse_arguments,
+    responses_delta_event, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent,
+    StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::api_error::ApiError;
 use crate::sse::SseEvent;
@@ -119,6 +119,20 @@ pub fn request(
         out.insert("metadata".into(), json!({"user_id": user}));
     }
 
+    if let Some(Value::Object(mut text)) = body.remove("text") {
+        if let Some(Value::Object(mut format)) = text.remove("format") {
+            let kind = format
+                .get("type")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let schema = format.remove("schema");
+            if let Some(f) = super::messages_output_format(kind.as_deref(), schema, "text.format")?
+            {
+                out.insert("output_config".into(), json!({ "format": f }));
+            }
+        }
+    }
+
     out.insert("messages".into(), Value::Array(messages));
     out.insert("stream".into(), Value::Bool(true));
     Ok(out)
@@ -186,7 +200,7 @@ impl Builder {
             "function_call_output" | "custom_tool_call_output" => {
                 let id = required(&mut item, "call_id")?;
                 let mut block = json!({"type": "tool_result", "tool_use_id": id});
-                let content = tool_result_content(item.remove("output"));
+                let content = tool_result_content(i, item.remove("output"))?;
                 if !content.is_empty() {
                     block["content"] = Value::Array(content);
                 }
@@ -242,8 +256,9 @@ impl Builder {
                 }
             }
             Value::Array(parts) => {
-                for part in parts {
-                    if let Some(block) = content_block(part) {
+                for (j, part) in parts.into_iter().enumerate() {
+                    if let Some(block) = content_block(part, || format!("input[{i}].content[{j}]"))?
+                    {
                         self.push(role, block);
                     }
                 }
@@ -301,72 +316,59 @@ fn owned_text(content: Value) -> String {
     }
 }
 
-/// One Responses content part → one Anthropic block (`None` for what Claude cannot read).
-fn content_block(part: Value) -> Option<Value> {
+/// One Responses content part → one Anthropic block (`None`: empty text; `at`: its
+/// param). A `file_id` names OpenAI's file store, which the Messages API cannot read.
+fn content_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
     let Value::Object(mut p) = part else {
-        return None;
+        return Ok(None);
     };
-    match p.get("type").and_then(Value::as_str)? {
-        "input_text" | "output_text" | "text" => match p.remove("text") {
-            Some(Value::String(t)) if !t.is_empty() => Some(text_block(t)),
-            _ => None,
-        },
-        "refusal" => match p.remove("refusal") {
-            Some(Value::String(t)) if !t.is_empty() => Some(text_block(t)),
-            _ => None,
-        },
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(t)) if !t.is_empty() => Some(text_block(t)),
+        _ => None,
+    };
+    let no_file_id = |what: &str| {
+        cannot_carry(
+            format!("{}.{what}", at()),
+            format!("{what} is required: file ids cannot be read by this model"),
+        )
+    };
+    match p.get("type").and_then(Value::as_str).unwrap_or("") {
+        "input_text" | "output_text" | "text" => Ok(text(p.remove("text"))),
+        "refusal" => Ok(text(p.remove("refusal"))),
         "input_image" => {
             let url = match p.remove("image_url") {
                 Some(Value::String(u)) => u,
                 Some(Value::Object(mut o)) => match o.remove("url") {
                     Some(Value::String(u)) => u,
-                    _ => return None,
+                    _ => return Err(no_file_id("image_url")),
                 },
-                _ => return None,
+                _ => return Err(no_file_id("image_url")),
             };
-            media_block("image", url, is_image_type)
+            messages_media("image", url, format!("{}.image_url", at())).map(Some)
         }
         "input_file" => {
-            if let Some(Value::String(data)) = p.remove("file_data") {
-                return media_block("document", data, |m| m == "application/pdf");
-            }
-            match p.remove("file_url") {
-                Some(Value::String(u)) => media_block("document", u, |m| m == "application/pdf"),
-                _ => None,
-            }
+            let (url, field) = match (p.remove("file_data"), p.remove("file_url")) {
+                (Some(Value::String(data)), _) => (data, "file_data"),
+                (_, Some(Value::String(url))) => (url, "file_url"),
+                _ => return Err(no_file_id("file_data")),
+            };
+            messages_media("document", url, format!("{}.{field}", at())).map(Some)
         }
-        _ => None,
+        other => unconvertible(other, at).map(|()| None),
     }
 }
 
-fn is_image_type(media: &str) -> bool {
-    matches!(
-        media,
-        "image/jpeg" | "image/png" | "image/gif" | "image/webp"
-    )
-}
-
-/// A data URL becomes a base64 source, an http(s) URL stays a URL (nothing is fetched).
-fn media_block(kind: &str, url: String, accepts: fn(&str) -> bool) -> Option<Value> {
-    if let Some((media, data)) = parse_data_url(&url) {
-        if !accepts(media) {
-            return None;
-        }
-        return Some(json!({"type": kind, "source": {
-            "type": "base64", "media_type": media, "data": data,
-        }}));
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return Some(json!({"type": kind, "source": {"type": "url", "url": url}}));
-    }
-    None
-}
-
-fn tool_result_content(output: Option<Value>) -> Vec<Value> {
+fn tool_result_content(i: usize, output: Option<Value>) -> Result<Vec<Value>, ApiError> {
     match output {
-        Some(Value::String(s)) if !s.is_empty() => vec![text_block(s)],
-        Some(Value::Array(parts)) => parts.into_iter().filter_map(content_block).collect(),
-        _ => Vec::new(),
+        Some(Value::String(s)) if !s.is_empty() => Ok(vec![text_block(s)]),
+        Some(Value::Array(parts)) => {
+            let mut blocks = Vec::with_capacity(parts.len());
+            for (j, part) in parts.into_iter().enumerate() {
+                blocks.extend(content_block(part, || format!("input[{i}].output[{j}]"))?);
+            }
+            Ok(blocks)
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -1100,6 +1102,106 @@ mod tests {
 
     const EPH: &str = "ephemeral";
 
+    // ---- one rule per concept (carry it or refuse it, never drop it) ----
+
+    fn user(content: Value) -> Value {
+        json!({"input": [{"role": "user", "content": content}]})
+    }
+
+    fn req_err(v: Value) -> ApiError {
+        request(body(v), &ctx()).expect_err("refused")
+    }
+
+    #[test]
+    fn files_are_converted_or_refused() {
+        let out = req(user(json!([
+            {"type": "input_file", "filename": "r.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+            {"type": "input_file", "file_url": "https://x.test/d.pdf"},
+            {"type": "input_text", "text": "read both"}])));
+        assert_eq!(
+            out["messages"][0]["content"],
+            json!([
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+                {"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}},
+                {"type": "text", "text": "read both", "cache_control": {"type": EPH}}])
+        );
+        // OpenAI file ids mean nothing to the Messages API; it reads PDFs and four image types.
+        let e = req_err(user(json!([{"type": "input_file", "file_id": "file-1"}])));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[0].file_data"))
+        );
+        let e = req_err(user(json!([{"type": "input_image", "file_id": "file-1"}])));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].image_url"));
+        let e = req_err(user(
+            json!([{"type": "input_file", "file_data": "data:text/csv;base64,YSxi"}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].file_data"));
+        let e = req_err(user(
+            json!([{"type": "input_image", "image_url": "data:image/bmp;base64,Qk0"}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("input[0].content[0].image_url"));
+        // A file in a tool output becomes a document in the tool_result.
+        let out = req(json!({"input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [{"type": "input_file", "file_url": "https://x.test/d.pdf"}]}]}));
+        assert_eq!(
+            out["messages"][2]["content"][0]["content"],
+            json!([{"type": "document", "source": {"type": "url", "url": "https://x.test/d.pdf"}}])
+        );
+    }
+
+    #[test]
+    fn unknown_parts_are_refused_everywhere() {
+        let e = req_err(user(
+            json!([{"type": "input_text", "text": "hi"}, {"type": "input_audio", "input_audio": {}}]),
+        ));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("input[0].content[1].type"))
+        );
+        assert!(e.message.contains("\"input_audio\""), "{}", e.message);
+        let e = req_err(json!({"input": [{"role": "user", "content": "q"},
+            {"type": "message", "role": "assistant", "content": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("input[1].content[0].type"));
+        let e = req_err(json!({"input": [
+            {"role": "user", "content": "read"},
+            {"type": "function_call", "call_id": "c1", "name": "read", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": [{"type": "hologram"}]}]}));
+        assert_eq!(e.param.as_deref(), Some("input[2].output[0].type"));
+    }
+
+    #[test]
+    fn json_output_is_carried_or_refused() {
+        let format = |f: Value| {
+            let mut b = user(json!("x"));
+            b["text"] = json!({"format": f, "verbosity": "low"});
+            b
+        };
+        let schema = json!({"type": "object", "properties": {}, "additionalProperties": false});
+        for strict in [json!(true), json!(false), Value::Null] {
+            let out = req(format(
+                json!({"type": "json_schema", "name": "r", "schema": schema, "strict": strict}),
+            ));
+            assert_eq!(
+                out["output_config"],
+                json!({"format": {"type": "json_schema", "schema": schema}}),
+                "strict: {strict}"
+            );
+        }
+        assert!(req(format(json!({"type": "text"})))
+            .get("output_config")
+            .is_none());
+        let e = req_err(format(json!({"type": "json_object"})));
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("text.format.type"))
+        );
+        let e = req_err(format(json!({"type": "json_schema", "name": "r"})));
+        assert_eq!(e.param.as_deref(), Some("text.format"));
+    }
+
     #[test]
     fn string_input_and_instructions() {
         let out = req(
@@ -1201,8 +1303,6 @@ mod tests {
             {"type": "input_text", "text": "look"},
             {"type": "input_image", "image_url": "data:image/jpeg;base64,/9j/", "detail": "high"},
             {"type": "input_image", "image_url": "https://x.test/a.png"},
-            {"type": "input_image", "image_url": "data:image/bmp;base64,Qk0"},
-            {"type": "input_image", "file_id": "file-1"},
         ]}]}));
         assert_eq!(
             out["messages"][0]["content"],

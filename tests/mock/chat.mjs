@@ -36,6 +36,10 @@ function validateContentParts(content, i, allowed) {
     if (part.type === 'image_url' && typeof part.image_url?.url !== 'string') {
       throw bad(`Missing required parameter: '${param}.image_url.url'.`, `${param}.image_url.url`, 'missing_required_parameter');
     }
+    // A file part is inline data or an uploaded file's id: Chat has no file URLs.
+    if (part.type === 'file' && typeof part.file?.file_data !== 'string' && typeof part.file?.file_id !== 'string') {
+      throw bad(`Missing required parameter: '${param}.file.file_data' or '${param}.file.file_id'.`, `${param}.file`, 'missing_required_parameter');
+    }
   });
 }
 
@@ -133,7 +137,17 @@ function validateTools(body) {
   });
 }
 
+function validateResponseFormat(rf) {
+  if (rf == null) return;
+  const types = ['text', 'json_object', 'json_schema'];
+  if (!types.includes(rf?.type)) throw bad(`Invalid value: '${rf?.type}'. Supported values are: ${quoteList(types)}.`, 'response_format.type');
+  if (rf.type === 'json_schema' && typeof rf.json_schema?.name !== 'string') {
+    throw bad("Missing required parameter: 'response_format.json_schema.name'.", 'response_format.json_schema.name', 'missing_required_parameter');
+  }
+}
+
 function validateParams(body, model) {
+  validateResponseFormat(body.response_format);
   if ('service_tier' in body) throw bad("Unsupported parameter: 'service_tier' is not supported by this endpoint.", 'service_tier', 'unsupported_parameter');
   for (const k of ['input', 'instructions', 'max_output_tokens']) {
     if (k in body) throw bad(`Unrecognized request argument supplied: ${k}`, k, 'unknown_parameter');

@@ -113,6 +113,18 @@ function checkBlock(b, i, j, ctx, counter, imgs) {
       imgs.n += 1;
       break;
     }
+    case 'document': {
+      const src = b.source;
+      const tags = ['base64', 'content', 'file', 'text', 'url'];
+      if (!tags.includes(src?.type)) {
+        throw bad(`${path}.document.source: Input tag '${src?.type}' found using 'type' does not match any of the expected tags: ${tags.map((t) => `'${t}'`).join(', ')}`);
+      }
+      if (src.type === 'base64' && src.media_type !== 'application/pdf') throw bad(`${path}.document.source.base64.media_type: Input should be 'application/pdf'`);
+      if (src.type === 'text' && src.media_type !== 'text/plain') throw bad(`${path}.document.source.text.media_type: Input should be 'text/plain'`);
+      const field = { base64: 'data', text: 'data', url: 'url', file: 'file_id' }[src.type];
+      if (field && typeof src[field] !== 'string') throw bad(`${path}.document.source.${src.type}.${field}: Field required`);
+      break;
+    }
     case 'tool_use':
       if (typeof b.id !== 'string' || !/^[a-zA-Z0-9_-]+$/.test(b.id)) throw bad(`${path}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'`);
       if (typeof b.name !== 'string') throw bad(`${path}.tool_use.name: Field required`);
@@ -220,8 +232,28 @@ function checkTools(tools, counter) {
   return out;
 }
 
+/** Structured outputs: `output_config.format` (or the beta `output_format`) is a JSON schema. */
+function checkOutputFormat(format, path) {
+  if (format == null) return;
+  if (!isObject(format) || format.type !== 'json_schema') {
+    throw bad(`${path}: Input tag '${format?.type}' found using 'type' does not match any of the expected tags: 'json_schema'`);
+  }
+  if (!isObject(format.schema)) throw bad(`${path}.json_schema.schema: Field required`);
+  for (const k of Object.keys(format)) {
+    if (k !== 'type' && k !== 'schema') throw bad(`${path}.json_schema.${k}: Extra inputs are not permitted`);
+  }
+}
+
 function checkParams(body, model) {
   for (const k of Object.keys(body)) if (!TOP_LEVEL.includes(k)) throw bad(`${k}: Extra inputs are not permitted`);
+  if (body.output_config != null) {
+    if (!isObject(body.output_config)) throw bad('output_config: Input should be a valid dictionary');
+    for (const k of Object.keys(body.output_config)) {
+      if (k !== 'effort' && k !== 'format') throw bad(`output_config.${k}: Extra inputs are not permitted`);
+    }
+    checkOutputFormat(body.output_config.format, 'output_config.format');
+  }
+  checkOutputFormat(body.output_format, 'output_format');
   if (body.max_tokens == null) throw bad('max_tokens: Field required');
   if (!Number.isInteger(body.max_tokens)) throw bad('max_tokens: Input should be a valid integer');
   if (body.max_tokens < 1) throw bad('max_tokens: Input should be greater than or equal to 1');

@@ -71,6 +71,14 @@ function validateParams(body, model) {
       'unsupported_parameter',
     );
   }
+  const format = body.text?.format;
+  if (format != null) {
+    const types = ['text', 'json_object', 'json_schema'];
+    if (!types.includes(format.type)) throw bad(`Invalid value: '${format.type}'. Supported values are: ${quoteList(types)}.`, 'text.format.type');
+    if (format.type === 'json_schema' && (typeof format.name !== 'string' || !isObject(format.schema))) {
+      throw bad("Missing required parameter: 'text.format.name'.", 'text.format.name', 'missing_required_parameter');
+    }
+  }
   if (body.reasoning != null) {
     if (!isObject(body.reasoning)) throw bad("Invalid type for 'reasoning': expected an object.", 'reasoning', 'invalid_type');
     const efforts = model.capabilities?.supports?.reasoning_effort;
@@ -135,6 +143,9 @@ function validateInput(ctx, body) {
         item.content.forEach((part, j) => {
           if (!allowed.includes(part?.type)) {
             throw bad(`Invalid value: '${part?.type}'. Supported values are: ${quoteList(allowed)}.`, `${p}.content[${j}]`);
+          }
+          if (part.type === 'input_file' && ['file_data', 'file_id', 'file_url'].every((k) => typeof part[k] !== 'string')) {
+            throw bad(`Missing required parameter: '${p}.content[${j}].file_data'.`, `${p}.content[${j}].file_data`, 'missing_required_parameter');
           }
           if (part.type === 'input_image') {
             if (typeof part.image_url !== 'string' && typeof part.file_id !== 'string') {

@@ -404,6 +404,13 @@ describe('chat completions', () => {
     await err({ ...hello, stream_options: { include_usage: true } });
     await err({ ...hello, model: 'gpt-4.1', reasoning_effort: 'high' }, 'unsupported_parameter');
     await err({ ...hello, messages: [{ role: 'tool', tool_call_id: 'x', content: 'y' }] });
+    const url = { role: 'user', content: [{ type: 'file', file: { file_url: 'https://x.test/d.pdf' } }] };
+    assert.equal((await err({ ...hello, messages: [url] }, 'missing_required_parameter')).param, 'messages[0].content[0].file');
+    await err({ ...hello, response_format: { type: 'yaml' } }, 'invalid_value');
+    await err({ ...hello, response_format: { type: 'json_schema', json_schema: { schema: {} } } }, 'missing_required_parameter');
+    for (const response_format of [{ type: 'json_object' }, { type: 'json_schema', json_schema: { name: 'r', schema: { type: 'object' } } }]) {
+      assert.equal((await copilot('/chat/completions', { ...hello, response_format })).status, 200);
+    }
     const image = { role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] };
     await err({ model: 'gpt-4.1', messages: [image] });
     const ok = await copilot('/chat/completions', { model: 'gpt-4.1', messages: [image] }, { headers: { 'copilot-vision-request': 'true' } });
@@ -499,6 +506,9 @@ describe('responses', () => {
     await err({ input: [{ type: 'message', role: 'assistant', content: [{ type: 'input_text', text: 'x' }] }] }, /output_text/);
     await err({ input: [{ type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'mocksig_abc' }] }, /could not be verified/);
     await err({ input: [{ type: 'message', id: Buffer.alloc(60, 7).toString('base64'), role: 'user', content: 'x' }] }, /does not belong to this connection/);
+    await err({ input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.pdf' }] }] }, /file_data/);
+    await err({ text: { format: { type: 'yaml' } } }, /Supported values/);
+    await err({ text: { format: { type: 'json_schema', schema: {} } } }, /text\.format\.name/);
     // Short and non-base64 ids are fine; web_search and namespace tools are accepted.
     const ok = await copilot('/responses', {
       model: 'gpt-5-codex',
@@ -613,6 +623,17 @@ describe('messages', () => {
     const forged = { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 'gAAAAforged' }, { type: 'text', text: 'ok' }] };
     await err({ ...base, messages: [base.messages[0], forged, { role: 'user', content: 'go on' }] }, /Invalid `signature`/);
     await err({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: '' }] }] }, /non-empty/);
+    const doc = (source) => ({ ...base, messages: [{ role: 'user', content: [{ type: 'document', source }, { type: 'text', text: 'read' }] }] });
+    await err(doc({ type: 'link', url: 'https://x.test/d.pdf' }), /document\.source: Input tag 'link'/);
+    await err(doc({ type: 'base64', media_type: 'text/plain', data: 'AA' }), /application\/pdf/);
+    await err(doc({ type: 'url' }), /source\.url\.url: Field required/);
+    assert.equal((await copilot('/v1/messages', doc({ type: 'url', url: 'https://x.test/d.pdf' }))).status, 200);
+    await err({ ...base, output_config: { format: { type: 'json_object' } } }, /expected tags: 'json_schema'/);
+    await err({ ...base, output_config: { format: { type: 'json_schema' } } }, /schema: Field required/);
+    await err({ ...base, output_config: { format: { type: 'json_schema', schema: {}, strict: true } } }, /strict: Extra inputs/);
+    await err({ ...base, output_config: { verbosity: 'low' } }, /output_config\.verbosity: Extra inputs/);
+    const structured = { ...base, output_config: { effort: 'low', format: { type: 'json_schema', schema: { type: 'object' } } } };
+    assert.equal((await copilot('/v1/messages', structured)).status, 200);
     await err({ ...base, messages: [{ role: 'system', content: 'x' }] });
     await err({ ...base, thinking: { type: 'enabled', budget_tokens: 2048 } }, /max_tokens/);
     await err({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: 'x' }] }] }, /unexpected `tool_use_id`/);
