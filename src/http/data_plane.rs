@@ -142,7 +142,12 @@ pub async fn generate(
     let model = catalog.resolve(&inbound.model)?.clone();
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
-    let target = routing::plan(api, &model.id, endpoints, translate::available)?;
+    // A target that cannot carry the request gives way to the next the model supports;
+    // with none left, the preferred one answers with its precise refusal.
+    let target = routing::plan(api, &model.id, endpoints, |s, t| {
+        translate::available(s, t) && translate::carries(s, t, &inbound.body)
+    })
+    .or_else(|_| routing::plan(api, &model.id, endpoints, translate::available))?;
 
     let stream = inbound.stream;
     let timing = Timing::from_env(env);

@@ -27,6 +27,21 @@ pub fn available(source: Api, target: Api) -> bool {
     request_translator(source, target).is_some()
 }
 
+/// Whether the translated target can carry what this request asks for, as far as a cheap
+/// look tells: the routing plan then skips a target that would only refuse it for the
+/// next one the model supports (a Chat `json_object` request for Claude goes to Copilot's
+/// own chat endpoint instead of being refused by the Messages API, which has no JSON mode).
+pub fn carries(source: Api, target: Api, body: &Map<String, Value>) -> bool {
+    if target != Api::Messages || source == Api::Messages {
+        return true;
+    }
+    let format = match source {
+        Api::ChatCompletions => body.get("response_format"),
+        _ => body.get("text").and_then(|t| t.get("format")),
+    };
+    format.and_then(|f| f.get("type")).and_then(Value::as_str) != Some("json_object")
+}
+
 /// The request translation of a pair (None for a native pair).
 pub fn request_translator(source: Api, target: Api) -> Option<RequestFn> {
     use Api::*;
@@ -1159,6 +1174,21 @@ mod tests {
             ),
             "a\n\nb"
         );
+    }
+
+    #[test]
+    fn targets_that_cannot_carry_a_request_are_skipped() {
+        let chat: Map<String, Value> =
+            serde_json::from_value(json!({"response_format": {"type": "json_object"}})).unwrap();
+        let resp: Map<String, Value> =
+            serde_json::from_value(json!({"text": {"format": {"type": "json_object"}}})).unwrap();
+        let schema: Map<String, Value> =
+            serde_json::from_value(json!({"response_format": {"type": "json_schema"}})).unwrap();
+        assert!(!carries(Api::ChatCompletions, Api::Messages, &chat));
+        assert!(!carries(Api::Responses, Api::Messages, &resp));
+        assert!(carries(Api::ChatCompletions, Api::Responses, &chat));
+        assert!(carries(Api::ChatCompletions, Api::Messages, &schema));
+        assert!(carries(Api::ChatCompletions, Api::Messages, &Map::new()));
     }
 
     #[test]

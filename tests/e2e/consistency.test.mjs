@@ -10,8 +10,16 @@ let gw, key;
 const mock = (p) => fetch(`${gw.mock.origin}/__mock${p}`).then((r) => r.json());
 const upstreamCalls = async (p) => (await mock(`/requests?path=${encodeURIComponent(UPSTREAM[p.target])}`)).length;
 
+// A Claude model Copilot would serve only on /v1/messages: where a request cannot be
+// carried there, nothing else can take it and the refusal stands.
+const MESSAGES_ONLY = "claude-messages-only";
+
 before(async () => {
   gw = await startGateway();
+  // Before the gateway first reads the catalog.
+  const claude = gw.mock.state.catalog.data.find((m) => m.id === "claude-sonnet-4.5");
+  const only = { ...structuredClone(claude), id: MESSAGES_ONLY, name: "Claude (Messages only)", supported_endpoints: ["/v1/messages"] };
+  await fetch(`${gw.mock.origin}/__mock/catalog`, { method: "POST", body: JSON.stringify({ data: [...gw.mock.state.catalog.data, only] }) });
   await gw.connectAccount();
   key = (await gw.createKey("consistency")).key;
 });
@@ -167,7 +175,13 @@ test("JSON output: json_object and non-strict json_schema carried where the targ
   const nonStrict = { type: "json_schema", json_schema: { name: "answer", schema, strict: false } };
   let sent = await carried(cToMessages, body(cToMessages, "answer in JSON", { response_format: nonStrict }));
   assert.deepEqual(sent.output_config, { format: { type: "json_schema", schema } });
-  await refused(cToMessages, body(cToMessages, "x", { response_format: { type: "json_object" } }), "response_format.type", /json_schema/);
+  // json_object: Messages has no JSON mode, so a Claude model that Copilot also serves on
+  // /chat/completions is sent there natively; one served only on /v1/messages refuses it.
+  const cToChatNative = { client: "chat", model: "claude-sonnet-4.5", target: "chat" };
+  sent = await carried(cToChatNative, body(cToChatNative, "answer in JSON", { response_format: { type: "json_object" } }));
+  assert.deepEqual(sent.response_format, { type: "json_object" });
+  const cToMessagesOnly = { ...cToMessages, model: MESSAGES_ONLY };
+  await refused(cToMessagesOnly, body(cToMessagesOnly, "x", { response_format: { type: "json_object" } }), "response_format.type", /json_schema/);
   sent = await carried(cToResponses, body(cToResponses, "answer in JSON", { response_format: { type: "json_object" } }));
   assert.deepEqual(sent.text.format, { type: "json_object" });
   sent = await carried(cToResponses, body(cToResponses, "answer in JSON", { response_format: nonStrict }));
@@ -177,7 +191,11 @@ test("JSON output: json_object and non-strict json_schema carried where the targ
   const flat = { type: "json_schema", name: "answer", schema, strict: false };
   sent = await carried(rToMessages, body(rToMessages, "answer in JSON", { text: { format: flat } }));
   assert.deepEqual(sent.output_config, { format: { type: "json_schema", schema } });
-  await refused(rToMessages, body(rToMessages, "x", { text: { format: { type: "json_object" } } }), "text.format.type", /json_schema/);
+  const rToChatInstead = { client: "responses", model: "claude-sonnet-4.5", target: "chat" };
+  sent = await carried(rToChatInstead, body(rToChatInstead, "answer in JSON", { text: { format: { type: "json_object" } } }));
+  assert.deepEqual(sent.response_format, { type: "json_object" });
+  const rToMessagesOnly = { ...rToMessages, model: MESSAGES_ONLY };
+  await refused(rToMessagesOnly, body(rToMessagesOnly, "x", { text: { format: { type: "json_object" } } }), "text.format.type", /json_schema/);
   sent = await carried(rToChat, body(rToChat, "answer in JSON", { text: { format: { type: "json_object" } } }));
   assert.deepEqual(sent.response_format, { type: "json_object" });
   sent = await carried(rToChat, body(rToChat, "answer in JSON", { text: { format: flat } }));
