@@ -84,7 +84,7 @@ pub async fn embeddings(
     if !(200..300).contains(&resp.status_code()) {
         return Ok(upstream_failure(ApiFormat::OpenAi, resp).await);
     }
-    forward_metered(resp, None, meter).await
+    forward_metered(resp, None, meter, Timing::from_env(env)).await
 }
 
 /// A successful non-stream answer passed on as sent, its usage read on the way.
@@ -92,8 +92,11 @@ async fn forward_metered(
     mut resp: Response,
     api: Option<Api>,
     meter: &mut Meter,
+    timing: Timing,
 ) -> Result<Response, ApiError> {
-    let text = crate::upstream::client::text(&mut resp).await?;
+    let text = timing
+        .idle_bounded(crate::upstream::client::text(&mut resp))
+        .await??;
     meter.outcome = Some(Outcome {
         usage: usage_from_json(api, &text),
         failed: false,
@@ -246,7 +249,7 @@ pub async fn generate(
     if !is_success(&resp) {
         return Ok(upstream_failure(format, resp).await);
     }
-    let (answer, outcome) = assemble(api, resp, pipeline.assembling()).await;
+    let (answer, outcome) = assemble(api, resp, pipeline.assembling(), timing).await;
     meter.outcome = Some(outcome);
     Ok(json(200, &answer?))
 }
@@ -344,10 +347,12 @@ async fn native(
         }
         let claude_chat = api == Api::ChatCompletions && is_claude(model);
         if !claude_chat && custom_tools.is_empty() {
-            return forward_metered(resp, Some(api), meter).await;
+            return forward_metered(resp, Some(api), meter, timing).await;
         }
         // The answer needs fixing: parse, fix, re-encode.
-        let text = crate::upstream::client::text(&mut resp).await?;
+        let text = timing
+            .idle_bounded(crate::upstream::client::text(&mut resp))
+            .await??;
         meter.outcome = Some(Outcome {
             usage: usage_from_json(Some(api), &text),
             failed: false,
@@ -367,7 +372,7 @@ async fn native(
     match streaming::start(call, timing).await? {
         Started::Answered(resp) if !is_success(&resp) => Ok(upstream_failure(format, resp).await),
         Started::Answered(resp) if !is_event_stream(&resp) => {
-            forward_metered(resp, Some(api), meter).await
+            forward_metered(resp, Some(api), meter, timing).await
         }
         started => {
             let relay = Metered::new(relay, Some(meter.stream_reporter()));
@@ -382,6 +387,7 @@ async fn assemble(
     api: Api,
     resp: Response,
     mut pipeline: Translated,
+    timing: Timing,
 ) -> (Result<Value, ApiError>, Outcome) {
     let mut body = match crate::upstream::body::chunks(&resp) {
         Some(b) => b,
@@ -398,7 +404,15 @@ async fn assemble(
     };
     let mut assembler = Assembler::new(api);
     loop {
-        match body.next().await {
+        let next = match timing.idle_bounded(body.next()).await {
+            Ok(next) => next,
+            Err(stalled) => {
+                let failed = pipeline.fail_events(&stalled.message);
+                failed.drain(..).for_each(|e| assembler.push(&e));
+                break;
+            }
+        };
+        match next {
             Some(Ok(chunk)) => pipeline
                 .feed_events(&chunk)
                 .drain(..)

@@ -71,6 +71,25 @@ impl Timing {
     }
 }
 
+impl Timing {
+    /// A read of an upstream body after its headers (a whole non-stream answer, or the next
+    /// chunk of a stream being assembled): one that stalls past the idle timeout fails
+    /// with a 504, and dropping it cancels the upstream request.
+    pub async fn idle_bounded<T>(self, read: impl Future<Output = T>) -> Result<T, ApiError> {
+        let limit = self.idle_timeout;
+        match select(std::pin::pin!(read), Delay::from(limit)).await {
+            Either::Left((out, _)) => Ok(out),
+            Either::Right(_) => Err(ApiError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "Copilot sent nothing for {} s; the answer was abandoned",
+                    limit.as_secs_f64()
+                ),
+            )),
+        }
+    }
+}
+
 pub type UpstreamCall = Pin<Box<dyn Future<Output = Result<Response, ApiError>>>>;
 
 /// Either Copilot answered within the keep-alive time (Ok(Response), any status), or the call is

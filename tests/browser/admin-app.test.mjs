@@ -218,7 +218,8 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   await byKey.locator(".u-legend", { hasText: "claude-code" }).waitFor();
   const byModel = page.locator("section", { has: page.getByRole("heading", { name: "Tokens by model" }) });
   await byModel.locator(".u-legend", { hasText: "claude-sonnet-4.5" }).waitFor();
-  assert.equal(await page.locator("[data-stat=requests] .stat-value").textContent(), "3");
+  // All keys: claude-code's three, and the model list that checked the laptop key.
+  assert.equal(await page.locator("[data-stat=requests] .stat-value").textContent(), "4");
 
   // Sort by a column, then export what the table shows as CSV.
   await page.getByRole("button", { name: "Key", exact: true }).click();
@@ -231,7 +232,7 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   for (const range of ["7 days", "30 days", "24 hours"]) {
     await page.getByRole("button", { name: range }).click();
     await byKey.locator(".u-legend", { hasText: "claude-code" }).waitFor();
-    assert.equal(await page.locator("[data-stat=requests] .stat-value").textContent(), "3", range);
+    assert.equal(await page.locator("[data-stat=requests] .stat-value").textContent(), "4", range);
   }
 });
 
@@ -373,9 +374,10 @@ test("an API key signs in and sees only its own usage and setup", async () => {
   const table = page.getByTestId("usage-table");
   await table.waitFor();
   assert.equal(await page.getByRole("heading", { name: "Tokens by key" }).count(), 0);
-  // SDK call + the two setup tests + the pasted-key test; usage is written just after each answer.
-  for (let i = 0; (await page.locator("[data-stat=requests] .stat-value").textContent()) !== "4"; i++) {
-    assert.ok(i < 40, "the key's four requests never all appeared");
+  // SDK call + the two setup tests + the pasted-key test + the model list after the import;
+  // usage is written just after each answer.
+  for (let i = 0; (await page.locator("[data-stat=requests] .stat-value").textContent()) !== "5"; i++) {
+    assert.ok(i < 40, "the key's five requests never all appeared");
     await page.waitForTimeout(250);
     await page.getByRole("button", { name: "Refresh" }).click();
   }

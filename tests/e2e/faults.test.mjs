@@ -129,6 +129,25 @@ test("a stream Copilot stops feeding ends after the idle timeout: one error even
   await assert.rejects(async () => { for await (const _ of stream); }, /Copilot sent nothing for 2 s/);
 });
 
+test("a non-stream answer whose body stalls after its headers ends after the idle timeout", async () => {
+  // Native: the JSON body's second half never comes in time.
+  await script({ path: "/copilot/chat/completions", status: 200, headers: { "content-type": "application/json" }, sse: ['{"id":"chatcmpl-stall","object":"chat.completion",', '"choices":[]}'], delay_ms: 3000 });
+  let t0 = Date.now();
+  await assert.rejects(
+    openai.chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: "x" }] }),
+    (e) => e.status === 504 && /Copilot sent nothing for 2 s/.test(e.error.message),
+  );
+  assert.ok(Date.now() - t0 < 2900, `ended after ${Date.now() - t0} ms`);
+  // Translated (assembled from Copilot's stream): the caller's error, not a hang.
+  await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("never")], delay_ms: 3000 });
+  t0 = Date.now();
+  await assert.rejects(
+    openai.chat.completions.create({ model: "claude-sonnet-4.5", messages: [{ role: "user", content: "x" }] }),
+    (e) => e.status >= 500 && /Copilot sent nothing for 2 s/.test(e.error.message),
+  );
+  assert.ok(Date.now() - t0 < 2900, `ended after ${Date.now() - t0} ms`);
+});
+
 test("an answer that arrives in one burst reaches the client whole, native and translated", async () => {
   const words = Array.from({ length: 400 }, (_, i) => `word${i} `);
   const end = [
