@@ -23,6 +23,7 @@ pub mod quirks;
 pub mod quota;
 pub mod relay;
 pub mod route;
+pub mod search;
 pub mod secret;
 pub mod silence;
 pub mod sse;
