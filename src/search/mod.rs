@@ -7,6 +7,9 @@
 //! found, how it failed), the provider requests and answers (`provider`), and the loop's
 //! state machines per client API. The shell runs the provider calls and upstream turns.
 
+pub mod messages;
+pub mod opaque;
+
 use serde::{Deserialize, Serialize};
 
 /// The providers an admin can choose.
@@ -128,3 +131,178 @@ impl SearchFailure {
 
 /// Queries longer than this are refused before any provider call (as Anthropic does).
 pub const MAX_QUERY_CHARS: usize = 1000;
+
+/// Results asked of the provider per search.
+pub const RESULTS_PER_SEARCH: usize = 8;
+/// Model turns in one client request at most: past it the answer pauses (Anthropic's
+/// `pause_turn`) or ends, and the client's next request carries on.
+pub const MAX_TURNS: usize = 8;
+
+/// The function tool the model is offered in place of the client's server tool.
+pub const TOOL_NAME: &str = "web_search";
+pub const TOOL_DESCRIPTION: &str = "Search the web for up-to-date information. Returns result \
+     pages with their title, URL and text. Use it for anything recent or anything you are not \
+     sure of, and cite the pages you use.";
+
+/// The tool's JSON schema (both APIs take the same one).
+pub fn tool_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"query": {"type": "string", "description": "The search query"}},
+        "required": ["query"],
+    })
+}
+
+/// What the client's tool definition asked of every search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Searches allowed in this request (None: up to `MAX_TURNS` turns' worth).
+    pub max_uses: Option<u64>,
+    pub allowed_domains: Vec<String>,
+    pub blocked_domains: Vec<String>,
+    pub user_location: Option<UserLocation>,
+}
+
+/// One search call the model made, as the loop plans it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSearch {
+    pub query: String,
+    /// What to run, or why it is refused without a provider call.
+    pub run: Result<SearchRequest, SearchFailure>,
+}
+
+/// How a model turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnEnd {
+    /// The answer is complete: its closing events are out.
+    Done,
+    /// The model asked for searches: run them, then hand the outcomes to the loop.
+    Search(Vec<PlannedSearch>),
+}
+
+/// After the searches' results went to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterSearch {
+    /// The answer ends here (other tool calls wait for the client, or the turn budget
+    /// is spent): its closing events are out.
+    Done,
+    /// The next model turn follows: the request has been extended with the results.
+    Continue,
+}
+
+/// Plans the searches of one turn: blank and over-long queries are refused, and past
+/// `max_uses` (counting `used` so far) every search is refused. `used` counts the
+/// searches that will run.
+pub fn plan(queries: Vec<String>, limits: &SearchLimits, used: &mut u64) -> Vec<PlannedSearch> {
+    queries
+        .into_iter()
+        .map(|query| {
+            let q = query.trim();
+            let run = if q.is_empty() {
+                Err(SearchFailure::new(
+                    SearchErrorCode::InvalidToolInput,
+                    "the search query is empty",
+                ))
+            } else if q.chars().count() > MAX_QUERY_CHARS {
+                Err(SearchFailure::new(
+                    SearchErrorCode::QueryTooLong,
+                    format!("the search query is longer than {MAX_QUERY_CHARS} characters"),
+                ))
+            } else if limits.max_uses.is_some_and(|max| *used >= max) {
+                Err(SearchFailure::new(
+                    SearchErrorCode::MaxUsesExceeded,
+                    "the maximum number of web searches for this request has been reached; \
+                     answer with what you have found",
+                ))
+            } else {
+                *used += 1;
+                Ok(SearchRequest {
+                    query: q.to_string(),
+                    allowed_domains: limits.allowed_domains.clone(),
+                    blocked_domains: limits.blocked_domains.clone(),
+                    user_location: limits.user_location.clone(),
+                    max_results: RESULTS_PER_SEARCH,
+                })
+            };
+            PlannedSearch { query, run }
+        })
+        .collect()
+}
+
+/// The results as the model reads them in a tool result (plain text, for models that
+/// cannot take Anthropic's `search_result` blocks).
+pub fn results_text(outcome: &Result<Vec<SearchHit>, SearchFailure>) -> String {
+    match outcome {
+        Err(f) => format!("Web search failed ({}): {}", f.code.as_str(), f.message),
+        Ok(hits) if hits.is_empty() => "No results.".to_string(),
+        Ok(hits) => hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let age = h
+                    .page_age
+                    .as_deref()
+                    .map(|a| format!("\nPublished: {a}"))
+                    .unwrap_or_default();
+                format!("[{}] {}\n{}{age}\n{}", i + 1, h.title, h.url, h.content)
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planning_refuses_what_no_provider_should_see() {
+        let limits = SearchLimits {
+            max_uses: Some(2),
+            allowed_domains: vec!["example.org".into()],
+            ..SearchLimits::default()
+        };
+        let mut used = 1;
+        let plans = plan(
+            vec![
+                "  rust  ".into(),
+                "".into(),
+                "x".repeat(1001),
+                "more".into(),
+            ],
+            &limits,
+            &mut used,
+        );
+        let req = plans[0].run.as_ref().unwrap();
+        assert_eq!(req.query, "rust");
+        assert_eq!(req.allowed_domains, ["example.org"]);
+        assert_eq!(req.max_results, RESULTS_PER_SEARCH);
+        let code = |i: usize| plans[i].run.as_ref().unwrap_err().code;
+        assert_eq!(code(1), SearchErrorCode::InvalidToolInput);
+        assert_eq!(code(2), SearchErrorCode::QueryTooLong);
+        assert_eq!(code(3), SearchErrorCode::MaxUsesExceeded);
+        assert_eq!(used, 2);
+        let mut unlimited = 100;
+        assert!(
+            plan(vec!["a".into()], &SearchLimits::default(), &mut unlimited)[0]
+                .run
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn results_as_text() {
+        let hits = vec![SearchHit {
+            url: "https://example.org".into(),
+            title: "Example".into(),
+            content: "Body".into(),
+            page_age: Some("2026-11-01".into()),
+        }];
+        assert_eq!(
+            results_text(&Ok(hits)),
+            "[1] Example\nhttps://example.org\nPublished: 2026-11-01\nBody"
+        );
+        assert_eq!(results_text(&Ok(vec![])), "No results.");
+        assert!(results_text(&Err(SearchFailure::not_configured())).contains("admin"));
+    }
+}
