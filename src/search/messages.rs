@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::opaque::{self, CitationIndex, ResultPayload};
 use super::{
-    plan, results_text, AfterSearch, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
+    plan, results_text, AfterSearch, Peek, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
     TurnEnd, UserLocation, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
 };
 use crate::api_error::ApiError;
@@ -477,13 +477,22 @@ impl MessagesSearch {
     }
 
     /// One client event of the current model turn (as the relay or translator wrote it).
-    pub fn on_event(&mut self, name: &str, mut data: Value, out: &mut Vec<OutEvent>) {
+    /// Text and thinking deltas of blocks that keep their index pass untouched, unparsed.
+    pub fn on_event(&mut self, ev: OutEvent, out: &mut Vec<OutEvent>) {
         if self.finished {
             return;
         }
+        if self.passes(&ev) {
+            self.turn.answer.push(&ev);
+            out.push(ev);
+            return;
+        }
+        let OutEvent::Event { name, mut data } = ev.into_value() else {
+            return;
+        };
         let kind = match name {
-            "" => data.get("type").and_then(Value::as_str).unwrap_or(""),
-            named => named,
+            Some(n) => n,
+            None => data.get("type").and_then(Value::as_str).unwrap_or(""),
         }
         .to_string();
         if kind != "error" && kind != "ping" {
@@ -567,6 +576,23 @@ impl MessagesSearch {
             }
             _ => {}
         }
+    }
+
+    /// A delta of a block the client sees at the same index, and no citation to rewrite.
+    fn passes(&self, ev: &OutEvent) -> bool {
+        let (name, raw) = match ev {
+            OutEvent::Raw { name, data, .. } => (*name, Some(data.as_str())),
+            OutEvent::Event { name, .. } => (*name, None),
+            OutEvent::Done => return false,
+        };
+        if name != Some("content_block_delta") || raw.is_some_and(|d| d.contains("\"citation\"")) {
+            return false;
+        }
+        if raw.is_none() {
+            return false;
+        }
+        let index = Peek::of(ev).and_then(|p| p.index);
+        matches!(index.and_then(|i| Some((i, self.turn.slot(i)?))), Some((i, Slot::Client(at))) if at == i)
     }
 
     /// The model turn's stream ended: the answer closes, or the searches it asked for are
@@ -816,6 +842,19 @@ mod tests {
     use super::*;
     use crate::search::{SearchErrorCode, RESULTS_PER_SEARCH};
 
+    /// Client events as the translators write them (deltas as raw text, the rest as values).
+    fn ev(name: &'static str, data: Value) -> OutEvent {
+        if name == "content_block_delta" {
+            OutEvent::Raw {
+                name: Some(name),
+                data: data.to_string(),
+                text: None,
+            }
+        } else {
+            OutEvent::named(name, data)
+        }
+    }
+
     fn body(v: Value) -> Map<String, Value> {
         serde_json::from_value(v).unwrap()
     }
@@ -848,26 +887,30 @@ mod tests {
         calls: &[(&str, &str, &str)],
         out: &mut Vec<OutEvent>,
     ) {
-        l.on_event("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
+        l.on_event(ev("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
             "role": "assistant", "model": "m", "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 100, "output_tokens": 1, "cache_read_input_tokens": 10}}}), out);
+            "usage": {"input_tokens": 100, "output_tokens": 1, "cache_read_input_tokens": 10}}})), out);
         let mut i = 0;
         if let Some(t) = text {
-            l.on_event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}), out);
-            l.on_event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}), out);
+            l.on_event(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})), out);
+            l.on_event(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})), out);
             l.on_event(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": 0}),
+                ev(
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": 0}),
+                ),
                 out,
             );
             i = 1;
         }
         for (name, id, input) in calls {
-            l.on_event("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}), out);
-            l.on_event("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": input}}), out);
+            l.on_event(ev("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}})), out);
+            l.on_event(ev("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": input}})), out);
             l.on_event(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": i}),
+                ev(
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": i}),
+                ),
                 out,
             );
             i += 1;
@@ -877,13 +920,13 @@ mod tests {
         } else {
             "tool_use"
         };
-        l.on_event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 20}}), out);
-        l.on_event("message_stop", json!({"type": "message_stop"}), out);
+        l.on_event(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 20}})), out);
+        l.on_event(ev("message_stop", json!({"type": "message_stop"})), out);
     }
 
     fn names(out: &[OutEvent]) -> Vec<String> {
         out.iter()
-            .map(|e| match e {
+            .map(|e| match e.clone().into_value() {
                 OutEvent::Event { data, .. } => {
                     let t = data["type"].as_str().unwrap_or("").to_string();
                     match data.pointer("/content_block/type").and_then(Value::as_str) {
@@ -992,19 +1035,24 @@ mod tests {
         );
 
         // Second turn: an answer citing the result.
-        l.on_event("message_start", json!({"type": "message_start", "message": {"id": "msg_2", "usage": {"input_tokens": 300, "output_tokens": 1}}}), &mut out);
-        l.on_event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "", "citations": []}}), &mut out);
-        l.on_event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta", "citation":
+        l.on_event(ev("message_start", json!({"type": "message_start", "message": {"id": "msg_2", "usage": {"input_tokens": 300, "output_tokens": 1}}})), &mut out);
+        l.on_event(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "", "citations": []}})), &mut out);
+        l.on_event(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta", "citation":
             {"type": "search_result_location", "source": "https://example.org/rust", "title": "Rust news", "cited_text": "Rust 1.95 is out.",
-             "search_result_index": 0, "start_block_index": 0, "end_block_index": 0}}}), &mut out);
-        l.on_event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Rust 1.95 shipped."}}), &mut out);
+             "search_result_index": 0, "start_block_index": 0, "end_block_index": 0}}})), &mut out);
+        l.on_event(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Rust 1.95 shipped."}})), &mut out);
         l.on_event(
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
+            ev(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
             &mut out,
         );
-        l.on_event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 30}}), &mut out);
-        l.on_event("message_stop", json!({"type": "message_stop"}), &mut out);
+        l.on_event(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 30}})), &mut out);
+        l.on_event(
+            ev("message_stop", json!({"type": "message_stop"})),
+            &mut out,
+        );
         assert_eq!(l.end_turn(&mut out), TurnEnd::Done);
         assert_eq!(
             names(&out),
@@ -1257,13 +1305,18 @@ mod tests {
         let mut b = request();
         let mut l = prepare(&mut b, false).unwrap().unwrap();
         let mut out = Vec::new();
-        l.on_event("message_start", json!({"type": "message_start", "message": {"id": "m", "content": [], "usage": {"input_tokens": 1}}}), &mut out);
+        l.on_event(ev("message_start", json!({"type": "message_start", "message": {"id": "m", "content": [], "usage": {"input_tokens": 1}}})), &mut out);
         l.on_event(
-            "error",
-            json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+            ev(
+                "error",
+                json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+            ),
             &mut out,
         );
-        l.on_event("message_stop", json!({"type": "message_stop"}), &mut out);
+        l.on_event(
+            ev("message_stop", json!({"type": "message_stop"})),
+            &mut out,
+        );
         assert_eq!(l.end_turn(&mut out), TurnEnd::Done);
         assert_eq!(names(&out), ["message_start", "error"]);
     }

@@ -9,6 +9,7 @@
 
 pub mod messages;
 pub mod opaque;
+pub mod responses;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +132,50 @@ impl SearchFailure {
 
 /// Queries longer than this are refused before any provider call (as Anthropic does).
 pub const MAX_QUERY_CHARS: usize = 1000;
+
+/// What the loops read of a client event before deciding whether it passes untouched:
+/// its type and position (`index` in Messages, `output_index` and `sequence_number` in
+/// Responses), read without building a `Value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peek {
+    pub kind: Option<String>,
+    pub index: Option<u64>,
+    pub sequence_number: Option<u64>,
+}
+
+impl Peek {
+    pub fn of(ev: &crate::translate::OutEvent) -> Option<Peek> {
+        use crate::json_read::{once, Reader};
+        use crate::translate::OutEvent;
+        let num = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+        match ev {
+            OutEvent::Event { data, .. } => Some(Peek {
+                kind: data
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string),
+                index: num(data, "index").or_else(|| num(data, "output_index")),
+                sequence_number: num(data, "sequence_number"),
+            }),
+            OutEvent::Raw { data, .. } => {
+                let mut r = Reader::new(data);
+                let (mut kind, mut index, mut seq) = (None, None, None);
+                r.object(|r, key| match key.as_ref() {
+                    "type" => once(&mut kind, r.string().map(|s| s.into_owned())),
+                    "index" | "output_index" => once(&mut index, r.u64()),
+                    "sequence_number" => once(&mut seq, r.u64()),
+                    _ => r.skip(),
+                })?;
+                Some(Peek {
+                    kind,
+                    index,
+                    sequence_number: seq,
+                })
+            }
+            OutEvent::Done => None,
+        }
+    }
+}
 
 /// Results asked of the provider per search.
 pub const RESULTS_PER_SEARCH: usize = 8;
