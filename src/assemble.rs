@@ -119,6 +119,9 @@ impl Assembler {
                     return self.block_delta(at.index as usize, at.tool, field, &s);
                 }
                 match RawBlockDelta::read(data) {
+                    Some(d) if d.delta.kind == "citations_delta" => {
+                        self.push(&ev.clone().into_value())
+                    }
                     Some(d) => {
                         let i = d.index as usize;
                         let json = d.delta.kind == "input_json_delta";
@@ -221,6 +224,22 @@ impl Assembler {
         }
     }
 
+    /// A citation of a Messages text block (`citations_delta`), added to its list.
+    fn cite(&mut self, index: usize, citation: &Value) {
+        let Some(Value::Object(block)) = self
+            .result
+            .as_mut()
+            .and_then(|m| m.get_mut("content"))
+            .and_then(|c| c.get_mut(index))
+        else {
+            return;
+        };
+        match block.entry("citations").or_insert_with(|| json!([])) {
+            Value::Array(list) => list.push(citation.clone()),
+            other => *other = json!([citation]),
+        }
+    }
+
     fn flush_block_text(&mut self) {
         let Some((index, field, text)) = self.block_text.take() else {
             return;
@@ -253,6 +272,9 @@ impl Assembler {
                 let Some(delta) = data.get("delta") else {
                     return;
                 };
+                if let Some(citation) = delta.get("citation") {
+                    return self.cite(index, citation);
+                }
                 let json = delta.get("type").and_then(Value::as_str) == Some("input_json_delta");
                 for key in ["partial_json", "text", "thinking", "signature"] {
                     if let Some(s) = delta.get(key).and_then(Value::as_str) {
@@ -507,6 +529,34 @@ mod tests {
         );
         assert_eq!(msg["stop_reason"], "tool_use");
         assert_eq!(msg["usage"], json!({"input_tokens":10,"output_tokens":7}));
+    }
+
+    #[test]
+    fn messages_citations_join_their_text_block() {
+        let n = OutEvent::named;
+        let raw = |data: Value| OutEvent::Raw {
+            name: Some("content_block_delta"),
+            data: data.to_string(),
+            text: None,
+        };
+        let cite = json!({"type":"web_search_result_location","url":"https://e.org","title":"E","cited_text":"c","encrypted_index":"x"});
+        let msg = run(
+            Api::Messages,
+            vec![
+                n("message_start", json!({"type":"message_start","message":{"id":"m","content":[],"usage":{}}})),
+                n("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})),
+                raw(json!({"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":cite}})),
+                raw(json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Cited."}})),
+                n("content_block_stop", json!({"type":"content_block_stop","index":0})),
+                n("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"end_turn"}})),
+                n("message_stop", json!({"type":"message_stop"})),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            msg["content"][0],
+            json!({"type":"text","text":"Cited.","citations":[cite]})
+        );
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl ClientStream for Translated {
 }
 
 /// Whether a client event reports a failure (in the client's API).
-fn is_error_event(source: Api, ev: &OutEvent) -> bool {
+pub(crate) fn is_error_event(source: Api, ev: &OutEvent) -> bool {
     let OutEvent::Event { name, data } = ev else {
         return false;
     };

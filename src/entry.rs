@@ -94,7 +94,7 @@ async fn handle(
                 r,
                 Route::Embeddings | Route::ChatCompletions | Route::Messages | Route::Responses
             );
-            let mut meter = Meter::default();
+            let mut meter = Meter::for_key(&caller.id);
             let result = match limited {
                 true => match metering::enforce_limits(env, &caller).await {
                     Ok(()) => data_route(r, req, env, ctx, &mut meter).await,
@@ -138,7 +138,7 @@ async fn admin_route(
                 rpm_limit: None,
                 monthly_token_limit: None,
             };
-            let mut meter = Meter::default();
+            let mut meter = Meter::for_key(&caller.id);
             let result = data_plane::generate(
                 Api::ChatCompletions,
                 Incoming::of(&req),

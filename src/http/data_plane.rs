@@ -4,10 +4,11 @@ use std::future::Future;
 use std::task::Poll;
 
 use futures::StreamExt;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use worker::{Context, Env, Response};
 
 use super::incoming::Incoming;
+use super::search_loop;
 use super::streaming::{self, Started, Timing, UpstreamCall};
 
 use super::metering::Meter;
@@ -20,12 +21,13 @@ use crate::client_stream::{ClientStream, Translated};
 use crate::conversation;
 use crate::custom_tools::CustomTools;
 use crate::ids::{hex, random_bytes};
+use crate::models::ModelInfo;
 use crate::relay::Relay;
 use crate::store::now_ms;
 use crate::translate::{self, TranslateCtx};
 use crate::upstream::routing::{self, Api};
 use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
-use crate::{inbound, quirks};
+use crate::{inbound, quirks, search};
 
 pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
     let headers = req.headers();
@@ -125,6 +127,12 @@ pub async fn generate(
     let text = read_body(&req).await?;
     let size = text.len();
     let mut inbound = inbound::parse(api, &text)?;
+    // Earlier web-search turns are looked for only where the text may hold some.
+    let search_history = match api {
+        Api::Messages => search::messages::may_carry_search_turns(&text),
+        Api::Responses => search::responses::may_carry_search_turns(&text),
+        Api::ChatCompletions => false,
+    };
     drop(text);
     meter.model = Some(inbound.model.clone());
     let mut custom_tools = CustomTools::default();
@@ -132,6 +140,13 @@ pub async fn generate(
         inbound::normalize_responses(&mut inbound.body)?;
         custom_tools = CustomTools::from_request(&mut inbound.body);
     }
+    let web_search = match api {
+        Api::Messages => search::messages::prepare(&mut inbound.body, search_history)?
+            .map(search_loop::Shim::Messages),
+        Api::Responses => search::responses::prepare(&mut inbound.body, search_history)?
+            .map(search_loop::Shim::Responses),
+        Api::ChatCompletions => None,
+    };
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     // With several accounts, a conversation stays on the account that last served it.
     let conversation = copilot
@@ -174,43 +189,39 @@ pub async fn generate(
         include_usage: !stream || wants_usage,
     };
 
-    let mut body = inbound.body;
-    if target == api {
-        body.insert("model".into(), Value::String(model.id.clone()));
-        if api == Api::ChatCompletions && stream {
-            // Usage is always requested (accounting needs it); the relay hides it from a
-            // client that did not ask.
-            body.insert(
-                "stream_options".into(),
-                serde_json::json!({ "include_usage": true }),
-            );
-        }
-    } else {
-        let translate_request = translate::request_translator(api, target)
-            .ok_or_else(|| ApiError::invalid("no translator for this model's API"))?;
-        body = translate_request(body, &tctx)?;
-    }
-    let anthropic_beta = match target {
-        Api::Messages => {
-            quirks::messages::apply(&mut body, model.max_output_tokens, client_beta.as_deref())
-        }
-        Api::Responses => {
-            quirks::responses::apply(&mut body, &model);
-            None
-        }
-        Api::ChatCompletions => {
-            quirks::chat::apply(&mut body, &model);
-            None
-        }
+    let upstream = Upstream {
+        api,
+        target,
+        model: model.clone(),
+        tctx,
+        client_beta,
+        size,
     };
+    if let Some(shim) = web_search {
+        let turns = search_loop::Turns {
+            up: upstream,
+            copilot,
+            facts,
+            conversation,
+            custom_tools,
+            timing,
+            env: env.clone(),
+            key_id: meter.key_id.clone(),
+            body: inbound.body,
+            shim,
+        };
+        return search_loop::respond(turns, stream, meter).await;
+    }
+    let (body, anthropic_beta) = upstream.prepare(inbound.body, stream)?;
     let facts = CallFacts {
         anthropic_beta,
         ..facts
     };
     let call = if target == Api::Responses && api == Api::Responses {
+        let size = upstream.size;
         responses_call(copilot, body, size, facts, conversation).await?
     } else {
-        let payload = encode(&body, size);
+        let payload = encode(&body, upstream.size);
         let path = target.upstream_path();
         Box::pin(async move {
             let resp = send_then_free(copilot.send(path, Some(&payload), &facts), body).await;
@@ -233,7 +244,7 @@ pub async fn generate(
         };
         return native(shape, call, relay, &model.id, custom_tools, meter).await;
     }
-    let translator = translate::stream_translator(api, target, &tctx)
+    let translator = translate::stream_translator(api, target, &upstream.tctx)
         .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
     let pipeline = Translated::new(api, translator).with_custom_tools(custom_tools);
     if stream {
@@ -254,6 +265,62 @@ pub async fn generate(
     Ok(json(200, &answer?))
 }
 
+/// What every upstream call of one client request shares (the web-search loop makes
+/// several).
+pub struct Upstream {
+    pub api: Api,
+    pub target: Api,
+    pub model: ModelInfo,
+    pub tctx: TranslateCtx,
+    pub client_beta: Option<String>,
+    /// The client body's size, a hint for encoding.
+    pub size: usize,
+}
+
+impl Upstream {
+    /// The client body as the target API wants it (translated, or fixed for the native
+    /// path, then the target's quirks), and the `anthropic-beta` to send with it.
+    pub fn prepare(
+        &self,
+        mut body: Map<String, Value>,
+        stream: bool,
+    ) -> Result<(Map<String, Value>, Option<String>), ApiError> {
+        let (api, target) = (self.api, self.target);
+        if target == api {
+            body.insert("model".into(), Value::String(self.model.id.clone()));
+            if api == Api::ChatCompletions && stream {
+                // Usage is always requested (accounting needs it); the relay hides it from
+                // a client that did not ask.
+                body.insert(
+                    "stream_options".into(),
+                    serde_json::json!({ "include_usage": true }),
+                );
+            }
+        } else {
+            let translate_request = translate::request_translator(api, target)
+                .ok_or_else(|| ApiError::invalid("no translator for this model's API"))?;
+            body = translate_request(body, &self.tctx)?;
+        }
+        let model = &self.model;
+        let beta = match target {
+            Api::Messages => quirks::messages::apply(
+                &mut body,
+                model.max_output_tokens,
+                self.client_beta.as_deref(),
+            ),
+            Api::Responses => {
+                quirks::responses::apply(&mut body, model);
+                None
+            }
+            Api::ChatCompletions => {
+                quirks::chat::apply(&mut body, model);
+                None
+            }
+        };
+        Ok((body, beta))
+    }
+}
+
 /// Starts `send` (the request goes out on its first poll), frees `garbage` while the
 /// request is on the wire, then waits for the answer: freeing the parse tree of a
 /// megabyte's body takes about a millisecond, which would otherwise come before the
@@ -269,7 +336,7 @@ async fn send_then_free<F: Future>(send: F, garbage: impl Sized) -> F::Output {
 }
 
 /// The upstream body's JSON text (about the size of the client's).
-fn encode(body: &serde_json::Map<String, Value>, size_hint: usize) -> String {
+pub fn encode(body: &serde_json::Map<String, Value>, size_hint: usize) -> String {
     crate::json_write::object_to_string(body, size_hint + size_hint / 8)
 }
 
@@ -282,40 +349,51 @@ fn is_claude(model: &str) -> bool {
 /// and tries once more, remembering them for the conversation's next turns.
 async fn responses_call(
     copilot: Copilot,
-    mut body: serde_json::Map<String, Value>,
+    body: Map<String, Value>,
     size: usize,
     facts: CallFacts,
     conversation: Option<String>,
 ) -> Result<UpstreamCall, ApiError> {
+    let mut copilot = copilot;
+    Ok(Box::pin(async move {
+        send_responses(&mut copilot, body, size, &facts, conversation.as_deref()).await
+    }))
+}
+
+/// Sends a native Responses body (see `responses_call`).
+pub async fn send_responses(
+    copilot: &mut Copilot,
+    mut body: Map<String, Value>,
+    size: usize,
+    facts: &CallFacts,
+    conversation: Option<&str>,
+) -> Result<Response, ApiError> {
     let bound = quirks::responses::connection_bound_ids(&body);
     if !bound.is_empty() {
         let spotted = copilot.spotted_ids().await;
         quirks::responses::rewrite_ids(&mut body, &|id| spotted.contains(&spotted_hash(id)));
     }
     let payload = encode(&body, size);
-    let mut copilot = copilot;
     // The body is kept only for a retry with rewritten ids.
     let (mut body, garbage) = if bound.is_empty() {
         (None, Some(body))
     } else {
         (Some(body), None)
     };
-    Ok(Box::pin(async move {
-        let path = Api::Responses.upstream_path();
-        let mut resp = send_then_free(copilot.send(path, Some(&payload), &facts), garbage).await?;
-        copilot.remember_conversation(conversation.as_deref()).await;
-        let Some(body) = body.as_mut().filter(|_| resp.status_code() == 400) else {
-            return Ok(resp);
-        };
-        let error_text = crate::upstream::client::text(&mut resp).await?;
-        if !quirks::responses::is_connection_mismatch(&error_text) {
-            return Ok(json_text(400, error_text));
-        }
-        copilot.remember_spotted(&bound).await;
-        quirks::responses::rewrite_ids(body, &|id| bound.iter().any(|b| b == id));
-        let payload = encode(body, size);
-        copilot.send(path, Some(&payload), &facts).await
-    }))
+    let path = Api::Responses.upstream_path();
+    let mut resp = send_then_free(copilot.send(path, Some(&payload), facts), garbage).await?;
+    copilot.remember_conversation(conversation).await;
+    let Some(body) = body.as_mut().filter(|_| resp.status_code() == 400) else {
+        return Ok(resp);
+    };
+    let error_text = crate::upstream::client::text(&mut resp).await?;
+    if !quirks::responses::is_connection_mismatch(&error_text) {
+        return Ok(json_text(400, error_text));
+    }
+    copilot.remember_spotted(&bound).await;
+    quirks::responses::rewrite_ids(body, &|id| bound.iter().any(|b| b == id));
+    let payload = encode(body, size);
+    copilot.send(path, Some(&payload), facts).await
 }
 
 /// How a client wants its answer.

@@ -71,12 +71,21 @@ pub async fn flush(env: &Env) {
 /// when its stream ends).
 #[derive(Default)]
 pub struct Meter {
+    /// The caller's key id (what the web-search usage is recorded under).
+    pub key_id: String,
     pub model: Option<String>,
     pub outcome: Option<Outcome>,
     pending: Option<oneshot::Receiver<Outcome>>,
 }
 
 impl Meter {
+    pub fn for_key(key_id: &str) -> Meter {
+        Meter {
+            key_id: key_id.to_string(),
+            ..Meter::default()
+        }
+    }
+
     /// A sender for the stream to report its outcome when it ends.
     pub fn stream_reporter(&mut self) -> oneshot::Sender<Outcome> {
         let (tx, rx) = oneshot::channel();

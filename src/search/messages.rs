@@ -823,7 +823,7 @@ fn convert_citation(c: &mut Value) {
 }
 
 /// The static name of a Messages event (what `OutEvent` carries).
-fn static_name(kind: &str) -> Option<&'static str> {
+pub(crate) fn static_name(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "message_start" => "message_start",
         "content_block_start" => "content_block_start",

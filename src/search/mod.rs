@@ -177,6 +177,15 @@ impl Peek {
     }
 }
 
+/// The static name of a client event of `api` (None for names the loops do not know:
+/// their data still says their type).
+pub fn event_name(api: crate::upstream::routing::Api, name: &str) -> Option<&'static str> {
+    match api {
+        crate::upstream::routing::Api::Messages => messages::static_name(name),
+        _ => Some(responses::static_name(name)).filter(|n| !n.is_empty()),
+    }
+}
+
 /// Results asked of the provider per search.
 pub const RESULTS_PER_SEARCH: usize = 8;
 /// Model turns in one client request at most: past it the answer pauses (Anthropic's

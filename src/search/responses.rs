@@ -599,7 +599,7 @@ fn cite(item: &mut Value, output_index: u64, hits: &[SearchHit], events: &mut Ve
 
 /// The static names of Responses events (what `OutEvent` carries); others go unnamed
 /// (their data still says their type).
-fn static_name(kind: &str) -> &'static str {
+pub(crate) fn static_name(kind: &str) -> &'static str {
     const NAMES: &[&str] = &[
         "response.created",
         "response.in_progress",

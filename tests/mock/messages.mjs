@@ -298,9 +298,31 @@ function checkParams(body, model) {
 function textOf(content) {
   if (typeof content === 'string') return content;
   return (content ?? [])
-    .filter((b) => b.type === 'text')
-    .map((b) => b.text)
+    .filter((b) => b.type === 'text' || b.type === 'search_result')
+    .map((b) => (b.type === 'text' ? b.text : [b.title, b.source, textOf(b.content)].join('\n')))
     .join('\n\n');
+}
+
+/** The model cites the first search result it was given with citations enabled. */
+function citationFor(body) {
+  const last = body.messages.at(-1);
+  if (last?.role !== 'user' || !Array.isArray(last.content)) return null;
+  for (const r of last.content.filter((b) => b.type === 'tool_result' && Array.isArray(b.content))) {
+    const at = r.content.findIndex((c) => c.type === 'search_result' && c.citations?.enabled);
+    if (at < 0) continue;
+    const found = r.content.filter((c) => c.type === 'search_result').indexOf(r.content[at]);
+    const result = r.content[at];
+    return {
+      type: 'search_result_location',
+      source: result.source,
+      title: result.title,
+      cited_text: textOf(result.content).slice(0, 60),
+      search_result_index: found,
+      start_block_index: 0,
+      end_block_index: 0,
+    };
+  }
+  return null;
 }
 
 function normalize(body, tools) {
@@ -352,7 +374,8 @@ export function messages(ctx) {
   const id = `msg_vrtx_01${randomAlnum(22)}`;
   const blocks = [];
   if (thinkingOn) blocks.push({ type: 'thinking', thinking: THINKING_TEXT, signature: mintSignature() });
-  if (plan.text) blocks.push({ type: 'text', text: plan.text });
+  const citation = citationFor(body);
+  if (plan.text) blocks.push({ type: 'text', text: plan.text, ...(citation ? { citations: [citation] } : {}) });
   if (plan.toolCall) blocks.push({ type: 'tool_use', id: `toolu_vrtx_01${randomAlnum(22)}`, name: plan.toolCall.name, input: plan.toolCall.args });
 
   // Prompt caching needs cache_control markers: the first time half of the uncached
@@ -413,6 +436,7 @@ export function messages(ctx) {
           for (const thinking of toDeltas(tokenize(block.thinking))) await emit('content_block_delta', { index, delta: { type: 'thinking_delta', thinking } });
           await emit('content_block_delta', { index, delta: { type: 'signature_delta', signature: block.signature } });
         } else if (block.type === 'text') {
+          if (block.citations) await emit('content_block_delta', { index, delta: { type: 'citations_delta', citation: block.citations[0] } });
           for (const text of plan.deltas) await emit('content_block_delta', { index, delta: { type: 'text_delta', text } });
         } else {
           for (const partial_json of ['', ...plan.toolCall.deltas]) {

@@ -3,6 +3,9 @@
 // against the same expected text.
 //
 //   last turn is a tool result     → text "Tool result: <first 200 chars of its output>"
+//   "MOCK_SEARCH <query>" (or Claude Code's "Perform a web search for the query: …") and
+//   a web_search / WebSearch tool offered
+//                                  → text "I'll search the web for <query>." + that call
 //   tools offered and (tool_choice forces one, or the last user text contains
 //   "use a tool" or "MOCK_TOOL <path>")
 //                                  → text "I'll use the <name> tool." + one tool call
@@ -91,12 +94,23 @@ export function planReply(conv) {
   let text;
   let call = null;
 
+  // A model that searches: "MOCK_SEARCH <query>" (or Claude Code's own WebSearch
+  // sub-request, "Perform a web search for the query: <query>") with a search tool offered.
+  const searchQuery = conv.toolOutput == null
+    ? (/MOCK_SEARCH\s+(.+)/.exec(userText) ?? /Perform a web search for the query:\s*(.+)/.exec(userText))?.[1]?.trim()
+    : null;
+  const searchTool = searchQuery && choice.mode !== 'none' ? tools.find((t) => t.name === 'web_search' || t.name === 'WebSearch') : null;
+
   const wantsTool =
+    !searchTool &&
     tools.length > 0 &&
     choice.mode !== 'none' &&
     (forced || (conv.toolOutput == null && (/use a tool/i.test(userText) || /MOCK_TOOL\s+\S+/.test(userText))));
 
-  if (wantsTool) {
+  if (searchTool) {
+    call = { name: searchTool.name, args: { query: searchQuery } };
+    text = `I'll search the web for ${searchQuery}.`;
+  } else if (wantsTool) {
     const named = choice.mode === 'named' ? tools.find((t) => t.name === choice.name) : null;
     const path = /MOCK_TOOL\s+(\S+)/.exec(userText)?.[1];
     call = (!named && path && mockToolCall(tools, path)) || null;
