@@ -20,6 +20,7 @@ use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
 use crate::client_stream::{is_error_event, keepalive, serialize, Translated};
 use crate::custom_tools::CustomTools;
+use crate::ids::{hex, random_bytes};
 use crate::relay::Relay;
 use crate::search::messages::MessagesSearch;
 use crate::search::responses::ResponsesSearch;
@@ -275,12 +276,15 @@ async fn run(
         *failed |= events.iter().any(|e| is_error_event(api, e));
         sink(events);
     };
-    loop {
+    for turn in 0.. {
+        if turn > 0 {
+            // Ids a translator mints (messages, items, calls) must not repeat across turns.
+            t.up.tctx.id_seed = hex(&random_bytes::<12>());
+        }
         let mut pipeline = match TurnPipeline::new(&t.up, &t.custom_tools) {
             Ok(p) => p,
             Err(e) => {
-                let mut out = Vec::new();
-                out.push(translate::error_event(api, &e.message, 0));
+                let out = vec![translate::error_event(api, &e.message, 0)];
                 check(out, &mut failed, sink);
                 break;
             }

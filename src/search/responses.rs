@@ -397,9 +397,10 @@ impl ResponsesSearch {
             if plan.run.is_ok() {
                 self.executed += 1;
             }
+            // Short and safe whatever the upstream's item id looks like.
             let id = format!(
                 "{CALL_ITEM_PREFIX}{}",
-                call.item_id.trim_start_matches("fc_")
+                &crate::auth::sha256_hex(&format!("{}:{}", call.item_id, call.call_id))[..24]
             );
             let at = self.next_output;
             self.next_output += 1;
