@@ -199,6 +199,8 @@ function normalize(body, tools) {
     images: last.role === 'tool' ? 0 : images,
     toolOutput: last.role === 'tool' ? partsText(last.content) : null,
     tools,
+    firstUserText: partsText(msgs.find((m) => m.role === 'user')?.content),
+    searchCalls: msgs.flatMap((m) => m.tool_calls ?? []).filter((c) => c.function?.name === 'web_search').length,
     toolChoice: toolChoiceOf(body.tool_choice),
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
     stop: typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : [],

@@ -342,8 +342,14 @@ function normalize(body, tools) {
   const tc = body.tool_choice;
   const toolChoice =
     tc?.type === 'any' ? { mode: 'required' } : tc?.type === 'tool' ? { mode: 'named', name: tc.name } : { mode: tc?.type ?? 'auto' };
+  const firstUser = msgs.find((m) => m.role === 'user');
   return {
     userText,
+    firstUserText: textOf(firstUser?.content),
+    searchCalls: msgs
+      .filter((m) => m.role === 'assistant' && Array.isArray(m.content))
+      .flatMap((m) => m.content)
+      .filter((b) => b.type === 'tool_use' && b.name === 'web_search').length,
     images: blocks.filter((b) => b.type === 'image').length,
     toolOutput,
     tools,

@@ -3,8 +3,9 @@
 // against the same expected text.
 //
 //   last turn is a tool result     → text "Tool result: <first 200 chars of its output>"
-//   "MOCK_SEARCH <query>" (or Claude Code's "Perform a web search for the query: …") and
-//   a web_search / WebSearch tool offered
+//   "MOCK_SEARCH <query>" (or Claude Code's "Perform a web search for the query: …"; or
+//   "MOCK_SEARCH_REPEAT <n> <query>" in the first user message, until n searches were
+//   made) and a web_search / WebSearch tool offered
 //                                  → text "I'll search the web for <query>." + that call
 //   tools offered and (tool_choice forces one, or the last user text contains
 //   "use a tool" or "MOCK_TOOL <path>")
@@ -96,9 +97,14 @@ export function planReply(conv) {
 
   // A model that searches: "MOCK_SEARCH <query>" (or Claude Code's own WebSearch
   // sub-request, "Perform a web search for the query: <query>") with a search tool offered.
-  const searchQuery = conv.toolOutput == null
-    ? (/MOCK_SEARCH\s+(.+)/.exec(userText) ?? /Perform a web search for the query:\s*(.+)/.exec(userText))?.[1]?.trim()
-    : null;
+  // "MOCK_SEARCH_REPEAT <n> <query>" in the first user message: a model that searches
+  // again after each result, n times in all.
+  const repeat = /MOCK_SEARCH_REPEAT\s+(\d+)\s+(.+)/.exec(conv.firstUserText ?? '');
+  const searchQuery = repeat
+    ? (conv.searchCalls ?? 0) < Number(repeat[1]) ? `${repeat[2].trim()} ${(conv.searchCalls ?? 0) + 1}` : null
+    : conv.toolOutput == null
+      ? (/MOCK_SEARCH\s+(.+)/.exec(userText) ?? /Perform a web search for the query:\s*(.+)/.exec(userText))?.[1]?.trim()
+      : null;
   const searchTool = searchQuery && choice.mode !== 'none' ? tools.find((t) => t.name === 'web_search' || t.name === 'WebSearch') : null;
 
   const wantsTool =

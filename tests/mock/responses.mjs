@@ -197,8 +197,11 @@ function normalize(body, tools) {
   const lastUser = [...items].reverse().find((it) => itemType(it) === 'message' && it.role === 'user');
   const images = Array.isArray(lastUser?.content) ? lastUser.content.filter((x) => x.type === 'input_image').length : 0;
   const isOutput = last && itemType(last) === 'function_call_output';
+  const firstUser = items.find((it) => itemType(it) === 'message' && it.role === 'user');
   return {
     ...base,
+    firstUserText: partsText(firstUser?.content),
+    searchCalls: items.filter((it) => itemType(it) === 'function_call' && it.name === 'web_search').length,
     userText: partsText(lastUser?.content),
     images: isOutput ? 0 : images,
     toolOutput: isOutput ? (typeof last.output === 'string' ? last.output : partsText(last.output, ['input_text', 'output_text'])) : null,
