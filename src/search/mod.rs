@@ -7,6 +7,8 @@
 //! found, how it failed), the provider requests and answers (`provider`), and the loop's
 //! state machines per client API. The shell runs the provider calls and upstream turns.
 
+pub mod provider;
+
 use serde::{Deserialize, Serialize};
 
 /// The providers an admin can choose.
