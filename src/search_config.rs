@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::accounting::UsageQuery;
 use crate::api_error::ApiError;
+use crate::portability::{SearchConfigRecord, SearchCredentials};
 use crate::search::provider::{self, display_name, needs_key, BaseUrls, SearxngUrl, Target};
 use crate::search::{ProviderKind, SearchErrorCode, SearchFailure};
 use crate::secret::Secret;
@@ -207,6 +208,89 @@ impl StoredConfig {
         }
         Ok(())
     }
+}
+
+impl StoredConfig {
+    /// The settings as an export carries them: opened (the document moves a deployment,
+    /// whose secret may differ); one that cannot be opened goes out as stored.
+    pub fn to_record(&self, cipher: Option<&TokenCipher>) -> SearchConfigRecord {
+        let open = |kind| {
+            self.setting(kind).map(|s| {
+                token_crypto::open_labeled(cipher, label(kind), s.expose())
+                    .unwrap_or_else(|_| s.clone())
+            })
+        };
+        SearchConfigRecord {
+            provider: self.provider(),
+            credentials: SearchCredentials {
+                tavily: open(ProviderKind::Tavily),
+                microsoft_grounding: open(ProviderKind::MicrosoftGrounding),
+                brave: open(ProviderKind::Brave),
+            },
+            searxng_url: open(ProviderKind::Searxng),
+        }
+    }
+
+    /// An imported record as stored: values in clear go through `store` (sealed when a
+    /// secret is set); sealed ones stay as they are.
+    pub fn from_record(
+        r: &SearchConfigRecord,
+        store: impl Fn(ProviderKind, &str) -> String,
+    ) -> StoredConfig {
+        let keep = |kind: ProviderKind, v: &Option<Secret>| {
+            v.as_ref().map(|s| {
+                if token_crypto::is_sealed(s.expose()) {
+                    s.clone()
+                } else {
+                    Secret::new(store(kind, s.expose()))
+                }
+            })
+        };
+        StoredConfig {
+            provider: r.provider.map(|p| p.as_str().to_string()),
+            tavily_key: keep(ProviderKind::Tavily, &r.credentials.tavily),
+            microsoft_grounding_key: keep(
+                ProviderKind::MicrosoftGrounding,
+                &r.credentials.microsoft_grounding,
+            ),
+            brave_key: keep(ProviderKind::Brave, &r.credentials.brave),
+            searxng_url: keep(ProviderKind::Searxng, &r.searxng_url),
+        }
+    }
+}
+
+/// An imported search config: every value as the admin API would take it (sealed values
+/// from another deployment as they are), and the chosen provider's setting present.
+pub fn check_record(r: &SearchConfigRecord) -> Result<(), ApiError> {
+    let at = |p: &str| format!("data.search_config.{p}");
+    let prefixed = |e: ApiError| {
+        let p = e.param.clone().unwrap_or_default();
+        ApiError::invalid(e.message).with_param(at(&p))
+    };
+    let values = [
+        (ProviderKind::Tavily, &r.credentials.tavily),
+        (
+            ProviderKind::MicrosoftGrounding,
+            &r.credentials.microsoft_grounding,
+        ),
+        (ProviderKind::Brave, &r.credentials.brave),
+        (ProviderKind::Searxng, &r.searxng_url),
+    ];
+    for (kind, v) in values {
+        let Some(v) = v else { continue };
+        if token_crypto::is_sealed(v.expose()) {
+            continue;
+        }
+        let json = Value::String(v.expose().to_string());
+        match kind {
+            ProviderKind::Searxng => searxng_url_field(&json).map(|_| ()),
+            k => credential_field(&json, &param(k)).map(|_| ()),
+        }
+        .map_err(prefixed)?;
+    }
+    StoredConfig::from_record(r, |_, v| v.to_string())
+        .check()
+        .map_err(prefixed)
 }
 
 fn unreadable(kind: ProviderKind, e: &OpenError) -> String {
@@ -796,6 +880,38 @@ mod tests {
         assert!(preview.starts_with("a b ccc"));
         assert_eq!(preview.chars().count(), PREVIEW_CHARS + 1);
         assert_eq!(v["page_age"], "2025-01-01");
+    }
+
+    #[test]
+    fn records_round_trip_sealed_and_opened() {
+        let c = cipher();
+        let record = SearchConfigRecord {
+            provider: Some(ProviderKind::Tavily),
+            credentials: SearchCredentials {
+                tavily: Some("tvly-1".into()),
+                ..Default::default()
+            },
+            searxng_url: Some("https://a:b@searx.example.org".into()),
+        };
+        check_record(&record).unwrap();
+        let stored = StoredConfig::from_record(&record, seal_with(&c));
+        assert!(token_crypto::is_sealed(
+            stored.tavily_key.as_ref().unwrap().expose()
+        ));
+        assert!(token_crypto::is_sealed(
+            stored.searxng_url.as_ref().unwrap().expose()
+        ));
+        assert_eq!(stored.to_record(Some(&c)), record);
+        // Without the secret a sealed value is exported as stored, and imported as is.
+        let out = stored.to_record(None);
+        assert_eq!(out.credentials.tavily, stored.tavily_key);
+        assert_eq!(StoredConfig::from_record(&out, seal_with(&c)), stored);
+        let mut bad = record.clone();
+        bad.provider = Some(ProviderKind::MicrosoftGrounding);
+        assert_eq!(
+            check_record(&bad).unwrap_err().param.as_deref(),
+            Some("data.search_config.credentials.microsoft-grounding")
+        );
     }
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -6,9 +6,11 @@ pub mod data_plane;
 pub mod incoming;
 pub mod metering;
 pub mod portability;
+pub mod search_admin;
 pub mod session;
 pub mod streaming;
 pub mod timer;
+pub mod web_search;
 
 use serde_json::Value;
 use worker::{Headers, Response};
