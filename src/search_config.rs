@@ -265,7 +265,7 @@ pub fn check_record(r: &SearchConfigRecord) -> Result<(), ApiError> {
     let at = |p: &str| format!("data.search_config.{p}");
     let prefixed = |e: ApiError| {
         let p = e.param.clone().unwrap_or_default();
-        ApiError::invalid(e.message).with_param(at(&p))
+        ApiError::invalid(format!("`data.search_config`: {}", e.message)).with_param(at(&p))
     };
     let values = [
         (ProviderKind::Tavily, &r.credentials.tavily),
