@@ -115,7 +115,7 @@ impl StoredConfig {
                 SearchErrorCode::Unavailable,
                 format!(
                     "Web search is unavailable: {} stored on this gateway cannot be read; an \
-                     admin must set it again on the Search page.",
+                     admin must set it again on the gateway's Web search page.",
                     setting_name(kind)
                 ),
             )

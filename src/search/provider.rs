@@ -108,33 +108,31 @@ impl Target {
                 SearchErrorCode::Unavailable,
                 format!(
                     "Web search is set to use {} but its {what} is not set: an admin must set it \
-                     on the gateway's Search page.",
+                     on the gateway's Web search page.",
                     display_name(kind)
                 ),
             )
         };
-        let base = |b: &str| b.to_string();
-        let key = key.filter(|k| !k.expose().trim().is_empty());
-        match kind {
-            ProviderKind::Searxng => {
-                let url = searxng_url.ok_or_else(|| missing("URL"))?;
-                let parsed = SearxngUrl::parse(url).map_err(|_| missing("URL (a valid one)"))?;
-                Ok(Target {
-                    kind,
-                    base_url: parsed.base,
-                    credential: parsed.basic_auth,
-                })
-            }
-            _ => Ok(Target {
+        if kind == ProviderKind::Searxng {
+            let url = searxng_url.ok_or_else(|| missing("URL"))?;
+            let parsed = SearxngUrl::parse(url).map_err(|_| missing("URL (a valid one)"))?;
+            return Ok(Target {
                 kind,
-                base_url: match kind {
-                    ProviderKind::Tavily => base(&bases.tavily),
-                    ProviderKind::MicrosoftGrounding => base(&bases.microsoft_grounding),
-                    _ => base(&bases.brave),
-                },
-                credential: Some(key.ok_or_else(|| missing("API key"))?),
-            }),
+                base_url: parsed.base,
+                credential: parsed.basic_auth,
+            });
         }
+        let base_url = match kind {
+            ProviderKind::Tavily => &bases.tavily,
+            ProviderKind::MicrosoftGrounding => &bases.microsoft_grounding,
+            _ => &bases.brave,
+        };
+        let key = key.filter(|k| !k.expose().trim().is_empty());
+        Ok(Target {
+            kind,
+            base_url: base_url.clone(),
+            credential: Some(key.ok_or_else(|| missing("API key"))?),
+        })
     }
 }
 
@@ -488,7 +486,7 @@ pub fn parse_answer(
             message.push_str(&format!(": {detail}"));
         }
         if account_problem {
-            message.push_str(" (check the provider's credential on the gateway's Search page)");
+            message.push_str(" (check the provider's credential on the gateway's Web search page)");
         }
         return Err(SearchFailure::new(code, scrub(&message, target)));
     }
@@ -1187,7 +1185,7 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(e.message.contains("Search page"));
+        assert!(e.message.contains("Web search page"));
         let e =
             parse_answer(&t, &r, 429, r#"{"detail":{"error":"Rate limit exceeded"}}"#).unwrap_err();
         assert_eq!(e.code, SearchErrorCode::TooManyRequests);

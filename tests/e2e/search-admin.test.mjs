@@ -182,7 +182,7 @@ test("the test search shows each provider's own error, and refuses what it canno
     assert.equal(r.body.ok, false);
     assert.equal(r.body.error.code, code);
     assert.match(r.body.error.message, message);
-    assert.match(r.body.error.message, /Search page/, "the admin is told where to fix it");
+    assert.match(r.body.error.message, /Web search page/, "the admin is told where to fix it");
     assert.ok(!JSON.stringify(r.body).includes(Object.values(draft)[0].split("@")[0].split(":").at(-1)), "the draft credential is not echoed");
   }
   // Rate limits, outages and bad input, as each provider answers them.

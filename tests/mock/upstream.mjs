@@ -294,7 +294,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       `--var MICROSOFT_GROUNDING_BASE_URL:${mock.groundingBaseUrl} --var BRAVE_SEARCH_BASE_URL:${mock.braveBaseUrl}`,
   );
   const k = mock.searchKeys;
-  console.log('search provider keys (set them on the admin app\'s Search page):');
+  console.log('search provider keys (set them on the admin app\'s Web search page):');
   console.log(`  tavily ${k.tavily}  microsoft-grounding ${k['microsoft-grounding']}  brave ${k.brave}`);
   console.log(`  SearXNG URL ${mock.searxngUrl} (or with basic auth: ${mock.searxngUrl.replace('://', `://${k.searxng_user}:${k.searxng_password}@`)})`);
   console.log('users (GitHub token usable to add an account by token):');
