@@ -12,7 +12,7 @@ use crate::auth::{self, extract_credential, secret_eq, sha256_hex, Claimed};
 use crate::http::incoming::Incoming;
 use crate::http::metering::{self, Meter};
 use crate::http::session::{self, Principal};
-use crate::http::{self, admin, data_plane, portability};
+use crate::http::{self, admin, data_plane, portability, search_admin};
 use crate::route::{format_for_path, match_route, Route};
 use crate::store::keys::{self, KeyIdentity};
 use crate::store::{db, memory, now_ms};
@@ -82,6 +82,13 @@ async fn handle(
                 Principal::Key(row) => admin::usage(&req, env, Some(&row.identity())).await,
             }
         }
+        Route::SearchUsage => {
+            let req = req.into_request();
+            match control_principal(&req, env).await? {
+                Principal::Admin => search_admin::usage(&req, env, None).await,
+                Principal::Key(row) => search_admin::usage(&req, env, Some(&row.identity())).await,
+            }
+        }
         Route::AdminModels => {
             control_principal(&req.into_request(), env).await?;
             admin::models(env, ctx).await
@@ -130,6 +137,9 @@ async fn admin_route(
         Route::Quota => admin::quota(env).await,
         Route::Export => portability::export(env).await,
         Route::Import => portability::import(req, env).await,
+        Route::SearchConfig => search_admin::get_config(env).await,
+        Route::UpdateSearchConfig => search_admin::put_config(req, env).await,
+        Route::TestSearch => search_admin::test(req, env).await,
         Route::Playground => {
             // The admin app's playground: metered under its own name, like a key.
             let caller = KeyIdentity {

@@ -24,6 +24,7 @@ pub mod quota;
 pub mod relay;
 pub mod route;
 pub mod search;
+pub mod search_config;
 pub mod secret;
 pub mod silence;
 pub mod sse;

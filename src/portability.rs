@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::accounting::parse_hour;
 use crate::api_error::ApiError;
+use crate::search::ProviderKind;
 use crate::secret::Secret;
 
 pub const FORMAT: &str = "copilot-gateway-export";
@@ -51,11 +52,47 @@ pub struct UsageRecord {
     pub cache_creation_tokens: u64,
 }
 
+/// The web-search settings, credentials in clear (sensitive, listed in `sensitive`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfigRecord {
+    pub provider: Option<ProviderKind>,
+    #[serde(default)]
+    pub credentials: SearchCredentials,
+    /// May carry a basic-auth password.
+    #[serde(default)]
+    pub searxng_url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchCredentials {
+    #[serde(default)]
+    pub tavily: Option<Secret>,
+    #[serde(default, rename = "microsoft-grounding")]
+    pub microsoft_grounding: Option<Secret>,
+    #[serde(default)]
+    pub brave: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchUsageRecord {
+    pub key_id: String,
+    pub provider: ProviderKind,
+    pub hour: String,
+    pub requests: u64,
+    pub errors: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Data {
     pub api_keys: Vec<KeyRecord>,
     pub github_accounts: Vec<AccountRecord>,
     pub usage: Vec<UsageRecord>,
+    /// None: not configured (an import leaves the current settings, or with `replace`
+    /// clears them).
+    pub search_config: Option<SearchConfigRecord>,
+    pub search_usage: Vec<SearchUsageRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +108,11 @@ pub fn document(data: &Data, exported_at: &str) -> Value {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": exported_at,
-        "sensitive": ["data.github_accounts[].token"],
+        "sensitive": [
+            "data.github_accounts[].token",
+            "data.search_config.credentials",
+            "data.search_config.searxng_url",
+        ],
         "data": data,
     })
 }
@@ -117,6 +158,14 @@ pub fn parse_import(body: &Value) -> Result<(Mode, Data), ApiError> {
         api_keys: section(inner, "api_keys")?,
         github_accounts: section(inner, "github_accounts")?,
         usage: section(inner, "usage")?,
+        search_config: match inner.get("search_config") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                ApiError::invalid(format!("`search_config` is not valid: {e}"))
+                    .with_param("data.search_config")
+            })?),
+        },
+        search_usage: section(inner, "search_usage")?,
     };
     // Older exports wrote an empty `settings`; this version has none to apply, so a
     // non-empty one is refused rather than silently left behind.
@@ -231,6 +280,28 @@ fn validate(d: &Data) -> Result<(), ApiError> {
             return Err(bad(p("hour"), "repeats another row's key, model and hour"));
         }
     }
+    if let Some(c) = &d.search_config {
+        crate::search_config::check_record(c)?;
+    }
+    let mut rows = std::collections::HashSet::new();
+    for (i, u) in d.search_usage.iter().enumerate() {
+        let p = |f: &str| format!("data.search_usage[{i}].{f}");
+        if u.key_id.is_empty() || u.key_id.len() > 100 {
+            return Err(bad(p("key_id"), "must be 1 to 100 characters"));
+        }
+        if parse_hour(&u.hour).is_none() {
+            return Err(bad(p("hour"), "must be an UTC hour like 2026-11-26T04"));
+        }
+        if u.errors > u.requests {
+            return Err(bad(p("errors"), "must not be more than `requests`"));
+        }
+        if !rows.insert((u.key_id.as_str(), u.provider, u.hour.as_str())) {
+            return Err(bad(
+                p("hour"),
+                "repeats another row's key, provider and hour",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -272,13 +343,44 @@ mod tests {
                 cache_read_tokens: 50,
                 cache_creation_tokens: 0,
             }],
+            search_config: Some(SearchConfigRecord {
+                provider: Some(ProviderKind::Brave),
+                credentials: SearchCredentials {
+                    brave: Some("BSA-key".into()),
+                    ..Default::default()
+                },
+                searxng_url: Some("https://u:p@searx.example.org".into()),
+            }),
+            search_usage: vec![SearchUsageRecord {
+                key_id: "k1".into(),
+                provider: ProviderKind::Brave,
+                hour: "2026-11-01T03".into(),
+                requests: 2,
+                errors: 1,
+            }],
         }
     }
 
     #[test]
     fn document_round_trips() {
         let doc = document(&sample(), "2026-11-26T00:00:00Z");
-        assert_eq!(doc["sensitive"], json!(["data.github_accounts[].token"]));
+        assert_eq!(
+            doc["sensitive"],
+            json!([
+                "data.github_accounts[].token",
+                "data.search_config.credentials",
+                "data.search_config.searxng_url"
+            ])
+        );
+        assert_eq!(
+            doc["data"]["search_config"]["credentials"]["brave"],
+            "BSA-key"
+        );
+        assert_eq!(
+            doc["data"]["search_config"]["credentials"]["microsoft-grounding"],
+            Value::Null
+        );
+        assert_eq!(doc["data"]["search_usage"][0]["provider"], "brave");
         let (mode, data) = parse_import(&json!({"mode": "replace", "data": doc})).unwrap();
         assert_eq!(mode, Mode::Replace);
         assert_eq!(data, sample());
@@ -295,6 +397,71 @@ mod tests {
         // The bare `data` object is accepted too.
         let (_, again) = parse_import(&json!({"mode": "merge", "data": doc["data"]})).unwrap();
         assert_eq!(again, sample());
+        // Exports from before web search have neither section.
+        let mut before = doc.clone();
+        let inner = before["data"].as_object_mut().unwrap();
+        inner.remove("search_config");
+        inner.remove("search_usage");
+        let (_, data) = parse_import(&json!({"mode": "merge", "data": before})).unwrap();
+        assert_eq!((data.search_config, data.search_usage.len()), (None, 0));
+    }
+
+    #[test]
+    fn search_sections_are_checked() {
+        let doc = document(&sample(), "t");
+        let param = |f: &dyn Fn(&mut Value)| {
+            let mut d = doc.clone();
+            f(&mut d);
+            parse_import(&json!({"mode": "merge", "data": d}))
+                .unwrap_err()
+                .param
+                .unwrap()
+        };
+        assert_eq!(
+            param(&|d| d["data"]["search_config"]["provider"] = json!("bing")),
+            "data.search_config"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_config"]["credentials"]["google"] = json!("k")),
+            "data.search_config"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_config"]["credentials"]["brave"] = Value::Null),
+            "data.search_config.credentials.brave"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_config"]["credentials"]["tavily"] = json!("a b")),
+            "data.search_config.credentials.tavily"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_config"]["searxng_url"] = json!("searx")),
+            "data.search_config.searxng_url"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_usage"][0]["provider"] = json!("bing")),
+            "data.search_usage[0]"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_usage"][0]["hour"] = json!("x")),
+            "data.search_usage[0].hour"
+        );
+        assert_eq!(
+            param(&|d| d["data"]["search_usage"][0]["errors"] = json!(3)),
+            "data.search_usage[0].errors"
+        );
+        let dup = param(&|d| {
+            let r = d["data"]["search_usage"][0].clone();
+            d["data"]["search_usage"].as_array_mut().unwrap().push(r);
+        });
+        assert_eq!(dup, "data.search_usage[1].hour");
+        // A disabled config with no credentials is fine; so is a sealed value as stored.
+        let mut d = doc.clone();
+        d["data"]["search_config"] =
+            json!({"provider": null, "credentials": {}, "searxng_url": null});
+        assert!(parse_import(&json!({"mode": "merge", "data": d})).is_ok());
+        let mut d = doc.clone();
+        d["data"]["search_config"]["searxng_url"] = json!("enc:v1:abcd:00ff");
+        assert!(parse_import(&json!({"mode": "merge", "data": d})).is_ok());
     }
 
     #[test]

@@ -29,6 +29,12 @@ pub enum Route {
     Import,
     /// Admin, or an API key reading its own usage.
     Usage,
+    /// Web search: settings (never credential values), a test search, and usage (admin,
+    /// or an API key reading its own).
+    SearchConfig,
+    UpdateSearchConfig,
+    TestSearch,
+    SearchUsage,
     /// The catalog with each API's route (admin or key session).
     AdminModels,
     /// Chat Completions on behalf of the admin session (the app's playground).
@@ -61,6 +67,9 @@ impl Route {
                 | Route::Export
                 | Route::Import
                 | Route::Playground
+                | Route::SearchConfig
+                | Route::UpdateSearchConfig
+                | Route::TestSearch
         )
     }
 }
@@ -139,6 +148,13 @@ fn match_admin(method: &str, rest: &str) -> Route {
         (["github", "accounts", s], _) if !s.is_empty() => Route::MethodNotAllowed("PATCH, DELETE"),
         (["usage"], "GET") => Route::Usage,
         (["usage"], _) => Route::MethodNotAllowed("GET"),
+        (["search-config"], "GET") => Route::SearchConfig,
+        (["search-config"], "PUT") => Route::UpdateSearchConfig,
+        (["search-config"], _) => Route::MethodNotAllowed("GET, PUT"),
+        (["search-config", "test"], "POST") => Route::TestSearch,
+        (["search-config", "test"], _) => Route::MethodNotAllowed("POST"),
+        (["search-usage"], "GET") => Route::SearchUsage,
+        (["search-usage"], _) => Route::MethodNotAllowed("GET"),
         (["quota"], "GET") => Route::Quota,
         (["quota"], _) => Route::MethodNotAllowed("GET"),
         (["export"], "GET") => Route::Export,
@@ -236,6 +252,34 @@ mod tests {
         assert!(
             !Route::Usage.is_admin(),
             "API keys may read their own usage"
+        );
+        assert_eq!(
+            match_route("GET", "/api/search-config"),
+            Route::SearchConfig
+        );
+        assert_eq!(
+            match_route("PUT", "/api/search-config/"),
+            Route::UpdateSearchConfig
+        );
+        assert_eq!(
+            match_route("POST", "/api/search-config"),
+            Route::MethodNotAllowed("GET, PUT")
+        );
+        assert_eq!(
+            match_route("POST", "/api/search-config/test"),
+            Route::TestSearch
+        );
+        assert_eq!(match_route("GET", "/api/search-usage"), Route::SearchUsage);
+        for r in [
+            Route::SearchConfig,
+            Route::UpdateSearchConfig,
+            Route::TestSearch,
+        ] {
+            assert!(r.is_admin(), "{r:?}");
+        }
+        assert!(
+            !Route::SearchUsage.is_admin(),
+            "API keys may read their own search usage"
         );
         assert_eq!(match_route("GET", "/api/quota"), Route::Quota);
         assert_eq!(match_route("GET", "/api/export"), Route::Export);

@@ -6,6 +6,8 @@
 //! the derived key) tells a row sealed under another secret from a damaged one. The
 //! account id is the associated data, so a sealed token copied to another row does not
 //! open. Rows written before a secret was set stay in clear and are sealed when next seen.
+//! Other secrets at rest (web-search provider keys) use the same key with a label of
+//! their own as associated data (`seal_labeled`).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -75,7 +77,16 @@ impl TokenCipher {
 
     /// Seals `token` for account `account_id` with a fresh 96-bit nonce.
     pub fn seal(&self, account_id: i64, token: &str, nonce: [u8; 12]) -> String {
-        let aad = aad(account_id);
+        self.seal_with(&aad(account_id), token, nonce)
+    }
+
+    /// Seals `secret` for the place named by `label` (another row or setting: a value
+    /// copied elsewhere does not open).
+    pub fn seal_labeled(&self, label: &str, secret: &str, nonce: [u8; 12]) -> String {
+        self.seal_with(&labeled_aad(label), secret, nonce)
+    }
+
+    fn seal_with(&self, aad: &str, token: &str, nonce: [u8; 12]) -> String {
         let sealed = self
             .aead
             .encrypt(
@@ -90,7 +101,7 @@ impl TokenCipher {
         format!("{PREFIX}{}:{}{}", self.key_id, hex(&nonce), hex(&sealed))
     }
 
-    fn open_sealed(&self, account_id: i64, rest: &str) -> Result<Secret, OpenError> {
+    fn open_sealed(&self, aad: &str, rest: &str) -> Result<Secret, OpenError> {
         let (key_id, body) = rest.split_once(':').ok_or(OpenError::Damaged)?;
         if key_id != self.key_id {
             return Err(OpenError::OtherKey);
@@ -100,7 +111,6 @@ impl TokenCipher {
             return Err(OpenError::Damaged);
         }
         let (nonce, sealed) = bytes.split_at(12);
-        let aad = aad(account_id);
         let plain = self
             .aead
             .decrypt(
@@ -133,7 +143,34 @@ pub fn open(
     };
     cipher
         .ok_or(OpenError::NoKey)?
-        .open_sealed(account_id, rest)
+        .open_sealed(&aad(account_id), rest)
+}
+
+/// `open` for a value sealed with `seal_labeled(label, …)`.
+pub fn open_labeled(
+    cipher: Option<&TokenCipher>,
+    label: &str,
+    stored: &str,
+) -> Result<Secret, OpenError> {
+    let Some(rest) = stored.strip_prefix(PREFIX) else {
+        return Ok(Secret::new(stored));
+    };
+    cipher
+        .ok_or(OpenError::NoKey)?
+        .open_sealed(&labeled_aad(label), rest)
+}
+
+/// `store_form` for a value sealed with `seal_labeled(label, …)`.
+pub fn store_form_labeled(
+    cipher: Option<&TokenCipher>,
+    label: &str,
+    secret: &str,
+    nonce: [u8; 12],
+) -> String {
+    match cipher {
+        Some(c) => c.seal_labeled(label, secret, nonce),
+        None => secret.to_string(),
+    }
 }
 
 /// The value to store: sealed when a cipher is configured, else the token itself.
@@ -151,6 +188,11 @@ pub fn store_form(
 
 fn aad(account_id: i64) -> String {
     format!("github_accounts.token:{account_id}")
+}
+
+/// A scope of its own ("labeled:"), so no label can ever name an account's token.
+fn labeled_aad(label: &str) -> String {
+    format!("labeled:{label}")
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -202,6 +244,31 @@ mod tests {
             assert!(open(Some(&c), 42, bad).is_err(), "{bad}");
         }
         assert!(OpenError::OtherKey.problem().contains(SECRET_NAME));
+    }
+
+    #[test]
+    fn labeled_values_open_only_under_their_label() {
+        let c = TokenCipher::from_secret(Some(SECRET)).unwrap();
+        let stored = store_form_labeled(Some(&c), "search_config.tavily_key", "tvly-1", [3; 12]);
+        assert!(is_sealed(&stored) && !stored.contains("tvly-1"));
+        let opened = open_labeled(Some(&c), "search_config.tavily_key", &stored).unwrap();
+        assert_eq!(opened.expose(), "tvly-1");
+        assert_eq!(
+            open_labeled(Some(&c), "search_config.brave_key", &stored),
+            Err(OpenError::Damaged)
+        );
+        assert_eq!(
+            open_labeled(None, "search_config.tavily_key", &stored),
+            Err(OpenError::NoKey)
+        );
+        // An account's token and a labeled value never open as each other.
+        let account = c.seal(7, "gho_x", [4; 12]);
+        assert!(open_labeled(Some(&c), "github_accounts.token:7", &account).is_err());
+        let labeled = c.seal_labeled("7", "gho_x", [4; 12]);
+        assert!(open(Some(&c), 7, &labeled).is_err());
+        // Clear values pass through, as for accounts.
+        assert_eq!(open_labeled(None, "x", "plain").unwrap().expose(), "plain");
+        assert_eq!(store_form_labeled(None, "x", "plain", [0; 12]), "plain");
     }
 
     #[test]

@@ -63,6 +63,7 @@ export const api = {
   get: (p, o) => request("GET", p, undefined, o),
   post: (p, b, o) => request("POST", p, b ?? {}, o),
   patch: (p, b) => request("PATCH", p, b),
+  put: (p, b) => request("PUT", p, b),
   del: (p) => request("DELETE", p),
 };
 

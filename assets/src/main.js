@@ -11,6 +11,7 @@ import { setupPage } from "./pages/setup.js";
 import { usagePage } from "./pages/usage.js";
 import { modelsPage } from "./pages/models.js";
 import { settingsPage } from "./pages/settings.js";
+import { searchPage } from "./pages/search.js";
 
 /**
  * Shared app state. Raw API keys live only in this object (page memory): the one a key
@@ -37,6 +38,7 @@ const PAGES = {
   setup: { title: "Setup", icon: "setup", page: setupPage },
   usage: { title: "Usage", icon: "usage", page: usagePage },
   models: { title: "Models", icon: "models", page: modelsPage },
+  search: { title: "Web search", icon: "search", page: searchPage, admin: true },
   settings: { title: "Settings", icon: "settings", page: settingsPage, admin: true },
 };
 

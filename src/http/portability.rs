@@ -8,6 +8,7 @@ use super::json;
 use crate::api_error::ApiError;
 use crate::ids::random_bytes;
 use crate::portability::{document, parse_import};
+use crate::search_config::{label, StoredConfig};
 use crate::secret::Secret;
 use crate::store::{db, memory, now_ms, portability, token_cipher};
 use crate::timestamp::iso8601;
@@ -39,9 +40,16 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             a.token = Secret::new(stored);
         }
     }
-    portability::import(&db(env)?, mode, &data).await?;
+    // Search credentials likewise, each under its own column's label.
+    let search = data.search_config.as_ref().map(|r| {
+        StoredConfig::from_record(r, |kind, v| {
+            token_crypto::store_form_labeled(cipher.as_deref(), label(kind), v, random_bytes())
+        })
+    });
+    portability::import(&db(env)?, mode, &data, search.as_ref(), &iso8601(now_ms())).await?;
     memory::forget_keys();
     memory::forget_accounts();
+    memory::forget_search_config();
     Ok(json(
         200,
         &json!({
@@ -49,6 +57,8 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 "api_keys": data.api_keys.len(),
                 "github_accounts": data.github_accounts.len(),
                 "usage": data.usage.len(),
+                "search_config": data.search_config.is_some(),
+                "search_usage": data.search_usage.len(),
             },
             "mode": if mode == crate::portability::Mode::Merge { "merge" } else { "replace" },
         }),

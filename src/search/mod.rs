@@ -9,6 +9,7 @@
 
 pub mod messages;
 pub mod opaque;
+pub mod provider;
 pub mod responses;
 
 use serde::{Deserialize, Serialize};
@@ -125,7 +126,7 @@ impl SearchFailure {
         SearchFailure::new(
             SearchErrorCode::Unavailable,
             "Web search is not configured on this gateway: an admin must choose a search \
-             provider on the admin page (Search) before searches can run.",
+             provider on the admin page (Web search) before searches can run.",
         )
     }
 }

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use super::accounts::AccountRow;
 use super::keys::KeyIdentity;
 use crate::models::Catalog;
+use crate::search_config::StoredConfig;
 use crate::ttl_cache::TtlCache;
 use crate::upstream::copilot::CopilotToken;
 
@@ -15,6 +16,8 @@ use crate::upstream::copilot::CopilotToken;
 pub const KEY_TTL_MS: u64 = 60_000;
 pub const ACCOUNT_TTL_MS: u64 = 30_000;
 pub const CATALOG_TTL_MS: u64 = 60_000;
+/// A changed search provider or key reaches other isolates within this.
+pub const SEARCH_CONFIG_TTL_MS: u64 = 30_000;
 
 thread_local! {
     static KEYS: RefCell<TtlCache<String, KeyIdentity>> = RefCell::new(TtlCache::new(512));
@@ -26,6 +29,27 @@ thread_local! {
     static MONTH_TOKENS: RefCell<TtlCache<String, u64>> = RefCell::new(TtlCache::new(512));
     /// Last `last_used_at` write per key id, so a busy key is written once a minute.
     static TOUCHED: RefCell<TtlCache<String, ()>> = RefCell::new(TtlCache::new(512));
+    /// The web-search settings row (credentials as stored: sealed or clear).
+    static SEARCH_CONFIG: RefCell<TtlCache<(), Rc<StoredConfig>>> = RefCell::new(TtlCache::new(1));
+}
+
+pub fn search_config(now: u64) -> Option<Rc<StoredConfig>> {
+    SEARCH_CONFIG.with(|c| c.borrow().get(&(), now))
+}
+
+pub fn search_config_stale() -> Option<Rc<StoredConfig>> {
+    SEARCH_CONFIG.with(|c| c.borrow().get_stale(&()))
+}
+
+pub fn put_search_config(config: Rc<StoredConfig>, now: u64) {
+    SEARCH_CONFIG.with(|c| {
+        c.borrow_mut()
+            .put((), config, now + SEARCH_CONFIG_TTL_MS, now)
+    });
+}
+
+pub fn forget_search_config() {
+    SEARCH_CONFIG.with(|c| c.borrow_mut().clear());
 }
 
 pub fn key(hash: &str, now: u64) -> Option<KeyIdentity> {

@@ -8,7 +8,8 @@ use worker::D1Database;
 
 use super::{js, storage_error};
 use crate::api_error::{ApiError, ErrorKind};
-use crate::portability::{AccountRecord, Data, KeyRecord, Mode, UsageRecord};
+use crate::portability::{AccountRecord, Data, KeyRecord, Mode, SearchUsageRecord, UsageRecord};
+use crate::search_config::StoredConfig;
 use crate::secret::Secret;
 use crate::token_crypto::{self, TokenCipher};
 
@@ -69,10 +70,27 @@ pub async fn export(db: &D1Database, cipher: Option<&TokenCipher>) -> Result<Dat
         .await
         .and_then(|r| r.results::<UsageRecord>())
         .map_err(|e| storage_error("export usage", e))?;
+    let search = super::search::load(db).await?;
+    let search_config = (search != StoredConfig::default()).then(|| search.to_record(cipher));
+    let search_usage = db
+        .prepare(
+            "SELECT key_id, provider, hour, requests, errors FROM search_usage
+             ORDER BY hour, key_id, provider",
+        )
+        .all()
+        .await
+        .and_then(|r| r.results::<serde_json::Value>())
+        .map_err(|e| storage_error("export search_usage", e))?
+        .into_iter()
+        // A row of a provider this version does not know is left out.
+        .filter_map(|v| serde_json::from_value::<SearchUsageRecord>(v).ok())
+        .collect();
     Ok(Data {
         api_keys,
         github_accounts,
         usage,
+        search_config,
+        search_usage,
     })
 }
 
@@ -96,10 +114,24 @@ fn chunks<T: serde::Serialize>(rows: &[T]) -> Vec<String> {
     out
 }
 
-pub async fn import(db: &D1Database, mode: Mode, data: &Data) -> Result<(), ApiError> {
+/// `search` is the imported search config as stored (sealed), if the document has one.
+pub async fn import(
+    db: &D1Database,
+    mode: Mode,
+    data: &Data,
+    search: Option<&StoredConfig>,
+    now: &str,
+) -> Result<(), ApiError> {
     let mut statements = Vec::new();
     if mode == Mode::Replace {
-        for table in ["usage", "rate_windows", "api_keys", "github_accounts"] {
+        for table in [
+            "usage",
+            "rate_windows",
+            "api_keys",
+            "github_accounts",
+            "search_usage",
+            "search_config",
+        ] {
             statements.push(db.prepare(format!("DELETE FROM {table}")));
         }
     }
@@ -157,6 +189,20 @@ pub async fn import(db: &D1Database, mode: Mode, data: &Data) -> Result<(), ApiE
                errors = excluded.errors, input_tokens = excluded.input_tokens,
                output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
                cache_creation_tokens = excluded.cache_creation_tokens",
+            &chunk,
+        )?);
+    }
+    if let Some(config) = search {
+        statements.push(super::search::save_statement(db, config, now)?);
+    }
+    for chunk in chunks(&data.search_usage) {
+        statements.push(bind(
+            "INSERT INTO search_usage (key_id, provider, hour, requests, errors)
+             SELECT value ->> '$.key_id', value ->> '$.provider', value ->> '$.hour',
+                    value ->> '$.requests', value ->> '$.errors'
+             FROM json_each(?1) WHERE true
+             ON CONFLICT (key_id, provider, hour) DO UPDATE SET requests = excluded.requests,
+               errors = excluded.errors",
             &chunk,
         )?);
     }

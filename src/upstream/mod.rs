@@ -32,6 +32,9 @@ pub struct HttpRequest<'a> {
     pub body: Option<Cow<'a, str>>,
 }
 
+/// Headers that carry a credential (GitHub, Copilot, the search providers).
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "x-apikey", "x-subscription-token"];
+
 /// Credentials in headers are redacted, and the body shown by its size only.
 impl std::fmt::Debug for HttpRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,7 +42,7 @@ impl std::fmt::Debug for HttpRequest<'_> {
             .headers
             .iter()
             .map(|(k, v)| {
-                let secret = k.eq_ignore_ascii_case("authorization");
+                let secret = CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
                 (*k, if secret { "[redacted]" } else { v.as_str() })
             })
             .collect();

@@ -318,11 +318,13 @@ test("export → import(replace) → export is the same document; a bad import c
   assert.equal(doc.format, "copilot-gateway-export");
   assert.ok(doc.data.api_keys.length > 5 && doc.data.usage.length > 5 && doc.data.github_accounts.length === 2);
   assert.ok(doc.data.api_keys.every((k) => /^[0-9a-f]{64}$/.test(k.key_hash) && !("key" in k)), "hashes, never raw keys");
-  assert.deepEqual(doc.sensitive, ["data.github_accounts[].token"]);
+  assert.deepEqual(doc.sensitive, ["data.github_accounts[].token", "data.search_config.credentials", "data.search_config.searxng_url"]);
 
   const imported = await gw.admin("POST", "/api/import", { mode: "replace", data: doc });
   assert.equal(imported.status, 200, JSON.stringify(imported.body));
-  assert.deepEqual(imported.body.imported, { api_keys: doc.data.api_keys.length, github_accounts: 2, usage: doc.data.usage.length });
+  assert.deepEqual(imported.body.imported, {
+    api_keys: doc.data.api_keys.length, github_accounts: 2, usage: doc.data.usage.length, search_config: false, search_usage: 0,
+  });
   const second = (await gw.admin("GET", "/api/export")).body;
   const strip = (d) => ({ ...d, exported_at: null });
   assert.deepEqual(strip(second), strip(doc));

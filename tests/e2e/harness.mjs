@@ -70,6 +70,10 @@ async function start(opts, mock, state) {
     GITHUB_BASE_URL: mock.githubBaseUrl,
     GITHUB_API_BASE_URL: mock.githubApiBaseUrl,
     ...(opts.copilotBaseOverride === false ? {} : { COPILOT_API_BASE_URL: mock.copilotBaseUrl }),
+    // Web-search providers (SearXNG's URL is an admin setting: mock.searxngUrl).
+    TAVILY_BASE_URL: mock.tavilyBaseUrl,
+    MICROSOFT_GROUNDING_BASE_URL: mock.groundingBaseUrl,
+    BRAVE_SEARCH_BASE_URL: mock.braveBaseUrl,
     ...(adminKey === null ? {} : { ADMIN_KEY: adminKey }),
     ...(tokenKey === null ? {} : { TOKEN_ENCRYPTION_KEY: tokenKey }),
     ...extra,
@@ -204,7 +208,8 @@ async function start(opts, mock, state) {
     /** Every secret the mock issued, checked against everything the gateway said and logged. */
     /**
      * Every secret in play, checked against everything the gateway answered and logged: the
-     * mock's GitHub and Copilot tokens, ADMIN_KEY, and every API key handed out.
+     * mock's GitHub and Copilot tokens and search-provider keys, ADMIN_KEY, and every API
+     * key handed out.
      */
     async assertNoSecretsLeaked() {
       await Promise.all(recorded.map((e) => e.done));

@@ -79,7 +79,7 @@ test("GitHub tokens are encrypted in D1, exported in clear, and sealed again on 
   const exported = await gw.admin("GET", "/api/export");
   const token = exported.body.data.github_accounts[0].token;
   assert.ok(githubTokens.includes(token), "the export carries the token itself");
-  assert.deepEqual(exported.body.sensitive, ["data.github_accounts[].token"]);
+  assert.deepEqual(exported.body.sensitive, ["data.github_accounts[].token", "data.search_config.credentials", "data.search_config.searxng_url"]);
   assert.equal(exported.body.data.settings, undefined, "no settings that import would not apply");
   const imported = await gw.admin("POST", "/api/import", { mode: "replace", data: exported.body });
   assert.equal(imported.status, 200);

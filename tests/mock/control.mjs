@@ -2,6 +2,7 @@
 // them to reset state, read the request log, script answers and flip behaviour switches.
 import { HttpError, isObject, parseJson } from './util.mjs';
 import { DEFAULT_CONFIG } from './state.mjs';
+import { describeSearch, SEARCH_PROVIDERS } from './search.mjs';
 
 const ok = (extra = {}) => ({ status: 200, json: { ok: true, ...extra } });
 const badRequest = (message) => new HttpError(400, { error: message });
@@ -24,7 +25,8 @@ function filterRequests(state, url) {
 function secrets(state) {
   const github = [...state.githubTokens.keys()];
   const copilot = [...state.copilotTokens.keys()];
-  return { github_tokens: github, copilot_tokens: copilot, all: [...state.secretLog] };
+  const { searxng_user: _user, ...search } = state.searchKeys;
+  return { github_tokens: github, copilot_tokens: copilot, search_keys: Object.values(search), all: [...state.secretLog] };
 }
 
 function addScript(state, b) {
@@ -105,6 +107,23 @@ const ROUTES = {
     return ok();
   },
   'POST /script': (ctx) => addScript(ctx.state, body(ctx)),
+  // Search providers: the credentials they accept, what they were asked, scripted hits.
+  'GET /search/keys': (ctx) => ({ status: 200, json: ctx.state.searchKeys }),
+  'GET /search/requests': (ctx) => {
+    const provider = ctx.url.searchParams.get('provider');
+    const log = ctx.state.requests.map(describeSearch).filter((d) => d && (!provider || d.provider === provider));
+    return { status: 200, json: log };
+  },
+  'POST /search/results': (ctx) => {
+    const b = body(ctx);
+    if (b.provider != null && !SEARCH_PROVIDERS.includes(b.provider)) throw badRequest(`provider must be one of ${SEARCH_PROVIDERS.join(', ')}`);
+    if (!Array.isArray(b.results) || !b.results.every((r) => r && typeof r.url === 'string')) throw badRequest('results must be a list of {url, title?, content?, page_age?}');
+    const times = b.times ?? 1;
+    if (!Number.isInteger(times) || times < 1) throw badRequest('times must be a positive integer');
+    ctx.state.searchResults.push({ provider: b.provider ?? null, results: b.results, times });
+    return ok({ scripted: ctx.state.searchResults.length });
+  },
+  'DELETE /search/results': (ctx) => ((ctx.state.searchResults = []), ok()),
   'DELETE /script': (ctx) => ((ctx.state.scripts = []), ok()),
   'POST /catalog': (ctx) => {
     const b = body(ctx);

@@ -3,6 +3,7 @@
 // reset (tests keep them across cases); everything else goes back to defaults.
 import { readFileSync } from 'node:fs';
 import { randomAlnum } from './util.mjs';
+import { newSearchKeys } from './search.mjs';
 
 const CATALOG_TEXT = readFileSync(new URL('./catalog.json', import.meta.url), 'utf8');
 
@@ -17,6 +18,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   chat_prompt_filter_chunk: true, // quirk: non-Claude chat streams start with a choices:[] filter chunk
   verify_reasoning_signatures: true, // thinking signatures / encrypted_content must look minted here
   device_interval: 5, // seconds: the device flow's polling interval (tests of the admin app shorten it)
+  searxng_require_auth: false, // the mock SearXNG answers 401 without basic auth (with it, always checked)
 });
 
 const USERS = [
@@ -38,8 +40,11 @@ export class MockState {
       plan: 'individual',
       github_token: newGithubToken(),
     }));
+    // Search providers' credentials (kept across resets, like the users' tokens).
+    this.searchKeys = newSearchKeys();
     // Every secret ever handed out, kept across resets (for "never leaked" assertions).
     this.secretLog = new Set(this.users.map((u) => u.github_token));
+    for (const [k, v] of Object.entries(this.searchKeys)) if (k !== 'searxng_user') this.secretLog.add(v);
     this.reset();
   }
 
@@ -59,6 +64,8 @@ export class MockState {
     this.requests = [];
     this.requestSeq = 0;
     this.scripts = [];
+    /** POST /__mock/search/results: hits the next search(es) answer with */
+    this.searchResults = [];
     this.stats = { token_exchanges: {}, token_exchanges_by_user: {}, requests: {}, copilot_tokens_issued: 0 };
     /** prompt-cache stand-in: prefix hash → prompt tokens of the last request with it */
     this.promptCache = new Map();

@@ -4,6 +4,7 @@
 //   /github   github.com            (OAuth device flow)
 //   /api      api.github.com        (user, Copilot token exchange, quota)
 //   /copilot  api.githubcopilot.com (models, chat/completions, responses, v1/messages, …)
+//   /search   web-search providers: /tavily, /grounding, /brave, /searxng (search.mjs)
 //   /__mock   control endpoints for tests (see control.mjs)
 //
 // Usage: node tests/mock/upstream.mjs [port]   (default 8788)
@@ -14,10 +15,11 @@ import { HttpError, parseJson, sleep, randomHex } from './util.mjs';
 import { githubRoute, apiRoute, githubNotFound } from './github.mjs';
 import { copilotRoute } from './copilot.mjs';
 import { controlRoute } from './control.mjs';
+import { searchRoute } from './search.mjs';
 import { SseWriter, dataFrame } from './sse.mjs';
 
 const MAX_BODY = 64 * 1024 * 1024;
-const PREFIXES = ['/github', '/api', '/copilot'];
+const PREFIXES = ['/github', '/api', '/copilot', '/search'];
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -211,6 +213,7 @@ async function handle(state, req, res, log) {
       if (prefix === '/github') result = githubRoute(ctx);
       else if (prefix === '/api') result = apiRoute(ctx);
       else if (prefix === '/copilot') result = await copilotRoute(ctx);
+      else if (prefix === '/search') result = searchRoute(ctx);
       result ??= notFound(prefix, method, path);
     } catch (err) {
       result = errorResult(err);
@@ -226,7 +229,8 @@ async function handle(state, req, res, log) {
 /**
  * Start a mock on 127.0.0.1. `port = 0` picks a free port.
  * @returns {Promise<{port:number, origin:string, githubBaseUrl:string, githubApiBaseUrl:string,
- *   copilotBaseUrl:string, close:() => Promise<void>, state: MockState}>}
+ *   copilotBaseUrl:string, tavilyBaseUrl:string, groundingBaseUrl:string, braveBaseUrl:string,
+ *   searxngUrl:string, searchKeys:object, close:() => Promise<void>, state: MockState}>}
  */
 export async function startMock({ port = 0, log = false } = {}) {
   const state = new MockState();
@@ -255,6 +259,13 @@ export async function startMock({ port = 0, log = false } = {}) {
     githubBaseUrl: `${origin}/github`,
     githubApiBaseUrl: `${origin}/api`,
     copilotBaseUrl: `${origin}/copilot`,
+    // Search providers (vars TAVILY_BASE_URL, MICROSOFT_GROUNDING_BASE_URL, BRAVE_SEARCH_BASE_URL;
+    // the SearXNG URL is an admin setting).
+    tavilyBaseUrl: `${origin}/search/tavily`,
+    groundingBaseUrl: `${origin}/search/grounding`,
+    braveBaseUrl: `${origin}/search/brave`,
+    searxngUrl: `${origin}/search/searxng`,
+    searchKeys: state.searchKeys,
     state,
     close: () =>
       new Promise((resolve) => {
@@ -273,11 +284,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   console.log(`  GITHUB_BASE_URL       ${mock.githubBaseUrl}`);
   console.log(`  GITHUB_API_BASE_URL   ${mock.githubApiBaseUrl}`);
   console.log(`  COPILOT_API_BASE_URL  ${mock.copilotBaseUrl}`);
+  console.log(`  TAVILY_BASE_URL       ${mock.tavilyBaseUrl}`);
+  console.log(`  MICROSOFT_GROUNDING_BASE_URL ${mock.groundingBaseUrl}`);
+  console.log(`  BRAVE_SEARCH_BASE_URL ${mock.braveBaseUrl}`);
   console.log('wrangler flags:');
   console.log(
     `  --var GITHUB_BASE_URL:${mock.githubBaseUrl} --var GITHUB_API_BASE_URL:${mock.githubApiBaseUrl} ` +
-      `--var COPILOT_API_BASE_URL:${mock.copilotBaseUrl}`,
+      `--var COPILOT_API_BASE_URL:${mock.copilotBaseUrl} --var TAVILY_BASE_URL:${mock.tavilyBaseUrl} ` +
+      `--var MICROSOFT_GROUNDING_BASE_URL:${mock.groundingBaseUrl} --var BRAVE_SEARCH_BASE_URL:${mock.braveBaseUrl}`,
   );
+  const k = mock.searchKeys;
+  console.log('search provider keys (set them on the admin app\'s Web search page):');
+  console.log(`  tavily ${k.tavily}  microsoft-grounding ${k['microsoft-grounding']}  brave ${k.brave}`);
+  console.log(`  SearXNG URL ${mock.searxngUrl} (or with basic auth: ${mock.searxngUrl.replace('://', `://${k.searxng_user}:${k.searxng_password}@`)})`);
   console.log('users (GitHub token usable to add an account by token):');
   for (const u of mock.state.users) console.log(`  ${u.id} ${u.login.padEnd(9)} copilot=${u.copilot} ${u.github_token}`);
   console.log(`control: ${mock.origin}/__mock/requests, /__mock/stats, /__mock/reset …`);

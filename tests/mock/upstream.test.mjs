@@ -788,3 +788,111 @@ describe('control endpoints', () => {
     assert.deepEqual(await control('GET', '/requests'), []);
   });
 });
+
+describe('search providers', () => {
+  const keys = () => mock.searchKeys;
+  const tavily = (body, key = keys().tavily) =>
+    fetch(`${mock.tavilyBaseUrl}/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const grounding = (body, key = keys()['microsoft-grounding']) =>
+    fetch(`${mock.groundingBaseUrl}/v3/search/web`, {
+      method: 'POST',
+      headers: { 'x-apikey': key, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const brave = (params, key = keys().brave) =>
+    fetch(`${mock.braveBaseUrl}/res/v1/web/search?${new URLSearchParams(params)}`, { headers: { 'x-subscription-token': key, accept: 'application/json' } });
+  const searxng = (params, headers = {}) => fetch(`${mock.searxngUrl}/search?${new URLSearchParams(params)}`, { headers });
+
+  test('tavily: bearer key, include/exclude domains, max_results', async () => {
+    const r = await tavily({ query: 'rust async', max_results: 5, exclude_domains: ['blog.example.com'] });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.equal(j.query, 'rust async');
+    assert.equal(j.results.length, 4, 'the excluded domain is left out');
+    assert.ok(j.results.every((h) => !h.url.includes('blog.example.com') && h.title.includes('rust async') && typeof h.score === 'number'));
+    const only = await (await tavily({ query: 'tokio', include_domains: ['tokio.rs'], max_results: 2 })).json();
+    assert.deepEqual(only.results.map((h) => h.url), ['https://tokio.rs/tokio/1', 'https://tokio.rs/tokio/2']);
+    const bad = await tavily({ query: 'x' }, 'tvly-wrong');
+    assert.equal(bad.status, 401);
+    assert.match((await bad.json()).detail.error, /invalid API key/);
+    assert.equal((await tavily({ query: ' ' })).status, 400);
+    assert.equal((await tavily({ query: 'x', max_results: 21 })).status, 400);
+  });
+
+  test('microsoft grounding: x-apikey, site: operators, maxResults, region', async () => {
+    const r = await grounding({ query: 'weather (site:a.example OR site:b.example) -site:b.example', maxResults: 10, contentFormat: 'passage', region: 'JP' });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.ok(j.webResults.length > 0 && j.webResults.every((h) => h.url.startsWith('https://a.example/weather/')));
+    assert.ok(j.webResults[0].lastUpdatedAt && j.webResults[0].crawledAt && j.webResults[0].content.includes('weather'));
+    assert.equal((await grounding({ query: 'x' }, 'wrong')).status, 401);
+    assert.equal((await grounding({ query: 'x', contentFormat: 'pdf' })).status, 400);
+    assert.equal((await grounding({ query: 'x', region: 'japan' })).status, 400);
+  });
+
+  test('brave: subscription token (422 when wrong, like the real API), count, decorations', async () => {
+    const r = await brave({ q: 'zig site:ziglang.org', count: '3' });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.equal(j.web.results.length, 3);
+    assert.ok(j.web.results.every((h) => h.url.startsWith('https://ziglang.org/')));
+    assert.match(j.web.results[0].description, /<strong>zig<\/strong>/);
+    assert.ok(j.web.results[0].page_age && j.web.results[0].age);
+    const plain = await (await brave({ q: 'zig', text_decorations: 'false' })).json();
+    assert.doesNotMatch(plain.web.results[0].description, /<strong>/);
+    const bad = await brave({ q: 'x' }, 'BSAwrong');
+    assert.equal(bad.status, 422);
+    assert.equal((await bad.json()).error.code, 'SUBSCRIPTION_TOKEN_INVALID');
+    const invalid = await brave({ q: 'x', count: '50' });
+    assert.equal((await invalid.json()).error.code, 'VALIDATION');
+  });
+
+  test('searxng: JSON only when asked, site: honoured, -site: not, basic auth when sent or required', async () => {
+    const r = await searxng({ q: 'zig site:ziglang.org -site:ziglang.org', format: 'json' });
+    assert.equal(r.status, 200);
+    const urls = (await r.json()).results.map((h) => h.url);
+    assert.ok(urls.some((u) => u.startsWith('https://ziglang.org/')), 'the blocked domain is not filtered by the instance');
+    assert.ok(urls.includes('https://stray.example.net/zig/1'), 'one engine ignored site:');
+    assert.equal((await searxng({ q: 'x' })).status, 403, 'HTML only without format=json');
+    const basic = (u, p) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
+    assert.equal((await searxng({ q: 'x', format: 'json' }, basic('gateway', 'nope'))).status, 401);
+    await control('POST', '/config', { searxng_require_auth: true });
+    assert.equal((await searxng({ q: 'x', format: 'json' })).status, 401);
+    assert.equal((await searxng({ q: 'x', format: 'json' }, basic(keys().searxng_user, keys().searxng_password))).status, 200);
+  });
+
+  test('query log, scripted hits and errors, keys in the secrets list', async () => {
+    await tavily({ query: 'logged', include_domains: ['docs.rs'] });
+    await brave({ q: 'also logged -site:x.org', country: 'DE' });
+    const log = await control('GET', '/search/requests');
+    assert.deepEqual(log.map((e) => [e.provider, e.terms]), [['tavily', 'logged'], ['brave', 'also logged']]);
+    assert.deepEqual(log[0].include_domains, ['docs.rs']);
+    assert.deepEqual(log[1].exclude_domains, ['x.org']);
+    assert.equal(log[1].country, 'DE');
+    assert.equal((await control('GET', '/search/requests?provider=brave')).length, 1);
+
+    await control('POST', '/search/results', { provider: 'brave', results: [{ url: 'https://scripted.example/a', title: 'Scripted', content: 'hello', page_age: '2024-01-01' }] });
+    const scripted = await (await brave({ q: 'anything' })).json();
+    assert.deepEqual(scripted.web.results.map((h) => [h.url, h.title, h.description]), [['https://scripted.example/a', 'Scripted', 'hello']]);
+    assert.equal((await (await brave({ q: 'anything' })).json()).web.results.length, 5, 'once');
+
+    await control('POST', '/script', { path: '/search/tavily/search', status: 429, body: { detail: { error: 'Rate limit exceeded' } } });
+    assert.equal((await tavily({ query: 'x' })).status, 429);
+    await control('POST', '/script', { path: '/search/brave/res/v1/web/search', status: 200, body: { web: { results: [] } }, delay_ms: 300 });
+    const t0 = Date.now();
+    assert.equal((await brave({ q: 'slow' })).status, 200);
+    assert.ok(Date.now() - t0 >= 290, 'a slow answer');
+    assert.ok((await control('GET', '/search/requests')).some((e) => e.scripted && e.provider === 'tavily'), 'scripted answers are logged too');
+
+    const secrets = await control('GET', '/secrets');
+    const { searxng_user: _, ...search } = keys();
+    for (const s of Object.values(search)) {
+      assert.ok(secrets.all.includes(s) && secrets.search_keys.includes(s));
+    }
+    assert.deepEqual(await control('GET', '/search/keys'), keys());
+  });
+});

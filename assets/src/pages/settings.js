@@ -53,13 +53,13 @@ export function settingsPage(main, app) {
       const [keys, accounts] = await Promise.all([api.get("/api/keys"), api.get("/api/github/accounts")]);
       if (!alive) return;
       doc = parsed;
-      renderPreview(f.name, parsed, counts, { api_keys: keys.length, github_accounts: accounts.length });
+      renderPreview(f.name, parsed, data, counts, { api_keys: keys.length, github_accounts: accounts.length });
     } catch (e) {
       clear(preview, h("div.callout.callout-error", { role: "alert" }, icon("alert"), h("span", e instanceof SyntaxError ? "This file is not valid JSON." : e.message)));
     }
   });
 
-  function renderPreview(name, parsed, counts, current) {
+  function renderPreview(name, parsed, data, counts, current) {
     let mode = "merge";
     const warn = h("div");
     const modeBar = segmented("Import mode", [["merge", "Merge"], ["replace", "Replace everything"]], () => mode, (v) => { mode = v; paintWarn(); });
@@ -68,7 +68,7 @@ export function settingsPage(main, app) {
       go.classList.toggle("btn-danger", mode === "replace");
       clear(warn, mode === "replace"
         ? h("div.callout.callout-error", icon("alert"), h("span", h("strong", "Replace deletes everything here first: "),
-          `${plural(current.api_keys, "API key", "API keys")}, ${plural(current.github_accounts, "GitHub account", "GitHub accounts")} and all usage history, then loads the file. Keys not in the file stop working.`))
+          `${plural(current.api_keys, "API key", "API keys")}, ${plural(current.github_accounts, "GitHub account", "GitHub accounts")}, all usage history and the web search settings, then loads the file. Keys not in the file stop working.`))
         : h("div.callout.callout-info", icon("alert"), h("span", "Merge adds what the file has and updates entries with the same id; everything else here stays.")));
     }
     const go = h("button.btn.btn-primary", { type: "button" }, icon("upload"), h("span", "Import"));
@@ -105,6 +105,8 @@ export function settingsPage(main, app) {
           h("tr", { "data-row": "api_keys" }, h("th", { scope: "row" }, "API keys"), h("td.num", fmtInt(counts.api_keys)), h("td.num", fmtInt(current.api_keys))),
           h("tr", { "data-row": "github_accounts" }, h("th", { scope: "row" }, "GitHub accounts"), h("td.num", fmtInt(counts.github_accounts)), h("td.num", fmtInt(current.github_accounts))),
           h("tr", { "data-row": "usage" }, h("th", { scope: "row" }, "Usage rows (key × model × hour)"), h("td.num", fmtInt(counts.usage)), h("td.num.muted", "—")),
+          Array.isArray(data?.search_usage) ? h("tr", { "data-row": "search_usage" }, h("th", { scope: "row" }, "Web search rows (key × provider × hour)"), h("td.num", fmtInt(data.search_usage.length)), h("td.num.muted", "—")) : null,
+          data?.search_config ? h("tr", { "data-row": "search_config" }, h("th", { scope: "row" }, "Web search settings"), h("td.num", data.search_config.provider ?? "off"), h("td.num.muted", "—")) : null,
         )),
       h("div.toolbar", modeBar),
       warn,
@@ -127,8 +129,8 @@ export function settingsPage(main, app) {
     ),
     h("section.card", { "aria-labelledby": "export-h" },
       h("h2#export-h.card-title", "Export"),
-      h("p", "Everything this deployment holds, as one JSON file: API key hashes (never the keys themselves), GitHub accounts and usage history. Use it as a backup or to move to another deployment."),
-      h("p.callout.callout-warn", icon("alert"), h("span", h("strong", "The file contains your GitHub tokens. "), "Anyone with it can use your Copilot subscription: keep it somewhere safe.")),
+      h("p", "Everything this deployment holds, as one JSON file: API key hashes (never the keys themselves), GitHub accounts, web search settings and usage history. Use it as a backup or to move to another deployment."),
+      h("p.callout.callout-warn", icon("alert"), h("span", h("strong", "The file contains your GitHub tokens and search provider keys. "), "Anyone with it can use your Copilot subscription: keep it somewhere safe.")),
       h("div.actions", exportBtn),
     ),
     h("section.card", { "aria-labelledby": "import-h" },

@@ -1,6 +1,6 @@
 // Usage: totals, stacked charts by key and by model, a sortable table and CSV export, for
-// the last 24 hours, 7 days or 30 days. A key-role session sees only its own rows (the
-// API filters them).
+// the last 24 hours, 7 days or 30 days, and web searches per key and provider. A key-role
+// session sees only its own rows (the API filters them).
 import { api, hourKey, hourMs, currentHourMs, HOUR } from "../api.js";
 import { h, clear, icon, empty, errorBox, spinner, fmtInt, fmtCompact, fmtPct, download } from "../dom.js";
 
@@ -10,13 +10,14 @@ const RANGES = {
   "30d": { label: "30 days", long: "the last 30 days" },
 };
 const TOP = 6; // series per chart; the rest are summed as "Other"
+const PROVIDER_NAMES = { tavily: "Tavily", "microsoft-grounding": "Microsoft Grounding", brave: "Brave Search", searxng: "SearXNG" };
 
 let remembered = { range: "24h", metric: "tokens", group: "key", sort: { col: "requests", dir: -1 } };
 
 export function usagePage(main, app) {
   let alive = true;
   const isAdmin = app.session.role === "admin";
-  const st = { ...remembered, sort: { ...remembered.sort }, key: "", records: [], loadedAt: null };
+  const st = { ...remembered, sort: { ...remembered.sort }, key: "", records: [], searches: [], loadedAt: null };
   if (!isAdmin && st.group === "key") st.group = "model";
   let charts = [];
   let seq = 0;
@@ -45,9 +46,15 @@ export function usagePage(main, app) {
     refreshBtn.disabled = true;
     const { startMs, endMs } = window_(st.range);
     try {
-      const r = await api.get(`/api/usage?start=${hourKey(startMs)}&end=${hourKey(endMs)}`);
+      const range = `start=${hourKey(startMs)}&end=${hourKey(endMs)}`;
+      const [r, searches] = await Promise.all([
+        api.get(`/api/usage?${range}`),
+        // Searches are a side table: without them the page still shows token usage.
+        api.get(`/api/search-usage?${range}`).catch(() => null),
+      ]);
       if (!alive || my !== seq) return;
       st.records = r?.records ?? [];
+      st.searches = searches?.records ?? [];
       st.loadedAt = new Date();
       updated.textContent = `Updated ${st.loadedAt.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" })}`;
       fillKeyFilter();
@@ -62,7 +69,7 @@ export function usagePage(main, app) {
   function fillKeyFilter() {
     if (!isAdmin) return;
     const keys = new Map();
-    for (const r of st.records) keys.set(r.key_id ?? "", keyLabel(r));
+    for (const r of [...st.records, ...st.searches]) keys.set(r.key_id ?? "", keyLabel(r));
     if (st.key && !keys.has(st.key)) st.key = "";
     clear(keyFilter,
       h("option", { value: "", selected: st.key === "" }, "All keys"),
@@ -95,7 +102,7 @@ export function usagePage(main, app) {
         `No requests in ${RANGES[st.range].long}`,
         "Requests made with an API key show up here a few seconds after they finish.",
         h("a.btn", { href: "#/setup" }, icon("setup"), h("span", "Set up an agent")),
-      )));
+      )), searchSection());
       return;
     }
 
@@ -107,7 +114,7 @@ export function usagePage(main, app) {
       h("section.card", { "aria-labelledby": "ch-model" }, h("div.card-head", h("h2#ch-model.card-title", st.metric === "tokens" ? "Tokens by model" : "Requests by model")), byModelHost),
     );
 
-    clear(body, totalsEl, h("div.toolbar.toolbar-tight", h("span.muted.small", "Charts show input + output tokens, in your local time."), h("div.push"), metricBar), chartsEl, tableSection(rows));
+    clear(body, totalsEl, h("div.toolbar.toolbar-tight", h("span.muted.small", "Charts show input + output tokens, in your local time."), h("div.push"), metricBar), chartsEl, tableSection(rows), searchSection());
 
     const b = buckets(st.range);
     const metric = st.metric === "tokens" ? (r) => r.input_tokens + r.output_tokens : (r) => r.requests;
@@ -163,6 +170,41 @@ export function usagePage(main, app) {
     return h("section.card.table-card", { "aria-labelledby": "usage-table-h" },
       h("div.card-head", h("h2#usage-table-h.card-title", "Breakdown"), h("div.push"), groupBar, csvBtn),
       h("div.table-scroll", h("table.table.usage-table", { "data-testid": "usage-table" }, h("thead", head), h("tbody", body))),
+    );
+  }
+
+  // ---- web searches ----
+
+  /** Searches run for agents' web-search tools, per key and provider (none: no card). */
+  function searchSection() {
+    const rows = st.key ? st.searches.filter((r) => (r.key_id ?? "") === st.key) : st.searches;
+    if (!rows.length) return null;
+    const groups = new Map();
+    for (const r of rows) {
+      const k = `${r.key_id ?? ""}\u0000${r.provider ?? ""}`;
+      if (!groups.has(k)) groups.set(k, { key: keyLabel(r), provider: r.provider ?? "unknown", requests: 0, errors: 0 });
+      const g = groups.get(k);
+      g.requests += r.requests;
+      g.errors += r.errors;
+    }
+    const data = [...groups.values()].sort((a, b) => b.requests - a.requests || a.key.localeCompare(b.key));
+    const total = data.reduce((n, g) => n + g.requests, 0);
+    return h("section.card.table-card", { "aria-labelledby": "search-usage-h", "data-testid": "search-usage" },
+      h("div.card-head", h("h2#search-usage-h.card-title", "Web searches"), h("span.muted.small", `${fmtInt(total)} in ${RANGES[st.range].long}`)),
+      h("div.table-scroll", h("table.table.usage-table",
+        h("thead", h("tr",
+          isAdmin ? h("th", { scope: "col" }, "Key") : null,
+          h("th", { scope: "col" }, "Provider"),
+          h("th.num", { scope: "col" }, "Searches"),
+          h("th.num", { scope: "col" }, "Errors"),
+        )),
+        h("tbody", data.map((g) => h("tr",
+          isAdmin ? h("td", { "data-label": "Key" }, g.key) : null,
+          h("td", { "data-label": "Provider" }, PROVIDER_NAMES[g.provider] ?? g.provider),
+          h("td.num", { "data-label": "Searches" }, fmtInt(g.requests)),
+          h("td.num", { "data-label": "Errors" }, g.errors ? h("span.text-danger", fmtInt(g.errors)) : "0"),
+        ))),
+      )),
     );
   }
 
