@@ -66,6 +66,7 @@ pub async fn run(
             SearchErrorCode::Unavailable,
             "Web search settings could not be read right now; try again shortly.",
         )
+        .unsent()
     })?;
     let Some(kind) = config.provider() else {
         return Err(SearchFailure::not_configured());
@@ -75,11 +76,11 @@ pub async fn run(
         Err(f) => {
             // Chosen, but its credential is missing or cannot be read: a failed search.
             record(env, key_id, kind, true).await;
-            return Err(f);
+            return Err(f.unsent());
         }
     };
     // A query refused before any call (blank, too long, a bad domain) is not counted.
-    let request = provider::build_request(&target, req)?;
+    let request = provider::build_request(&target, req).map_err(SearchFailure::unsent)?;
     let result = call(&target, &request, req).await;
     record(env, key_id, kind, result.is_err()).await;
     result

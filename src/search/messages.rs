@@ -640,7 +640,7 @@ impl MessagesSearch {
         let calls = std::mem::take(&mut self.turn.calls);
         let mut results = Vec::with_capacity(calls.len());
         for ((call, plan), outcome) in calls.iter().zip(&planned).zip(outcomes) {
-            if plan.run.is_ok() {
+            if plan.run.is_ok() && super::was_run(&outcome) {
                 self.executed += 1;
             }
             let sid = server_id(&call.id);

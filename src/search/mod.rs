@@ -105,12 +105,15 @@ impl SearchErrorCode {
     }
 }
 
-/// A failed search: the code for the client, and a message for the model (and the
-/// admin's test), which never carries a credential.
+/// A failed search: the code for the client, a message for the model (and the admin's
+/// test), which never carries a credential, and whether a provider was asked at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchFailure {
     pub code: SearchErrorCode,
     pub message: String,
+    /// False when the search was refused before any provider call (it counts in no
+    /// `web_search_requests`).
+    pub sent: bool,
 }
 
 impl SearchFailure {
@@ -118,7 +121,14 @@ impl SearchFailure {
         SearchFailure {
             code,
             message: message.into(),
+            sent: true,
         }
+    }
+
+    /// The same failure, decided before any provider call.
+    pub fn unsent(mut self) -> SearchFailure {
+        self.sent = false;
+        self
     }
 
     /// No provider is configured: the model is told, so it can tell the user.
@@ -128,7 +138,13 @@ impl SearchFailure {
             "Web search is not configured on this gateway: an admin must choose a search \
              provider on the admin page (Web search) before searches can run.",
         )
+        .unsent()
     }
+}
+
+/// Whether a search counts as run (`web_search_requests`): the provider was asked.
+pub fn was_run(outcome: &Result<Vec<SearchHit>, SearchFailure>) -> bool {
+    outcome.as_ref().err().is_none_or(|f| f.sent)
 }
 
 /// Queries longer than this are refused before any provider call (as Anthropic does).
@@ -257,18 +273,21 @@ pub fn plan(queries: Vec<String>, limits: &SearchLimits, used: &mut u64) -> Vec<
                 Err(SearchFailure::new(
                     SearchErrorCode::InvalidToolInput,
                     "the search query is empty",
-                ))
+                )
+                .unsent())
             } else if q.chars().count() > MAX_QUERY_CHARS {
                 Err(SearchFailure::new(
                     SearchErrorCode::QueryTooLong,
                     format!("the search query is longer than {MAX_QUERY_CHARS} characters"),
-                ))
+                )
+                .unsent())
             } else if limits.max_uses.is_some_and(|max| *used >= max) {
                 Err(SearchFailure::new(
                     SearchErrorCode::MaxUsesExceeded,
                     "the maximum number of web searches for this request has been reached; \
                      answer with what you have found",
-                ))
+                )
+                .unsent())
             } else {
                 *used += 1;
                 Ok(SearchRequest {
@@ -359,5 +378,11 @@ mod tests {
         );
         assert_eq!(results_text(&Ok(vec![])), "No results.");
         assert!(results_text(&Err(SearchFailure::not_configured())).contains("admin"));
+        assert!(!was_run(&Err(SearchFailure::not_configured())));
+        assert!(was_run(&Err(SearchFailure::new(
+            SearchErrorCode::TooManyRequests,
+            "slow"
+        ))));
+        assert!(was_run(&Ok(vec![])));
     }
 }

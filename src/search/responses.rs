@@ -394,7 +394,7 @@ impl ResponsesSearch {
         let calls = std::mem::take(&mut self.turn.calls);
         let mut outputs = Vec::with_capacity(calls.len());
         for ((call, plan), outcome) in calls.iter().zip(&planned).zip(outcomes) {
-            if plan.run.is_ok() {
+            if plan.run.is_ok() && super::was_run(&outcome) {
                 self.executed += 1;
             }
             // Short and safe whatever the upstream's item id looks like.
