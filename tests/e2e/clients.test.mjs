@@ -211,9 +211,8 @@ function claudeCommand() {
 }
 
 /** Claude Code in print mode, as the README tells users to point it at the gateway. */
-async function runClaude(model, ws) {
+async function runClaude(model, ws, { prompt = `MOCK_TOOL ${ws.target}` } = {}) {
   const [cmd, pre] = claudeCommand();
-  const prompt = `MOCK_TOOL ${ws.target}`;
   return runAgent(cmd, [...pre, "-p", prompt, "--model", model, "--dangerously-skip-permissions"], {
     cwd: ws.cwd,
     env: {
@@ -257,12 +256,11 @@ apps = false
 }
 
 /** `codex exec`, with a temporary CODEX_HOME holding `config`. */
-async function runCodex(model, ws, { config = codexConfig(model) } = {}) {
+async function runCodex(model, ws, { config = codexConfig(model), prompt = `MOCK_TOOL ${ws.target}` } = {}) {
   const codexHome = path.join(ws.dir, "codex");
   mkdirSync(codexHome, { recursive: true });
   writeFileSync(path.join(codexHome, "config.toml"), config);
   const [cmd, pre] = codexBin();
-  const prompt = `MOCK_TOOL ${ws.target}`;
   return runAgent(cmd, [...pre, "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt], {
     cwd: ws.cwd,
     env: { HOME: ws.home, CODEX_HOME: codexHome, COPILOT_GATEWAY_API_KEY: key },
@@ -450,5 +448,55 @@ describe("agents on a model served only by the other API (translated)", () => {
       assertCodexTraffic();
       await assertMessagesUpstream("exec_command");
       assert.deepEqual(await mockRequests("/copilot/responses"), []);
+    }));
+});
+
+// Web search: the agents' own search tools, with the gateway running the searches on the
+// (mock) Tavily. `MOCK_SEARCH <query>` makes the mock model search.
+describe("agents searching the web through the gateway", () => {
+  const tavilyQueries = async () =>
+    (await mockRequests("/search/tavily/search")).map((r) => r.body?.query);
+  const useTavily = () =>
+    gw.admin("PUT", "/api/search-config", { provider: "tavily", credentials: { tavily: gw.mock.state.searchKeys.tavily } });
+
+  test("Claude Code's WebSearch: its search request runs on the gateway's provider", TEST_TIMEOUT, () =>
+    inWorkspace("claude-search", async (ws) => {
+      assert.equal((await useTavily()).status, 200);
+      const run = await runClaude("claude-sonnet-4-5", ws, { prompt: "MOCK_SEARCH cloudflare workers limits" });
+      const why = describeRun(run);
+      assert.equal(run.code, 0, `the agent failed\n${why}`);
+      assert.deepEqual(await tavilyQueries(), ["cloudflare workers limits"], `the provider got Claude Code's query\n${why}`);
+      // The main turn called WebSearch; Claude Code's own search request carried the server
+      // tool, which Copilot got as a function tool, and the results came back to it.
+      const sent = await mockRequests("/copilot/v1/messages");
+      assert.equal(sent[0].reply.tool_call?.name, "WebSearch", why);
+      const search = sent.find((s) => s.body.tools?.some((t) => t.name === "web_search"));
+      assert.ok(search, `Claude Code asked for a web search\n${why}`);
+      assert.ok(!JSON.stringify(search.body.tools).includes("web_search_2025"), "the server tool never reaches Copilot");
+      assert.ok(sent.some((s) => JSON.stringify(s.body).includes("docs.example.org/cloudflare-workers-limits/1")), "the results reached the model");
+      assert.match(run.stdout, /^Tool result: /m, why);
+      const failed = proxy.seen.filter((e) => !(e.status >= 200 && e.status < 300));
+      assert.deepEqual(failed, [], `every gateway answer was a success\n${clientLog()}`);
+    }));
+
+  test("Codex's web_search: a web_search_call and an answer from one request", TEST_TIMEOUT, () =>
+    inWorkspace("codex-search", async (ws) => {
+      assert.equal((await useTavily()).status, 200);
+      const run = await runCodex("gpt-5.1-codex", ws, {
+        config: codexConfig("gpt-5.1-codex", 'web_search = "live"\n'),
+        prompt: "MOCK_SEARCH cloudflare workers limits",
+      });
+      const why = describeRun(run);
+      assert.equal(run.code, 0, `the agent failed\n${why}`);
+      assert.deepEqual(await tavilyQueries(), ["cloudflare workers limits"], `the provider got Codex's query\n${why}`);
+      const sent = await mockRequests("/copilot/responses");
+      assert.equal(sent.length, 2, `the model searched, then answered\n${why}`);
+      assert.ok(sent[0].body.tools.some((t) => t.type === "function" && t.name === "web_search"), "Copilot got a web_search function");
+      assert.equal(sent[0].reply.tool_call?.name, "web_search");
+      assert.ok(sent[1].body.input.some((i) => i.type === "function_call_output" && i.output.includes("docs.example.org")));
+      assert.match(run.stdout, /^Tool result: /m, why);
+      // One POST: the loop runs inside it.
+      const posts = proxy.seen.filter((e) => e.method === "POST");
+      assert.deepEqual(posts.map((e) => e.url), ["/v1/responses"], clientLog());
     }));
 });
