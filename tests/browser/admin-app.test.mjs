@@ -171,7 +171,7 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   assert.deepEqual(Object.keys(env), ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL"]);
   assert.equal(env.ANTHROPIC_BASE_URL, gw.base);
   assert.equal(env.ANTHROPIC_AUTH_TOKEN, keys["claude-code"]);
-  assert.equal(env.ANTHROPIC_MODEL, "claude-sonnet-4.5");
+  assert.equal(env.ANTHROPIC_MODEL, "claude-sonnet-5");
 
   const client = new Anthropic({ baseURL: env.ANTHROPIC_BASE_URL, authToken: env.ANTHROPIC_AUTH_TOKEN, apiKey: null });
   const msg = await client.messages.create({
@@ -217,7 +217,7 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   await byKey.locator("canvas").first().waitFor();
   await byKey.locator(".u-legend", { hasText: "claude-code" }).waitFor();
   const byModel = page.locator("section", { has: page.getByRole("heading", { name: "Tokens by model" }) });
-  await byModel.locator(".u-legend", { hasText: "claude-sonnet-4.5" }).waitFor();
+  await byModel.locator(".u-legend", { hasText: "claude-sonnet-5" }).waitFor();
   // All keys: claude-code's three, and the model list that checked the laptop key.
   assert.equal(await page.locator("[data-stat=requests] .stat-value").textContent(), "4");
 
@@ -304,7 +304,7 @@ test("the playground streams an answer from the chosen model", async () => {
   try {
     await page.getByRole("link", { name: "Models" }).click();
     await page.locator("tr[data-model='gpt-5.1-codex']").getByText("Native").waitFor();
-    await page.getByLabel("Model", { exact: true }).selectOption("claude-sonnet-4.5");
+    await page.getByLabel("Model", { exact: true }).selectOption("claude-sonnet-5");
     const prompt = "please stream this answer back to me one word at a time so the test can watch it grow";
     await page.getByLabel("Message").fill(prompt);
     await page.getByLabel("Message").press("Enter");

@@ -51,14 +51,14 @@ before(async () => {
 after(() => gw?.finish());
 
 const PATHS = [
-  ["messages", "claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["messages", "claude-sonnet-5", "/copilot/v1/messages"],
   ["messages", "gpt-5.1-codex", "/copilot/responses"],
   ["messages", "gemini-2.5-pro", "/copilot/chat/completions"],
   ["responses", "gpt-5.1-codex", "/copilot/responses"],
-  ["responses", "claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["responses", "claude-sonnet-5", "/copilot/v1/messages"],
   ["responses", "gpt-4.1", "/copilot/chat/completions"],
   ["chat", "gpt-4.1", "/copilot/chat/completions"],
-  ["chat", "claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["chat", "claude-sonnet-5", "/copilot/v1/messages"],
   ["chat", "gpt-5.1-codex", "/copilot/responses"],
 ];
 
@@ -137,7 +137,7 @@ test("usage is written in batches, yet a read right after the answers already co
   const key = await gw.createKey("read-at-once");
   const { openai, anthropic } = clients(key.key);
   await openai.chat.completions.create({ model: "gpt-4.1", messages: [{ role: "user", content: "one" }] });
-  const stream = await anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 20, stream: true, messages: [{ role: "user", content: "two" }] });
+  const stream = await anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 20, stream: true, messages: [{ role: "user", content: "two" }] });
   for await (const _ of stream);
   // One read, no polling: the gateway writes what it has counted (batched, half a second
   // later otherwise) before it answers.
@@ -164,7 +164,7 @@ test("every data-plane request is recorded once: limit refusals as errors, token
   const count = await gw.fetch(`${gw.base}/v1/messages/count_tokens`, {
     method: "POST",
     headers: { "x-api-key": reader.key, "content-type": "application/json" },
-    body: JSON.stringify({ model: "claude-sonnet-4-5-20250929", messages: [{ role: "user", content: "how many?" }] }),
+    body: JSON.stringify({ model: "claude-opus-4-8-20260801", messages: [{ role: "user", content: "how many?" }] }),
   });
   assert.equal(count.status, 200);
   const models = await gw.fetch(`${gw.base}/v1/models`, { headers: { "x-api-key": reader.key } });
@@ -172,8 +172,8 @@ test("every data-plane request is recorded once: limit refusals as errors, token
   await models.arrayBuffer();
   const got = await usageOf({ key_id: reader.id, group_by: "model" }, (rs) => rs.length >= 2);
   const by = Object.fromEntries(got.body.records.map((r) => [r.model, r]));
-  assert.equal(by["claude-sonnet-4.5"]?.requests, 1, `count_tokens under the resolved model: ${JSON.stringify(got.body.records)}`);
-  assert.equal(by["claude-sonnet-4.5"].input_tokens, 0, "counting consumes no tokens");
+  assert.equal(by["claude-opus-4.8"]?.requests, 1, `count_tokens under the resolved model: ${JSON.stringify(got.body.records)}`);
+  assert.equal(by["claude-opus-4.8"].input_tokens, 0, "counting consumes no tokens");
   assert.equal(by["-"]?.requests, 1, "the model list, which names no model");
 });
 
@@ -230,7 +230,7 @@ test("per-key limits: requests per minute and tokens per month, 429 in the calle
   const listed = (await gw.admin("GET", "/api/keys")).body.find((k) => k.id === key.id);
   assert.equal(listed.limits.requests_per_minute, 2);
   const { anthropic, openai } = clients(key.key);
-  const ask = () => anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 100, messages: [{ role: "user", content: "limit" }] });
+  const ask = () => anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 100, messages: [{ role: "user", content: "limit" }] });
   await ask();
   await ask();
   await assert.rejects(ask(), (e) => {

@@ -102,7 +102,7 @@ test("API keys are refused on the admin API, ADMIN_KEY on the data plane", async
   });
   const anthropic = new Anthropic({ apiKey: gw.adminKey, baseURL: gw.base, fetch: gw.fetch, maxRetries: 0 });
   await assert.rejects(
-    anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
+    anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
     (e) => {
       assert.equal(e.status, 403);
       assert.equal(e.error.type, "error");
@@ -121,7 +121,7 @@ test("missing or unknown API keys get 401 in each caller's format", async () => 
 
   const anthropic = new Anthropic({ apiKey: "cgw_" + "0".repeat(48), baseURL: gw.base, fetch: gw.fetch, maxRetries: 0 });
   await assert.rejects(
-    anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
+    anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
     (e) => e.status === 401 && e.error.error.type === "authentication_error",
   );
   const openai = new OpenAI({ apiKey: "sk-unknown", baseURL: `${gw.base}/v1`, fetch: gw.fetch, maxRetries: 0 });

@@ -316,7 +316,7 @@ async function assertMessagesUpstream(toolName) {
   const sent = await mockRequests("/copilot/v1/messages");
   assert.equal(sent.length, 2, `two turns reach Copilot's /v1/messages: ${sent.map((s) => s.status).join(", ")}`);
   const [first, second] = sent;
-  assert.equal(first.model, "claude-sonnet-4.5");
+  assert.equal(first.model, "claude-sonnet-5");
   assert.equal(first.body.stream, true);
   assert.ok(first.body.tools.some((t) => t.name === toolName), `${toolName} is offered`);
   assert.equal(first.reply.tool_call?.name, toolName);
@@ -363,7 +363,7 @@ async function inWorkspace(label, fn) {
 describe("agents on their native API", () => {
   test("Claude Code on a Claude model: Write through /v1/messages", TEST_TIMEOUT, () =>
     inWorkspace("claude", async (ws) => {
-      const run = await runClaude("claude-sonnet-4-5", ws);
+      const run = await runClaude("claude-sonnet-5", ws);
       assertTaskDone(run, ws);
       assert.match(run.stdout, /^Tool result: File created successfully at: /m);
       assertClaudeTraffic();
@@ -441,9 +441,9 @@ describe("agents on a model served only by the other API (translated)", () => {
       assert.deepEqual(await mockRequests("/copilot/v1/messages"), []);
     }));
 
-  test("Codex on claude-sonnet-4.5: /v1/responses translated to Copilot's /v1/messages", TEST_TIMEOUT, () =>
+  test("Codex on claude-sonnet-5: /v1/responses translated to Copilot's /v1/messages", TEST_TIMEOUT, () =>
     inWorkspace("codex-tr", async (ws) => {
-      const run = await runCodex("claude-sonnet-4.5", ws);
+      const run = await runCodex("claude-sonnet-5", ws);
       assertTaskDone(run, ws);
       assertCodexTraffic();
       await assertMessagesUpstream("exec_command");
@@ -462,7 +462,7 @@ describe("agents searching the web through the gateway", () => {
   test("Claude Code's WebSearch: its search request runs on the gateway's provider", TEST_TIMEOUT, () =>
     inWorkspace("claude-search", async (ws) => {
       assert.equal((await useTavily()).status, 200);
-      const run = await runClaude("claude-sonnet-4-5", ws, { prompt: "MOCK_SEARCH cloudflare workers limits" });
+      const run = await runClaude("claude-sonnet-5", ws, { prompt: "MOCK_SEARCH cloudflare workers limits" });
       const why = describeRun(run);
       assert.equal(run.code, 0, `the agent failed\n${why}`);
       assert.deepEqual(await tavilyQueries(), ["cloudflare workers limits"], `the provider got Claude Code's query\n${why}`);

@@ -17,7 +17,7 @@ const MESSAGES_ONLY = "claude-messages-only";
 before(async () => {
   gw = await startGateway();
   // Before the gateway first reads the catalog.
-  const claude = gw.mock.state.catalog.data.find((m) => m.id === "claude-sonnet-4.5");
+  const claude = gw.mock.state.catalog.data.find((m) => m.id === "claude-sonnet-5");
   const only = { ...structuredClone(claude), id: MESSAGES_ONLY, name: "Claude (Messages only)", supported_endpoints: ["/v1/messages"] };
   await fetch(`${gw.mock.origin}/__mock/catalog`, { method: "POST", body: JSON.stringify({ data: [...gw.mock.state.catalog.data, only] }) });
   await gw.connectAccount();
@@ -31,9 +31,9 @@ const UPSTREAM = { messages: "/copilot/v1/messages", chat: "/copilot/chat/comple
 const PATHS = [
   { client: "messages", model: "gpt-5.1-codex", target: "responses" },
   { client: "messages", model: "gemini-2.5-pro", target: "chat" },
-  { client: "responses", model: "claude-sonnet-4.5", target: "messages" },
+  { client: "responses", model: "claude-sonnet-5", target: "messages" },
   { client: "responses", model: "gpt-4.1", target: "chat" },
-  { client: "chat", model: "claude-sonnet-4.5", target: "messages" },
+  { client: "chat", model: "claude-sonnet-5", target: "messages" },
   { client: "chat", model: "gpt-5.1-codex", target: "responses" },
 ];
 const label = (p) => `${p.client} → ${p.target} (${p.model})`;
@@ -177,7 +177,7 @@ test("JSON output: json_object and non-strict json_schema carried where the targ
   assert.deepEqual(sent.output_config, { format: { type: "json_schema", schema } });
   // json_object: Messages has no JSON mode, so a Claude model that Copilot also serves on
   // /chat/completions is sent there natively; one served only on /v1/messages refuses it.
-  const cToChatNative = { client: "chat", model: "claude-sonnet-4.5", target: "chat" };
+  const cToChatNative = { client: "chat", model: "claude-sonnet-5", target: "chat" };
   sent = await carried(cToChatNative, body(cToChatNative, "answer in JSON", { response_format: { type: "json_object" } }));
   assert.deepEqual(sent.response_format, { type: "json_object" });
   const cToMessagesOnly = { ...cToMessages, model: MESSAGES_ONLY };
@@ -191,7 +191,7 @@ test("JSON output: json_object and non-strict json_schema carried where the targ
   const flat = { type: "json_schema", name: "answer", schema, strict: false };
   sent = await carried(rToMessages, body(rToMessages, "answer in JSON", { text: { format: flat } }));
   assert.deepEqual(sent.output_config, { format: { type: "json_schema", schema } });
-  const rToChatInstead = { client: "responses", model: "claude-sonnet-4.5", target: "chat" };
+  const rToChatInstead = { client: "responses", model: "claude-sonnet-5", target: "chat" };
   sent = await carried(rToChatInstead, body(rToChatInstead, "answer in JSON", { text: { format: { type: "json_object" } } }));
   assert.deepEqual(sent.response_format, { type: "json_object" });
   const rToMessagesOnly = { ...rToMessages, model: MESSAGES_ONLY };

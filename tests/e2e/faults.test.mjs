@@ -17,7 +17,7 @@ const post = (path, body, headers = {}) =>
     body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
   });
 const sseFrames = (text) => text.split("\n\n").filter((f) => f.trim());
-const messageStart = 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_f","type":"message","role":"assistant","model":"claude-sonnet-4.5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":40,"output_tokens":1}}}\n\n';
+const messageStart = 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_f","type":"message","role":"assistant","model":"claude-sonnet-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":40,"output_tokens":1}}}\n\n';
 const textStart = 'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n';
 const delta = (t) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"${t}"}}\n\n`;
 
@@ -33,7 +33,7 @@ after(() => gw?.finish());
 test("upstream 503 and 529 pass through with status and retry-after, in each format", async () => {
   await script({ path: "/copilot/v1/messages", status: 529, headers: { "retry-after": "12" }, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } });
   await assert.rejects(
-    anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+    anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
     (e) => e.status === 529 && e.headers.get("retry-after") === "12" && e.error.error.type === "overloaded_error",
   );
   await script({ path: "/copilot/responses", status: 503, headers: { "retry-after": "5" }, body: "Service Unavailable" });
@@ -50,13 +50,13 @@ test("connection reset by Copilot: 502 in the caller's format, stream or not", a
     (e) => e.status === 502 && /could not reach/.test(e.error.message),
   );
   await script({ path: "/copilot/v1/messages", destroy: true });
-  const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+  const r = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
   assert.equal(r.status, 502);
   const body = await r.json();
   assert.equal(body.type, "error");
   // A reset in the middle of a stream: one error event.
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("half")], destroy: true });
-  const s = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+  const s = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
   const frames = sseFrames(await s.text());
   assert.equal(frames.filter((f) => f.startsWith("event: error")).length, 1);
   assert.ok(frames.at(-1).startsWith("event: error"));
@@ -64,7 +64,7 @@ test("connection reset by Copilot: 502 in the caller's format, stream or not", a
 
 test("no first byte for too long: keep-alives, then one timeout error (stream) or a 504", async () => {
   await script({ path: "/copilot/v1/messages", status: 200, headers_delay_ms: 4000, headers: { "content-type": "text/event-stream" }, sse: [messageStart] });
-  const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "slow" }] });
+  const r = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "slow" }] });
   assert.equal(r.status, 200);
   const frames = sseFrames(await r.text());
   assert.ok(frames.filter((f) => f.startsWith("event: ping")).length >= 2, frames.join("|"));
@@ -86,7 +86,7 @@ test("keep-alives while Copilot is silent mid-stream, none while it keeps sendin
   ];
   const run = async (frames, delay_ms) => {
     await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: frames, delay_ms });
-    const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+    const r = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
     return sseFrames(await r.text());
   };
   // Pauses of 0.8 s (keep-alive 0.3 s: a ping after 0.3–0.45 s of silence): a ping in each pause.
@@ -106,7 +106,7 @@ test("a stream Copilot stops feeding ends after the idle timeout: one error even
   await mock("/requests", { method: "DELETE" });
   await script(stalled);
   const t0 = Date.now();
-  const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+  const r = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
   const frames = sseFrames(await r.text());
   const took = Date.now() - t0;
   assert.ok(frames[0].startsWith("event: message_start"), frames.join("|"));
@@ -125,7 +125,7 @@ test("a stream Copilot stops feeding ends after the idle timeout: one error even
 
   // Translated (Chat client, Claude model): the error in Chat's shape.
   await script(stalled);
-  const stream = await openai.chat.completions.create({ model: "claude-sonnet-4.5", stream: true, messages: [{ role: "user", content: "x" }] });
+  const stream = await openai.chat.completions.create({ model: "claude-sonnet-5", stream: true, messages: [{ role: "user", content: "x" }] });
   await assert.rejects(async () => { for await (const _ of stream); }, /Copilot sent nothing for 2 s/);
 });
 
@@ -142,7 +142,7 @@ test("a non-stream answer whose body stalls after its headers ends after the idl
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("never")], delay_ms: 3000 });
   t0 = Date.now();
   await assert.rejects(
-    openai.chat.completions.create({ model: "claude-sonnet-4.5", messages: [{ role: "user", content: "x" }] }),
+    openai.chat.completions.create({ model: "claude-sonnet-5", messages: [{ role: "user", content: "x" }] }),
     (e) => e.status >= 500 && /Copilot sent nothing for 2 s/.test(e.error.message),
   );
   assert.ok(Date.now() - t0 < 2900, `ended after ${Date.now() - t0} ms`);
@@ -158,7 +158,7 @@ test("an answer that arrives in one burst reaches the client whole, native and t
   // Every frame in one write: the gateway reads it in a few large chunks, events cut anywhere.
   const burst = [[messageStart, textStart, ...words.map(delta), ...end].join("")];
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: burst });
-  const r = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 500, stream: true, messages: [{ role: "user", content: "x" }] });
+  const r = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 500, stream: true, messages: [{ role: "user", content: "x" }] });
   const frames = sseFrames(await r.text());
   const text = frames
     .filter((f) => f.startsWith("event: content_block_delta"))
@@ -168,7 +168,7 @@ test("an answer that arrives in one burst reaches the client whole, native and t
   assert.ok(frames.at(-1).startsWith("event: message_stop"), frames.at(-1));
 
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: burst });
-  const stream = await openai.chat.completions.create({ model: "claude-sonnet-4.5", stream: true, messages: [{ role: "user", content: "x" }] });
+  const stream = await openai.chat.completions.create({ model: "claude-sonnet-5", stream: true, messages: [{ role: "user", content: "x" }] });
   let chat = "";
   let finish = null;
   for await (const chunk of stream) {
@@ -185,7 +185,7 @@ test("malformed or erroring upstream streams end with exactly one error; usage o
   const r = await gw.fetch(`${gw.base}/v1/messages`, {
     method: "POST",
     headers: { "x-api-key": fresh.key, "content-type": "application/json" },
-    body: JSON.stringify({ model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+    body: JSON.stringify({ model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
   });
   const frames = sseFrames(await r.text());
   assert.equal(frames.filter((f) => f.startsWith("event: error")).length, 1);
@@ -195,7 +195,7 @@ test("malformed or erroring upstream streams end with exactly one error; usage o
   // An upstream error event in a translated stream (Chat client, Claude model).
   await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: [messageStart, textStart, delta("part"), 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"upstream overloaded"}}\n\n'] });
   const chat = new OpenAI({ apiKey: fresh.key, baseURL: `${gw.base}/v1`, fetch: gw.fetch, maxRetries: 0 });
-  const stream = await chat.chat.completions.create({ model: "claude-sonnet-4.5", stream: true, messages: [{ role: "user", content: "x" }] });
+  const stream = await chat.chat.completions.create({ model: "claude-sonnet-5", stream: true, messages: [{ role: "user", content: "x" }] });
   await assert.rejects(async () => { for await (const _ of stream); }, /upstream overloaded/);
 
   const hour = (d) => new Date(Date.now() + d).toISOString().slice(0, 13);
@@ -219,7 +219,7 @@ test("a client that goes away mid-stream cancels the upstream request", async ()
     method: "POST",
     signal: ac.signal,
     headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+    body: JSON.stringify({ model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
   });
   const reader = r.body.getReader();
   await reader.read();
@@ -246,7 +246,7 @@ test("a revoked GitHub token: a clear error telling the admin to reconnect, and 
     await fetch(`${other.mock.origin}/__mock/copilot/expire`, { method: "POST" });
     const client = new Anthropic({ apiKey: k.key, baseURL: other.base, fetch: other.fetch, maxRetries: 0 });
     await assert.rejects(
-      client.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+      client.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
       (e) => {
         assert.equal(e.status, 401);
         assert.match(e.error.error.message, /octocat.*reconnect/);
@@ -264,7 +264,7 @@ test("a revoked GitHub token: a clear error telling the admin to reconnect, and 
     await other.connectAccount();
     const fixed = (await other.admin("GET", "/api/github/accounts")).body.find((a) => a.id === 1001);
     assert.equal(fixed.problem, null);
-    const ok = await client.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "back" }] });
+    const ok = await client.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "back" }] });
     assert.equal(ok.content[0].text, "Echo: back");
     await other.assertNoSecretsLeaked();
   } finally {
@@ -277,7 +277,7 @@ test("hostile input gets a 4xx in the caller's format, and the gateway keeps ser
     ["/v1/messages", new Uint8Array([0x7b, 0x22, 0x6d, 0xff, 0xfe, 0x22, 0x7d]), {}, 400, /not valid UTF-8/],
     ["/v1/chat/completions", "[".repeat(5000) + "]".repeat(5000), {}, 400, /not valid JSON|recursion/],
     ["/v1/responses", JSON.stringify({ model: "gpt-5.1-codex", input: "x" }), { "content-type": "application/xml" }, 415, /application\/xml/],
-    ["/v1/messages", JSON.stringify({ model: "claude-sonnet-4.5", max_tokens: 5, messages: "nope" }), {}, 400, /messages/],
+    ["/v1/messages", JSON.stringify({ model: "claude-sonnet-5", max_tokens: 5, messages: "nope" }), {}, 400, /messages/],
     ["/v1/chat/completions", JSON.stringify({ model: ["x"], messages: [] }), {}, 400, /model/],
     ["/v1/responses", "", {}, 400, /JSON/],
   ];

@@ -24,9 +24,9 @@ after(() => gw?.finish());
 test("models: both SDKs list Copilot's catalog with limits and capabilities", async () => {
   const page = await openai.models.list();
   const ids = page.data.map((m) => m.id);
-  assert.ok(ids.includes("claude-sonnet-4.5") && ids.includes("gpt-5.1-codex"));
+  assert.ok(ids.includes("claude-sonnet-5") && ids.includes("gpt-5.1-codex"));
   assert.equal(new Set(ids).size, ids.length, "duplicated upstream ids are merged");
-  const sonnet = page.data.find((m) => m.id === "claude-sonnet-4.5");
+  const sonnet = page.data.find((m) => m.id === "claude-sonnet-5");
   assert.equal(sonnet.object, "model");
   assert.ok(sonnet.max_output_tokens > 0 && sonnet.max_prompt_tokens > 0 && sonnet.context_window > 0);
   assert.equal(sonnet.capabilities.vision, true);
@@ -34,7 +34,7 @@ test("models: both SDKs list Copilot's catalog with limits and capabilities", as
   assert.deepEqual(sonnet.supported_endpoints, ["/v1/messages", "/chat/completions"]);
 
   const ant = await anthropic.models.list();
-  assert.ok(ant.data.some((m) => m.id === "claude-sonnet-4.5" && m.type === "model" && m.display_name));
+  assert.ok(ant.data.some((m) => m.id === "claude-sonnet-5" && m.type === "model" && m.display_name));
 });
 
 test("embeddings: the openai SDK's default base64 answer decodes", async () => {
@@ -76,7 +76,7 @@ test("chat completions, non-stream and stream, on a chat model", async () => {
 
 test("messages, non-stream and stream, with Claude Code's dashed model id", async () => {
   const r = await anthropic.messages.create({
-    model: "claude-sonnet-4-5-20250929",
+    model: "claude-opus-4-8-20260801",
     max_tokens: 200,
     messages: [{ role: "user", content: "hi from the anthropic sdk" }],
   });
@@ -84,11 +84,11 @@ test("messages, non-stream and stream, with Claude Code's dashed model id", asyn
   assert.equal(r.content[0].text, "Echo: hi from the anthropic sdk");
   assert.equal(r.stop_reason, "end_turn");
   const sent = (await upstreamRequests("/copilot/v1/messages")).at(-1);
-  assert.equal(sent.body.model, "claude-sonnet-4.5", "the dashed alias reaches Copilot as its dotted id");
+  assert.equal(sent.body.model, "claude-opus-4.8", "the dashed alias reaches Copilot as its dotted id");
 
   // The mock ends Anthropic streams with a stray `data: [DONE]`, as Copilot does.
   const stream = anthropic.messages.stream({
-    model: "claude-sonnet-4.5",
+    model: "claude-sonnet-5",
     max_tokens: 200,
     messages: [{ role: "user", content: "stream this" }],
   });
@@ -107,10 +107,10 @@ test("count_tokens: Copilot counts for Claude, a local estimate for the rest", a
     messages: [{ role: "user", content: "count these words please" }],
     tools: [{ name: "Read", description: "read a file", input_schema: { type: "object", properties: { path: { type: "string" } } }, eager_input_streaming: true }],
   };
-  const claude = await anthropic.messages.countTokens({ model: "claude-sonnet-4-5-20250929", ...params });
+  const claude = await anthropic.messages.countTokens({ model: "claude-opus-4-8-20260801", ...params });
   assert.ok(claude.input_tokens > 0);
   const [sent] = await upstreamRequests("/copilot/v1/messages/count_tokens");
-  assert.equal(sent.body.model, "claude-sonnet-4.5");
+  assert.equal(sent.body.model, "claude-opus-4.8");
   assert.ok(!JSON.stringify(sent.body).includes("billing-header"));
   assert.ok(!("eager_input_streaming" in sent.body.tools[0]));
   assert.equal(sent.body.max_tokens, undefined);
@@ -122,7 +122,7 @@ test("count_tokens: Copilot counts for Claude, a local estimate for the rest", a
 
   // When Copilot refuses, the estimate answers instead of an error.
   await mock("/script", { method: "POST", body: JSON.stringify({ path: "/copilot/v1/messages/count_tokens", status: 500, body: "no" }) });
-  const fallback = await anthropic.messages.countTokens({ model: "claude-sonnet-4.5", ...params });
+  const fallback = await anthropic.messages.countTokens({ model: "claude-sonnet-5", ...params });
   assert.equal(fallback.input_tokens, gpt.input_tokens);
 });
 
@@ -130,7 +130,7 @@ test("raw messages stream: no [DONE], ends with message_stop", async () => {
   const res = await gw.fetch(`${gw.base}/v1/messages`, {
     method: "POST",
     headers: { "x-api-key": key.key, "content-type": "application/json", "anthropic-version": "2023-06-01" },
-    body: JSON.stringify({ model: "claude-sonnet-4.5", max_tokens: 50, stream: true, messages: [{ role: "user", content: "raw" }] }),
+    body: JSON.stringify({ model: "claude-sonnet-5", max_tokens: 50, stream: true, messages: [{ role: "user", content: "raw" }] }),
   });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type"), /^text\/event-stream/);
@@ -199,11 +199,11 @@ test("a model that serves none of the generation APIs gets a 400 naming it", asy
 
 test("unknown models get a 404 naming the model and close matches", async () => {
   await assert.rejects(
-    anthropic.messages.create({ model: "claude-sonet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
+    anthropic.messages.create({ model: "claude-sonet-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
     (e) => {
       assert.equal(e.status, 404);
       assert.equal(e.error.error.type, "not_found_error");
-      assert.match(e.error.error.message, /'claude-sonet-4-5'.*claude-sonnet-4\.5/);
+      assert.match(e.error.error.message, /'claude-sonet-5'.*claude-sonnet-5/);
       return true;
     },
   );
@@ -234,7 +234,7 @@ test("upstream headers are built from scratch: initiator, vision, betas", async 
   await mock("/requests", { method: "DELETE" });
   await anthropic.messages.create(
     {
-      model: "claude-sonnet-4.5",
+      model: "claude-sonnet-5",
       max_tokens: 100,
       messages: [
         { role: "user", content: "use a tool please" },
@@ -300,7 +300,7 @@ test("upstream errors pass through with status and retry-after", async () => {
     body: JSON.stringify({ path: "/copilot/v1/messages", status: 500, body: "upstream exploded" }),
   });
   await assert.rejects(
-    anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
+    anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }),
     (e) => e.status === 500 && e.error.type === "error" && e.error.error.message === "upstream exploded",
   );
 });
@@ -313,12 +313,12 @@ test("a stream cut off upstream ends with one error event, never a fake success"
       status: 200,
       headers: { "content-type": "text/event-stream" },
       sse: [
-        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4.5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":0}}}\n\n',
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":0}}}\n\n',
         'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
         'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"partial"}}\n\n',
       ],
     }),
   });
-  const stream = anthropic.messages.stream({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+  const stream = anthropic.messages.stream({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
   await assert.rejects(stream.finalMessage(), /ended before it was complete/);
 });

@@ -33,12 +33,13 @@ after(() => gw?.finish());
 test("Claude Code's recorded request: what Copilot receives is fixed, the answer streams", async () => {
   await mock("/requests", { method: "DELETE" });
   const f = fixture("claude-code.messages.request.json");
-  const res = await post("/v1/messages?beta=true", f.body, { "anthropic-beta": f.headers["anthropic-beta"], "anthropic-version": "2023-06-01" });
+  // Recorded on a model Copilot has since retired: the dated id of a current one instead.
+  const res = await post("/v1/messages?beta=true", { ...f.body, model: "claude-opus-4-8-20260801" }, { "anthropic-beta": f.headers["anthropic-beta"], "anthropic-version": "2023-06-01" });
   assert.equal(res.status, 200, await res.clone().text());
   const text = await res.text();
   assert.match(text, /event: message_stop/);
   const [sent] = await upstream("/copilot/v1/messages");
-  assert.equal(sent.body.model, "claude-sonnet-4.5", "Claude Code's dashed id resolved");
+  assert.equal(sent.body.model, "claude-opus-4.8", "Claude Code's dashed id resolved");
   assert.ok(!JSON.stringify(sent.body.system).includes("x-anthropic-billing-header"), "billing line stripped");
   assert.equal(sent.headers["anthropic-beta"], "interleaved-thinking-2025-05-14,context-management-2025-06-27");
   assert.ok(sent.body.max_tokens <= 32000);
@@ -68,7 +69,7 @@ test("no first byte from Copilot: keep-alives, then the answer", async () => {
     status: 200,
     headers_delay_ms: 1500,
     sse: [
-      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_slow","type":"message","role":"assistant","model":"claude-sonnet-4.5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}\n\n',
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_slow","type":"message","role":"assistant","model":"claude-sonnet-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":0}}}\n\n',
       'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
       'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"finally"}}\n\n',
       'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
@@ -77,7 +78,7 @@ test("no first byte from Copilot: keep-alives, then the answer", async () => {
     ],
   });
   const t0 = Date.now();
-  const res = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "slow" }] });
+  const res = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "slow" }] });
   const reader = res.body.getReader();
   const first = await reader.read();
   const firstByteMs = Date.now() - t0;
@@ -107,7 +108,7 @@ test("no first byte from Copilot: keep-alives, then the answer", async () => {
 
 test("an upstream error after the stream was committed becomes one error event", async () => {
   await script({ path: "/copilot/v1/messages", status: 503, delay_ms: 1200, body: { type: "error", error: { type: "overloaded_error", message: "try later" } } });
-  const res = await post("/v1/messages", { model: "claude-sonnet-4.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "slow error" }] });
+  const res = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "slow error" }] });
   assert.equal(res.status, 200);
   const text = await res.text();
   assert.match(text, /event: ping/);
@@ -144,7 +145,7 @@ test("a context-window overflow becomes the 'prompt is too long' error Claude Co
   await script({ path: "/copilot/v1/messages", status: 400, body: { error: { message: "prompt token count of 250000 exceeds the limit of 128000", code: "model_max_prompt_tokens_exceeded" } } });
   // That message is not one of the overflow shapes: passed on as it is.
   await assert.rejects(
-    anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, messages: [{ role: "user", content: "big" }] }),
+    anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user", content: "big" }] }),
     (e) => e.status === 400 && /exceeds the limit/.test(e.error.error.message),
   );
   await script({ path: "/copilot/responses", status: 400, body: { error: { message: "Your input exceeds the context window of this model.", code: "context_length_exceeded" } } });

@@ -19,14 +19,14 @@ const useTavily = () => gw.admin("PUT", "/api/search-config", { provider: "tavil
 const WEB_SEARCH = { type: "web_search_20250305", name: "web_search", max_uses: 5 };
 // The three upstream paths of a Messages client.
 const MESSAGES_PATHS = [
-  ["claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["claude-sonnet-5", "/copilot/v1/messages"],
   ["gpt-5.1-codex", "/copilot/responses"],
   ["gemini-2.5-pro", "/copilot/chat/completions"],
 ];
 // The three upstream paths of a Responses client.
 const RESPONSES_PATHS = [
   ["gpt-5.1-codex", "/copilot/responses"],
-  ["claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["claude-sonnet-5", "/copilot/v1/messages"],
   ["gpt-4.1", "/copilot/chat/completions"],
 ];
 
@@ -96,7 +96,7 @@ test("Messages: a search turn, then the answer, on every upstream path, stream a
 
 test("Messages: the model cites a result (native Claude): web_search_result_location", async () => {
   await useTavily();
-  const { plain, streamed } = await bothWays(ask("claude-sonnet-4.5", "MOCK_SEARCH cloudflare workers"));
+  const { plain, streamed } = await bothWays(ask("claude-sonnet-5", "MOCK_SEARCH cloudflare workers"));
   for (const m of [plain, streamed]) {
     const answer = m.content.at(-1);
     assert.equal(answer.citations?.length, 1, JSON.stringify(answer));
@@ -119,7 +119,7 @@ test("Messages: max_uses stops the searches, domain filters and location reach t
   await useTavily();
   await clearLog();
   const m = await anthropic.messages.create({
-    model: "claude-sonnet-4.5",
+    model: "claude-sonnet-5",
     max_tokens: 1024,
     tools: [{ type: "web_search_20260209", name: "web_search", max_uses: 2, allowed_domains: ["docs.example.org"], user_location: { type: "approximate", country: "DE" } }],
     messages: [{ role: "user", content: "MOCK_SEARCH_REPEAT 3 gateways" }],
@@ -142,7 +142,7 @@ test("Messages: max_uses stops the searches, domain filters and location reach t
 test("Messages: a provider error is the result's error code, and the answer goes on", async () => {
   await useTavily();
   await mock("/script", { method: "POST", body: JSON.stringify({ path: "/search/tavily/search", status: 429, body: { detail: { error: "rate limited" } } }) });
-  const m = await anthropic.messages.create(ask("claude-sonnet-4.5", "MOCK_SEARCH busy"));
+  const m = await anthropic.messages.create(ask("claude-sonnet-5", "MOCK_SEARCH busy"));
   const result = m.content.find((b) => b.type === "web_search_tool_result");
   assert.deepEqual(result.content, { type: "web_search_tool_result_error", error_code: "too_many_requests" });
   assert.match(m.content.at(-1).text, /^Tool result: Web search failed \(too_many_requests\)/);
@@ -152,7 +152,7 @@ test("Messages: a provider error is the result's error code, and the answer goes
 test("Messages: a follow-up request carrying earlier search blocks reaches the model as calls and results", async () => {
   await useTavily();
   const params = {
-    model: "claude-sonnet-4.5",
+    model: "claude-sonnet-5",
     max_tokens: 1024,
     tools: [WEB_SEARCH, { name: "lookup", description: "Look something up", input_schema: { type: "object", properties: { q: { type: "string" } }, required: ["q"] } }],
     messages: [{ role: "user", content: "MOCK_SEARCH typescript" }],
@@ -185,7 +185,7 @@ test("Messages: invalid web search tools get Anthropic's 400", async () => {
     [{ type: "web_search_20250305", name: "web_search", max_uses: 0 }, /max_uses/],
   ]) {
     await assert.rejects(
-      anthropic.messages.create({ model: "claude-sonnet-4.5", max_tokens: 10, tools: [tool], messages: [{ role: "user", content: "x" }] }),
+      anthropic.messages.create({ model: "claude-sonnet-5", max_tokens: 10, tools: [tool], messages: [{ role: "user", content: "x" }] }),
       (e) => e.status === 400 && e.error.type === "error" && e.error.error.type === "invalid_request_error" && message.test(e.error.error.message),
     );
   }
@@ -241,7 +241,7 @@ test("Responses: web_search_call items, their events in order, and url_citation,
 test("without a provider, a search says an admin must configure one; the rest of the request works", async () => {
   assert.equal((await gw.admin("PUT", "/api/search-config", { provider: null })).status, 200);
   await clearLog();
-  const m = await anthropic.messages.create(ask("claude-sonnet-4.5", "MOCK_SEARCH anything"));
+  const m = await anthropic.messages.create(ask("claude-sonnet-5", "MOCK_SEARCH anything"));
   const result = m.content.find((b) => b.type === "web_search_tool_result");
   assert.deepEqual(result.content, { type: "web_search_tool_result_error", error_code: "unavailable" });
   assert.match(m.content.at(-1).text, /an admin must choose a search provider/);
@@ -261,7 +261,7 @@ test("every upstream call counts in usage, and each search once in search usage"
   const k = await gw.createKey("search-usage");
   const client = new Anthropic({ apiKey: k.key, baseURL: gw.base, fetch: gw.fetch, maxRetries: 0 });
   await clearLog();
-  await client.messages.create(ask("claude-sonnet-4.5", "MOCK_SEARCH_REPEAT 2 usage"));
+  await client.messages.create(ask("claude-sonnet-5", "MOCK_SEARCH_REPEAT 2 usage"));
   const calls = await mock(`/requests?path=${encodeURIComponent("/copilot/v1/messages")}`);
   assert.equal(calls.length, 3);
   const want = calls.reduce((n, c) => n + c.reply.usage.output_tokens, 0);

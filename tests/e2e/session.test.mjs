@@ -91,7 +91,7 @@ test("models for the app: each API's route per model", async () => {
   const { cookie } = await login(gw.adminKey);
   const { data } = await (await withCookie(cookie, "/api/models")).json();
   const by = Object.fromEntries(data.map((m) => [m.id, m.routes]));
-  assert.deepEqual(by["claude-sonnet-4.5"], { messages: "native", responses: "via /v1/messages", chat_completions: "via /v1/messages" });
+  assert.deepEqual(by["claude-sonnet-5"], { messages: "native", responses: "via /v1/messages", chat_completions: "via /v1/messages" });
   assert.deepEqual(by["gpt-5.1-codex"], { messages: "via /responses", responses: "native", chat_completions: "via /responses" });
   assert.deepEqual(by["gemini-2.5-pro"], { messages: "via /chat/completions", responses: "via /chat/completions", chat_completions: "native" });
   assert.deepEqual(by["text-embedding-3-small"], { messages: null, responses: null, chat_completions: null });
@@ -102,7 +102,7 @@ test("the playground streams a chat for the admin session and is metered under i
   const r = await withCookie(cookie, "/api/playground", {
     method: "POST",
     headers: { "content-type": "application/json", origin: gw.base },
-    body: JSON.stringify({ model: "claude-sonnet-4.5", stream: true, messages: [{ role: "user", content: "play" }] }),
+    body: JSON.stringify({ model: "claude-sonnet-5", stream: true, messages: [{ role: "user", content: "play" }] }),
   });
   assert.equal(r.status, 200);
   assert.match(r.headers.get("content-type"), /text\/event-stream/);

@@ -136,7 +136,7 @@ test("Messages via /responses: Claude Code's thinking request gets reasoning bac
 // ---------- OpenAI Responses clients (Codex) ----------
 
 for (const [label, model, upstreamPath] of [
-  ["via /v1/messages", "claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["via /v1/messages", "claude-sonnet-5", "/copilot/v1/messages"],
   ["via /chat/completions", "gpt-4.1", "/copilot/chat/completions"],
 ]) {
   describe(`Responses ${label} (${model})`, () => {
@@ -182,7 +182,7 @@ for (const [label, model, upstreamPath] of [
 test("Responses via /v1/messages: Codex's custom apply_patch tool round-trips as a custom tool", async () => {
   const applyPatch = { type: "custom", name: "apply_patch", description: "Edit files with a patch.", format: { type: "grammar", syntax: "lark", definition: "start: /.+/s" } };
   const r = await openai.responses.create({
-    model: "claude-sonnet-4.5", tools: [applyPatch], tool_choice: { type: "custom", name: "apply_patch" }, input: "patch it",
+    model: "claude-sonnet-5", tools: [applyPatch], tool_choice: { type: "custom", name: "apply_patch" }, input: "patch it",
   });
   const call = r.output.find((i) => i.type === "custom_tool_call");
   assert.ok(call, JSON.stringify(r.output));
@@ -196,7 +196,7 @@ test("Responses via /v1/messages: Codex's custom apply_patch tool round-trips as
 // ---------- OpenAI Chat Completions clients ----------
 
 for (const [label, model, upstreamPath] of [
-  ["via /v1/messages", "claude-sonnet-4.5", "/copilot/v1/messages"],
+  ["via /v1/messages", "claude-sonnet-5", "/copilot/v1/messages"],
   ["via /responses", "gpt-5.1-codex", "/copilot/responses"],
 ]) {
   describe(`Chat ${label} (${model})`, () => {
@@ -270,7 +270,7 @@ test("a translated stream cut off upstream ends with one error, not a fake finis
     body: JSON.stringify({ path: "/copilot/v1/messages", status: 529, headers: { "content-type": "application/json" }, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }),
   });
   await assert.rejects(
-    openai.chat.completions.create({ model: "claude-sonnet-4.5", messages: [{ role: "user", content: "hi" }] }),
+    openai.chat.completions.create({ model: "claude-sonnet-5", messages: [{ role: "user", content: "hi" }] }),
     (e) => e.status === 529 && e.error.message === "Overloaded",
   );
 });

@@ -12,12 +12,12 @@ const CONCURRENCY = Number(process.env.LOAD_CONCURRENCY ?? 32);
 
 // [client API, model]: native and translated paths for each client API.
 const MIX = [
-  ["messages", "claude-sonnet-4.5"],
+  ["messages", "claude-sonnet-5"],
   ["messages", "gpt-5.1-codex"],
   ["responses", "gpt-5.1-codex"],
-  ["responses", "claude-sonnet-4.5"],
+  ["responses", "claude-sonnet-5"],
   ["chat", "gpt-4.1"],
-  ["chat", "claude-sonnet-4.5"],
+  ["chat", "claude-sonnet-5"],
 ];
 
 function request(gw, key, [api, model], stream, i) {

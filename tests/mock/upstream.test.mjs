@@ -286,12 +286,12 @@ describe('copilot gate', () => {
     assert.equal(headers.get('x-request-id'), 'req-123');
     assert.equal(json.object, 'list');
     const ids = json.data.map((m) => m.id);
-    for (const id of ['claude-sonnet-4.5', 'claude-opus-4.5', 'claude-haiku-4.5', 'claude-sonnet-4', 'gpt-5.1-codex', 'gpt-5-codex', 'gpt-5-mini', 'gpt-5.1', 'gpt-4.1', 'gpt-4o', 'gemini-2.5-pro', 'gpt-3.5-turbo', 'text-embedding-3-small']) {
+    for (const id of ['claude-sonnet-5', 'claude-opus-4.8', 'claude-haiku-4.5', 'claude-sonnet-4', 'gpt-5.1-codex', 'gpt-5-codex', 'gpt-5-mini', 'gpt-5.1', 'gpt-4.1', 'gpt-4o', 'gemini-2.5-pro', 'gpt-3.5-turbo', 'text-embedding-3-small']) {
       assert.ok(ids.includes(id), id);
     }
     assert.ok(ids.length > new Set(ids).size, 'one duplicated id');
     assert.equal(json.data.find((m) => m.id === 'gpt-3.5-turbo').supported_endpoints, undefined);
-    assert.deepEqual(json.data.find((m) => m.id === 'claude-sonnet-4.5').supported_endpoints, ['/v1/messages', '/chat/completions']);
+    assert.deepEqual(json.data.find((m) => m.id === 'claude-sonnet-5').supported_endpoints, ['/v1/messages', '/chat/completions']);
   });
 });
 
@@ -339,12 +339,12 @@ describe('chat completions', () => {
 
   test('claude: text and tool call come in two choices', async () => {
     const body = {
-      model: 'claude-sonnet-4.5',
+      model: 'claude-sonnet-5',
       messages: [{ role: 'user', content: 'please use a tool' }],
       tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }],
     };
     const { json } = await copilot('/chat/completions', body);
-    assert.equal(json.model, 'claude-sonnet-4.5');
+    assert.equal(json.model, 'claude-sonnet-5');
     assert.equal(json.choices.length, 2);
     assert.equal(json.choices[0].message.content, "I'll use the get_weather tool.");
     const call = json.choices[1].message.tool_calls[0];
@@ -394,7 +394,7 @@ describe('chat completions', () => {
       (await err({ ...hello, model: 'gpt-5-codex' }, 'unsupported_api_for_model')).message,
       'model gpt-5-codex is not accessible via the /chat/completions endpoint',
     );
-    await err({ ...hello, model: 'claude-sonnet-4-5' }, 'model_not_supported');
+    await err({ ...hello, model: 'claude-opus-4-8' }, 'model_not_supported');
     await err({ ...hello, service_tier: 'auto' });
     await err({ ...hello, model: 'gpt-5-mini', max_tokens: 10 }, 'unsupported_parameter');
     await err({ ...hello, messages: [] });
@@ -499,7 +499,7 @@ describe('responses', () => {
     await err({ tools: [{ type: 'custom', name: 'apply_patch' }] }, /custom/);
     await err({ max_output_tokens: 1 }, />= 16/);
     await err({ max_tokens: 100 }, /Unknown parameter/);
-    await err({ model: 'claude-sonnet-4.5' }, /not accessible via the \/responses endpoint/);
+    await err({ model: 'claude-sonnet-5' }, /not accessible via the \/responses endpoint/);
     await err({ model: 'gpt-3.5-turbo' }, /not accessible/);
     await err({ reasoning: { effort: 'none' } }, /Supported values/);
     await err({ input: [{ type: 'function_call_output', call_id: 'call_x', output: 'y' }] }, /No tool call found/);
@@ -536,7 +536,7 @@ describe('responses', () => {
 // ---------------------------------------------------------------- messages
 
 describe('messages', () => {
-  const base = { model: 'claude-sonnet-4.5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hello from the anthropic SDK' }] };
+  const base = { model: 'claude-sonnet-5', max_tokens: 1024, messages: [{ role: 'user', content: 'Hello from the anthropic SDK' }] };
 
   test('non-stream', async () => {
     const { status, json } = await copilot('/v1/messages', base);
@@ -647,8 +647,10 @@ describe('messages', () => {
   });
 
   test('recorded Claude Code requests are accepted with a filtered beta header', async (t) => {
-    const first = fixture('claude-code.messages.request.json');
-    const second = fixture('claude-code.messages.tool_result.request.json');
+    // Recorded on a model Copilot has since retired.
+    const current = (f) => ({ ...f, body: { ...f.body, model: 'claude-sonnet-5' } });
+    const first = current(fixture('claude-code.messages.request.json'));
+    const second = current(fixture('claude-code.messages.tool_result.request.json'));
     const headers = { 'anthropic-beta': 'interleaved-thinking-2025-05-14,context-management-2025-06-27' };
     const a = await copilot('/v1/messages', first.body, { headers });
     assert.equal(a.status, 200, a.text);
@@ -662,7 +664,7 @@ describe('messages', () => {
   });
 
   test('count_tokens', async () => {
-    const body = JSON.stringify({ model: 'claude-sonnet-4.5', messages: base.messages });
+    const body = JSON.stringify({ model: 'claude-sonnet-5', messages: base.messages });
     const { json } = await copilot('/v1/messages/count_tokens', body);
     assert.equal(json.input_tokens, Math.ceil(body.length / 4));
   });
@@ -736,7 +738,7 @@ describe('control endpoints', () => {
     const frames = ['event: message_start\ndata: {"type":"message_start"}\n\n', 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'];
     await control('POST', '/script', { path: '/copilot/v1/messages', sse: frames, delay_ms: 5, times: 2 });
     for (let i = 0; i < 2; i++) {
-      const r = await copilot('/v1/messages', { model: 'claude-sonnet-4.5', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
+      const r = await copilot('/v1/messages', { model: 'claude-sonnet-5', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
       assert.equal(r.text, frames.join(''));
     }
   });
@@ -760,7 +762,7 @@ describe('control endpoints', () => {
 
   test('config switches quirks off', async () => {
     await control('POST', '/config', { messages_stray_done: false, responses_id_mismatch: false, chat_prompt_filter_chunk: false });
-    const m = parseSse((await copilot('/v1/messages', { model: 'claude-sonnet-4.5', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] })).text);
+    const m = parseSse((await copilot('/v1/messages', { model: 'claude-sonnet-5', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] })).text);
     assert.equal(m.at(-1).event, 'message_stop');
     const r = parseSse((await copilot('/responses', { model: 'gpt-5-mini', stream: true, input: 'x' })).text);
     const added = r.find((f) => f.event === 'response.output_item.added').data.item.id;
