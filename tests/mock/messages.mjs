@@ -163,7 +163,13 @@ function checkBlock(b, i, j, ctx, counter, imgs) {
 }
 
 /** Roles, content blocks and Anthropic's tool_use → tool_result pairing rule. */
-function checkMessages(ctx, msgs, counter) {
+/** Claude deployments from 4.8 on take `system` turns inside `messages` (older ones refuse them). */
+function takesSystemTurns(model) {
+  const m = /^claude-[a-z]+-(\d+)(?:\.(\d+))?/.exec(model?.id ?? '');
+  return !!m && Number(m[1]) * 10 + Number(m[2] ?? 0) >= 48;
+}
+
+function checkMessages(ctx, msgs, counter, model) {
   if (msgs == null) throw bad('messages: Field required');
   if (!Array.isArray(msgs)) throw bad('messages: Input should be a valid list');
   if (msgs.length === 0) throw bad('messages: List should have at least 1 item after validation, not 0');
@@ -171,7 +177,8 @@ function checkMessages(ctx, msgs, counter) {
   let openToolUses = null;
   msgs.forEach((m, i) => {
     if (!isObject(m)) throw bad(`messages.${i}: Input should be a valid dictionary`);
-    if (m.role !== 'user' && m.role !== 'assistant') throw bad(`messages.${i}.role: Input should be 'user' or 'assistant'`);
+    const roles = takesSystemTurns(model) ? ['user', 'assistant', 'system'] : ['user', 'assistant'];
+    if (!roles.includes(m.role)) throw bad(`messages.${i}.role: Input should be ${roles.map((r) => `'${r}'`).join(' or ')}`);
     const finalAssistant = i === msgs.length - 1 && m.role === 'assistant';
     if (typeof m.content === 'string') {
       if (!m.content && !finalAssistant) {
@@ -371,7 +378,7 @@ export function messages(ctx) {
   const thinkingOn = checkParams(body, model);
   const counter = { n: 0 };
   checkSystem(body.system, counter);
-  const images = checkMessages(ctx, body.messages, counter);
+  const images = checkMessages(ctx, body.messages, counter, model);
   const tools = checkTools(body.tools, counter);
   if (counter.n > 4) throw bad(`A maximum of 4 blocks with cache_control may be provided. Found ${counter.n}.`);
   requireVision(ctx, model, images);

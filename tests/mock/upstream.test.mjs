@@ -634,7 +634,9 @@ describe('messages', () => {
     await err({ ...base, output_config: { verbosity: 'low' } }, /output_config\.verbosity: Extra inputs/);
     const structured = { ...base, output_config: { effort: 'low', format: { type: 'json_schema', schema: { type: 'object' } } } };
     assert.equal((await copilot('/v1/messages', structured)).status, 200);
-    await err({ ...base, messages: [{ role: 'system', content: 'x' }] });
+    // System turns inside messages: Claude 4.8 and later only.
+    await err({ ...base, model: 'claude-haiku-4.5', messages: [{ role: 'user', content: 'x' }, { role: 'system', content: 'x' }] }, /messages\.1\.role: Input should be 'user' or 'assistant'/);
+    assert.equal((await copilot('/v1/messages', { ...base, messages: [{ role: 'user', content: 'x' }, { role: 'system', content: 'be brief' }, { role: 'user', content: 'y' }] })).status, 200);
     await err({ ...base, thinking: { type: 'enabled', budget_tokens: 2048 } }, /max_tokens/);
     await err({ ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_x', content: 'x' }] }] }, /unexpected `tool_use_id`/);
     const image = { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }, { type: 'text', text: 'see' }] };
