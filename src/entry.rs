@@ -30,7 +30,17 @@ async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     let path = req.path();
     let format = format_for_path(&path);
     let route = match_route(req.method().as_ref(), &path);
-    let mut resp = match handle(route, req, &env, &ctx).await {
+    let ready = match (&route, db(&env)) {
+        (Route::NotFound | Route::MethodNotAllowed(_), _) => Ok(()),
+        // The Worker brings its schema: applied on an isolate's first request if missing.
+        (_, Ok(db)) => crate::store::schema::ensure(&db).await,
+        (_, Err(_)) => Ok(()),
+    };
+    let result = match ready {
+        Ok(()) => handle(route, req, &env, &ctx).await,
+        Err(e) => Err(e),
+    };
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(e) => http::error(format, &e),
     };

@@ -23,6 +23,7 @@ pub mod quirks;
 pub mod quota;
 pub mod relay;
 pub mod route;
+pub mod schema;
 pub mod search;
 pub mod search_config;
 pub mod secret;

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod keys;
 pub mod memory;
 pub mod portability;
+pub mod schema;
 pub mod search;
 pub mod sessions;
 pub mod usage;

@@ -31,7 +31,10 @@ function freePort() {
 }
 
 /**
- * @param {{ vars?: Record<string,string>, adminKey?: string|null, tokenKey?: string|null, copilotBaseOverride?: boolean }} opts
+ * @param {{ vars?: Record<string,string>, adminKey?: string|null, tokenKey?: string|null, copilotBaseOverride?: boolean,
+ *   schema?: "migrated" | "empty" | ((sql: (text: string) => any[]) => void) }} opts
+ *   schema: the local D1 the Worker starts on: migrated with wrangler (the default), empty
+ *   (the Worker brings its own schema), or prepared by a function given a SQL runner.
  */
 export async function startGateway(opts = {}) {
   const mock = await startMock();
@@ -45,6 +48,19 @@ export async function startGateway(opts = {}) {
     rmSync(state, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Runs SQL on a local D1 state directory (as `wrangler d1 execute` does) and returns the rows. */
+export function localSql(state, sql) {
+  // Text that starts like a flag (a migration's `-- comment`) goes through a file.
+  let source = ["--command", sql];
+  if (sql.trimStart().startsWith("-")) {
+    const file = path.join(state, `sql-${process.hrtime.bigint()}.sql`);
+    writeFileSync(file, sql);
+    source = ["--file", file];
+  }
+  const out = execFileSync(wrangler, ["d1", "execute", "DB", "--local", "--persist-to", state, "--json", ...source], { cwd: root, env, stdio: "pipe" });
+  return JSON.parse(out.toString()).flatMap((r) => r.results ?? []);
 }
 
 /** Applies the D1 migrations; once more if workerd's local D1 fails transiently under load. */
@@ -63,7 +79,9 @@ async function start(opts, mock, state) {
   if (!existsSync(path.join(root, "build/index.js"))) {
     execFileSync("sh", [".ci/build-worker"], { cwd: root, stdio: "inherit", env: { ...env, SKIP_WORKER_BUILD: "0" } });
   }
-  migrate(state);
+  const schema = opts.schema ?? "migrated";
+  if (schema === "migrated") migrate(state);
+  else if (typeof schema === "function") schema((sql) => localSql(state, sql));
   let adminKey = opts.adminKey === undefined ? ADMIN_KEY : opts.adminKey;
   let tokenKey = opts.tokenKey === undefined ? TOKEN_ENCRYPTION_KEY : opts.tokenKey;
   const varsFor = (adminKey, tokenKey, extra) => ({
@@ -114,9 +132,10 @@ async function start(opts, mock, state) {
         if (child.exitCode !== null) break;
         if (Date.now() - t0 > 90_000) { killGroup(); throw new Error(`wrangler dev not ready in 90 s:\n${log}`); }
         try {
-          const r = await fetch(`${base}/v1/models`);
+          // A route that needs no storage: the first real requests find the schema as set up.
+          const r = await fetch(`${base}/v1/__ready`);
           await r.arrayBuffer();
-          if (r.status === 401) { ready = true; break; }
+          if (r.status === 404) { ready = true; break; }
         } catch {}
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -174,8 +193,7 @@ async function start(opts, mock, state) {
     fetch: recordingFetch,
     /** Runs SQL on the gateway's local D1 (as `wrangler d1 execute` would) and returns the rows. */
     d1(sql) {
-      const out = execFileSync(wrangler, ["d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", sql], { cwd: root, env, stdio: "pipe" });
-      return JSON.parse(out.toString()).flatMap((r) => r.results ?? []);
+      return localSql(state, sql);
     },
     /** Admin API call with ADMIN_KEY; returns { status, body (parsed JSON or text), headers }. */
     async admin(method, p, body, key = adminKey) {
