@@ -86,6 +86,34 @@ pub fn claimed_control_credential(given: &str, admin: Option<&str>) -> Claimed {
     }
 }
 
+/// How to set ADMIN_KEY, for every message that needs it.
+pub const SET_ADMIN_KEY: &str = "Set it with `npx wrangler secret put ADMIN_KEY` (or in the Cloudflare \
+     dashboard: Workers & Pages → copilot-gateway → Settings → Variables and Secrets → Add, type \
+     Secret; locally, in .dev.vars)";
+
+/// Whether ADMIN_KEY is usable: `set`, `missing` or `too_short` (for the first-run page).
+pub fn admin_key_state(configured: Option<&str>) -> &'static str {
+    match admin_key(configured) {
+        Ok(_) => "set",
+        Err(_) if configured.is_none() => "missing",
+        Err(_) => "too_short",
+    }
+}
+
+/// The data plane's answer to a key it does not know while ADMIN_KEY is unusable: no key
+/// can exist yet, so the gateway is not set up.
+pub fn not_set_up(configured: Option<&str>) -> Option<ApiError> {
+    admin_key(configured).err().map(|_| {
+        ApiError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "This gateway is not set up yet: its ADMIN_KEY is not set. {SET_ADMIN_KEY}; then \
+                 sign in on the gateway's page, connect a GitHub account and create an API key."
+            ),
+        )
+    })
+}
+
 /// The configured ADMIN_KEY, or the 503 that explains how to set one.
 pub fn admin_key(configured: Option<&str>) -> Result<&str, ApiError> {
     match configured {
@@ -94,13 +122,12 @@ pub fn admin_key(configured: Option<&str>) -> Result<&str, ApiError> {
             ErrorKind::Unavailable,
             format!(
                 "ADMIN_KEY is shorter than {ADMIN_KEY_MIN_LEN} characters, so the admin API is disabled. \
-                 Set a longer one with `wrangler secret put ADMIN_KEY` (or in .dev.vars for local dev)."
+                 {SET_ADMIN_KEY} to a longer one."
             ),
         )),
         None => Err(ApiError::new(
             ErrorKind::Unavailable,
-            "ADMIN_KEY is not set, so the admin API is disabled. Set it with `wrangler secret put ADMIN_KEY` \
-             (or in .dev.vars for local dev).",
+            format!("ADMIN_KEY is not set, so the admin API is disabled. {SET_ADMIN_KEY}."),
         )),
     }
 }
@@ -150,6 +177,17 @@ mod tests {
         assert!(secret_eq("correct horse battery", "correct horse battery"));
         assert!(!secret_eq("correct horse batterY", "correct horse battery"));
         assert!(!secret_eq("", "x"));
+    }
+
+    #[test]
+    fn first_run_states() {
+        assert_eq!(admin_key_state(None), "missing");
+        assert_eq!(admin_key_state(Some("short")), "too_short");
+        assert_eq!(admin_key_state(Some("0123456789abcdef")), "set");
+        let e = not_set_up(None).unwrap();
+        assert_eq!(e.status, 503);
+        assert!(e.message.contains("npx wrangler secret put ADMIN_KEY"));
+        assert!(not_set_up(Some("0123456789abcdef")).is_none());
     }
 
     #[test]

@@ -72,6 +72,10 @@ async fn handle(
         }
         Route::Login => session::login(req.into_request(), env, admin_key(env).as_deref()).await,
         Route::Logout => session::logout(&req.into_request(), env).await,
+        Route::Status => Ok(http::json(
+            200,
+            &serde_json::json!({ "admin_key": auth::admin_key_state(admin_key(env).as_deref()) }),
+        )),
         Route::Session => {
             session::current(&req.into_request(), env, admin_key(env).as_deref()).await
         }
@@ -301,8 +305,11 @@ async fn require_api_key(
                 },
             };
             let k = found.ok_or_else(|| {
-                ApiError::new(ErrorKind::Authentication, "invalid API key")
-                    .with_code("invalid_api_key")
+                // Without ADMIN_KEY no key can exist yet: say how to set the gateway up.
+                auth::not_set_up(configured.as_deref()).unwrap_or_else(|| {
+                    ApiError::new(ErrorKind::Authentication, "invalid API key")
+                        .with_code("invalid_api_key")
+                })
             })?;
             memory::put_key(&hash, k.clone(), now);
             k

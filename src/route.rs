@@ -42,6 +42,8 @@ pub enum Route {
     Login,
     Logout,
     Session,
+    /// `GET /auth/status`: whether the gateway is set up (no credential needed).
+    Status,
     /// Known path, other method: 405 with `Allow`.
     MethodNotAllowed(&'static str),
     NotFound,
@@ -99,8 +101,9 @@ pub fn match_route(method: &str, path: &str) -> Route {
             ("login", "POST") => Route::Login,
             ("logout", "POST") => Route::Logout,
             ("session", "GET") => Route::Session,
+            ("status", "GET") => Route::Status,
             ("login", _) | ("logout", _) => Route::MethodNotAllowed("POST"),
-            ("session", _) => Route::MethodNotAllowed("GET"),
+            ("session", _) | ("status", _) => Route::MethodNotAllowed("GET"),
             _ => Route::NotFound,
         };
     }
@@ -294,6 +297,8 @@ mod tests {
         assert_eq!(match_route("POST", "/auth/login"), Route::Login);
         assert_eq!(match_route("POST", "/auth/logout"), Route::Logout);
         assert_eq!(match_route("GET", "/auth/session"), Route::Session);
+        assert_eq!(match_route("GET", "/auth/status"), Route::Status);
+        assert_eq!(match_route("POST", "/auth/status"), Route::MethodNotAllowed("GET"));
         assert_eq!(
             match_route("GET", "/auth/login"),
             Route::MethodNotAllowed("POST")

@@ -101,11 +101,31 @@ export function loginPage({ message, kind = "ok", onLogin, themeButton }) {
 
   queueMicrotask(() => input.focus());
 
+  // First run: without a usable ADMIN_KEY nobody can sign in, so the page says how to set it.
+  const setup = h("div.first-run", { hidden: true, "data-testid": "first-run" });
+  request("GET", "/auth/status").then((s) => {
+    if (!s || s.admin_key === "set") return;
+    const short = s.admin_key === "too_short";
+    setup.replaceChildren(
+      h("h2", short ? "ADMIN_KEY is too short" : "Finish the setup: set an ADMIN_KEY"),
+      h("p", short
+        ? "The gateway's ADMIN_KEY has fewer than 16 characters, so nobody can sign in. Set a longer one:"
+        : "This gateway has no ADMIN_KEY yet, so nobody can sign in. Set one, a long random secret you keep:"),
+      h("pre.code", h("code", "npx wrangler secret put ADMIN_KEY")),
+      h("p.hint", "Run it in the project's folder and paste a secret of at least 16 characters (for example from ",
+        h("code", "openssl rand -base64 32"), "). Or in the Cloudflare dashboard: Workers & Pages → this Worker → Settings → Variables and Secrets → Add, type Secret, name ADMIN_KEY. Locally, put it in ",
+        h("code", ".dev.vars"), "."),
+      h("p.hint", "The secret takes effect at once; then reload this page and sign in with it."),
+    );
+    setup.hidden = false;
+  }).catch(() => {});
+
   return h("div.login",
     h("div.login-top", themeButton()),
     h("div.login-card",
       h("div.login-brand", h("span.brand-mark.brand-mark-lg", { "aria-hidden": "true" }), h("h1", "Copilot Gateway")),
       h("p.login-lead", "Use your GitHub Copilot subscription from Claude Code, Codex and any OpenAI or Anthropic client."),
+      setup,
       form,
     ),
     h("p.login-foot", "Your key is exchanged for a session cookie; this page never stores it."),
