@@ -15,8 +15,10 @@ for (const [label, adminKey] of [["unset", null], ["too short", "short-key"]]) {
         const body = await r.json();
         assert.match(body.error.message, /wrangler secret put ADMIN_KEY/);
       }
+      // The data plane stays closed, and says why: no key can exist before ADMIN_KEY does.
       const data = await gw.fetch(`${gw.base}/v1/models`, { headers: { authorization: "Bearer short-key" } });
-      assert.equal(data.status, 401, "the data plane still demands a real API key");
+      assert.equal(data.status, 503);
+      assert.match((await data.json()).error.message, /not set up yet.*wrangler secret put ADMIN_KEY/);
       // The admin app's login says the same, instead of "invalid key".
       const login = await gw.fetch(`${gw.base}/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "anything-at-all-0123456789" }) });
       assert.equal(login.status, 503);
