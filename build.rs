@@ -28,6 +28,7 @@ fn main() {
         );
     }
     out.push(']');
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("migrations.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("migrations.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 }

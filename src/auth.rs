@@ -87,7 +87,8 @@ pub fn claimed_control_credential(given: &str, admin: Option<&str>) -> Claimed {
 }
 
 /// How to set ADMIN_KEY, for every message that needs it.
-pub const SET_ADMIN_KEY: &str = "Set it with `npx wrangler secret put ADMIN_KEY` (or in the Cloudflare \
+pub const SET_ADMIN_KEY: &str =
+    "Set it with `npx wrangler secret put ADMIN_KEY` (or in the Cloudflare \
      dashboard: Workers & Pages → copilot-gateway → Settings → Variables and Secrets → Add, type \
      Secret; locally, in .dev.vars)";
 

@@ -298,7 +298,10 @@ mod tests {
         assert_eq!(match_route("POST", "/auth/logout"), Route::Logout);
         assert_eq!(match_route("GET", "/auth/session"), Route::Session);
         assert_eq!(match_route("GET", "/auth/status"), Route::Status);
-        assert_eq!(match_route("POST", "/auth/status"), Route::MethodNotAllowed("GET"));
+        assert_eq!(
+            match_route("POST", "/auth/status"),
+            Route::MethodNotAllowed("GET")
+        );
         assert_eq!(
             match_route("GET", "/auth/login"),
             Route::MethodNotAllowed("POST")

@@ -146,9 +146,18 @@ mod tests {
     #[test]
     fn pending_migrations_in_order() {
         let all = [
-            Migration { name: "0001_a.sql", sql: "" },
-            Migration { name: "0002_b.sql", sql: "" },
-            Migration { name: "0003_c.sql", sql: "" },
+            Migration {
+                name: "0001_a.sql",
+                sql: "",
+            },
+            Migration {
+                name: "0002_b.sql",
+                sql: "",
+            },
+            Migration {
+                name: "0003_c.sql",
+                sql: "",
+            },
         ];
         let names = |v: Vec<&Migration>| v.iter().map(|m| m.name).collect::<Vec<_>>();
         assert_eq!(names(pending(&all, &[])).len(), 3);

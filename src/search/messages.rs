@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::opaque::{self, CitationIndex, ResultPayload};
 use super::{
     plan, results_text, AfterSearch, Peek, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
-    TurnEnd, UserLocation, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
+    TurnEnd, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
 };
 use crate::api_error::ApiError;
 use crate::assemble::Assembler;
@@ -112,20 +112,9 @@ fn limits(tool: &Value, at: usize, kind: &str) -> Result<SearchLimits, ApiError>
                 .ok_or_else(|| bad("max_uses", "Input should be a positive integer"))?,
         ),
     };
-    let domains = |field: &str| -> Result<Vec<String>, ApiError> {
-        match tool.get(field) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|d| {
-                    d.as_str()
-                        .map(|s| s.trim().to_ascii_lowercase())
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| bad(field, "Input should be a list of domain names"))
-                })
-                .collect(),
-            Some(_) => Err(bad(field, "Input should be a list of domain names")),
-        }
+    let domains = |field: &str| {
+        super::domain_list(tool.get(field))
+            .ok_or_else(|| bad(field, "Input should be a list of domain names"))
     };
     let allowed_domains = domains("allowed_domains")?;
     let blocked_domains = domains("blocked_domains")?;
@@ -135,19 +124,8 @@ fn limits(tool: &Value, at: usize, kind: &str) -> Result<SearchLimits, ApiError>
             "allowed_domains and blocked_domains cannot both be given",
         ));
     }
-    let user_location = match tool.get("user_location") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(l)) => {
-            let s = |k: &str| l.get(k).and_then(Value::as_str).map(str::to_string);
-            Some(UserLocation {
-                city: s("city"),
-                region: s("region"),
-                country: s("country"),
-                timezone: s("timezone"),
-            })
-        }
-        Some(_) => return Err(bad("user_location", "Input should be an object")),
-    };
+    let user_location = super::user_location(tool.get("user_location"))
+        .map_err(|()| bad("user_location", "Input should be an object"))?;
     Ok(SearchLimits {
         max_uses,
         allowed_domains,

@@ -234,6 +234,41 @@ pub struct SearchLimits {
     pub user_location: Option<UserLocation>,
 }
 
+/// A tool definition's list of domains (lower-cased, trimmed); None for a value that is
+/// not a list of non-empty strings (absent or null: an empty list).
+pub fn domain_list(v: Option<&serde_json::Value>) -> Option<Vec<String>> {
+    match v {
+        None | Some(serde_json::Value::Null) => Some(Vec::new()),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|d| {
+                d.as_str()
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+            })
+            .collect(),
+        Some(_) => None,
+    }
+}
+
+/// A tool definition's `user_location` (both APIs use Anthropic's field names); Err for a
+/// value that is not an object.
+pub fn user_location(v: Option<&serde_json::Value>) -> Result<Option<UserLocation>, ()> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(l)) => {
+            let s = |k: &str| l.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            Ok(Some(UserLocation {
+                city: s("city"),
+                region: s("region"),
+                country: s("country"),
+                timezone: s("timezone"),
+            }))
+        }
+        Some(_) => Err(()),
+    }
+}
+
 /// One search call the model made, as the loop plans it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedSearch {

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     plan, results_text, AfterSearch, Peek, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
-    TurnEnd, UserLocation, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
+    TurnEnd, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
 };
 use crate::api_error::ApiError;
 use crate::translate::OutEvent;
@@ -90,32 +90,10 @@ fn limits(tool: &Value, at: usize) -> Result<SearchLimits, ApiError> {
         ApiError::invalid(format!("tools[{at}].{field}: {why}"))
             .with_param(format!("tools[{at}].{field}"))
     };
-    let allowed_domains = match tool.pointer("/filters/allowed_domains") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list
-            .iter()
-            .map(|d| {
-                d.as_str()
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| bad("filters.allowed_domains", "must be a list of domains"))
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(bad("filters.allowed_domains", "must be a list of domains")),
-    };
-    let user_location = match tool.get("user_location") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(l)) => {
-            let s = |k: &str| l.get(k).and_then(Value::as_str).map(str::to_string);
-            Some(UserLocation {
-                city: s("city"),
-                region: s("region"),
-                country: s("country"),
-                timezone: s("timezone"),
-            })
-        }
-        Some(_) => return Err(bad("user_location", "must be an object")),
-    };
+    let allowed_domains = super::domain_list(tool.pointer("/filters/allowed_domains"))
+        .ok_or_else(|| bad("filters.allowed_domains", "must be a list of domains"))?;
+    let user_location = super::user_location(tool.get("user_location"))
+        .map_err(|()| bad("user_location", "must be an object"))?;
     Ok(SearchLimits {
         max_uses: None,
         allowed_domains,
