@@ -125,7 +125,7 @@ fn limits(tool: &Value, at: usize, kind: &str) -> Result<SearchLimits, ApiError>
         ));
     }
     let user_location = super::user_location(tool.get("user_location"))
-        .map_err(|()| bad("user_location", "Input should be an object"))?;
+        .ok_or_else(|| bad("user_location", "Input should be an object"))?;
     Ok(SearchLimits {
         max_uses,
         allowed_domains,

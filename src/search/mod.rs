@@ -251,21 +251,21 @@ pub fn domain_list(v: Option<&serde_json::Value>) -> Option<Vec<String>> {
     }
 }
 
-/// A tool definition's `user_location` (both APIs use Anthropic's field names); Err for a
-/// value that is not an object.
-pub fn user_location(v: Option<&serde_json::Value>) -> Result<Option<UserLocation>, ()> {
+/// A tool definition's `user_location` (both APIs use Anthropic's field names); None for
+/// a value that is not an object (absent or null: Some(None)).
+pub fn user_location(v: Option<&serde_json::Value>) -> Option<Option<UserLocation>> {
     match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
+        None | Some(serde_json::Value::Null) => Some(None),
         Some(serde_json::Value::Object(l)) => {
             let s = |k: &str| l.get(k).and_then(|v| v.as_str()).map(str::to_string);
-            Ok(Some(UserLocation {
+            Some(Some(UserLocation {
                 city: s("city"),
                 region: s("region"),
                 country: s("country"),
                 timezone: s("timezone"),
             }))
         }
-        Some(_) => Err(()),
+        Some(_) => None,
     }
 }
 

@@ -93,7 +93,7 @@ fn limits(tool: &Value, at: usize) -> Result<SearchLimits, ApiError> {
     let allowed_domains = super::domain_list(tool.pointer("/filters/allowed_domains"))
         .ok_or_else(|| bad("filters.allowed_domains", "must be a list of domains"))?;
     let user_location = super::user_location(tool.get("user_location"))
-        .map_err(|()| bad("user_location", "must be an object"))?;
+        .ok_or_else(|| bad("user_location", "must be an object"))?;
     Ok(SearchLimits {
         max_uses: None,
         allowed_domains,
