@@ -33,12 +33,17 @@ pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
     let headers = req.headers();
     let content_type = headers.get("content-type").ok().flatten();
     let content_length = headers.get("content-length").ok().flatten();
-    inbound::check_body_headers(content_type.as_deref(), content_length.as_deref())?;
+    let content_encoding = headers.get("content-encoding").ok().flatten();
+    let codings = inbound::check_body_headers(
+        content_type.as_deref(),
+        content_length.as_deref(),
+        content_encoding.as_deref(),
+    )?;
     let bytes = req
         .bytes()
         .await
         .map_err(|_| ApiError::invalid("request body could not be read"))?;
-    inbound::body_text(bytes)
+    inbound::body_text(bytes, &codings)
 }
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {

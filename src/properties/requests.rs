@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use super::gen::{self, fixture_body, json, json_object, mutate, mutations, pick, pooled, text};
 use super::{check, ensure};
 use crate::api_error::{self, ApiFormat};
+use crate::content_encoding::Coding;
 use crate::custom_tools::CustomTools;
 use crate::models::{Catalog, ModelInfo};
 use crate::translate::{self, TranslateCtx};
@@ -635,6 +636,59 @@ fn fuzz_custom_tools() {
     });
 }
 
+/// Compressed request bodies: valid zstd and gzip frames of a generated body, damaged
+/// (bytes changed, cut short, junk after) — decoded, or refused with a 400 or 413, never
+/// a panic; undamaged ones give the body back.
+#[test]
+fn fuzz_compressed_bodies() {
+    let strategy = (
+        body(Api::Responses),
+        any::<bool>(),
+        vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        proptest::option::of(any::<prop::sample::Index>()),
+        vec(any::<u8>(), 0..3),
+    );
+    check(
+        "compressed_bodies",
+        300,
+        1,
+        strategy,
+        |(v, zstd, flips, cut, junk)| {
+            use std::io::Write;
+            let plain = serde_json::to_vec(&v).unwrap_or_default();
+            let (coding, mut data) = if zstd {
+                let z = ruzstd::encoding::compress_to_vec(
+                    &plain[..],
+                    ruzstd::encoding::CompressionLevel::Fastest,
+                );
+                (Coding::Zstd, z)
+            } else {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let _ = e.write_all(&plain);
+                (Coding::Gzip, e.finish().unwrap_or_default())
+            };
+            let damaged = !flips.is_empty() || cut.is_some() || !junk.is_empty();
+            for (at, byte) in flips {
+                let i = at.index(data.len());
+                data[i] ^= byte | 1;
+            }
+            if let Some(at) = cut {
+                data.truncate(at.index(data.len()));
+            }
+            data.extend(junk);
+            let limit = plain.len().max(64);
+            match crate::content_encoding::decode(data, &[coding], limit) {
+                Ok(out) => ensure!(damaged || out == plain, "{coding:?} changed the body"),
+                Err(e) => ensure!(
+                    damaged && matches!(e.status, 400 | 413),
+                    "{coding:?}: {e:?}"
+                ),
+            }
+            Ok(())
+        },
+    );
+}
+
 /// Upstream answers and error bodies the gateway reads: merge of split choices, usage,
 /// error messages.
 #[test]
@@ -725,8 +779,11 @@ fn fuzz_client_edges() {
             let _ = crate::auth::extract_credential(a.as_deref(), b.as_deref());
             let _ = crate::admin_session::from_cookie_header(a.as_deref());
             let _ = crate::admin_session::same_origin(a.as_deref(), &c);
-            let _ = inbound::check_body_headers(a.as_deref(), b.as_deref());
-            let _ = inbound::body_text(bytes);
+            let _ = inbound::check_body_headers(a.as_deref(), b.as_deref(), c.get(..8));
+            // Arbitrary bytes as compressed bodies: refused, never a panic.
+            let _ = inbound::body_text(bytes.clone(), &[Coding::Zstd]);
+            let _ = inbound::body_text(bytes.clone(), &[Coding::Gzip]);
+            let _ = inbound::body_text(bytes, &[]);
             let _ = crate::route::match_route(&c, &d);
             let _ = crate::route::format_for_path(&d);
             let _ = crate::quota::normalize(&v);
