@@ -234,6 +234,9 @@ pub fn initiator(api: Api, body: &Map<String, Value>) -> Initiator {
                             | Some("reasoning")
                             | Some("local_shell_call_output")
                             | Some("mcp_call_output")
+                            // Codex asking for a compaction, or going on after one.
+                            | Some("compaction_trigger")
+                            | Some("compaction")
                     ),
                 })
             }
@@ -501,6 +504,17 @@ mod tests {
         );
         assert_eq!(
             r(json!([{"type":"custom_tool_call_output","call_id":"c","output":"ok"}])),
+            Initiator::Agent
+        );
+        // Codex's compaction request, and the turn that goes on after it.
+        assert_eq!(
+            r(
+                json!([{"type":"message","role":"user","content":"hi"},{"type":"compaction_trigger"}])
+            ),
+            Initiator::Agent
+        );
+        assert_eq!(
+            r(json!([{"type":"compaction","encrypted_content":"x"}])),
             Initiator::Agent
         );
     }
