@@ -214,6 +214,9 @@ async fn serve(
     .or_else(|_| routing::plan(api, &model.id, endpoints, translate::available))?;
     if api == Api::Responses {
         compaction::expand(&mut inbound.body, target == Api::Responses)?;
+        if target != Api::Responses {
+            custom_tools.flatten_namespaces(&mut inbound.body);
+        }
     }
 
     let stream = inbound.stream;
