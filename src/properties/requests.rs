@@ -224,6 +224,11 @@ static RESPONSES_ITEMS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             {"type": "item_reference", "id": "msg_1"},
             {"type": "local_shell_call", "call_id": "c", "action": {"type": "exec", "command": ["ls"]}},
             {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {"type": "function_call", "call_id": "call_3", "namespace": "mcp__probe", "name": "echo", "arguments": "{}"},
+            {"type": "compaction", "id": "cmp_1", "encrypted_content": crate::compaction::encode("the summary")},
+            {"type": "compaction", "encrypted_content": ENC},
+            {"type": "compaction_trigger"},
+            {"type": "additional_tools", "role": "developer", "tools": [{"type": "namespace", "name": "functions", "description": "", "tools": []}]},
         ]),
     )
 });
@@ -241,6 +246,10 @@ static RESPONSES_TOOLS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             {"type": "image_generation"},
             {"type": "local_shell"},
             {"type": "function", "name": "nothing"},
+            {"type": "namespace", "name": "mcp__probe", "description": "", "tools": [
+                {"type": "function", "name": "echo", "parameters": {"type": "object"}},
+                {"type": "custom", "name": "exec"},
+                {"type": "web_search"}]},
         ]),
     )
 });
@@ -447,6 +456,9 @@ fn request_pipeline(c: Case) -> Result<(), TestCaseError> {
             return Ok(());
         }
         let _ = CustomTools::from_request(&mut body);
+        if crate::compaction::is_requested(&body) {
+            crate::compaction::request_summary(&mut body);
+        }
     }
     let _ = inbound::initiator(c.api, &body);
     let _ = inbound::has_images(c.api, &body);
@@ -457,6 +469,16 @@ fn request_pipeline(c: Case) -> Result<(), TestCaseError> {
         let _ = quirks::messages::apply_for_count(&mut body.clone(), c.beta.as_deref());
     }
     for target in Api::all() {
+        let mut body = body.clone();
+        if c.api == Api::Responses {
+            if let Err(e) = crate::compaction::expand(&mut body, target == Api::Responses) {
+                ensure!(e.status == 400 && e.param.is_some(), "expand: {e:?}");
+                continue;
+            }
+            if target != Api::Responses {
+                CustomTools::default().flatten_namespaces(&mut body);
+            }
+        }
         let mut out = if target == c.api {
             let mut b = body.clone();
             if target == Api::Responses {
@@ -622,6 +644,18 @@ fn fuzz_custom_tools() {
             return Ok(());
         };
         let mut tools = CustomTools::from_request(&mut b);
+        tools.flatten_namespaces(&mut b);
+        let mut compactor = crate::compaction::Compactor::new("0123");
+        for e in events.iter() {
+            let name = e.get("type").and_then(Value::as_str).unwrap_or("");
+            for (_, out) in compactor.rewrite_event(name, e.clone()) {
+                ensure!(
+                    out.get("sequence_number").is_some() || !out.is_object(),
+                    "{out}"
+                );
+            }
+        }
+        let _ = compactor.rewrite_answer(response.clone());
         for mut e in events {
             let name = e
                 .get("type")
