@@ -26,6 +26,7 @@ use crate::models::ModelInfo;
 use crate::relay::Relay;
 use crate::store::now_ms;
 use crate::translate::{self, TranslateCtx};
+use crate::upstream::headers::Initiator;
 use crate::upstream::routing::{self, Api};
 use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
 use crate::{inbound, quirks, search};
@@ -163,8 +164,12 @@ async fn serve(
     };
     drop(text);
     meter.model = Some(inbound.model.clone());
-    // Read before the gateway adds anything to the conversation.
-    let initiator = inbound::initiator(api, &inbound.body);
+    // Read before the gateway adds anything to the conversation. A compaction is the
+    // agent's own work, never a user prompt (Copilot bills those as premium requests).
+    let initiator = match compact_endpoint {
+        true => Initiator::Agent,
+        false => inbound::initiator(api, &inbound.body),
+    };
     let id_seed = hex(&random_bytes::<12>());
     let mut custom_tools = CustomTools::default();
     let mut compactor = None;

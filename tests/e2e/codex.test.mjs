@@ -187,6 +187,7 @@ test("POST /v1/responses/compact answers in OpenAI's shape on every path, and is
     const [sent] = await upstream(path);
     assert.ok(sent, model);
     assert.equal(sent.body.stream, path === "/copilot/responses" ? false : true, `${model}: answered whole`);
+    assert.equal(sent.flags.x_initiator, "agent", `${model}: a compaction is no user prompt`);
     assert.equal(summaryOf(r.output[2].encrypted_content), sent.reply.text, model);
     assert.ok(r.usage.input_tokens > 0 && r.usage.output_tokens > 0, `${model}: usage ${JSON.stringify(r.usage)}`);
   }
