@@ -3,6 +3,7 @@
 //! tested natively; the shell only moves bytes.
 
 use crate::accounting::Outcome;
+use crate::compaction::Compactor;
 use crate::custom_tools::CustomTools;
 use crate::relay::{is_json, Relay, MALFORMED};
 use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
@@ -46,6 +47,7 @@ pub struct Translated {
     translator: Box<dyn StreamTranslator>,
     out: Vec<OutEvent>,
     custom_tools: CustomTools,
+    compactor: Option<Compactor>,
     failed: bool,
     /// The upstream sent something unusable; the client already has its error.
     stopped: bool,
@@ -59,6 +61,7 @@ impl Translated {
             translator,
             out: Vec::new(),
             custom_tools: CustomTools::default(),
+            compactor: None,
             failed: false,
             stopped: false,
         }
@@ -67,6 +70,12 @@ impl Translated {
     /// Responses clients: calls of their custom tools go back as `custom_tool_call`.
     pub fn with_custom_tools(mut self, tools: CustomTools) -> Self {
         self.custom_tools = tools;
+        self
+    }
+
+    /// Responses clients: the stream answers a compaction request (`compaction::Compactor`).
+    pub fn with_compaction(mut self, compactor: Option<Compactor>) -> Self {
+        self.compactor = compactor;
         self
     }
 
@@ -108,26 +117,39 @@ impl Translated {
     }
 
     fn post_process(&mut self) {
+        if !self.custom_tools.is_empty() {
+            let tools = &mut self.custom_tools;
+            for ev in self.out.iter_mut() {
+                if matches!(ev, OutEvent::Raw { .. }) {
+                    *ev = std::mem::replace(ev, OutEvent::Done).into_value();
+                }
+            }
+            self.out.retain_mut(|ev| match ev {
+                OutEvent::Event {
+                    name: Some(name),
+                    data,
+                } => tools.rewrite_event(name, data),
+                _ => true,
+            });
+        }
+        if let Some(compactor) = self.compactor.as_mut() {
+            // Raw events are the deltas of the answer's items, which the compaction replaces.
+            for ev in std::mem::take(&mut self.out) {
+                if let OutEvent::Event {
+                    name: Some(name),
+                    data,
+                } = ev
+                {
+                    let events = compactor.rewrite_event(name, data);
+                    self.out
+                        .extend(events.into_iter().map(|(n, d)| OutEvent::named(n, d)));
+                }
+            }
+        }
         let source = self.source;
         if !self.failed {
             self.failed = self.out.iter().any(|ev| is_error_event(source, ev));
         }
-        if self.custom_tools.is_empty() {
-            return;
-        }
-        let tools = &mut self.custom_tools;
-        for ev in self.out.iter_mut() {
-            if matches!(ev, OutEvent::Raw { .. }) {
-                *ev = std::mem::replace(ev, OutEvent::Done).into_value();
-            }
-        }
-        self.out.retain_mut(|ev| match ev {
-            OutEvent::Event {
-                name: Some(name),
-                data,
-            } => tools.rewrite_event(name, data),
-            _ => true,
-        });
     }
 
     /// Feeds upstream bytes; the client events they complete (drained by the caller).

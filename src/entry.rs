@@ -113,7 +113,11 @@ async fn handle(
             // is recorded, a refusal by a limit as an error.
             let limited = matches!(
                 r,
-                Route::Embeddings | Route::ChatCompletions | Route::Messages | Route::Responses
+                Route::Embeddings
+                    | Route::ChatCompletions
+                    | Route::Messages
+                    | Route::Responses
+                    | Route::ResponsesCompact
             );
             let mut meter = Meter::for_key(&caller.id);
             let result = match limited {
@@ -193,6 +197,7 @@ async fn data_route(
         }
         Route::Messages => data_plane::generate(Api::Messages, req, env, ctx, meter).await,
         Route::Responses => data_plane::generate(Api::Responses, req, env, ctx, meter).await,
+        Route::ResponsesCompact => data_plane::compact(req, env, ctx, meter).await,
         Route::CountTokens => data_plane::count_tokens(req, env, ctx, meter).await,
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such route")),
     }

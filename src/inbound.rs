@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
+use crate::content_encoding::{self, Coding};
 use crate::upstream::headers::Initiator;
 use crate::upstream::routing::Api;
 
@@ -19,13 +20,15 @@ pub struct Inbound {
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Checks what the headers say about a body before it is read: a declared size over the
-/// limit is a 413, a content type that cannot carry JSON a 415. No content type, and the
-/// defaults of `curl -d` and `fetch(url, {body: string})`, are accepted: the body must
-/// still parse as JSON.
+/// limit is a 413, a content type that cannot carry JSON or a content encoding the
+/// gateway cannot undo a 415. No content type, and the defaults of `curl -d` and
+/// `fetch(url, {body: string})`, are accepted: the body must still parse as JSON.
+/// Returns the codings to undo (none for a plain body).
 pub fn check_body_headers(
     content_type: Option<&str>,
     content_length: Option<&str>,
-) -> Result<(), ApiError> {
+    content_encoding: Option<&str>,
+) -> Result<Vec<Coding>, ApiError> {
     if let Some(len) = content_length.and_then(|l| l.trim().parse::<u64>().ok()) {
         if len > MAX_BODY_BYTES as u64 {
             return Err(too_large());
@@ -49,7 +52,10 @@ pub fn check_body_headers(
             ));
         }
     }
-    Ok(())
+    match content_encoding {
+        Some(header) => content_encoding::parse(header),
+        None => Ok(Vec::new()),
+    }
 }
 
 pub fn too_large() -> ApiError {
@@ -62,11 +68,17 @@ pub fn too_large() -> ApiError {
     )
 }
 
-/// The body as text: over the limit is a 413, invalid UTF-8 a 400.
-pub fn body_text(bytes: Vec<u8>) -> Result<String, ApiError> {
+/// The body as text, decompressed first when it came with `codings`: over the limit
+/// (once decompressed) is a 413, a broken compressed body or invalid UTF-8 a 400.
+pub fn body_text(bytes: Vec<u8>, codings: &[Coding]) -> Result<String, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(too_large());
     }
+    let bytes = if codings.is_empty() {
+        bytes
+    } else {
+        content_encoding::decode(bytes, codings, MAX_BODY_BYTES)?
+    };
     String::from_utf8(bytes).map_err(|e| {
         ApiError::invalid(format!(
             "request body is not valid UTF-8 (invalid byte at offset {})",
@@ -222,6 +234,9 @@ pub fn initiator(api: Api, body: &Map<String, Value>) -> Initiator {
                             | Some("reasoning")
                             | Some("local_shell_call_output")
                             | Some("mcp_call_output")
+                            // Codex asking for a compaction, or going on after one.
+                            | Some("compaction_trigger")
+                            | Some("compaction")
                     ),
                 })
             }
@@ -275,42 +290,74 @@ mod tests {
 
     #[test]
     fn body_limits_and_types() {
-        assert!(check_body_headers(Some("application/json; charset=utf-8"), Some("100")).is_ok());
-        assert!(check_body_headers(Some("application/vnd.api+json"), None).is_ok());
-        assert!(check_body_headers(None, None).is_ok());
-        assert!(check_body_headers(Some("text/plain;charset=UTF-8"), None).is_ok());
-        assert!(check_body_headers(Some("application/x-www-form-urlencoded"), None).is_ok());
+        assert!(
+            check_body_headers(Some("application/json; charset=utf-8"), Some("100"), None).is_ok()
+        );
+        assert!(check_body_headers(Some("application/vnd.api+json"), None, None).is_ok());
+        assert!(check_body_headers(None, None, None).is_ok());
+        assert!(check_body_headers(Some("text/plain;charset=UTF-8"), None, None).is_ok());
+        assert!(check_body_headers(Some("application/x-www-form-urlencoded"), None, None).is_ok());
         assert_eq!(
-            check_body_headers(Some("application/xml"), None)
+            check_body_headers(Some("application/xml"), None, None)
                 .unwrap_err()
                 .status,
             415
         );
         assert_eq!(
-            check_body_headers(Some("multipart/form-data; boundary=x"), None)
+            check_body_headers(Some("multipart/form-data; boundary=x"), None, None)
                 .unwrap_err()
                 .status,
             415
         );
         assert_eq!(
-            check_body_headers(None, Some("999999999"))
+            check_body_headers(None, Some("999999999"), None)
                 .unwrap_err()
                 .status,
             413
         );
-        assert_eq!(body_text(b"{}".to_vec()).unwrap(), "{}");
-        let e = body_text(vec![b'{', 0xff, b'}']).unwrap_err();
+        assert_eq!(body_text(b"{}".to_vec(), &[]).unwrap(), "{}");
+        let e = body_text(vec![b'{', 0xff, b'}'], &[]).unwrap_err();
         assert!(
             e.message.contains("not valid UTF-8") && e.message.contains("offset 1"),
             "{}",
             e.message
         );
         assert_eq!(
-            body_text(vec![b' '; MAX_BODY_BYTES + 1])
+            body_text(vec![b' '; MAX_BODY_BYTES + 1], &[])
                 .unwrap_err()
                 .status,
             413
         );
+    }
+
+    #[test]
+    fn compressed_bodies_are_decoded_or_refused() {
+        use crate::content_encoding::Coding;
+        let json = br#"{"model":"gpt-5.1-codex","input":"hi"}"#;
+        let codings = check_body_headers(Some("application/json"), None, Some("zstd")).unwrap();
+        assert_eq!(codings, [Coding::Zstd]);
+        let zstd = ruzstd::encoding::compress_to_vec(
+            &json[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert_eq!(body_text(zstd, &codings).unwrap().as_bytes(), json);
+        assert_eq!(
+            check_body_headers(None, None, Some("identity")).unwrap(),
+            []
+        );
+        let e = check_body_headers(None, None, Some("br")).unwrap_err();
+        assert_eq!(e.status, 415);
+        let e = body_text(json.to_vec(), &[Coding::Gzip]).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.message.contains("gzip"), "{}", e.message);
+        // Within the limit compressed, past it decompressed.
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        let small = ruzstd::encoding::compress_to_vec(
+            &big[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert!(small.len() < MAX_BODY_BYTES);
+        assert_eq!(body_text(small, &[Coding::Zstd]).unwrap_err().status, 413);
     }
 
     #[test]
@@ -457,6 +504,17 @@ mod tests {
         );
         assert_eq!(
             r(json!([{"type":"custom_tool_call_output","call_id":"c","output":"ok"}])),
+            Initiator::Agent
+        );
+        // Codex's compaction request, and the turn that goes on after it.
+        assert_eq!(
+            r(
+                json!([{"type":"message","role":"user","content":"hi"},{"type":"compaction_trigger"}])
+            ),
+            Initiator::Agent
+        );
+        assert_eq!(
+            r(json!([{"type":"compaction","encrypted_content":"x"}])),
             Initiator::Agent
         );
     }

@@ -11,6 +11,8 @@ pub mod api_error;
 pub mod assemble;
 pub mod auth;
 pub mod client_stream;
+pub mod compaction;
+pub mod content_encoding;
 pub mod conversation;
 pub mod custom_tools;
 pub mod ids;

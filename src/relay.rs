@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::compaction::Compactor;
 use crate::custom_tools::CustomTools;
 use crate::json_read::{self, once, Reader};
 use crate::sse::{write_event, SseEvent, SseParser};
@@ -21,6 +22,8 @@ pub struct Relay {
     item_ids: HashMap<u64, String>,
     last_sequence: Option<u64>,
     custom_tools: CustomTools,
+    /// Responses: the answer to a compaction request, turned into its compaction item.
+    compactor: Option<Compactor>,
     /// Chat: fold Claude's split choices into one.
     merge_choices: bool,
     /// Chat: whether the client asked for the usage chunk (the gateway always does).
@@ -40,6 +43,7 @@ impl Relay {
             item_ids: HashMap::new(),
             last_sequence: None,
             custom_tools: CustomTools::default(),
+            compactor: None,
             merge_choices: false,
             forward_usage: true,
             held_finish: None,
@@ -51,6 +55,12 @@ impl Relay {
     /// Responses: convert calls of these custom tools back from function calls.
     pub fn with_custom_tools(mut self, tools: CustomTools) -> Self {
         self.custom_tools = tools;
+        self
+    }
+
+    /// Responses: the stream answers a compaction request (`compaction::Compactor`).
+    pub fn with_compaction(mut self, compactor: Option<Compactor>) -> Self {
+        self.compactor = compactor;
         self
     }
 
@@ -179,7 +189,7 @@ impl Relay {
         // Deltas are nearly every event of a stream and almost never need a change: read
         // the three fields that matter without building a `Value` (which costs more than
         // everything else the relay does), and forward the bytes untouched.
-        if name.ends_with(".delta") && self.custom_tools.is_empty() {
+        if name.ends_with(".delta") && self.custom_tools.is_empty() && self.compactor.is_none() {
             if let Some(peek) = DeltaPeek::read(&ev.data) {
                 if let Some(seq) = peek.sequence_number {
                     self.last_sequence = Some(seq);
@@ -210,6 +220,14 @@ impl Relay {
                     return;
                 }
                 changed = true;
+            }
+            if let Some(compactor) = self.compactor.as_mut() {
+                for (name, data) in compactor.rewrite_event(name, v) {
+                    // No summary: the stream fails after all.
+                    self.failed |= name == "response.failed";
+                    write_event(out, Some(name), &data.to_string());
+                }
+                return;
             }
             if changed {
                 data = Cow::Owned(v.to_string());

@@ -11,6 +11,8 @@ pub enum Route {
     Messages,
     CountTokens,
     Responses,
+    /// OpenAI's `/responses/compact`: the conversation compacted into a summary.
+    ResponsesCompact,
     // Admin API: ADMIN_KEY only.
     ListKeys,
     CreateKey,
@@ -118,6 +120,7 @@ pub fn match_route(method: &str, path: &str) -> Route {
         "/messages" => (Route::Messages, "POST"),
         "/messages/count_tokens" => (Route::CountTokens, "POST"),
         "/responses" => (Route::Responses, "POST"),
+        "/responses/compact" => (Route::ResponsesCompact, "POST"),
         _ => return Route::NotFound,
     };
     if method == allow {
@@ -193,6 +196,8 @@ mod tests {
             ("/messages/", Route::Messages),
             ("/v1/messages/count_tokens", Route::CountTokens),
             ("/responses", Route::Responses),
+            ("/v1/responses/compact", Route::ResponsesCompact),
+            ("/responses/compact/", Route::ResponsesCompact),
             ("/v1/embeddings", Route::Embeddings),
         ] {
             let m = if r == Route::Models { "GET" } else { "POST" };

@@ -18,6 +18,7 @@ use crate::accounting::{usage_from_json, Outcome};
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
 use crate::client_stream::{ClientStream, Translated};
+use crate::compaction::{self, Compactor};
 use crate::conversation;
 use crate::custom_tools::CustomTools;
 use crate::ids::{hex, random_bytes};
@@ -25,6 +26,7 @@ use crate::models::ModelInfo;
 use crate::relay::Relay;
 use crate::store::now_ms;
 use crate::translate::{self, TranslateCtx};
+use crate::upstream::headers::Initiator;
 use crate::upstream::routing::{self, Api};
 use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
 use crate::{inbound, quirks, search};
@@ -33,12 +35,17 @@ pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
     let headers = req.headers();
     let content_type = headers.get("content-type").ok().flatten();
     let content_length = headers.get("content-length").ok().flatten();
-    inbound::check_body_headers(content_type.as_deref(), content_length.as_deref())?;
+    let content_encoding = headers.get("content-encoding").ok().flatten();
+    let codings = inbound::check_body_headers(
+        content_type.as_deref(),
+        content_length.as_deref(),
+        content_encoding.as_deref(),
+    )?;
     let bytes = req
         .bytes()
         .await
         .map_err(|_| ApiError::invalid("request body could not be read"))?;
-    inbound::body_text(bytes)
+    inbound::body_text(bytes, &codings)
 }
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
@@ -116,6 +123,28 @@ pub async fn generate(
     ctx: &Context,
     meter: &mut Meter,
 ) -> Result<Response, ApiError> {
+    serve(api, false, req, env, ctx, meter).await
+}
+
+/// `/v1/responses/compact`: a Responses request for a summary (`compaction`), answered
+/// whole as a `response.compaction` object.
+pub async fn compact(
+    req: Incoming,
+    env: &Env,
+    ctx: &Context,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
+    serve(Api::Responses, true, req, env, ctx, meter).await
+}
+
+async fn serve(
+    api: Api,
+    compact_endpoint: bool,
+    req: Incoming,
+    env: &Env,
+    ctx: &Context,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
     let format = if api == Api::Messages {
         ApiFormat::Anthropic
     } else {
@@ -135,10 +164,30 @@ pub async fn generate(
     };
     drop(text);
     meter.model = Some(inbound.model.clone());
+    // Read before the gateway adds anything to the conversation. A compaction is the
+    // agent's own work, never a user prompt (Copilot bills those as premium requests).
+    let initiator = match compact_endpoint {
+        true => Initiator::Agent,
+        false => inbound::initiator(api, &inbound.body),
+    };
+    let id_seed = hex(&random_bytes::<12>());
     let mut custom_tools = CustomTools::default();
+    let mut compactor = None;
     if api == Api::Responses {
         inbound::normalize_responses(&mut inbound.body)?;
         custom_tools = CustomTools::from_request(&mut inbound.body);
+        if compact_endpoint {
+            // Answered whole, like OpenAI's endpoint.
+            inbound.stream = false;
+            inbound.body.insert("stream".into(), Value::Bool(false));
+            let kept = compaction::kept_items(&inbound.body);
+            compactor = Some(Compactor::resource(&id_seed, kept));
+        } else if compaction::is_requested(&inbound.body) {
+            compactor = Some(Compactor::new(&id_seed));
+        }
+        if compactor.is_some() {
+            compaction::request_summary(&mut inbound.body);
+        }
     }
     let web_search = match api {
         Api::Messages => search::messages::prepare(&mut inbound.body, search_history)?
@@ -146,7 +195,9 @@ pub async fn generate(
         Api::Responses => search::responses::prepare(&mut inbound.body, search_history)?
             .map(search_loop::Shim::Responses),
         Api::ChatCompletions => None,
-    };
+    }
+    // A summary needs no search: the search tool stays as a function no one may call.
+    .filter(|_| compactor.is_none());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     // With several accounts, a conversation stays on the account that last served it.
     let conversation = copilot
@@ -166,6 +217,12 @@ pub async fn generate(
         translate::available(s, t) && translate::carries(s, t, &inbound.body)
     })
     .or_else(|_| routing::plan(api, &model.id, endpoints, translate::available))?;
+    if api == Api::Responses {
+        compaction::expand(&mut inbound.body, target == Api::Responses)?;
+        if target != Api::Responses {
+            custom_tools.flatten_namespaces(&mut inbound.body);
+        }
+    }
 
     let stream = inbound.stream;
     let timing = Timing::from_env(env);
@@ -176,14 +233,14 @@ pub async fn generate(
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let facts = CallFacts {
-        initiator: Some(inbound::initiator(api, &inbound.body)),
+        initiator: Some(initiator),
         vision: inbound::has_images(api, &inbound.body),
         anthropic_beta: None,
     };
     let tctx = TranslateCtx {
         model: model.id.clone(),
         max_output_tokens: model.max_output_tokens,
-        id_seed: hex(&random_bytes::<12>()),
+        id_seed,
         now_secs: now_ms() / 1000,
         // A non-stream Chat answer always carries usage; a stream only when asked.
         include_usage: !stream || wants_usage,
@@ -231,9 +288,16 @@ pub async fn generate(
     };
     let call = timing.bounded(call);
 
+    // A streamed answer to a compaction request is rewritten event by event; a whole one
+    // once assembled.
+    let (stream_compactor, answer_compactor) = match stream {
+        true => (compactor, None),
+        false => (None, compactor),
+    };
     if target == api {
         let relay = Relay::new(api)
             .with_custom_tools(custom_tools.clone())
+            .with_compaction(stream_compactor)
             .merging_choices(api == Api::ChatCompletions && is_claude(&model.id))
             .forwarding_usage(wants_usage);
         let shape = Shape {
@@ -242,11 +306,17 @@ pub async fn generate(
             stream,
             timing,
         };
-        return native(shape, call, relay, &model.id, custom_tools, meter).await;
+        let fixes = AnswerFixes {
+            custom_tools,
+            compactor: answer_compactor,
+        };
+        return native(shape, call, relay, &model.id, fixes, meter).await;
     }
     let translator = translate::stream_translator(api, target, &upstream.tctx)
         .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
-    let pipeline = Translated::new(api, translator).with_custom_tools(custom_tools);
+    let pipeline = Translated::new(api, translator)
+        .with_custom_tools(custom_tools)
+        .with_compaction(stream_compactor);
     if stream {
         let pipeline = Metered::new(pipeline, Some(meter.stream_reporter()));
         return match streaming::start(call, timing).await? {
@@ -262,7 +332,17 @@ pub async fn generate(
     }
     let (answer, outcome) = assemble(api, resp, pipeline.assembling(), timing).await;
     meter.outcome = Some(outcome);
-    Ok(json(200, &answer?))
+    let answer = match &answer_compactor {
+        Some(compactor) => compactor.rewrite_answer(answer?)?,
+        None => answer?,
+    };
+    Ok(json(200, &answer))
+}
+
+/// What a whole native answer may need before the client gets it.
+struct AnswerFixes {
+    custom_tools: CustomTools,
+    compactor: Option<Compactor>,
 }
 
 /// What every upstream call of one client request shares (the web-search loop makes
@@ -415,16 +495,20 @@ async fn native(
     call: UpstreamCall,
     relay: Relay,
     model: &str,
-    mut custom_tools: CustomTools,
+    fixes: AnswerFixes,
     meter: &mut Meter,
 ) -> Result<Response, ApiError> {
+    let AnswerFixes {
+        mut custom_tools,
+        compactor,
+    } = fixes;
     if !stream {
         let mut resp = call.await?;
         if !is_success(&resp) {
             return Ok(upstream_failure(format, resp).await);
         }
         let claude_chat = api == Api::ChatCompletions && is_claude(model);
-        if !claude_chat && custom_tools.is_empty() {
+        if !claude_chat && custom_tools.is_empty() && compactor.is_none() {
             return forward_metered(resp, Some(api), meter, timing).await;
         }
         // The answer needs fixing: parse, fix, re-encode.
@@ -445,6 +529,9 @@ async fn native(
             quirks::chat::merge_choices(&mut answer);
         }
         custom_tools.rewrite_response(&mut answer);
+        if let Some(compactor) = &compactor {
+            answer = compactor.rewrite_answer(answer)?;
+        }
         return Ok(json(200, &answer));
     }
     match streaming::start(call, timing).await? {

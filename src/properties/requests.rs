@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use super::gen::{self, fixture_body, json, json_object, mutate, mutations, pick, pooled, text};
 use super::{check, ensure};
 use crate::api_error::{self, ApiFormat};
+use crate::content_encoding::Coding;
 use crate::custom_tools::CustomTools;
 use crate::models::{Catalog, ModelInfo};
 use crate::translate::{self, TranslateCtx};
@@ -223,6 +224,11 @@ static RESPONSES_ITEMS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             {"type": "item_reference", "id": "msg_1"},
             {"type": "local_shell_call", "call_id": "c", "action": {"type": "exec", "command": ["ls"]}},
             {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {"type": "function_call", "call_id": "call_3", "namespace": "mcp__probe", "name": "echo", "arguments": "{}"},
+            {"type": "compaction", "id": "cmp_1", "encrypted_content": crate::compaction::encode("the summary")},
+            {"type": "compaction", "encrypted_content": ENC},
+            {"type": "compaction_trigger"},
+            {"type": "additional_tools", "role": "developer", "tools": [{"type": "namespace", "name": "functions", "description": "", "tools": []}]},
         ]),
     )
 });
@@ -240,6 +246,10 @@ static RESPONSES_TOOLS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             {"type": "image_generation"},
             {"type": "local_shell"},
             {"type": "function", "name": "nothing"},
+            {"type": "namespace", "name": "mcp__probe", "description": "", "tools": [
+                {"type": "function", "name": "echo", "parameters": {"type": "object"}},
+                {"type": "custom", "name": "exec"},
+                {"type": "web_search"}]},
         ]),
     )
 });
@@ -446,6 +456,9 @@ fn request_pipeline(c: Case) -> Result<(), TestCaseError> {
             return Ok(());
         }
         let _ = CustomTools::from_request(&mut body);
+        if crate::compaction::is_requested(&body) {
+            crate::compaction::request_summary(&mut body);
+        }
     }
     let _ = inbound::initiator(c.api, &body);
     let _ = inbound::has_images(c.api, &body);
@@ -456,6 +469,16 @@ fn request_pipeline(c: Case) -> Result<(), TestCaseError> {
         let _ = quirks::messages::apply_for_count(&mut body.clone(), c.beta.as_deref());
     }
     for target in Api::all() {
+        let mut body = body.clone();
+        if c.api == Api::Responses {
+            if let Err(e) = crate::compaction::expand(&mut body, target == Api::Responses) {
+                ensure!(e.status == 400 && e.param.is_some(), "expand: {e:?}");
+                continue;
+            }
+            if target != Api::Responses {
+                CustomTools::default().flatten_namespaces(&mut body);
+            }
+        }
         let mut out = if target == c.api {
             let mut b = body.clone();
             if target == Api::Responses {
@@ -621,6 +644,18 @@ fn fuzz_custom_tools() {
             return Ok(());
         };
         let mut tools = CustomTools::from_request(&mut b);
+        tools.flatten_namespaces(&mut b);
+        let mut compactor = crate::compaction::Compactor::new("0123");
+        for e in events.iter() {
+            let name = e.get("type").and_then(Value::as_str).unwrap_or("");
+            for (_, out) in compactor.rewrite_event(name, e.clone()) {
+                ensure!(
+                    out.get("sequence_number").is_some() || !out.is_object(),
+                    "{out}"
+                );
+            }
+        }
+        let _ = compactor.rewrite_answer(response.clone());
         for mut e in events {
             let name = e
                 .get("type")
@@ -633,6 +668,59 @@ fn fuzz_custom_tools() {
         tools.rewrite_response(&mut r);
         Ok(())
     });
+}
+
+/// Compressed request bodies: valid zstd and gzip frames of a generated body, damaged
+/// (bytes changed, cut short, junk after) — decoded, or refused with a 400 or 413, never
+/// a panic; undamaged ones give the body back.
+#[test]
+fn fuzz_compressed_bodies() {
+    let strategy = (
+        body(Api::Responses),
+        any::<bool>(),
+        vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        proptest::option::of(any::<prop::sample::Index>()),
+        vec(any::<u8>(), 0..3),
+    );
+    check(
+        "compressed_bodies",
+        300,
+        1,
+        strategy,
+        |(v, zstd, flips, cut, junk)| {
+            use std::io::Write;
+            let plain = serde_json::to_vec(&v).unwrap_or_default();
+            let (coding, mut data) = if zstd {
+                let z = ruzstd::encoding::compress_to_vec(
+                    &plain[..],
+                    ruzstd::encoding::CompressionLevel::Fastest,
+                );
+                (Coding::Zstd, z)
+            } else {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let _ = e.write_all(&plain);
+                (Coding::Gzip, e.finish().unwrap_or_default())
+            };
+            let damaged = !flips.is_empty() || cut.is_some() || !junk.is_empty();
+            for (at, byte) in flips {
+                let i = at.index(data.len());
+                data[i] ^= byte | 1;
+            }
+            if let Some(at) = cut {
+                data.truncate(at.index(data.len()));
+            }
+            data.extend(junk);
+            let limit = plain.len().max(64);
+            match crate::content_encoding::decode(data, &[coding], limit) {
+                Ok(out) => ensure!(damaged || out == plain, "{coding:?} changed the body"),
+                Err(e) => ensure!(
+                    damaged && matches!(e.status, 400 | 413),
+                    "{coding:?}: {e:?}"
+                ),
+            }
+            Ok(())
+        },
+    );
 }
 
 /// Upstream answers and error bodies the gateway reads: merge of split choices, usage,
@@ -725,8 +813,11 @@ fn fuzz_client_edges() {
             let _ = crate::auth::extract_credential(a.as_deref(), b.as_deref());
             let _ = crate::admin_session::from_cookie_header(a.as_deref());
             let _ = crate::admin_session::same_origin(a.as_deref(), &c);
-            let _ = inbound::check_body_headers(a.as_deref(), b.as_deref());
-            let _ = inbound::body_text(bytes);
+            let _ = inbound::check_body_headers(a.as_deref(), b.as_deref(), c.get(..8));
+            // Arbitrary bytes as compressed bodies: refused, never a panic.
+            let _ = inbound::body_text(bytes.clone(), &[Coding::Zstd]);
+            let _ = inbound::body_text(bytes.clone(), &[Coding::Gzip]);
+            let _ = inbound::body_text(bytes, &[]);
             let _ = crate::route::match_route(&c, &d);
             let _ = crate::route::format_for_path(&d);
             let _ = crate::quota::normalize(&v);

@@ -10,6 +10,8 @@ pub const MIN_OUTPUT_TOKENS_FROM_MESSAGES: u64 = 12_800;
 
 pub fn apply(body: &mut Map<String, Value>, model: &ModelInfo) {
     body.remove("service_tier");
+    describe_namespaces(body);
+    strip_codex_metadata(body);
     // Effort on a model that does not reason is a 400; the catalog lists the efforts.
     let effort = body
         .get("reasoning")
@@ -20,6 +22,55 @@ pub fn apply(body: &mut Map<String, Value>, model: &ModelInfo) {
         {
             if let Some(fallback) = nearest_effort(effort, &model.reasoning_effort) {
                 body["reasoning"]["effort"] = Value::String(fallback);
+            }
+        }
+    }
+}
+
+/// Copilot refuses a namespace tool whose `description` is empty ("Expected a string with
+/// minimum length 1"), which Codex sends for its default `functions` namespace (in
+/// `additional_tools` input items) and for MCP servers without instructions.
+fn describe_namespaces(body: &mut Map<String, Value>) {
+    let fix = |tools: &mut Value| {
+        let Some(tools) = tools.as_array_mut() else {
+            return;
+        };
+        for tool in tools {
+            if tool.get("type").and_then(Value::as_str) != Some("namespace") {
+                continue;
+            }
+            let described = tool
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.trim().is_empty());
+            if described {
+                continue;
+            }
+            let name = tool.get("name").and_then(Value::as_str).unwrap_or("");
+            let description = format!("Tools of the {name} namespace.");
+            tool["description"] = Value::String(description);
+        }
+    };
+    if let Some(tools) = body.get_mut("tools") {
+        fix(tools);
+    }
+    if let Some(Value::Array(items)) = body.get_mut("input") {
+        for item in items {
+            if let Some(tools) = item.get_mut("tools") {
+                fix(tools);
+            }
+        }
+    }
+}
+
+/// Codex keeps `internal_chat_message_metadata_passthrough` on its items when it takes
+/// the provider for OpenAI (a provider named "OpenAI", the one that gets remote
+/// compaction); Copilot refuses it as an unknown parameter.
+fn strip_codex_metadata(body: &mut Map<String, Value>) {
+    if let Some(Value::Array(items)) = body.get_mut("input") {
+        for item in items {
+            if let Some(o) = item.as_object_mut() {
+                o.remove("internal_chat_message_metadata_passthrough");
             }
         }
     }
@@ -72,6 +123,54 @@ mod tests {
             .clone();
         apply(&mut b, &model);
         assert_eq!(b["reasoning"]["effort"], "medium");
+    }
+
+    #[test]
+    fn empty_namespace_descriptions_are_filled() {
+        let ns = |d: Value| json!({"type": "namespace", "name": "functions", "description": d, "tools": []});
+        let mut b = json!({
+            "tools": [ns(json!("")), ns(json!("Sub-agents.")), {"type": "function", "name": "f", "description": ""}],
+            "input": [
+                {"type": "additional_tools", "role": "developer", "tools": [ns(json!(" ")), {"type": "namespace", "name": "mcp__x", "tools": []}]},
+                {"type": "message", "role": "user", "content": "hi"}
+            ]
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        apply(&mut b, &ModelInfo::default());
+        assert_eq!(
+            b["tools"][0]["description"],
+            "Tools of the functions namespace."
+        );
+        assert_eq!(b["tools"][1]["description"], "Sub-agents.");
+        assert_eq!(b["tools"][2]["description"], "", "only namespaces");
+        assert_eq!(
+            b["input"][0]["tools"][0]["description"],
+            "Tools of the functions namespace."
+        );
+        assert_eq!(
+            b["input"][0]["tools"][1]["description"],
+            "Tools of the mcp__x namespace."
+        );
+        assert_eq!(b["input"][1]["content"], "hi");
+    }
+
+    #[test]
+    fn codex_item_metadata_is_stripped() {
+        let mut b = json!({"input": [
+            {"type": "message", "role": "user", "content": "hi",
+             "internal_chat_message_metadata_passthrough": {"turn_id": "t1", "content_item_kinds": ["user.text"]}},
+            {"type": "compaction_trigger"}
+        ]})
+        .as_object()
+        .unwrap()
+        .clone();
+        apply(&mut b, &ModelInfo::default());
+        assert_eq!(
+            b["input"],
+            json!([{"type": "message", "role": "user", "content": "hi"}, {"type": "compaction_trigger"}])
+        );
     }
 }
 

@@ -500,3 +500,111 @@ describe("agents searching the web through the gateway", () => {
       assert.deepEqual(posts.map((e) => e.url), ["/v1/responses"], clientLog());
     }));
 });
+
+// Codex beyond a plain turn: MCP tools (which it groups under a namespace), Responses Lite
+// (its tools in `additional_tools` items, under a namespace with an empty description), and
+// remote compaction (Codex asks for it when it takes the provider for OpenAI: a provider
+// named "OpenAI"; it then sends `compaction_trigger` and resends the `compaction` item).
+describe("Codex's namespaces and remote compaction", () => {
+  const probe = path.join(root, "tests/e2e/mcp-probe.mjs");
+  const withProbe = (model, log) =>
+    `${codexConfig(model)}
+[mcp_servers.probe]
+command = ${JSON.stringify(process.execPath)}
+args = [${JSON.stringify(probe)}, ${JSON.stringify(log)}]
+`;
+
+  for (const [model, upstreamPath] of [["gpt-5.1-codex", "/copilot/responses"], ["claude-sonnet-5", "/copilot/v1/messages"]]) {
+    test(`Codex calls an MCP server's tool (namespace mcp__probe) on ${model}`, TEST_TIMEOUT, () =>
+      inWorkspace("codex-mcp", async (ws) => {
+        const log = path.join(ws.dir, "probe-calls.jsonl");
+        const run = await runCodex(model, ws, { config: withProbe(model, log), prompt: "MOCK_CALL echo" });
+        const why = describeRun(run);
+        assert.equal(run.code, 0, `the agent failed\n${why}`);
+        const sent = await mockRequests(upstreamPath);
+        assert.equal(sent.length, 2, `the call, then its result\n${why}`);
+        const [first, second] = sent;
+        if (upstreamPath === "/copilot/responses") {
+          const ns = first.body.tools.find((t) => t.type === "namespace" && t.name === "mcp__probe");
+          assert.ok(ns, "Copilot's /responses gets the namespace as Codex sent it");
+          assert.deepEqual([first.reply.tool_call.namespace, first.reply.tool_call.name], ["mcp__probe", "echo"]);
+          const call = second.body.input.find((i) => i.type === "function_call");
+          assert.deepEqual([call.namespace, call.name], ["mcp__probe", "echo"], "Codex resends the call by namespace");
+        } else {
+          assert.ok(first.body.tools.some((t) => t.name === "mcp__probe__echo"), "Claude gets the namespaced tool as a function");
+          assert.equal(first.reply.tool_call.name, "mcp__probe__echo");
+          assert.match(JSON.stringify(second.body.messages), /"type":"tool_use","id":"[^"]+","name":"mcp__probe__echo"/);
+        }
+        // Codex dispatched the call to the MCP server: it understood the namespaced call.
+        assert.ok(existsSync(log), `the MCP server ran no tool\n${why}`);
+        const calls = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        assert.deepEqual(calls.map((c) => [c.name, c.arguments]), [["echo", { text: "mock" }]]);
+        assert.match(second.reply.text, /^Tool result: [^]*probe echo: mock/, "the tool's output reached the model");
+        assert.match(run.stdout, /^Tool result: /m, why);
+        assert.deepEqual(run.leftovers, [], "the agent left processes running");
+      }));
+  }
+
+  test("Codex with Responses Lite: its empty `functions` namespace description is filled for Copilot", TEST_TIMEOUT, () =>
+    inWorkspace("codex-lite", async (ws) => {
+      const bundled = JSON.parse(
+        execFileSync(codexBin()[0], [...codexBin()[1], "debug", "models", "--bundled"], {
+          cwd: ws.cwd,
+          env: { PATH: process.env.PATH, HOME: ws.home, CODEX_HOME: ws.home },
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: RUN_TIMEOUT_MS,
+        }),
+      );
+      const lite = bundled.models.find((m) => m.use_responses_lite);
+      assert.ok(lite, "Codex's bundled catalog has a Responses Lite model");
+      const meta = { ...lite, slug: "gpt-5.1-codex", display_name: "gpt-5.1-codex", upgrade: null, prefer_websockets: false, supports_search_tool: false };
+      const catalog = path.join(ws.dir, "models.json");
+      writeFileSync(catalog, JSON.stringify({ models: [meta] }));
+      const run = await runCodex("gpt-5.1-codex", ws, {
+        config: codexConfig("gpt-5.1-codex", `model_catalog_json = ${JSON.stringify(catalog)}\n`),
+        prompt: "hello from lite",
+      });
+      const why = describeRun(run);
+      const [sent] = await mockRequests("/copilot/responses");
+      const additional = sent?.body?.input?.find((i) => i.type === "additional_tools");
+      assert.ok(additional, `Codex sent its tools as additional_tools (else this case tests nothing)\n${why}`);
+      assert.equal(run.code, 0, `the agent failed\n${why}`);
+      for (const t of additional.tools.filter((t) => t.type === "namespace")) {
+        assert.ok(t.description.length > 0, `${t.name}: Copilot gets a description`);
+      }
+      assert.ok(additional.tools.some((t) => t.name === "functions" && t.description === "Tools of the functions namespace."));
+      assert.match(run.stdout, /Echo: hello from lite/, why);
+    }));
+
+  for (const [model, upstreamPath] of [["gpt-5.1-codex", "/copilot/responses"], ["claude-sonnet-5", "/copilot/v1/messages"]]) {
+    test(`Codex's remote compaction mid-task on ${model}: summarised by the model, read back on the next turn`, TEST_TIMEOUT, () =>
+      inWorkspace("codex-compact", async (ws) => {
+        // Any turn of Codex's (its prompt alone is ~10k tokens) passes this limit: after the
+        // tool call, Codex compacts before it goes on.
+        const config = codexConfig(model, "model_auto_compact_token_limit = 2000\n").replace('name = "Copilot Gateway"', 'name = "OpenAI"');
+        const run = await runCodex(model, ws, { config });
+        const why = describeRun(run);
+        assert.equal(run.code, 0, `the agent failed\n${why}`);
+        assert.ok(existsSync(ws.target), `the tool call ran before the compaction\n${why}`);
+        const posts = proxy.seen.filter((e) => e.method === "POST");
+        assert.deepEqual(posts.map((e) => `${e.url} ${e.status}`), ["/v1/responses 200", "/v1/responses 200", "/v1/responses 200"], clientLog());
+        // The second answer is the compaction Codex asked for: one item, the gateway's.
+        const items = posts[1].body.split("\n\n").filter((f) => f.includes("response.output_item.done"))
+          .map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)).item);
+        assert.deepEqual(items.map((i) => i.type), ["compaction"], posts[1].body.slice(0, 2000));
+        const summary = JSON.parse(Buffer.from(items[0].encrypted_content.slice("cgwc1.".length), "base64url")).summary;
+        const sent = await mockRequests(upstreamPath);
+        assert.equal(sent.length, 3, why);
+        assert.match(JSON.stringify(sent[1].body), /Write that summary now/, "the model was asked for the summary");
+        assert.equal(summary, sent[1].reply.text, "the summary is the model's");
+        // The turn after: Codex sent its compaction item, the model read the summary.
+        const after = JSON.stringify(sent[2].body);
+        assert.ok(after.includes(JSON.stringify(summary).slice(1, 40)), `the summary reached the model: ${after.slice(-1500)}`);
+        assert.ok(!after.includes("cgwc1."), "the gateway's payload never reaches Copilot");
+        assert.ok(!after.includes("internal_chat_message_metadata_passthrough"), "Codex's item metadata is not sent on");
+        assert.equal(sent[1].flags.x_initiator, "agent");
+        assert.equal(sent[2].flags.x_initiator, "agent", "going on after a compaction is no new prompt");
+        assert.deepEqual(run.leftovers, [], "the agent left processes running");
+      }));
+  }
+});

@@ -8,9 +8,14 @@
 //   made) and a web_search / WebSearch tool offered
 //                                  → text "I'll search the web for <query>." + that call
 //   tools offered and (tool_choice forces one, or the last user text contains
-//   "use a tool" or "MOCK_TOOL <path>")
+//   "use a tool", "MOCK_TOOL <path>" or "MOCK_CALL <name>")
 //                                  → text "I'll use the <name> tool." + one tool call
+//                                    (MOCK_CALL: of the tool named <name>, or whose
+//                                    flattened name ends in `__<name>`)
 //   otherwise                      → text "Echo: <last user text>" (+ " [N image(s)]")
+//   A last user text that carries the gateway's summary of compacted work ("Summary of the
+//   earlier part of this conversation") is answered with the echo: the model goes on from
+//   the summary and does not repeat the tool call the kept prompt asked for.
 import { sha256, estimateTokens } from './util.mjs';
 
 export const THINKING_TEXT = 'Mock thinking about the request.';
@@ -107,17 +112,21 @@ export function planReply(conv) {
       : null;
   const searchTool = searchQuery && choice.mode !== 'none' ? tools.find((t) => t.name === 'web_search' || t.name === 'WebSearch') : null;
 
+  const callName = conv.toolOutput == null ? /MOCK_CALL\s+(\S+)/.exec(userText)?.[1] : null;
+  const callTool = callName ? tools.find((t) => t.name === callName || t.name.endsWith(`__${callName}`)) : null;
+  const resumed = /Summary of the earlier part of this conversation/.test(userText);
   const wantsTool =
     !searchTool &&
+    !resumed &&
     tools.length > 0 &&
     choice.mode !== 'none' &&
-    (forced || (conv.toolOutput == null && (/use a tool/i.test(userText) || /MOCK_TOOL\s+\S+/.test(userText))));
+    (forced || (conv.toolOutput == null && (/use a tool/i.test(userText) || /MOCK_TOOL\s+\S+/.test(userText) || callTool)));
 
   if (searchTool) {
     call = { name: searchTool.name, args: { query: searchQuery } };
     text = `I'll search the web for ${searchQuery}.`;
   } else if (wantsTool) {
-    const named = choice.mode === 'named' ? tools.find((t) => t.name === choice.name) : null;
+    const named = choice.mode === 'named' ? tools.find((t) => t.name === choice.name) : callTool;
     const path = /MOCK_TOOL\s+(\S+)/.exec(userText)?.[1];
     call = (!named && path && mockToolCall(tools, path)) || null;
     if (!call) {

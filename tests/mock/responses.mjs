@@ -24,6 +24,7 @@ const ITEM_TYPES = [
   'custom_tool_call',
   'custom_tool_call_output',
   'compaction',
+  'additional_tools',
 ];
 const MESSAGE_ROLES = ['user', 'assistant', 'system', 'developer'];
 const INPUT_PARTS = ['input_text', 'input_image', 'input_file'];
@@ -93,23 +94,55 @@ function validateParams(body, model) {
   }
 }
 
-function validateTools(body) {
-  if (body.tools == null) return [];
-  if (!Array.isArray(body.tools)) throw bad("Invalid type for 'tools': expected an array.", 'tools', 'invalid_type');
+const invalidName = (p) =>
+  bad(`Invalid '${p}.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`, `${p}.name`);
+
+// A namespace groups tools (Codex: MCP servers, sub-agents); Copilot refuses one with an
+// empty description. Its functions are offered like top-level ones, and a call of one
+// names its namespace.
+function namespaceTools(t, p) {
+  if (t.description === '') {
+    throw bad(
+      `Invalid '${p}.description': empty string. Expected a string with minimum length 1, but got an empty string instead.`,
+      `${p}.description`,
+      'empty_string',
+    );
+  }
+  if (!Array.isArray(t.tools)) throw bad(`Missing required parameter: '${p}.tools'.`, `${p}.tools`, 'missing_required_parameter');
   const out = [];
+  t.tools.forEach((inner, j) => {
+    if (!['function', 'custom'].includes(inner?.type)) return;
+    if (typeof inner.name !== 'string' || !NAME_RE.test(inner.name)) throw invalidName(`${p}.tools[${j}]`);
+    if (inner.type === 'function') out.push({ name: inner.name, schema: inner.parameters, namespace: t.name });
+  });
+  return out;
+}
+
+function validateTools(body) {
+  const out = [];
+  // Responses Lite (Codex with the models it knows) sends tools as `additional_tools` items.
+  if (Array.isArray(body.input)) {
+    body.input.forEach((item, i) => {
+      if (item?.type !== 'additional_tools' || !Array.isArray(item.tools)) return;
+      item.tools.forEach((t, j) => {
+        if (t?.type === 'namespace') out.push(...namespaceTools(t, `input[${i}].tools[${j}]`));
+      });
+    });
+  }
+  if (body.tools == null) return out;
+  if (!Array.isArray(body.tools)) throw bad("Invalid type for 'tools': expected an array.", 'tools', 'invalid_type');
   body.tools.forEach((t, i) => {
     const type = t?.type;
     // Copilot has no image generation and needs Codex's freeform `custom` tools as function tools.
     if (!ACCEPTED_TOOL_TYPES.includes(type)) {
       throw bad(`Unsupported tool type: '${type}'. Copilot supports only function and web_search tools.`, `tools[${i}].type`, 'unsupported_value');
     }
-    if (type !== 'function') return;
-    if (typeof t.name !== 'string' || !NAME_RE.test(t.name)) {
-      throw bad(
-        `Invalid 'tools[${i}].name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`,
-        `tools[${i}].name`,
-      );
+    if (type === 'namespace') {
+      out.push(...namespaceTools(t, `tools[${i}]`));
+      return;
     }
+    if (type !== 'function') return;
+    if (typeof t.name !== 'string' || !NAME_RE.test(t.name)) throw invalidName(`tools[${i}]`);
     out.push({ name: t.name, schema: t.parameters });
   });
   return out;
@@ -128,6 +161,10 @@ function validateInput(ctx, body) {
     if (!isObject(item)) throw bad(`Invalid type for '${p}': expected an object.`, p, 'invalid_type');
     const type = itemType(item);
     if (!ITEM_TYPES.includes(type)) throw bad(`Invalid value: '${type}'. Supported values are: ${quoteList(ITEM_TYPES)}.`, `${p}.type`);
+    // Codex keeps this on its items when it takes the provider for OpenAI.
+    if ('internal_chat_message_metadata_passthrough' in item) {
+      throw bad(`Unknown parameter: '${p}.internal_chat_message_metadata_passthrough'.`, `${p}.internal_chat_message_metadata_passthrough`, 'unknown_parameter');
+    }
     // Quirk: long base64 item ids only live on the connection that minted them.
     if (config.reject_foreign_item_ids && isStdBase64(item.id) && item.id.length >= 40 && !acceptedItemIds.has(item.id)) {
       throw openaiError(400, 'input item ID does not belong to this connection', { code: 'invalid_request_error', param: 'input' });
@@ -166,6 +203,16 @@ function validateInput(ctx, body) {
         if (typeof item.call_id !== 'string') throw bad(`Missing required parameter: '${p}.call_id'.`, `${p}.call_id`, 'missing_required_parameter');
         if (!calls.has(item.call_id)) throw bad(`No tool call found for function call output with call_id ${item.call_id}.`, 'input', 'invalid_request_error');
         break;
+      case 'compaction':
+        // Only Copilot's own compaction payloads can be read back.
+        if (config.verify_reasoning_signatures && !isValidEncryptedContent(item.encrypted_content)) {
+          throw openaiError(
+            400,
+            `The encrypted content for item ${item.id ?? p} could not be verified. Reason: Encrypted content could not be decrypted or parsed.`,
+            { code: 'invalid_encrypted_content', param: null },
+          );
+        }
+        break;
       case 'reasoning':
         if (!Array.isArray(item.summary)) throw bad(`Missing required parameter: '${p}.summary'.`, `${p}.summary`, 'missing_required_parameter');
         if (config.verify_reasoning_signatures && item.encrypted_content != null && !isValidEncryptedContent(item.encrypted_content)) {
@@ -185,7 +232,7 @@ function validateInput(ctx, body) {
 
 function toolChoiceOf(tc) {
   if (tc === 'none' || tc === 'required' || tc === 'auto') return { mode: tc };
-  if (isObject(tc) && tc.type === 'function') return { mode: 'named', name: tc.name };
+  if (isObject(tc) && tc.type === 'function') return { mode: 'named', name: tc.name, namespace: tc.namespace };
   return { mode: 'auto' };
 }
 
@@ -248,9 +295,17 @@ export function responses(ctx) {
     },
   });
   if (plan.toolCall) {
+    const { namespace } = tools.find((t) => t.name === plan.toolCall.name) ?? {};
     items.push({
       ids: ids(),
-      item: { type: 'function_call', status: 'completed', arguments: plan.toolCall.json, call_id: `call_${randomAlnum(24)}`, name: plan.toolCall.name },
+      item: {
+        type: 'function_call',
+        status: 'completed',
+        arguments: plan.toolCall.json,
+        call_id: `call_${randomAlnum(24)}`,
+        name: plan.toolCall.name,
+        ...(namespace ? { namespace } : {}),
+      },
     });
   }
   const output = items.map(({ ids: { done }, item }) => ({ id: done, ...item }));
@@ -298,7 +353,9 @@ export function responses(ctx) {
   ctx.entry.reply = {
     id: respId,
     text: plan.text,
-    tool_call: plan.toolCall ? { call_id: output.at(-1).call_id, name: plan.toolCall.name, arguments: plan.toolCall.json } : null,
+    tool_call: plan.toolCall
+      ? { call_id: output.at(-1).call_id, name: plan.toolCall.name, namespace: output.at(-1).namespace ?? null, arguments: plan.toolCall.json }
+      : null,
     status: finalStatus,
     item_ids: items.map((x) => x.ids),
     encrypted_content: items[0].item.encrypted_content ?? null,
@@ -338,7 +395,7 @@ export function responses(ctx) {
         } else {
           await emit('response.output_item.added', {
             output_index,
-            item: { id: added, type: 'function_call', status: 'in_progress', arguments: '', call_id: item.call_id, name: item.name },
+            item: { id: added, type: 'function_call', status: 'in_progress', arguments: '', call_id: item.call_id, name: item.name, ...(item.namespace ? { namespace: item.namespace } : {}) },
           });
           for (const delta of plan.toolCall.deltas) await emit('response.function_call_arguments.delta', { item_id, output_index, delta });
           await emit('response.function_call_arguments.done', { item_id, output_index, arguments: item.arguments });

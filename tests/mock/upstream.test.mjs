@@ -509,6 +509,7 @@ describe('responses', () => {
     await err({ input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.pdf' }] }] }, /file_data/);
     await err({ text: { format: { type: 'yaml' } } }, /Supported values/);
     await err({ text: { format: { type: 'json_schema', schema: {} } } }, /text\.format\.name/);
+    await err({ input: [{ type: 'message', role: 'user', content: 'x', internal_chat_message_metadata_passthrough: { turn_id: 't' } }] }, /Unknown parameter: 'input\[0\]\.internal_chat_message_metadata_passthrough'/);
     // Short and non-base64 ids are fine; web_search and namespace tools are accepted.
     const ok = await copilot('/responses', {
       model: 'gpt-5-codex',
@@ -519,6 +520,39 @@ describe('responses', () => {
       ],
     });
     assert.equal(ok.status, 200, ok.text);
+  });
+
+  test('namespaces: an empty description is refused, their tools are called by namespace', async () => {
+    const ns = (description) => ({ type: 'namespace', name: 'functions', description, tools: [{ type: 'function', name: 'wait', parameters: { type: 'object' } }] });
+    const top = await copilot('/responses', { model: 'gpt-5-codex', input: 'hi', tools: [ns('')] });
+    assert.equal(top.status, 400);
+    assert.equal(top.json.error.code, 'empty_string');
+    assert.equal(top.json.error.param, 'tools[0].description');
+    assert.match(top.json.error.message, /Invalid 'tools\[0\]\.description': empty string\. Expected a string with minimum length 1/);
+    // Responses Lite: tools in an `additional_tools` input item.
+    const lite = await copilot('/responses', {
+      model: 'gpt-5-codex',
+      input: [{ type: 'additional_tools', role: 'developer', tools: [ns('')] }, { type: 'message', role: 'user', content: 'hi' }],
+    });
+    assert.equal(lite.status, 400);
+    assert.equal(lite.json.error.param, 'input[0].tools[0].description');
+    const call = await copilot('/responses', {
+      model: 'gpt-5-codex',
+      input: [{ type: 'additional_tools', role: 'developer', tools: [ns('Built-ins.')] }, { type: 'message', role: 'user', content: 'MOCK_CALL wait' }],
+    });
+    assert.equal(call.status, 200, call.text);
+    const fc = call.json.output.find((o) => o.type === 'function_call');
+    assert.equal(fc.name, 'wait');
+    assert.equal(fc.namespace, 'functions');
+  });
+
+  test('compaction items: only Copilot-made payloads are read', async () => {
+    const input = (encrypted_content) => [{ type: 'compaction', encrypted_content }, { type: 'message', role: 'user', content: 'go on' }];
+    const foreign = await copilot('/responses', { model: 'gpt-5-codex', input: input('cgwc1.eyJzdW1tYXJ5IjoieCJ9') });
+    assert.equal(foreign.status, 400);
+    assert.equal(foreign.json.error.code, 'invalid_encrypted_content');
+    const own = await copilot('/responses', { model: 'gpt-5-codex', input: input('gAAAAmockY29tcGFjdGlvbg==') });
+    assert.equal(own.status, 200, own.text);
   });
 
   test('recorded Codex requests are accepted', async (t) => {
