@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ids::{base64url, unbase64url};
+
 const PREFIX: &str = "cgws1.";
 
 /// What a result's `encrypted_content` carries.
@@ -47,57 +49,10 @@ pub fn owned_results(content: &Value) -> Option<Vec<ResultPayload>> {
         .collect()
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-fn base64url(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn unbase64url(s: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|p| p as u32);
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= value(c)? << (18 - 6 * i);
-        }
-        for i in 0..chunk.len() - 1 {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn base64url_round_trips_every_length() {
-        for len in 0..40 {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let text = base64url(&bytes);
-            assert!(!text.contains('=') && !text.contains('+') && !text.contains('/'));
-            assert_eq!(unbase64url(&text).unwrap(), bytes, "{len}");
-        }
-        assert_eq!(base64url(b"hello"), "aGVsbG8");
-        assert_eq!(unbase64url("a"), None);
-        assert_eq!(unbase64url("a*bc"), None);
-    }
 
     #[test]
     fn payloads_are_ours_or_nothing() {
