@@ -12,6 +12,7 @@ pub mod assemble;
 pub mod auth;
 pub mod client_stream;
 pub mod conversation;
+pub mod credits;
 pub mod custom_tools;
 pub mod ids;
 pub mod inbound;
