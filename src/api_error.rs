@@ -248,6 +248,17 @@ pub fn from_upstream(format: ApiFormat, status: u16, body: &str) -> ApiError {
     if status == crate::upstream::copilot::CLIENT_OUTDATED {
         return crate::upstream::copilot::client_outdated(body);
     }
+    if status == crate::upstream::copilot::MISDIRECTED {
+        // Still refused after a fresh token. Passed on, a 421 would tell the client that
+        // the gateway is the wrong host (Node's fetch drops the connection).
+        return ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "Copilot's API host refused the account's token even after a fresh one (421): {}",
+                upstream_message(body).trim_end()
+            ),
+        );
+    }
     if status == 401 {
         // Copilot refused a token the gateway had just minted: not the caller's key at fault.
         return ApiError::new(

@@ -298,7 +298,8 @@ pub async fn quota(env: &Env) -> Result<Response, ApiError> {
                     let text = client::text(&mut r).await.unwrap_or_default();
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let q = crate::quota::normalize(&body);
-                    cache::put(env, &key, &q, cache::QUOTA_KEEP_SECS).await;
+                    // As JSON text: a `Value` map would reach KV as an empty JS Map.
+                    cache::put(env, &key, &q.to_string(), cache::QUOTA_KEEP_SECS).await;
                     let mut q = q;
                     if let Some((headers, _)) = &seen {
                         q["usage_limits"] = crate::quota::usage_limits(headers);

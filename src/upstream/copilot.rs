@@ -284,6 +284,14 @@ mod tests {
             assert!(!e.message.contains("\n"));
         }
         assert!(!worth_another_account(CLIENT_OUTDATED));
+        // A plan host that still refuses: a 502 naming it, never a 421 to the client.
+        let e = crate::api_error::from_upstream(
+            ApiFormat::OpenAi,
+            MISDIRECTED,
+            "misdirected request: this token is not valid for api.business.githubcopilot.com\n",
+        );
+        assert_eq!(e.status, 502);
+        assert!(e.message.contains("(421)") && e.message.ends_with(".githubcopilot.com"));
     }
 
     #[test]
