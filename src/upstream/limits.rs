@@ -182,7 +182,7 @@ mod tests {
             from_429(WEEKLY, &past, NOW).unwrap().until_ms,
             NOW + DEFAULT_WAIT_MS
         );
-        // One years off is capped.
+        // A reset years off is capped.
         let far = headers(&[("x-usage-ratelimit-weekly", "rst=2030-01-01T00%3A00%3A00Z")]);
         assert_eq!(
             from_429(WEEKLY, &far, NOW).unwrap().until_ms,
