@@ -42,17 +42,21 @@ pub fn row_model(model: Option<&str>) -> String {
 }
 
 /// Usage of a non-stream answer, read from the upstream's own JSON (any of the APIs, and
-/// embeddings' `usage.prompt_tokens`).
+/// embeddings' `usage.prompt_tokens`), with the AI credits of its `copilot_usage`.
 pub fn usage_from_json(api: Option<Api>, body: &str) -> Usage {
     #[derive(serde::Deserialize)]
     struct WithUsage {
         usage: Option<Value>,
+        copilot_usage: Option<Value>,
     }
     let mut usage = Usage::default();
-    let Some(u) = serde_json::from_str::<WithUsage>(body)
-        .ok()
-        .and_then(|w| w.usage)
-    else {
+    let Ok(answer) = serde_json::from_str::<WithUsage>(body) else {
+        return usage;
+    };
+    if let Some(cu) = &answer.copilot_usage {
+        usage.nano_aiu = crate::credits::nano_aiu_of(cu).unwrap_or(0);
+    }
+    let Some(u) = answer.usage else {
         return usage;
     };
     match api {
@@ -294,7 +298,8 @@ mod tests {
                 input_tokens: 105,
                 output_tokens: 7,
                 cache_read_tokens: 90,
-                cache_creation_tokens: 5
+                cache_creation_tokens: 5,
+                ..Default::default()
             }
         );
         let c = usage_from_json(
@@ -307,7 +312,8 @@ mod tests {
                 input_tokens: 100,
                 output_tokens: 3,
                 cache_read_tokens: 40,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
         let r = usage_from_json(
@@ -320,7 +326,8 @@ mod tests {
                 input_tokens: 50,
                 output_tokens: 9,
                 cache_read_tokens: 20,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
         let e = usage_from_json(
@@ -329,6 +336,23 @@ mod tests {
         );
         assert_eq!(e.input_tokens, 8);
         assert_eq!(usage_from_json(None, "not json"), Usage::default());
+        // The credits Copilot billed, on every API's answer.
+        for (api, body) in [
+            (
+                Api::Messages,
+                r#"{"usage":{"input_tokens":1,"output_tokens":1},"copilot_usage":{"total_nano_aiu":4200}}"#,
+            ),
+            (
+                Api::ChatCompletions,
+                r#"{"choices":[],"usage":{"prompt_tokens":1},"copilot_usage":{"total_nano_aiu":4200}}"#,
+            ),
+            (
+                Api::Responses,
+                r#"{"output":[],"copilot_usage":{"token_details":[{"token_count":2,"cost_per_batch":2100000000,"batch_size":1000000}]},"usage":{"input_tokens":1}}"#,
+            ),
+        ] {
+            assert_eq!(usage_from_json(Some(api), body).nano_aiu, 4200, "{api:?}");
+        }
     }
 
     #[test]

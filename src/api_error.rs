@@ -122,6 +122,9 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Seconds, sent as `retry-after`.
     pub retry_after: Option<String>,
+    /// Sent as `x-should-retry: false`: the OpenAI and Anthropic SDKs (and so Claude Code
+    /// and Codex) then do not repeat a 5xx that no retry can fix.
+    pub final_answer: bool,
 }
 
 impl ApiError {
@@ -133,7 +136,14 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            final_answer: false,
         }
+    }
+
+    /// Marks an error that retrying cannot fix (see `final_answer`).
+    pub fn final_answer(mut self) -> Self {
+        self.final_answer = true;
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -233,6 +243,20 @@ pub fn from_upstream(format: ApiFormat, status: u16, body: &str) -> ApiError {
         return ApiError::invalid(
             "prompt is too long: your prompt is too long. Please reduce the number of messages \
              or use a model with a larger context window.",
+        );
+    }
+    if status == crate::upstream::copilot::CLIENT_OUTDATED {
+        return crate::upstream::copilot::client_outdated(body);
+    }
+    if status == crate::upstream::copilot::MISDIRECTED {
+        // Still refused after a fresh token. Passed on, a 421 would tell the client that
+        // the gateway is the wrong host (Node's fetch drops the connection).
+        return ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "Copilot's API host refused the account's token even after a fresh one (421): {}",
+                upstream_message(body).trim_end()
+            ),
         );
     }
     if status == 401 {

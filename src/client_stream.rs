@@ -4,6 +4,7 @@
 
 use crate::accounting::Outcome;
 use crate::compaction::Compactor;
+use crate::credits;
 use crate::custom_tools::CustomTools;
 use crate::relay::{is_json, Relay, MALFORMED};
 use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
@@ -51,6 +52,8 @@ pub struct Translated {
     failed: bool,
     /// The upstream sent something unusable; the client already has its error.
     stopped: bool,
+    /// AI credits the upstream's events stated (translators read tokens, not credits).
+    nano_aiu: Option<u64>,
 }
 
 impl Translated {
@@ -64,6 +67,16 @@ impl Translated {
             compactor: None,
             failed: false,
             stopped: false,
+            nano_aiu: None,
+        }
+    }
+
+    /// Notes the credits an upstream event states (before the translator sees it).
+    fn note_credits(nano_aiu: &mut Option<u64>, ev: &SseEvent) {
+        if credits::may_carry(ev.event.as_deref()) {
+            if let Some(n) = credits::nano_aiu_in_text(&ev.data) {
+                *nano_aiu = Some(n);
+            }
         }
     }
 
@@ -155,7 +168,9 @@ impl Translated {
     /// Feeds upstream bytes; the client events they complete (drained by the caller).
     pub fn feed_events(&mut self, chunk: &[u8]) -> &mut Vec<OutEvent> {
         let (translator, out, stopped) = (&mut *self.translator, &mut self.out, &mut self.stopped);
+        let credits = &mut self.nano_aiu;
         self.parser.feed_each(chunk, |ev| {
+            Self::note_credits(credits, ev);
             Self::translate(translator, ev, out, stopped, false)
         });
         self.post_process();
@@ -164,8 +179,11 @@ impl Translated {
 
     pub fn finish_events(&mut self) -> &mut Vec<OutEvent> {
         let (translator, out, stopped) = (&mut *self.translator, &mut self.out, &mut self.stopped);
-        self.parser
-            .finish_each(|ev| Self::translate(translator, ev, out, stopped, true));
+        let credits = &mut self.nano_aiu;
+        self.parser.finish_each(|ev| {
+            Self::note_credits(credits, ev);
+            Self::translate(translator, ev, out, stopped, true)
+        });
         if !self.stopped {
             self.translator.on_end(&mut self.out);
         }
@@ -183,7 +201,11 @@ impl Translated {
     }
 
     pub fn usage(&self) -> Usage {
-        self.translator.usage()
+        let mut u = self.translator.usage();
+        if let Some(n) = self.nano_aiu {
+            u.nano_aiu = n;
+        }
+        u
     }
 
     pub fn source(&self) -> Api {
@@ -332,6 +354,32 @@ mod tests {
         t.feed(b"data: [DONE]\n\ndata: {oops\n\n");
         assert!(t.finish().is_empty());
         assert!(!t.outcome().failed);
+    }
+
+    #[test]
+    fn credits_of_the_upstream_reach_the_usage_of_a_translated_stream() {
+        // A Messages client of a Responses upstream: `response.completed` carries them.
+        let ctx = crate::translate::TranslateCtx {
+            model: "gpt-5.1-codex".into(),
+            id_seed: "0123456789abcdef01234567".into(),
+            ..Default::default()
+        };
+        let translator =
+            crate::translate::stream_translator(Api::Messages, Api::Responses, &ctx).unwrap();
+        let mut t = Translated::new(Api::Messages, translator);
+        let completed = json!({"type":"response.completed","sequence_number":1,
+            "response":{"id":"r","status":"completed","output":[],"usage":{"input_tokens":9,"output_tokens":2}},
+            "copilot_usage":{"total_nano_aiu":5_500_000u64}});
+        t.feed(format!("event: response.created\ndata: {}\n\n", json!({"type":"response.created","sequence_number":0,"response":{"id":"r","output":[]}})).as_bytes());
+        t.feed(format!("event: response.completed\ndata: {completed}\n\n").as_bytes());
+        t.finish();
+        let o = t.outcome();
+        assert_eq!(o.usage.nano_aiu, 5_500_000);
+        assert_eq!(o.usage.input_tokens, 9, "tokens still from the translator");
+        // A delta naming copilot_usage in its text is not parsed for it.
+        let mut e = Translated::new(Api::ChatCompletions, Box::new(Echo { done: false }));
+        e.feed(b"event: response.output_text.delta\ndata: {\"delta\":\"copilot_usage\",\"copilot_usage\":{\"total_nano_aiu\":1}}\n\n");
+        assert_eq!(e.usage().nano_aiu, 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod client_stream;
 pub mod compaction;
 pub mod content_encoding;
 pub mod conversation;
+pub mod credits;
 pub mod custom_tools;
 pub mod ids;
 pub mod inbound;

@@ -50,6 +50,9 @@ pub struct UsageRecord {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_creation_tokens: u64,
+    /// AI credits billed, in nano-AIU (absent in exports made before credits were kept).
+    #[serde(default)]
+    pub nano_aiu: u64,
 }
 
 /// The web-search settings, credentials in clear (sensitive, listed in `sensitive`).
@@ -279,6 +282,10 @@ fn validate(d: &Data) -> Result<(), ApiError> {
         if !rows.insert((u.key_id.as_str(), u.model.as_str(), u.hour.as_str())) {
             return Err(bad(p("hour"), "repeats another row's key, model and hour"));
         }
+        // Stored and shown as exact integers.
+        if u.nano_aiu > 1 << 53 {
+            return Err(bad(p("nano_aiu"), "must be at most 2^53"));
+        }
     }
     if let Some(c) = &d.search_config {
         crate::search_config::check_record(c)?;
@@ -342,6 +349,7 @@ mod tests {
                 output_tokens: 20,
                 cache_read_tokens: 50,
                 cache_creation_tokens: 0,
+                nano_aiu: 1_234_500_000,
             }],
             search_config: Some(SearchConfigRecord {
                 provider: Some(ProviderKind::Brave),
@@ -404,6 +412,19 @@ mod tests {
         inner.remove("search_usage");
         let (_, data) = parse_import(&json!({"mode": "merge", "data": before})).unwrap();
         assert_eq!((data.search_config, data.search_usage.len()), (None, 0));
+        // Exports from before AI credits were kept: usage rows without them count none.
+        assert_eq!(doc["data"]["usage"][0]["nano_aiu"], 1_234_500_000u64);
+        let mut no_credits = doc.clone();
+        no_credits["data"]["usage"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("nano_aiu");
+        let (_, data) = parse_import(&json!({"mode": "merge", "data": no_credits})).unwrap();
+        assert_eq!(data.usage[0].nano_aiu, 0);
+        let mut absurd = doc.clone();
+        absurd["data"]["usage"][0]["nano_aiu"] = json!(u64::MAX);
+        let e = parse_import(&json!({"mode": "merge", "data": absurd})).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("data.usage[0].nano_aiu"));
     }
 
     #[test]

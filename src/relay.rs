@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::compaction::Compactor;
+use crate::credits;
 use crate::custom_tools::CustomTools;
 use crate::json_read::{self, once, Reader};
 use crate::sse::{write_event, SseEvent, SseParser};
@@ -162,9 +163,11 @@ impl Relay {
                     if let Some(u) = u {
                         anthropic_usage_into(&mut self.usage, u);
                     }
+                    self.note_credits(credits::nano_aiu_in(&v));
                 }
             }
-            _ => {}
+            Some("content_block_delta") => {}
+            _ => self.note_credits(credits::nano_aiu_in_text(&ev.data)),
         }
         // Named as the client's SDK dispatches on it, and as it was read here.
         write_event(out, name, &ev.data);
@@ -214,6 +217,7 @@ impl Relay {
                     openai_usage_into(&mut self.usage, u);
                 }
             }
+            self.note_credits(credits::nano_aiu_in(&v));
             let mut changed = self.sync_item_ids(name, &mut v);
             if !self.custom_tools.is_empty() {
                 if !self.custom_tools.rewrite_event(name, &mut v) {
@@ -277,7 +281,8 @@ impl Relay {
             return;
         }
         let mentions_usage = ev.data.contains("\"usage\"");
-        if !self.merge_choices && !mentions_usage {
+        let mentions_credits = credits::mentions(&ev.data);
+        if !self.merge_choices && !mentions_usage && !mentions_credits {
             write_event(out, ev.event.as_deref(), &ev.data); // the common case: untouched
             return;
         }
@@ -289,10 +294,22 @@ impl Relay {
         if let Some(u) = &usage {
             openai_usage_into(&mut self.usage, u);
         }
+        let billed = mentions_credits.then(|| credits::nano_aiu_in(&v)).flatten();
+        self.note_credits(billed);
         let has_choices = v
             .get("choices")
             .and_then(Value::as_array)
             .is_some_and(|c| !c.is_empty());
+        if billed.is_some() && usage.is_none() && !has_choices {
+            // Copilot's chunk of billed credits closes the answer like the usage chunk
+            // (the held finish goes first) and, like it, only reaches a client that asked
+            // for usage: a chunk without choices breaks clients that did not.
+            self.flush_finish(out);
+            if self.forward_usage {
+                write_event(out, ev.event.as_deref(), &ev.data);
+            }
+            return;
+        }
         if self.merge_choices {
             self.merge_chunk(&mut v);
         }
@@ -376,6 +393,13 @@ impl Relay {
         let meaningful = delta.iter().any(|(k, val)| k != "role" || !val.is_null());
         if meaningful {
             v["choices"] = serde_json::json!([{"index": 0, "delta": delta, "finish_reason": null, "logprobs": null}]);
+        }
+    }
+
+    /// The latest credits an event stated.
+    fn note_credits(&mut self, nano_aiu: Option<u64>) {
+        if let Some(n) = nano_aiu {
+            self.usage.nano_aiu = n;
         }
     }
 
@@ -677,7 +701,8 @@ mod tests {
                 input_tokens: 9,
                 output_tokens: 4,
                 cache_read_tokens: 2,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
     }
@@ -704,7 +729,8 @@ mod tests {
                 input_tokens: 105,
                 output_tokens: 42,
                 cache_read_tokens: 90,
-                cache_creation_tokens: 5
+                cache_creation_tokens: 5,
+                ..Default::default()
             }
         );
     }
@@ -792,6 +818,46 @@ mod tests {
             out.contains("\"sequence_number\":18446744073709551615}\n\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn billed_credits_are_read_on_each_api() {
+        let cu = r#""copilot_usage":{"token_details":[],"total_nano_aiu":1234}"#;
+        let mut m = Relay::new(Api::Messages);
+        m.feed(format!("event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"usage\":{{\"input_tokens\":3,\"output_tokens\":1}}}}}}\n\nevent: message_delta\ndata: {{\"type\":\"message_delta\",\"usage\":{{\"output_tokens\":2}},{cu}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n").as_bytes());
+        assert_eq!(m.usage().nano_aiu, 1234);
+        assert_eq!(m.usage().output_tokens, 2);
+        let mut r = Relay::new(Api::Responses);
+        let out = String::from_utf8(r.feed(format!("event: response.completed\ndata: {{\"type\":\"response.completed\",\"sequence_number\":3,\"response\":{{\"usage\":{{\"input_tokens\":5,\"output_tokens\":1}}}},{cu}}}\n\n").as_bytes())).unwrap();
+        assert_eq!(r.usage().nano_aiu, 1234);
+        assert!(
+            out.contains("copilot_usage"),
+            "forwarded as Copilot sent it"
+        );
+        // Chat: Copilot's credits chunk reaches only a client that asked for usage.
+        for forward in [false, true] {
+            let mut c = Relay::new(Api::ChatCompletions)
+                .merging_choices(true)
+                .forwarding_usage(forward);
+            let mut out = Vec::new();
+            for piece in [
+                chunk(json!([{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}])),
+                "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\n\n".to_string(),
+                format!("data: {{\"id\":\"c1\",\"choices\":[],{cu}}}\n\n"),
+                "data: [DONE]\n\n".to_string(),
+            ] {
+                out.extend(c.feed(piece.as_bytes()));
+            }
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(c.usage().nano_aiu, 1234);
+            assert_eq!(c.usage().input_tokens, 4);
+            assert_eq!(text.contains("copilot_usage"), forward, "{text}");
+            assert!(
+                text.contains("\"finish_reason\":\"stop\""),
+                "the held finish is flushed first"
+            );
+            assert!(text.ends_with("data: [DONE]\n\n"));
+        }
     }
 
     #[test]

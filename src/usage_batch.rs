@@ -19,13 +19,7 @@ impl Tally {
     fn add(&mut self, other: &Tally) {
         self.requests = self.requests.saturating_add(other.requests);
         self.errors = self.errors.saturating_add(other.errors);
-        let (u, o) = (&mut self.usage, &other.usage);
-        u.input_tokens = u.input_tokens.saturating_add(o.input_tokens);
-        u.output_tokens = u.output_tokens.saturating_add(o.output_tokens);
-        u.cache_read_tokens = u.cache_read_tokens.saturating_add(o.cache_read_tokens);
-        u.cache_creation_tokens = u
-            .cache_creation_tokens
-            .saturating_add(o.cache_creation_tokens);
+        self.usage.add(&other.usage);
     }
 }
 
@@ -113,7 +107,7 @@ impl UsageBatch {
 const MAX_EXACT: u64 = 1 << 53;
 
 /// Rows as JSON arrays `[[key_id, model, hour, requests, errors, input, output, cache_read,
-/// cache_creation], …]` of at most about `max_bytes` each (a row is never split).
+/// cache_creation, nano_aiu], …]` of at most about `max_bytes` each (a row is never split).
 pub fn rows_json(rows: &[(RowKey, Tally)], max_bytes: usize) -> Vec<String> {
     let mut chunks = Vec::new();
     let mut current = String::from("[");
@@ -129,6 +123,7 @@ pub fn rows_json(rows: &[(RowKey, Tally)], max_bytes: usize) -> Vec<String> {
             u.output_tokens.min(MAX_EXACT),
             u.cache_read_tokens.min(MAX_EXACT),
             u.cache_creation_tokens.min(MAX_EXACT),
+            u.nano_aiu.min(MAX_EXACT),
         ])
         .to_string();
         if current.len() > 1 && current.len() + row.len() + 1 > max_bytes {
@@ -157,6 +152,7 @@ mod tests {
             output_tokens: output,
             cache_read_tokens: input / 2,
             cache_creation_tokens: 1,
+            nano_aiu: output.saturating_mul(1000),
         }
     }
 
@@ -192,6 +188,7 @@ mod tests {
                     output_tokens: 15,
                     cache_read_tokens: 50 + 25 + 3,
                     cache_creation_tokens: 3,
+                    nano_aiu: 15_000,
                 },
             }
         );
@@ -271,7 +268,8 @@ mod tests {
                 1u64 << 53,
                 3,
                 1u64 << 53,
-                1
+                1,
+                3000
             ])
         );
         // Small chunks: one row each, every chunk valid JSON, no row lost.

@@ -14,7 +14,8 @@ const loadUPlot = () => (uPlotPromise ??= import("uplot").then((m) => m.default)
 
 /**
  * @param {HTMLElement} host
- * @param {{ xs: number[] (ms), series: {label: string, values: number[]}[], bucketMs: number, unit: string }} data
+ * @param {{ xs: number[] (ms), series: {label: string, values: number[]}[], bucketMs: number, unit: string, format?: (n) => string }} data
+ * `format` shows a value (default: whole numbers; AI credits need decimals).
  * Returns { destroy() }.
  */
 export async function stackedBars(host, data) {
@@ -24,6 +25,7 @@ export async function stackedBars(host, data) {
   const axisColor = styles.getPropertyValue("--text-muted").trim() || "#666";
   const gridColor = styles.getPropertyValue("--border").trim() || "#ddd";
   const n = data.series.length;
+  const fmtValue = data.format ?? fmtInt;
 
   // Running totals: stacked[i] = sum of series 0..i.
   const stacked = [];
@@ -82,7 +84,7 @@ export async function stackedBars(host, data) {
         stroke: axisColor,
         grid: { stroke: gridColor, width: 1 },
         ticks: { show: false },
-        values: (u, splits) => splits.map((v) => fmtCompact(v)),
+        values: (u, splits) => splits.map((v) => (data.format && v < 10 ? data.format(v) : fmtCompact(v))),
         size: 48,
         font: "11px system-ui, sans-serif",
       },
@@ -96,7 +98,7 @@ export async function stackedBars(host, data) {
         width: 0,
         paths: bars,
         points: { show: false },
-        value: (u, v, si, idx) => fmtInt(idx == null ? totals[k + 1] : raw[k + 1][idx]),
+        value: (u, v, si, idx) => fmtValue(idx == null ? totals[k + 1] : raw[k + 1][idx]),
       })),
     ],
   };

@@ -11,7 +11,7 @@ use crate::admin_input::{string_field, KeyUpdate};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::new_api_key;
 use crate::ids::{random_bytes, uuid_v4};
-use crate::store::{accounts, db, keys, memory, now_ms, token_cipher};
+use crate::store::{accounts, cache, db, keys, memory, now_ms, token_cipher};
 use crate::timestamp::iso8601;
 use crate::token_crypto;
 use crate::upstream::client;
@@ -197,10 +197,22 @@ pub async fn list_accounts(env: &Env) -> Result<Response, ApiError> {
         // Tokens written before the secret was set are sealed now.
         accounts::seal_clear_tokens(&db, &mut rows, c).await?;
     }
-    Ok(json(
-        200,
-        &Value::Array(rows.iter().map(|r| r.public(cipher.as_deref())).collect()),
-    ))
+    // While Copilot refuses the gateway's client identity, no account can serve: each
+    // enabled one says why (unless it has a problem of its own).
+    let outdated = crate::upstream::session::client_outdated_notice(env).await;
+    let list = rows
+        .iter()
+        .map(|r| {
+            let mut v = r.public(cipher.as_deref());
+            if let Some(message) = outdated.as_ref().filter(|_| r.disabled == 0) {
+                if v["problem"].is_null() {
+                    v["problem"] = json!(message);
+                }
+            }
+            v
+        })
+        .collect();
+    Ok(json(200, &Value::Array(list)))
 }
 
 fn account_id(id: &str) -> Result<i64, ApiError> {
@@ -250,16 +262,33 @@ pub async fn update_account(mut req: Request, env: &Env, id: &str) -> Result<Res
     Ok(json(200, &row.public(token_cipher(env).as_deref())))
 }
 
-/// `GET /api/quota`: each enabled account's plan, reset date and quota snapshots.
+/// `GET /api/quota`: each enabled account's plan, reset date and quota snapshots. While
+/// data-plane answers keep reporting an account's quota in their headers (seen in the last
+/// 15 minutes, by this isolate or stored by another), GitHub is not asked: its last answer
+/// (kept 6 hours) is brought up to date with them.
 pub async fn quota(env: &Env) -> Result<Response, ApiError> {
     let cfg = config(env);
     let rows = accounts::list(&db(env)?).await?;
     let cipher = token_cipher(env);
+    let now = now_ms();
     let calls = rows.iter().filter(|a| a.disabled == 0).map(|a| {
         let cfg = cfg.clone();
         let token = a.github_token(cipher.as_deref());
+        let seen = [memory::quota_seen(a.id), a.quota_headers()]
+            .into_iter()
+            .flatten()
+            .max_by_key(|(_, at)| *at)
+            .filter(|(_, at)| now.saturating_sub(*at) < crate::quota::HEADERS_FRESH_MS);
         async move {
             let account = json!({ "id": a.id, "login": a.login, "preferred": a.active == 1 });
+            let key = cache::quota_key(a.id);
+            if let Some((headers, at)) = &seen {
+                if let Some(base) = cache::get::<Value>(env, &key).await {
+                    let mut q = crate::quota::with_headers(base, headers, *at);
+                    q["account"] = account;
+                    return q;
+                }
+            }
             let token = match token {
                 Ok(t) => t,
                 Err(e) => return json!({ "account": account, "error": e.message }),
@@ -268,7 +297,13 @@ pub async fn quota(env: &Env) -> Result<Response, ApiError> {
                 Ok(mut r) if r.status_code() == 200 => {
                     let text = client::text(&mut r).await.unwrap_or_default();
                     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let mut q = crate::quota::normalize(&body);
+                    let q = crate::quota::normalize(&body);
+                    // As JSON text: a `Value` map would reach KV as an empty JS Map.
+                    cache::put(env, &key, &q.to_string(), cache::QUOTA_KEEP_SECS).await;
+                    let mut q = q;
+                    if let Some((headers, _)) = &seen {
+                        q["usage_limits"] = crate::quota::usage_limits(headers);
+                    }
                     q["account"] = account;
                     q
                 }

@@ -13,7 +13,7 @@ use worker::{Context, Delay, Env, Response};
 use crate::accounting::{self, Outcome};
 use crate::api_error::ApiError;
 use crate::store::keys::KeyIdentity;
-use crate::store::{db, memory, now_ms, usage};
+use crate::store::{accounts, db, memory, now_ms, usage};
 use crate::timestamp::hour_bucket;
 use crate::usage_batch::{UsageBatch, MAX_ROWS};
 
@@ -31,8 +31,10 @@ thread_local! {
 }
 
 /// Writes every row this isolate has counted (nothing: no D1 call; a few statements
-/// however many rows); false when the write failed.
+/// however many rows); false when the write failed. The quota answers' headers reported
+/// rides along (an account's at most once a minute).
 async fn write_pending(env: &Env) -> bool {
+    write_quota(env).await;
     let rows = PENDING.with(|p| p.borrow_mut().take(MAX_ROWS));
     if rows.is_empty() {
         return true;
@@ -52,6 +54,21 @@ async fn write_pending(env: &Env) -> bool {
         return false;
     }
     true
+}
+
+/// Each account's latest quota headers (seen since their last write, not written in the
+/// last minute), so other isolates and `GET /api/quota` know them. A failure is logged.
+async fn write_quota(env: &Env) {
+    let due = memory::quota_to_write(now_ms());
+    if due.is_empty() {
+        return;
+    }
+    let Ok(db) = db(env) else { return };
+    for (account, headers, at) in due {
+        if let Err(e) = accounts::set_quota_headers(&db, account, &headers, at).await {
+            worker::console_warn!("quota headers not stored: {}", e.message);
+        }
+    }
 }
 
 /// Before usage is read: everything this isolate counted is written, and writes in flight

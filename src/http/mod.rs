@@ -51,6 +51,9 @@ pub fn error(format: ApiFormat, e: &ApiError) -> Response {
     if let Some(ra) = &e.retry_after {
         let _ = r.headers_mut().set("retry-after", ra);
     }
+    if e.final_answer {
+        let _ = r.headers_mut().set("x-should-retry", "false");
+    }
     r
 }
 
@@ -71,6 +74,9 @@ pub async fn upstream_failure(format: ApiFormat, mut resp: Response) -> Response
     };
     if let Some(ra) = retry_after {
         let _ = r.headers_mut().set("retry-after", &ra);
+    }
+    if e.final_answer {
+        let _ = r.headers_mut().set("x-should-retry", "false");
     }
     r
 }

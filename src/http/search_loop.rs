@@ -321,13 +321,7 @@ async fn run(
         for ev in events {
             t.shim.on_event(ev, &mut out);
         }
-        let u = pipeline.usage();
-        usage.input_tokens = usage.input_tokens.saturating_add(u.input_tokens);
-        usage.output_tokens = usage.output_tokens.saturating_add(u.output_tokens);
-        usage.cache_read_tokens = usage.cache_read_tokens.saturating_add(u.cache_read_tokens);
-        usage.cache_creation_tokens = usage
-            .cache_creation_tokens
-            .saturating_add(u.cache_creation_tokens);
+        usage.add(&pipeline.usage());
         let end = t.shim.end_turn(&mut out);
         check(out, &mut failed, sink);
         let TurnEnd::Search(plans) = end else { break };

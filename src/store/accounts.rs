@@ -10,8 +10,11 @@ use worker::D1Database;
 use super::{js, js_opt, storage_error};
 use crate::api_error::{ApiError, ErrorKind};
 use crate::secret::Secret;
+use crate::timestamp::iso8601;
 use crate::token_crypto::{self, TokenCipher};
 use crate::upstream::github::{AccountType, GitHubUser};
+use crate::upstream::limits::{self, Limit, Window};
+use crate::upstream::quota_headers::QuotaHeaders;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AccountRow {
@@ -27,11 +30,43 @@ pub struct AccountRow {
     pub disabled: i64,
     pub created_at: String,
     pub problem: Option<String>,
+    /// Out of a Copilot usage window until then (Unix ms); see `upstream::limits`.
+    #[serde(default)]
+    pub limited_until: Option<f64>,
+    #[serde(default)]
+    pub limited_window: Option<String>,
+    /// JSON of the latest `QuotaHeaders`, and when they were seen (Unix ms).
+    #[serde(default)]
+    pub quota_headers: Option<String>,
+    #[serde(default)]
+    pub quota_headers_at: Option<f64>,
 }
 
 impl AccountRow {
     pub fn account_type(&self) -> AccountType {
         AccountType::parse(&self.account_type)
+    }
+
+    /// The usage window this account is out of at `now_ms`, if any.
+    pub fn limit(&self, now_ms: u64) -> Option<Limit> {
+        let until = self.limited_until.filter(|u| u.is_finite() && *u > 0.0)? as u64;
+        if limits::can_serve(Some(until), now_ms) {
+            return None;
+        }
+        let window = self.limited_window.as_deref().and_then(Window::parse)?;
+        Some(Limit {
+            window,
+            until_ms: until,
+        })
+    }
+
+    /// The quota the latest answers' headers reported, and when.
+    pub fn quota_headers(&self) -> Option<(QuotaHeaders, u64)> {
+        let at = self
+            .quota_headers_at
+            .filter(|a| a.is_finite() && *a > 0.0)? as u64;
+        let q = serde_json::from_str(self.quota_headers.as_deref()?).ok()?;
+        Some((q, at))
     }
 
     /// The GitHub token, opened when it is stored sealed.
@@ -58,6 +93,10 @@ impl AccountRow {
             "active": self.active == 1,
             "disabled": self.disabled == 1,
             "problem": unreadable.map(|e| e.problem()).or_else(|| self.problem.clone()),
+            "rate_limited": self.limit(super::now_ms()).map(|l| json!({
+                "window": l.window.as_str(),
+                "until": iso8601(l.until_ms),
+            })),
             "token_encrypted": token_crypto::is_sealed(self.stored_token.expose()),
             "created_at": self.created_at,
         })
@@ -65,7 +104,8 @@ impl AccountRow {
 }
 
 const COLUMNS: &str =
-    "id, login, name, avatar_url, token, account_type, active, disabled, created_at, problem";
+    "id, login, name, avatar_url, token, account_type, active, disabled, created_at, problem, \
+     limited_until, limited_window, quota_headers, quota_headers_at";
 
 fn num(id: i64) -> JsValue {
     JsValue::from_f64(id as f64)
@@ -244,5 +284,40 @@ pub async fn set_problem(db: &D1Database, id: i64, problem: Option<&str>) -> Res
         .run()
         .await
         .map_err(|e| storage_error("github_accounts problem", e))?;
+    Ok(())
+}
+
+/// Marks an account out of a Copilot usage window until `limit.until_ms`.
+pub async fn set_limited(db: &D1Database, id: i64, limit: &Limit) -> Result<(), ApiError> {
+    db.prepare("UPDATE github_accounts SET limited_until = ?2, limited_window = ?3 WHERE id = ?1")
+        .bind(&[
+            num(id),
+            JsValue::from_f64(limit.until_ms as f64),
+            js(limit.window.as_str()),
+        ])
+        .map_err(|e| storage_error("github_accounts limit", e))?
+        .run()
+        .await
+        .map_err(|e| storage_error("github_accounts limit", e))?;
+    Ok(())
+}
+
+/// Stores what answers' quota headers reported, unless newer ones are already stored.
+pub async fn set_quota_headers(
+    db: &D1Database,
+    id: i64,
+    headers: &QuotaHeaders,
+    at_ms: u64,
+) -> Result<(), ApiError> {
+    let text = serde_json::to_string(headers).unwrap_or_default();
+    db.prepare(
+        "UPDATE github_accounts SET quota_headers = ?2, quota_headers_at = ?3
+         WHERE id = ?1 AND (quota_headers_at IS NULL OR quota_headers_at < ?3)",
+    )
+    .bind(&[num(id), js(&text), JsValue::from_f64(at_ms as f64)])
+    .map_err(|e| storage_error("github_accounts quota", e))?
+    .run()
+    .await
+    .map_err(|e| storage_error("github_accounts quota", e))?;
     Ok(())
 }

@@ -38,6 +38,18 @@ pub const STICKY_TTL_SECS: u64 = 24 * 3600;
 /// Bounded, so the value stays small; the oldest fall out first.
 pub const SPOTTED_MAX: usize = 4096;
 
+/// An account's last `/copilot_internal/user` answer (normalized): quota headers of
+/// data-plane answers update it, so GitHub is asked again only when they stop.
+pub fn quota_key(account: i64) -> String {
+    format!("quota:v1:{account}")
+}
+pub const QUOTA_KEEP_SECS: u64 = 6 * 3600;
+
+/// Copilot refused the gateway's client identity (HTTP 466): shown to the admin with the
+/// accounts until an hour after the last refusal, or until a redeploy changes the identity.
+pub const CLIENT_OUTDATED_KEY: &str = "notice:v1:client-outdated";
+pub const CLIENT_OUTDATED_TTL_SECS: u64 = 3600;
+
 fn kv(env: &Env) -> Option<KvStore> {
     match env.kv("KV") {
         Ok(kv) => Some(kv),

@@ -11,6 +11,7 @@ use crate::models::Catalog;
 use crate::search_config::StoredConfig;
 use crate::ttl_cache::TtlCache;
 use crate::upstream::copilot::CopilotToken;
+use crate::upstream::quota_headers::QuotaHeaders;
 
 /// A deleted or rotated key keeps working in other isolates for at most this long.
 pub const KEY_TTL_MS: u64 = 60_000;
@@ -31,6 +32,104 @@ thread_local! {
     static TOUCHED: RefCell<TtlCache<String, ()>> = RefCell::new(TtlCache::new(512));
     /// The web-search settings row (credentials as stored: sealed or clear).
     static SEARCH_CONFIG: RefCell<TtlCache<(), Rc<StoredConfig>>> = RefCell::new(TtlCache::new(1));
+    /// Per account: the quota its latest answer's headers reported, when, and when that
+    /// was last written to D1.
+    static QUOTA_SEEN: RefCell<Vec<QuotaSeen>> = const { RefCell::new(Vec::new()) };
+    /// When this isolate last stored the "client identity outdated" notice (0: it did not,
+    /// or cleared it since).
+    static CLIENT_OUTDATED_NOTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+struct QuotaSeen {
+    account: i64,
+    headers: QuotaHeaders,
+    at: u64,
+    written_at: u64,
+}
+
+/// Quota headers are written to D1 at most this often per account and isolate.
+pub const QUOTA_WRITE_EVERY_MS: u64 = 60_000;
+
+/// Keeps the quota an answer of `account` reported.
+pub fn observe_quota(account: i64, headers: QuotaHeaders, now: u64) {
+    QUOTA_SEEN.with(|q| {
+        let mut q = q.borrow_mut();
+        match q.iter_mut().find(|s| s.account == account) {
+            Some(seen) => {
+                seen.headers = headers;
+                seen.at = now;
+            }
+            None => {
+                if q.len() >= 64 {
+                    q.remove(0);
+                }
+                q.push(QuotaSeen {
+                    account,
+                    headers,
+                    at: now,
+                    written_at: 0,
+                });
+            }
+        }
+    });
+}
+
+/// What this isolate saw of an account's quota, and when.
+pub fn quota_seen(account: i64) -> Option<(QuotaHeaders, u64)> {
+    QUOTA_SEEN.with(|q| {
+        q.borrow()
+            .iter()
+            .find(|s| s.account == account)
+            .map(|s| (s.headers.clone(), s.at))
+    })
+}
+
+/// Quotas seen since their last write, not written in the last minute: taken as written.
+pub fn quota_to_write(now: u64) -> Vec<(i64, QuotaHeaders, u64)> {
+    QUOTA_SEEN.with(|q| {
+        q.borrow_mut()
+            .iter_mut()
+            .filter(|s| {
+                s.at > s.written_at && now.saturating_sub(s.written_at) >= QUOTA_WRITE_EVERY_MS
+            })
+            .map(|s| {
+                s.written_at = now;
+                (s.account, s.headers.clone(), s.at)
+            })
+            .collect()
+    })
+}
+
+/// Whether the "client identity outdated" notice should be (re)written now (at most once
+/// a minute); records that it is.
+pub fn note_client_outdated(now: u64) -> bool {
+    CLIENT_OUTDATED_NOTED.with(|c| {
+        if c.get() != 0 && now.saturating_sub(c.get()) < 60_000 {
+            return false;
+        }
+        c.set(now);
+        true
+    })
+}
+
+/// True once after this isolate stored the notice: a success means it can be cleared.
+pub fn take_client_outdated() -> bool {
+    CLIENT_OUTDATED_NOTED.with(|c| c.replace(0) != 0)
+}
+
+/// An account just ran out of a usage window: the cached serving list learns it at once
+/// (D1 has it too, for other isolates within `ACCOUNT_TTL_MS`).
+pub fn mark_limited(account: i64, until_ms: u64, window: &str) {
+    SERVING_ACCOUNTS.with(|c| {
+        let mut c = c.borrow_mut();
+        let now = super::now_ms();
+        c.update(&(), now, |rows| {
+            for r in rows.iter_mut().filter(|r| r.id == account) {
+                r.limited_until = Some(until_ms as f64);
+                r.limited_window = Some(window.to_string());
+            }
+        });
+    });
 }
 
 pub fn search_config(now: u64) -> Option<Rc<StoredConfig>> {

@@ -63,7 +63,7 @@ pub async fn export(db: &D1Database, cipher: Option<&TokenCipher>) -> Result<Dat
     let usage = db
         .prepare(
             "SELECT key_id, model, hour, requests, errors, input_tokens, output_tokens, cache_read_tokens,
-                    cache_creation_tokens
+                    cache_creation_tokens, nano_aiu
              FROM usage ORDER BY hour, key_id, model",
         )
         .all()
@@ -180,15 +180,16 @@ pub async fn import(
     for chunk in chunks(&data.usage) {
         statements.push(bind(
             "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens,
-                                cache_read_tokens, cache_creation_tokens)
+                                cache_read_tokens, cache_creation_tokens, nano_aiu)
              SELECT value ->> '$.key_id', value ->> '$.model', value ->> '$.hour', value ->> '$.requests',
                     value ->> '$.errors', value ->> '$.input_tokens', value ->> '$.output_tokens',
-                    value ->> '$.cache_read_tokens', value ->> '$.cache_creation_tokens'
+                    value ->> '$.cache_read_tokens', value ->> '$.cache_creation_tokens',
+                    value ->> '$.nano_aiu'
              FROM json_each(?1) WHERE true
              ON CONFLICT (key_id, model, hour) DO UPDATE SET requests = excluded.requests,
                errors = excluded.errors, input_tokens = excluded.input_tokens,
                output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
-               cache_creation_tokens = excluded.cache_creation_tokens",
+               cache_creation_tokens = excluded.cache_creation_tokens, nano_aiu = excluded.nano_aiu",
             &chunk,
         )?);
     }

@@ -20,10 +20,10 @@ pub async fn record(db: &D1Database, rows: &[(RowKey, Tally)]) -> Result<(), Api
         .map(|chunk| {
             db.prepare(
                 "INSERT INTO usage (key_id, model, hour, requests, errors, input_tokens, output_tokens,
-                                    cache_read_tokens, cache_creation_tokens)
+                                    cache_read_tokens, cache_creation_tokens, nano_aiu)
                  SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]',
                         value ->> '$[4]', value ->> '$[5]', value ->> '$[6]', value ->> '$[7]',
-                        value ->> '$[8]'
+                        value ->> '$[8]', value ->> '$[9]'
                  FROM json_each(?1) WHERE true
                  ON CONFLICT (key_id, model, hour) DO UPDATE SET
                    requests = requests + excluded.requests,
@@ -31,7 +31,8 @@ pub async fn record(db: &D1Database, rows: &[(RowKey, Tally)]) -> Result<(), Api
                    input_tokens = input_tokens + excluded.input_tokens,
                    output_tokens = output_tokens + excluded.output_tokens,
                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-                   cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens",
+                   cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens,
+                   nano_aiu = nano_aiu + excluded.nano_aiu",
             )
             .bind(&[js(chunk)])
         })
@@ -61,6 +62,10 @@ pub struct UsageRecord {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_creation_tokens: u64,
+    /// AI credits Copilot billed, exact, in nano-AIU (10^9 per credit)...
+    pub nano_aiu: u64,
+    /// ...and in credits (one is $0.01).
+    pub ai_credits: f64,
 }
 
 pub async fn query(db: &D1Database, q: &UsageQuery) -> Result<Vec<UsageRecord>, ApiError> {
@@ -80,7 +85,7 @@ pub async fn query(db: &D1Database, q: &UsageQuery) -> Result<Vec<UsageRecord>, 
     let sql = format!(
         "SELECT {key_cols}, {model_col}, {hour_col},
            SUM(u.requests), SUM(u.errors), SUM(u.input_tokens), SUM(u.output_tokens),
-           SUM(u.cache_read_tokens), SUM(u.cache_creation_tokens)
+           SUM(u.cache_read_tokens), SUM(u.cache_creation_tokens), SUM(u.nano_aiu)
          FROM usage u LEFT JOIN api_keys k ON k.id = u.key_id
          WHERE u.hour >= ?1 AND u.hour < ?2 AND (?3 IS NULL OR u.key_id = ?3)
          {group}
@@ -101,7 +106,7 @@ pub async fn query(db: &D1Database, q: &UsageQuery) -> Result<Vec<UsageRecord>, 
     let n = |v: &serde_json::Value| v.as_f64().map(|f| f as u64).unwrap_or(0);
     Ok(rows
         .iter()
-        .filter(|r| r.len() >= 10)
+        .filter(|r| r.len() >= 11)
         .map(|r| UsageRecord {
             key_id: s(&r[0]),
             key_name: s(&r[1]),
@@ -113,6 +118,8 @@ pub async fn query(db: &D1Database, q: &UsageQuery) -> Result<Vec<UsageRecord>, 
             output_tokens: n(&r[7]),
             cache_read_tokens: n(&r[8]),
             cache_creation_tokens: n(&r[9]),
+            nano_aiu: n(&r[10]),
+            ai_credits: n(&r[10]) as f64 / crate::credits::NANO_PER_CREDIT as f64,
         })
         .collect())
 }

@@ -1435,7 +1435,8 @@ mod tests {
                 input_tokens: 130,
                 output_tokens: 5,
                 cache_read_tokens: 100,
-                cache_creation_tokens: 20
+                cache_creation_tokens: 20,
+                ..Default::default()
             }
         );
         // Without stream_options.include_usage: no usage chunk.

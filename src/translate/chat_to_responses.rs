@@ -754,6 +754,7 @@ impl ResponsesToChatStream {
             output_tokens: output,
             cache_read_tokens: cached,
             cache_creation_tokens: 0,
+            ..Default::default()
         };
         if self.include_usage {
             let mut c = self.chunk(json!([]));
@@ -1398,7 +1399,8 @@ mod tests {
                 input_tokens: 900,
                 output_tokens: 40,
                 cache_read_tokens: 512,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
         // Without include_usage: no usage chunk, still exactly one Done.

@@ -1126,6 +1126,7 @@ impl StreamTranslator for ChatToMessagesStream {
             output_tokens: u.completion,
             cache_read_tokens: u.cached.unwrap_or(0),
             cache_creation_tokens: 0,
+            ..Default::default()
         }
     }
 }
@@ -1924,7 +1925,8 @@ mod tests {
                 input_tokens: 1200,
                 output_tokens: 7,
                 cache_read_tokens: 1000,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
     }

@@ -602,6 +602,7 @@ impl ResponsesToMessagesStream {
             output_tokens: n("/output_tokens"),
             cache_read_tokens: n("/input_tokens_details/cached_tokens"),
             cache_creation_tokens: 0,
+            ..Default::default()
         };
     }
 
@@ -1886,7 +1887,8 @@ mod tests {
                 input_tokens: 1000,
                 output_tokens: 50,
                 cache_read_tokens: 800,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
     }

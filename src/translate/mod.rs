@@ -695,6 +695,22 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cache_read_tokens: u64,
     pub cache_creation_tokens: u64,
+    /// AI credits Copilot billed (`copilot_usage.total_nano_aiu`; 10^9 per credit). Read
+    /// from the upstream answer by the relay and the pipeline around a translator.
+    pub nano_aiu: u64,
+}
+
+impl Usage {
+    /// Adds another answer's usage (the turns of one request), saturating.
+    pub fn add(&mut self, o: &Usage) {
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(o.cache_creation_tokens);
+        self.nano_aiu = self.nano_aiu.saturating_add(o.nano_aiu);
+    }
 }
 
 /// What a translator needs to know besides the body.

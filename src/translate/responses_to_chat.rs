@@ -962,6 +962,7 @@ impl ChatToResponsesStream {
             output_tokens: output,
             cache_read_tokens: cached,
             cache_creation_tokens: 0,
+            ..Default::default()
         };
         self.usage = Some(json!({
             "input_tokens": input,
@@ -1756,7 +1757,8 @@ mod tests {
                 input_tokens: 120,
                 output_tokens: 30,
                 cache_read_tokens: 100,
-                cache_creation_tokens: 0
+                cache_creation_tokens: 0,
+                ..Default::default()
             }
         );
     }

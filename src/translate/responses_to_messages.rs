@@ -1063,6 +1063,7 @@ impl StreamTranslator for MessagesToResponsesStream {
             output_tokens: self.output_tokens,
             cache_read_tokens: self.cache_read,
             cache_creation_tokens: self.cache_creation,
+            ..Default::default()
         }
     }
 }
@@ -1756,7 +1757,8 @@ mod tests {
                 input_tokens: 1050,
                 output_tokens: 42,
                 cache_read_tokens: 900,
-                cache_creation_tokens: 50
+                cache_creation_tokens: 50,
+                ..Default::default()
             }
         );
     }

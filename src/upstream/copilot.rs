@@ -115,6 +115,33 @@ pub fn account_lost(e: &ApiError) -> bool {
     e.status == 401 || e.status == 403 || e.code.as_deref() == Some(token_crypto::UNREADABLE_CODE)
 }
 
+/// A plan host (`api.business.githubcopilot.com`, …) refusing a token minted for another
+/// plan: the token's own `endpoints.api` names the right host.
+pub const MISDIRECTED: u16 = 421;
+
+/// Copilot's status for a client identity it no longer supports (an old
+/// `X-GitHub-Api-Version` or editor release): "the specified API version is no longer
+/// supported".
+pub const CLIENT_OUTDATED: u16 = 466;
+
+/// The error a 466 becomes: the gateway's own identity is at fault, not the caller's
+/// request nor the account, so a 502 that says what an admin must update, and that SDKs
+/// must not retry (every retry, and every other account, gets the same answer).
+pub fn client_outdated(body: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::BadGateway,
+        format!(
+            "The gateway's Copilot client identity is outdated: Copilot refused it with HTTP 466 \
+             ({}). An admin must update the identity in src/upstream/headers.rs (now {}) to a \
+             current VS Code Copilot Chat release and redeploy.",
+            upstream_message(body).trim_end(),
+            super::headers::identity_summary()
+        ),
+    )
+    .with_code("copilot_client_outdated")
+    .final_answer()
+}
+
 /// Copilot answers that move a request to the next enabled account: rate limited (429),
 /// out of quota (402), failing (5xx).
 pub fn worth_another_account(status: u16) -> bool {
@@ -146,6 +173,7 @@ pub fn request<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api_error::ApiFormat;
 
     const EXCHANGE: &str = r#"{"token":"tid=abc;exp=1800000000;sku=x","expires_at":1800000000,"refresh_in":1500,
         "endpoints":{"api":"https://api.individual.githubcopilot.com/","proxy":"https://proxy"}}"#;
@@ -233,6 +261,37 @@ mod tests {
         for s in [200, 400, 401, 403, 404, 413, 422] {
             assert!(!worth_another_account(s), "{s}");
         }
+    }
+
+    #[test]
+    fn an_outdated_identity_names_what_to_update() {
+        let body = r#"{"error":{"message":"bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n","type":"error"}}"#;
+        for format in [ApiFormat::Anthropic, ApiFormat::OpenAi] {
+            let e = crate::api_error::from_upstream(format, CLIENT_OUTDATED, body);
+            assert_eq!(e.status, 502);
+            assert!(e.final_answer);
+            assert_eq!(e.code.as_deref(), Some("copilot_client_outdated"));
+            assert!(
+                e.message.contains("client identity is outdated"),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains("no longer supported. You may need"));
+            assert!(e
+                .message
+                .contains(crate::upstream::headers::COPILOT_API_VERSION));
+            assert!(e.message.contains("src/upstream/headers.rs"));
+            assert!(!e.message.contains("\n"));
+        }
+        assert!(!worth_another_account(CLIENT_OUTDATED));
+        // A plan host that still refuses: a 502 naming it, never a 421 to the client.
+        let e = crate::api_error::from_upstream(
+            ApiFormat::OpenAi,
+            MISDIRECTED,
+            "misdirected request: this token is not valid for api.business.githubcopilot.com\n",
+        );
+        assert_eq!(e.status, 502);
+        assert!(e.message.contains("(421)") && e.message.ends_with(".githubcopilot.com"));
     }
 
     #[test]

@@ -2,13 +2,33 @@
 //! forwarded: Copilot rejects OpenAI SDK headers (`x-stainless-*`, `openai-organization`)
 //! and a client header could smuggle a credential upstream.
 
-/// The VS Code Copilot Chat identity Copilot expects.
-pub const EDITOR_VERSION: &str = "vscode/1.107.0";
-pub const EDITOR_PLUGIN_VERSION: &str = "copilot-chat/0.38.2";
-pub const USER_AGENT: &str = "GitHubCopilotChat/0.38.2";
-pub const COPILOT_API_VERSION: &str = "2025-10-01";
+// The VS Code Copilot Chat identity Copilot expects: the one place to update when
+// Copilot answers 466 ("the specified API version is no longer supported").
+// Last checked 2026-12-03 against the values current peers send (Floway's
+// provider-copilot auth, taken from caozhiyuan/copilot-api, who follow each VS Code
+// Copilot Chat release). Since 2026-02-11 Copilot refuses old values with HTTP 466.
+
+/// Date the identity below was last checked against a current VS Code Copilot Chat.
+pub const IDENTITY_CHECKED: &str = "2026-12-03";
+/// VS Code release (`editor-version`).
+pub const EDITOR_VERSION: &str = "vscode/1.124.2";
+/// Copilot Chat extension release (`editor-plugin-version`).
+pub const EDITOR_PLUGIN_VERSION: &str = "copilot-chat/0.52.0";
+/// The extension's user agent: its name and the same release as the plugin version.
+pub const USER_AGENT: &str = "GitHubCopilotChat/0.52.0";
+/// `X-GitHub-Api-Version` on the Copilot data plane (api.*githubcopilot.com).
+pub const COPILOT_API_VERSION: &str = "2026-06-01";
+/// `X-GitHub-Api-Version` on GitHub's REST API (token exchange, `/copilot_internal/user`).
 pub const GITHUB_API_VERSION: &str = "2025-04-01";
 pub const INTEGRATION_ID: &str = "vscode-chat";
+
+/// The identity as an admin reads it in an error message.
+pub fn identity_summary() -> String {
+    format!(
+        "editor-version {EDITOR_VERSION}, editor-plugin-version {EDITOR_PLUGIN_VERSION}, \
+         X-GitHub-Api-Version {COPILOT_API_VERSION} (last checked {IDENTITY_CHECKED})"
+    )
+}
 
 /// Who started the turn: Copilot bills a fresh user prompt, not an agent's tool loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +210,32 @@ mod tests {
         );
         assert_eq!(filter_anthropic_beta(Some("context-1m-2025-08-07")), None);
         assert_eq!(filter_anthropic_beta(None), None);
+    }
+
+    #[test]
+    fn the_identity_is_todays_and_consistent() {
+        // The user agent names the same extension release as the plugin version.
+        assert_eq!(
+            USER_AGENT.strip_prefix("GitHubCopilotChat/"),
+            EDITOR_PLUGIN_VERSION.strip_prefix("copilot-chat/")
+        );
+        // Dates sort as text: the data plane's version is the one current peers send.
+        assert!(COPILOT_API_VERSION >= "2026-06-01", "{COPILOT_API_VERSION}");
+        assert!(crate::timestamp::parse_iso8601(IDENTITY_CHECKED).is_some());
+        let h = copilot_headers(&CopilotCall::default());
+        assert_eq!(get(&h, "editor-version"), Some("vscode/1.124.2"));
+        assert_eq!(
+            get(&h, "editor-plugin-version"),
+            Some("copilot-chat/0.52.0")
+        );
+        assert_eq!(get(&h, "user-agent"), Some("GitHubCopilotChat/0.52.0"));
+        assert_eq!(get(&h, "x-github-api-version"), Some("2026-06-01"));
+        assert_eq!(
+            get(&github_api_headers("t"), "x-github-api-version"),
+            Some("2025-04-01")
+        );
+        let summary = identity_summary();
+        assert!(summary.contains(EDITOR_VERSION) && summary.contains(IDENTITY_CHECKED));
     }
 
     #[test]

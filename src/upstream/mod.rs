@@ -4,7 +4,9 @@
 pub mod copilot;
 pub mod github;
 pub mod headers;
+pub mod limits;
 pub mod probe;
+pub mod quota_headers;
 pub mod routing;
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]

@@ -10,10 +10,13 @@ use serde::{Deserialize, Serialize};
 use worker::{Context, Delay, Env, Response};
 
 use super::copilot::{
-    self, account_lost, exchange_error, worth_another_account, CopilotToken, REFRESH_MARGIN_SECS,
+    self, account_lost, exchange_error, worth_another_account, CopilotToken, CLIENT_OUTDATED,
+    MISDIRECTED, REFRESH_MARGIN_SECS,
 };
 use super::headers::{CopilotCall, Initiator};
+use super::limits::{self, Limit};
 use super::probe::{self, Known, ProbeBook, ProbeKey, ProbeRecord};
+use super::quota_headers::QuotaHeaders;
 use super::routing::{self, Api, EndpointSource};
 use super::{client, UpstreamConfig};
 use crate::api_error::{upstream_message, ApiError, ErrorKind};
@@ -53,6 +56,9 @@ pub struct Copilot {
     token: CopilotToken,
     /// A lost account was dropped and another serves (see `replace_lost_account`).
     switched: bool,
+    /// Enabled accounts out of a Copilot usage window (left out of `accounts`), by login:
+    /// when none is left, the caller's 429 names them and waits for the earliest reset.
+    limited: Vec<(String, Limit)>,
 }
 
 thread_local! {
@@ -89,6 +95,18 @@ impl Copilot {
         first: Option<i64>,
     ) -> Result<Copilot, ApiError> {
         let mut accounts = serving_accounts(env, ctx).await?;
+        // Accounts out of a usage window serve nothing until it resets.
+        let now = now_ms();
+        let limited: Vec<(String, Limit)> = accounts
+            .iter()
+            .filter_map(|a| a.limit(now).map(|l| (a.login.clone(), l)))
+            .collect();
+        if !limited.is_empty() {
+            accounts.retain(|a| a.limit(now).is_none());
+            if accounts.is_empty() {
+                return Err(all_limited_error(&limited, None, now));
+            }
+        }
         if let Some(pos) = first.and_then(|id| accounts.iter().position(|a| a.id == id)) {
             let sticky = accounts.remove(pos);
             accounts.insert(0, sticky);
@@ -110,6 +128,7 @@ impl Copilot {
                         current: 0,
                         token,
                         switched: false,
+                        limited,
                     });
                 }
                 Err(e) if account_lost(&e) => {
@@ -202,9 +221,13 @@ impl Copilot {
 
     /// Sends to Copilot. A 401 means the token died early (revoked, or expired between
     /// check and use): mint a new one and try once more; if GitHub refuses that (the
-    /// account is lost), the account is marked and the next enabled one serves. A 429,
-    /// 402 or 5xx (rate limited, out of quota, failing) moves the request once to the next
-    /// enabled account, if there is one.
+    /// account is lost), the account is marked and the next enabled one serves. A 421
+    /// means a plan host refused the token (the account changed plans): a fresh token
+    /// names the right host, and the call is tried once more. A 429 saying the account ran
+    /// out of a usage window marks it limited until the window resets and the next enabled
+    /// account serves; with none left the caller gets a 429 at the earliest reset. Any
+    /// other 429, 402 or 5xx (rate limited, out of quota, failing) moves the request once
+    /// to the next enabled account, if there is one.
     pub async fn send(
         &mut self,
         path: &str,
@@ -224,6 +247,7 @@ impl Copilot {
         failover: bool,
     ) -> Result<Response, ApiError> {
         let mut refreshed = false;
+        let mut repointed = false;
         let mut moved = false;
         // The first lost account's error is the answer if no account can serve.
         let mut first_lost: Option<ApiError> = None;
@@ -238,8 +262,12 @@ impl Copilot {
                 has_body: body.is_some(),
             };
             let req = copilot::request(&self.base(), path, &call, body);
-            let resp = client::send(&req).await?;
+            let mut resp = client::send(&req).await?;
             let status = resp.status_code();
+            if (200..300).contains(&status) {
+                self.answered(&resp).await;
+                return Ok(resp);
+            }
             if status == 401 && !refreshed {
                 refreshed = true;
                 memory::forget_token(self.account().id);
@@ -259,6 +287,39 @@ impl Copilot {
                 }
                 continue;
             }
+            if status == MISDIRECTED && !repointed {
+                repointed = true;
+                worker::console_warn!(
+                    "Copilot's host refused account {}'s token (421); re-reading its endpoint",
+                    self.account().login
+                );
+                memory::forget_token(self.account().id);
+                self.token = token_for(&self.env, None, &self.cfg, self.account(), true).await?;
+                continue;
+            }
+            if status == CLIENT_OUTDATED {
+                let text = client::text(&mut resp).await.unwrap_or_default();
+                note_client_outdated(&self.env, &text).await;
+                return Ok(crate::http::json_text(status, text));
+            }
+            if status == 429 {
+                let text = client::text(&mut resp).await.unwrap_or_default();
+                let header = |name: &str| resp.headers().get(name).ok().flatten();
+                if let Some(limit) = limits::from_429(&text, header, now_ms()) {
+                    self.mark_limited(limit).await;
+                    if failover && self.next_unlimited().await {
+                        refreshed = false;
+                        repointed = false;
+                        continue;
+                    }
+                    return Err(all_limited_error(
+                        &self.limited,
+                        Some(&upstream_message(&text)),
+                        now_ms(),
+                    ));
+                }
+                resp = rebuilt(&resp, status, text);
+            }
             if failover
                 && worth_another_account(status)
                 && !moved
@@ -276,6 +337,7 @@ impl Copilot {
                         self.current += 1;
                         self.token = token;
                         refreshed = false;
+                        repointed = false;
                         continue;
                     }
                     // The next account cannot serve either: the first answer stands.
@@ -289,6 +351,70 @@ impl Copilot {
             }
             return Ok(resp);
         }
+    }
+
+    /// A successful answer: its quota headers are kept (written to D1 later, with usage),
+    /// and a "client identity outdated" notice this isolate stored is lifted.
+    async fn answered(&self, resp: &Response) {
+        let entries: Vec<(String, String)> = resp.headers().entries().collect();
+        let read = QuotaHeaders::read(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some(q) = read {
+            memory::observe_quota(self.account().id, q, now_ms());
+        }
+        if memory::take_client_outdated() {
+            cache::delete(&self.env, cache::CLIENT_OUTDATED_KEY).await;
+        }
+    }
+
+    /// The serving account ran out of a usage window: marked limited (D1 and this
+    /// isolate's copy) and left out of the rest of this request.
+    async fn mark_limited(&mut self, limit: Limit) {
+        let account = self.account();
+        worker::console_warn!(
+            "account {} reached its Copilot {} limit until {}",
+            account.login,
+            limit.window.as_str(),
+            crate::timestamp::iso8601(limit.until_ms)
+        );
+        memory::mark_limited(account.id, limit.until_ms, limit.window.as_str());
+        if let Ok(db) = db(&self.env) {
+            if let Err(e) = accounts::set_limited(&db, account.id, &limit).await {
+                worker::console_warn!("could not store the limit: {}", e.message);
+            }
+        }
+        self.limited.push((account.login.clone(), limit));
+    }
+
+    /// After the serving account ran out of a usage window: it leaves this request's list
+    /// and the next enabled account that can mint a token serves (lost ones on the way are
+    /// marked and dropped). False when none can; the limited account then stays.
+    async fn next_unlimited(&mut self) -> bool {
+        let limited = self.accounts.remove(self.current);
+        while self.current < self.accounts.len() {
+            let candidate = &self.accounts[self.current];
+            match token_for(&self.env, None, &self.cfg, candidate, false).await {
+                Ok(token) => {
+                    worker::console_warn!(
+                        "account {} is out of its usage limit; {} serves",
+                        limited.login,
+                        candidate.login
+                    );
+                    self.token = token;
+                    self.switched = true;
+                    return true;
+                }
+                Err(e) if account_lost(&e) => {
+                    mark_problem_now(&self.env, candidate.id, &e).await;
+                    self.accounts.remove(self.current);
+                }
+                Err(e) => {
+                    worker::console_warn!("failover to {} failed: {}", candidate.login, e.message);
+                    break;
+                }
+            }
+        }
+        self.accounts.insert(self.current, limited);
+        false
     }
 
     /// The serving account is lost (its refresh failed with `why`, already marked): the
@@ -371,6 +497,9 @@ impl Copilot {
         let mut resp = self.send("/models", None, &CallFacts::default()).await?;
         let status = resp.status_code();
         let body = client::text(&mut resp).await?;
+        if status == CLIENT_OUTDATED {
+            return Err(copilot::client_outdated(&body));
+        }
         if status != 200 {
             return Err(ApiError::new(
                 ErrorKind::from_status(status),
@@ -485,6 +614,61 @@ impl Copilot {
             Either::Right(_) => None,
         }
     }
+}
+
+/// A 429 read for its body, rebuilt for the caller with what it needs of the headers.
+fn rebuilt(resp: &Response, status: u16, body: String) -> Response {
+    let headers = worker::Headers::new();
+    for name in ["content-type", "retry-after"] {
+        if let Some(v) = resp.headers().get(name).ok().flatten() {
+            let _ = headers.set(name, &v);
+        }
+    }
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes())
+}
+
+fn all_limited_error(limited: &[(String, Limit)], upstream: Option<&str>, now: u64) -> ApiError {
+    let each: Vec<(&str, &Limit)> = limited.iter().map(|(l, x)| (l.as_str(), x)).collect();
+    limits::all_limited(&each, upstream, now)
+}
+
+/// What the admin sees while Copilot refuses the gateway's client identity (HTTP 466).
+#[derive(Serialize, Deserialize)]
+struct ClientOutdatedNotice {
+    /// The identity Copilot refused: a redeploy with another one makes the notice moot.
+    identity: String,
+    message: String,
+}
+
+/// Copilot refused the client identity: logged, and stored (at most once a minute per
+/// isolate) for the Accounts page, where it shows until an hour after the last refusal.
+async fn note_client_outdated(env: &Env, body: &str) {
+    let message = copilot::client_outdated(body).message;
+    worker::console_error!("{message}");
+    if !memory::note_client_outdated(now_ms()) {
+        return;
+    }
+    let notice = ClientOutdatedNotice {
+        identity: super::headers::identity_summary(),
+        message,
+    };
+    cache::put(
+        env,
+        cache::CLIENT_OUTDATED_KEY,
+        &notice,
+        cache::CLIENT_OUTDATED_TTL_SECS,
+    )
+    .await;
+}
+
+/// The "client identity outdated" message, while Copilot refuses the identity this
+/// deployment sends.
+pub async fn client_outdated_notice(env: &Env) -> Option<String> {
+    let notice = cache::get::<ClientOutdatedNotice>(env, cache::CLIENT_OUTDATED_KEY).await?;
+    (notice.identity == super::headers::identity_summary()).then_some(notice.message)
 }
 
 fn from_record(r: ProbeRecord) -> (Endpoints, EndpointSource) {

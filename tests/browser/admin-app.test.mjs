@@ -173,6 +173,7 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   assert.equal(env.ANTHROPIC_AUTH_TOKEN, keys["claude-code"]);
   assert.equal(env.ANTHROPIC_MODEL, "claude-sonnet-5");
 
+  await mockControl("DELETE", "/requests");
   const client = new Anthropic({ baseURL: env.ANTHROPIC_BASE_URL, authToken: env.ANTHROPIC_AUTH_TOKEN, apiKey: null });
   const msg = await client.messages.create({
     model: env.ANTHROPIC_MODEL,
@@ -180,6 +181,8 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
     messages: [{ role: "user", content: "hello from the copied snippet" }],
   });
   assert.equal(msg.content[0].text, "Echo: hello from the copied snippet");
+  const nanoOf = (log) => log.reduce((n, r) => n + (r.reply?.copilot_usage?.total_nano_aiu ?? 0), 0);
+  const sdkBilled = nanoOf(await mockControl("GET", "/requests?prefix=/copilot/"));
 
   // settings.json and Codex carry the same origin and key.
   await page.getByRole("tab", { name: "~/.claude/settings.json" }).click();
@@ -226,8 +229,18 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   assert.equal(await page.getByRole("columnheader", { name: "Key" }).getAttribute("aria-sort"), "ascending");
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
   const csv = readFileSync(await download.path(), "utf8").trim().split(/\r\n/);
-  assert.equal(csv[0], "Key,Requests,Input,Output,Cached,Hit rate,Errors");
+  assert.equal(csv[0], "Key,Requests,Input,Output,Cached,Hit rate,AI credits,Errors");
   assert.match(csv.find((l) => l.startsWith("claude-code,")), /^claude-code,3,\d+,\d+,\d+,/);
+  // The AI credits Copilot billed for those requests, exactly as it reported them.
+  const billed = sdkBilled + nanoOf(await mockControl("GET", "/requests?prefix=/copilot/"));
+  assert.ok(sdkBilled > 0 && billed > sdkBilled);
+  assert.equal(Number(csv.find((l) => l.startsWith("claude-code,")).split(",")[6]), billed / 1e9);
+  assert.notEqual(await page.locator("[data-stat=credits] .stat-value").textContent(), "0.00");
+  await page.getByRole("group", { name: "Chart metric" }).getByRole("button", { name: "AI credits" }).click();
+  await page.getByRole("heading", { name: "AI credits by model" }).waitFor();
+  await page.locator("section", { has: page.getByRole("heading", { name: "AI credits by model" }) }).locator("canvas").first().waitFor();
+  await shot(page, "06c-usage-credits");
+  await page.getByRole("group", { name: "Chart metric" }).getByRole("button", { name: "Tokens" }).click();
   await shot(page, "06b-usage");
   for (const range of ["7 days", "30 days", "24 hours"]) {
     await page.getByRole("button", { name: range }).click();

@@ -148,7 +148,7 @@ test("device flow: code, pending first poll, then the account", async () => {
   assert.equal(acct.login, "hubot");
   assert.equal(acct.id, 1002);
   assert.equal(acct.account_type, "individual");
-  assert.deepEqual(Object.keys(acct).sort(), ["account_type", "active", "avatar_url", "created_at", "disabled", "id", "login", "name", "problem", "token_encrypted"]);
+  assert.deepEqual(Object.keys(acct).sort(), ["account_type", "active", "avatar_url", "created_at", "disabled", "id", "login", "name", "problem", "rate_limited", "token_encrypted"]);
   assert.equal(acct.problem, null);
   assert.equal(acct.token_encrypted, true);
 

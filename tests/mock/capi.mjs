@@ -11,6 +11,15 @@ const FORBIDDEN_HEADER = (name) =>
 // The Go services behind Copilot answer auth/header problems in plain text.
 const plain = (status, text) => new HttpError(status, `${text}\n`, { 'x-content-type-options': 'nosniff' });
 
+// Copilot's answer to a retired X-GitHub-Api-Version (the message ends in a newline).
+export const versionRetired = () =>
+  new HttpError(466, {
+    error: {
+      message: 'bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n',
+      type: 'error',
+    },
+  });
+
 /** Authenticate and check the VS Code Copilot Chat identity headers. */
 export function copilotGate(ctx) {
   const { headers: h, state, entry } = ctx;
@@ -22,6 +31,13 @@ export function copilotGate(ctx) {
   const user = state.userById(tok.user_id);
   entry.user = user?.login ?? null;
   ctx.user = user;
+  // A plan host (api.<plan>.githubcopilot.com) is scoped to its plan: a token of an
+  // account on another plan gets 421 (the token's own endpoints.api names the right one).
+  if (ctx.planHost && ctx.planHost !== user?.plan) {
+    throw plain(421, `misdirected request: this token is not valid for api.${ctx.planHost}.githubcopilot.com`);
+  }
+  const version = h['x-github-api-version'];
+  if (version !== undefined && version < state.config.copilot_min_api_version) throw versionRetired();
 
   const bad = Object.keys(h).filter(FORBIDDEN_HEADER);
   if (bad.length) throw plain(403, `forbidden: header(s) not allowed for this integration: ${bad.join(', ')}`);

@@ -3,6 +3,7 @@
 // report versioned model names; Claude models put text and tool calls in two separate
 // choices and can return reasoning_text / reasoning_opaque (Copilot extension).
 import { openaiError, randomAlnum, nowSeconds, isObject } from './util.mjs';
+import { copilotUsage } from './billing.mjs';
 import { parseBody, requireModel, requireVision, isClaude, isOpenAIReasoning, mintSignature } from './capi.mjs';
 import { planReply, promptUsage, tokenize, toDeltas, THINKING_TEXT } from './reply.mjs';
 import { dataFrame } from './sse.mjs';
@@ -245,6 +246,7 @@ export function chatCompletions(ctx) {
     total_tokens: usageIn.prompt + completion,
     prompt_tokens_details: { cached_tokens: usageIn.cached },
   };
+  const copilot_usage = copilotUsage(model.id, { input: usageIn.prompt - usageIn.cached, cacheRead: usageIn.cached, output: completion });
   const id = `chatcmpl-${randomAlnum(29)}`;
   const created = nowSeconds();
   // Azure-backed models answer with a dated model version, Claude with the plain id.
@@ -264,6 +266,7 @@ export function chatCompletions(ctx) {
     finish_reason: finish,
     reasoning_opaque: reasoning?.opaque ?? null,
     usage,
+    copilot_usage,
   };
 
   if (body.stream !== true) {
@@ -280,7 +283,7 @@ export function chatCompletions(ctx) {
       if (toolCalls) textMessage.tool_calls = toolCalls;
       choices = [{ index: 0, message: textMessage, finish_reason: finish, logprobs: null }];
     }
-    const json = { id, object: 'chat.completion', created, model: modelName, choices, usage };
+    const json = { id, object: 'chat.completion', created, model: modelName, choices, usage, copilot_usage };
     if (!claude) json.prompt_filter_results = FILTER_RESULTS;
     return { status: 200, json };
   }
@@ -313,6 +316,8 @@ export function chatCompletions(ctx) {
       if (Object.keys(role).length) await sse.write(delta(0, withRole({ content: '' })));
       await sse.write(chunk([{ index: call ? toolIndex : 0, delta: {}, finish_reason: finish }]));
       if (body.stream_options?.include_usage === true) await sse.write(chunk([], { usage }));
+      // The billed credits follow in a chunk of their own.
+      await sse.write(chunk([], { copilot_usage }));
       await sse.write('data: [DONE]\n\n');
     },
   };

@@ -3,6 +3,7 @@
 import { HttpError, isObject, parseJson } from './util.mjs';
 import { DEFAULT_CONFIG } from './state.mjs';
 import { describeSearch, SEARCH_PROVIDERS } from './search.mjs';
+import { setUsageLimit } from './billing.mjs';
 
 const ok = (extra = {}) => ({ status: 200, json: { ok: true, ...extra } });
 const badRequest = (message) => new HttpError(400, { error: message });
@@ -103,8 +104,17 @@ const ROUTES = {
     const user = ctx.state.userById(b.user_id);
     if (!user) throw new HttpError(404, { error: 'unknown user id' });
     if (typeof b.plan !== 'string') throw badRequest('plan must be a string');
+    if (b.billing != null && !['legacy', 'tokens'].includes(b.billing)) throw badRequest('billing must be legacy or tokens');
     user.plan = b.plan;
+    if (b.billing != null) user.billing = b.billing;
     return ok();
+  },
+  // A user's 5-hour session or weekly window runs out (until the given time), or is cleared.
+  'POST /usage-limit': (ctx) => {
+    const b = body(ctx);
+    const user = ctx.state.userById(b.user_id);
+    if (!user) throw new HttpError(404, { error: 'unknown user id' });
+    return ok({ until: setUsageLimit(user, b) });
   },
   'POST /script': (ctx) => addScript(ctx.state, body(ctx)),
   // Search providers: the credentials they accept, what they were asked, scripted hits.

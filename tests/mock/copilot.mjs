@@ -6,6 +6,7 @@ import { copilotGate, requireModel, parseBody } from './capi.mjs';
 import { chatCompletions } from './chat.mjs';
 import { responses } from './responses.mjs';
 import { messages } from './messages.mjs';
+import { charge, checkUsageLimits, premiumOf, quotaHeaders } from './billing.mjs';
 
 // ---------------------------------------------------------------- small endpoints
 
@@ -91,9 +92,19 @@ const ROUTES = {
   'POST /embeddings': embeddings,
 };
 
+const GENERATION = new Set([chatCompletions, responses, messages]);
+
 export async function copilotRoute(ctx) {
   const handler = ROUTES[`${ctx.method} ${ctx.subpath}`];
   if (!handler) return null;
   copilotGate(ctx);
-  return handler(ctx);
+  if (!GENERATION.has(handler)) return handler(ctx);
+  checkUsageLimits(ctx.user);
+  const result = await handler(ctx);
+  // A successful answer is billed, and says what is left (headers ahead of any stream).
+  if (result.status === 200) {
+    charge(ctx.user, ctx.entry.reply?.copilot_usage?.total_nano_aiu ?? 0);
+    result.headers = { ...quotaHeaders(ctx.user, premiumOf(ctx.user)), ...result.headers };
+  }
+  return result;
 }

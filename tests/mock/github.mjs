@@ -1,6 +1,7 @@
 // GitHub: OAuth device flow (prefix /github) and the REST API (prefix /api), including
 // the Copilot token exchange and quota endpoints.
 import { CLIENT_ID, newGithubToken } from './state.mjs';
+import { premiumOf } from './billing.mjs';
 import {
   HttpError,
   parseLooseBody,
@@ -170,7 +171,7 @@ const SKUS = {
   business: 'copilot_for_business_seat_quota',
   enterprise: 'copilot_enterprise_seat_quota',
 };
-const PREMIUM_ENTITLEMENT = { individual: 1500, business: 3000, enterprise: 10000 };
+const PLAN_HOSTS = ['individual', 'business', 'enterprise'];
 
 function copilotToken(ctx) {
   const { user, token: gh } = authenticate(ctx);
@@ -204,7 +205,8 @@ function copilotToken(ctx) {
       codesearch: true,
       copilotignore_enabled: false,
       endpoints: {
-        api: `${state.origin}/copilot`,
+        // The plan's own host, as GitHub answers (api.individual.githubcopilot.com, …).
+        api: PLAN_HOSTS.includes(user.plan) ? `${state.origin}/copilot-${user.plan}` : `${state.origin}/copilot`,
         'origin-tracker': `${state.origin}/copilot-origin-tracker`,
         proxy: `${state.origin}/copilot-proxy`,
         telemetry: `${state.origin}/copilot-telemetry`,
@@ -233,7 +235,7 @@ function quotaSnapshot(id, { entitlement, remaining, unlimited }, timestamp) {
     entitlement,
     overage_count: 0,
     overage_permitted: false,
-    percent_remaining: unlimited ? 100 : Math.round((remaining / entitlement) * 1000) / 10,
+    percent_remaining: unlimited ? 100 : entitlement > 0 ? Math.round((remaining / entitlement) * 1000) / 10 : 0,
     quota_id: id,
     quota_remaining: remaining,
     remaining,
@@ -242,19 +244,41 @@ function quotaSnapshot(id, { entitlement, remaining, unlimited }, timestamp) {
   };
 }
 
+// Both shapes GitHub serves since usage-based billing (2026-06): the legacy one, and the
+// token-based one (`token_based_billing: true`, credits_used and overage_entitlement in
+// the premium snapshot; business and enterprise seats draw on their organization's
+// budget, so their snapshot has no allotment of its own). POST /__mock/plan {billing}.
+const TOKEN_SKUS = {
+  individual: 'copilot_pro_usage_based',
+  business: 'copilot_business_usage_based',
+  enterprise: 'copilot_enterprise_usage_based',
+};
+
 function copilotUser(ctx) {
   const { user } = authenticate(ctx);
   if (!user.copilot) throw ghError(404, 'Not Found');
   const reset = firstDayOfNextMonthUtc();
   const timestamp = new Date().toISOString();
-  const entitlement = PREMIUM_ENTITLEMENT[user.plan] ?? PREMIUM_ENTITLEMENT.individual;
+  const premium = premiumOf(user);
+  const tokens = user.billing === 'tokens';
   // Since the 2026-06 credit billing, paid plans report chat/completions as -1 "unlimited".
   const unlimited = { entitlement: -1, remaining: -1, unlimited: true };
   const orgs = user.plan === 'individual' ? [] : ['acme-corp'];
+  const orgBilled = tokens && user.plan !== 'individual';
+  const premiumSnap = quotaSnapshot(
+    'premium_interactions',
+    orgBilled ? { entitlement: 0, remaining: 0, unlimited: false } : { entitlement: premium.entitlement, remaining: premium.remaining, unlimited: false },
+    timestamp,
+  );
+  premiumSnap.overage_permitted = premium.overagePermitted;
+  if (tokens) {
+    premiumSnap.credits_used = Math.round(premium.used * 1e4) / 1e4;
+    premiumSnap.overage_entitlement = orgBilled ? 50000 : 0;
+  }
   return {
     status: 200,
     json: {
-      access_type_sku: SKUS[user.plan] ?? SKUS.individual,
+      access_type_sku: (tokens ? TOKEN_SKUS : SKUS)[user.plan] ?? SKUS.individual,
       analytics_tracking_id: randomHex(32),
       assigned_date: '2025-03-14T09:26:53+00:00',
       can_signup_for_limited: false,
@@ -264,14 +288,11 @@ function copilotUser(ctx) {
       organization_list: orgs.map((login) => ({ login, name: 'Acme Corp' })),
       quota_reset_date: reset.toISOString().slice(0, 10),
       quota_reset_date_utc: reset.toISOString(),
+      ...(tokens ? { token_based_billing: true } : {}),
       quota_snapshots: {
         chat: quotaSnapshot('chat', unlimited, timestamp),
         completions: quotaSnapshot('completions', unlimited, timestamp),
-        premium_interactions: quotaSnapshot(
-          'premium_interactions',
-          { entitlement, remaining: entitlement === 1500 ? 1234.5 : entitlement * 0.823, unlimited: false },
-          timestamp,
-        ),
+        premium_interactions: premiumSnap,
       },
     },
   };

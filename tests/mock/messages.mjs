@@ -3,6 +3,7 @@
 // plus Copilot's own rejections (cache_control.scope, eager_input_streaming, web search,
 // placeholder thinking blocks) and its stray `data: [DONE]` at the end of streams.
 import { anthropicError, randomAlnum, isObject } from './util.mjs';
+import { copilotUsage } from './billing.mjs';
 import { parseBody, requireModel, requireVision, mintSignature, isValidSignature } from './capi.mjs';
 import { planReply, promptUsage, tokenize, toDeltas, THINKING_TEXT } from './reply.mjs';
 import { eventFrame } from './sse.mjs';
@@ -410,6 +411,12 @@ export function messages(ctx) {
     cache_read_input_tokens: pu.cached,
     output_tokens: outputTokens,
   };
+  const copilot_usage = copilotUsage(model.id, {
+    input: usage.input_tokens,
+    cacheRead: usage.cache_read_input_tokens,
+    cacheWrite: usage.cache_creation_input_tokens,
+    output: outputTokens,
+  });
   const message = {
     id,
     type: 'message',
@@ -427,9 +434,10 @@ export function messages(ctx) {
     signature: thinkingOn ? blocks[0].signature : null,
     stop_reason: plan.stopReason,
     usage,
+    copilot_usage,
   };
 
-  if (body.stream !== true) return { status: 200, json: message };
+  if (body.stream !== true) return { status: 200, json: { ...message, copilot_usage } };
 
   return {
     status: 200,
@@ -458,7 +466,7 @@ export function messages(ctx) {
         }
         await emit('content_block_stop', { index });
       }
-      await emit('message_delta', { delta: { stop_reason: plan.stopReason, stop_sequence: plan.stopSequence }, usage: { output_tokens: outputTokens } });
+      await emit('message_delta', { delta: { stop_reason: plan.stopReason, stop_sequence: plan.stopSequence }, usage: { output_tokens: outputTokens }, copilot_usage });
       await emit('message_stop', {});
       if (ctx.state.config.messages_stray_done) await sse.write('data: [DONE]\n\n');
     },

@@ -2,6 +2,7 @@
 // opaque base64 blobs bound to "the connection" (foreign ones are rejected), and the
 // output_item.done event carries another item.id than output_item.added.
 import { openaiError, randomHex, randomAlnum, randomBase64Id, nowSeconds, isObject, isStdBase64 } from './util.mjs';
+import { copilotUsage } from './billing.mjs';
 import {
   parseBody,
   requireModel,
@@ -349,6 +350,11 @@ export function responses(ctx) {
   });
   const finalStatus = incomplete ? 'incomplete' : 'completed';
   const final = response(finalStatus, output, usage);
+  const copilot_usage = copilotUsage(model.id, {
+    input: usageIn.prompt - usageIn.cached,
+    cacheRead: usageIn.cached,
+    output: outputTokens,
+  });
 
   ctx.entry.reply = {
     id: respId,
@@ -360,9 +366,10 @@ export function responses(ctx) {
     item_ids: items.map((x) => x.ids),
     encrypted_content: items[0].item.encrypted_content ?? null,
     usage,
+    copilot_usage,
   };
 
-  if (body.stream !== true) return { status: 200, json: final };
+  if (body.stream !== true) return { status: 200, json: { ...final, copilot_usage } };
 
   return {
     status: 200,
@@ -402,7 +409,7 @@ export function responses(ctx) {
         }
         await emit('response.output_item.done', { output_index, item: { id: done, ...item } });
       }
-      await emit(`response.${finalStatus}`, { response: final });
+      await emit(`response.${finalStatus}`, { response: final, copilot_usage });
     },
   };
 }

@@ -19,6 +19,9 @@ export const DEFAULT_CONFIG = Object.freeze({
   verify_reasoning_signatures: true, // thinking signatures / encrypted_content must look minted here
   device_interval: 5, // seconds: the device flow's polling interval (tests of the admin app shorten it)
   searxng_require_auth: false, // the mock SearXNG answers 401 without basic auth (with it, always checked)
+  // Copilot answers 466 to an X-GitHub-Api-Version older than this (as it has since
+  // 2026-02-11 for retired versions); raise it to play a future cutoff.
+  copilot_min_api_version: '2026-01-01',
 });
 
 const USERS = [
@@ -49,7 +52,12 @@ export class MockState {
   }
 
   reset() {
-    for (const u of this.users) u.plan = 'individual';
+    for (const u of this.users) {
+      u.plan = 'individual';
+      u.billing = 'legacy'; // or 'tokens': the shape of /copilot_internal/user
+      u.creditsUsed = undefined; // AI credits used this month (billing.mjs)
+      u.windows = undefined; // 5-hour session and weekly usage windows (billing.mjs)
+    }
     this.config = { ...DEFAULT_CONFIG };
     this.catalog = JSON.parse(CATALOG_TEXT); // GET /copilot/models; replaceable via /__mock/catalog
     /** gh token → { user_id, revoked, source } */

@@ -37,8 +37,13 @@ function readBody(req) {
   });
 }
 
+// Per-plan Copilot hosts (api.individual.githubcopilot.com, …) as path prefixes.
+const PLAN_HOST = /^\/copilot-(individual|business|enterprise)(\/.*)?$/;
+
 function splitPrefix(path) {
   for (const p of PREFIXES) if (path === p || path.startsWith(`${p}/`)) return [p, path.slice(p.length) || '/'];
+  const plan = PLAN_HOST.exec(path);
+  if (plan) return ['/copilot', plan[2] || '/', plan[1]];
   return [null, path];
 }
 
@@ -205,8 +210,9 @@ async function handle(state, req, res, log) {
       await serveScript(res, script, state);
       return;
     }
-    const [prefix, subpath] = splitPrefix(path);
+    const [prefix, subpath, planHost] = splitPrefix(path);
     ctx.subpath = subpath;
+    ctx.planHost = planHost ?? null;
     let result;
     try {
       if (readError) throw readError;

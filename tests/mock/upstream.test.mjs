@@ -35,8 +35,8 @@ const ghHeaders = (token) => ({
   authorization: `token ${token}`,
   accept: 'application/json',
   'user-agent': 'copilot-gateway-test',
-  'editor-version': 'vscode/1.110.1',
-  'editor-plugin-version': 'copilot-chat/0.38.2',
+  'editor-version': 'vscode/1.124.2',
+  'editor-plugin-version': 'copilot-chat/0.52.0',
 });
 
 async function exchange(ghToken = mock.state.users[0].github_token) {
@@ -49,9 +49,10 @@ const copilotHeaders = (token, extra = {}) => ({
   authorization: `Bearer ${token}`,
   'content-type': 'application/json',
   'copilot-integration-id': 'vscode-chat',
-  'editor-version': 'vscode/1.110.1',
-  'editor-plugin-version': 'copilot-chat/0.38.2',
-  'user-agent': 'GitHubCopilotChat/0.38.2',
+  'editor-version': 'vscode/1.124.2',
+  'editor-plugin-version': 'copilot-chat/0.52.0',
+  'user-agent': 'GitHubCopilotChat/0.52.0',
+  'x-github-api-version': '2026-06-01',
   'x-request-id': randomUUID(),
   ...extra,
 });
@@ -212,7 +213,8 @@ describe('github api', () => {
     assert.notEqual(a.token, b.token);
     assert.match(a.token, /^tid=[0-9a-f]+;exp=\d+;sku=[^;]+;proxy-ep=[^;]+;/);
     assert.equal(a.refresh_in, 1500);
-    assert.equal(a.endpoints.api, mock.copilotBaseUrl);
+    // The plan's own host (api.individual.githubcopilot.com).
+    assert.equal(a.endpoints.api, `${mock.origin}/copilot-individual`);
     const now = Math.floor(Date.now() / 1000);
     assert.ok(Math.abs(a.expires_at - (now + 1800)) <= 2);
     await control('POST', '/token-ttl', { seconds: 120 });
@@ -281,6 +283,30 @@ describe('copilot gate', () => {
     assert.equal((await fetch(`${mock.copilotBaseUrl}/models`, { headers: h })).status, 400);
   });
 
+  test('a retired X-GitHub-Api-Version gets 466; the cutoff can move', async () => {
+    const old = await copilot('/models', undefined, { headers: { 'x-github-api-version': '2025-10-01' } });
+    assert.equal(old.status, 466);
+    assert.match(old.json.error.message, /^bad request: the specified API version is no longer supported/);
+    assert.equal((await copilot('/models')).status, 200);
+    await control('POST', '/config', { copilot_min_api_version: '2099-01-01' });
+    assert.equal((await copilot('/chat/completions', { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] })).status, 466);
+  });
+
+  test('a plan host answers 421 to a token of an account on another plan', async () => {
+    const t = await exchange();
+    const at = (host) =>
+      fetch(`${mock.origin}/${host}/models`, { headers: copilotHeaders(t.token) });
+    assert.equal((await at('copilot-individual')).status, 200);
+    assert.equal((await at('copilot')).status, 200, 'the generic host takes any plan');
+    await control('POST', '/plan', { user_id: 1001, plan: 'business' });
+    const moved = await at('copilot-individual');
+    assert.equal(moved.status, 421);
+    assert.match(await moved.text(), /misdirected request/);
+    const fresh = await exchange();
+    assert.equal(fresh.endpoints.api, `${mock.origin}/copilot-business`);
+    assert.equal((await at('copilot-business')).status, 200);
+  });
+
   test('models list is the catalog', async () => {
     const { json, headers } = await copilot('/models', undefined, { headers: { 'x-request-id': 'req-123' } });
     assert.equal(headers.get('x-request-id'), 'req-123');
@@ -322,16 +348,20 @@ describe('chat completions', () => {
     assert.deepEqual(frames[0].data.choices, []);
     assert.ok(frames[0].data.prompt_filter_results);
     assert.equal(frames.at(-1).data, '[DONE]');
-    const usage = frames.at(-2).data;
+    // The billed credits come last, in a chunk of their own.
+    const billed = frames.at(-2).data;
+    assert.deepEqual(billed.choices, []);
+    assert.ok(billed.copilot_usage.total_nano_aiu > 0);
+    const usage = frames.at(-3).data;
     assert.deepEqual(usage.choices, []);
     assert.equal(usage.usage.completion_tokens, 3);
     const text = frames
-      .slice(1, -2)
+      .slice(1, -3)
       .map((f) => f.data.choices[0]?.delta?.content ?? '')
       .join('');
     assert.equal(text, 'Echo: hello there');
     assert.equal(frames[1].data.choices[0].delta.role, 'assistant');
-    assert.equal(frames.at(-3).data.choices[0].finish_reason, 'stop');
+    assert.equal(frames.at(-4).data.choices[0].finish_reason, 'stop');
 
     const noUsage = parseSse((await copilot('/chat/completions', { ...hello, stream: true })).text);
     assert.ok(noUsage.every((f) => f.data === '[DONE]' || !f.data.usage));
@@ -359,7 +389,7 @@ describe('chat completions', () => {
     assert.ok(toolFrames.every((f) => f.data.choices[0].index === 1));
     const args = toolFrames.map((f) => f.data.choices[0].delta.tool_calls[0].function.arguments).join('');
     assert.deepEqual(JSON.parse(args), { city: 'mock' });
-    assert.equal(frames.at(-2).data.choices[0].finish_reason, 'tool_calls');
+    assert.equal(frames.at(-3).data.choices[0].finish_reason, 'tool_calls');
   });
 
   test('tool result turn, forced tool choice, max_tokens truncation', async () => {
@@ -707,6 +737,90 @@ describe('messages', () => {
 });
 
 // ---------------------------------------------------------------- embeddings
+
+describe('billing', () => {
+  const chat = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'bill me' }] };
+  const resp = { model: 'gpt-5.1-codex', input: 'bill me' };
+  const msgs = { model: 'claude-sonnet-5', max_tokens: 100, messages: [{ role: 'user', content: 'bill me' }] };
+  const lastReply = async () => (await control('GET', '/requests')).filter((r) => r.reply?.copilot_usage).at(-1).reply;
+
+  test('copilot_usage in every answer, stream and not, priced per token type', async () => {
+    const checkShape = (cu, reply) => {
+      assert.deepEqual(cu, reply.copilot_usage);
+      assert.ok(cu.token_details.every((d) => d.batch_size === 1_000_000 && d.cost_per_batch > 0));
+      assert.equal(cu.total_nano_aiu, cu.token_details.reduce((n, d) => n + (d.token_count * d.cost_per_batch) / d.batch_size, 0));
+    };
+    for (const [path, body] of [['/chat/completions', chat], ['/responses', resp], ['/v1/messages', msgs]]) {
+      const plain = await copilot(path, body);
+      checkShape(plain.json.copilot_usage, await lastReply());
+      const frames = parseSse((await copilot(path, { ...body, stream: true })).text);
+      const carrier = frames.filter((f) => f.data?.copilot_usage);
+      assert.equal(carrier.length, 1, path);
+      const where = { '/chat/completions': undefined, '/responses': 'response.completed', '/v1/messages': 'message_delta' }[path];
+      assert.equal(carrier[0].event ?? undefined, where, path);
+      checkShape(carrier[0].data.copilot_usage, await lastReply());
+    }
+    // Claude's rates: $3 input, $15 output per 1M tokens (3e11 and 1.5e12 nano-AIU).
+    const { reply } = (await control('GET', '/requests')).filter((r) => r.path === '/copilot/v1/messages').at(-1);
+    const rate = Object.fromEntries(reply.copilot_usage.token_details.map((d) => [d.token_type, d.cost_per_batch]));
+    assert.equal(rate.input, 300_000_000_000);
+    assert.equal(rate.output, 1_500_000_000_000);
+  });
+
+  test('quota headers on successful answers; credits come off the quota', async () => {
+    const gh = mock.state.users[0].github_token;
+    const before = (await (await fetch(`${mock.githubApiBaseUrl}/copilot_internal/user`, { headers: ghHeaders(gh) })).json()).quota_snapshots.premium_interactions.remaining;
+    const res = await copilot('/chat/completions', chat);
+    const params = (name) => Object.fromEntries(new URLSearchParams(res.headers.get(name)));
+    const premium = params('x-quota-snapshot-premium_interactions');
+    assert.equal(premium.ent, '1500');
+    assert.match(premium.rst, /^\d{4}-\d{2}-01T00:00:00Z$/);
+    const billed = res.json.copilot_usage.total_nano_aiu / 1e9;
+    assert.ok(Math.abs(Number(premium.totRem) - (before - billed)) < 0.1);
+    assert.equal(params('x-quota-snapshot-chat').ent, '-1');
+    assert.ok(Number(params('x-usage-ratelimit-weekly').rem) > 0);
+    assert.ok(Date.parse(params('x-usage-ratelimit-session').rst) > Date.now());
+    const after = (await (await fetch(`${mock.githubApiBaseUrl}/copilot_internal/user`, { headers: ghHeaders(gh) })).json()).quota_snapshots.premium_interactions.remaining;
+    assert.ok(Math.abs(after - (before - billed)) < 1e-6);
+    // None on errors.
+    const bad = await copilot('/chat/completions', { model: 'nope', messages: [] });
+    assert.equal(bad.headers.get('x-quota-snapshot-premium_interactions'), null);
+  });
+
+  test('token-based billing shape of copilot_internal/user', async () => {
+    const gh = mock.state.users[0].github_token;
+    const get = async () => (await fetch(`${mock.githubApiBaseUrl}/copilot_internal/user`, { headers: ghHeaders(gh) })).json();
+    assert.equal((await get()).token_based_billing, undefined, 'legacy shape by default');
+    await control('POST', '/plan', { user_id: 1001, plan: 'individual', billing: 'tokens' });
+    const t = await get();
+    assert.equal(t.token_based_billing, true);
+    assert.equal(t.quota_snapshots.premium_interactions.credits_used, 265.5);
+    assert.equal(t.quota_snapshots.premium_interactions.overage_entitlement, 0);
+    await control('POST', '/plan', { user_id: 1001, plan: 'business', billing: 'tokens' });
+    const org = (await get()).quota_snapshots.premium_interactions;
+    assert.equal(org.entitlement, 0, 'an org-billed seat has no allotment of its own');
+    assert.ok(org.credits_used > 0);
+  });
+
+  test('an exhausted weekly or session window answers 429 with its code and headers', async () => {
+    const until = new Date(Date.now() + 3 * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await control('POST', '/usage-limit', { user_id: 1001, window: 'weekly', until });
+    for (const [path, body] of [['/chat/completions', chat], ['/responses', resp], ['/v1/messages', msgs]]) {
+      const r = await copilot(path, body);
+      assert.equal(r.status, 429, path);
+      assert.equal(r.json.error.code, 'user_weekly_rate_limited');
+      assert.equal(r.headers.get('retry-after'), '120');
+      assert.equal(new URLSearchParams(r.headers.get('x-usage-ratelimit-weekly')).get('rst'), until);
+    }
+    assert.equal((await copilot('/models')).status, 200, 'only generation is limited');
+    await control('POST', '/usage-limit', { user_id: 1001, window: 'weekly', clear: true });
+    await control('POST', '/usage-limit', { user_id: 1001, window: 'session' });
+    const s = await copilot('/chat/completions', chat);
+    assert.equal(s.json.error.code, 'user_global_rate_limited');
+    await control('POST', '/usage-limit', { user_id: 1001, window: 'session', clear: true });
+    assert.equal((await copilot('/chat/completions', chat)).status, 200);
+  });
+});
 
 describe('embeddings', () => {
   test('float and base64 encodings agree and are deterministic', async () => {

@@ -15,7 +15,7 @@ export function accountsPage(main) {
   const flowBox = h("div");
   const quotaBox = h("div.quota-grid");
   const quotaSection = h("section.section", { "aria-labelledby": "quota-h", hidden: true },
-    h("div.section-head", h("h2#quota-h", "Copilot quota"), h("p.muted", "Premium requests (AI credits) used this month, and where you will land at the current pace.")),
+    h("div.section-head", h("h2#quota-h", "Copilot quota"), h("p.muted", "AI credits (premium requests on older plans) used this month, where you will land at the current pace, and Copilot's 5-hour and weekly usage limits.")),
     quotaBox,
   );
 
@@ -151,11 +151,16 @@ export function accountsPage(main) {
         h("div.badges",
           a.active && !a.disabled ? badge("Preferred", "accent") : null,
           a.disabled ? badge("Disabled", "muted") : null,
+          a.rate_limited ? badge(a.rate_limited.window === "weekly" ? "Weekly limit reached" : "Session limit reached", "warn") : null,
           plan ? badge(planLabel(plan)) : null,
           a.account_type && a.account_type !== "individual" ? badge(a.account_type) : null,
           h("span.muted.small", "Connected ", timeEl(a.created_at)),
         ),
         a.problem ? h("p.callout.callout-error.account-problem", { role: "alert" }, icon("alert"), h("span", a.problem)) : null,
+        a.rate_limited ? h("p.callout.callout-warn.account-limited", { "data-testid": "rate-limited" }, icon("alert"), h("span",
+          `Copilot's ${a.rate_limited.window === "weekly" ? "weekly" : "5-hour session"} usage limit ran out: this account serves nothing until `,
+          h("time", { datetime: a.rate_limited.until }, fmtDate(a.rate_limited.until, { dateStyle: "medium", timeStyle: "short" })),
+          "; the next enabled account serves meanwhile.")) : null,
       ),
       h("div.account-actions", !a.active || a.disabled ? prefer : null, toggle, remove),
     );
@@ -355,10 +360,12 @@ function quotaCard(q) {
       h("div.callout.callout-error", icon("alert"), h("span", q.error)));
   }
   const p = q.snapshots?.premium_interactions;
-  const pc = pace(p, q.reset_date);
+  const credits = q.billing === "tokens";
+  const unitLabel = credits ? "AI credits" : "Premium requests";
+  const pc = p?.org_billed ? null : pace(p, q.reset_date);
   const meter = h("div.meter", {
     role: "progressbar",
-    "aria-label": `Premium requests used by @${login}`,
+    "aria-label": `${unitLabel} used by @${login}`,
     "aria-valuemin": "0",
     "aria-valuemax": "100",
     "aria-valuenow": String(Math.round(Math.min(1, pc?.usedFrac ?? 0) * 100)),
@@ -374,11 +381,13 @@ function quotaCard(q) {
   let paceText = null;
   if (p?.unlimited) {
     paceText = h("p.pace.pace-ok", "Unlimited on this plan.");
+  } else if (p?.org_billed) {
+    paceText = h("p.pace.pace-ok", "This seat has no allotment of its own: its organization's budget pays for the credits it uses.");
   } else if (pc) {
     const proj = pc.projected == null ? "too early to tell" : `about ${fmtNum(pc.projected, 0)} (${fmtPct(pc.projected / p.entitlement, 0)})`;
     paceText = h(`p.pace.pace-${pc.level}`,
       pc.level === "over"
-        ? `Allowance used up${p.overdrawn ? `: ${fmtNum(-p.remaining)} over` : ""}. Further premium requests may be billed or refused until ${fmtDate(q.reset_date)}.`
+        ? `Allowance used up${p.overdrawn ? `: ${fmtNum(-p.remaining)} over` : ""}. Further ${credits ? "credits" : "premium requests"} may be billed or refused until ${fmtDate(q.reset_date)}.`
         : pc.runsOut
           ? `At this pace it runs out around ${fmtDate(pc.runsOut.toISOString(), { month: "short", day: "numeric" })}, before the reset. Staying under ${fmtNum(pc.perDay, 1)} a day keeps you within it.`
           : `On pace: ${proj} by the reset. ${fmtPct(pc.f, 0)} of the month has passed.`,
@@ -387,6 +396,10 @@ function quotaCard(q) {
   const simple = (name, s) => h("div.quota-row",
     h("span", name),
     h("span.mono", !s ? "—" : s.unlimited ? "Unlimited" : `${fmtNum(s.used, 0)} / ${fmtNum(s.entitlement, 0)}`));
+  // Copilot's usage windows, as its answers' headers report them.
+  const windowRow = (name, w) => w ? h("div.quota-row", { "data-window": name },
+    h("span", name === "session" ? "5-hour limit" : "Weekly limit"),
+    h("span.mono", `${fmtNum(w.percent_remaining, 1)}% left${w.resets_at ? ` · resets ${fmtDate(w.resets_at, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" })}` : ""}`)) : null;
   return h("article.card.quota-card", { "data-login": login },
     h("div.quota-head",
       h("strong", `@${login}`),
@@ -395,14 +408,21 @@ function quotaCard(q) {
       h("span.muted.small.push", q.reset_date ? `Resets ${fmtDate(q.reset_date)}` : ""),
     ),
     h("div.quota-main",
-      h("div.quota-label", "Premium requests"),
+      h("div.quota-label", unitLabel),
       p?.unlimited
         ? h("div.quota-big", "Unlimited")
-        : h("div.quota-big", h("span", fmtNum(p?.used, 1)), h("span.muted", ` / ${fmtNum(p?.entitlement, 0)}`)),
-      p && !p.unlimited ? h("div.muted.small", `${fmtNum(p.remaining, 1)} left · ${fmtPct(pc?.usedFrac)} used`) : null,
+        : p?.org_billed
+          ? h("div.quota-big", h("span", fmtNum(p.credits_used, 1)), h("span.muted", " used"))
+          : h("div.quota-big", h("span", fmtNum(p?.used, 1)), h("span.muted", ` / ${fmtNum(p?.entitlement, 0)}`)),
+      p && !p.unlimited && !p.org_billed ? h("div.muted.small", `${fmtNum(p.remaining, 1)} left · ${fmtPct(pc?.usedFrac)} used`) : null,
     ),
-    p && !p.unlimited ? meter : null,
+    p && !p.unlimited && !p.org_billed ? meter : null,
     paceText,
-    h("div.quota-rows", simple("Chat", q.snapshots?.chat), simple("Completions", q.snapshots?.completions)),
+    h("div.quota-rows",
+      simple("Chat", q.snapshots?.chat), simple("Completions", q.snapshots?.completions),
+      windowRow("session", q.usage_limits?.session), windowRow("weekly", q.usage_limits?.weekly)),
+    q.source === "headers" && q.as_of
+      ? h("p.muted.small.quota-source", "From Copilot's answers, ", timeEl(q.as_of), ".")
+      : null,
   );
 }

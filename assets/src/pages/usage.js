@@ -1,8 +1,9 @@
 // Usage: totals, stacked charts by key and by model, a sortable table and CSV export, for
-// the last 24 hours, 7 days or 30 days, and web searches per key and provider. A key-role
-// session sees only its own rows (the API filters them).
+// the last 24 hours, 7 days or 30 days, and web searches per key and provider. Tokens,
+// requests and the AI credits Copilot billed (its `copilot_usage`, one credit = $0.01).
+// A key-role session sees only its own rows (the API filters them).
 import { api, hourKey, hourMs, currentHourMs, HOUR } from "../api.js";
-import { h, clear, icon, empty, errorBox, spinner, fmtInt, fmtCompact, fmtPct, download } from "../dom.js";
+import { h, clear, icon, empty, errorBox, spinner, fmtInt, fmtCompact, fmtNum, fmtPct, download } from "../dom.js";
 
 const RANGES = {
   "24h": { label: "24 hours", long: "the last 24 hours" },
@@ -31,7 +32,7 @@ export function usagePage(main, app) {
   main.append(
     h("div.page-head",
       h("div", h("h1", isAdmin ? "Usage" : "Your usage"),
-        h("p.lead", isAdmin ? "Requests and tokens through this gateway, per key and per model." : `Requests and tokens made with the key “${app.session.key?.name ?? ""}”.`)),
+        h("p.lead", isAdmin ? "Requests, tokens and AI credits through this gateway, per key and per model." : `Requests, tokens and AI credits of the key “${app.session.key?.name ?? ""}”.`)),
     ),
     h("div.toolbar", rangeBar, isAdmin ? keyFilter : null, h("div.push"), updated, refreshBtn),
     body,
@@ -95,6 +96,7 @@ export function usagePage(main, app) {
       stat("Output tokens", fmtCompact(t.output), "output", t.output >= 1000 ? fmtInt(t.output) : null),
       stat("Cached tokens", fmtCompact(t.cached), "cached", t.cached >= 1000 ? fmtInt(t.cached) : null),
       stat("Cache hit rate", fmtPct(t.input ? t.cached / t.input : null), "hit-rate", "of input tokens"),
+      stat("AI credits", fmtCredits(t.nano), "credits", `≈ ${fmtUsd(t.nano)}`),
       stat("Errors", fmtInt(t.errors), "errors", t.requests ? `${fmtPct(t.errors / t.requests)} of requests` : null, t.errors > 0 ? "warn" : ""),
     );
     if (!rows.length) {
@@ -106,20 +108,27 @@ export function usagePage(main, app) {
       return;
     }
 
-    const metricBar = segmented("Chart metric", [["tokens", "Tokens"], ["requests", "Requests"]], () => st.metric, (v) => { st.metric = v; remember(); render(); });
+    const metricBar = segmented("Chart metric", [["tokens", "Tokens"], ["requests", "Requests"], ["credits", "AI credits"]], () => st.metric, (v) => { st.metric = v; remember(); render(); });
+    const title = METRIC_TITLES[st.metric] ?? METRIC_TITLES.tokens;
     const byKeyHost = h("div.chart", { role: "img", "aria-label": `${st.metric} by key over ${RANGES[st.range].long}` });
     const byModelHost = h("div.chart", { role: "img", "aria-label": `${st.metric} by model over ${RANGES[st.range].long}` });
     const chartsEl = h("div.chart-grid",
-      isAdmin && !st.key ? h("section.card", { "aria-labelledby": "ch-key" }, h("div.card-head", h("h2#ch-key.card-title", st.metric === "tokens" ? "Tokens by key" : "Requests by key")), byKeyHost) : null,
-      h("section.card", { "aria-labelledby": "ch-model" }, h("div.card-head", h("h2#ch-model.card-title", st.metric === "tokens" ? "Tokens by model" : "Requests by model")), byModelHost),
+      isAdmin && !st.key ? h("section.card", { "aria-labelledby": "ch-key" }, h("div.card-head", h("h2#ch-key.card-title", `${title} by key`)), byKeyHost) : null,
+      h("section.card", { "aria-labelledby": "ch-model" }, h("div.card-head", h("h2#ch-model.card-title", `${title} by model`)), byModelHost),
     );
 
-    clear(body, totalsEl, h("div.toolbar.toolbar-tight", h("span.muted.small", "Charts show input + output tokens, in your local time."), h("div.push"), metricBar), chartsEl, tableSection(rows), searchSection());
+    const note = st.metric === "credits" ? "Charts show AI credits billed, in your local time." : st.metric === "tokens" ? "Charts show input + output tokens, in your local time." : "Charts show requests, in your local time.";
+    clear(body, totalsEl, h("div.toolbar.toolbar-tight", h("span.muted.small", note), h("div.push"), metricBar), chartsEl, tableSection(rows), searchSection());
 
     const b = buckets(st.range);
-    const metric = st.metric === "tokens" ? (r) => r.input_tokens + r.output_tokens : (r) => r.requests;
+    const metric = {
+      tokens: (r) => r.input_tokens + r.output_tokens,
+      requests: (r) => r.requests,
+      credits: (r) => (r.nano_aiu ?? 0) / NANO_PER_CREDIT,
+    }[st.metric] ?? ((r) => r.requests);
+    const format = st.metric === "credits" ? (v) => fmtNum(v, v >= 1 ? 2 : 4) : undefined;
     const draw = async (host, keyOf) => {
-      const c = await (await import("../charts.js")).stackedBars(host, series(rows, b, keyOf, metric));
+      const c = await (await import("../charts.js")).stackedBars(host, { ...series(rows, b, keyOf, metric), format });
       if (!alive || !host.isConnected) c.destroy();
       else charts.push(c);
     };
@@ -233,15 +242,32 @@ function keyLabel(r) {
 }
 
 function totals(rows) {
-  const t = { requests: 0, input: 0, output: 0, cached: 0, errors: 0 };
+  const t = { requests: 0, input: 0, output: 0, cached: 0, errors: 0, nano: 0 };
   for (const r of rows) {
     t.requests += r.requests;
     t.input += r.input_tokens;
     t.output += r.output_tokens;
     t.cached += r.cache_read_tokens;
     t.errors += r.errors;
+    t.nano += r.nano_aiu ?? 0;
   }
   return t;
+}
+
+const NANO_PER_CREDIT = 1e9;
+const METRIC_TITLES = { tokens: "Tokens", requests: "Requests", credits: "AI credits" };
+
+/** AI credits from nano-AIU: two decimals, more below one credit so small spends show. */
+export function fmtCredits(nano) {
+  if (nano == null) return "—";
+  const c = nano / NANO_PER_CREDIT;
+  return fmtNum(c, c === 0 || c >= 1 ? 2 : 4);
+}
+
+/** What the credits cost: one AI credit is $0.01. */
+function fmtUsd(nano) {
+  const usd = (nano ?? 0) / NANO_PER_CREDIT / 100;
+  return new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", maximumFractionDigits: usd >= 1 ? 2 : 4 }).format(usd);
 }
 
 /** Query window (UTC hours) and local-time buckets for a range. */
@@ -306,7 +332,7 @@ function tableRows(rows, group) {
   const m = new Map();
   for (const r of rows) {
     const k = keyOf(r);
-    if (!m.has(k)) m.set(k, { key: keyLabel(r), key_id: r.key_id, model: r.model ?? "unknown", hour: r.hour, requests: 0, input: 0, output: 0, cached: 0, created: 0, errors: 0 });
+    if (!m.has(k)) m.set(k, { key: keyLabel(r), key_id: r.key_id, model: r.model ?? "unknown", hour: r.hour, requests: 0, input: 0, output: 0, cached: 0, created: 0, errors: 0, nano: 0 });
     const a = m.get(k);
     a.requests += r.requests;
     a.input += r.input_tokens;
@@ -314,6 +340,7 @@ function tableRows(rows, group) {
     a.cached += r.cache_read_tokens;
     a.created += r.cache_creation_tokens;
     a.errors += r.errors;
+    a.nano += r.nano_aiu ?? 0;
   }
   return [...m.values()];
 }
@@ -330,9 +357,19 @@ function columnsFor(group) {
     num("output", "Output", (r) => r.output),
     num("cached", "Cached", (r) => r.cached),
     { ...num("hit", "Hit rate", (r) => (r.input ? r.cached / r.input : 0), (r) => fmtPct(r.input ? r.cached / r.input : null)), csv: (r) => (r.input ? (r.cached / r.input).toFixed(4) : "") },
+    // Exact in the CSV: nano-AIU as a decimal number of credits.
+    { ...num("credits", "AI credits", (r) => r.nano, (r) => fmtCredits(r.nano)), csv: (r) => creditsText(r.nano) },
     num("errors", "Errors", (r) => r.errors),
   );
   return cols;
+}
+
+/** Nano-AIU as credits without float rounding (9 decimals, trailing zeros dropped). */
+function creditsText(nano) {
+  const n = BigInt(Math.max(0, Math.round(nano ?? 0)));
+  const whole = n / 1_000_000_000n;
+  const frac = (n % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return frac ? `${whole}.${frac}` : `${whole}`;
 }
 
 function csvCell(v) {
