@@ -41,9 +41,10 @@ test("Claude Code's recorded request: what Copilot receives is fixed, the answer
   const [sent] = await upstream("/copilot/v1/messages");
   assert.equal(sent.body.model, "claude-opus-4.8", "Claude Code's dashed id resolved");
   assert.ok(!JSON.stringify(sent.body.system).includes("x-anthropic-billing-header"), "billing line stripped");
-  assert.equal(sent.headers["anthropic-beta"], "interleaved-thinking-2025-05-14,context-management-2025-06-27");
-  assert.ok(sent.body.max_tokens <= 32000);
-  assert.ok(sent.body.thinking.budget_tokens < sent.body.max_tokens);
+  // Adaptive thinking: no interleaved-thinking beta; tool search's beta passes.
+  assert.equal(sent.headers["anthropic-beta"], "context-management-2025-06-27,advanced-tool-use-2025-11-20");
+  assert.equal(sent.body.max_tokens, 32000, "lowered to the model's limit");
+  assert.deepEqual(sent.body.thinking, { type: "adaptive", display: "omitted" });
   assert.equal(sent.body.tools.length, f.body.tools.length);
   assert.deepEqual(Object.keys(sent.body.tools[0].input_schema.properties), Object.keys(f.body.tools[0].input_schema.properties), "schema key order kept");
   assert.equal(sent.headers["x-initiator"], "user");
