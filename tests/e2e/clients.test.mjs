@@ -791,3 +791,86 @@ describe("Vercel AI SDK", () => {
       await assertResponsesUpstream("Write", "gpt-5.1-codex");
     }));
 });
+
+// ---------------------------------------------------------------------------------------
+// Claude Code's one-token model check, as a user triggers it: `/model <id>` in the
+// interactive session (a pseudo-terminal from `script`), which sends `max_tokens: 1`.
+
+describe("Claude Code's /model check", () => {
+  /** Interactive Claude Code in a pseudo-terminal; `type` writes keys to it. */
+  function interactiveClaude(model, ws) {
+    const [cmd, pre] = claudeCommand();
+    // Onboarding and the folder-trust dialog are already done.
+    writeFileSync(
+      path.join(ws.home, ".claude.json"),
+      JSON.stringify({ hasCompletedOnboarding: true, theme: "dark", projects: { [ws.cwd]: { hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true } } }),
+    );
+    const line = [cmd, ...pre, "--model", model].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const marker = randomUUID();
+    const child = spawn("script", ["-qfec", line, "/dev/null"], {
+      cwd: ws.cwd,
+      env: {
+        PATH: process.env.PATH,
+        LANG: "C.UTF-8",
+        TERM: "xterm-256color",
+        CGW_E2E_AGENT_RUN: marker,
+        HOME: ws.home,
+        ANTHROPIC_BASE_URL: proxy.base,
+        ANTHROPIC_AUTH_TOKEN: key,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+        DISABLE_TELEMETRY: "1",
+        DISABLE_AUTOUPDATER: "1",
+        DISABLE_ERROR_REPORTING: "1",
+        ...(isRoot ? { IS_SANDBOX: "1" } : {}),
+      },
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let screen = "";
+    child.stdout.on("data", (d) => (screen += d));
+    child.stderr.on("data", (d) => (screen += d));
+    const kill = () => {
+      try { process.kill(-child.pid, "SIGKILL"); } catch {}
+      for (const pid of processesOf(marker)) try { process.kill(pid, "SIGKILL"); } catch {}
+    };
+    const handle = { kill };
+    running.add(handle);
+    return {
+      type: (keys) => child.stdin.write(keys),
+      screen: () => screen,
+      stop: () => { kill(); running.delete(handle); },
+    };
+  }
+
+  const until = async (what, ms) => {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 200))) if (what()) return true;
+    return false;
+  };
+  const probes = () => proxy.seen.filter((e) => e.method === "POST" && e.request && JSON.parse(e.request).max_tokens === 1);
+
+  for (const [model, target] of [["gpt-6-astra", "/copilot/responses"], ["claude-opus-4.8", "/copilot/v1/messages"], ["gemini-3.6-flash", "/copilot/chat/completions"]]) {
+    test(`/model ${model}: the one-token check succeeds (through ${target})`, TEST_TIMEOUT, () =>
+      inWorkspace("claude-model", async (ws) => {
+        const claude = interactiveClaude("claude-sonnet-5", ws);
+        try {
+          // The prompt is up once the session has drawn its input box.
+          await until(() => /for shortcuts|Try "|>\s*$/m.test(claude.screen()), 15_000);
+          claude.type(`/model ${model}`);
+          await new Promise((r) => setTimeout(r, 300));
+          claude.type("\r");
+          const seen = await until(() => probes().length > 0 && probes().every((p) => p.status !== null), 20_000);
+          const tail = claude.screen().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").slice(-1500);
+          assert.ok(seen, `Claude Code sent no one-token check\n${clientLog()}\nscreen:\n${tail}`);
+          const [probe] = probes();
+          assert.equal(JSON.parse(probe.request).model, model);
+          assert.equal(probe.status, 200, clientLog());
+          const sent = (await mockRequests(target)).filter((s) => s.model === model);
+          assert.equal(sent.length, 1, `the check reached Copilot's ${target}`);
+          assert.equal(sent[0].status, 200);
+          if (target === "/copilot/responses") assert.ok(sent[0].body.max_output_tokens >= 16);
+        } finally {
+          claude.stop();
+        }
+      }));
+  }
+});
