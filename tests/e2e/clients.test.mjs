@@ -1,8 +1,11 @@
-// The real coding agents, end to end: Claude Code (`claude -p`) and Codex CLI (`codex exec`),
-// pinned in package.json, pointed at the gateway in front of the mock Copilot, each doing a
-// task that takes one tool call. The prompt `MOCK_TOOL <path>` makes the mock answer with a
-// call to the agent's own file-writing tool (Claude Code's Write, Codex's exec_command), the
-// agent runs it, and the mock answers the tool result with `Tool result: …`.
+// The real clients, end to end: Claude Code (`claude -p`, and interactively for `/model`),
+// Codex CLI (`codex exec`), opencode (`opencode run`) and the Vercel AI SDK (`generateText` /
+// `streamText`), pinned in package.json (or, with CGW_CLIENTS_DIR, the releases that
+// `npm run check-clients` installed), pointed at the gateway in front of the mock Copilot,
+// each doing a task that takes one tool call. The prompt `MOCK_TOOL <path>` makes the mock
+// answer with a call to the client's own file-writing tool (Claude Code's Write, Codex's
+// exec_command, opencode's write, the AI SDK script's Write), the client runs it, and the
+// mock answers the tool result with `Tool result: …`.
 //
 // Each run is offline and isolated: a temporary HOME / CODEX_HOME and working directory, a
 // minimal environment (nothing of the developer's leaks in), telemetry, update checks and
@@ -359,8 +362,8 @@ async function runAiSdk(provider, model, ws, { stream = false } = {}) {
     writeFileSync(copy, readFileSync(script));
     script = copy;
   }
-  const base = provider === "anthropic" ? `${proxy.base}/v1` : `${proxy.base}/v1`;
-  const c = { provider, model, baseURL: base, apiKey: key, prompt: `MOCK_TOOL ${ws.target}`, stream };
+  // Both providers take the base URL with `/v1`.
+  const c = { provider, model, baseURL: `${proxy.base}/v1`, apiKey: key, prompt: `MOCK_TOOL ${ws.target}`, stream };
   return runAgent(newerNode(), [script, JSON.stringify(c)], { cwd: ws.cwd, env: { HOME: ws.home } });
 }
 
@@ -453,7 +456,7 @@ async function inWorkspace(label, fn) {
   try {
     await fn(ws);
   } finally {
-    if (!process.env.CGW_KEEP) ws.cleanup();
+    ws.cleanup();
   }
 }
 
