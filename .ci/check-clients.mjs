@@ -4,7 +4,7 @@
 // them, and prints which release passed or failed.
 //
 //   npm run check-clients                  # newest releases from the registry
-//   npm run check-clients -- opencode-ai@1.18.30 ai@next   # or chosen ones (name@version|tag)
+//   npm run check-clients -- opencode-ai@1.18.30   # a chosen release (or tag) of a package
 //
 // The scratch directory is node_modules/.cache/check-clients (kept between runs, so a
 // second check of the same releases installs nothing).
