@@ -5,12 +5,55 @@ use serde_json::{json, Map, Value};
 
 use crate::api_error::{ApiError, ErrorKind};
 
+/// Claude Code's 1M-context marker on a model id (`claude-opus-4-8[1m]`).
+pub const LONG_CONTEXT_TAG: &str = "[1m]";
+/// The beta Claude Code sends for a `[1m]` model, whose id it sends without the tag.
+/// Copilot refuses the beta: its 1M windows are models of their own (`-1m` variants).
+pub const LONG_CONTEXT_BETA: &str = "context-1m-2025-08-07";
+/// The window Claude Code assumes for a `[1m]` model; a smaller one is not offered as such
+/// (Claude Code would fill it past its end before compacting).
+pub const LONG_CONTEXT_WINDOW: u64 = 1_000_000;
+/// Copilot's suffix for the 1M-context variant of a model (`claude-opus-4.8-1m`).
+const LONG_CONTEXT_SUFFIX: &str = "-1m";
+
+/// Whether a request asks for the 1M-token window: the `[1m]` tag in its model name, or
+/// the context-1m beta in its `anthropic-beta` header.
+pub fn wants_long_context(model: &str, anthropic_beta: Option<&str>) -> bool {
+    model.to_ascii_lowercase().contains(LONG_CONTEXT_TAG)
+        || anthropic_beta
+            .unwrap_or("")
+            .split(',')
+            .any(|b| b.trim() == LONG_CONTEXT_BETA)
+}
+
 /// The upstream APIs a model lists in `supported_endpoints`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Endpoints {
     pub messages: bool,
     pub responses: bool,
     pub chat: bool,
+}
+
+impl Endpoints {
+    /// Reads `supported_endpoints`. A WebSocket Responses endpoint (`ws:/responses`) is
+    /// served over HTTP too, which is what the gateway uses (Copilot's WebSocket transport
+    /// is the least reliable). A list with nothing the gateway knows says nothing: the
+    /// model's endpoints are then probed like a legacy entry's.
+    fn from_catalog(listed: &[String]) -> Option<Endpoints> {
+        let has = |names: &[&str]| listed.iter().any(|e| names.contains(&e.as_str()));
+        let known = has(&[
+            "/v1/messages",
+            "/responses",
+            "ws:/responses",
+            "/chat/completions",
+            "/embeddings",
+        ]);
+        known.then(|| Endpoints {
+            messages: has(&["/v1/messages"]),
+            responses: has(&["/responses", "ws:/responses"]),
+            chat: has(&["/chat/completions"]),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -59,11 +102,7 @@ impl ModelInfo {
                     .map(str::to_string)
                     .collect()
             });
-        let endpoints = raw_endpoints.as_ref().map(|eps| Endpoints {
-            messages: eps.iter().any(|e| e == "/v1/messages"),
-            responses: eps.iter().any(|e| e == "/responses"),
-            chat: eps.iter().any(|e| e == "/chat/completions"),
-        });
+        let endpoints = raw_endpoints.as_deref().and_then(Endpoints::from_catalog);
         let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
         Some(ModelInfo {
             name: str_of(v.get("name")).unwrap_or_else(|| id.clone()),
@@ -101,6 +140,11 @@ impl ModelInfo {
 
     pub fn is_embeddings(&self) -> bool {
         self.model_type.as_deref() == Some("embeddings")
+    }
+
+    fn has_long_context(&self) -> bool {
+        self.context_window
+            .is_some_and(|w| w >= LONG_CONTEXT_WINDOW)
     }
 
     /// The entry `/v1/models` shows: OpenAI's list item and Anthropic's ModelInfo in one
@@ -185,6 +229,33 @@ impl Catalog {
         Err(self.unknown_model(requested))
     }
 
+    /// `resolve`, then the 1M-context model when the request asks for one (see
+    /// `wants_long_context`) and the catalog has one for it; else the model itself, whose
+    /// own limits then apply (and an overflow makes Claude Code compact).
+    pub fn resolve_for(
+        &self,
+        requested: &str,
+        anthropic_beta: Option<&str>,
+    ) -> Result<&ModelInfo, ApiError> {
+        let model = self.resolve(requested)?;
+        if !wants_long_context(requested, anthropic_beta) {
+            return Ok(model);
+        }
+        Ok(self.long_context_of(model).unwrap_or(model))
+    }
+
+    /// The model that serves `base` with a 1M-token window: `base` itself when its window
+    /// is that large, else Copilot's `-1m` variant of it.
+    pub fn long_context_of<'a>(&'a self, base: &'a ModelInfo) -> Option<&'a ModelInfo> {
+        if base.has_long_context() {
+            return Some(base);
+        }
+        let variant = format!("{}{LONG_CONTEXT_SUFFIX}", base.id);
+        self.models
+            .iter()
+            .find(|m| m.id.eq_ignore_ascii_case(&variant))
+    }
+
     fn unknown_model(&self, requested: &str) -> ApiError {
         // A name far longer than any id is close to none: no edit distances (their cost
         // grows with the name), and the message quotes only its start.
@@ -225,16 +296,49 @@ impl Catalog {
             .with_code("model_not_found")
     }
 
-    /// `/v1/models`: a list both the OpenAI and the Anthropic SDK can page through.
+    /// `/v1/models`: a list both the OpenAI and the Anthropic SDK can page through. A
+    /// Claude model with a 1M-token window is listed a second time as `<id>[1m]`, which
+    /// Claude Code's model discovery offers as its 1M-context variant.
     pub fn describe(&self) -> Value {
-        let data: Vec<Value> = self.models.iter().map(ModelInfo::describe).collect();
+        let mut data: Vec<Value> = Vec::with_capacity(self.models.len() + 4);
+        for m in &self.models {
+            data.push(m.describe());
+            if let Some(long) = self.long_context_entry(m) {
+                data.push(long);
+            }
+        }
         let mut out = Map::new();
         out.insert("object".into(), json!("list"));
         out.insert("has_more".into(), json!(false));
-        out.insert("first_id".into(), json!(self.models.first().map(|m| &m.id)));
-        out.insert("last_id".into(), json!(self.models.last().map(|m| &m.id)));
+        out.insert(
+            "first_id".into(),
+            data.first().map_or(Value::Null, |m| m["id"].clone()),
+        );
+        out.insert(
+            "last_id".into(),
+            data.last().map_or(Value::Null, |m| m["id"].clone()),
+        );
         out.insert("data".into(), Value::Array(data));
         Value::Object(out)
+    }
+}
+
+impl Catalog {
+    /// `<id>[1m]` for a Claude model whose own window is 1M tokens (a `-1m` variant, or a
+    /// model that has that window itself). Claude Code strips the tag before it sends the
+    /// id (and sends no beta to a gateway), so only an id that names the 1M model by itself
+    /// can carry the choice; the tag tells Claude Code to size its context to that window.
+    fn long_context_entry(&self, m: &ModelInfo) -> Option<Value> {
+        let claude = m.id.to_ascii_lowercase().starts_with("claude");
+        if !claude || m.is_embeddings() || !m.has_long_context() {
+            return None;
+        }
+        let mut entry = m.describe();
+        entry["id"] = Value::String(format!("{}{LONG_CONTEXT_TAG}", m.id));
+        if !m.name.contains("1M") {
+            entry["display_name"] = Value::String(format!("{} (1M context)", m.name));
+        }
+        Some(entry)
     }
 }
 
@@ -320,6 +424,15 @@ pub(crate) mod tests {
       {"id":"claude-sonnet-4","name":"Claude Sonnet 4","vendor":"Anthropic","capabilities":{"type":"chat"},"supported_endpoints":["/v1/messages","/chat/completions"]},
       {"id":"claude-haiku-4.5-20251001","name":"Claude Haiku 4.5 (dated)","capabilities":{"type":"chat"},"supported_endpoints":["/v1/messages"]},
       {"id":"claude-haiku-4.5","name":"Claude Haiku 4.5","capabilities":{"type":"chat"},"supported_endpoints":["/v1/messages"]},
+      {"id":"claude-opus-4.8","name":"Claude Opus 4.8","vendor":"Anthropic","capabilities":{"type":"chat","limits":{"max_context_window_tokens":200000,"max_prompt_tokens":168000,"max_output_tokens":32000}},
+       "supported_endpoints":["/v1/messages","/chat/completions"]},
+      {"id":"claude-opus-4.8-1m","name":"Claude Opus 4.8 (1M context)","vendor":"Anthropic","capabilities":{"type":"chat","limits":{"max_context_window_tokens":1000000,"max_prompt_tokens":936000,"max_output_tokens":64000}},
+       "supported_endpoints":["/v1/messages","/chat/completions"]},
+      {"id":"claude-opus-5","name":"Claude Opus 5","vendor":"Anthropic","capabilities":{"type":"chat","limits":{"max_context_window_tokens":1000000,"max_prompt_tokens":872000,"max_output_tokens":128000}},
+       "supported_endpoints":["/v1/messages"]},
+      {"id":"gpt-6-astra","name":"GPT-6 Astra","vendor":"OpenAI","capabilities":{"type":"chat","limits":{"max_context_window_tokens":1000000,"max_prompt_tokens":872000,"max_output_tokens":128000}},
+       "supported_endpoints":["/responses","ws:/responses"]},
+      {"id":"mai-code-1-flash","name":"MAI Code 1 Flash","capabilities":{"type":"chat"},"supported_endpoints":["ws:/v2/agent","/v3/generate"]},
       {"id":"gpt-5.1-codex","name":"GPT-5.1-Codex","vendor":"OpenAI","capabilities":{"type":"chat","supports":{"reasoning_effort":["low","medium","high"]}},"supported_endpoints":["/responses"]},
       {"id":"gpt-5-mini","name":"GPT-5 mini","capabilities":{"type":"chat"},"supported_endpoints":["/chat/completions","/responses"]},
       {"id":"gemini-2.5-pro","name":"Gemini 2.5 Pro","capabilities":{"type":"chat"},"supported_endpoints":["/chat/completions"]},
@@ -335,7 +448,7 @@ pub(crate) mod tests {
     #[test]
     fn parses_and_dedupes() {
         let c = catalog();
-        assert_eq!(c.models.len(), 10);
+        assert_eq!(c.models.len(), 15);
         let s = c.get("claude-sonnet-4.5").unwrap();
         assert_eq!(s.name, "Claude Sonnet 4.5");
         assert_eq!(
@@ -355,21 +468,103 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn resolves_claude_code_spellings() {
+    fn websocket_responses_is_a_responses_model_and_unknown_endpoints_are_ignored() {
         let c = catalog();
-        let r = |n: &str| c.resolve(n).map(|m| m.id.clone()).unwrap_or_default();
-        assert_eq!(r("claude-sonnet-4.5"), "claude-sonnet-4.5");
-        assert_eq!(r("claude-sonnet-4-5-20250929"), "claude-sonnet-4.5");
-        assert_eq!(r("claude-opus-4-5"), "claude-opus-4.5");
-        assert_eq!(r("claude-sonnet-4-20250514"), "claude-sonnet-4");
-        assert_eq!(r("claude-sonnet-4-5[1m]"), "claude-sonnet-4.5");
-        assert_eq!(r("Claude-Opus-4-5"), "claude-opus-4.5");
-        // An exact dated catalog id wins over the undated alias.
-        assert_eq!(r("claude-haiku-4-5-20251001"), "claude-haiku-4.5-20251001");
-        assert_eq!(r("claude-haiku-4-5-20990101"), "claude-haiku-4.5");
-        // Non-Claude ids are never rewritten.
-        assert_eq!(r("gpt-5-mini"), "gpt-5-mini");
-        assert!(c.resolve("gpt-5-1-codex").is_err());
+        let astra = c.get("gpt-6-astra").unwrap();
+        assert_eq!(
+            astra.endpoints,
+            Some(Endpoints {
+                messages: false,
+                responses: true,
+                chat: false
+            })
+        );
+        assert_eq!(astra.raw_endpoints, ["/responses", "ws:/responses"]);
+        let ws_only = Endpoints::from_catalog(&["ws:/responses".to_string()]).unwrap();
+        assert!(ws_only.responses && !ws_only.messages && !ws_only.chat);
+        // Nothing known: probed (or guessed) like a legacy entry, not "serves nothing".
+        assert_eq!(c.get("mai-code-1-flash").unwrap().endpoints, None);
+        let mixed = Endpoints::from_catalog(&["/v1/messages".to_string(), "/v2/next".to_string()]);
+        assert_eq!(
+            mixed,
+            Some(Endpoints {
+                messages: true,
+                responses: false,
+                chat: false
+            })
+        );
+    }
+
+    #[test]
+    fn long_context_requests_resolve_to_the_1m_model() {
+        let c = catalog();
+        let r = |n: &str, beta: Option<&str>| {
+            c.resolve_for(n, beta)
+                .map(|m| m.id.clone())
+                .unwrap_or_default()
+        };
+        let beta = Some("claude-code-20250219,context-1m-2025-08-07");
+        // Claude Code sends `[1m]` models without the tag and with the beta.
+        assert_eq!(r("claude-opus-4-8", beta), "claude-opus-4.8-1m");
+        assert_eq!(r("claude-opus-4.8", beta), "claude-opus-4.8-1m");
+        assert_eq!(r("claude-opus-4-8[1m]", None), "claude-opus-4.8-1m");
+        assert_eq!(r("claude-opus-4.8[1M]", None), "claude-opus-4.8-1m");
+        assert_eq!(r("claude-opus-4.8-1m", None), "claude-opus-4.8-1m");
+        // Without either, the model asked for.
+        assert_eq!(
+            r("claude-opus-4-8", Some("claude-code-20250219")),
+            "claude-opus-4.8"
+        );
+        // A model whose own window is 1M serves itself.
+        assert_eq!(r("claude-opus-5[1m]", None), "claude-opus-5");
+        // No 1M model: the model itself, with its own limits.
+        assert_eq!(r("claude-sonnet-4-5[1m]", None), "claude-sonnet-4.5");
+        assert_eq!(r("claude-sonnet-4-5", beta), "claude-sonnet-4.5");
+        assert!(c.resolve_for("claude-nope[1m]", None).is_err());
+        assert!(wants_long_context("x", Some(" context-1m-2025-08-07 ")));
+        assert!(!wants_long_context("x", Some("context-1m-2025-08-08")));
+    }
+
+    #[test]
+    fn lists_1m_variants_for_claude_code_discovery() {
+        let d = catalog().describe();
+        let ids: Vec<&str> = d["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        let at = |id: &str| ids.iter().position(|x| *x == id);
+        // Right after the bare id, as Claude Code expects a gateway to list them; the bare
+        // id (what Claude Code sends) names the 1M model itself.
+        assert_eq!(
+            at("claude-opus-4.8-1m[1m]"),
+            at("claude-opus-4.8-1m").map(|i| i + 1)
+        );
+        assert_eq!(at("claude-opus-5[1m]"), at("claude-opus-5").map(|i| i + 1));
+        // Not for a 200k model (Claude Code would send its bare id, which is the 200k
+        // model), nor for a non-Claude model.
+        for id in [
+            "claude-opus-4.8[1m]",
+            "claude-sonnet-4.5[1m]",
+            "gpt-6-astra[1m]",
+        ] {
+            assert_eq!(at(id), None, "{id}");
+        }
+        let long = &d["data"][at("claude-opus-4.8-1m[1m]").unwrap()];
+        assert_eq!(long["display_name"], "Claude Opus 4.8 (1M context)");
+        assert_eq!(long["context_window"], 1000000);
+        assert_eq!(long["max_prompt_tokens"], 936000);
+        assert_eq!(long["max_output_tokens"], 64000);
+        let five = &d["data"][at("claude-opus-5[1m]").unwrap()];
+        assert_eq!(five["display_name"], "Claude Opus 5 (1M context)");
+        assert_eq!(d["last_id"], ids[ids.len() - 1]);
+        // And each listed id resolves to the model it describes.
+        let c = catalog();
+        assert_eq!(
+            c.resolve("claude-opus-4.8-1m[1m]").unwrap().id,
+            "claude-opus-4.8-1m"
+        );
     }
 
     #[test]

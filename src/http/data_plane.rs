@@ -208,7 +208,10 @@ async fn serve(
         copilot.stick_to_conversation(ctx, k).await?;
     }
     let catalog = copilot.catalog(ctx).await?;
-    let model = catalog.resolve(&inbound.model)?.clone();
+    // Claude Code's `[1m]` models (tag or beta) go to Copilot's 1M-context model.
+    let model = catalog
+        .resolve_for(&inbound.model, client_beta.as_deref())?
+        .clone();
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
     // A target that cannot carry the request gives way to the next the model supports;
@@ -629,7 +632,9 @@ pub async fn count_tokens(
     meter.model = Some(inbound.model.clone());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    let model = catalog.resolve(&inbound.model)?.clone();
+    let model = catalog
+        .resolve_for(&inbound.model, client_beta.as_deref())?
+        .clone();
     // Counted as a request for the model, with no tokens: counting consumes none.
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;

@@ -281,11 +281,12 @@ mod tests {
     #[test]
     fn claude_code_request_is_made_acceptable() {
         let mut body = claude_code_body();
-        let beta = "claude-code-20250219,interleaved-thinking-2025-05-14,thinking-token-count-2026-05-13,context-management-2025-06-27,prompt-caching-scope-2026-01-05";
+        // Claude Code 2.1.332's betas: adaptive thinking takes no interleaved-thinking beta.
+        let beta = "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,thinking-token-count-2026-05-13,advanced-tool-use-2025-11-20,effort-2025-11-24";
         let sent = apply(&mut body, Some(16000), Some(beta));
         assert_eq!(
             sent.as_deref(),
-            Some("interleaved-thinking-2025-05-14,context-management-2025-06-27")
+            Some("context-management-2025-06-27,advanced-tool-use-2025-11-20")
         );
         let system = serde_json::to_string(&body["system"]).unwrap();
         assert!(!system.contains("x-anthropic-billing-header"));
@@ -295,9 +296,20 @@ mod tests {
             &system[..80]
         );
         assert_eq!(body["max_tokens"], 16000);
-        assert_eq!(body["thinking"]["budget_tokens"], 15999);
-        assert_eq!(body["tools"].as_array().unwrap().len(), 24);
+        // Adaptive thinking and its `display` pass as sent (Copilot takes both).
+        assert_eq!(
+            body["thinking"],
+            serde_json::json!({"type": "adaptive", "display": "omitted"})
+        );
+        // Deferred tools (tool search) pass with their flag; the system turn stays in place.
+        let tools = body["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 12);
+        assert!(tools
+            .iter()
+            .any(|t| t["name"] == "DeferredToolPlaceholder" && t["defer_loading"] == true));
+        assert_eq!(body["messages"][1]["role"], "system");
         assert!(body.contains_key("context_management"));
+        assert_eq!(body["output_config"]["effort"], "high");
     }
 
     #[test]

@@ -8,10 +8,14 @@ use crate::models::ModelInfo;
 /// requests (e.g. 512 for titles).
 pub const MIN_OUTPUT_TOKENS_FROM_MESSAGES: u64 = 12_800;
 
+/// Copilot's `/responses` refuses `max_output_tokens` below this (OpenAI's minimum too).
+pub const MIN_OUTPUT_TOKENS: u64 = 16;
+
 pub fn apply(body: &mut Map<String, Value>, model: &ModelInfo) {
     body.remove("service_tier");
     describe_namespaces(body);
     strip_codex_metadata(body);
+    raise_output_limit(body);
     // Effort on a model that does not reason is a 400; the catalog lists the efforts.
     let effort = body
         .get("reasoning")
@@ -72,6 +76,17 @@ fn strip_codex_metadata(body: &mut Map<String, Value>) {
             if let Some(o) = item.as_object_mut() {
                 o.remove("internal_chat_message_metadata_passthrough");
             }
+        }
+    }
+}
+
+/// Claude Code checks a model with a one-token request (`max_tokens: 1`) when the user
+/// picks it; below Copilot's minimum the limit is raised to it, so the check gets the
+/// first words of an answer instead of a 400.
+fn raise_output_limit(body: &mut Map<String, Value>) {
+    if let Some(Value::Number(n)) = body.get("max_output_tokens") {
+        if n.as_f64().is_some_and(|n| n < MIN_OUTPUT_TOKENS as f64) {
+            body.insert("max_output_tokens".into(), Value::from(MIN_OUTPUT_TOKENS));
         }
     }
 }
@@ -171,6 +186,37 @@ mod tests {
             b["input"],
             json!([{"type": "message", "role": "user", "content": "hi"}, {"type": "compaction_trigger"}])
         );
+    }
+
+    #[test]
+    fn one_token_probes_get_the_minimum_output_limit() {
+        let model = ModelInfo::default();
+        for (asked, sent) in [
+            (json!(1), json!(16)),
+            (json!(0), json!(16)),
+            (json!(-3), json!(16)),
+            (json!(2.5), json!(16)),
+            (json!(16), json!(16)),
+            (json!(512), json!(512)),
+            (json!(20.5), json!(20.5)),
+        ] {
+            let mut b = json!({"max_output_tokens": asked})
+                .as_object()
+                .unwrap()
+                .clone();
+            apply(&mut b, &model);
+            assert_eq!(b["max_output_tokens"], sent, "{asked}");
+        }
+        // Absent or not a number: left for Copilot to judge.
+        let mut b = json!({"max_output_tokens": "1"})
+            .as_object()
+            .unwrap()
+            .clone();
+        apply(&mut b, &model);
+        assert_eq!(b["max_output_tokens"], "1");
+        let mut b = Map::new();
+        apply(&mut b, &model);
+        assert!(!b.contains_key("max_output_tokens"));
     }
 }
 

@@ -1613,18 +1613,23 @@ mod tests {
             .map(|t| t["name"].as_str().unwrap().to_string())
             .collect();
         let system_tail = first["system"][2]["text"].as_str().unwrap().to_string();
-        let user_text = first["messages"][0]["content"][3]["text"]
+        let user_text = first["messages"][0]["content"][1]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let system_turn = first["messages"][1]["content"][0]["text"]
             .as_str()
             .unwrap()
             .to_string();
         let out = request(first, &ctx()).unwrap();
-        assert_eq!(tool_names.len(), 24);
+        assert_eq!(tool_names.len(), 12);
         let got: Vec<&str> = out["tools"]
             .as_array()
             .unwrap()
             .iter()
             .map(|t| t["name"].as_str().unwrap())
             .collect();
+        // Every tool in full, deferred ones too (Responses has no deferred loading).
         assert_eq!(got, tool_names);
         assert!(out["tools"]
             .as_array()
@@ -1632,19 +1637,24 @@ mod tests {
             .iter()
             .all(|t| t["type"] == "function"
                 && t["strict"] == false
-                && t["parameters"]["type"] == "object"));
+                && t["parameters"]["type"] == "object"
+                && t.get("defer_loading").is_none()));
         assert!(out["instructions"]
             .as_str()
             .unwrap()
             .ends_with(&system_tail));
-        assert_eq!(out["input"].as_array().unwrap().len(), 1);
-        assert_eq!(out["input"][0]["content"].as_array().unwrap().len(), 4);
-        assert_eq!(out["input"][0]["content"][3]["text"], user_text);
-        assert_eq!(out["max_output_tokens"], 32000);
+        let input = out["input"].as_array().unwrap();
+        assert_eq!(input.len(), 2);
+        assert_eq!(input[0]["content"].as_array().unwrap().len(), 2);
+        assert_eq!(input[0]["content"][1]["text"], user_text);
+        // The system turn: a developer message in its place.
         assert_eq!(
-            out["reasoning"],
-            json!({"effort": "high", "summary": "auto"})
+            input[1],
+            json!({"type": "message", "role": "developer", "content": system_turn})
         );
+        assert_eq!(out["max_output_tokens"], 64000);
+        // Adaptive thinking, effort from output_config; `display: "omitted"`: no summary.
+        assert_eq!(out["reasoning"], json!({"effort": "high"}));
         assert_eq!(out["store"], false);
         for dropped in [
             "context_management",
@@ -1652,6 +1662,7 @@ mod tests {
             "messages",
             "system",
             "max_tokens",
+            "output_config",
         ] {
             assert!(out.get(dropped).is_none(), "{dropped}");
         }
@@ -1675,19 +1686,22 @@ mod tests {
             kinds,
             [
                 ("message", "user"),
+                ("message", "developer"),
                 ("message", "assistant"),
                 ("function_call", ""),
-                ("function_call_output", "")
+                ("function_call_output", ""),
+                ("message", "developer")
             ]
         );
-        assert_eq!(input[2]["call_id"], "toolu_mock000035444d42dccc");
-        assert_eq!(input[2]["name"], "Write");
+        let call = "toolu_vrtx_01XE11cDeI7cG2bVIsrMwlGu";
+        assert_eq!(input[3]["call_id"], call);
+        assert_eq!(input[3]["name"], "Write");
         assert_eq!(
-            serde_json::from_str::<Value>(input[2]["arguments"].as_str().unwrap()).unwrap(),
-            json!({"file_path": "/home/user/project/out/a.txt", "content": "hello from mock"})
+            serde_json::from_str::<Value>(input[3]["arguments"].as_str().unwrap()).unwrap(),
+            json!({"file_path": "/home/user/work/hello.txt", "content": "hello from mock"})
         );
-        assert_eq!(input[3]["call_id"], "toolu_mock000035444d42dccc");
-        assert!(input[3]["output"]
+        assert_eq!(input[4]["call_id"], call);
+        assert!(input[4]["output"]
             .as_str()
             .unwrap()
             .starts_with("File created successfully"));

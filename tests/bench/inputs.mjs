@@ -102,7 +102,7 @@ function grow(api, body, bytes) {
  */
 export function clientBodies() {
   const agent = {
-    messages: { body: load('claude-code.messages.tool_result.request.json'), from: 'Claude Code 2.1.197 (2nd turn)' },
+    messages: { body: load('claude-code.messages.tool_result.request.json'), from: 'Claude Code 2.1.332 (2nd turn)' },
     responses: { body: load('codex.responses.tool_output.request.json'), from: 'Codex CLI 0.169.0 (2nd turn)' },
     chat: { body: chatFromMessages(load('claude-code.messages.tool_result.request.json')), from: 'Claude Code 2nd turn as Chat' },
   };

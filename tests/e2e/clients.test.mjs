@@ -1,15 +1,18 @@
-// The real coding agents, end to end: Claude Code (`claude -p`) and Codex CLI (`codex exec`),
-// pinned in package.json, pointed at the gateway in front of the mock Copilot, each doing a
-// task that takes one tool call. The prompt `MOCK_TOOL <path>` makes the mock answer with a
-// call to the agent's own file-writing tool (Claude Code's Write, Codex's exec_command), the
-// agent runs it, and the mock answers the tool result with `Tool result: …`.
+// The real clients, end to end: Claude Code (`claude -p`, and interactively for `/model`),
+// Codex CLI (`codex exec`), opencode (`opencode run`) and the Vercel AI SDK (`generateText` /
+// `streamText`), pinned in package.json (or, with CGW_CLIENTS_DIR, the releases that
+// `npm run check-clients` installed), pointed at the gateway in front of the mock Copilot,
+// each doing a task that takes one tool call. The prompt `MOCK_TOOL <path>` makes the mock
+// answer with a call to the client's own file-writing tool (Claude Code's Write, Codex's
+// exec_command, opencode's write, the AI SDK script's Write), the client runs it, and the
+// mock answers the tool result with `Tool result: …`.
 //
 // Each run is offline and isolated: a temporary HOME / CODEX_HOME and working directory, a
 // minimal environment (nothing of the developer's leaks in), telemetry, update checks and
 // plugin syncing off, a 30 s limit, and every process it started killed afterwards. A small
 // proxy between the agent and the gateway records what the agent asked the gateway, and its
 // answers join the harness's secret-leak check.
-import { describe, test, before, after, beforeEach } from "node:test";
+import { describe, test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
@@ -22,6 +25,17 @@ import { startGateway } from "./harness.mjs";
 import { MOCK_FILE_CONTENT } from "../mock/reply.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
+// Where the clients are installed: this project, or (for `npm run check-clients`) a scratch
+// directory holding their newest releases in its node_modules.
+const clientsRoot = path.resolve(process.env.CGW_CLIENTS_DIR ?? root);
+/** The Node the AI SDK needs (>= 22): the `node` package from npm, else this one. */
+function newerNode() {
+  for (const dir of [clientsRoot, root]) {
+    const bin = path.join(dir, "node_modules/node/bin/node");
+    if (existsSync(bin)) return bin;
+  }
+  return process.execPath;
+}
 const RUN_TIMEOUT_MS = 30_000;
 const TEST_TIMEOUT = { timeout: 60_000 };
 
@@ -45,6 +59,27 @@ after(async () => {
     await gw.stop();
   }
 });
+// CGW_RECORD=<dir>: every request an agent made is written there in the format of
+// tests/fixtures/ (credentials redacted, temporary paths as /home/user/...).
+let recordN = 0;
+afterEach(() => {
+  const dir = process.env.CGW_RECORD;
+  if (!dir) return;
+  for (const e of proxy.seen.filter((e) => e.method === "POST")) {
+    const url = new URL(e.url, "http://x");
+    const headers = { ...e.headers };
+    if (headers.authorization) headers.authorization = "Bearer <redacted>";
+    if (headers["x-api-key"]) headers["x-api-key"] = "<redacted>";
+    let body;
+    try {
+      body = JSON.parse(e.request.replace(/\/tmp\/cgw-[A-Za-z0-9_-]+\//g, "/home/user/"));
+    } catch {
+      body = e.request;
+    }
+    const fixture = { method: e.method, path: url.pathname, query: url.search.slice(1), headers, body };
+    writeFileSync(path.join(dir, `${String(recordN++).padStart(2, "0")}${url.pathname.replaceAll("/", ".")}.json`), JSON.stringify(fixture, null, 1) + "\n");
+  }
+});
 beforeEach(async () => {
   await fetch(`${gw.mock.origin}/__mock/requests`, { method: "DELETE" });
   proxy.seen.length = 0;
@@ -60,8 +95,11 @@ function startRecordingProxy(gw) {
   const seen = [];
   const problems = []; // answers the leak check could not read
   const server = http.createServer((req, res) => {
-    const entry = { method: req.method, url: req.url, headers: req.headers, status: null, body: "" };
+    const entry = { method: req.method, url: req.url, headers: req.headers, status: null, body: "", request: "" };
     seen.push(entry);
+    const sent = [];
+    req.on("data", (d) => sent.push(d));
+    req.on("end", () => (entry.request = Buffer.concat(sent).toString()));
     // Joins the harness's record, so the leak check covers what the agents were told.
     const recorded = { url: gw.base + req.url, method: req.method, status: 0, headers: [], body: "" };
     gw.recorded.push(recorded);
@@ -203,7 +241,7 @@ const isRoot = process.getuid?.() === 0;
 
 /** `claude`: the native binary the postinstall put in place, else the package's own launcher. */
 function claudeCommand() {
-  const pkg = path.join(root, "node_modules/@anthropic-ai/claude-code");
+  const pkg = path.join(clientsRoot, "node_modules/@anthropic-ai/claude-code");
   const exe = path.join(pkg, "bin/claude.exe");
   // Without the postinstall (--ignore-scripts) bin/claude.exe is a 500-byte placeholder.
   if (statSync(exe).size > 1_000_000) return [exe, []];
@@ -211,11 +249,12 @@ function claudeCommand() {
 }
 
 /** Claude Code in print mode, as the README tells users to point it at the gateway. */
-async function runClaude(model, ws, { prompt = `MOCK_TOOL ${ws.target}` } = {}) {
+async function runClaude(model, ws, { prompt = `MOCK_TOOL ${ws.target}`, env = {} } = {}) {
   const [cmd, pre] = claudeCommand();
   return runAgent(cmd, [...pre, "-p", prompt, "--model", model, "--dangerously-skip-permissions"], {
     cwd: ws.cwd,
     env: {
+      ...env,
       HOME: ws.home,
       ANTHROPIC_BASE_URL: proxy.base, // no /v1
       ANTHROPIC_AUTH_TOKEN: key,
@@ -229,7 +268,7 @@ async function runClaude(model, ws, { prompt = `MOCK_TOOL ${ws.target}` } = {}) 
   });
 }
 
-const codexBin = () => [process.execPath, [path.join(root, "node_modules/@openai/codex/bin/codex.js")]];
+const codexBin = () => [process.execPath, [path.join(clientsRoot, "node_modules/@openai/codex/bin/codex.js")]];
 
 /** Codex CLI's config.toml: the README's provider, plus everything that reaches outside hosts off. */
 function codexConfig(model, extra = "") {
@@ -265,6 +304,67 @@ async function runCodex(model, ws, { config = codexConfig(model), prompt = `MOCK
     cwd: ws.cwd,
     env: { HOME: ws.home, CODEX_HOME: codexHome, COPILOT_GATEWAY_API_KEY: key },
   });
+}
+
+const opencodeBin = () => path.join(clientsRoot, "node_modules/opencode-ai/bin/opencode.exe");
+
+/**
+ * opencode's config: one provider pointed at the gateway through the AI SDK package opencode
+ * bundles for it (`@ai-sdk/anthropic` speaks Messages, `@ai-sdk/openai` Responses), as its
+ * docs tell users to add a custom provider. Permissions allow everything (no prompts).
+ */
+function opencodeConfig(npm, model) {
+  return {
+    $schema: "https://opencode.ai/config.json",
+    autoupdate: false,
+    share: "disabled",
+    permission: "allow",
+    model: `gateway/${model}`,
+    provider: {
+      gateway: {
+        npm,
+        name: "Copilot Gateway",
+        options: { baseURL: `${proxy.base}/v1`, apiKey: key },
+        models: { [model]: { name: model, tool_call: true } },
+      },
+    },
+  };
+}
+
+/** `opencode run`, offline: models.dev, plugins, LSP downloads and updates off. */
+async function runOpencode(npm, model, ws, { prompt = `MOCK_TOOL ${ws.target}` } = {}) {
+  return runAgent(opencodeBin(), ["run", "--model", `gateway/${model}`, prompt], {
+    cwd: ws.cwd,
+    env: {
+      HOME: ws.home,
+      XDG_CONFIG_HOME: path.join(ws.home, ".config"),
+      XDG_DATA_HOME: path.join(ws.home, ".local/share"),
+      XDG_CACHE_HOME: path.join(ws.home, ".cache"),
+      XDG_STATE_HOME: path.join(ws.home, ".local/state"),
+      OPENCODE_CONFIG_CONTENT: JSON.stringify(opencodeConfig(npm, model)),
+      OPENCODE_DISABLE_MODELS_FETCH: "1",
+      OPENCODE_DISABLE_DEFAULT_PLUGINS: "1",
+      OPENCODE_DISABLE_AUTOUPDATE: "1",
+      OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
+      OPENCODE_DISABLE_SHARE: "1",
+      OPENCODE_DISABLE_CLAUDE_CODE: "1",
+      OPENCODE_DISABLE_EXTERNAL_SKILLS: "1",
+    },
+  });
+}
+
+/** The AI SDK runner (tests/e2e/clients/ai-sdk.mjs) on the Node it needs. */
+async function runAiSdk(provider, model, ws, { stream = false } = {}) {
+  // Run from where the SDK is installed, so its imports resolve there.
+  let script = path.join(import.meta.dirname, "clients/ai-sdk.mjs");
+  if (clientsRoot !== root) {
+    const copy = path.join(clientsRoot, "ai-sdk.mjs");
+    writeFileSync(copy, readFileSync(script));
+    script = copy;
+  }
+  // Both providers take the base URL with `/v1`.
+  const c = { provider, model, baseURL: `${proxy.base}/v1`, apiKey: key, prompt: `MOCK_TOOL ${ws.target}`, stream };
+  return runAgent(newerNode(), [script, JSON.stringify(c)], { cwd: ws.cwd, env: { HOME: ws.home } });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -312,16 +412,18 @@ function assertCodexTraffic() {
 }
 
 /** Copilot's /v1/messages got the turn with Claude-style tools, then the tool_result turn. */
-async function assertMessagesUpstream(toolName) {
-  const sent = await mockRequests("/copilot/v1/messages");
+async function assertMessagesUpstream(toolName, model = "claude-sonnet-5") {
+  // The task's turns (opencode also asks the model for a title, without tools).
+  const sent = (await mockRequests("/copilot/v1/messages")).filter((s) => s.body.tools?.some((t) => t.name === toolName));
   assert.equal(sent.length, 2, `two turns reach Copilot's /v1/messages: ${sent.map((s) => s.status).join(", ")}`);
   const [first, second] = sent;
-  assert.equal(first.model, "claude-sonnet-5");
+  assert.equal(first.model, model);
   assert.equal(first.body.stream, true);
   assert.ok(first.body.tools.some((t) => t.name === toolName), `${toolName} is offered`);
   assert.equal(first.reply.tool_call?.name, toolName);
   assert.equal(first.flags.x_initiator, "user");
-  const last = second.body.messages.at(-1);
+  // Claude Code 2.1.33x may end a turn with a `system` message (Claude 4.8+ take them).
+  const last = second.body.messages.findLast((m) => m.role !== "system");
   assert.equal(last.role, "user");
   const result = last.content.find((c) => c.type === "tool_result");
   assert.ok(result, `the second turn carries a tool_result: ${JSON.stringify(last).slice(0, 500)}`);
@@ -331,12 +433,12 @@ async function assertMessagesUpstream(toolName) {
 }
 
 /** Copilot's /responses got the turn with function tools, then the function_call_output turn. */
-async function assertResponsesUpstream(toolName) {
-  const sent = await mockRequests("/copilot/responses");
+async function assertResponsesUpstream(toolName, model = "gpt-5.1-codex", { stream = true } = {}) {
+  const sent = (await mockRequests("/copilot/responses")).filter((s) => s.body.tools?.some((t) => t.name === toolName));
   assert.equal(sent.length, 2, `two turns reach Copilot's /responses: ${sent.map((s) => s.status).join(", ")}`);
   const [first, second] = sent;
-  assert.equal(first.model, "gpt-5.1-codex");
-  assert.equal(first.body.stream, true);
+  assert.equal(first.model, model);
+  assert.equal(first.body.stream, stream);
   assert.ok(first.body.tools.some((t) => t.type === "function" && t.name === toolName), `${toolName} is offered`);
   assert.equal(first.reply.tool_call?.name, toolName);
   assert.equal(first.flags.x_initiator, "user");
@@ -466,10 +568,15 @@ describe("agents searching the web through the gateway", () => {
       const why = describeRun(run);
       assert.equal(run.code, 0, `the agent failed\n${why}`);
       assert.deepEqual(await tavilyQueries(), ["cloudflare workers limits"], `the provider got Claude Code's query\n${why}`);
-      // The main turn called WebSearch; Claude Code's own search request carried the server
-      // tool, which Copilot got as a function tool, and the results came back to it.
+      // WebSearch is a deferred tool: the model loaded it with ToolSearch (a tool_reference
+      // in the tool result, on the native path), then called it; Claude Code's own search
+      // request carried the server tool, which Copilot got as a function tool, and the
+      // results came back to it.
       const sent = await mockRequests("/copilot/v1/messages");
-      assert.equal(sent[0].reply.tool_call?.name, "WebSearch", why);
+      assert.equal(sent[0].reply.tool_call?.name, "ToolSearch", why);
+      assert.ok(sent[0].body.tools.some((t) => t.name === "DeferredToolPlaceholder" && t.defer_loading), "deferred tools reach Copilot as sent");
+      assert.equal(sent[1].reply.tool_call?.name, "WebSearch", why);
+      assert.ok(JSON.stringify(sent[1].body.messages).includes('"type":"tool_reference"'), why);
       const search = sent.find((s) => s.body.tools?.some((t) => t.name === "web_search"));
       assert.ok(search, `Claude Code asked for a web search\n${why}`);
       assert.ok(!JSON.stringify(search.body.tools).includes("web_search_2025"), "the server tool never reaches Copilot");
@@ -499,6 +606,276 @@ describe("agents searching the web through the gateway", () => {
       const posts = proxy.seen.filter((e) => e.method === "POST");
       assert.deepEqual(posts.map((e) => e.url), ["/v1/responses"], clientLog());
     }));
+});
+
+// ---------------------------------------------------------------------------------------
+// Claude Code 2.1.33x: 1M context, and what it now sends, on every path.
+
+describe("Claude Code's 1M context", () => {
+  // Claude Code strips `[1m]` from the id it sends and sends no context-1m beta to a
+  // gateway: the gateway offers `<id>[1m]` for models whose own id names a 1M window.
+  test("discovers claude-opus-4.8-1m[1m] in /v1/models; a turn with it runs on Copilot's 1M model within its limits", TEST_TIMEOUT, () =>
+    inWorkspace("claude-1m", async (ws) => {
+      const run = await runClaude("claude-opus-4.8-1m[1m]", ws, { env: { CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY: "1" } });
+      assertTaskDone(run, ws);
+      // Discovery: the gateway's list, as Claude Code cached it, offers the 1M variants.
+      const cache = JSON.parse(readFileSync(path.join(ws.home, ".claude/cache/gateway-models.json"), "utf8"));
+      const ids = cache.models.map((m) => m.id);
+      for (const id of ["claude-opus-4.8", "claude-opus-4.8-1m", "claude-opus-4.8-1m[1m]", "claude-opus-5", "claude-opus-5[1m]"]) {
+        assert.ok(ids.includes(id), `${id} in ${ids.join(", ")}`);
+      }
+      assert.ok(!ids.includes("claude-opus-4.8[1m]") && !ids.includes("claude-sonnet-5[1m]"), "no [1m] on a 200k model");
+      assert.equal(cache.models.find((m) => m.id === "claude-opus-4.8-1m[1m]").display_name, "Claude Opus 4.8 (1M context)");
+      // What Claude Code sent: the id without its tag.
+      const posts = proxy.seen.filter((e) => e.method === "POST");
+      assert.equal(JSON.parse(posts[0].request).model, "claude-opus-4.8-1m");
+      // Copilot's 1M model served every turn, with max_tokens within its own limit.
+      await assertMessagesUpstream("Write", "claude-opus-4.8-1m");
+      for (const s of await mockRequests("/copilot/v1/messages")) {
+        assert.doesNotMatch(s.flags.anthropic_beta ?? "", /context-1m/);
+        assert.ok(s.body.max_tokens <= 64000, `max_tokens ${s.body.max_tokens} fits the 1M model's limit`);
+      }
+    }));
+
+  test("the context-1m beta (older Claude Code, the Anthropic SDK) on a model with a -1m variant", TEST_TIMEOUT, async () => {
+    const big = "x".repeat(800_000); // ~200k tokens: over claude-opus-4.8's 168k prompt limit
+    const ask = (betas) =>
+      fetch(`${proxy.base}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": key, "anthropic-version": "2023-06-01", ...(betas ? { "anthropic-beta": betas } : {}) },
+        body: JSON.stringify({ model: "claude-opus-4-8", max_tokens: 64, messages: [{ role: "user", content: `hi ${big}` }] }),
+      });
+    const long = await ask("context-1m-2025-08-07");
+    assert.equal(long.status, 200, await long.clone().text());
+    assert.equal((await long.json()).model, "claude-opus-4.8-1m");
+    const short = await ask(null);
+    // Without it, claude-opus-4.8 and its own prompt limit.
+    assert.equal(short.status, 400);
+    assert.match((await short.json()).error.message, /exceeds the limit of 168000/);
+  });
+});
+
+describe("Claude Code 2.1.33x requests on every path", () => {
+  /** What Claude Code sent: adaptive thinking with `display`, deferred tools, system turns. */
+  function assertNewFields() {
+    const body = JSON.parse(proxy.seen.find((e) => e.method === "POST").request);
+    assert.equal(body.thinking?.display, "omitted", JSON.stringify(body.thinking));
+    assert.ok(body.tools.some((t) => t.defer_loading === true), "a deferred tool");
+    assert.ok(body.messages.some((m) => m.role === "system"), "a system turn inside messages");
+  }
+
+  test("on gemini-3.6-flash: /v1/messages translated to Copilot's /chat/completions", TEST_TIMEOUT, () =>
+    inWorkspace("claude-chat", async (ws) => {
+      const run = await runClaude("gemini-3.6-flash", ws);
+      assertTaskDone(run, ws);
+      assertClaudeTraffic();
+      assertNewFields();
+      const sent = await mockRequests("/copilot/chat/completions");
+      assert.equal(sent.length, 2, sent.map((s) => s.status).join(", "));
+      assert.equal(sent[0].model, "gemini-3.6-flash");
+      // Every tool offered in full (no deferred loading on Chat); system turns as system messages.
+      assert.ok(sent[0].body.tools.some((t) => t.function.name === "DeferredToolPlaceholder"));
+      assert.ok(!JSON.stringify(sent[0].body.tools).includes("defer_loading"));
+      assert.ok(sent[0].body.messages.filter((m) => m.role === "system").length >= 2, "the system prompt and the system turn");
+      assert.equal(sent[0].reply.tool_call?.name, "Write");
+    }));
+
+  test("on gpt-6-astra (catalog lists /responses and ws:/responses): translated to Copilot's HTTP /responses", TEST_TIMEOUT, () =>
+    inWorkspace("claude-astra", async (ws) => {
+      const run = await runClaude("gpt-6-astra", ws);
+      assertTaskDone(run, ws);
+      assertNewFields();
+      await assertResponsesUpstream("Write", "gpt-6-astra");
+      const [first] = await mockRequests("/copilot/responses");
+      // display: "omitted" asks for no readable thinking: reasoning without a summary.
+      assert.equal(first.body.reasoning?.summary, undefined, JSON.stringify(first.body.reasoning));
+      assert.ok(first.body.input.some((i) => i.role === "developer"), "the system turn as a developer message");
+      assert.ok(!JSON.stringify(first.body.tools).includes("defer_loading"));
+    }));
+
+  for (const model of ["claude-haiku-4.5", "claude-sonnet-4"]) {
+    test(`on ${model} (natively, a Claude before 4.8: no system turns)`, TEST_TIMEOUT, () =>
+      inWorkspace("claude-old", async (ws) => {
+        const run = await runClaude(model, ws);
+        assertTaskDone(run, ws);
+        assertClaudeTraffic();
+        await assertMessagesUpstream("Write", model);
+      }));
+  }
+});
+
+describe("Codex on a model listed with ws:/responses", () => {
+  test("gpt-6-astra through Copilot's HTTP /responses", TEST_TIMEOUT, () =>
+    inWorkspace("codex-astra", async (ws) => {
+      // Codex 0.171 drives its bundled gpt-6 models in a code-only mode whose input items
+      // (`additional_tools`) Copilot does not take; the plain tool set of gpt-5.5 is used.
+      const bundled = JSON.parse(
+        execFileSync(codexBin()[0], [...codexBin()[1], "debug", "models", "--bundled"], {
+          cwd: ws.cwd,
+          env: { PATH: process.env.PATH, HOME: ws.home, CODEX_HOME: ws.home },
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: RUN_TIMEOUT_MS,
+        }),
+      );
+      const plain = bundled.models.find((m) => m.slug === "gpt-5.5") ?? bundled.models.find((m) => !m.tool_mode && !m.use_responses_lite);
+      const catalog = path.join(ws.dir, "models.json");
+      writeFileSync(catalog, JSON.stringify({ models: [{ ...plain, slug: "gpt-6-astra", display_name: "gpt-6-astra", upgrade: null, prefer_websockets: false, supports_search_tool: false }] }));
+      const run = await runCodex("gpt-6-astra", ws, { config: codexConfig("gpt-6-astra", `model_catalog_json = ${JSON.stringify(catalog)}\n`) });
+      assertTaskDone(run, ws);
+      assertCodexTraffic();
+      await assertResponsesUpstream("exec_command", "gpt-6-astra");
+    }));
+});
+
+// ---------------------------------------------------------------------------------------
+// opencode (`opencode run`) and the Vercel AI SDK (`generateText` with a tool).
+
+describe("opencode", () => {
+  /** opencode spoke one API to the gateway, twice (the turn and the tool result). */
+  function assertOpencodeTraffic(url) {
+    const gen = proxy.seen.filter((e) => e.method === "POST");
+    assert.deepEqual([...new Set(gen.map((e) => e.url))], [url], clientLog());
+    assert.ok(gen.length >= 2, clientLog());
+  }
+
+  test("with @ai-sdk/anthropic on claude-sonnet-5: native /v1/messages", TEST_TIMEOUT, () =>
+    inWorkspace("opencode", async (ws) => {
+      const run = await runOpencode("@ai-sdk/anthropic", "claude-sonnet-5", ws);
+      assertTaskDone(run, ws);
+      assertOpencodeTraffic("/v1/messages");
+      await assertMessagesUpstream("write");
+    }));
+
+  test("with @ai-sdk/openai (Responses) on claude-sonnet-5: translated to Copilot's /v1/messages", TEST_TIMEOUT, () =>
+    inWorkspace("opencode-tr", async (ws) => {
+      const run = await runOpencode("@ai-sdk/openai", "claude-sonnet-5", ws);
+      assertTaskDone(run, ws);
+      assertOpencodeTraffic("/v1/responses");
+      await assertMessagesUpstream("write");
+      assert.deepEqual(await mockRequests("/copilot/responses"), []);
+    }));
+});
+
+describe("Vercel AI SDK", () => {
+  /** The tool ran, its result went back, and the model's answer to it is the text. */
+  function assertToolRoundTrip(run, ws) {
+    const why = describeRun(run);
+    assert.equal(run.code, 0, why);
+    const out = JSON.parse(run.stdout.trim().split("\n").at(-1));
+    assert.equal(out.steps[0].toolCalls[0]?.toolName, "Write", why);
+    assert.equal(out.steps[0].finishReason, "tool-calls");
+    assert.match(out.text, /^Tool result: File created successfully at: /, why);
+    assert.equal(readFileSync(ws.target, "utf8"), MOCK_FILE_CONTENT);
+    const failed = proxy.seen.filter((e) => !(e.status >= 200 && e.status < 300));
+    assert.deepEqual(failed, [], `every gateway answer was a success\n${clientLog()}`);
+    return out;
+  }
+
+  test("@ai-sdk/anthropic on claude-sonnet-5: native /v1/messages, streaming", TEST_TIMEOUT, () =>
+    inWorkspace("ai-sdk", async (ws) => {
+      const run = await runAiSdk("anthropic", "claude-sonnet-5", ws, { stream: true });
+      assertToolRoundTrip(run, ws);
+      assert.deepEqual([...new Set(proxy.seen.map((e) => e.url))], ["/v1/messages"]);
+      await assertMessagesUpstream("Write");
+    }));
+
+  test("@ai-sdk/openai (Responses) on claude-sonnet-5: translated to Copilot's /v1/messages", TEST_TIMEOUT, () =>
+    inWorkspace("ai-sdk-tr", async (ws) => {
+      const run = await runAiSdk("openai", "claude-sonnet-5", ws);
+      assertToolRoundTrip(run, ws);
+      assert.deepEqual([...new Set(proxy.seen.map((e) => e.url))], ["/v1/responses"]);
+      await assertMessagesUpstream("Write");
+    }));
+
+  test("@ai-sdk/anthropic on gpt-5.1-codex: translated to Copilot's /responses", TEST_TIMEOUT, () =>
+    inWorkspace("ai-sdk-tr2", async (ws) => {
+      const run = await runAiSdk("anthropic", "gpt-5.1-codex", ws);
+      assertToolRoundTrip(run, ws);
+      await assertResponsesUpstream("Write", "gpt-5.1-codex");
+    }));
+});
+
+// ---------------------------------------------------------------------------------------
+// Claude Code's one-token model check, as a user triggers it: `/model <id>` in the
+// interactive session (a pseudo-terminal from `script`), which sends `max_tokens: 1`.
+
+describe("Claude Code's /model check", () => {
+  /** Interactive Claude Code in a pseudo-terminal; `type` writes keys to it. */
+  function interactiveClaude(model, ws) {
+    const [cmd, pre] = claudeCommand();
+    // Onboarding and the folder-trust dialog are already done.
+    writeFileSync(
+      path.join(ws.home, ".claude.json"),
+      JSON.stringify({ hasCompletedOnboarding: true, theme: "dark", projects: { [ws.cwd]: { hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true } } }),
+    );
+    const line = [cmd, ...pre, "--model", model].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const marker = randomUUID();
+    const child = spawn("script", ["-qfec", line, "/dev/null"], {
+      cwd: ws.cwd,
+      env: {
+        PATH: process.env.PATH,
+        LANG: "C.UTF-8",
+        TERM: "xterm-256color",
+        CGW_E2E_AGENT_RUN: marker,
+        HOME: ws.home,
+        ANTHROPIC_BASE_URL: proxy.base,
+        ANTHROPIC_AUTH_TOKEN: key,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+        DISABLE_TELEMETRY: "1",
+        DISABLE_AUTOUPDATER: "1",
+        DISABLE_ERROR_REPORTING: "1",
+        ...(isRoot ? { IS_SANDBOX: "1" } : {}),
+      },
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let screen = "";
+    child.stdout.on("data", (d) => (screen += d));
+    child.stderr.on("data", (d) => (screen += d));
+    const kill = () => {
+      try { process.kill(-child.pid, "SIGKILL"); } catch {}
+      for (const pid of processesOf(marker)) try { process.kill(pid, "SIGKILL"); } catch {}
+    };
+    const handle = { kill };
+    running.add(handle);
+    return {
+      type: (keys) => child.stdin.write(keys),
+      screen: () => screen,
+      stop: () => { kill(); running.delete(handle); },
+    };
+  }
+
+  const until = async (what, ms) => {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 200))) if (what()) return true;
+    return false;
+  };
+  const probes = () => proxy.seen.filter((e) => e.method === "POST" && e.request && JSON.parse(e.request).max_tokens === 1);
+
+  for (const [model, target] of [["gpt-6-astra", "/copilot/responses"], ["claude-opus-4.8", "/copilot/v1/messages"], ["gemini-3.6-flash", "/copilot/chat/completions"]]) {
+    test(`/model ${model}: the one-token check succeeds (through ${target})`, TEST_TIMEOUT, () =>
+      inWorkspace("claude-model", async (ws) => {
+        const claude = interactiveClaude("claude-sonnet-5", ws);
+        try {
+          // The prompt is up once the session has drawn its input box.
+          await until(() => /for shortcuts|Try "|>\s*$/m.test(claude.screen()), 15_000);
+          claude.type(`/model ${model}`);
+          await new Promise((r) => setTimeout(r, 300));
+          claude.type("\r");
+          const seen = await until(() => probes().length > 0 && probes().every((p) => p.status !== null), 20_000);
+          const tail = claude.screen().replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").slice(-1500);
+          assert.ok(seen, `Claude Code sent no one-token check\n${clientLog()}\nscreen:\n${tail}`);
+          const [probe] = probes();
+          assert.equal(JSON.parse(probe.request).model, model);
+          assert.equal(probe.status, 200, clientLog());
+          const sent = (await mockRequests(target)).filter((s) => s.model === model);
+          assert.equal(sent.length, 1, `the check reached Copilot's ${target}`);
+          assert.equal(sent[0].status, 200);
+          if (target === "/copilot/responses") assert.ok(sent[0].body.max_output_tokens >= 16);
+        } finally {
+          claude.stop();
+        }
+      }));
+  }
 });
 
 // Codex beyond a plain turn: MCP tools (which it groups under a namespace), Responses Lite

@@ -41,9 +41,10 @@ test("Claude Code's recorded request: what Copilot receives is fixed, the answer
   const [sent] = await upstream("/copilot/v1/messages");
   assert.equal(sent.body.model, "claude-opus-4.8", "Claude Code's dashed id resolved");
   assert.ok(!JSON.stringify(sent.body.system).includes("x-anthropic-billing-header"), "billing line stripped");
-  assert.equal(sent.headers["anthropic-beta"], "interleaved-thinking-2025-05-14,context-management-2025-06-27");
-  assert.ok(sent.body.max_tokens <= 32000);
-  assert.ok(sent.body.thinking.budget_tokens < sent.body.max_tokens);
+  // Adaptive thinking: no interleaved-thinking beta; tool search's beta passes.
+  assert.equal(sent.headers["anthropic-beta"], "context-management-2025-06-27,advanced-tool-use-2025-11-20");
+  assert.equal(sent.body.max_tokens, 32000, "lowered to the model's limit");
+  assert.deepEqual(sent.body.thinking, { type: "adaptive", display: "omitted" });
   assert.equal(sent.body.tools.length, f.body.tools.length);
   assert.deepEqual(Object.keys(sent.body.tools[0].input_schema.properties), Object.keys(f.body.tools[0].input_schema.properties), "schema key order kept");
   assert.equal(sent.headers["x-initiator"], "user");
@@ -166,4 +167,50 @@ test("max_tokens becomes max_completion_tokens for models that refuse it", async
   const [sent] = (await upstream("/copilot/chat/completions")).slice(-1);
   assert.equal(sent.body.max_completion_tokens, 200);
   assert.equal(sent.body.max_tokens, undefined);
+});
+
+// Claude Code checks a model the user picks in /model with a one-token request (this body,
+// from its source); Copilot's /responses refuses fewer than 16 output tokens.
+const CLAUDE_CODE_PROBE = (model) => ({
+  model,
+  max_tokens: 1,
+  messages: [{ role: "user", content: [{ type: "text", text: "Hi", cache_control: { type: "ephemeral" } }] }],
+});
+
+test("one-token model probes succeed on every path", async () => {
+  await mock("/requests", { method: "DELETE" });
+  const headers = { "anthropic-version": "2023-06-01", "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14" };
+  // Claude Code's probe, non-stream and stream, on the three targets.
+  for (const [model, target] of [["claude-sonnet-5", "/copilot/v1/messages"], ["gpt-6-astra", "/copilot/responses"], ["gemini-3.6-flash", "/copilot/chat/completions"]]) {
+    for (const stream of [false, true]) {
+      const res = await post("/v1/messages?beta=true", { ...CLAUDE_CODE_PROBE(model), stream }, headers);
+      assert.equal(res.status, 200, `${model} stream=${stream}: ${await res.clone().text()}`);
+      if (stream) {
+        assert.match(await res.text(), /event: message_stop/);
+      } else {
+        const answer = await res.json();
+        assert.equal(answer.type, "message");
+        assert.ok(["max_tokens", "end_turn"].includes(answer.stop_reason), answer.stop_reason);
+        assert.equal(answer.usage.output_tokens >= 1, true);
+      }
+      const [sent] = (await upstream(target)).slice(-1);
+      assert.equal(sent.status, 200, `${target} accepted the probe`);
+    }
+  }
+  // Native Messages keeps the one token; a Responses upstream gets its minimum at least.
+  const [claude] = await upstream("/copilot/v1/messages");
+  assert.equal(claude.body.max_tokens, 1);
+  for (const r of await upstream("/copilot/responses")) assert.ok(r.body.max_output_tokens >= 16, String(r.body.max_output_tokens));
+
+  // The same probe from the OpenAI APIs: native Responses and Chat → Responses get 16
+  // tokens, the answer is the model's first words.
+  await mock("/requests", { method: "DELETE" });
+  const native = await openai.responses.create({ model: "gpt-5.1-codex", input: "Hi", max_output_tokens: 1 });
+  assert.equal(native.output_text, "Echo: Hi");
+  const chat = await openai.chat.completions.create({ model: "gpt-5.1-codex", messages: [{ role: "user", content: "Hi" }], max_tokens: 1 });
+  assert.equal(chat.choices[0].message.content, "Echo: Hi");
+  const toClaude = await openai.responses.create({ model: "claude-sonnet-5", input: "Hi", max_output_tokens: 1 });
+  assert.equal(toClaude.status, "incomplete", "Claude stopped at the one token asked for");
+  const sent = await upstream("/copilot/responses");
+  assert.deepEqual(sent.map((s) => [s.status, s.body.max_output_tokens]), [[200, 16], [200, 16]]);
 });

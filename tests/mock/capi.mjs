@@ -1,7 +1,7 @@
 // Rules every Copilot API call goes through: the header/token gate, model routing
 // (supported_endpoints), body parsing in each API's error shape, and the formats of the
 // opaque reasoning payloads the mock mints.
-import { HttpError, openaiError, anthropicError, parseJson, isObject, nowSeconds, randomHex } from './util.mjs';
+import { HttpError, openaiError, anthropicError, parseJson, isObject, nowSeconds, randomHex, estimateTokens } from './util.mjs';
 
 // Real Copilot 403s requests that carry OpenAI/Anthropic SDK identity headers, so the
 // gateway must build upstream headers from scratch instead of forwarding the client's.
@@ -69,6 +69,14 @@ export function requireModel(ctx, body, endpoint) {
     throw openaiError(400, `model ${model.id} is not accessible via the ${endpoint} endpoint`, {
       code: 'unsupported_api_for_model',
       param: 'model',
+    });
+  }
+  // The prompt must fit the model's prompt limit (a 1M-context variant has its own).
+  const limit = model.capabilities?.limits?.max_prompt_tokens;
+  const prompt = estimateTokens(body);
+  if (limit != null && prompt > limit) {
+    throw openaiError(400, `prompt token count of ${prompt} exceeds the limit of ${limit}`, {
+      code: 'model_max_prompt_tokens_exceeded',
     });
   }
   ctx.entry.model = model.id;

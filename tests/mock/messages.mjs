@@ -135,8 +135,15 @@ function checkBlock(b, i, j, ctx, counter, imgs) {
       if (typeof b.tool_use_id !== 'string') throw bad(`${path}.tool_result.tool_use_id: Field required`);
       if (Array.isArray(b.content)) {
         b.content.forEach((c, k) => {
-          if (!['text', 'image', 'search_result', 'document'].includes(c?.type)) {
-            throw bad(`${path}.tool_result.content.${k}: Input tag '${c?.type}' found using 'type' does not match any of the expected tags: 'text', 'image', 'search_result', 'document'`);
+          if (!['text', 'image', 'search_result', 'document', 'tool_reference'].includes(c?.type)) {
+            throw bad(`${path}.tool_result.content.${k}: Input tag '${c?.type}' found using 'type' does not match any of the expected tags: 'text', 'image', 'search_result', 'document', 'tool_reference'`);
+          }
+          // Tool search (advanced-tool-use beta): a reference loads a deferred tool.
+          if (c.type === 'tool_reference') {
+            const betas = String(ctx.headers['anthropic-beta'] ?? '');
+            if (!betas.includes('advanced-tool-use-2025-11-20')) throw bad(`${path}.tool_result.content.${k}: tool_reference blocks need the advanced-tool-use beta`);
+            const tool = (Array.isArray(ctx.requestTools) ? ctx.requestTools : []).find((t) => t?.name === c.tool_name);
+            if (!tool?.defer_loading) throw bad(`${path}.tool_result.content.${k}.tool_reference: Tool reference '${c.tool_name}' not found in available tools`);
           }
           if (c.type === 'image') imgs.n += 1;
         });
@@ -354,6 +361,8 @@ function normalize(body, tools) {
   return {
     userText,
     firstUserText: textOf(firstUser?.content),
+    // Deferred tools a tool search loaded in this turn (`tool_reference` in a tool_result).
+    loadedTools: results.flatMap((r) => (Array.isArray(r.content) ? r.content : []).filter((c) => c.type === 'tool_reference').map((c) => c.tool_name)),
     searchCalls: msgs
       .filter((m) => m.role === 'assistant' && Array.isArray(m.content))
       .flatMap((m) => m.content)
@@ -379,6 +388,7 @@ export function messages(ctx) {
   const thinkingOn = checkParams(body, model);
   const counter = { n: 0 };
   checkSystem(body.system, counter);
+  ctx.requestTools = body.tools;
   const images = checkMessages(ctx, body.messages, counter, model);
   const tools = checkTools(body.tools, counter);
   if (counter.n > 4) throw bad(`A maximum of 4 blocks with cache_control may be provided. Found ${counter.n}.`);

@@ -72,7 +72,7 @@ export function argsFromSchema(schema) {
 }
 
 // Arguments for the real clients' file-writing tools, so `MOCK_TOOL <path>` makes Claude
-// Code or Codex create <path> containing "hello from mock" in end-to-end runs.
+// Code, Codex or opencode create <path> containing "hello from mock" in end-to-end runs.
 function mockToolCall(tools, path) {
   const cmd = `printf %s '${MOCK_FILE_CONTENT}' > ${path}`;
   const byName = (n) => tools.find((t) => t.name === n);
@@ -82,6 +82,8 @@ function mockToolCall(tools, path) {
     ['shell_command', { command: cmd }],
     ['shell', { command: ['bash', '-lc', cmd] }],
     ['Bash', { command: cmd, description: 'Write the file' }],
+    // opencode
+    ['write', { filePath: path, content: MOCK_FILE_CONTENT }],
   ];
   for (const [name, args] of known) if (byName(name)) return { name, args };
   return null;
@@ -110,7 +112,22 @@ export function planReply(conv) {
     : conv.toolOutput == null
       ? (/MOCK_SEARCH\s+(.+)/.exec(userText) ?? /Perform a web search for the query:\s*(.+)/.exec(userText))?.[1]?.trim()
       : null;
-  const searchTool = searchQuery && choice.mode !== 'none' ? tools.find((t) => t.name === 'web_search' || t.name === 'WebSearch') : null;
+  let searchTool = searchQuery && choice.mode !== 'none' ? tools.find((t) => t.name === 'web_search' || t.name === 'WebSearch') : null;
+  // Claude Code defers WebSearch behind its ToolSearch tool: the model loads it first
+  // (`select:WebSearch`), then calls it once the schema came back in the tool result.
+  const toolSearch = choice.mode !== 'none' ? tools.find((t) => t.name === 'ToolSearch') : null;
+  const deferredSearch = /MOCK_SEARCH\s+(.+)/.exec(conv.firstUserText ?? '')?.[1]?.trim();
+  let loadSearch = false;
+  if (!searchTool && toolSearch && searchQuery) loadSearch = true;
+  else if (
+    !searchTool &&
+    toolSearch &&
+    deferredSearch &&
+    (conv.loadedTools?.includes('WebSearch') || /"name":\s*"WebSearch"|Tool available: WebSearch/.test(conv.toolOutput ?? ''))
+  ) {
+    searchTool = { name: 'WebSearch' };
+  }
+  const query = searchTool && !searchQuery ? deferredSearch : searchQuery;
 
   const callName = conv.toolOutput == null ? /MOCK_CALL\s+(\S+)/.exec(userText)?.[1] : null;
   const callTool = callName ? tools.find((t) => t.name === callName || t.name.endsWith(`__${callName}`)) : null;
@@ -118,16 +135,20 @@ export function planReply(conv) {
   const wantsTool =
     !searchTool &&
     !resumed &&
+    !loadSearch &&
     tools.length > 0 &&
     choice.mode !== 'none' &&
     (forced || (conv.toolOutput == null && (/use a tool/i.test(userText) || /MOCK_TOOL\s+\S+/.test(userText) || callTool)));
 
-  if (searchTool) {
-    call = { name: searchTool.name, args: { query: searchQuery } };
-    text = `I'll search the web for ${searchQuery}.`;
+  if (loadSearch) {
+    call = { name: 'ToolSearch', args: { query: 'select:WebSearch' } };
+    text = "I'll load the WebSearch tool.";
+  } else if (searchTool) {
+    call = { name: searchTool.name, args: { query } };
+    text = `I'll search the web for ${query}.`;
   } else if (wantsTool) {
     const named = choice.mode === 'named' ? tools.find((t) => t.name === choice.name) : callTool;
-    const path = /MOCK_TOOL\s+(\S+)/.exec(userText)?.[1];
+    const path = /MOCK_TOOL\s+([^\s"'<>]+)/.exec(userText)?.[1];
     call = (!named && path && mockToolCall(tools, path)) || null;
     if (!call) {
       const tool = named ?? tools[0];
