@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use crate::api_error::{ApiError, ErrorKind};
-use crate::relay::{anthropic_usage_into, openai_usage_into};
-use crate::translate::Usage;
-use crate::upstream::routing::Api;
+use crate::protocol::error::{ApiError, ErrorKind};
+use crate::protocol::usage::{anthropic_usage_into, openai_usage_into};
+use crate::protocol::Api;
+use crate::protocol::Usage;
 
 /// How one data-plane request ended, for the usage table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

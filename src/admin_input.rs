@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 
 /// A required, trimmed, non-empty string of at most `max_chars` characters.
 pub fn string_field(body: &Value, field: &str, max_chars: usize) -> Result<String, ApiError> {

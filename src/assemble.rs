@@ -6,10 +6,10 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map, Value};
 
-use crate::api_error::{ApiError, ErrorKind};
 use crate::json_read::{once, Reader};
+use crate::protocol::error::{ApiError, ErrorKind};
+use crate::protocol::Api;
 use crate::translate::{parse_arguments, ChatChunk, OutEvent};
-use crate::upstream::routing::Api;
 
 /// A Messages `content_block_delta` written by a translator (`OutEvent::Raw`).
 #[derive(serde::Deserialize, Debug, PartialEq)]

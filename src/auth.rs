@@ -7,8 +7,8 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::api_error::{ApiError, ErrorKind};
 use crate::ids::hex;
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::secret::Secret;
 
 /// API keys start with this, so they are recognisable in configs and secret scanners.

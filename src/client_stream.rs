@@ -6,10 +6,11 @@ use crate::accounting::Outcome;
 use crate::compaction::Compactor;
 use crate::credits;
 use crate::custom_tools::CustomTools;
+use crate::protocol::Api;
+use crate::protocol::Usage;
 use crate::relay::{is_json, Relay, MALFORMED};
 use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
-use crate::translate::{error_event, OutEvent, StreamTranslator, Usage};
-use crate::upstream::routing::Api;
+use crate::translate::{error_event, OutEvent, StreamTranslator};
 
 pub trait ClientStream {
     /// Upstream bytes → bytes for the client (possibly none yet).

@@ -12,8 +12,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::api_error::ApiError;
 use crate::ids::{base64url, unbase64url};
+use crate::protocol::error::ApiError;
 
 /// The item Codex appends to ask for a compaction.
 pub const TRIGGER: &str = "compaction_trigger";
@@ -266,7 +266,7 @@ impl Compactor {
         let summary = output_text(&answer);
         if summary.is_empty() {
             return Err(ApiError::new(
-                crate::api_error::ErrorKind::BadGateway,
+                crate::protocol::error::ErrorKind::BadGateway,
                 "the model answered the compaction request without a summary",
             ));
         }

@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use crate::api_error::{ApiError, ErrorKind};
+use crate::protocol::error::{ApiError, ErrorKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {

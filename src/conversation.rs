@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::auth::sha256_hex;
-use crate::upstream::routing::Api;
+use crate::protocol::Api;
 
 /// A stable, opaque key (32 hex digits) for the request's conversation, when one can be
 /// told: the client's own session id (Claude Code's `metadata.user_id`, Codex's

@@ -7,17 +7,17 @@ use worker::worker_sys::web_sys;
 use worker::{event, Context, Env, Headers, Request, Response};
 
 use crate::admin_session;
-use crate::api_error::{ApiError, ErrorKind};
 use crate::auth::{self, extract_credential, secret_eq, sha256_hex, Claimed};
 use crate::http::incoming::Incoming;
 use crate::http::metering::{self, Meter};
 use crate::http::session::{self, Principal};
 use crate::http::{self, admin, data_plane, portability, search_admin};
+use crate::protocol::error::{ApiError, ErrorKind};
+use crate::protocol::Api;
 use crate::route::{format_for_path, match_route, Route};
 use crate::store::keys::{self, KeyIdentity};
 use crate::store::{db, memory, now_ms};
 use crate::timestamp::iso8601;
-use crate::upstream::routing::Api;
 
 #[event(start)]
 fn start() {

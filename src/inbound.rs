@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::api_error::ApiError;
 use crate::content_encoding::{self, Coding};
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::upstream::headers::Initiator;
-use crate::upstream::routing::Api;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inbound {
@@ -47,7 +47,7 @@ pub fn check_body_headers(
         );
         if !lenient && !media.ends_with("/json") && !media.ends_with("+json") {
             return Err(ApiError::new(
-                crate::api_error::ErrorKind::UnsupportedMediaType,
+                crate::protocol::error::ErrorKind::UnsupportedMediaType,
                 format!("content-type `{media}` is not supported: send JSON (application/json)"),
             ));
         }
@@ -60,7 +60,7 @@ pub fn check_body_headers(
 
 pub fn too_large() -> ApiError {
     ApiError::new(
-        crate::api_error::ErrorKind::RequestTooLarge,
+        crate::protocol::error::ErrorKind::RequestTooLarge,
         format!(
             "request body is larger than the {} MiB limit",
             MAX_BODY_BYTES / (1024 * 1024)

@@ -7,7 +7,6 @@
 pub mod accounting;
 pub mod admin_input;
 pub mod admin_session;
-pub mod api_error;
 pub mod assemble;
 pub mod auth;
 pub mod client_stream;
@@ -22,6 +21,7 @@ pub mod json_read;
 pub mod json_write;
 pub mod models;
 pub mod portability;
+pub mod protocol;
 pub mod quirks;
 pub mod quota;
 pub mod relay;
@@ -40,6 +40,8 @@ pub mod ttl_cache;
 pub mod upstream;
 pub mod usage_batch;
 
+#[cfg(test)]
+mod module_graph;
 #[cfg(test)]
 mod properties;
 

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::api_error::{ApiError, ErrorKind};
+use crate::protocol::error::{ApiError, ErrorKind};
 
 /// Claude Code's 1M-context marker on a model id (`claude-opus-4-8[1m]`).
 pub const LONG_CONTEXT_TAG: &str = "[1m]";

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::accounting::parse_hour;
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 use crate::search::ProviderKind;
+use crate::search_config::SearchConfigRecord;
 use crate::secret::Secret;
 
 pub const FORMAT: &str = "copilot-gateway-export";
@@ -53,29 +54,6 @@ pub struct UsageRecord {
     /// AI credits billed, in nano-AIU (absent in exports made before credits were kept).
     #[serde(default)]
     pub nano_aiu: u64,
-}
-
-/// The web-search settings, credentials in clear (sensitive, listed in `sensitive`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchConfigRecord {
-    pub provider: Option<ProviderKind>,
-    #[serde(default)]
-    pub credentials: SearchCredentials,
-    /// May carry a basic-auth password.
-    #[serde(default)]
-    pub searxng_url: Option<Secret>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchCredentials {
-    #[serde(default)]
-    pub tavily: Option<Secret>,
-    #[serde(default, rename = "microsoft-grounding")]
-    pub microsoft_grounding: Option<Secret>,
-    #[serde(default)]
-    pub brave: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,6 +293,7 @@ fn validate(d: &Data) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search_config::SearchCredentials;
 
     fn sample() -> Data {
         Data {

@@ -11,9 +11,10 @@ use crate::compaction::Compactor;
 use crate::credits;
 use crate::custom_tools::CustomTools;
 use crate::json_read::{self, once, Reader};
+use crate::protocol::usage::{anthropic_usage_into, openai_usage_into};
+use crate::protocol::Api;
+use crate::protocol::Usage;
 use crate::sse::{write_event, SseEvent, SseParser};
-use crate::translate::Usage;
-use crate::upstream::routing::Api;
 
 pub struct Relay {
     api: Api,
@@ -444,43 +445,6 @@ fn stronger_finish<'a>(current: Option<&'a str>, new: &'a str) -> &'a str {
     match current {
         Some(c) if rank(c) >= rank(new) => c,
         _ => new,
-    }
-}
-
-/// Anthropic usage (input excludes cache reads and writes) into the inclusive convention.
-pub fn anthropic_usage_into(usage: &mut Usage, u: &Value) {
-    let n = |k: &str| u.get(k).and_then(Value::as_u64);
-    let read = n("cache_read_input_tokens");
-    let created = n("cache_creation_input_tokens");
-    if let Some(input) = n("input_tokens") {
-        usage.input_tokens = input
-            .saturating_add(read.unwrap_or(0))
-            .saturating_add(created.unwrap_or(0));
-    }
-    if let Some(r) = read {
-        usage.cache_read_tokens = r;
-    }
-    if let Some(c) = created {
-        usage.cache_creation_tokens = c;
-    }
-    if let Some(o) = n("output_tokens") {
-        usage.output_tokens = o;
-    }
-}
-
-/// OpenAI usage (Chat `prompt_tokens…` or Responses `input_tokens…`, both inclusive).
-pub fn openai_usage_into(usage: &mut Usage, u: &Value) {
-    let n = |p: &str| u.pointer(p).and_then(Value::as_u64);
-    if let Some(i) = n("/prompt_tokens").or_else(|| n("/input_tokens")) {
-        usage.input_tokens = i;
-    }
-    if let Some(o) = n("/completion_tokens").or_else(|| n("/output_tokens")) {
-        usage.output_tokens = o;
-    }
-    if let Some(c) = n("/prompt_tokens_details/cached_tokens")
-        .or_else(|| n("/input_tokens_details/cached_tokens"))
-    {
-        usage.cache_read_tokens = c;
     }
 }
 

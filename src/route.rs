@@ -1,6 +1,6 @@
 //! Which handler a request goes to, decided from method and path alone.
 
-use crate::api_error::ApiFormat;
+use crate::protocol::error::ApiFormat;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

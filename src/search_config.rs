@@ -7,12 +7,34 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::accounting::UsageQuery;
-use crate::api_error::ApiError;
-use crate::portability::{SearchConfigRecord, SearchCredentials};
+use crate::protocol::error::ApiError;
 use crate::search::provider::{self, display_name, needs_key, BaseUrls, SearxngUrl, Target};
 use crate::search::{ProviderKind, SearchErrorCode, SearchFailure};
 use crate::secret::Secret;
 use crate::token_crypto::{self, OpenError, TokenCipher, SECRET_NAME};
+
+/// The web-search settings, credentials in clear (sensitive, listed in `sensitive`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfigRecord {
+    pub provider: Option<ProviderKind>,
+    #[serde(default)]
+    pub credentials: SearchCredentials,
+    /// May carry a basic-auth password.
+    #[serde(default)]
+    pub searxng_url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchCredentials {
+    #[serde(default)]
+    pub tavily: Option<Secret>,
+    #[serde(default, rename = "microsoft-grounding")]
+    pub microsoft_grounding: Option<Secret>,
+    #[serde(default)]
+    pub brave: Option<Secret>,
+}
 
 /// Providers with an API key, in the order the API lists them.
 pub const KEYED: [ProviderKind; 3] = [

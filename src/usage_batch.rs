@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::translate::Usage;
+use crate::protocol::Usage;
 
 /// One row's counts: what the upsert adds to `usage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,15 +8,15 @@ use super::data_plane::read_body;
 use super::incoming::Incoming;
 use super::{json, no_content};
 use crate::admin_input::{string_field, KeyUpdate};
-use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::new_api_key;
+use crate::http::copilot::{config, forget_account};
 use crate::ids::{random_bytes, uuid_v4};
+use crate::protocol::error::{upstream_message, ApiError, ErrorKind};
 use crate::store::{accounts, cache, db, keys, memory, now_ms, token_cipher};
 use crate::timestamp::iso8601;
 use crate::token_crypto;
 use crate::upstream::client;
 use crate::upstream::github::{self, PollOutcome};
-use crate::upstream::session::{config, forget_account};
 
 pub async fn json_body(req: &mut Request) -> Result<Value, ApiError> {
     let text = read_body(&Incoming::of(req)).await?;
@@ -199,7 +199,7 @@ pub async fn list_accounts(env: &Env) -> Result<Response, ApiError> {
     }
     // While Copilot refuses the gateway's client identity, no account can serve: each
     // enabled one says why (unless it has a problem of its own).
-    let outdated = crate::upstream::session::client_outdated_notice(env).await;
+    let outdated = crate::http::copilot::client_outdated_notice(env).await;
     let list = rows
         .iter()
         .map(|r| {
@@ -359,8 +359,9 @@ pub async fn usage(
 /// `GET /api/models`: the catalog as `/v1/models` shows it, plus the path each client API
 /// takes for each model (native, or translated through which Copilot API).
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    use crate::upstream::routing::{self, Api};
-    let mut copilot = crate::upstream::session::Copilot::connect(env, ctx, None).await?;
+    use crate::protocol::Api;
+    use crate::upstream::routing;
+    let mut copilot = crate::http::copilot::Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
     let data: Vec<Value> = catalog
         .models

@@ -15,20 +15,21 @@ use super::metering::Meter;
 use super::streaming::Metered;
 use super::{json, json_text, upstream_failure};
 use crate::accounting::{usage_from_json, Outcome};
-use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
 use crate::client_stream::{ClientStream, Translated};
 use crate::compaction::{self, Compactor};
 use crate::conversation;
 use crate::custom_tools::CustomTools;
+use crate::http::copilot::{spotted_hash, CallFacts, Copilot};
 use crate::ids::{hex, random_bytes};
 use crate::models::ModelInfo;
+use crate::protocol::error::{ApiError, ApiFormat, ErrorKind};
+use crate::protocol::Api;
 use crate::relay::Relay;
 use crate::store::now_ms;
 use crate::translate::{self, TranslateCtx};
 use crate::upstream::headers::Initiator;
-use crate::upstream::routing::{self, Api};
-use crate::upstream::session::{spotted_hash, CallFacts, Copilot};
+use crate::upstream::routing;
 use crate::{inbound, quirks, search};
 
 pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {

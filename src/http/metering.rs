@@ -11,7 +11,7 @@ use futures::channel::oneshot;
 use worker::{Context, Delay, Env, Response};
 
 use crate::accounting::{self, Outcome};
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 use crate::store::keys::KeyIdentity;
 use crate::store::{accounts, db, memory, now_ms, usage};
 use crate::timestamp::hour_bucket;

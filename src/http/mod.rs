@@ -2,6 +2,7 @@
 //! upstream/store modules, and shape responses.
 
 pub mod admin;
+pub mod copilot;
 pub mod data_plane;
 pub mod incoming;
 pub mod metering;
@@ -16,8 +17,9 @@ pub mod web_search;
 use serde_json::Value;
 use worker::{Headers, Response};
 
-use crate::api_error::{from_upstream, is_envelope_of, upstream_message, ApiError, ApiFormat};
+use crate::protocol::error::{is_envelope_of, upstream_message, ApiError, ApiFormat};
 use crate::upstream::client;
+use crate::upstream::copilot::from_upstream;
 
 fn headers(pairs: &[(&str, &str)]) -> Headers {
     let h = Headers::new();

@@ -5,9 +5,9 @@ use worker::{Env, Request, Response};
 
 use super::admin::json_body;
 use super::json;
-use crate::api_error::ApiError;
 use crate::ids::random_bytes;
 use crate::portability::{document, parse_import};
+use crate::protocol::error::ApiError;
 use crate::search_config::{label, StoredConfig};
 use crate::secret::Secret;
 use crate::store::{db, memory, now_ms, portability, token_cipher};

@@ -8,8 +8,8 @@ use worker::{Env, Request, Response};
 use super::admin::json_body;
 use super::json;
 use super::web_search::{bases, search};
-use crate::api_error::{ApiError, ErrorKind};
 use crate::ids::random_bytes;
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::search::provider::{display_name, Target};
 use crate::search::{ProviderKind, SearchRequest};
 use crate::search_config::{

@@ -16,19 +16,20 @@ use super::metering::Meter;
 use super::streaming::Timing;
 use super::{json, upstream_error, upstream_failure, web_search};
 use crate::accounting::Outcome;
-use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::assemble::Assembler;
 use crate::client_stream::{is_error_event, keepalive, serialize, Translated};
 use crate::custom_tools::CustomTools;
+use crate::http::copilot::{CallFacts, Copilot};
 use crate::ids::{hex, random_bytes};
+use crate::protocol::error::{ApiError, ApiFormat, ErrorKind};
+use crate::protocol::Api;
+use crate::protocol::Usage;
 use crate::relay::Relay;
 use crate::search::messages::MessagesSearch;
 use crate::search::responses::ResponsesSearch;
 use crate::search::{self, AfterSearch, PlannedSearch, SearchFailure, SearchHit, TurnEnd};
 use crate::sse::SseParser;
-use crate::translate::{self, OutEvent, Usage};
-use crate::upstream::routing::Api;
-use crate::upstream::session::{CallFacts, Copilot};
+use crate::translate::{self, OutEvent};
 
 /// The shim of the client's API.
 pub enum Shim {

@@ -7,9 +7,9 @@ use worker::{D1Database, Env, Headers, Request, Response};
 use super::admin::{json_body, key_json};
 use super::{json, no_content};
 use crate::admin_session::{self, StoredSession};
-use crate::api_error::{ApiError, ErrorKind};
 use crate::auth::{self, secret_eq, sha256_hex};
 use crate::ids::{hex, random_bytes};
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::store::{db, keys, now_ms, sessions};
 use crate::timestamp::iso8601;
 

@@ -12,13 +12,13 @@ use futures::StreamExt;
 use worker::{Delay, Headers, Response};
 
 use crate::accounting::Outcome;
-use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::client_stream::{keepalive, ClientStream};
 use crate::http::timer::Timer;
+use crate::protocol::error::{ApiError, ApiFormat, ErrorKind};
+use crate::protocol::Api;
 use crate::silence::{Silence, Tick};
 use crate::upstream::body::{self, BodyStream};
 use crate::upstream::client;
-use crate::upstream::routing::Api;
 
 /// Keep-alive cadence while Copilot is silent (before its first byte or between events),
 /// which is also how long to wait for Copilot's answer before committing to a 200 stream:

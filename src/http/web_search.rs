@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::future::{select, Either};
 use worker::{Delay, Env};
 
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 use crate::search::provider::{self, display_name, BaseUrls, Target};
 use crate::search::{ProviderKind, SearchErrorCode, SearchFailure, SearchHit, SearchRequest};
 use crate::search_config::StoredConfig;

@@ -13,12 +13,12 @@ use serde_json::{json, Map, Value};
 
 use super::gen::{self, fixture_body, json, json_object, mutate, mutations, pick, pooled, text};
 use super::{check, ensure};
-use crate::api_error::{self, ApiFormat};
 use crate::content_encoding::Coding;
 use crate::custom_tools::CustomTools;
 use crate::models::{Catalog, ModelInfo};
+use crate::protocol::error::ApiFormat;
+use crate::protocol::Api;
 use crate::translate::{self, TranslateCtx};
-use crate::upstream::routing::Api;
 use crate::{accounting, conversation, inbound, portability, quirks, token_estimate};
 
 static MESSAGES_FIXTURES: LazyLock<Vec<Value>> = LazyLock::new(|| {
@@ -767,11 +767,11 @@ fn fuzz_upstream_json_readers() {
                     let _ = accounting::usage_from_json(api, body);
                 }
                 for format in [ApiFormat::Anthropic, ApiFormat::OpenAi, ApiFormat::Control] {
-                    let e = api_error::from_upstream(format, status, body);
+                    let e = crate::upstream::copilot::from_upstream(format, status, body);
                     let _ = e.render(format);
                 }
             }
-            let _ = crate::upstream::headers::filter_anthropic_beta(Some(&garbage));
+            let _ = crate::quirks::messages::filter_anthropic_beta(Some(&garbage));
             Ok(())
         },
     );

@@ -15,10 +15,10 @@ use super::{check, ensure};
 use crate::assemble::Assembler;
 use crate::client_stream::{serialize, ClientStream, Translated};
 use crate::custom_tools::CustomTools;
+use crate::protocol::Api;
 use crate::relay::Relay;
 use crate::sse::SseParser;
 use crate::translate::{self, OutEvent, TranslateCtx};
-use crate::upstream::routing::Api;
 
 /// One upstream event: `event:` line (if any) and data.
 #[derive(Debug, Clone)]
@@ -1203,7 +1203,7 @@ impl translate::StreamTranslator for CheckedFirst {
     fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         self.0.on_error(message, out);
     }
-    fn usage(&self) -> translate::Usage {
+    fn usage(&self) -> crate::protocol::Usage {
         self.0.usage()
     }
 }

@@ -4,7 +4,6 @@
 use serde_json::{Map, Value};
 
 use crate::translate::{is_openai_encrypted, THINKING_PLACEHOLDER};
-use crate::upstream::headers::filter_anthropic_beta;
 
 const INTERLEAVED: &str = "interleaved-thinking-2025-05-14";
 const CONTEXT_MANAGEMENT: &str = "context-management-2025-06-27";
@@ -261,6 +260,25 @@ fn beta_header(body: &Map<String, Value>, client_beta: Option<&str>) -> Option<S
     (!betas.is_empty()).then(|| betas.join(","))
 }
 
+/// The `anthropic-beta` values Copilot's `/v1/messages` accepts; any other value is a 400
+/// there (Claude Code sends several it does not know).
+pub const ACCEPTED_BETAS: [&str; 3] = [
+    "interleaved-thinking-2025-05-14",
+    "context-management-2025-06-27",
+    "advanced-tool-use-2025-11-20",
+];
+
+/// The client's `anthropic-beta` header reduced to accepted, de-duplicated values.
+pub fn filter_anthropic_beta(raw: Option<&str>) -> Option<String> {
+    let mut kept: Vec<&str> = Vec::new();
+    for b in raw.unwrap_or("").split(',').map(str::trim) {
+        if ACCEPTED_BETAS.contains(&b) && !kept.contains(&b) {
+            kept.push(b);
+        }
+    }
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +436,17 @@ mod tests {
             beta_header(&b, Some("context-1m-2025-08-07")).as_deref(),
             Some(CONTEXT_MANAGEMENT)
         );
+    }
+
+    #[test]
+    fn beta_filter_keeps_only_accepted_values() {
+        let claude_code = "claude-code-20250219,interleaved-thinking-2025-05-14,thinking-token-count-2026-05-13,\
+            context-management-2025-06-27,prompt-caching-scope-2026-01-05,interleaved-thinking-2025-05-14";
+        assert_eq!(
+            filter_anthropic_beta(Some(claude_code)).as_deref(),
+            Some("interleaved-thinking-2025-05-14,context-management-2025-06-27")
+        );
+        assert_eq!(filter_anthropic_beta(Some("context-1m-2025-08-07")), None);
+        assert_eq!(filter_anthropic_beta(None), None);
     }
 }

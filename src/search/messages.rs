@@ -16,10 +16,10 @@ use super::{
     plan, results_text, AfterSearch, Peek, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
     TurnEnd, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
 };
-use crate::api_error::ApiError;
 use crate::assemble::Assembler;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::translate::OutEvent;
-use crate::upstream::routing::Api;
 
 /// Ids of the blocks this gateway writes: how a later request's history tells its own
 /// search turns from Anthropic's.

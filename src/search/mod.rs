@@ -196,9 +196,9 @@ impl Peek {
 
 /// The static name of a client event of `api` (None for names the loops do not know:
 /// their data still says their type).
-pub fn event_name(api: crate::upstream::routing::Api, name: &str) -> Option<&'static str> {
+pub fn event_name(api: crate::protocol::Api, name: &str) -> Option<&'static str> {
     match api {
-        crate::upstream::routing::Api::Messages => messages::static_name(name),
+        crate::protocol::Api::Messages => messages::static_name(name),
         _ => Some(responses::static_name(name)).filter(|n| !n.is_empty()),
     }
 }

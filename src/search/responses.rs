@@ -11,7 +11,7 @@ use super::{
     plan, results_text, AfterSearch, Peek, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
     TurnEnd, MAX_TURNS, TOOL_DESCRIPTION, TOOL_NAME,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 use crate::translate::OutEvent;
 
 /// Ids of the `web_search_call` items this gateway writes.
@@ -617,7 +617,7 @@ pub(crate) fn static_name(kind: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::assemble::Assembler;
-    use crate::upstream::routing::Api;
+    use crate::protocol::Api;
 
     fn body(v: Value) -> Map<String, Value> {
         serde_json::from_value(v).unwrap()

@@ -8,7 +8,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use super::{js, js_opt, storage_error};
-use crate::api_error::{ApiError, ErrorKind};
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::secret::Secret;
 use crate::timestamp::iso8601;
 use crate::token_crypto::{self, TokenCipher};

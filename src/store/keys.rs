@@ -8,8 +8,8 @@ use worker::wasm_bindgen::JsValue;
 use super::{js, js_opt, storage_error};
 
 use crate::admin_input::KeyUpdate;
-use crate::api_error::ApiError;
 use crate::auth::NewApiKey;
+use crate::protocol::error::ApiError;
 
 const COLUMNS: &str = "id, name, prefix, created_at, last_used_at, rpm_limit, monthly_token_limit";
 

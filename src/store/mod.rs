@@ -17,7 +17,7 @@ use std::rc::Rc;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
-use crate::api_error::{ApiError, ErrorKind};
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::token_crypto::{self, TokenCipher};
 
 thread_local! {

@@ -7,8 +7,8 @@ use serde_json::Value;
 use worker::D1Database;
 
 use super::{js, storage_error};
-use crate::api_error::{ApiError, ErrorKind};
 use crate::portability::{AccountRecord, Data, KeyRecord, Mode, SearchUsageRecord, UsageRecord};
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::search_config::StoredConfig;
 use crate::secret::Secret;
 use crate::token_crypto::{self, TokenCipher};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use worker::D1Database;
 
 use super::{js, storage_error};
-use crate::api_error::{ApiError, ErrorKind};
+use crate::protocol::error::{ApiError, ErrorKind};
 use crate::schema::{self, Migration, MIGRATIONS};
 
 thread_local! {

@@ -6,7 +6,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 use super::{js, js_opt, storage_error};
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 use crate::search::ProviderKind;
 use crate::search_config::{SearchGroupBy, SearchUsageQuery, StoredConfig};
 

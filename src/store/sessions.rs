@@ -6,7 +6,7 @@ use worker::D1Database;
 
 use super::{js, js_opt, storage_error};
 use crate::admin_session::{MAX_FAILURES, WINDOW_MS};
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 
 /// A session row with what it is checked against now (see `admin_session::session_valid`).
 #[derive(Debug, Clone, Deserialize)]

@@ -7,7 +7,7 @@ use worker::D1Database;
 
 use super::{js, storage_error};
 use crate::accounting::{GroupBy, UsageQuery};
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
 use crate::usage_batch::{RowKey, Tally};
 
 /// Adds counted rows with additive upserts: one statement per chunk of rows (read with

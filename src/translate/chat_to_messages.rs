@@ -11,9 +11,9 @@ use super::{
     parse_arguments, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
     TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// Default `max_tokens` when neither the client nor the catalog gives one.
 const DEFAULT_MAX_TOKENS: u64 = 8192;

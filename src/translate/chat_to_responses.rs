@@ -14,9 +14,9 @@ use super::{
     unconvertible, OutEvent, ResponsesDelta, StreamTranslator, TranslateCtx, Usage,
     WhitespaceGuard, THINKING_PLACEHOLDER,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// The Responses API rejects `max_output_tokens` below this.
 const MIN_OUTPUT_TOKENS: u64 = 16;

@@ -13,9 +13,9 @@ use super::{
     ChatToolCall, Media, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
     READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// A JSON object from owned pairs: values move in (`json!` would serialize a copy).
 fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {

@@ -15,9 +15,9 @@ use super::{
     ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
     THINKING_PLACEHOLDER,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// Copilot's /responses rejects the small limits Claude Code sends (e.g. 512 for quick
 /// side calls); reasoning also eats into the limit, so small values starve the answer.

@@ -17,10 +17,11 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map, Value};
 
-use crate::api_error::ApiError;
 use crate::json_read::{once, Reader};
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
+use crate::protocol::Usage;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// Whether a translator pair exists for `source` → `target`.
 pub fn available(source: Api, target: Api) -> bool {
@@ -685,32 +686,6 @@ fn push_json_str_at(out: &mut String, s: &str) -> (u32, u32) {
     let start = out.len() + 1;
     push_json_str(out, s);
     (start as u32, (out.len() - 1) as u32)
-}
-
-/// Token usage as reported upstream. `input_tokens` counts every prompt token, cached or
-/// not (OpenAI's convention); Anthropic's `input_tokens` excludes cache reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_read_tokens: u64,
-    pub cache_creation_tokens: u64,
-    /// AI credits Copilot billed (`copilot_usage.total_nano_aiu`; 10^9 per credit). Read
-    /// from the upstream answer by the relay and the pipeline around a translator.
-    pub nano_aiu: u64,
-}
-
-impl Usage {
-    /// Adds another answer's usage (the turns of one request), saturating.
-    pub fn add(&mut self, o: &Usage) {
-        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
-        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
-        self.cache_creation_tokens = self
-            .cache_creation_tokens
-            .saturating_add(o.cache_creation_tokens);
-        self.nano_aiu = self.nano_aiu.saturating_add(o.nano_aiu);
-    }
 }
 
 /// What a translator needs to know besides the body.

@@ -12,9 +12,9 @@ use super::{
     ChatChunk, ChatToolCall, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
     THINKING_PLACEHOLDER,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// Responses body → Chat Completions body.
 pub fn request(

@@ -13,9 +13,9 @@ use super::{
     responses_delta_event, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent,
     StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
-use crate::api_error::ApiError;
+use crate::protocol::error::ApiError;
+use crate::protocol::Api;
 use crate::sse::SseEvent;
-use crate::upstream::routing::Api;
 
 /// Anthropic requires `max_tokens`; used when neither the client nor the catalog gives one.
 const DEFAULT_MAX_TOKENS: u64 = 8192;

@@ -4,7 +4,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{AbortController, Fetch, Headers, Request, RequestInit, Response};
 
 use super::{HttpRequest, Method};
-use crate::api_error::{ApiError, ErrorKind};
+use crate::protocol::error::{ApiError, ErrorKind};
 
 pub async fn send(req: &HttpRequest<'_>) -> Result<Response, ApiError> {
     let fail = |what: &str, e: worker::Error| {

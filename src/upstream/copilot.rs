@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::github::AccountType;
 use super::headers::{copilot_headers, github_api_headers, CopilotCall};
 use super::{HttpRequest, Method, UpstreamConfig};
-use crate::api_error::{upstream_message, ApiError, ErrorKind};
+use crate::protocol::error::{upstream_code, upstream_message, ApiError, ApiFormat, ErrorKind};
 use crate::secret::Secret;
 use crate::token_crypto;
 
@@ -170,10 +170,58 @@ pub fn request<'a>(
     }
 }
 
+/// An upstream error answer as an error for a client of `format`: status kept, message
+/// extracted. A context-window overflow becomes Anthropic's "prompt is too long" 400 for
+/// Messages clients: that exact error is what makes Claude Code compact the conversation.
+pub fn from_upstream(format: ApiFormat, status: u16, body: &str) -> ApiError {
+    if format == ApiFormat::Anthropic && is_context_overflow(body) {
+        return ApiError::invalid(
+            "prompt is too long: your prompt is too long. Please reduce the number of messages \
+             or use a model with a larger context window.",
+        );
+    }
+    if status == CLIENT_OUTDATED {
+        return client_outdated(body);
+    }
+    if status == MISDIRECTED {
+        // Still refused after a fresh token. Passed on, a 421 would tell the client that
+        // the gateway is the wrong host (Node's fetch drops the connection).
+        return ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "Copilot's API host refused the account's token even after a fresh one (421): {}",
+                upstream_message(body).trim_end()
+            ),
+        );
+    }
+    if status == 401 {
+        // Copilot refused a token the gateway had just minted: not the caller's key at fault.
+        return ApiError::new(
+            ErrorKind::BadGateway,
+            format!(
+                "Copilot rejected the gateway's credentials: {}",
+                upstream_message(body)
+            ),
+        );
+    }
+    let mut e =
+        ApiError::new(ErrorKind::from_status(status), upstream_message(body)).with_status(status);
+    e.code = upstream_code(body).filter(|_| format != ApiFormat::Anthropic);
+    e
+}
+
+fn is_context_overflow(body: &str) -> bool {
+    let b = body.to_ascii_lowercase();
+    b.contains("context_length_exceeded")
+        || b.contains("too large for model context window")
+        || b.contains("prompt is too long")
+        || b.contains("exceeds the context window")
+        || b.contains("maximum context length")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api_error::ApiFormat;
 
     const EXCHANGE: &str = r#"{"token":"tid=abc;exp=1800000000;sku=x","expires_at":1800000000,"refresh_in":1500,
         "endpoints":{"api":"https://api.individual.githubcopilot.com/","proxy":"https://proxy"}}"#;
@@ -267,7 +315,7 @@ mod tests {
     fn an_outdated_identity_names_what_to_update() {
         let body = r#"{"error":{"message":"bad request: the specified API version is no longer supported. You may need to update your client to a newer version.\n","type":"error"}}"#;
         for format in [ApiFormat::Anthropic, ApiFormat::OpenAi] {
-            let e = crate::api_error::from_upstream(format, CLIENT_OUTDATED, body);
+            let e = from_upstream(format, CLIENT_OUTDATED, body);
             assert_eq!(e.status, 502);
             assert!(e.final_answer);
             assert_eq!(e.code.as_deref(), Some("copilot_client_outdated"));
@@ -285,7 +333,7 @@ mod tests {
         }
         assert!(!worth_another_account(CLIENT_OUTDATED));
         // A plan host that still refuses: a 502 naming it, never a 421 to the client.
-        let e = crate::api_error::from_upstream(
+        let e = from_upstream(
             ApiFormat::OpenAi,
             MISDIRECTED,
             "misdirected request: this token is not valid for api.business.githubcopilot.com\n",
@@ -313,6 +361,35 @@ mod tests {
         assert_eq!(
             token_request(&UpstreamConfig::new(None, None, None), "g").url,
             "https://api.github.com/copilot_internal/v2/token"
+        );
+    }
+
+    #[test]
+    fn upstream_errors_keep_status_and_message() {
+        let e = from_upstream(
+            ApiFormat::OpenAi,
+            429,
+            r#"{"error":{"message":"slow down","code":"rate_limited"}}"#,
+        );
+        assert_eq!(
+            (e.status, e.message.as_str(), e.code.as_deref()),
+            (429, "slow down", Some("rate_limited"))
+        );
+        assert_eq!(
+            from_upstream(ApiFormat::OpenAi, 401, "unauthorized").status,
+            502
+        );
+        let overflow = r#"{"error":{"message":"Request body is too large for model context window","code":"context_length_exceeded"}}"#;
+        let e = from_upstream(ApiFormat::Anthropic, 413, overflow);
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.to_value(ApiFormat::Anthropic)["error"]["type"],
+            "invalid_request_error"
+        );
+        assert!(e.message.starts_with("prompt is too long"));
+        assert_eq!(
+            from_upstream(ApiFormat::OpenAi, 400, overflow).message,
+            "Request body is too large for model context window"
         );
     }
 }

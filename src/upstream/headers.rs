@@ -46,25 +46,6 @@ impl Initiator {
     }
 }
 
-/// The `anthropic-beta` values Copilot's `/v1/messages` accepts; any other value is a 400
-/// there (Claude Code sends several it does not know).
-pub const ACCEPTED_BETAS: [&str; 3] = [
-    "interleaved-thinking-2025-05-14",
-    "context-management-2025-06-27",
-    "advanced-tool-use-2025-11-20",
-];
-
-/// The client's `anthropic-beta` header reduced to accepted, de-duplicated values.
-pub fn filter_anthropic_beta(raw: Option<&str>) -> Option<String> {
-    let mut kept: Vec<&str> = Vec::new();
-    for b in raw.unwrap_or("").split(',').map(str::trim) {
-        if ACCEPTED_BETAS.contains(&b) && !kept.contains(&b) {
-            kept.push(b);
-        }
-    }
-    (!kept.is_empty()).then(|| kept.join(","))
-}
-
 /// Per-call facts that shape Copilot headers.
 #[derive(Clone, Default)]
 pub struct CopilotCall<'a> {
@@ -198,18 +179,6 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(get(&empty_beta, "anthropic-beta"), None);
-    }
-
-    #[test]
-    fn beta_filter_keeps_only_accepted_values() {
-        let claude_code = "claude-code-20250219,interleaved-thinking-2025-05-14,thinking-token-count-2026-05-13,\
-            context-management-2025-06-27,prompt-caching-scope-2026-01-05,interleaved-thinking-2025-05-14";
-        assert_eq!(
-            filter_anthropic_beta(Some(claude_code)).as_deref(),
-            Some("interleaved-thinking-2025-05-14,context-management-2025-06-27")
-        );
-        assert_eq!(filter_anthropic_beta(Some("context-1m-2025-08-07")), None);
-        assert_eq!(filter_anthropic_beta(None), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `-weekly` state. Such an account is marked limited until then and skipped when a
 //! request picks its account; with none left, the caller gets a 429 at the earliest reset.
 
-use crate::api_error::{upstream_code, ApiError, ErrorKind};
+use crate::protocol::error::{upstream_code, ApiError, ErrorKind};
 use crate::timestamp::iso8601;
 
 use super::quota_headers::{HeaderSnapshot, SESSION_LIMIT, WEEKLY_LIMIT};

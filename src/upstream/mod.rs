@@ -1,5 +1,6 @@
 //! Everything the gateway says to GitHub and Copilot. Requests are built and answers
-//! parsed by pure functions here; `client` (wasm only) is the one place that sends them.
+//! parsed by pure functions here; `client` (wasm only) is the one place that sends them,
+//! and `crate::http::copilot` the request's session (account, token, catalog) around it.
 
 pub mod copilot;
 pub mod github;
@@ -13,8 +14,6 @@ pub mod routing;
 pub mod body;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 pub mod client;
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-pub mod session;
 
 use std::borrow::Cow;
 

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::routing::{self, Api};
+use super::routing;
 use crate::models::Endpoints;
+use crate::protocol::Api;
 use crate::ttl_cache::TtlCache;
 
 /// A clear result (every API answered yes or no) is kept a day.

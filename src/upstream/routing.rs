@@ -4,40 +4,9 @@
 
 use serde_json::json;
 
-use crate::api_error::{upstream_code, upstream_message, ApiError};
 use crate::models::Endpoints;
-
-/// The three generation APIs, both as what clients speak and as Copilot targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Api {
-    Messages,
-    Responses,
-    ChatCompletions,
-}
-
-impl Api {
-    /// The path the client called (for messages).
-    pub fn client_path(self) -> &'static str {
-        match self {
-            Api::Messages => "/v1/messages",
-            Api::Responses => "/v1/responses",
-            Api::ChatCompletions => "/v1/chat/completions",
-        }
-    }
-
-    /// Copilot's path for this API.
-    pub fn upstream_path(self) -> &'static str {
-        match self {
-            Api::Messages => "/v1/messages",
-            Api::Responses => "/responses",
-            Api::ChatCompletions => "/chat/completions",
-        }
-    }
-
-    pub fn all() -> [Api; 3] {
-        [Api::Messages, Api::Responses, Api::ChatCompletions]
-    }
-}
+use crate::protocol::error::{upstream_code, upstream_message, ApiError};
+use crate::protocol::Api;
 
 pub fn supports(e: Endpoints, api: Api) -> bool {
     match api {

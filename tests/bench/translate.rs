@@ -20,9 +20,9 @@ use copilot_gateway::assemble::Assembler;
 use copilot_gateway::client_stream::{ClientStream, Translated};
 use copilot_gateway::custom_tools::CustomTools;
 use copilot_gateway::models::Catalog;
+use copilot_gateway::protocol::Api;
 use copilot_gateway::relay::Relay;
 use copilot_gateway::translate::{self, TranslateCtx};
-use copilot_gateway::upstream::routing::Api;
 use copilot_gateway::{inbound, quirks};
 use serde_json::{json, Value};
 

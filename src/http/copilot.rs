@@ -9,23 +9,24 @@ use futures::future::{select, Either};
 use serde::{Deserialize, Serialize};
 use worker::{Context, Delay, Env, Response};
 
-use super::copilot::{
-    self, account_lost, exchange_error, worth_another_account, CopilotToken, CLIENT_OUTDATED,
-    MISDIRECTED, REFRESH_MARGIN_SECS,
-};
-use super::headers::{CopilotCall, Initiator};
-use super::limits::{self, Limit};
-use super::probe::{self, Known, ProbeBook, ProbeKey, ProbeRecord};
-use super::quota_headers::QuotaHeaders;
-use super::routing::{self, Api, EndpointSource};
-use super::{client, UpstreamConfig};
-use crate::api_error::{upstream_message, ApiError, ErrorKind};
 use crate::auth::sha256_hex;
 use crate::ids;
 use crate::models::{Catalog, Endpoints, ModelInfo};
+use crate::protocol::error::{upstream_message, ApiError, ErrorKind};
+use crate::protocol::Api;
 use crate::store::accounts::{self, AccountRow};
 use crate::store::{cache, db, memory, now_ms};
 use crate::token_crypto;
+use crate::upstream::copilot::{
+    self, account_lost, exchange_error, worth_another_account, CopilotToken, CLIENT_OUTDATED,
+    MISDIRECTED, REFRESH_MARGIN_SECS,
+};
+use crate::upstream::headers::{CopilotCall, Initiator};
+use crate::upstream::limits::{self, Limit};
+use crate::upstream::probe::{self, Known, ProbeBook, ProbeKey, ProbeRecord};
+use crate::upstream::quota_headers::QuotaHeaders;
+use crate::upstream::routing::{self, EndpointSource};
+use crate::upstream::{client, UpstreamConfig};
 
 pub fn config(env: &Env) -> UpstreamConfig {
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
@@ -300,7 +301,7 @@ impl Copilot {
             if status == CLIENT_OUTDATED {
                 let text = client::text(&mut resp).await.unwrap_or_default();
                 note_client_outdated(&self.env, &text).await;
-                return Ok(crate::http::json_text(status, text));
+                return Ok(super::json_text(status, text));
             }
             if status == 429 {
                 let text = client::text(&mut resp).await.unwrap_or_default();
@@ -652,7 +653,7 @@ async fn note_client_outdated(env: &Env, body: &str) {
         return;
     }
     let notice = ClientOutdatedNotice {
-        identity: super::headers::identity_summary(),
+        identity: crate::upstream::headers::identity_summary(),
         message,
     };
     cache::put(
@@ -668,7 +669,7 @@ async fn note_client_outdated(env: &Env, body: &str) {
 /// deployment sends.
 pub async fn client_outdated_notice(env: &Env) -> Option<String> {
     let notice = cache::get::<ClientOutdatedNotice>(env, cache::CLIENT_OUTDATED_KEY).await?;
-    (notice.identity == super::headers::identity_summary()).then_some(notice.message)
+    (notice.identity == crate::upstream::headers::identity_summary()).then_some(notice.message)
 }
 
 fn from_record(r: ProbeRecord) -> (Endpoints, EndpointSource) {

@@ -235,55 +235,6 @@ pub fn upstream_code(body: &str) -> Option<String> {
     code.as_str().map(str::to_string)
 }
 
-/// An upstream error answer as an error for a client of `format`: status kept, message
-/// extracted. A context-window overflow becomes Anthropic's "prompt is too long" 400 for
-/// Messages clients: that exact error is what makes Claude Code compact the conversation.
-pub fn from_upstream(format: ApiFormat, status: u16, body: &str) -> ApiError {
-    if format == ApiFormat::Anthropic && is_context_overflow(body) {
-        return ApiError::invalid(
-            "prompt is too long: your prompt is too long. Please reduce the number of messages \
-             or use a model with a larger context window.",
-        );
-    }
-    if status == crate::upstream::copilot::CLIENT_OUTDATED {
-        return crate::upstream::copilot::client_outdated(body);
-    }
-    if status == crate::upstream::copilot::MISDIRECTED {
-        // Still refused after a fresh token. Passed on, a 421 would tell the client that
-        // the gateway is the wrong host (Node's fetch drops the connection).
-        return ApiError::new(
-            ErrorKind::BadGateway,
-            format!(
-                "Copilot's API host refused the account's token even after a fresh one (421): {}",
-                upstream_message(body).trim_end()
-            ),
-        );
-    }
-    if status == 401 {
-        // Copilot refused a token the gateway had just minted: not the caller's key at fault.
-        return ApiError::new(
-            ErrorKind::BadGateway,
-            format!(
-                "Copilot rejected the gateway's credentials: {}",
-                upstream_message(body)
-            ),
-        );
-    }
-    let mut e =
-        ApiError::new(ErrorKind::from_status(status), upstream_message(body)).with_status(status);
-    e.code = upstream_code(body).filter(|_| format != ApiFormat::Anthropic);
-    e
-}
-
-fn is_context_overflow(body: &str) -> bool {
-    let b = body.to_ascii_lowercase();
-    b.contains("context_length_exceeded")
-        || b.contains("too large for model context window")
-        || b.contains("prompt is too long")
-        || b.contains("exceeds the context window")
-        || b.contains("maximum context length")
-}
-
 /// True when `body` already is a well-formed error envelope of `format`, so it can be
 /// forwarded byte for byte.
 pub fn is_envelope_of(body: &str, format: ApiFormat) -> bool {
@@ -362,35 +313,6 @@ mod tests {
             upstream_code(r#"{"error":{"message":"m","code":"unsupported_api_for_model"}}"#)
                 .as_deref(),
             Some("unsupported_api_for_model")
-        );
-    }
-
-    #[test]
-    fn upstream_errors_keep_status_and_message() {
-        let e = from_upstream(
-            ApiFormat::OpenAi,
-            429,
-            r#"{"error":{"message":"slow down","code":"rate_limited"}}"#,
-        );
-        assert_eq!(
-            (e.status, e.message.as_str(), e.code.as_deref()),
-            (429, "slow down", Some("rate_limited"))
-        );
-        assert_eq!(
-            from_upstream(ApiFormat::OpenAi, 401, "unauthorized").status,
-            502
-        );
-        let overflow = r#"{"error":{"message":"Request body is too large for model context window","code":"context_length_exceeded"}}"#;
-        let e = from_upstream(ApiFormat::Anthropic, 413, overflow);
-        assert_eq!(e.status, 400);
-        assert_eq!(
-            e.to_value(ApiFormat::Anthropic)["error"]["type"],
-            "invalid_request_error"
-        );
-        assert!(e.message.starts_with("prompt is too long"));
-        assert_eq!(
-            from_upstream(ApiFormat::OpenAi, 400, overflow).message,
-            "Request body is too large for model context window"
         );
     }
 

@@ -1,0 +1,10 @@
+//! What every layer shares: the three APIs, token usage and the error type. Nothing here
+//! depends on another module of the crate except the tiny JSON helpers it builds on.
+
+pub mod api;
+pub mod error;
+pub mod usage;
+
+pub use api::Api;
+pub use error::{ApiError, ApiFormat, ErrorKind};
+pub use usage::Usage;
