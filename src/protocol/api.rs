@@ -32,3 +32,7 @@ impl Api {
         [Api::Messages, Api::Responses, Api::ChatCompletions]
     }
 }
+
+/// The `max_tokens` a Messages request gets when neither the client nor the catalog gives
+/// one (the Messages API requires the field).
+pub const DEFAULT_MAX_TOKENS: u64 = 8192;

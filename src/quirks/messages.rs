@@ -3,12 +3,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::translate::{is_openai_encrypted, THINKING_PLACEHOLDER};
 
 const INTERLEAVED: &str = "interleaved-thinking-2025-05-14";
 const CONTEXT_MANAGEMENT: &str = "context-management-2025-06-27";
-/// When neither the request nor the catalog says how long an answer may be.
-pub const DEFAULT_MAX_TOKENS: u64 = 8192;
 
 /// Applies every body fix; returns the `anthropic-beta` header to send.
 pub fn apply(

@@ -1,47 +1,27 @@
 //! An OpenAI Chat Completions client served by Copilot's Anthropic `/v1/messages` (Claude
 //! models: the native Messages API keeps thinking and tool structure intact).
 //!
-//! `request` turns a Chat body into a Messages body; `MessagesToChatStream` turns the
+//! `request` turns a Chat body into a Messages body; `ChatToMessagesStream` turns the
 //! Messages events back into Chat chunks.
 
 use serde_json::{Map, Value};
 
+use super::json::{invalid, obj, take_string};
 use super::{
     cannot_carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, messages_media,
     parse_arguments, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
     TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
+use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
-/// Default `max_tokens` when neither the client nor the catalog gives one.
-const DEFAULT_MAX_TOKENS: u64 = 8192;
 /// Anthropic's smallest thinking budget.
 const MIN_THINKING_BUDGET: u64 = 1024;
 
-/// A JSON object from owned pairs: values move in (`json!` would serialize a copy).
-fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    let mut m = Map::with_capacity(N);
-    for (k, v) in pairs {
-        m.insert(k.to_string(), v);
-    }
-    Value::Object(m)
-}
-
 fn s(v: &str) -> Value {
     Value::String(v.to_string())
-}
-
-fn take_string(v: Option<Value>) -> Option<String> {
-    match v {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn invalid(message: impl Into<String>, param: impl Into<String>) -> ApiError {
-    ApiError::invalid(message).with_param(param)
 }
 
 /// The `text` of a text block, moved out.
@@ -562,7 +542,7 @@ fn messages_tool_choice(tc: &Value) -> Option<Map<String, Value>> {
 /// `reasoning_opaque` pair per message). The finish chunk, the usage chunk (when the
 /// client asked) and `[DONE]` all go out on `message_stop`, so a stream cut after
 /// `message_delta` still ends in an error rather than a finish.
-pub struct MessagesToChatStream {
+pub struct ChatToMessagesStream {
     id: String,
     model: String,
     created: u64,
@@ -577,9 +557,9 @@ pub struct MessagesToChatStream {
     usage: Usage,
 }
 
-impl MessagesToChatStream {
+impl ChatToMessagesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        MessagesToChatStream {
+        ChatToMessagesStream {
             id: format!("chatcmpl-{}", ctx.id_seed),
             model: ctx.model.clone(),
             created: ctx.now_secs,
@@ -775,7 +755,7 @@ impl MessagesToChatStream {
     }
 }
 
-impl StreamTranslator for MessagesToChatStream {
+impl StreamTranslator for ChatToMessagesStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated || self.try_event(ev, out) {
             return;
@@ -1370,7 +1350,7 @@ mod tests {
     }
 
     fn run_ctx(events: &[SseEvent], ctx: &TranslateCtx) -> (Vec<OutEvent>, Usage) {
-        let mut t = MessagesToChatStream::new(ctx);
+        let mut t = ChatToMessagesStream::new(ctx);
         let mut out = Vec::new();
         for e in events {
             t.on_event(e, &mut out);
@@ -1640,7 +1620,7 @@ mod tests {
             ]
         );
         // Network failure mid-stream: one error chunk, then silence.
-        let mut t = MessagesToChatStream::new(&ctx_with(None, true));
+        let mut t = ChatToMessagesStream::new(&ctx_with(None, true));
         let mut out = Vec::new();
         t.on_event(&message_start(1, 0, 0), &mut out);
         t.on_error("reset", &mut out);

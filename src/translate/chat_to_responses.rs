@@ -1,7 +1,7 @@
 //! A Chat Completions client served by Copilot's `/responses` (Responses-only models such
 //! as gpt-5.1-codex).
 //!
-//! `request` turns chat messages into Responses input items; `ResponsesToChatStream`
+//! `request` turns chat messages into Responses input items; `ChatToResponsesStream`
 //! turns Responses events back into chat chunks.
 
 use std::borrow::Cow;
@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
+use super::json::{invalid, take_string};
 use super::{
     cannot_carry, carry, chat_text_chunk, error_event, event_json, is_openai_encrypted,
     unconvertible, OutEvent, ResponsesDelta, StreamTranslator, TranslateCtx, Usage,
@@ -111,7 +112,7 @@ pub fn request(
         Some(_) => {
             return Err(invalid(
                 "response_format must be an object",
-                "response_format".into(),
+                "response_format",
             ))
         }
     }
@@ -124,17 +125,6 @@ pub fn request(
     out.insert("store".into(), json!(false));
     out.insert("stream".into(), json!(true));
     Ok(out)
-}
-
-fn invalid(message: impl Into<String>, param: String) -> ApiError {
-    ApiError::invalid(message).with_param(param)
-}
-
-fn take_string(m: &mut Map<String, Value>, key: &str) -> Option<String> {
-    match m.remove(key) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
 }
 
 /// Text of a system/developer message (string or text parts).
@@ -181,7 +171,7 @@ fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), Api
             })),
             "assistant" => assistant_items(i, m, content, &mut input)?,
             "tool" => {
-                let call_id = take_string(&mut m, "tool_call_id").ok_or_else(|| {
+                let call_id = take_string(m.remove("tool_call_id")).ok_or_else(|| {
                     invalid(
                         format!("Missing required parameter: 'messages[{i}].tool_call_id'."),
                         format!("messages[{i}].tool_call_id"),
@@ -213,20 +203,22 @@ fn input_part(p: Value, at: impl FnOnce() -> String) -> Result<Option<Value>, Ap
         _ => return Ok(None),
     };
     match p.get("type").and_then(Value::as_str).unwrap_or("") {
-        "text" => Ok(take_string(&mut p, "text").map(|t| json!({"type": "input_text", "text": t}))),
+        "text" => {
+            Ok(take_string(p.remove("text")).map(|t| json!({"type": "input_text", "text": t})))
+        }
         "image_url" => {
             let mut image = match p.remove("image_url") {
                 Some(Value::Object(image)) => image,
                 Some(Value::String(url)) => Map::from_iter([("url".into(), Value::String(url))]),
                 _ => Map::new(),
             };
-            let Some(url) = take_string(&mut image, "url") else {
+            let Some(url) = take_string(image.remove("url")) else {
                 return Err(invalid(
                     "image_url.url is required",
                     at() + ".image_url.url",
                 ));
             };
-            let detail = take_string(&mut image, "detail").unwrap_or_else(|| "auto".into());
+            let detail = take_string(image.remove("detail")).unwrap_or_else(|| "auto".into());
             Ok(Some(
                 json!({"type": "input_image", "image_url": url, "detail": detail}),
             ))
@@ -291,9 +283,10 @@ fn assistant_items(
 ) -> Result<(), ApiError> {
     // Only OpenAI-minted payloads mean anything to this target; without one a reasoning
     // item cannot be replayed (store is false), so readable-only reasoning is dropped.
-    if let Some(opaque) = take_string(&mut m, "reasoning_opaque").filter(|o| is_openai_encrypted(o))
+    if let Some(opaque) =
+        take_string(m.remove("reasoning_opaque")).filter(|o| is_openai_encrypted(o))
     {
-        let summary = match take_string(&mut m, "reasoning_text") {
+        let summary = match take_string(m.remove("reasoning_text")) {
             Some(t) if !t.is_empty() && t != THINKING_PLACEHOLDER => {
                 json!([{"type": "summary_text", "text": t}])
             }
@@ -313,12 +306,12 @@ fn assistant_items(
                 let Value::Object(mut p) = p else { continue };
                 match p.get("type").and_then(Value::as_str).unwrap_or("") {
                     "refusal" => {
-                        if let Some(r) = take_string(&mut p, "refusal") {
+                        if let Some(r) = take_string(p.remove("refusal")) {
                             parts.push(json!({"type": "refusal", "refusal": r}));
                         }
                     }
                     "text" => {
-                        if let Some(t) = take_string(&mut p, "text") {
+                        if let Some(t) = take_string(p.remove("text")) {
                             parts.push(json!({"type": "output_text", "text": t}));
                         }
                     }
@@ -344,7 +337,7 @@ fn assistant_items(
     for (j, c) in calls.into_iter().enumerate() {
         let Value::Object(mut c) = c else { continue };
         let param = |k: &str| format!("messages[{i}].tool_calls[{j}].{k}");
-        let call_id = take_string(&mut c, "id").ok_or_else(|| {
+        let call_id = take_string(c.remove("id")).ok_or_else(|| {
             invalid(
                 format!("Missing required parameter: '{}'.", param("id")),
                 param("id"),
@@ -358,12 +351,12 @@ fn assistant_items(
                     None | Some(Value::Null) => "{}".into(),
                     Some(v) => v.to_string(),
                 };
-                (take_string(&mut f, "name"), args)
+                (take_string(f.remove("name")), args)
             }
             (_, Some(Value::Object(mut f))) => {
                 let input = f.remove("input").unwrap_or(json!(""));
                 (
-                    take_string(&mut f, "name"),
+                    take_string(f.remove("name")),
                     json!({ "input": input }).to_string(),
                 )
             }
@@ -392,7 +385,7 @@ fn responses_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
     let Some(Value::Object(mut f)) = t.remove(kind.as_str()) else {
         return Ok(None);
     };
-    let name = take_string(&mut f, "name").ok_or_else(|| {
+    let name = take_string(f.remove("name")).ok_or_else(|| {
         let p = format!("tools[{i}].{kind}.name");
         invalid(format!("Missing required parameter: '{p}'."), p)
     })?;
@@ -500,7 +493,7 @@ struct ItemState {
 }
 
 /// Copilot `/responses` events → Chat Completions chunks.
-pub struct ResponsesToChatStream {
+pub struct ChatToResponsesStream {
     id: String,
     seed: String,
     model: String,
@@ -516,9 +509,9 @@ pub struct ResponsesToChatStream {
     usage: Usage,
 }
 
-impl ResponsesToChatStream {
+impl ChatToResponsesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        ResponsesToChatStream {
+        ChatToResponsesStream {
             id: format!("chatcmpl-{}", ctx.id_seed),
             seed: ctx.id_seed.clone(),
             model: ctx.model.clone(),
@@ -573,7 +566,7 @@ impl ResponsesToChatStream {
         }
     }
 
-    fn fail(&mut self, out: &mut Vec<OutEvent>, message: &str) {
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         out.push(error_event(Api::ChatCompletions, message, 0));
         self.terminated = true;
     }
@@ -641,7 +634,7 @@ impl ResponsesToChatStream {
             return;
         }
         if st.guard.tripped_by(delta) {
-            self.fail(out, WhitespaceGuard::MESSAGE);
+            self.fail(WhitespaceGuard::MESSAGE, out);
             return;
         }
         st.args_sent = true;
@@ -772,7 +765,7 @@ impl ResponsesToChatStream {
     }
 }
 
-impl StreamTranslator for ResponsesToChatStream {
+impl StreamTranslator for ChatToResponsesStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated || self.try_event(ev, out) {
             return;
@@ -854,7 +847,7 @@ impl StreamTranslator for ResponsesToChatStream {
                     .pointer("/response/error/message")
                     .and_then(Value::as_str)
                     .unwrap_or("Response failed due to unknown error.");
-                self.fail(out, msg);
+                self.fail(msg, out);
             }
             "error" => {
                 let msg = v
@@ -862,7 +855,7 @@ impl StreamTranslator for ResponsesToChatStream {
                     .or_else(|| v.pointer("/error/message"))
                     .and_then(Value::as_str)
                     .unwrap_or("The upstream stream reported an error.");
-                self.fail(out, msg);
+                self.fail(msg, out);
             }
             _ => {}
         }
@@ -887,15 +880,15 @@ impl StreamTranslator for ResponsesToChatStream {
     fn on_end(&mut self, out: &mut Vec<OutEvent>) {
         if !self.terminated {
             self.fail(
-                out,
                 "The upstream Responses stream ended before the response was complete.",
+                out,
             );
         }
     }
 
     fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         if !self.terminated {
-            self.fail(out, message);
+            self.fail(message, out);
         }
     }
 
@@ -1280,7 +1273,7 @@ mod tests {
     fn run_with(c: TranslateCtx, frames: &[String], split: usize) -> (Vec<OutEvent>, Usage) {
         let raw = frames.concat();
         let mut parser = SseParser::new();
-        let mut t = ResponsesToChatStream::new(&c);
+        let mut t = ChatToResponsesStream::new(&c);
         let mut out = Vec::new();
         let mut evs = Vec::new();
         for piece in raw.as_bytes().chunks(split) {
@@ -1660,7 +1653,7 @@ mod tests {
         assert!(!d.contains(&json!("DONE")));
         assert!(!d.iter().any(|x| x.get("finish").is_some()));
 
-        let mut t = ResponsesToChatStream::new(&ctx());
+        let mut t = ChatToResponsesStream::new(&ctx());
         let mut out = Vec::new();
         t.on_error("reset by peer", &mut out);
         t.on_end(&mut out);

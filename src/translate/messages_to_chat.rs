@@ -1,12 +1,13 @@
 //! An Anthropic Messages client (Claude Code) served by Copilot's `/chat/completions`
 //! (chat-only models such as gemini-2.5-pro or gpt-4.1).
 //!
-//! `request` turns a Messages body into a Chat body; `ChatToMessagesStream` turns the Chat
+//! `request` turns a Messages body into a Chat body; `MessagesToChatStream` turns the Chat
 //! chunks back into Messages events.
 
 use serde::de::IgnoredAny;
 use serde_json::{json, Map, Value};
 
+use super::json::{invalid, obj, take_string};
 use super::{
     block_text, cannot_carry, content_text, error_event, is_openai_encrypted, media_source,
     messages_text_delta, nonempty, server_tool_output, unconvertible, ChatChoice, ChatChunk,
@@ -16,26 +17,6 @@ use super::{
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
-
-/// A JSON object from owned pairs: values move in (`json!` would serialize a copy).
-fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    let mut m = Map::with_capacity(N);
-    for (k, v) in pairs {
-        m.insert(k.to_string(), v);
-    }
-    Value::Object(m)
-}
-
-fn take_string(v: Option<Value>) -> Option<String> {
-    match v {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
-fn invalid(message: impl Into<String>, param: impl Into<String>) -> ApiError {
-    ApiError::invalid(message).with_param(param)
-}
 
 /// Copilot forwards Claude models on chat to Anthropic, which only accepts its own signatures.
 fn is_claude(model: &str) -> bool {
@@ -687,7 +668,7 @@ struct ChatUsage {
 /// finishes, because Anthropic blocks cannot interleave. A tool call is finished once its
 /// arguments parse as JSON (Chat has no per-call end marker), anything else once a later
 /// block has begun.
-pub struct ChatToMessagesStream {
+pub struct MessagesToChatStream {
     id: String,
     seed: String,
     model: String,
@@ -703,9 +684,9 @@ pub struct ChatToMessagesStream {
     usage: Option<ChatUsage>,
 }
 
-impl ChatToMessagesStream {
+impl MessagesToChatStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        ChatToMessagesStream {
+        MessagesToChatStream {
             id: format!("msg_{}", ctx.id_seed),
             seed: ctx.id_seed.clone(),
             model: ctx.model.clone(),
@@ -1045,7 +1026,7 @@ fn chat_usage(u: &Value) -> Option<ChatUsage> {
     })
 }
 
-impl ChatToMessagesStream {
+impl MessagesToChatStream {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
             let message = match err.get("message").and_then(Value::as_str) {
@@ -1078,7 +1059,7 @@ impl ChatToMessagesStream {
     }
 }
 
-impl StreamTranslator for ChatToMessagesStream {
+impl StreamTranslator for MessagesToChatStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated {
             return;
@@ -1795,7 +1776,7 @@ mod tests {
     }
 
     /// Feeds the events, then ends the stream; returns the events rendered compactly.
-    fn run_with(t: &mut ChatToMessagesStream, events: &[SseEvent]) -> Vec<String> {
+    fn run_with(t: &mut MessagesToChatStream, events: &[SseEvent]) -> Vec<String> {
         let mut out = Vec::new();
         for ev in events {
             t.on_event(ev, &mut out);
@@ -1805,7 +1786,7 @@ mod tests {
     }
 
     fn run(events: &[SseEvent]) -> Vec<String> {
-        run_with(&mut ChatToMessagesStream::new(&ctx("gpt-4.1")), events)
+        run_with(&mut MessagesToChatStream::new(&ctx("gpt-4.1")), events)
     }
 
     fn render(out: &[OutEvent]) -> Vec<String> {
@@ -1888,7 +1869,7 @@ mod tests {
 
     #[test]
     fn text_stream_from_an_azure_model() {
-        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut t = MessagesToChatStream::new(&ctx("gpt-4.1"));
         let mut out = Vec::new();
         t.on_event(&prompt_filter(), &mut out);
         assert!(out.is_empty(), "the prompt-filter chunk carries nothing");
@@ -1977,7 +1958,7 @@ mod tests {
         parser.finish(&mut events);
         assert_eq!(events.len(), 9);
 
-        let mut t = ChatToMessagesStream::new(&ctx("claude-sonnet-4"));
+        let mut t = MessagesToChatStream::new(&ctx("claude-sonnet-4"));
         assert_eq!(
             run_with(&mut t, &events),
             [
@@ -2048,7 +2029,7 @@ mod tests {
             )
         };
         // Sequential: the first call's JSON is complete when the second begins, so it streams.
-        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut t = MessagesToChatStream::new(&ctx("gpt-4.1"));
         let mut out = Vec::new();
         for ev in [
             call(0, "call_a", "Read", "{\"p\":"),
@@ -2189,7 +2170,7 @@ mod tests {
 
     #[test]
     fn truncated_stream_fails_once() {
-        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut t = MessagesToChatStream::new(&ctx("gpt-4.1"));
         let mut out = Vec::new();
         t.on_event(&delta(0, json!({"content":"partial"})), &mut out);
         t.on_end(&mut out);
@@ -2206,7 +2187,7 @@ mod tests {
             ]
         );
         // Network failure: one error event.
-        let mut t = ChatToMessagesStream::new(&ctx("gpt-4.1"));
+        let mut t = MessagesToChatStream::new(&ctx("gpt-4.1"));
         let mut out = Vec::new();
         t.on_error("connection reset", &mut out);
         t.on_error("again", &mut out);

@@ -1,7 +1,7 @@
 //! Translator pair: an Anthropic Messages client served by Copilot's Responses API
 //! (Responses-only models such as gpt-5.1-codex).
 //!
-//! `request` turns a Messages body into a Responses body; `ResponsesToMessagesStream`
+//! `request` turns a Messages body into a Responses body; `MessagesToResponsesStream`
 //! turns the Responses event stream back into Anthropic Messages events.
 
 use std::borrow::Cow;
@@ -554,7 +554,7 @@ struct ItemState {
 }
 
 /// Copilot Responses stream → Anthropic Messages stream.
-pub struct ResponsesToMessagesStream {
+pub struct MessagesToResponsesStream {
     msg_id: String,
     model: String,
     seed: String,
@@ -573,9 +573,9 @@ pub struct ResponsesToMessagesStream {
     usage: Usage,
 }
 
-impl ResponsesToMessagesStream {
+impl MessagesToResponsesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        ResponsesToMessagesStream {
+        MessagesToResponsesStream {
             msg_id: format!("msg_{}", ctx.id_seed),
             model: ctx.model.clone(),
             seed: ctx.id_seed.clone(),
@@ -1050,7 +1050,7 @@ fn upstream_error_message(data: &Value) -> &str {
     .unwrap_or("Response failed due to unknown error.")
 }
 
-impl StreamTranslator for ResponsesToMessagesStream {
+impl StreamTranslator for MessagesToResponsesStream {
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         if self.terminated || self.try_event(ev, out) {
             return;
@@ -1721,9 +1721,9 @@ mod tests {
         buf
     }
 
-    fn run_bytes(buf: &[u8], end: bool) -> (Vec<(String, Value)>, ResponsesToMessagesStream) {
+    fn run_bytes(buf: &[u8], end: bool) -> (Vec<(String, Value)>, MessagesToResponsesStream) {
         let mut parser = SseParser::new();
-        let mut t = ResponsesToMessagesStream::new(&ctx());
+        let mut t = MessagesToResponsesStream::new(&ctx());
         let mut out = Vec::new();
         for chunk in buf.chunks(37) {
             let mut evs = Vec::new();
@@ -1756,7 +1756,7 @@ mod tests {
         (out, t)
     }
 
-    fn run(events: &[Value]) -> (Vec<(String, Value)>, ResponsesToMessagesStream) {
+    fn run(events: &[Value]) -> (Vec<(String, Value)>, MessagesToResponsesStream) {
         run_bytes(&wire(events), true)
     }
 
@@ -1912,7 +1912,7 @@ mod tests {
         let buf = wire(&full_stream());
         let (whole, _) = run_bytes(&buf, true);
         let mut parser = SseParser::new();
-        let mut t = ResponsesToMessagesStream::new(&ctx());
+        let mut t = MessagesToResponsesStream::new(&ctx());
         let mut out = Vec::new();
         for b in &buf {
             let mut evs = Vec::new();
@@ -2198,7 +2198,7 @@ mod tests {
 
     #[test]
     fn malformed_events_are_skipped_and_network_errors_reported_once() {
-        let mut t = ResponsesToMessagesStream::new(&ctx());
+        let mut t = MessagesToResponsesStream::new(&ctx());
         let mut out = Vec::new();
         t.on_event(
             &SseEvent {

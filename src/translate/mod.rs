@@ -8,6 +8,7 @@
 
 pub mod chat_to_messages;
 pub mod chat_to_responses;
+mod json;
 pub mod messages_to_chat;
 pub mod messages_to_responses;
 pub mod responses_to_chat;
@@ -66,18 +67,18 @@ pub fn stream_translator(
     use Api::*;
     Some(match (source, target) {
         (Messages, Responses) => {
-            Box::new(messages_to_responses::ResponsesToMessagesStream::new(ctx))
+            Box::new(messages_to_responses::MessagesToResponsesStream::new(ctx))
         }
-        (Messages, ChatCompletions) => Box::new(messages_to_chat::ChatToMessagesStream::new(ctx)),
+        (Messages, ChatCompletions) => Box::new(messages_to_chat::MessagesToChatStream::new(ctx)),
         (Responses, Messages) => {
-            Box::new(responses_to_messages::MessagesToResponsesStream::new(ctx))
+            Box::new(responses_to_messages::ResponsesToMessagesStream::new(ctx))
         }
         (Responses, ChatCompletions) => {
-            Box::new(responses_to_chat::ChatToResponsesStream::new(ctx))
+            Box::new(responses_to_chat::ResponsesToChatStream::new(ctx))
         }
-        (ChatCompletions, Messages) => Box::new(chat_to_messages::MessagesToChatStream::new(ctx)),
+        (ChatCompletions, Messages) => Box::new(chat_to_messages::ChatToMessagesStream::new(ctx)),
         (ChatCompletions, Responses) => {
-            Box::new(chat_to_responses::ResponsesToChatStream::new(ctx))
+            Box::new(chat_to_responses::ChatToResponsesStream::new(ctx))
         }
         _ => return None,
     })

@@ -3,10 +3,11 @@
 //!
 //! `request` turns the item list into chat messages: one assistant message per run of
 //! assistant-side items (reasoning, text, calls), tool messages for call outputs.
-//! `ChatToResponsesStream` turns chat chunks back into Responses events.
+//! `ResponsesToChatStream` turns chat chunks back into Responses events.
 
 use serde_json::{json, Map, Value};
 
+use super::json::take_string;
 use super::{
     cannot_carry, content_text, error_event, nonempty, responses_delta_event, unconvertible,
     ChatChunk, ChatToolCall, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
@@ -189,9 +190,9 @@ impl MessageBuilder {
                 Ok(())
             }
             "function_call" | "custom_tool_call" => {
-                let call_id = take_string(&mut item, "call_id")
+                let call_id = take_string(item.remove("call_id"))
                     .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
-                let name = take_string(&mut item, "name")
+                let name = take_string(item.remove("name"))
                     .ok_or_else(|| missing(format!("input[{i}].name")))?;
                 let arguments = if kind == "custom_tool_call" {
                     // Custom tools are offered as function tools with one `input` string.
@@ -212,7 +213,7 @@ impl MessageBuilder {
                 Ok(())
             }
             "function_call_output" | "custom_tool_call_output" => {
-                let call_id = take_string(&mut item, "call_id")
+                let call_id = take_string(item.remove("call_id"))
                     .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
                 self.flush_turn();
                 let content = tool_output(i, item.remove("output"), &mut self.tool_images)?;
@@ -289,7 +290,7 @@ impl MessageBuilder {
                 Some(Value::Array(parts)) => parts
                     .into_iter()
                     .filter_map(|p| match p {
-                        Value::Object(mut p) => take_string(&mut p, "text"),
+                        Value::Object(mut p) => take_string(p.remove("text")),
                         _ => None,
                     })
                     .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER)
@@ -301,7 +302,7 @@ impl MessageBuilder {
         if parts.is_empty() {
             parts = texts(item.remove("content"));
         }
-        let opaque = take_string(&mut item, "encrypted_content");
+        let opaque = take_string(item.remove("encrypted_content"));
         let turn = self.turn();
         if !parts.is_empty() {
             let joined = parts.join("\n\n");
@@ -324,13 +325,6 @@ fn missing(param: String) -> ApiError {
     ApiError::invalid(format!("Missing required parameter: '{param}'.")).with_param(param)
 }
 
-fn take_string(m: &mut Map<String, Value>, key: &str) -> Option<String> {
-    match m.remove(key) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
 /// A Responses input part as a Chat part (`at`: its param). Chat takes images by URL
 /// (inline or web) and files only as `file_data` / `file_id`: an image given only as a
 /// `file_id`, or a file given by URL, cannot be carried.
@@ -340,10 +334,10 @@ fn chat_part(
 ) -> Result<Option<Value>, ApiError> {
     match p.get("type").and_then(Value::as_str).unwrap_or("") {
         "input_text" | "output_text" | "text" => {
-            Ok(take_string(&mut p, "text").map(|text| json!({"type": "text", "text": text})))
+            Ok(take_string(p.remove("text")).map(|text| json!({"type": "text", "text": text})))
         }
         "input_image" => {
-            let Some(url) = take_string(&mut p, "image_url") else {
+            let Some(url) = take_string(p.remove("image_url")) else {
                 return Err(cannot_carry(
                     at() + ".image_url",
                     "this model is served through Chat Completions, which takes images only by URL \
@@ -410,7 +404,7 @@ fn tool_output(
                 let Value::Object(p) = p else { continue };
                 match chat_part(p, || format!("input[{i}].output[{j}]"))? {
                     Some(Value::Object(mut part)) if part["type"] == "text" => {
-                        texts.extend(take_string(&mut part, "text"));
+                        texts.extend(take_string(part.remove("text")));
                     }
                     part => media.extend(part),
                 }
@@ -435,7 +429,7 @@ fn chat_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
     if kind != "function" && kind != "custom" {
         return Ok(None);
     }
-    let name = take_string(&mut t, "name").ok_or_else(|| missing(format!("tools[{i}].name")))?;
+    let name = take_string(t.remove("name")).ok_or_else(|| missing(format!("tools[{i}].name")))?;
     let mut f = Map::new();
     f.insert("name".into(), Value::String(name));
     super::carry(&mut t, "description", &mut f, "description");
@@ -564,7 +558,7 @@ impl Item {
 }
 
 /// Copilot `/chat/completions` chunks → Responses stream events.
-pub struct ChatToResponsesStream {
+pub struct ResponsesToChatStream {
     seed: String,
     model: String,
     created_at: u64,
@@ -584,9 +578,9 @@ pub struct ChatToResponsesStream {
     totals: Usage,
 }
 
-impl ChatToResponsesStream {
+impl ResponsesToChatStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        ChatToResponsesStream {
+        ResponsesToChatStream {
             seed: ctx.id_seed.clone(),
             model: ctx.model.clone(),
             created_at: ctx.now_secs,
@@ -674,7 +668,7 @@ impl ChatToResponsesStream {
         self.emit(out, "response.in_progress", json!({ "response": r }));
     }
 
-    fn fail(&mut self, out: &mut Vec<OutEvent>, message: &str) {
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         out.push(error_event(Api::Responses, message, self.seq));
         self.seq += 1;
         self.terminated = true;
@@ -933,7 +927,7 @@ impl ChatToResponsesStream {
             return;
         };
         if guard.tripped_by(delta) {
-            self.fail(out, WhitespaceGuard::MESSAGE);
+            self.fail(WhitespaceGuard::MESSAGE, out);
             return;
         }
         args.push_str(delta);
@@ -1011,14 +1005,14 @@ impl ChatToResponsesStream {
     }
 }
 
-impl ChatToResponsesStream {
+impl ResponsesToChatStream {
     fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
             let msg = err
                 .get("message")
                 .and_then(Value::as_str)
                 .map_or_else(|| err.to_string(), str::to_string);
-            self.fail(out, &msg);
+            self.fail(&msg, out);
             return;
         }
         self.start(out);
@@ -1059,7 +1053,7 @@ impl ChatToResponsesStream {
     }
 }
 
-impl StreamTranslator for ChatToResponsesStream {
+impl StreamTranslator for ResponsesToChatStream {
     fn assembling(&mut self) {
         self.deltas = false;
     }
@@ -1095,15 +1089,15 @@ impl StreamTranslator for ChatToResponsesStream {
             self.complete(out);
         } else {
             self.fail(
-                out,
                 "The upstream Chat Completions stream ended before the response was complete.",
+                out,
             );
         }
     }
 
     fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         if !self.terminated {
-            self.fail(out, message);
+            self.fail(message, out);
         }
     }
 
@@ -1640,7 +1634,7 @@ mod tests {
     fn run_split(frames: &[String], split: usize, end: bool) -> (Vec<OutEvent>, Usage) {
         let raw = frames.concat();
         let mut parser = SseParser::new();
-        let mut t = ChatToResponsesStream::new(&ctx());
+        let mut t = ResponsesToChatStream::new(&ctx());
         let mut out = Vec::new();
         let mut evs = Vec::new();
         for piece in raw.as_bytes().chunks(split) {
@@ -2072,7 +2066,7 @@ mod tests {
         // A stream cut after some output: the error is the last event, and nothing
         // (end, network error, late [DONE]) follows it.
         let before = out.len();
-        let mut t = ChatToResponsesStream::new(&ctx());
+        let mut t = ResponsesToChatStream::new(&ctx());
         t.on_event(
             &SseEvent {
                 event: None,
@@ -2143,7 +2137,7 @@ mod tests {
         check_sequence(&out);
         assert_eq!(*names(&out).last().unwrap(), "response.completed");
 
-        let mut t = ChatToResponsesStream::new(&ctx());
+        let mut t = ResponsesToChatStream::new(&ctx());
         let mut out = Vec::new();
         t.on_error("connection reset", &mut out);
         t.on_error("connection reset", &mut out);

@@ -1,7 +1,7 @@
 //! Translator pair: an OpenAI Responses client (Codex CLI, openai SDK) served by
 //! Copilot's Anthropic `/v1/messages` (Claude models).
 //!
-//! `request` turns a Responses body into a Messages body; `MessagesToResponsesStream`
+//! `request` turns a Responses body into a Messages body; `ResponsesToMessagesStream`
 //! turns the Anthropic event stream back into Responses events.
 
 use std::collections::BTreeSet;
@@ -13,12 +13,11 @@ use super::{
     responses_delta_event, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent,
     StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
+use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
-/// Anthropic requires `max_tokens`; used when neither the client nor the catalog gives one.
-const DEFAULT_MAX_TOKENS: u64 = 8192;
 /// Anthropic's smallest thinking budget.
 const MIN_THINKING_BUDGET: u64 = 1024;
 
@@ -569,7 +568,7 @@ struct Block {
 }
 
 /// Copilot Messages stream → OpenAI Responses stream.
-pub struct MessagesToResponsesStream {
+pub struct ResponsesToMessagesStream {
     resp_id: String,
     seed: String,
     model: String,
@@ -590,9 +589,9 @@ pub struct MessagesToResponsesStream {
     cache_creation: u64,
 }
 
-impl MessagesToResponsesStream {
+impl ResponsesToMessagesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        MessagesToResponsesStream {
+        ResponsesToMessagesStream {
             resp_id: format!("resp_{}", ctx.id_seed),
             seed: ctx.id_seed.clone(),
             model: ctx.model.clone(),
@@ -980,7 +979,7 @@ impl MessagesToResponsesStream {
     }
 }
 
-impl StreamTranslator for MessagesToResponsesStream {
+impl StreamTranslator for ResponsesToMessagesStream {
     fn assembling(&mut self) {
         self.deltas = false;
     }
@@ -1555,9 +1554,9 @@ mod tests {
         buf
     }
 
-    fn run_bytes(buf: &[u8], end: bool) -> (Vec<(String, Value)>, MessagesToResponsesStream) {
+    fn run_bytes(buf: &[u8], end: bool) -> (Vec<(String, Value)>, ResponsesToMessagesStream) {
         let mut parser = SseParser::new();
-        let mut t = MessagesToResponsesStream::new(&ctx());
+        let mut t = ResponsesToMessagesStream::new(&ctx());
         let mut out = Vec::new();
         for chunk in buf.chunks(29) {
             let mut evs = Vec::new();
@@ -1593,7 +1592,7 @@ mod tests {
         (out, t)
     }
 
-    fn run(events: &[Value]) -> (Vec<(String, Value)>, MessagesToResponsesStream) {
+    fn run(events: &[Value]) -> (Vec<(String, Value)>, ResponsesToMessagesStream) {
         run_bytes(&wire(events), true)
     }
 
@@ -1768,7 +1767,7 @@ mod tests {
         let buf = full_stream();
         let (whole, _) = run_bytes(&buf, true);
         let mut parser = SseParser::new();
-        let mut t = MessagesToResponsesStream::new(&ctx());
+        let mut t = ResponsesToMessagesStream::new(&ctx());
         let mut out = Vec::new();
         for b in &buf {
             let mut evs = Vec::new();
@@ -1942,7 +1941,7 @@ mod tests {
 
     #[test]
     fn malformed_events_skipped_and_network_error_reported_once() {
-        let mut t = MessagesToResponsesStream::new(&ctx());
+        let mut t = ResponsesToMessagesStream::new(&ctx());
         let mut out = Vec::new();
         t.on_event(
             &SseEvent {
