@@ -7,10 +7,11 @@
 use serde_json::{Map, Value};
 
 use super::json::{invalid, obj, take_string};
+use super::stream::PairStream;
 use super::{
     cannot_carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, messages_media,
-    parse_arguments, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator,
-    TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    parse_arguments, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent, TranslateCtx,
+    Usage, THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
@@ -623,13 +624,6 @@ impl ChatToMessagesStream {
         }
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.terminated = true;
-            out.push(error_event(Api::ChatCompletions, message, 0));
-        }
-    }
-
     fn tool_delta(&self, tool: u64, function: Value, head: Option<(&str, &str)>) -> Value {
         let mut call = Map::new();
         call.insert("index".into(), tool.into());
@@ -755,11 +749,31 @@ impl ChatToMessagesStream {
     }
 }
 
-impl StreamTranslator for ChatToMessagesStream {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated || self.try_event(ev, out) {
-            return;
+impl PairStream for ChatToMessagesStream {
+    const ENDED_EARLY: &'static str =
+        "Upstream Messages stream ended without a message_stop event.";
+
+    fn terminated(&self) -> bool {
+        self.terminated
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.terminated = true;
+            out.push(error_event(Api::ChatCompletions, message, 0));
         }
+    }
+
+    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        let Some(d) = MessagesDelta::read(ev) else {
+            return false;
+        };
+        let (kind, text) = (&d.delta.kind, d.delta.payload());
+        self.block_delta(d.index.unwrap_or(0), kind, text, out);
+        true
+    }
+
+    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         // Copilot's stray `data: [DONE]` on Messages streams and malformed JSON: skipped.
         let Some(data) = event_json(ev) else {
             return;
@@ -810,30 +824,7 @@ impl StreamTranslator for ChatToMessagesStream {
         }
     }
 
-    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if self.terminated {
-            return false;
-        }
-        let Some(d) = MessagesDelta::read(ev) else {
-            return false;
-        };
-        let (kind, text) = (&d.delta.kind, d.delta.payload());
-        self.block_delta(d.index.unwrap_or(0), kind, text, out);
-        true
-    }
-
-    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
-        self.fail(
-            "Upstream Messages stream ended without a message_stop event.",
-            out,
-        );
-    }
-
-    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.fail(message, out);
-    }
-
-    fn usage(&self) -> Usage {
+    fn usage_seen(&self) -> Usage {
         let u = self.usage;
         Usage {
             input_tokens: u
@@ -850,6 +841,7 @@ mod tests {
     use super::*;
     use crate::sse::SseParser;
     use crate::translate::canonical;
+    use crate::translate::StreamTranslator;
     use serde_json::json;
 
     const SEED: &str = "0123456789abcdef01234567";

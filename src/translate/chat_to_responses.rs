@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::json::{invalid, take_string};
+use super::stream::PairStream;
 use super::{
     cannot_carry, carry, chat_text_chunk, error_event, event_json, is_openai_encrypted,
-    unconvertible, OutEvent, ResponsesDelta, StreamTranslator, TranslateCtx, Usage,
-    WhitespaceGuard, THINKING_PLACEHOLDER,
+    unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard,
+    THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
@@ -566,11 +567,6 @@ impl ChatToResponsesStream {
         }
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        out.push(error_event(Api::ChatCompletions, message, 0));
-        self.terminated = true;
-    }
-
     /// Reasoning summary text; parts after the first are separated by a blank line.
     fn reasoning(&mut self, out: &mut Vec<OutEvent>, oi: u64, part: u64, text: &str) {
         if text.is_empty() {
@@ -765,11 +761,33 @@ impl ChatToResponsesStream {
     }
 }
 
-impl StreamTranslator for ChatToResponsesStream {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated || self.try_event(ev, out) {
-            return;
+impl PairStream for ChatToResponsesStream {
+    const ENDED_EARLY: &'static str =
+        "The upstream Responses stream ended before the response was complete.";
+
+    fn terminated(&self) -> bool {
+        self.terminated
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        out.push(error_event(Api::ChatCompletions, message, 0));
+        self.terminated = true;
+    }
+
+    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        let Some(d) = ResponsesDelta::read(ev) else {
+            return false;
+        };
+        let oi = d.output_index;
+        match d.kind.as_ref() {
+            ResponsesDelta::TEXT => self.content(out, oi, d.content_index, &d.delta, "content"),
+            ResponsesDelta::SUMMARY => self.reasoning(out, oi, d.summary_index, &d.delta),
+            _ => self.args(out, oi, &d.delta),
         }
+        true
+    }
+
+    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         let Some(v) = event_json(ev) else { return };
         let kind = v
             .get("type")
@@ -861,38 +879,7 @@ impl StreamTranslator for ChatToResponsesStream {
         }
     }
 
-    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if self.terminated {
-            return false;
-        }
-        let Some(d) = ResponsesDelta::read(ev) else {
-            return false;
-        };
-        let oi = d.output_index;
-        match d.kind.as_ref() {
-            ResponsesDelta::TEXT => self.content(out, oi, d.content_index, &d.delta, "content"),
-            ResponsesDelta::SUMMARY => self.reasoning(out, oi, d.summary_index, &d.delta),
-            _ => self.args(out, oi, &d.delta),
-        }
-        true
-    }
-
-    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.fail(
-                "The upstream Responses stream ended before the response was complete.",
-                out,
-            );
-        }
-    }
-
-    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.fail(message, out);
-        }
-    }
-
-    fn usage(&self) -> Usage {
+    fn usage_seen(&self) -> Usage {
         self.usage
     }
 }
@@ -901,6 +888,7 @@ impl StreamTranslator for ChatToResponsesStream {
 mod tests {
     use super::*;
     use crate::sse::SseParser;
+    use crate::translate::StreamTranslator;
 
     fn ctx() -> TranslateCtx {
         TranslateCtx {

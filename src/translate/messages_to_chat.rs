@@ -8,11 +8,12 @@ use serde::de::IgnoredAny;
 use serde_json::{json, Map, Value};
 
 use super::json::{invalid, obj, take_string};
+use super::stream::PairStream;
 use super::{
     block_text, cannot_carry, content_text, error_event, is_openai_encrypted, media_source,
     messages_text_delta, nonempty, server_tool_output, unconvertible, ChatChoice, ChatChunk,
-    ChatToolCall, Media, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
-    READ_AS_TEXT, THINKING_PLACEHOLDER,
+    ChatToolCall, Media, OutEvent, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
+    THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
@@ -735,13 +736,6 @@ impl MessagesToChatStream {
         ));
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.terminated = true;
-            out.push(error_event(Api::Messages, message, 0));
-        }
-    }
-
     /// The last item if it has `kind`, else a new one.
     fn current(&mut self, kind: Kind) -> usize {
         match self.items.last() {
@@ -1059,20 +1053,23 @@ impl MessagesToChatStream {
     }
 }
 
-impl StreamTranslator for MessagesToChatStream {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        if ev.is_done_marker() {
-            self.complete(out);
-            return;
-        }
-        self.try_event(ev, out);
+impl PairStream for MessagesToChatStream {
+    const ENDED_EARLY: &'static str =
+        "Upstream Chat Completions stream ended before a finish_reason.";
+
+    fn terminated(&self) -> bool {
+        self.terminated
     }
 
-    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if self.terminated || ev.is_done_marker() {
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if !self.terminated {
+            self.terminated = true;
+            out.push(error_event(Api::Messages, message, 0));
+        }
+    }
+
+    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        if ev.is_done_marker() {
             return false;
         }
         let Some(chunk) = ChatChunk::read(ev) else {
@@ -1082,25 +1079,20 @@ impl StreamTranslator for MessagesToChatStream {
         true
     }
 
-    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
+    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if ev.is_done_marker() {
+            self.complete(out);
         }
+    }
+
+    fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
         if self.finish.is_some() {
             self.complete(out);
-        } else {
-            self.fail(
-                "Upstream Chat Completions stream ended before a finish_reason.",
-                out,
-            );
         }
+        self.finish.is_some()
     }
 
-    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.fail(message, out);
-    }
-
-    fn usage(&self) -> Usage {
+    fn usage_seen(&self) -> Usage {
         let u = self.usage.unwrap_or_default();
         Usage {
             input_tokens: u.prompt,
@@ -1117,6 +1109,7 @@ mod tests {
     use super::*;
     use crate::sse::SseParser;
     use crate::translate::canonical;
+    use crate::translate::StreamTranslator;
     use serde_json::json;
 
     const SEED: &str = "0123456789abcdef01234567";

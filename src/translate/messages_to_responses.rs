@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{json, Map, Value};
 
+use super::stream::PairStream;
 use super::{
     block_text, cannot_carry, content_text, error_event, event_json, is_openai_encrypted,
     media_source, messages_text_delta, server_tool_output, unconvertible, Media, OutEvent,
-    ResponsesDelta, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
-    THINKING_PLACEHOLDER,
+    ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
@@ -763,16 +763,6 @@ impl MessagesToResponsesStream {
         true
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        self.terminated = true;
-        self.deferred.clear();
-        self.deferred_per_item.clear();
-        out.push(error_event(Api::Messages, message, 0));
-    }
-
     /// Whether an earlier output item is still open (Anthropic blocks cannot interleave).
     fn blocked(&self, idx: u64) -> bool {
         self.items.range(..idx).any(|(_, s)| !s.done)
@@ -1050,11 +1040,46 @@ fn upstream_error_message(data: &Value) -> &str {
     .unwrap_or("Response failed due to unknown error.")
 }
 
-impl StreamTranslator for MessagesToResponsesStream {
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated || self.try_event(ev, out) {
+impl PairStream for MessagesToResponsesStream {
+    const ENDED_EARLY: &'static str = "Upstream Responses stream ended without a terminal event.";
+
+    fn terminated(&self) -> bool {
+        self.terminated
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        if self.terminated {
             return;
         }
+        self.terminated = true;
+        self.deferred.clear();
+        self.deferred_per_item.clear();
+        out.push(error_event(Api::Messages, message, 0));
+    }
+
+    /// Deltas (nearly every event) without building a `Value`, unless the item must wait.
+    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        let Some(d) = ResponsesDelta::read(ev) else {
+            return false;
+        };
+        let idx = d.output_index;
+        if self.blocked(idx) || self.deferred.iter().any(|(i, _)| *i == idx) {
+            return false;
+        }
+        if self.items.get(&idx).is_some_and(|s| s.done) {
+            return true;
+        }
+        match d.kind.as_ref() {
+            ResponsesDelta::TEXT => self.text(idx, d.content_index, &d.delta, out),
+            ResponsesDelta::SUMMARY => self.thinking(idx, d.summary_index, &d.delta, out),
+            _ => {
+                self.arguments(idx, &Value::Null, &d.delta, out);
+            }
+        }
+        true
+    }
+
+    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         let Some(data) = event_json(ev) else {
             return;
         };
@@ -1088,43 +1113,7 @@ impl StreamTranslator for MessagesToResponsesStream {
         }
     }
 
-    /// Deltas (nearly every event) without building a `Value`, unless the item must wait.
-    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if self.terminated {
-            return false;
-        }
-        let Some(d) = ResponsesDelta::read(ev) else {
-            return false;
-        };
-        let idx = d.output_index;
-        if self.blocked(idx) || self.deferred.iter().any(|(i, _)| *i == idx) {
-            return false;
-        }
-        if self.items.get(&idx).is_some_and(|s| s.done) {
-            return true;
-        }
-        match d.kind.as_ref() {
-            ResponsesDelta::TEXT => self.text(idx, d.content_index, &d.delta, out),
-            ResponsesDelta::SUMMARY => self.thinking(idx, d.summary_index, &d.delta, out),
-            _ => {
-                self.arguments(idx, &Value::Null, &d.delta, out);
-            }
-        }
-        true
-    }
-
-    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
-        self.fail(
-            "Upstream Responses stream ended without a terminal event.",
-            out,
-        );
-    }
-
-    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.fail(message, out);
-    }
-
-    fn usage(&self) -> Usage {
+    fn usage_seen(&self) -> Usage {
         self.usage
     }
 }
@@ -1133,6 +1122,7 @@ impl StreamTranslator for MessagesToResponsesStream {
 mod tests {
     use super::*;
     use crate::sse::{write_event, SseParser};
+    use crate::translate::StreamTranslator;
 
     const ENC: &str = "gAAAAABpZmFrZS1lbmNyeXB0ZWQtcmVhc29uaW5n";
 

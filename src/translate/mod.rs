@@ -13,6 +13,7 @@ pub mod messages_to_chat;
 pub mod messages_to_responses;
 pub mod responses_to_chat;
 pub mod responses_to_messages;
+mod stream;
 
 use std::borrow::Cow;
 

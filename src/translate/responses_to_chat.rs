@@ -8,10 +8,10 @@
 use serde_json::{json, Map, Value};
 
 use super::json::take_string;
+use super::stream::PairStream;
 use super::{
     cannot_carry, content_text, error_event, nonempty, responses_delta_event, unconvertible,
-    ChatChunk, ChatToolCall, OutEvent, StreamTranslator, TranslateCtx, Usage, WhitespaceGuard,
-    THINKING_PLACEHOLDER,
+    ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
@@ -668,12 +668,6 @@ impl ResponsesToChatStream {
         self.emit(out, "response.in_progress", json!({ "response": r }));
     }
 
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        out.push(error_event(Api::Responses, message, self.seq));
-        self.seq += 1;
-        self.terminated = true;
-    }
-
     fn open(&mut self, out: &mut Vec<OutEvent>, item: Item) -> usize {
         let idx = self.items.len();
         let added = match &item {
@@ -1053,24 +1047,22 @@ impl ResponsesToChatStream {
     }
 }
 
-impl StreamTranslator for ResponsesToChatStream {
-    fn assembling(&mut self) {
-        self.deltas = false;
+impl PairStream for ResponsesToChatStream {
+    const ENDED_EARLY: &'static str =
+        "The upstream Chat Completions stream ended before the response was complete.";
+
+    fn terminated(&self) -> bool {
+        self.terminated
     }
 
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        out.push(error_event(Api::Responses, message, self.seq));
+        self.seq += 1;
+        self.terminated = true;
+    }
+
+    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
         if ev.is_done_marker() {
-            self.complete(out);
-            return;
-        }
-        self.try_event(ev, out);
-    }
-
-    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if self.terminated || ev.is_done_marker() {
             return false;
         }
         let Some(chunk) = ChatChunk::read(ev) else {
@@ -1080,29 +1072,25 @@ impl StreamTranslator for ResponsesToChatStream {
         true
     }
 
-    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
+    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
+        if ev.is_done_marker() {
+            self.complete(out);
         }
-        // A finish_reason followed by the end of the stream is a complete answer.
+    }
+
+    fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
         if self.finish.is_some() {
             self.complete(out);
-        } else {
-            self.fail(
-                "The upstream Chat Completions stream ended before the response was complete.",
-                out,
-            );
         }
+        self.finish.is_some()
     }
 
-    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.fail(message, out);
-        }
-    }
-
-    fn usage(&self) -> Usage {
+    fn usage_seen(&self) -> Usage {
         self.totals
+    }
+
+    fn skip_deltas(&mut self) {
+        self.deltas = false;
     }
 }
 
@@ -1110,6 +1098,7 @@ impl StreamTranslator for ResponsesToChatStream {
 mod tests {
     use super::*;
     use crate::sse::SseParser;
+    use crate::translate::StreamTranslator;
 
     fn ctx() -> TranslateCtx {
         TranslateCtx {

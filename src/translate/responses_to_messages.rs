@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
+use super::stream::PairStream;
 use super::{
     cannot_carry, error_event, event_json, is_openai_encrypted, messages_media, parse_arguments,
     responses_delta_event, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent,
@@ -965,7 +966,7 @@ impl ResponsesToMessagesStream {
         self.terminated = true;
     }
 
-    fn fail(&mut self, message: &str, code: Option<&str>, out: &mut Vec<OutEvent>) {
+    fn fail_with(&mut self, message: &str, code: Option<&str>, out: &mut Vec<OutEvent>) {
         if self.terminated {
             return;
         }
@@ -979,15 +980,29 @@ impl ResponsesToMessagesStream {
     }
 }
 
-impl StreamTranslator for ResponsesToMessagesStream {
-    fn assembling(&mut self) {
-        self.deltas = false;
+impl PairStream for ResponsesToMessagesStream {
+    const ENDED_EARLY: &'static str =
+        "Upstream Messages stream ended without a message_stop event.";
+
+    fn terminated(&self) -> bool {
+        self.terminated
     }
 
-    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if self.terminated || self.try_event(ev, out) {
-            return;
+    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.fail_with(message, None, out);
+    }
+
+    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
+        let Some(d) = MessagesDelta::read(ev) else {
+            return false;
+        };
+        if self.is_current(d.index) {
+            self.delta(&d.delta.kind, d.delta.payload(), out);
         }
+        true
+    }
+
+    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         let Some(data) = event_json(ev) else {
             return;
         };
@@ -1022,38 +1037,13 @@ impl StreamTranslator for ResponsesToMessagesStream {
                     .filter(|m| !m.is_empty())
                     .unwrap_or("Upstream Messages stream failed.");
                 let code = data.pointer("/error/type").and_then(Value::as_str);
-                self.fail(message, code, out);
+                self.fail_with(message, code, out);
             }
             _ => {}
         }
     }
 
-    fn try_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if self.terminated {
-            return false;
-        }
-        let Some(d) = MessagesDelta::read(ev) else {
-            return false;
-        };
-        if self.is_current(d.index) {
-            self.delta(&d.delta.kind, d.delta.payload(), out);
-        }
-        true
-    }
-
-    fn on_end(&mut self, out: &mut Vec<OutEvent>) {
-        self.fail(
-            "Upstream Messages stream ended without a message_stop event.",
-            None,
-            out,
-        );
-    }
-
-    fn on_error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.fail(message, None, out);
-    }
-
-    fn usage(&self) -> Usage {
+    fn usage_seen(&self) -> Usage {
         Usage {
             input_tokens: self
                 .input
@@ -1064,6 +1054,10 @@ impl StreamTranslator for ResponsesToMessagesStream {
             cache_creation_tokens: self.cache_creation,
             ..Default::default()
         }
+    }
+
+    fn skip_deltas(&mut self) {
+        self.deltas = false;
     }
 }
 
