@@ -2,6 +2,7 @@
 //! depends on another module of the crate except the tiny JSON helpers it builds on.
 
 pub mod api;
+pub mod content;
 pub mod error;
 pub mod usage;
 

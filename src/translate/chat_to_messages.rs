@@ -8,10 +8,11 @@ use serde_json::{Map, Value};
 
 use super::json::{invalid, obj, take_string};
 use super::stream::PairStream;
+use super::wire::messages::text_block;
+use super::wire::{chat, messages};
 use super::{
-    cannot_carry, chat_text_chunk, error_event, event_json, is_openai_encrypted, messages_media,
-    parse_arguments, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent, TranslateCtx,
-    Usage, THINKING_PLACEHOLDER,
+    chat_text_chunk, error_event, event_json, is_openai_encrypted, parse_arguments, unconvertible,
+    MessagesDelta, MessagesDeltaBody, OutEvent, TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
@@ -31,10 +32,6 @@ fn block_text(block: Option<Value>) -> Value {
         Some(Value::Object(mut b)) => b.remove("text").unwrap_or(Value::Null),
         _ => Value::Null,
     }
-}
-
-fn text_block(text: String) -> Value {
-    obj([("type", s("text")), ("text", Value::String(text))])
 }
 
 /// Messages turns being built: consecutive blocks of one role share a turn.
@@ -332,48 +329,12 @@ fn user_blocks(i: usize, content: Value, turns: &mut Turns) -> Result<(), ApiErr
     Ok(())
 }
 
-/// A user or tool content part as a Messages block (`None`: empty text). Images go inline
-/// or by URL; files only as inline PDFs (a `file_id` names OpenAI's file store, which the
-/// Messages API cannot read).
+/// A user or tool content part as a Messages block (None: nothing to carry; `at`: its
+/// param).
 fn part_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
-    let mut part = match part {
-        Value::Object(p) => p,
-        Value::String(t) => return Ok((!t.is_empty()).then(|| text_block(t))),
-        _ => return Ok(None),
-    };
-    let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
-    match kind {
-        "text" => Ok(take_string(part.remove("text"))
-            .filter(|t| !t.is_empty())
-            .map(text_block)),
-        "image_url" => {
-            let url = match part.remove("image_url") {
-                Some(Value::Object(mut iu)) => take_string(iu.remove("url")),
-                Some(Value::String(u)) => Some(u),
-                _ => None,
-            };
-            let Some(url) = url else {
-                return Err(invalid(
-                    "image_url.url is required",
-                    at() + ".image_url.url",
-                ));
-            };
-            messages_media("image", url, at() + ".image_url.url").map(Some)
-        }
-        "file" => {
-            let data = part
-                .get_mut("file")
-                .and_then(Value::as_object_mut)
-                .and_then(|f| take_string(f.remove("file_data")));
-            let Some(data) = data else {
-                return Err(cannot_carry(
-                    at() + ".file",
-                    "only inline files (file_data as a data URL) are supported for this model",
-                ));
-            };
-            messages_media("document", data, at() + ".file.file_data").map(Some)
-        }
-        other => unconvertible(other, at).map(|()| None),
+    match chat::read_part(part, at)? {
+        Some(part) => messages::write_part(part),
+        None => Ok(None),
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::json::{invalid, take_string};
 use super::stream::PairStream;
+use super::wire::{chat, responses};
 use super::{
     cannot_carry, carry, chat_text_chunk, error_event, event_json, is_openai_encrypted,
     unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard,
@@ -195,52 +196,9 @@ fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), Api
     Ok((instructions, input))
 }
 
-/// A user or tool content part as a Responses input part (`at`: its param). Every Chat
-/// part but audio has a Responses form.
+/// A user or tool content part as a Responses input part (`at`: its param).
 fn input_part(p: Value, at: impl FnOnce() -> String) -> Result<Option<Value>, ApiError> {
-    let mut p = match p {
-        Value::Object(p) => p,
-        Value::String(t) => return Ok(Some(json!({"type": "input_text", "text": t}))),
-        _ => return Ok(None),
-    };
-    match p.get("type").and_then(Value::as_str).unwrap_or("") {
-        "text" => {
-            Ok(take_string(p.remove("text")).map(|t| json!({"type": "input_text", "text": t})))
-        }
-        "image_url" => {
-            let mut image = match p.remove("image_url") {
-                Some(Value::Object(image)) => image,
-                Some(Value::String(url)) => Map::from_iter([("url".into(), Value::String(url))]),
-                _ => Map::new(),
-            };
-            let Some(url) = take_string(image.remove("url")) else {
-                return Err(invalid(
-                    "image_url.url is required",
-                    at() + ".image_url.url",
-                ));
-            };
-            let detail = take_string(image.remove("detail")).unwrap_or_else(|| "auto".into());
-            Ok(Some(
-                json!({"type": "input_image", "image_url": url, "detail": detail}),
-            ))
-        }
-        "file" => {
-            let mut f = match p.remove("file") {
-                Some(Value::Object(f)) => f,
-                _ => Map::new(),
-            };
-            if !f.contains_key("file_data") && !f.contains_key("file_id") {
-                return Err(invalid("a file needs file_data or file_id", at() + ".file"));
-            }
-            let mut file = Map::new();
-            file.insert("type".into(), json!("input_file"));
-            for k in ["file_data", "file_id", "filename"] {
-                carry(&mut f, k, &mut file, k);
-            }
-            Ok(Some(Value::Object(file)))
-        }
-        other => unconvertible(other, at).map(|()| None),
-    }
+    Ok(chat::read_part(p, at)?.map(responses::write_part))
 }
 
 fn user_content(i: usize, content: Value) -> Result<Value, ApiError> {

@@ -9,12 +9,13 @@ use serde_json::{json, Map, Value};
 
 use super::json::{invalid, obj, take_string};
 use super::stream::PairStream;
+use super::wire::{chat, messages};
 use super::{
-    block_text, cannot_carry, content_text, error_event, is_openai_encrypted, media_source,
-    messages_text_delta, nonempty, server_tool_output, unconvertible, ChatChoice, ChatChunk,
-    ChatToolCall, Media, OutEvent, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
-    THINKING_PLACEHOLDER,
+    block_text, content_text, error_event, is_openai_encrypted, messages_text_delta, nonempty,
+    server_tool_output, unconvertible, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx,
+    Usage, WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
+use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
@@ -165,53 +166,32 @@ fn join_texts(blocks: Vec<Value>) -> String {
     out
 }
 
-/// One piece of a Chat user message.
-enum Part {
+/// One piece of a Chat user message: text (the message is a plain string when all of it
+/// is text) or a part already in Chat's form.
+enum Piece {
     Text(String),
-    /// `image_url.url`: a data URL or an https URL.
-    Image(String),
-    /// A base64 document (PDF) as a Chat `file` part.
-    File {
-        filename: String,
-        data_url: String,
-    },
+    Part(Value),
 }
 
-impl Part {
+impl Piece {
     fn into_value(self) -> Value {
         match self {
-            Part::Text(t) => obj([
-                ("type", Value::String("text".into())),
-                ("text", Value::String(t)),
-            ]),
-            Part::Image(url) => obj([
-                ("type", Value::String("image_url".into())),
-                ("image_url", obj([("url", Value::String(url))])),
-            ]),
-            Part::File { filename, data_url } => obj([
-                ("type", Value::String("file".into())),
-                (
-                    "file",
-                    obj([
-                        ("filename", Value::String(filename)),
-                        ("file_data", Value::String(data_url)),
-                    ]),
-                ),
-            ]),
+            Piece::Text(t) => chat::text_part(t),
+            Piece::Part(v) => v,
         }
     }
 }
 
 /// Pushes the pending user parts as one user message: a plain string when all text
 /// (what every Chat model accepts), else content parts.
-fn flush_user(parts: &mut Vec<Part>, out: &mut Vec<Value>) {
+fn flush_user(parts: &mut Vec<Piece>, out: &mut Vec<Value>) {
     if parts.is_empty() {
         return;
     }
-    let content = if parts.iter().all(|p| matches!(p, Part::Text(_))) {
+    let content = if parts.iter().all(|p| matches!(p, Piece::Text(_))) {
         let mut text = String::new();
         for p in parts.drain(..) {
-            if let Part::Text(t) = p {
+            if let Piece::Text(t) = p {
                 if !text.is_empty() {
                     text.push_str("\n\n");
                 }
@@ -220,7 +200,7 @@ fn flush_user(parts: &mut Vec<Part>, out: &mut Vec<Value>) {
         }
         Value::String(text)
     } else {
-        Value::Array(parts.drain(..).map(Part::into_value).collect())
+        Value::Array(parts.drain(..).map(Piece::into_value).collect())
     };
     out.push(obj([
         ("role", Value::String("user".into())),
@@ -228,31 +208,11 @@ fn flush_user(parts: &mut Vec<Part>, out: &mut Vec<Value>) {
     ]));
 }
 
-/// An `image` or `document` block as a Chat part (`at`: its param). Chat takes images
-/// inline or by URL but files only inline (`file_data`): a document from a URL is refused.
-fn media_part(kind: &str, mut block: Map<String, Value>, at: &str) -> Result<Part, ApiError> {
-    let title = take_string(block.remove("title"));
-    Ok(match (kind, media_source(&mut block, at)?) {
-        ("image", Media::Data { media, data }) => Part::Image(Media::data_url(&media, &data)),
-        ("image", Media::Url(url)) => Part::Image(url),
-        ("document", Media::Text(text)) => Part::Text(text),
-        (_, Media::Data { media, data }) => Part::File {
-            filename: title.unwrap_or_else(|| "document.pdf".into()),
-            data_url: Media::data_url(&media, &data),
-        },
-        (_, Media::Url(_)) => {
-            return Err(cannot_carry(
-                format!("{at}.source"),
-                "a document from a URL cannot be sent to this model: it is served through \
-                 Chat Completions, which takes files only inline (send the document as base64)",
-            ))
-        }
-        (_, Media::Text(_)) => {
-            return Err(cannot_carry(
-                format!("{at}.source.type"),
-                "an image needs a base64 or url source",
-            ))
-        }
+/// An `image` or `document` block as a Chat piece (`at`: its param).
+fn media_piece(kind: &str, block: Map<String, Value>, at: &str) -> Result<Piece, ApiError> {
+    Ok(match messages::read_media(kind, block, at)? {
+        Part::Text(t) => Piece::Text(t),
+        part => Piece::Part(chat::write_part(part)?),
     })
 }
 
@@ -261,7 +221,7 @@ fn media_part(kind: &str, mut block: Map<String, Value>, at: &str) -> Result<Par
 fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiError> {
     let blocks = match content {
         Value::String(s) => {
-            flush_user(&mut vec![Part::Text(s)], out);
+            flush_user(&mut vec![Piece::Text(s)], out);
             return Ok(());
         }
         Value::Array(blocks) => blocks,
@@ -272,11 +232,11 @@ fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiEr
             ))
         }
     };
-    let mut parts: Vec<Part> = Vec::new();
+    let mut parts: Vec<Piece> = Vec::new();
     // Chat tool messages hold text only: images and files from tool results follow the
     // run of tool messages as a user message (a user message inside the run would be
     // rejected).
-    let mut tool_media: Vec<Part> = Vec::new();
+    let mut tool_media: Vec<Piece> = Vec::new();
     for (j, block) in blocks.into_iter().enumerate() {
         let at = format!("messages[{i}].content[{j}]");
         let Value::Object(mut block) = block else {
@@ -287,17 +247,17 @@ fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiEr
             "text" => {
                 parts.append(&mut tool_media);
                 if let Some(t) = take_string(block.remove("text")) {
-                    parts.push(Part::Text(t));
+                    parts.push(Piece::Text(t));
                 }
             }
             "image" | "document" => {
                 parts.append(&mut tool_media);
                 let kind = kind.to_string();
-                parts.push(media_part(&kind, block, &at)?);
+                parts.push(media_piece(&kind, block, &at)?);
             }
             k if READ_AS_TEXT.contains(&k) => {
                 parts.append(&mut tool_media);
-                parts.push(Part::Text(block_text(&block)));
+                parts.push(Piece::Text(block_text(&block)));
             }
             "tool_result" => {
                 flush_user(&mut parts, out);
@@ -325,7 +285,7 @@ fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiEr
 /// Tool result content as Chat tool text; images and files are moved to `media`.
 fn tool_result_text(
     content: Option<Value>,
-    media: &mut Vec<Part>,
+    media: &mut Vec<Piece>,
     at: &str,
 ) -> Result<String, ApiError> {
     let blocks = match content {
@@ -345,8 +305,8 @@ fn tool_result_text(
                 },
                 kind @ ("image" | "document") => {
                     let kind = kind.to_string();
-                    match media_part(&kind, b, &at)? {
-                        Part::Text(t) => t,
+                    match media_piece(&kind, b, &at)? {
+                        Piece::Text(t) => t,
                         part => {
                             media.push(part);
                             continue;

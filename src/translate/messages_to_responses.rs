@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::stream::PairStream;
+use super::wire::{messages, responses};
 use super::{
-    block_text, cannot_carry, content_text, error_event, event_json, is_openai_encrypted,
-    media_source, messages_text_delta, server_tool_output, unconvertible, Media, OutEvent,
-    ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
+    block_text, content_text, error_event, event_json, is_openai_encrypted, messages_text_delta,
+    server_tool_output, unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage,
+    WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::Api;
@@ -175,7 +176,11 @@ impl InputBuilder {
                 }
                 Some(kind @ ("image" | "document")) => {
                     let kind = kind.to_string();
-                    parts.push(media_part(&kind, &mut b, &at())?);
+                    parts.push(responses::write_part(messages::read_media(
+                        &kind,
+                        std::mem::take(&mut b),
+                        &at(),
+                    )?));
                 }
                 Some(k) if READ_AS_TEXT.contains(&k) => {
                     parts.push(json!({"type": "input_text", "text": block_text(&b)}));
@@ -315,33 +320,6 @@ impl InputBuilder {
     }
 }
 
-/// An `image` or `document` block as a Responses input part (`at`: its param): inline
-/// data, URLs and plain text all have a Responses form.
-fn media_part(kind: &str, b: &mut Map<String, Value>, at: &str) -> Result<Value, ApiError> {
-    let filename = match b.remove("title") {
-        Some(Value::String(t)) if !t.is_empty() => t,
-        _ => "document.pdf".to_string(),
-    };
-    Ok(match (kind, media_source(b, at)?) {
-        ("image", Media::Data { media, data }) => {
-            json!({"type": "input_image", "image_url": Media::data_url(&media, &data), "detail": "auto"})
-        }
-        ("image", Media::Url(url)) => {
-            json!({"type": "input_image", "image_url": url, "detail": "auto"})
-        }
-        ("image", Media::Text(_)) => {
-            return Err(cannot_carry(
-                format!("{at}.source.type"),
-                "an image needs a base64 or url source",
-            ))
-        }
-        (_, Media::Data { media, data }) => json!({"type": "input_file", "filename": filename,
-                        "file_data": Media::data_url(&media, &data)}),
-        (_, Media::Url(url)) => json!({"type": "input_file", "file_url": url}),
-        (_, Media::Text(text)) => json!({"type": "input_text", "text": text}),
-    })
-}
-
 /// `tool_result.content` → `function_call_output.output`: text stays a string; images
 /// and files (e.g. Claude Code's Read of a picture or a PDF) need the part-array form.
 fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
@@ -364,7 +342,11 @@ fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
             }
             Some(kind @ ("image" | "document")) => {
                 let kind = kind.to_string();
-                parts.push(media_part(&kind, &mut b, &at)?);
+                parts.push(responses::write_part(messages::read_media(
+                    &kind,
+                    std::mem::take(&mut b),
+                    &at,
+                )?));
             }
             Some(k) if READ_AS_TEXT.contains(&k) => {
                 parts.push(json!({"type": "input_text", "text": block_text(&b)}));

@@ -14,6 +14,7 @@ pub mod messages_to_responses;
 pub mod responses_to_chat;
 pub mod responses_to_messages;
 mod stream;
+pub mod wire;
 
 use std::borrow::Cow;
 
@@ -812,14 +813,6 @@ pub fn event_json(ev: &SseEvent) -> Option<Value> {
     serde_json::from_str(&ev.data).ok()
 }
 
-/// `data:<media>;base64,<data>` → (media type, data).
-pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media = meta.strip_suffix(";base64")?;
-    Some((media, data))
-}
-
 // ---------------------------------------------------------------------------------------
 // What the client asked for is carried or refused, never dropped in silence: the rules
 // every request translator shares.
@@ -847,97 +840,6 @@ pub fn unconvertible(kind: &str, at: impl FnOnce() -> String) -> Result<(), ApiE
         format!("{}.type", at()),
         format!("content of type {kind:?} is not supported for this model"),
     ))
-}
-
-/// Where the bytes of a Messages `image` / `document` block are.
-#[derive(Debug, PartialEq)]
-pub enum Media {
-    /// Inline base64 with its media type.
-    Data { media: String, data: String },
-    /// A web URL the model's side fetches.
-    Url(String),
-    /// A plain-text document.
-    Text(String),
-}
-
-impl Media {
-    /// `data:<media>;base64,<data>`.
-    pub fn data_url(media: &str, data: &str) -> String {
-        format!("data:{media};base64,{data}")
-    }
-}
-
-/// The source of a Messages `image` or `document` block (`at`: the block's param). File
-/// ids name Anthropic's file store, which no other API can read; `content` documents are
-/// not converted either: both are refused.
-pub fn media_source(block: &mut Map<String, Value>, at: &str) -> Result<Media, ApiError> {
-    let Some(Value::Object(mut src)) = block.remove("source") else {
-        return Err(cannot_carry(
-            format!("{at}.source"),
-            "a source object is required",
-        ));
-    };
-    let mut take = |k: &str| match src.remove(k) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    };
-    let kind = take("type").unwrap_or_default();
-    let media = match kind.as_str() {
-        "base64" => take("media_type")
-            .zip(take("data"))
-            .map(|(media, data)| Media::Data { media, data }),
-        "url" => take("url").map(Media::Url),
-        "text" => take("data").map(Media::Text),
-        _ => {
-            return Err(cannot_carry(
-                format!("{at}.source.type"),
-                format!(
-                    "a {kind:?} source is not supported for this model (use base64, text or url)"
-                ),
-            ))
-        }
-    };
-    media.ok_or_else(|| {
-        cannot_carry(
-            format!("{at}.source"),
-            format!("a {kind} source needs its fields"),
-        )
-    })
-}
-
-/// Image types the Messages API accepts in a base64 source.
-const MESSAGES_IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
-
-/// A URL from an OpenAI client (`data:` or http(s)) as a Messages `image` / `document`
-/// block (`kind`): inline data becomes a base64 source, a web URL stays a URL source
-/// (nothing is fetched here). Messages takes images of four types and PDF documents.
-pub fn messages_media(kind: &str, url: String, at: impl Into<String>) -> Result<Value, ApiError> {
-    let source = if url.starts_with("data:") {
-        let Some((media, data)) = parse_data_url(&url) else {
-            return Err(cannot_carry(at, "a data URL must be base64"));
-        };
-        let accepted = match kind {
-            "image" => MESSAGES_IMAGE_TYPES.contains(&media),
-            _ => media == "application/pdf",
-        };
-        if !accepted {
-            let types = if kind == "image" {
-                "jpeg, png, gif or webp"
-            } else {
-                "PDF"
-            };
-            return Err(cannot_carry(
-                at,
-                format!("{kind} type {media:?} is not supported for this model ({types} only)"),
-            ));
-        }
-        json!({"type": "base64", "media_type": media, "data": data})
-    } else if url.starts_with("https://") || url.starts_with("http://") {
-        json!({"type": "url", "url": url})
-    } else {
-        return Err(cannot_carry(at, "a data URL or an http(s) URL is required"));
-    };
-    Ok(json!({"type": kind, "source": source}))
 }
 
 /// Anthropic blocks with no counterpart in the OpenAI APIs whose content reads as text.
@@ -1153,12 +1055,6 @@ mod tests {
 
     #[test]
     fn data_urls_and_text() {
-        assert_eq!(
-            parse_data_url("data:image/png;base64,AAAA"),
-            Some(("image/png", "AAAA"))
-        );
-        assert_eq!(parse_data_url("https://x/y.png"), None);
-        assert_eq!(parse_data_url("data:image/png,AAAA"), None);
         assert_eq!(content_text(&json!("s"), "\n"), "s");
         assert_eq!(
             content_text(
@@ -1193,20 +1089,6 @@ mod tests {
             (400, Some("messages[0].content[2].type"))
         );
         assert!(e.message.starts_with("messages[0].content[2].type: "));
-
-        let mut b = json!({"source": {"type": "url", "url": "https://x"}});
-        let b = b.as_object_mut().unwrap();
-        assert_eq!(media_source(b, "a"), Ok(Media::Url("https://x".into())));
-        let mut b = json!({"source": {"type": "base64", "media_type": "image/png"}});
-        let e = media_source(b.as_object_mut().unwrap(), "a").unwrap_err();
-        assert_eq!(e.param.as_deref(), Some("a.source"));
-
-        assert_eq!(
-            messages_media("document", "data:application/pdf;base64,AA".into(), "p").unwrap(),
-            json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "AA"}})
-        );
-        let e = messages_media("image", "ftp://x".into(), "p").unwrap_err();
-        assert_eq!(e.param.as_deref(), Some("p"));
 
         assert_eq!(
             server_tool_output(json!([{"type": "web_search_result", "title": "T", "url": "u"}])),

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::json::take_string;
 use super::stream::PairStream;
+use super::wire::{chat, responses};
 use super::{
     cannot_carry, content_text, error_event, nonempty, responses_delta_event, unconvertible,
     ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
@@ -325,47 +326,14 @@ fn missing(param: String) -> ApiError {
     ApiError::invalid(format!("Missing required parameter: '{param}'.")).with_param(param)
 }
 
-/// A Responses input part as a Chat part (`at`: its param). Chat takes images by URL
-/// (inline or web) and files only as `file_data` / `file_id`: an image given only as a
-/// `file_id`, or a file given by URL, cannot be carried.
+/// A Responses input part as a Chat part (`at`: its param).
 fn chat_part(
-    mut p: Map<String, Value>,
+    p: Map<String, Value>,
     at: impl FnOnce() -> String,
 ) -> Result<Option<Value>, ApiError> {
-    match p.get("type").and_then(Value::as_str).unwrap_or("") {
-        "input_text" | "output_text" | "text" => {
-            Ok(take_string(p.remove("text")).map(|text| json!({"type": "text", "text": text})))
-        }
-        "input_image" => {
-            let Some(url) = take_string(p.remove("image_url")) else {
-                return Err(cannot_carry(
-                    at() + ".image_url",
-                    "this model is served through Chat Completions, which takes images only by URL \
-                     (an image_url is required)",
-                ));
-            };
-            let mut image = json!({ "url": url });
-            if let Some(d @ Value::String(_)) = p.remove("detail") {
-                image["detail"] = d;
-            }
-            Ok(Some(json!({"type": "image_url", "image_url": image})))
-        }
-        "input_file" => {
-            let mut file = Map::new();
-            for k in ["file_data", "file_id", "filename"] {
-                super::carry(&mut p, k, &mut file, k);
-            }
-            if !file.contains_key("file_data") && !file.contains_key("file_id") {
-                return Err(cannot_carry(
-                    at() + ".file_url",
-                    "a file from a URL cannot be sent to this model: it is served through Chat \
-                     Completions, which takes files only inline (send file_data)",
-                ));
-            }
-            Ok(Some(json!({"type": "file", "file": file})))
-        }
-        other => unconvertible(other, at).map(|()| None),
-    }
+    responses::read_part(p, at)?
+        .map(chat::write_part)
+        .transpose()
 }
 
 /// User content: a string stays a string; parts map to chat parts; a lone text part

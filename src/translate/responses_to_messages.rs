@@ -9,10 +9,12 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use super::stream::PairStream;
+use super::wire::messages::text_block;
+use super::wire::{messages, responses};
 use super::{
-    cannot_carry, error_event, event_json, is_openai_encrypted, messages_media, parse_arguments,
-    responses_delta_event, unconvertible, MessagesDelta, MessagesDeltaBody, OutEvent,
-    StreamTranslator, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    error_event, event_json, is_openai_encrypted, parse_arguments, responses_delta_event,
+    MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx, Usage,
+    THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
@@ -136,10 +138,6 @@ pub fn request(
     out.insert("messages".into(), Value::Array(messages));
     out.insert("stream".into(), Value::Bool(true));
     Ok(out)
-}
-
-fn text_block(text: String) -> Value {
-    json!({"type": "text", "text": text})
 }
 
 #[derive(Default)]
@@ -316,45 +314,15 @@ fn owned_text(content: Value) -> String {
     }
 }
 
-/// One Responses content part → one Anthropic block (`None`: empty text; `at`: its
-/// param). A `file_id` names OpenAI's file store, which the Messages API cannot read.
+/// One Responses content part → one Anthropic block (None: nothing to carry; `at`: its
+/// param).
 fn content_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
-    let Value::Object(mut p) = part else {
+    let Value::Object(p) = part else {
         return Ok(None);
     };
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(t)) if !t.is_empty() => Some(text_block(t)),
-        _ => None,
-    };
-    let no_file_id = |what: &str| {
-        cannot_carry(
-            format!("{}.{what}", at()),
-            format!("{what} is required: file ids cannot be read by this model"),
-        )
-    };
-    match p.get("type").and_then(Value::as_str).unwrap_or("") {
-        "input_text" | "output_text" | "text" => Ok(text(p.remove("text"))),
-        "refusal" => Ok(text(p.remove("refusal"))),
-        "input_image" => {
-            let url = match p.remove("image_url") {
-                Some(Value::String(u)) => u,
-                Some(Value::Object(mut o)) => match o.remove("url") {
-                    Some(Value::String(u)) => u,
-                    _ => return Err(no_file_id("image_url")),
-                },
-                _ => return Err(no_file_id("image_url")),
-            };
-            messages_media("image", url, format!("{}.image_url", at())).map(Some)
-        }
-        "input_file" => {
-            let (url, field) = match (p.remove("file_data"), p.remove("file_url")) {
-                (Some(Value::String(data)), _) => (data, "file_data"),
-                (_, Some(Value::String(url))) => (url, "file_url"),
-                _ => return Err(no_file_id("file_data")),
-            };
-            messages_media("document", url, format!("{}.{field}", at())).map(Some)
-        }
-        other => unconvertible(other, at).map(|()| None),
+    match responses::read_part(p, at)? {
+        Some(part) => messages::write_part(part),
+        None => Ok(None),
     }
 }
 

@@ -1,0 +1,100 @@
+//! OpenAI Chat Completions content parts.
+
+use serde_json::{json, Map, Value};
+
+use super::super::json::{invalid, obj, take_string};
+use super::super::{cannot_carry, unconvertible};
+use crate::protocol::content::{Media, Part, Source};
+use crate::protocol::error::ApiError;
+
+/// A user or tool content part (`at`: its param; None: nothing to carry). Chat has images
+/// by URL (inline or web) and files inline or by id; every part but audio has a form.
+pub fn read_part(part: Value, at: impl FnOnce() -> String) -> Result<Option<Part>, ApiError> {
+    let mut p = match part {
+        Value::Object(p) => p,
+        Value::String(t) => return Ok(Some(Part::Text(t))),
+        _ => return Ok(None),
+    };
+    match p.get("type").and_then(Value::as_str).unwrap_or("") {
+        "text" => Ok(take_string(p.remove("text")).map(Part::Text)),
+        "image_url" => {
+            let mut image = match p.remove("image_url") {
+                Some(Value::Object(image)) => image,
+                Some(Value::String(url)) => Map::from_iter([("url".into(), Value::String(url))]),
+                _ => Map::new(),
+            };
+            let at = at() + ".image_url.url";
+            let Some(url) = take_string(image.remove("url")) else {
+                return Err(invalid("image_url.url is required", at));
+            };
+            let mut media = Media::new(Source::Url(url), at);
+            media.detail = take_string(image.remove("detail"));
+            Ok(Some(Part::Image(media)))
+        }
+        "file" => {
+            let mut f = match p.remove("file") {
+                Some(Value::Object(f)) => f,
+                _ => Map::new(),
+            };
+            let at = at() + ".file";
+            let filename = take_string(f.remove("filename"));
+            let mut media = match (
+                take_string(f.remove("file_data")),
+                take_string(f.remove("file_id")),
+            ) {
+                (Some(data), _) => Media::new(Source::Data(data), at + ".file_data"),
+                (None, Some(id)) => Media::new(Source::FileId(id), at),
+                (None, None) => return Err(invalid("a file needs file_data or file_id", at)),
+            };
+            media.filename = filename;
+            Ok(Some(Part::File(media)))
+        }
+        other => unconvertible(other, at).map(|()| None),
+    }
+}
+
+/// A Chat text part.
+pub fn text_part(text: String) -> Value {
+    obj([
+        ("type", Value::String("text".into())),
+        ("text", Value::String(text)),
+    ])
+}
+
+/// A part as a Chat content part. Chat takes images only by URL and files only inline or
+/// by id: an image known by file id, or a file from a URL, is refused.
+pub fn write_part(part: Part) -> Result<Value, ApiError> {
+    Ok(match part {
+        Part::Text(t) => text_part(t),
+        Part::Image(m) => {
+            let (Source::Url(url) | Source::Data(url)) = m.source else {
+                return Err(cannot_carry(
+                    m.at,
+                    "this model is served through Chat Completions, which takes images only by URL \
+                     (an image_url is required)",
+                ));
+            };
+            let mut image = Map::from_iter([("url".into(), Value::String(url))]);
+            if let Some(d) = m.detail {
+                image.insert("detail".into(), Value::String(d));
+            }
+            json!({"type": "image_url", "image_url": image})
+        }
+        Part::File(m) => {
+            let mut file = Map::new();
+            match m.source {
+                Source::Data(d) => file.insert("file_data".into(), Value::String(d)),
+                Source::FileId(id) => file.insert("file_id".into(), Value::String(id)),
+                Source::Url(_) => return Err(cannot_carry(
+                    m.at,
+                    "a file from a URL cannot be sent to this model: it is served through Chat \
+                         Completions, which takes files only inline (send it as base64 data)",
+                )),
+            };
+            if let Some(name) = m.filename {
+                file.insert("filename".into(), Value::String(name));
+            }
+            json!({"type": "file", "file": file})
+        }
+    })
+}

@@ -1,0 +1,175 @@
+//! Anthropic Messages content blocks.
+
+use serde_json::{json, Map, Value};
+
+use super::super::cannot_carry;
+use super::super::json::{obj, take_string};
+use crate::protocol::content::{Media, Part, Source};
+use crate::protocol::error::ApiError;
+
+/// An `image` or `document` block (`kind`) as a part (`at`: the block's param). File ids
+/// name Anthropic's file store, which no other API can read; `content` documents are not
+/// converted either: both are refused. A plain-text document is text.
+pub fn read_media(kind: &str, mut block: Map<String, Value>, at: &str) -> Result<Part, ApiError> {
+    let title = take_string(block.remove("title")).filter(|t| !t.is_empty());
+    let Some(Value::Object(mut src)) = block.remove("source") else {
+        return Err(cannot_carry(
+            format!("{at}.source"),
+            "a source object is required",
+        ));
+    };
+    let mut take = |k: &str| take_string(src.remove(k));
+    let source_type = take("type").unwrap_or_default();
+    let source = match source_type.as_str() {
+        "base64" => take("media_type")
+            .zip(take("data"))
+            .map(|(media, data)| Source::Data(format!("data:{media};base64,{data}"))),
+        "url" => take("url").map(Source::Url),
+        "text" => match take("data") {
+            Some(text) if kind != "image" => return Ok(Part::Text(text)),
+            Some(_) => {
+                return Err(cannot_carry(
+                    format!("{at}.source.type"),
+                    "an image needs a base64 or url source",
+                ))
+            }
+            None => None,
+        },
+        _ => {
+            return Err(cannot_carry(
+                format!("{at}.source.type"),
+                format!(
+                    "a {source_type:?} source is not supported for this model (use base64, text or url)"
+                ),
+            ))
+        }
+    };
+    let Some(source) = source else {
+        return Err(cannot_carry(
+            format!("{at}.source"),
+            format!("a {source_type} source needs its fields"),
+        ));
+    };
+    let mut media = Media::new(source, format!("{at}.source"));
+    if kind == "image" {
+        return Ok(Part::Image(media));
+    }
+    // The OpenAI APIs want a file name with inline data.
+    media.filename = Some(title.unwrap_or_else(|| "document.pdf".into()));
+    Ok(Part::File(media))
+}
+
+/// A part as a Messages block (None: empty text). Messages takes images of four types and
+/// PDF documents, inline or by URL (nothing is fetched here), and no OpenAI file ids.
+pub fn write_part(part: Part) -> Result<Option<Value>, ApiError> {
+    let (kind, media) = match part {
+        Part::Text(t) if t.is_empty() => return Ok(None),
+        Part::Text(t) => return Ok(Some(text_block(t))),
+        Part::Image(m) => ("image", m),
+        Part::File(m) => ("document", m),
+    };
+    let url = match media.source {
+        Source::Data(u) | Source::Url(u) => u,
+        Source::FileId(_) => {
+            let what = if kind == "image" { "image" } else { "file" };
+            return Err(cannot_carry(
+                media.at,
+                format!(
+                    "file ids cannot be read by this model (send the {what} inline as a data URL)"
+                ),
+            ));
+        }
+    };
+    media_block(kind, url, media.at).map(Some)
+}
+
+/// A Messages text block.
+pub fn text_block(text: String) -> Value {
+    obj([
+        ("type", Value::String("text".into())),
+        ("text", Value::String(text)),
+    ])
+}
+
+/// Image types the Messages API accepts in a base64 source.
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
+/// A URL (`data:` or http(s)) as an `image` / `document` block (`kind`): inline data
+/// becomes a base64 source, a web URL stays a URL source.
+fn media_block(kind: &str, url: String, at: String) -> Result<Value, ApiError> {
+    let source = if url.starts_with("data:") {
+        let Some((media, data)) = parse_data_url(&url) else {
+            return Err(cannot_carry(at, "a data URL must be base64"));
+        };
+        let accepted = match kind {
+            "image" => IMAGE_TYPES.contains(&media),
+            _ => media == "application/pdf",
+        };
+        if !accepted {
+            let types = if kind == "image" {
+                "jpeg, png, gif or webp"
+            } else {
+                "PDF"
+            };
+            return Err(cannot_carry(
+                at,
+                format!("{kind} type {media:?} is not supported for this model ({types} only)"),
+            ));
+        }
+        json!({"type": "base64", "media_type": media, "data": data})
+    } else if url.starts_with("https://") || url.starts_with("http://") {
+        json!({"type": "url", "url": url})
+    } else {
+        return Err(cannot_carry(at, "a data URL or an http(s) URL is required"));
+    };
+    Ok(json!({"type": kind, "source": source}))
+}
+
+/// `data:<media>;base64,<data>` → (media, data).
+fn parse_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media = meta.strip_suffix(";base64")?;
+    Some((media, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            parse_data_url("data:image/png;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
+        assert_eq!(parse_data_url("https://x/y.png"), None);
+        assert_eq!(parse_data_url("data:image/png,AAAA"), None);
+    }
+
+    #[test]
+    fn media_blocks_read_and_written() {
+        let b = json!({"source": {"type": "url", "url": "https://x"}});
+        assert_eq!(
+            read_media("image", b.as_object().unwrap().clone(), "a"),
+            Ok(Part::Image(Media::new(
+                Source::Url("https://x".into()),
+                "a.source".into()
+            )))
+        );
+        let b = json!({"source": {"type": "base64", "media_type": "image/png"}});
+        let e = read_media("image", b.as_object().unwrap().clone(), "a").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("a.source"));
+
+        let pdf = Source::Data("data:application/pdf;base64,AA".into());
+        assert_eq!(
+            write_part(Part::File(Media::new(pdf, "p".into()))).unwrap(),
+            Some(
+                json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "AA"}})
+            )
+        );
+        let ftp = Source::Url("ftp://x".into());
+        let e = write_part(Part::Image(Media::new(ftp, "p".into()))).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("p"));
+    }
+}
