@@ -4,6 +4,8 @@
 pub mod api;
 pub mod content;
 pub mod error;
+pub mod stop;
+pub mod tools;
 pub mod usage;
 
 pub use api::Api;

@@ -16,6 +16,8 @@ use super::{
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
+use crate::protocol::tools::empty_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -459,10 +461,7 @@ fn messages_tools(tools: Vec<Value>) -> Result<Vec<Value>, ApiError> {
         }
         let schema = match f.remove("parameters") {
             Some(p @ Value::Object(_)) => p,
-            _ => obj([
-                ("type", s("object")),
-                ("properties", Value::Object(Map::new())),
-            ]),
+            _ => empty_schema(),
         };
         t.insert("input_schema".into(), schema);
         if let Some(strict @ Value::Bool(_)) = f.remove("strict") {
@@ -674,14 +673,12 @@ impl ChatToMessagesStream {
     }
 
     fn stop(&mut self, out: &mut Vec<OutEvent>) {
-        let finish = match self.stop_reason.as_deref() {
-            Some("max_tokens" | "model_context_window_exceeded") => "length",
-            Some("tool_use") => "tool_calls",
-            Some("refusal") => "content_filter",
-            Some(_) => "stop",
-            None if !self.tool_blocks.is_empty() => "tool_calls",
-            None => "stop",
+        let stop = match self.stop_reason.as_deref() {
+            Some(reason) => messages::read_stop(reason),
+            None if !self.tool_blocks.is_empty() => StopReason::ToolUse,
+            None => StopReason::EndTurn,
         };
+        let finish = chat::write_finish(stop);
         self.emit(Value::Object(Map::new()), s(finish), out);
         if self.include_usage {
             let u = self.usage;

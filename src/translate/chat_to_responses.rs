@@ -18,6 +18,8 @@ use super::{
     THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
+use crate::protocol::tools::{empty_schema, freeform_schema};
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -357,7 +359,7 @@ fn responses_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
             let params = f
                 .remove("parameters")
                 .filter(|p| !p.is_null())
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+                .unwrap_or_else(empty_schema);
             out.insert("parameters".into(), params);
             let strict = f
                 .remove("strict")
@@ -367,15 +369,7 @@ fn responses_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
         }
         // Copilot runs no freeform tools: a function taking the raw text instead.
         "custom" => {
-            out.insert(
-                "parameters".into(),
-                json!({
-                    "type": "object",
-                    "properties": {"input": {"type": "string"}},
-                    "required": ["input"],
-                    "additionalProperties": false,
-                }),
-            );
+            out.insert("parameters".into(), freeform_schema());
             out.insert("strict".into(), json!(false));
         }
         _ => return Ok(None),
@@ -668,19 +662,18 @@ impl ChatToResponsesStream {
             }
         }
         self.role(out);
-        let finish = if incomplete {
-            match response
-                .pointer("/incomplete_details/reason")
-                .and_then(Value::as_str)
-            {
-                Some("content_filter") => "content_filter",
-                _ => "length",
-            }
+        let stop = if incomplete {
+            responses::read_incomplete(
+                response
+                    .pointer("/incomplete_details/reason")
+                    .and_then(Value::as_str),
+            )
         } else if self.tools > 0 {
-            "tool_calls"
+            StopReason::ToolUse
         } else {
-            "stop"
+            StopReason::EndTurn
         };
+        let finish = chat::write_finish(stop);
         let c = self
             .chunk(json!([{"index": 0, "delta": {}, "finish_reason": finish, "logprobs": null}]));
         out.push(OutEvent::data(c));

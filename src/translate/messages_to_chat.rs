@@ -17,6 +17,8 @@ use super::{
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
+use crate::protocol::tools::empty_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -497,10 +499,7 @@ fn function_tools(tools: Vec<Value>) -> (Vec<Value>, Vec<String>) {
         }
         let params = match t.remove("input_schema") {
             Some(s @ Value::Object(_)) => s,
-            _ => obj([
-                ("type", Value::String("object".into())),
-                ("properties", Value::Object(Map::new())),
-            ]),
+            _ => empty_schema(),
         };
         f.insert("parameters".into(), params);
         if let Some(strict @ Value::Bool(_)) = t.remove("strict") {
@@ -914,14 +913,12 @@ impl MessagesToChatStream {
             self.head += 1;
         }
         let has_tools = self.items.iter().any(|it| it.kind == Kind::Tool);
-        let stop_reason = match self.finish.as_deref() {
-            Some("length") => "max_tokens",
-            Some("tool_calls" | "function_call") => "tool_use",
-            Some("content_filter") => "refusal",
+        let stop = match self.finish.as_deref().map(chat::read_finish) {
             // Gemini reports "stop" even when it called tools.
-            _ if has_tools => "tool_use",
-            _ => "end_turn",
+            Some(StopReason::EndTurn) | None if has_tools => StopReason::ToolUse,
+            stop => stop.unwrap_or(StopReason::EndTurn),
         };
+        let stop_reason = messages::write_stop(stop);
         let u = self.usage.unwrap_or_default();
         let mut usage = Map::new();
         usage.insert(

@@ -17,6 +17,8 @@ use super::{
     WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
+use crate::protocol::tools::empty_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -382,7 +384,7 @@ fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSe
         };
         let parameters = match t.remove("input_schema") {
             Some(v @ Value::Object(_)) => v,
-            _ => json!({"type": "object", "properties": {}}),
+            _ => empty_schema(),
         };
         // Responses defaults function tools to strict mode, which rejects ordinary schemas.
         let strict = t
@@ -973,22 +975,19 @@ impl MessagesToResponsesStream {
                     Some("response.incomplete") => "incomplete",
                     _ => "completed",
                 });
-        let stop_reason = if status == "incomplete" {
-            match resp
-                .pointer("/incomplete_details/reason")
-                .and_then(Value::as_str)
-            {
-                Some("max_output_tokens") => "max_tokens",
-                Some("content_filter") => "refusal",
-                _ => "end_turn",
-            }
+        let stop = if status == "incomplete" {
+            responses::read_incomplete(
+                resp.pointer("/incomplete_details/reason")
+                    .and_then(Value::as_str),
+            )
         } else if self.saw_tool_use {
-            "tool_use"
+            StopReason::ToolUse
         } else if self.saw_refusal {
-            "refusal"
+            StopReason::Refusal
         } else {
-            "end_turn"
+            StopReason::EndTurn
         };
+        let stop_reason = messages::write_stop(stop);
         let u = self.usage;
         out.push(OutEvent::named(
             "message_delta",

@@ -15,6 +15,7 @@ use super::{
     ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
+use crate::protocol::tools::freeform_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -402,15 +403,7 @@ fn chat_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
     f.insert("name".into(), Value::String(name));
     super::carry(&mut t, "description", &mut f, "description");
     if kind == "custom" {
-        f.insert(
-            "parameters".into(),
-            json!({
-                "type": "object",
-                "properties": {"input": {"type": "string"}},
-                "required": ["input"],
-                "additionalProperties": false,
-            }),
-        );
+        f.insert("parameters".into(), freeform_schema());
     } else {
         super::carry(&mut t, "parameters", &mut f, "parameters");
         // `strict: false` is Chat's default: only an explicit true is worth sending.

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
+use crate::protocol::tools::{empty_schema, freeform_schema};
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -401,12 +402,11 @@ fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSe
             continue;
         };
         let schema = if custom {
-            json!({"type": "object", "properties": {"input": {"type": "string"}},
-                   "required": ["input"], "additionalProperties": false})
+            freeform_schema()
         } else {
             match t.remove("parameters") {
                 Some(v @ Value::Object(_)) => v,
-                _ => json!({"type": "object", "properties": {}}),
+                _ => empty_schema(),
             }
         };
         let mut a = json!({"name": name, "input_schema": schema});

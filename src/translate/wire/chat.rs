@@ -6,6 +6,7 @@ use super::super::json::{invalid, obj, take_string};
 use super::super::{cannot_carry, unconvertible};
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
 
 /// A user or tool content part (`at`: its param; None: nothing to carry). Chat has images
 /// by URL (inline or web) and files inline or by id; every part but audio has a form.
@@ -97,4 +98,23 @@ pub fn write_part(part: Part) -> Result<Value, ApiError> {
             json!({"type": "file", "file": file})
         }
     })
+}
+
+/// A Chat `finish_reason` (`function_call`: the legacy name of `tool_calls`).
+pub fn read_finish(reason: &str) -> StopReason {
+    match reason {
+        "length" => StopReason::MaxTokens,
+        "tool_calls" | "function_call" => StopReason::ToolUse,
+        "content_filter" => StopReason::Refusal,
+        _ => StopReason::EndTurn,
+    }
+}
+
+pub fn write_finish(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "stop",
+        StopReason::MaxTokens => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::Refusal => "content_filter",
+    }
 }

@@ -6,6 +6,7 @@ use super::super::cannot_carry;
 use super::super::json::{obj, take_string};
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
 
 /// An `image` or `document` block (`kind`) as a part (`at`: the block's param). File ids
 /// name Anthropic's file store, which no other API can read; `content` documents are not
@@ -131,6 +132,25 @@ fn parse_data_url(url: &str) -> Option<(&str, &str)> {
     let (meta, data) = rest.split_once(',')?;
     let media = meta.strip_suffix(";base64")?;
     Some((media, data))
+}
+
+/// A Messages `stop_reason` (Copilot also says `model_context_window_exceeded`).
+pub fn read_stop(reason: &str) -> StopReason {
+    match reason {
+        "max_tokens" | "model_context_window_exceeded" => StopReason::MaxTokens,
+        "tool_use" => StopReason::ToolUse,
+        "refusal" => StopReason::Refusal,
+        _ => StopReason::EndTurn,
+    }
+}
+
+pub fn write_stop(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "end_turn",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::ToolUse => "tool_use",
+        StopReason::Refusal => "refusal",
+    }
 }
 
 #[cfg(test)]

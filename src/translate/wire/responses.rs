@@ -6,6 +6,7 @@ use super::super::json::{invalid, take_string};
 use super::super::unconvertible;
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
 
 /// An input or output content part (`at`: its param; None: nothing to carry).
 pub fn read_part(
@@ -86,5 +87,14 @@ pub fn write_part(part: Part) -> Value {
             }
             Value::Object(file)
         }
+    }
+}
+
+/// Why a Responses answer is `incomplete` (`incomplete_details.reason`): a content filter,
+/// else the output limit (`max_output_tokens`, the only other reason).
+pub fn read_incomplete(reason: Option<&str>) -> StopReason {
+    match reason {
+        Some("content_filter") => StopReason::Refusal,
+        _ => StopReason::MaxTokens,
     }
 }
