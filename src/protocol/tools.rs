@@ -18,3 +18,31 @@ pub fn freeform_schema() -> Value {
         "additionalProperties": false,
     })
 }
+
+/// A tool the client offers, in no API's form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: Option<String>,
+    /// The JSON schema of its arguments (None: the client gave none).
+    pub schema: Option<Value>,
+    pub strict: Option<bool>,
+}
+
+/// Which tool the model must call, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolChoice {
+    Auto,
+    Required,
+    None,
+    Named(String),
+}
+
+/// A request's tools: the definitions, the choice, and whether calls must come one at a
+/// time (no parallel tool calls).
+#[derive(Debug, Default)]
+pub struct Tools {
+    pub defs: Vec<ToolDef>,
+    pub choice: Option<ToolChoice>,
+    pub serial: bool,
+}

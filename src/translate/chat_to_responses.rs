@@ -19,7 +19,6 @@ use super::{
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::{empty_schema, freeform_schema};
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -60,7 +59,11 @@ pub fn request(
         let tools = tools
             .into_iter()
             .enumerate()
-            .filter_map(|(i, t)| responses_tool(i, t).transpose())
+            .filter_map(|(i, t)| {
+                chat::read_tool(i, t)
+                    .map(|d| d.map(responses::write_tool))
+                    .transpose()
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if !tools.is_empty() {
             out.insert("tools".into(), Value::Array(tools));
@@ -332,49 +335,6 @@ fn assistant_items(
         }));
     }
     Ok(())
-}
-
-fn responses_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
-    let Value::Object(mut t) = tool else {
-        return Ok(None);
-    };
-    let kind = t
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let Some(Value::Object(mut f)) = t.remove(kind.as_str()) else {
-        return Ok(None);
-    };
-    let name = take_string(f.remove("name")).ok_or_else(|| {
-        let p = format!("tools[{i}].{kind}.name");
-        invalid(format!("Missing required parameter: '{p}'."), p)
-    })?;
-    let mut out = Map::new();
-    out.insert("type".into(), json!("function"));
-    out.insert("name".into(), Value::String(name));
-    carry(&mut f, "description", &mut out, "description");
-    match kind.as_str() {
-        "function" => {
-            let params = f
-                .remove("parameters")
-                .filter(|p| !p.is_null())
-                .unwrap_or_else(empty_schema);
-            out.insert("parameters".into(), params);
-            let strict = f
-                .remove("strict")
-                .and_then(|s| s.as_bool())
-                .unwrap_or(false);
-            out.insert("strict".into(), json!(strict));
-        }
-        // Copilot runs no freeform tools: a function taking the raw text instead.
-        "custom" => {
-            out.insert("parameters".into(), freeform_schema());
-            out.insert("strict".into(), json!(false));
-        }
-        _ => return Ok(None),
-    }
-    Ok(Some(Value::Object(out)))
 }
 
 fn tool_choice(tc: Value) -> Option<Value> {

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::json::{invalid, obj, take_string};
 use super::stream::PairStream;
-use super::wire::{chat, messages};
+use super::wire::{self, chat, messages};
 use super::{
     block_text, content_text, error_event, is_openai_encrypted, messages_text_delta, nonempty,
     server_tool_output, unconvertible, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx,
@@ -18,7 +18,6 @@ use super::{
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::empty_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -82,22 +81,12 @@ pub fn request(
     out.insert("model".into(), Value::String(ctx.model.clone()));
     out.insert("messages".into(), Value::Array(messages));
 
-    let (tools, names) = match body.remove("tools") {
-        Some(Value::Array(tools)) => function_tools(tools),
-        _ => (Vec::new(), Vec::new()),
-    };
-    let tool_choice = body.remove("tool_choice");
-    if !tools.is_empty() {
-        out.insert("tools".into(), Value::Array(tools));
-        if let Some(Value::Object(tc)) = tool_choice {
-            if let Some(choice) = chat_tool_choice(&tc, &names) {
-                out.insert("tool_choice".into(), choice);
-            }
-            if tc.get("disable_parallel_tool_use") == Some(&Value::Bool(true)) {
-                out.insert("parallel_tool_calls".into(), Value::Bool(false));
-            }
-        }
-    }
+    wire::insert_tools(
+        messages::read_tools(&mut body),
+        &mut out,
+        chat::write_tool,
+        chat::write_tool_choice,
+    );
 
     for key in ["max_tokens", "temperature", "top_p"] {
         super::carry(&mut body, key, &mut out, key);
@@ -474,62 +463,6 @@ fn assistant_turn(
     }
     a.flush(out);
     Ok(())
-}
-
-/// Client tools (no `type`, or `custom`) as Chat function tools, and their names.
-/// Anthropic server tools (web search, bash, text editor …) have no Chat form.
-fn function_tools(tools: Vec<Value>) -> (Vec<Value>, Vec<String>) {
-    let mut out = Vec::with_capacity(tools.len());
-    let mut names = Vec::with_capacity(tools.len());
-    for tool in tools {
-        let Value::Object(mut t) = tool else {
-            continue;
-        };
-        if !matches!(t.get("type").and_then(Value::as_str), None | Some("custom")) {
-            continue;
-        }
-        let Some(name) = take_string(t.remove("name")) else {
-            continue;
-        };
-        names.push(name.clone());
-        let mut f = Map::new();
-        f.insert("name".into(), Value::String(name));
-        if let Some(d) = take_string(t.remove("description")) {
-            f.insert("description".into(), Value::String(d));
-        }
-        let params = match t.remove("input_schema") {
-            Some(s @ Value::Object(_)) => s,
-            _ => empty_schema(),
-        };
-        f.insert("parameters".into(), params);
-        if let Some(strict @ Value::Bool(_)) = t.remove("strict") {
-            f.insert("strict".into(), strict);
-        }
-        out.push(obj([
-            ("type", Value::String("function".into())),
-            ("function", Value::Object(f)),
-        ]));
-    }
-    (out, names)
-}
-
-fn chat_tool_choice(tc: &Map<String, Value>, names: &[String]) -> Option<Value> {
-    match tc.get("type").and_then(Value::as_str)? {
-        "auto" => Some(Value::String("auto".into())),
-        "any" => Some(Value::String("required".into())),
-        "none" => Some(Value::String("none".into())),
-        "tool" => {
-            let name = tc.get("name").and_then(Value::as_str)?;
-            // A choice naming a tool that is not offered would be rejected upstream.
-            names.iter().any(|n| n == name).then(|| {
-                obj([
-                    ("type", Value::String("function".into())),
-                    ("function", obj([("name", Value::String(name.into()))])),
-                ])
-            })
-        }
-        _ => None,
-    }
 }
 
 /// `reasoning_effort` for the Chat body. An explicit `output_config.effort` wins; else a

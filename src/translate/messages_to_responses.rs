@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::stream::PairStream;
-use super::wire::{messages, responses};
+use super::wire::{self, messages, responses};
 use super::{
     block_text, content_text, error_event, event_json, is_openai_encrypted, messages_text_delta,
     server_tool_output, unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage,
@@ -18,7 +18,6 @@ use super::{
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::empty_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -67,8 +66,12 @@ pub fn request(
         }
     }
 
-    let tool_names = tools(&mut body, &mut out);
-    tool_choice(&mut body, &tool_names, &mut out);
+    wire::insert_tools(
+        messages::read_tools(&mut body),
+        &mut out,
+        responses::write_tool,
+        responses::write_tool_choice,
+    );
     reasoning(&mut body, &mut out);
     text_format(&mut body, &mut out)?;
 
@@ -362,77 +365,6 @@ fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
     } else {
         Value::Array(parts)
     })
-}
-
-/// Client tools become function tools; Anthropic server tools (web search, bash, text
-/// editor…) have no Responses equivalent here and are dropped. Returns the names kept.
-fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let Some(Value::Array(tools)) = body.remove("tools") else {
-        return names;
-    };
-    let mut converted = Vec::with_capacity(tools.len());
-    for tool in tools {
-        let Value::Object(mut t) = tool else {
-            continue;
-        };
-        if !matches!(t.get("type").and_then(Value::as_str), None | Some("custom")) {
-            continue;
-        }
-        let Some(Value::String(name)) = t.remove("name") else {
-            continue;
-        };
-        let parameters = match t.remove("input_schema") {
-            Some(v @ Value::Object(_)) => v,
-            _ => empty_schema(),
-        };
-        // Responses defaults function tools to strict mode, which rejects ordinary schemas.
-        let strict = t
-            .remove("strict")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let mut f =
-            json!({"type": "function", "name": name, "parameters": parameters, "strict": strict});
-        if let Some(Value::String(d)) = t.remove("description") {
-            f["description"] = Value::String(d);
-        }
-        names.insert(name);
-        converted.push(f);
-    }
-    if !converted.is_empty() {
-        out.insert("tools".into(), Value::Array(converted));
-    }
-    names
-}
-
-fn tool_choice(
-    body: &mut Map<String, Value>,
-    names: &BTreeSet<String>,
-    out: &mut Map<String, Value>,
-) {
-    let Some(Value::Object(tc)) = body.remove("tool_choice") else {
-        return;
-    };
-    if names.is_empty() {
-        return;
-    }
-    let choice = match tc.get("type").and_then(Value::as_str) {
-        Some("auto") => Some(json!("auto")),
-        Some("any") => Some(json!("required")),
-        Some("none") => Some(json!("none")),
-        Some("tool") => tc
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| names.contains(*n))
-            .map(|n| json!({"type": "function", "name": n})),
-        _ => None,
-    };
-    if let Some(c) = choice {
-        out.insert("tool_choice".into(), c);
-    }
-    if tc.get("disable_parallel_tool_use").and_then(Value::as_bool) == Some(true) {
-        out.insert("parallel_tool_calls".into(), Value::Bool(false));
-    }
 }
 
 /// Anthropic's effort scale onto the efforts Copilot's Responses models accept

@@ -15,7 +15,6 @@ use super::{
     ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
-use crate::protocol::tools::freeform_schema;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -60,7 +59,11 @@ pub fn request(
         Some(Value::Array(tools)) => tools
             .into_iter()
             .enumerate()
-            .filter_map(|(i, t)| chat_tool(i, t).transpose())
+            .filter_map(|(i, t)| {
+                responses::read_tool(i, t)
+                    .map(|d| d.map(chat::write_tool))
+                    .transpose()
+            })
             .collect::<Result<Vec<_>, _>>()?,
         _ => Vec::new(),
     };
@@ -383,35 +386,6 @@ fn tool_output(
         None | Some(Value::Null) => String::new(),
         Some(v) => v.to_string(),
     })
-}
-
-/// A Responses tool as a chat tool; `None` for hosted tools Chat cannot express.
-fn chat_tool(i: usize, tool: Value) -> Result<Option<Value>, ApiError> {
-    let Value::Object(mut t) = tool else {
-        return Ok(None);
-    };
-    let kind = t
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if kind != "function" && kind != "custom" {
-        return Ok(None);
-    }
-    let name = take_string(t.remove("name")).ok_or_else(|| missing(format!("tools[{i}].name")))?;
-    let mut f = Map::new();
-    f.insert("name".into(), Value::String(name));
-    super::carry(&mut t, "description", &mut f, "description");
-    if kind == "custom" {
-        f.insert("parameters".into(), freeform_schema());
-    } else {
-        super::carry(&mut t, "parameters", &mut f, "parameters");
-        // `strict: false` is Chat's default: only an explicit true is worth sending.
-        if t.get("strict") == Some(&json!(true)) {
-            f.insert("strict".into(), json!(true));
-        }
-    }
-    Ok(Some(json!({"type": "function", "function": f})))
 }
 
 fn tool_choice(tc: Value, tools: &[Value]) -> Option<Value> {

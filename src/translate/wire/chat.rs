@@ -7,6 +7,7 @@ use super::super::{cannot_carry, unconvertible};
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
+use crate::protocol::tools::{empty_schema, freeform_schema, ToolChoice, ToolDef};
 
 /// A user or tool content part (`at`: its param; None: nothing to carry). Chat has images
 /// by URL (inline or web) and files inline or by id; every part but audio has a form.
@@ -117,4 +118,69 @@ pub fn write_finish(stop: StopReason) -> &'static str {
         StopReason::ToolUse => "tool_calls",
         StopReason::Refusal => "content_filter",
     }
+}
+
+/// A tool as a Chat function tool. `strict: false` is Chat's default: only true is sent.
+pub fn write_tool(tool: ToolDef) -> Value {
+    let mut f = Map::new();
+    f.insert("name".into(), Value::String(tool.name));
+    if let Some(d) = tool.description {
+        f.insert("description".into(), Value::String(d));
+    }
+    let schema = tool.schema.unwrap_or_else(empty_schema);
+    f.insert("parameters".into(), schema);
+    if tool.strict == Some(true) {
+        f.insert("strict".into(), Value::Bool(true));
+    }
+    obj([
+        ("type", Value::String("function".into())),
+        ("function", Value::Object(f)),
+    ])
+}
+
+pub fn write_tool_choice(choice: ToolChoice) -> Value {
+    match choice {
+        ToolChoice::Auto => Value::String("auto".into()),
+        ToolChoice::Required => Value::String("required".into()),
+        ToolChoice::None => Value::String("none".into()),
+        ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
+    }
+}
+
+/// One entry of `tools` (`i`: its index; None: a kind with no counterpart). A `custom`
+/// (freeform) tool becomes a function taking its raw text.
+pub fn read_tool(i: usize, tool: Value) -> Result<Option<ToolDef>, ApiError> {
+    let Value::Object(mut t) = tool else {
+        return Ok(None);
+    };
+    let kind = t
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if kind != "function" && kind != "custom" {
+        return Ok(None);
+    }
+    let Some(Value::Object(mut f)) = t.remove(kind.as_str()) else {
+        return Ok(None);
+    };
+    let name = take_string(f.remove("name")).ok_or_else(|| {
+        let p = format!("tools[{i}].{kind}.name");
+        invalid(format!("Missing required parameter: '{p}'."), p)
+    })?;
+    let custom = kind == "custom";
+    Ok(Some(ToolDef {
+        name,
+        description: take_string(f.remove("description")),
+        schema: if custom {
+            Some(freeform_schema())
+        } else {
+            f.remove("parameters").filter(|p| !p.is_null())
+        },
+        strict: if custom {
+            None
+        } else {
+            f.remove("strict").and_then(|s| s.as_bool())
+        },
+    }))
 }

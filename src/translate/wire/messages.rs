@@ -7,6 +7,7 @@ use super::super::json::{obj, take_string};
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
+use crate::protocol::tools::{ToolChoice, ToolDef, Tools};
 
 /// An `image` or `document` block (`kind`) as a part (`at`: the block's param). File ids
 /// name Anthropic's file store, which no other API can read; `content` documents are not
@@ -151,6 +152,50 @@ pub fn write_stop(stop: StopReason) -> &'static str {
         StopReason::ToolUse => "tool_use",
         StopReason::Refusal => "refusal",
     }
+}
+
+/// A request's `tools` and `tool_choice`, both taken from `body`. Client tools (no `type`,
+/// or `custom`) are kept; server tools (`web_search_…`, `bash_…`) have no counterpart and
+/// are left out. A choice naming a tool that is not offered is dropped.
+pub fn read_tools(body: &mut Map<String, Value>) -> Tools {
+    let mut tools = Tools::default();
+    let choice = body.remove("tool_choice");
+    let Some(Value::Array(defs)) = body.remove("tools") else {
+        return tools;
+    };
+    for tool in defs {
+        let Value::Object(mut t) = tool else {
+            continue;
+        };
+        if !matches!(t.get("type").and_then(Value::as_str), None | Some("custom")) {
+            continue;
+        }
+        let Some(name) = take_string(t.remove("name")) else {
+            continue;
+        };
+        tools.defs.push(ToolDef {
+            name,
+            description: take_string(t.remove("description")),
+            schema: t.remove("input_schema").filter(Value::is_object),
+            strict: t.remove("strict").and_then(|s| s.as_bool()),
+        });
+    }
+    let Some(Value::Object(tc)) = choice else {
+        return tools;
+    };
+    tools.choice = match tc.get("type").and_then(Value::as_str) {
+        Some("auto") => Some(ToolChoice::Auto),
+        Some("any") => Some(ToolChoice::Required),
+        Some("none") => Some(ToolChoice::None),
+        Some("tool") => tc
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| tools.defs.iter().any(|d| d.name == *n))
+            .map(|n| ToolChoice::Named(n.to_string())),
+        _ => None,
+    };
+    tools.serial = tc.get("disable_parallel_tool_use") == Some(&Value::Bool(true));
+    tools
 }
 
 #[cfg(test)]

@@ -4,3 +4,28 @@
 pub mod chat;
 pub mod messages;
 pub mod responses;
+
+use serde_json::{Map, Value};
+
+use crate::protocol::tools::{ToolChoice, ToolDef, Tools};
+
+/// Puts `tools` into an OpenAI request body (Chat or Responses, by the writers given): no
+/// choice and no `parallel_tool_calls` without a tool to go with them.
+pub fn insert_tools(
+    tools: Tools,
+    out: &mut Map<String, Value>,
+    write_tool: fn(ToolDef) -> Value,
+    write_choice: fn(ToolChoice) -> Value,
+) {
+    if tools.defs.is_empty() {
+        return;
+    }
+    let defs = tools.defs.into_iter().map(write_tool).collect();
+    out.insert("tools".into(), Value::Array(defs));
+    if let Some(choice) = tools.choice {
+        out.insert("tool_choice".into(), write_choice(choice));
+    }
+    if tools.serial {
+        out.insert("parallel_tool_calls".into(), Value::Bool(false));
+    }
+}

@@ -7,6 +7,7 @@ use super::super::unconvertible;
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
+use crate::protocol::tools::{empty_schema, freeform_schema, ToolChoice, ToolDef};
 
 /// An input or output content part (`at`: its param; None: nothing to carry).
 pub fn read_part(
@@ -97,4 +98,59 @@ pub fn read_incomplete(reason: Option<&str>) -> StopReason {
         Some("content_filter") => StopReason::Refusal,
         _ => StopReason::MaxTokens,
     }
+}
+
+/// A tool as a Responses function tool. Responses defaults function tools to strict mode,
+/// which rejects ordinary schemas: strict is sent, false unless the client said true.
+pub fn write_tool(tool: ToolDef) -> Value {
+    let mut f = Map::new();
+    f.insert("type".into(), Value::String("function".into()));
+    f.insert("name".into(), Value::String(tool.name));
+    if let Some(d) = tool.description {
+        f.insert("description".into(), Value::String(d));
+    }
+    let schema = tool.schema.unwrap_or_else(empty_schema);
+    f.insert("parameters".into(), schema);
+    f.insert("strict".into(), Value::Bool(tool.strict == Some(true)));
+    Value::Object(f)
+}
+
+pub fn write_tool_choice(choice: ToolChoice) -> Value {
+    match choice {
+        ToolChoice::Auto => Value::String("auto".into()),
+        ToolChoice::Required => Value::String("required".into()),
+        ToolChoice::None => Value::String("none".into()),
+        ToolChoice::Named(name) => json!({"type": "function", "name": name}),
+    }
+}
+
+/// One entry of `tools` (`i`: its index; None: a hosted tool, which has no counterpart). A
+/// `custom` (freeform) tool becomes a function taking its raw text.
+pub fn read_tool(i: usize, tool: Value) -> Result<Option<ToolDef>, ApiError> {
+    let Value::Object(mut t) = tool else {
+        return Ok(None);
+    };
+    let custom = match t.get("type").and_then(Value::as_str) {
+        Some("function") => false,
+        Some("custom") => true,
+        _ => return Ok(None),
+    };
+    let Some(name) = take_string(t.remove("name")) else {
+        let p = format!("tools[{i}].name");
+        return Err(invalid(format!("Missing required parameter: '{p}'."), p));
+    };
+    Ok(Some(ToolDef {
+        name,
+        description: take_string(t.remove("description")),
+        schema: if custom {
+            Some(freeform_schema())
+        } else {
+            t.remove("parameters").filter(|p| !p.is_null())
+        },
+        strict: if custom {
+            None
+        } else {
+            t.remove("strict").and_then(|s| s.as_bool())
+        },
+    }))
 }
