@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::json::{invalid, take_string};
-use super::stream::PairStream;
+use super::stream::{event_type, PairStream};
 use super::wire::{chat, responses};
 use super::{
     cannot_carry, carry, chat_text_chunk, error_event, event_json, is_openai_encrypted,
@@ -700,11 +700,7 @@ impl PairStream for ChatToResponsesStream {
 
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         let Some(v) = event_json(ev) else { return };
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .or(ev.event.as_deref())
-            .unwrap_or("");
+        let kind = event_type(&v, ev);
         let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
         match kind {

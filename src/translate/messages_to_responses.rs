@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{json, Map, Value};
 
-use super::stream::PairStream;
+use super::stream::{event_type, PairStream};
 use super::wire::{self, messages, responses};
 use super::{
     block_text, content_text, error_event, event_json, is_openai_encrypted, messages_text_delta,
@@ -181,11 +181,7 @@ impl InputBuilder {
                 }
                 Some(kind @ ("image" | "document")) => {
                     let kind = kind.to_string();
-                    parts.push(responses::write_part(messages::read_media(
-                        &kind,
-                        std::mem::take(&mut b),
-                        &at(),
-                    )?));
+                    parts.push(media_part(&kind, &mut b, &at())?);
                 }
                 Some(k) if READ_AS_TEXT.contains(&k) => {
                     parts.push(json!({"type": "input_text", "text": block_text(&b)}));
@@ -325,6 +321,15 @@ impl InputBuilder {
     }
 }
 
+/// An `image` or `document` block as a Responses input part (`at`: its param).
+fn media_part(kind: &str, b: &mut Map<String, Value>, at: &str) -> Result<Value, ApiError> {
+    Ok(responses::write_part(messages::read_media(
+        kind,
+        std::mem::take(b),
+        at,
+    )?))
+}
+
 /// `tool_result.content` → `function_call_output.output`: text stays a string; images
 /// and files (e.g. Claude Code's Read of a picture or a PDF) need the part-array form.
 fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
@@ -347,11 +352,7 @@ fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
             }
             Some(kind @ ("image" | "document")) => {
                 let kind = kind.to_string();
-                parts.push(responses::write_part(messages::read_media(
-                    &kind,
-                    std::mem::take(&mut b),
-                    &at,
-                )?));
+                parts.push(media_part(&kind, &mut b, &at)?);
             }
             Some(k) if READ_AS_TEXT.contains(&k) => {
                 parts.push(json!({"type": "input_text", "text": block_text(&b)}));
@@ -996,11 +997,7 @@ impl PairStream for MessagesToResponsesStream {
         let Some(data) = event_json(ev) else {
             return;
         };
-        let ty = data
-            .get("type")
-            .and_then(Value::as_str)
-            .or(ev.event.as_deref())
-            .unwrap_or("");
+        let ty = event_type(&data, ev);
         match ty {
             "response.created" | "response.in_progress" => {
                 self.read_usage(&data["response"]["usage"]);

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use super::stream::PairStream;
+use super::stream::{event_type, PairStream};
 use super::wire::messages::text_block;
 use super::wire::{messages, responses};
 use super::{
@@ -974,11 +974,7 @@ impl PairStream for ResponsesToMessagesStream {
         let Some(data) = event_json(ev) else {
             return;
         };
-        let ty = data
-            .get("type")
-            .and_then(Value::as_str)
-            .or(ev.event.as_deref())
-            .unwrap_or("");
+        let ty = event_type(&data, ev);
         let index = data.get("index").and_then(Value::as_u64);
         match ty {
             "message_start" => {

@@ -3,6 +3,8 @@
 //! what follows, the pair's own delta reader goes first, and a stream that ends or breaks
 //! before its terminal event ends with the client API's error event, once.
 
+use serde_json::Value;
+
 use super::{OutEvent, StreamTranslator};
 use crate::protocol::Usage;
 use crate::sse::SseEvent;
@@ -60,4 +62,12 @@ impl<T: PairStream> StreamTranslator for T {
     fn assembling(&mut self) {
         self.skip_deltas()
     }
+}
+
+/// An upstream event's kind: its data's `type`, else the SSE event name.
+pub fn event_type<'a>(data: &'a Value, ev: &'a SseEvent) -> &'a str {
+    data.get("type")
+        .and_then(Value::as_str)
+        .or(ev.event.as_deref())
+        .unwrap_or("")
 }
