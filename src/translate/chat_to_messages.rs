@@ -17,7 +17,7 @@ use super::{
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::empty_schema;
+use crate::protocol::tools::ToolDef;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -454,20 +454,12 @@ fn messages_tools(tools: Vec<Value>) -> Result<Vec<Value>, ApiError> {
                 format!("tools[{i}].function.name"),
             ));
         };
-        let mut t = Map::new();
-        t.insert("name".into(), Value::String(name));
-        if let Some(d) = take_string(f.remove("description")) {
-            t.insert("description".into(), Value::String(d));
-        }
-        let schema = match f.remove("parameters") {
-            Some(p @ Value::Object(_)) => p,
-            _ => empty_schema(),
-        };
-        t.insert("input_schema".into(), schema);
-        if let Some(strict @ Value::Bool(_)) = f.remove("strict") {
-            t.insert("strict".into(), strict);
-        }
-        out.push(Value::Object(t));
+        out.push(messages::write_tool(ToolDef {
+            name,
+            description: take_string(f.remove("description")),
+            schema: f.remove("parameters"),
+            strict: f.remove("strict").and_then(|s| s.as_bool()),
+        }));
     }
     Ok(out)
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
+use super::json::take_string;
 use super::stream::{event_type, PairStream};
 use super::wire::messages::text_block;
 use super::wire::{messages, responses};
@@ -18,7 +19,8 @@ use super::{
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
-use crate::protocol::tools::{empty_schema, freeform_schema};
+use crate::protocol::tools::freeform_schema;
+use crate::protocol::tools::ToolDef;
 use crate::protocol::Api;
 use crate::sse::SseEvent;
 
@@ -402,21 +404,18 @@ fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSe
             continue;
         };
         let schema = if custom {
-            freeform_schema()
+            Some(freeform_schema())
         } else {
-            match t.remove("parameters") {
-                Some(v @ Value::Object(_)) => v,
-                _ => empty_schema(),
-            }
+            t.remove("parameters")
         };
-        let mut a = json!({"name": name, "input_schema": schema});
-        if let Some(Value::String(d)) = t.remove("description") {
-            if !d.is_empty() {
-                a["description"] = Value::String(d);
-            }
-        }
+        let def = ToolDef {
+            name: name.clone(),
+            description: take_string(t.remove("description")),
+            schema,
+            strict: None,
+        };
         names.insert(name);
-        converted.push(a);
+        converted.push(messages::write_tool(def));
     }
     if !converted.is_empty() {
         out.insert("tools".into(), Value::Array(converted));

@@ -7,7 +7,7 @@ use super::super::json::{obj, take_string};
 use crate::protocol::content::{Media, Part, Source};
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::{ToolChoice, ToolDef, Tools};
+use crate::protocol::tools::{empty_schema, ToolChoice, ToolDef, Tools};
 
 /// An `image` or `document` block (`kind`) as a part (`at`: the block's param). File ids
 /// name Anthropic's file store, which no other API can read; `content` documents are not
@@ -196,6 +196,21 @@ pub fn read_tools(body: &mut Map<String, Value>) -> Tools {
     };
     tools.serial = tc.get("disable_parallel_tool_use") == Some(&Value::Bool(true));
     tools
+}
+
+/// A tool as a Messages client tool (the Messages API requires `input_schema`).
+pub fn write_tool(tool: ToolDef) -> Value {
+    let mut t = Map::new();
+    t.insert("name".into(), Value::String(tool.name));
+    if let Some(d) = tool.description.filter(|d| !d.is_empty()) {
+        t.insert("description".into(), Value::String(d));
+    }
+    let schema = tool.schema.filter(Value::is_object);
+    t.insert("input_schema".into(), schema.unwrap_or_else(empty_schema));
+    if let Some(strict) = tool.strict {
+        t.insert("strict".into(), Value::Bool(strict));
+    }
+    Value::Object(t)
 }
 
 #[cfg(test)]
