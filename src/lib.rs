@@ -20,6 +20,7 @@ pub mod ids;
 pub mod inbound;
 pub mod json_read;
 pub mod json_write;
+pub mod model_aliases;
 pub mod models;
 pub mod portability;
 pub mod quirks;

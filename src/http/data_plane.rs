@@ -51,7 +51,11 @@ pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    Ok(json(200, &catalog.describe()))
+    let aliases = super::aliases::current(env).await;
+    Ok(json(
+        200,
+        &catalog.describe_with(aliases.describe(&catalog)),
+    ))
 }
 
 /// Embeddings are forwarded as sent (the body is small and Copilot's API is OpenAI's);
@@ -77,7 +81,8 @@ pub async fn embeddings(
     meter.model = Some(asked.to_string());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    let model = catalog.resolve(asked)?.id.clone();
+    let aliases = super::aliases::current(env).await;
+    let model = catalog.resolve(aliases.apply(asked, &catalog)?)?.id.clone();
     // Recorded (and sent) under Copilot's own id, like every other request.
     let body = if model == asked {
         text
@@ -209,8 +214,12 @@ async fn serve(
     }
     let catalog = copilot.catalog(ctx).await?;
     // Claude Code's `[1m]` models (tag or beta) go to Copilot's 1M-context model.
+    let aliases = super::aliases::current(env).await;
     let model = catalog
-        .resolve_for(&inbound.model, client_beta.as_deref())?
+        .resolve_for(
+            aliases.apply(&inbound.model, &catalog)?,
+            client_beta.as_deref(),
+        )?
         .clone();
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
@@ -632,8 +641,12 @@ pub async fn count_tokens(
     meter.model = Some(inbound.model.clone());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
+    let aliases = super::aliases::current(env).await;
     let model = catalog
-        .resolve_for(&inbound.model, client_beta.as_deref())?
+        .resolve_for(
+            aliases.apply(&inbound.model, &catalog)?,
+            client_beta.as_deref(),
+        )?
         .clone();
     // Counted as a request for the model, with no tokens: counting consumes none.
     meter.model = Some(model.id.clone());

@@ -2,6 +2,7 @@
 //! upstream/store modules, and shape responses.
 
 pub mod admin;
+pub mod aliases;
 pub mod data_plane;
 pub mod incoming;
 pub mod metering;
