@@ -37,6 +37,7 @@ async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         (_, Err(_)) => Ok(()),
     };
     let result = match ready {
+        Ok(()) if route == Route::ResponsesSocket => responses_socket(req, &env, ctx).await,
         Ok(()) => handle(route, req, &env, &ctx).await,
         Err(e) => Err(e),
     };
@@ -131,6 +132,13 @@ async fn handle(
             result
         }
     }
+}
+
+/// The Responses WebSocket mode: the key is checked on the upgrade request (as OpenAI
+/// does); the connection's task keeps the fetch context, whose `waitUntil` no longer runs.
+async fn responses_socket(req: Incoming, env: &Env, ctx: Context) -> Result<Response, ApiError> {
+    let caller = require_api_key(&req.headers(), env, &ctx).await?;
+    http::responses_socket::upgrade(req, env, ctx, caller)
 }
 
 async fn admin_route(

@@ -26,6 +26,7 @@ pub mod portability;
 pub mod quirks;
 pub mod quota;
 pub mod relay;
+pub mod responses_socket;
 pub mod route;
 pub mod schema;
 pub mod search;

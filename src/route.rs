@@ -13,6 +13,8 @@ pub enum Route {
     Responses,
     /// OpenAI's `/responses/compact`: the conversation compacted into a summary.
     ResponsesCompact,
+    /// `GET /responses` with `Upgrade: websocket`: the Responses WebSocket mode.
+    ResponsesSocket,
     // Admin API: ADMIN_KEY only.
     ListKeys,
     CreateKey,
@@ -120,6 +122,9 @@ pub fn match_route(method: &str, path: &str) -> Route {
         .strip_prefix("/v1")
         .filter(|p| p.starts_with('/'))
         .unwrap_or(path);
+    if data == "/responses" && method == "GET" {
+        return Route::ResponsesSocket;
+    }
     let (route, allow) = match data {
         "/models" => (Route::Models, "GET"),
         "/embeddings" => (Route::Embeddings, "POST"),

@@ -335,7 +335,7 @@ async fn serve(
             Started::Answered(resp) if !is_success(&resp) => {
                 Ok(upstream_failure(format, resp).await)
             }
-            started => streaming::respond(api, format, timing, started, pipeline),
+            started => streaming::respond(api, format, timing, started, pipeline, meter),
         };
     }
     let resp = call.await?;
@@ -553,7 +553,7 @@ async fn native(
         }
         started => {
             let relay = Metered::new(relay, Some(meter.stream_reporter()));
-            streaming::respond(api, format, timing, started, relay)
+            streaming::respond(api, format, timing, started, relay, meter)
         }
     }
 }

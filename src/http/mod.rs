@@ -7,6 +7,7 @@ pub mod data_plane;
 pub mod incoming;
 pub mod metering;
 pub mod portability;
+pub mod responses_socket;
 pub mod search_admin;
 pub mod search_loop;
 pub mod session;
