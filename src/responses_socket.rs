@@ -194,6 +194,14 @@ impl TurnRecord {
         }
     }
 
+    /// Whether the response's terminal event was seen.
+    pub fn ended(&self) -> bool {
+        matches!(
+            self.status.as_deref(),
+            Some("completed" | "incomplete" | "failed" | "cancelled")
+        )
+    }
+
     /// A finished response (completed, or cut short by its token limit) and its output,
     /// in output order; None for a failed one, which later turns cannot continue.
     pub fn finished(mut self) -> Option<(String, Vec<Value>)> {

@@ -231,6 +231,17 @@ impl Socket {
         let mut parser = SseParser::new();
         let mut open = true;
         loop {
+            // After the terminal event the turn is the client's: its hang-up no longer
+            // cuts the stream, whose end (and usage) follows at once.
+            if record.ended() {
+                match stream.next().await {
+                    Some(Ok(chunk)) => {
+                        parser.feed_each(&chunk, |ev| forward(&self.ws, record, &mut open, ev))
+                    }
+                    Some(Err(_)) | None => break,
+                }
+                continue;
+            }
             match select(stream.next(), events.next()).await {
                 Either::Left((Some(Ok(chunk)), _)) => {
                     parser.feed_each(&chunk, |ev| forward(&self.ws, record, &mut open, ev))
@@ -247,6 +258,9 @@ impl Socket {
             if !open {
                 break;
             }
+        }
+        if record.ended() {
+            parser.finish_each(|ev| forward(&self.ws, record, &mut open, ev));
         }
         drop(stream);
         if open {
