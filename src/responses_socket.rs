@@ -14,8 +14,9 @@ use crate::api_error::{ApiError, ApiFormat};
 pub const OPENAI_BETA: &str = "responses_websockets=2026-02-06";
 /// OpenAI closes a connection after an hour; clients open a new one on this error.
 pub const CONNECTION_LIMIT_MS: u64 = 60 * 60 * 1000;
-/// Earlier turns kept per connection (each holds its whole conversation).
-const KEPT_TURNS: usize = 8;
+/// Earlier turns kept per connection. Turns share what came before them (a chain), so a
+/// connection holds each item once however many turns continue it.
+const KEPT_TURNS: usize = 64;
 
 /// Close codes (RFC 6455): a binary frame is data the mode does not take; a failure of
 /// the gateway itself is an internal error.
@@ -28,16 +29,47 @@ pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
 pub struct TurnRequest {
     /// The `POST /v1/responses` body: streamed, earlier turns' items first.
     pub body: Map<String, Value>,
-    /// The conversation as sent (earlier turns and this input), kept for the next turn.
-    pub items: Vec<Value>,
+    /// Where the turn continues from, and its new input: kept for later turns.
+    pub chain: Link,
     /// `generate: false`: the client only warms the connection up; nothing is generated.
     pub warmup: bool,
+}
+
+/// A turn's place in its conversation: the turn it continued and the items it added.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Link {
+    parent: Option<Rc<Turn>>,
+    input: Vec<Value>,
+}
+
+/// A finished turn: what it continued, and its input and output items.
+#[derive(Debug, PartialEq)]
+pub struct Turn {
+    parent: Option<Rc<Turn>>,
+    items: Vec<Value>,
+}
+
+impl Turn {
+    /// The whole conversation up to and including this turn, oldest first.
+    fn conversation(self: &Rc<Turn>) -> Vec<Value> {
+        let mut chain = Vec::new();
+        let mut at = Some(self);
+        while let Some(t) = at {
+            chain.push(t);
+            at = t.parent.as_ref();
+        }
+        chain
+            .iter()
+            .rev()
+            .flat_map(|t| t.items.iter().cloned())
+            .collect()
+    }
 }
 
 /// The connection's turns, by response id, most recent last.
 #[derive(Debug, Default)]
 pub struct Connection {
-    turns: VecDeque<(String, Rc<Vec<Value>>)>,
+    turns: VecDeque<(String, Rc<Turn>)>,
 }
 
 impl Connection {
@@ -94,10 +126,10 @@ impl Connection {
                 )
             }
         };
-        let mut items = match body.remove("previous_response_id") {
-            None | Some(Value::Null) => Vec::new(),
+        let parent = match body.remove("previous_response_id") {
+            None | Some(Value::Null) => None,
             Some(Value::String(id)) => match self.turns.iter().rev().find(|(t, _)| *t == id) {
-                Some((_, earlier)) => earlier.as_ref().clone(),
+                Some((_, earlier)) => Some(Rc::clone(earlier)),
                 None => return Err(previous_not_found(&id)),
             },
             Some(_) => {
@@ -105,22 +137,28 @@ impl Connection {
                     .with_param("previous_response_id"))
             }
         };
-        items.extend(input);
-        body.insert("input".into(), Value::Array(items.clone()));
+        let mut items = parent.as_ref().map(Turn::conversation).unwrap_or_default();
+        items.extend(input.iter().cloned());
+        body.insert("input".into(), Value::Array(items));
         Ok(TurnRequest {
             body,
-            items,
+            chain: Link { parent, input },
             warmup,
         })
     }
 
     /// Keeps a finished turn: its conversation and what the model answered.
-    pub fn remember(&mut self, id: String, mut items: Vec<Value>, output: Vec<Value>) {
-        items.extend(output);
+    pub fn remember(&mut self, id: String, chain: Link, output: Vec<Value>) {
+        let Link { parent, mut input } = chain;
+        input.extend(output);
         if self.turns.len() == KEPT_TURNS {
             self.turns.pop_front();
         }
-        self.turns.push_back((id, Rc::new(items)));
+        let turn = Turn {
+            parent,
+            items: input,
+        };
+        self.turns.push_back((id, Rc::new(turn)));
     }
 }
 
@@ -259,7 +297,7 @@ mod tests {
         assert!(t.body.get("stream_options").is_none());
         assert_eq!(t.body["tools"], json!([]));
         assert_eq!(t.body["input"][0]["content"][0]["text"], "hi");
-        assert_eq!(t.items.len(), 1);
+        assert_eq!(t.chain.input.len(), 1);
         // The Realtime-style nesting is read the same way.
         let t = conn()
             .read(r#"{"type":"response.create","response":{"model":"m","input":[]}}"#)
@@ -303,7 +341,7 @@ mod tests {
             .unwrap();
         c.remember(
             "resp_1".into(),
-            first.items,
+            first.chain,
             vec![json!({"type":"function_call","call_id":"c1","name":"f","arguments":"{}"})],
         );
         let next = c
@@ -317,6 +355,17 @@ mod tests {
             .collect();
         assert_eq!(types, ["message", "function_call", "function_call_output"]);
         assert!(next.body.get("previous_response_id").is_none());
+        // A third turn continues the second: the whole chain, each item once.
+        c.remember(
+            "resp_2".into(),
+            next.chain,
+            vec![json!({"type":"message","role":"assistant","content":[]})],
+        );
+        let third = c
+            .read(r#"{"type":"response.create","previous_response_id":"resp_2","input":"more"}"#)
+            .unwrap();
+        assert_eq!(third.body["input"].as_array().unwrap().len(), 5);
+        assert_eq!(third.body["input"][4]["content"][0]["text"], "more");
         let e = c
             .read(r#"{"type":"response.create","previous_response_id":"resp_other"}"#)
             .unwrap_err();
@@ -328,7 +377,7 @@ mod tests {
     fn keeps_the_latest_turns_only() {
         let mut c = conn();
         for i in 0..=KEPT_TURNS {
-            c.remember(format!("r{i}"), vec![], vec![]);
+            c.remember(format!("r{i}"), Link::default(), vec![]);
         }
         let ask =
             |id: &str| format!(r#"{{"type":"response.create","previous_response_id":"{id}"}}"#);

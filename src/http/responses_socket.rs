@@ -150,10 +150,10 @@ impl Socket {
                     return Flow::Closed;
                 }
             }
-            conn.remember(id, turn.items, Vec::new());
+            conn.remember(id, turn.chain, Vec::new());
             return Flow::Open;
         }
-        let TurnRequest { body, items, .. } = turn;
+        let TurnRequest { body, chain, .. } = turn;
         let mut meter = Meter::for_key(&self.caller.id);
         meter.socket = true;
         let result = match metering::enforce_limits(&self.env, &self.caller).await {
@@ -195,7 +195,7 @@ impl Socket {
         // Awaited here: `waitUntil` after the upgrade would be dropped.
         metering::settle_now(&self.env, &self.caller, meter, failed).await;
         if let Some((id, output)) = record.finished() {
-            conn.remember(id, items, output);
+            conn.remember(id, chain, output);
         }
         flow
     }
