@@ -159,6 +159,23 @@ test("an unknown previous_response_id and bad messages are error events; the con
   assert.equal(closed.code, 1003);
 });
 
+test("each turn passes the key's limits and the model aliases, like a POST", async () => {
+  const k = await gw.createKey("ws-limited");
+  assert.equal((await gw.admin("PATCH", `/api/keys/${k.id}`, { limits: { requests_per_minute: 1 } })).status, 200);
+  assert.equal((await gw.admin("PUT", "/api/model-aliases/ws-team", { models: ["claude-sonnet-5"] })).status, 200);
+  const c = connect(k.key);
+  await c.opened;
+  const first = await turn(c, { model: "ws-team", input: "aliased" });
+  assert.equal(text(first), "Echo: aliased");
+  assert.equal(done(first).response.model, "claude-sonnet-5");
+  const refused = await turn(c, { model: "ws-team", input: "over the limit" });
+  assert.equal(refused[0].type, "error");
+  assert.equal(refused[0].status, 429);
+  assert.equal(refused[0].error.type, "rate_limit_error");
+  assert.equal((await gw.admin("DELETE", "/api/model-aliases/ws-team")).status, 200);
+  c.ws.close();
+});
+
 test("messages sent during a turn wait for it: turns run one at a time, in order", async () => {
   const c = connect();
   await c.opened;
