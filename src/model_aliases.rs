@@ -41,11 +41,12 @@ impl Aliases {
     }
 
     /// The name the catalog should resolve: the first model behind an alias that the
-    /// catalog has, else the name as asked. A real catalog id always means that model
-    /// (Copilot may add one an alias already took). An alias none of whose models is
-    /// available is a 404 naming them.
+    /// catalog has, else the name as asked. A name the catalog resolves (its ids and
+    /// Claude Code's spellings of them) always means that model (Copilot may add one an
+    /// alias already took). An alias none of whose models is available is a 404 naming
+    /// them.
     pub fn apply<'a>(&'a self, requested: &'a str, catalog: &Catalog) -> Result<&'a str, ApiError> {
-        if self.list.is_empty() || catalog.get(requested).is_some() {
+        if self.list.is_empty() || catalog.resolve(requested).is_ok() {
             return Ok(requested);
         }
         let Some(alias) = self.find(requested) else {
@@ -75,7 +76,7 @@ impl Aliases {
     pub fn describe(&self, catalog: &Catalog) -> Vec<Value> {
         self.list
             .iter()
-            .filter(|a| catalog.get(&a.alias).is_none())
+            .filter(|a| catalog.resolve(&a.alias).is_err())
             .filter_map(|a| {
                 let target = a.models.iter().find_map(|m| catalog.resolve(m).ok())?;
                 let mut v = target.describe();
@@ -240,8 +241,16 @@ mod tests {
     #[test]
     fn a_real_model_wins_over_an_alias_of_its_name() {
         let c = catalog();
-        let a = Aliases::new(vec![alias("gpt-5-mini", &["claude-sonnet-4.5"])]);
+        let a = Aliases::new(vec![
+            alias("gpt-5-mini", &["claude-sonnet-4.5"]),
+            alias("claude-sonnet-4-5-20250929", &["gpt-5-mini"]),
+        ]);
         assert_eq!(a.apply("gpt-5-mini", &c).unwrap(), "gpt-5-mini");
+        // Claude Code's spelling of a catalog model is that model too.
+        assert_eq!(
+            a.apply("claude-sonnet-4-5-20250929", &c).unwrap(),
+            "claude-sonnet-4-5-20250929"
+        );
         assert!(a.describe(&c).is_empty());
     }
 

@@ -39,6 +39,23 @@ pub async fn current(env: &Env) -> Rc<Aliases> {
     }
 }
 
+/// The name the catalog should resolve for `requested` (see `Aliases::apply`). The
+/// aliases are read only for a name the catalog does not know, so the usual request
+/// never looks for them.
+pub async fn resolve_name(
+    env: &Env,
+    catalog: &Catalog,
+    requested: &str,
+) -> Result<String, ApiError> {
+    if catalog.resolve(requested).is_ok() {
+        return Ok(requested.to_string());
+    }
+    current(env)
+        .await
+        .apply(requested, catalog)
+        .map(str::to_string)
+}
+
 /// The catalog, if an account can give one: aliases can be managed without.
 async fn catalog(env: &Env, ctx: &Context) -> Option<Rc<Catalog>> {
     let mut copilot = Copilot::connect(env, ctx, None).await.ok()?;
@@ -83,7 +100,7 @@ pub async fn put(
     let db = db(env)?;
     let mut aliases = store::load(&db).await?;
     let catalog = catalog(env, ctx).await;
-    let is_model = |m: &str| catalog.as_ref().is_some_and(|c| c.get(m).is_some());
+    let is_model = |m: &str| catalog.as_ref().is_some_and(|c| c.resolve(m).is_ok());
     model_aliases::check(&alias, &aliases, is_model)?;
     if aliases.find(name).is_none() && aliases.list.len() >= model_aliases::MAX_ALIASES {
         return Err(ApiError::invalid(format!(

@@ -81,8 +81,8 @@ pub async fn embeddings(
     meter.model = Some(asked.to_string());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    let aliases = super::aliases::current(env).await;
-    let model = catalog.resolve(aliases.apply(asked, &catalog)?)?.id.clone();
+    let asked_model = super::aliases::resolve_name(env, &catalog, asked).await?;
+    let model = catalog.resolve(&asked_model)?.id.clone();
     // Recorded (and sent) under Copilot's own id, like every other request.
     let body = if model == asked {
         text
@@ -214,13 +214,8 @@ async fn serve(
     }
     let catalog = copilot.catalog(ctx).await?;
     // Claude Code's `[1m]` models (tag or beta) go to Copilot's 1M-context model.
-    let aliases = super::aliases::current(env).await;
-    let model = catalog
-        .resolve_for(
-            aliases.apply(&inbound.model, &catalog)?,
-            client_beta.as_deref(),
-        )?
-        .clone();
+    let asked = super::aliases::resolve_name(env, &catalog, &inbound.model).await?;
+    let model = catalog.resolve_for(&asked, client_beta.as_deref())?.clone();
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
     // A target that cannot carry the request gives way to the next the model supports;
@@ -641,13 +636,8 @@ pub async fn count_tokens(
     meter.model = Some(inbound.model.clone());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    let aliases = super::aliases::current(env).await;
-    let model = catalog
-        .resolve_for(
-            aliases.apply(&inbound.model, &catalog)?,
-            client_beta.as_deref(),
-        )?
-        .clone();
+    let asked = super::aliases::resolve_name(env, &catalog, &inbound.model).await?;
+    let model = catalog.resolve_for(&asked, client_beta.as_deref())?.clone();
     // Counted as a request for the model, with no tokens: counting consumes none.
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
