@@ -14,6 +14,8 @@ pub enum ApiFormat {
     OpenAi,
     /// `{"error":{"message","type"}}` (/api/*, /auth/*).
     Control,
+    /// `{"error":{"code","message","status"}}` (the Gemini API's routes).
+    Google,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,24 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout_error",
             ErrorKind::Overloaded | ErrorKind::Unavailable => "overloaded_error",
             ErrorKind::Api | ErrorKind::BadGateway => "api_error",
+        }
+    }
+
+    /// Google's `error.status` vocabulary (gRPC code names).
+    fn google_status(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::RequestTooLarge
+            | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
+            ErrorKind::Authentication => "UNAUTHENTICATED",
+            ErrorKind::Permission => "PERMISSION_DENIED",
+            ErrorKind::NotFound => "NOT_FOUND",
+            ErrorKind::Conflict => "ABORTED",
+            ErrorKind::RateLimit => "RESOURCE_EXHAUSTED",
+            ErrorKind::Api => "INTERNAL",
+            ErrorKind::BadGateway | ErrorKind::Unavailable | ErrorKind::Overloaded => "UNAVAILABLE",
+            ErrorKind::Timeout => "DEADLINE_EXCEEDED",
         }
     }
 
@@ -187,6 +207,13 @@ impl ApiError {
                 }
                 json!({ "error": error })
             }
+            ApiFormat::Google => json!({
+                "error": {
+                    "code": self.status,
+                    "message": self.message,
+                    "status": self.kind.google_status(),
+                },
+            }),
         }
     }
 
@@ -297,6 +324,10 @@ pub fn is_envelope_of(body: &str, format: ApiFormat) -> bool {
         }
         ApiFormat::OpenAi | ApiFormat::Control => {
             v.pointer("/error/message").is_some_and(Value::is_string)
+        }
+        ApiFormat::Google => {
+            v.pointer("/error/message").is_some_and(Value::is_string)
+                && v.pointer("/error/status").is_some_and(Value::is_string)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod data_plane;
+pub mod gemini;
 pub mod incoming;
 pub mod metering;
 pub mod portability;

@@ -8,6 +8,7 @@
 
 pub mod chat_to_messages;
 pub mod chat_to_responses;
+pub mod gemini_to_messages;
 pub mod messages_to_chat;
 pub mod messages_to_responses;
 pub mod responses_to_chat;
