@@ -15,7 +15,6 @@ use crate::api_error::{from_upstream, ApiError, ApiFormat, ErrorKind};
 use crate::translate::gemini_to_messages::{
     self as gemini, answer, count_request, model_id, Framing, GeminiStream,
 };
-use crate::upstream::body;
 use crate::upstream::routing::Api;
 use crate::upstream::session::Copilot;
 
@@ -74,8 +73,10 @@ pub async fn generate(
         let bytes = gem.whole(&whole);
         return Ok(with_type(Response::from_bytes(bytes), gem.content_type()));
     }
-    let chunks = body::chunks(&resp)
-        .ok_or_else(|| ApiError::new(ErrorKind::BadGateway, "the stream had no body"))?;
+    // The Messages front door's own stream (not a byte stream: read without BYOB).
+    let chunks = resp
+        .stream()
+        .map_err(|_| ApiError::new(ErrorKind::BadGateway, "the stream had no body"))?;
     let gem = GeminiStream::new(framing, reply);
     let content_type = gem.content_type();
     let out = futures::stream::unfold(Some((chunks, gem)), |state| async move {
