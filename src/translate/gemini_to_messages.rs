@@ -1025,11 +1025,10 @@ impl GeminiStream {
         }
         let name = ev.event.as_deref().unwrap_or("");
         if name == "ping" {
-            // Keeps proxies and clients from timing out while Copilot thinks.
-            match self.framing {
-                Framing::Sse => out.extend_from_slice(b": keep-alive\r\n\r\n"),
-                Framing::JsonArray => out.push(b'\n'),
-            }
+            // Keeps proxies and clients from timing out while Copilot thinks. A line break,
+            // not an SSE comment: the SDK inside Gemini CLI reads events with
+            // `^\s*data: `, so a comment would stall every event after it.
+            out.extend_from_slice(b"\r\n");
             return;
         }
         let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
@@ -1203,7 +1202,7 @@ mod tests {
 
     fn sse_chunks(text: &str) -> Vec<Value> {
         text.split("\r\n\r\n")
-            .filter_map(|e| e.strip_prefix("data: "))
+            .filter_map(|e| e.trim_start().strip_prefix("data: "))
             .map(|d| serde_json::from_str(d).unwrap())
             .collect()
     }
@@ -1584,8 +1583,8 @@ mod tests {
             &tool_turn(),
         );
         assert!(
-            text.contains(": keep-alive\r\n\r\n"),
-            "pings keep the client waiting"
+            text.starts_with("\r\ndata: "),
+            "pings keep the client waiting: {text}"
         );
         let chunks = sse_chunks(&text);
         let parts: Vec<&Value> = chunks

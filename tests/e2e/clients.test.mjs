@@ -1,10 +1,10 @@
 // The real clients, end to end: Claude Code (`claude -p`, and interactively for `/model`),
-// Codex CLI (`codex exec`), opencode (`opencode run`) and the Vercel AI SDK (`generateText` /
-// `streamText`), pinned in package.json (or, with CGW_CLIENTS_DIR, the releases that
+// Codex CLI (`codex exec`), opencode (`opencode run`), Gemini CLI (`gemini -p`, on the Gemini
+// API) and the Vercel AI SDK (`generateText` / `streamText`), pinned in package.json (or, with CGW_CLIENTS_DIR, the releases that
 // `npm run check-clients` installed), pointed at the gateway in front of the mock Copilot,
 // each doing a task that takes one tool call. The prompt `MOCK_TOOL <path>` makes the mock
 // answer with a call to the client's own file-writing tool (Claude Code's Write, Codex's
-// exec_command, opencode's write, the AI SDK script's Write), the client runs it, and the
+// exec_command, opencode's write, Gemini CLI's write_file, the AI SDK script's Write), the client runs it, and the
 // mock answers the tool result with `Tool result: …`.
 //
 // Each run is offline and isolated: a temporary HOME / CODEX_HOME and working directory, a
@@ -350,6 +350,25 @@ async function runOpencode(npm, model, ws, { prompt = `MOCK_TOOL ${ws.target}` }
       OPENCODE_DISABLE_CLAUDE_CODE: "1",
       OPENCODE_DISABLE_EXTERNAL_SKILLS: "1",
     },
+  });
+}
+
+/**
+ * Gemini CLI non-interactively (`gemini -p`), as the README tells users to point it at the
+ * gateway: GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL (no /v1beta) and the API-key auth type.
+ */
+async function runGemini(model, ws, { prompt = `MOCK_TOOL ${ws.target}` } = {}) {
+  mkdirSync(path.join(ws.home, ".gemini"));
+  const settings = {
+    security: { auth: { selectedType: "gemini-api-key" } },
+    privacy: { usageStatisticsEnabled: false },
+    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+  };
+  writeFileSync(path.join(ws.home, ".gemini/settings.json"), JSON.stringify(settings));
+  const cli = path.join(clientsRoot, "node_modules/@google/gemini-cli/bundle/gemini.js");
+  return runAgent(newerNode(), [cli, "-p", prompt, "-m", model, "--yolo"], {
+    cwd: ws.cwd,
+    env: { HOME: ws.home, GEMINI_API_KEY: key, GOOGLE_GEMINI_BASE_URL: proxy.base, GEMINI_CLI_TRUST_WORKSPACE: "true" },
   });
 }
 
@@ -753,6 +772,43 @@ describe("opencode", () => {
       assertOpencodeTraffic("/v1/responses");
       await assertMessagesUpstream("write");
       assert.deepEqual(await mockRequests("/copilot/responses"), []);
+    }));
+});
+
+describe("Gemini CLI", () => {
+  /** Gemini CLI spoke only the Gemini API, streaming with alt=sse, two turns, its key as x-goog-api-key. */
+  function assertGeminiTraffic(model) {
+    const gen = proxy.seen.filter((e) => e.method === "POST");
+    const url = `/v1beta/models/${model}:streamGenerateContent?alt=sse`;
+    assert.deepEqual(gen.map((e) => e.url), [url, url], clientLog());
+    for (const e of gen) assert.equal(e.headers["x-goog-api-key"], key);
+  }
+
+  test("on claude-sonnet-5: write_file through the Gemini API, translated to Copilot's /v1/messages", TEST_TIMEOUT, () =>
+    inWorkspace("gemini", async (ws) => {
+      const run = await runGemini("claude-sonnet-5", ws);
+      assertTaskDone(run, ws);
+      assertGeminiTraffic("claude-sonnet-5");
+      await assertMessagesUpstream("write_file");
+    }));
+
+  test("on gpt-5.1-codex: translated to Copilot's /responses", TEST_TIMEOUT, () =>
+    inWorkspace("gemini-gpt", async (ws) => {
+      const run = await runGemini("gpt-5.1-codex", ws);
+      assertTaskDone(run, ws);
+      assertGeminiTraffic("gpt-5.1-codex");
+      await assertResponsesUpstream("write_file");
+    }));
+
+  test("on gemini-3.6-flash: translated to Copilot's /chat/completions", TEST_TIMEOUT, () =>
+    inWorkspace("gemini-flash", async (ws) => {
+      const run = await runGemini("gemini-3.6-flash", ws);
+      assertTaskDone(run, ws);
+      assertGeminiTraffic("gemini-3.6-flash");
+      const sent = (await mockRequests("/copilot/chat/completions")).filter((s) => s.body.tools?.some((t) => t.function?.name === "write_file"));
+      assert.equal(sent.length, 2, clientLog());
+      assert.equal(sent[0].reply.tool_call?.name ?? sent[0].reply.tool_call?.function?.name, "write_file");
+      assert.match(sent[1].reply.text, /^Tool result: /);
     }));
 });
 
