@@ -49,9 +49,15 @@ pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
 }
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let mut copilot = Copilot::connect(env, ctx, None).await?;
-    let catalog = copilot.catalog(ctx).await?;
-    Ok(json(200, &catalog.describe()))
+    Ok(json(200, &catalog(env, ctx).await?.describe()))
+}
+
+/// The Copilot catalog, as every model listing shows it.
+pub async fn catalog(
+    env: &Env,
+    ctx: &Context,
+) -> Result<std::rc::Rc<crate::models::Catalog>, ApiError> {
+    Copilot::connect(env, ctx, None).await?.catalog(ctx).await
 }
 
 /// Embeddings are forwarded as sent (the body is small and Copilot's API is OpenAI's);

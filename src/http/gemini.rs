@@ -7,7 +7,7 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 use worker::{Context, Env, Headers, Response};
 
-use super::data_plane::{count_text, read_body, serve_text};
+use super::data_plane::{catalog, count_text, read_body, serve_text};
 use super::incoming::Incoming;
 use super::metering::Meter;
 use super::{json, json_text};
@@ -16,7 +16,6 @@ use crate::translate::gemini_to_messages::{
     self as gemini, answer, count_request, model_id, Framing, GeminiStream,
 };
 use crate::upstream::routing::Api;
-use crate::upstream::session::Copilot;
 
 fn parse_object(text: &str) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_str::<Value>(text) {
@@ -149,15 +148,13 @@ pub async fn count_tokens(
 
 /// `GET /v1beta/models`: the Copilot catalog in Google's shape.
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let mut copilot = Copilot::connect(env, ctx, None).await?;
-    let catalog = copilot.catalog(ctx).await?;
+    let catalog = catalog(env, ctx).await?;
     Ok(json(200, &gemini::model_list(&catalog.describe())))
 }
 
 /// `GET /v1beta/models/{model}`.
 pub async fn model(name: &str, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let mut copilot = Copilot::connect(env, ctx, None).await?;
-    let catalog = copilot.catalog(ctx).await?;
+    let catalog = catalog(env, ctx).await?;
     let found = catalog.resolve(model_id(name))?;
     Ok(json(200, &gemini::model(&found.describe())))
 }
