@@ -1426,3 +1426,85 @@ fn fuzz_assembler() {
         Ok(())
     });
 }
+
+/// The gateway's Messages stream (any script, wire shape and cuts) → Gemini chunks: the same
+/// bytes however the input is cut, every chunk JSON (an SSE `data:` line or an element of
+/// one JSON array), and exactly one terminal chunk, last: a `finishReason` or an error.
+#[test]
+fn fuzz_gemini_streams() {
+    use crate::translate::gemini_to_messages::{Framing, GeminiStream, Reply};
+    let strategy = (
+        upstream(Api::Messages),
+        wire_shape(),
+        vec(any::<usize>(), 0..6),
+        any::<bool>(),
+        any::<bool>(),
+    );
+    check(
+        "gemini_streams",
+        500,
+        1,
+        strategy,
+        |(evs, wire, cuts, sse, thoughts)| {
+            let bytes = to_bytes(&evs, &wire);
+            let framing = if sse {
+                Framing::Sse
+            } else {
+                Framing::JsonArray
+            };
+            let reply = Reply {
+                include_thoughts: thoughts,
+            };
+            let mut whole = GeminiStream::new(framing, reply);
+            let mut expected = whole.feed(&bytes);
+            expected.extend(whole.finish());
+            let mut cut = GeminiStream::new(framing, reply);
+            let mut got = Vec::new();
+            for (a, b) in splits(bytes.len(), &cuts) {
+                got.extend(cut.feed(&bytes[a..b]));
+            }
+            got.extend(cut.finish());
+            ensure!(
+                got == expected,
+                "the output depends on where the input was cut"
+            );
+            bounded(got.len(), bytes.len())?;
+            let text = String::from_utf8(got);
+            ensure!(text.is_ok(), "not UTF-8");
+            let text = text.unwrap();
+            let chunks: Vec<Value> = match framing {
+                Framing::Sse => {
+                    let mut chunks = Vec::new();
+                    for e in text.split("\r\n\r\n").map(str::trim) {
+                        if e.is_empty() {
+                            continue;
+                        }
+                        let data = e.strip_prefix("data: ");
+                        ensure!(data.is_some(), "not a data event: {e:?}");
+                        let v = serde_json::from_str(data.unwrap());
+                        ensure!(v.is_ok(), "not JSON: {e:?}");
+                        chunks.push(v.unwrap());
+                    }
+                    chunks
+                }
+                Framing::JsonArray => match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Array(a)) => a,
+                    other => {
+                        ensure!(false, "not one JSON array: {other:?} {text:?}");
+                        unreachable!()
+                    }
+                },
+            };
+            let terminal = |c: &Value| {
+                c.get("error").is_some() || c["candidates"][0].get("finishReason").is_some()
+            };
+            ensure!(
+                chunks.last().is_some_and(terminal),
+                "no terminal chunk last"
+            );
+            let n = chunks.iter().filter(|c| terminal(c)).count();
+            ensure!(n == 1, "{n} terminal chunks");
+            Ok(())
+        },
+    );
+}

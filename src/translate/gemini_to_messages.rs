@@ -760,12 +760,14 @@ fn finish_reason(stop: Option<&str>) -> &'static str {
 fn usage_metadata(usage: &Value) -> Value {
     let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
     let cached = n("cache_read_input_tokens");
-    let prompt = n("input_tokens") + cached + n("cache_creation_input_tokens");
+    let prompt = n("input_tokens")
+        .saturating_add(cached)
+        .saturating_add(n("cache_creation_input_tokens"));
     let output = n("output_tokens");
     let mut meta = json!({
         "promptTokenCount": prompt,
         "candidatesTokenCount": output,
-        "totalTokenCount": prompt + output,
+        "totalTokenCount": prompt.saturating_add(output),
     });
     if cached > 0 {
         meta["cachedContentTokenCount"] = json!(cached);
