@@ -354,6 +354,31 @@ mod tests {
             e.to_value(ApiFormat::Control),
             json!({"error":{"message":"no such model","type":"not_found_error","code":"model_not_found"}})
         );
+        assert_eq!(
+            e.to_value(ApiFormat::Google),
+            json!({"error":{"code":404,"message":"no such model","status":"NOT_FOUND"}})
+        );
+        for (status, name) in [
+            (400, "INVALID_ARGUMENT"),
+            (401, "UNAUTHENTICATED"),
+            (403, "PERMISSION_DENIED"),
+            (429, "RESOURCE_EXHAUSTED"),
+            (500, "INTERNAL"),
+            (503, "UNAVAILABLE"),
+            (504, "DEADLINE_EXCEEDED"),
+        ] {
+            let v = ApiError::new(ErrorKind::from_status(status), "x").to_value(ApiFormat::Google);
+            assert_eq!(
+                (v["error"]["code"].as_u64(), v["error"]["status"].as_str()),
+                (Some(status as u64), Some(name))
+            );
+        }
+        let google = r#"{"error":{"code":429,"message":"slow","status":"RESOURCE_EXHAUSTED"}}"#;
+        assert!(is_envelope_of(google, ApiFormat::Google));
+        assert!(!is_envelope_of(
+            r#"{"error":{"message":"m"}}"#,
+            ApiFormat::Google
+        ));
     }
 
     #[test]

@@ -272,6 +272,62 @@ mod tests {
     }
 
     #[test]
+    fn gemini_routes() {
+        let m = || "gemini-2.5-pro".to_string();
+        for (method, p, r) in [
+            (
+                "POST",
+                "/v1beta/models/gemini-2.5-pro:generateContent",
+                Route::GeminiGenerate(m()),
+            ),
+            (
+                "POST",
+                "/v1/models/gemini-2.5-pro:streamGenerateContent",
+                Route::GeminiStream(m()),
+            ),
+            (
+                "POST",
+                "/v1beta/models/gemini-2.5-pro%3AcountTokens",
+                Route::GeminiCountTokens(m()),
+            ),
+            ("GET", "/v1beta/models", Route::GeminiModels),
+            ("GET", "/v1beta/models/", Route::GeminiModels),
+            (
+                "GET",
+                "/v1beta/models/gemini-2.5-pro",
+                Route::GeminiModel(m()),
+            ),
+            ("GET", "/v1/models/gemini-2.5-pro", Route::GeminiModel(m())),
+            (
+                "GET",
+                "/v1beta/models/gemini-2.5-pro:generateContent",
+                Route::MethodNotAllowed("POST"),
+            ),
+            ("POST", "/v1beta/models", Route::MethodNotAllowed("GET")),
+            ("POST", "/v1beta/models/m:embedContent", Route::NotFound),
+            ("POST", "/v1beta/models/:generateContent", Route::NotFound),
+            (
+                "POST",
+                "/v1beta/models/a/b:generateContent",
+                Route::NotFound,
+            ),
+            ("GET", "/v1/models", Route::Models),
+        ] {
+            assert_eq!(match_route(method, p), r, "{method} {p}");
+        }
+        assert!(Route::GeminiModels.is_gemini() && !Route::Models.is_gemini());
+        assert_eq!(
+            format_for_path("/v1beta/models/x:generateContent"),
+            ApiFormat::Google
+        );
+        assert_eq!(
+            format_for_path("/v1/models/x:generateContent"),
+            ApiFormat::Google
+        );
+        assert_eq!(format_for_path("/v1/models"), ApiFormat::OpenAi);
+    }
+
+    #[test]
     fn admin_routes() {
         assert_eq!(match_route("GET", "/api/keys"), Route::ListKeys);
         assert_eq!(match_route("POST", "/api/keys"), Route::CreateKey);
