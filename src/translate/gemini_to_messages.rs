@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::sse::{SseEvent, SseParser};
-use crate::translate::{cannot_carry, parse_arguments};
+use crate::translate::{cannot_carry, parse_arguments, push_json_str, MessagesDelta};
 
 /// The signature Gemini CLI puts on a call that had none, to pass Gemini's validator; it
 /// means nothing to any model behind the gateway.
@@ -904,6 +904,8 @@ pub struct GeminiStream {
     model: String,
     stop: Option<String>,
     usage: Value,
+    /// `,"modelVersion":…,"responseId":…}`: the end of every chunk, written once.
+    tail: String,
     /// Chunks written so far (the array form needs to know the first).
     written: usize,
     /// A terminal chunk (the last one, or an error) went out.
@@ -926,6 +928,7 @@ impl GeminiStream {
             model: String::new(),
             stop: None,
             usage: json!({}),
+            tail: chunk_tail("", ""),
             written: 0,
             ended: false,
             closed: false,
@@ -940,12 +943,11 @@ impl GeminiStream {
     }
 
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut events = Vec::new();
-        self.parser.feed(chunk, &mut events);
         let mut out = Vec::new();
-        for ev in events {
-            self.on_event(&ev, &mut out);
-        }
+        // The parser lends each event without a copy; it is set aside while events run.
+        let mut parser = std::mem::take(&mut self.parser);
+        parser.feed_each(chunk, |ev| self.on_event(ev, &mut out));
+        self.parser = parser;
         out
     }
 
@@ -988,7 +990,10 @@ impl GeminiStream {
     }
 
     fn write(&mut self, v: &Value, out: &mut Vec<u8>) {
-        let text = crate::json_write::to_string(v);
+        self.write_text(&crate::json_write::to_string(v), out);
+    }
+
+    fn write_text(&mut self, text: &str, out: &mut Vec<u8>) {
         match self.framing {
             Framing::Sse => {
                 out.extend_from_slice(b"data: ");
@@ -1008,6 +1013,46 @@ impl GeminiStream {
             out.extend_from_slice(if self.written == 0 { b"[]" } else { b"]" });
             self.closed = true;
         }
+    }
+
+    /// A chunk of one part, its JSON written directly (the text deltas that are nearly all
+    /// of a stream).
+    fn raw_chunk(&mut self, part: &str, out: &mut Vec<u8>) {
+        const HEAD: &str = r#"{"candidates":[{"content":{"role":"model","parts":["#;
+        let mut text = String::with_capacity(HEAD.len() + part.len() + 16 + self.tail.len());
+        text.push_str(HEAD);
+        text.push_str(part);
+        text.push_str(r#"]},"index":0}]"#);
+        text.push_str(&self.tail);
+        self.write_text(&text, out);
+    }
+
+    /// A text or thought delta, when it needs no signature: true when handled.
+    fn fast_delta(&mut self, ev: &SseEvent, out: &mut Vec<u8>) -> bool {
+        let Some(d) = MessagesDelta::read(ev) else {
+            return false;
+        };
+        let thought = match d.delta.kind.as_ref() {
+            "text_delta" if self.parts.signature.is_none() => false,
+            "thinking_delta" => true,
+            "input_json_delta" => {
+                if let Some(call) = self.call.as_mut() {
+                    call.2.push_str(d.delta.payload());
+                }
+                return true;
+            }
+            _ => return false,
+        };
+        let text = d.delta.payload();
+        if thought && (!self.parts.reply.include_thoughts || text.is_empty()) {
+            return true;
+        }
+        let mut part = String::with_capacity(text.len() + 32);
+        part.push_str(r#"{"text":"#);
+        push_json_str(&mut part, text);
+        part.push_str(if thought { r#","thought":true}"# } else { "}" });
+        self.raw_chunk(&part, out);
+        true
     }
 
     fn chunk(&mut self, part: Value, out: &mut Vec<u8>) {
@@ -1033,6 +1078,9 @@ impl GeminiStream {
             out.extend_from_slice(b"\r\n");
             return;
         }
+        if self.fast_delta(ev, out) {
+            return;
+        }
         let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
             self.error(502, crate::relay::MALFORMED, out);
             return;
@@ -1043,6 +1091,7 @@ impl GeminiStream {
                 let m = &v["message"];
                 self.id = s(m, "id");
                 self.model = s(m, "model");
+                self.tail = chunk_tail(&self.model, &self.id);
                 self.usage = m.get("usage").cloned().unwrap_or_else(|| json!({}));
             }
             "content_block_start" => {
@@ -1129,6 +1178,15 @@ impl GeminiStream {
             _ => {}
         }
     }
+}
+
+fn chunk_tail(model: &str, id: &str) -> String {
+    let mut tail = String::from(r#","modelVersion":"#);
+    push_json_str(&mut tail, model);
+    tail.push_str(r#","responseId":"#);
+    push_json_str(&mut tail, id);
+    tail.push('}');
+    tail
 }
 
 // ---------------------------------------------------------------------------------------
