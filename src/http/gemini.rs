@@ -7,7 +7,7 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 use worker::{Context, Env, Headers, Response};
 
-use super::data_plane::{catalog, count_text, read_body, serve_text};
+use super::data_plane::{count_text, described_models, read_body, serve_text};
 use super::incoming::Incoming;
 use super::metering::Meter;
 use super::{json, json_text};
@@ -146,15 +146,24 @@ pub async fn count_tokens(
     Ok(json(200, &serde_json::json!({ "totalTokens": n })))
 }
 
-/// `GET /v1beta/models`: the Copilot catalog in Google's shape.
+/// `GET /v1beta/models`: the Copilot catalog (and the admin's aliases) in Google's shape.
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let catalog = catalog(env, ctx).await?;
-    Ok(json(200, &gemini::model_list(&catalog.describe())))
+    let described = described_models(env, ctx).await?;
+    Ok(json(200, &gemini::model_list(&described)))
 }
 
-/// `GET /v1beta/models/{model}`.
+/// `GET /v1beta/models/{model}`: a catalog model or an alias, as the list shows it.
 pub async fn model(name: &str, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let catalog = catalog(env, ctx).await?;
-    let found = catalog.resolve(model_id(name))?;
-    Ok(json(200, &gemini::model(&found.describe())))
+    let described = described_models(env, ctx).await?;
+    let id = model_id(name);
+    let found = described["data"]
+        .as_array()
+        .and_then(|d| d.iter().find(|m| m["id"] == id));
+    match found {
+        Some(m) => Ok(json(200, &gemini::model(m))),
+        None => Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("model {id:?} is not in the catalog"),
+        )),
+    }
 }

@@ -34,6 +34,10 @@ impl Incoming {
         query_param(&self.raw.url(), name)
     }
 
+    pub fn url(&self) -> String {
+        self.raw.url()
+    }
+
     pub fn method(&self) -> Method {
         self.raw.method().into()
     }
