@@ -1,7 +1,7 @@
 // The Gemini API front door with Google's own SDK (@google/genai): generate, stream and a
 // function-calling round trip on a Claude, a GPT and a Gemini model of the mock catalog
 // (each served on its own Copilot API), countTokens, the model list, the JSON-array stream,
-// `?key=`, errors in Google's shape and usage per key and model.
+// `?key=`, errors in Google's shape, the admin's aliases and usage per key and model.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { GoogleGenAI } from "@google/genai";
@@ -153,6 +153,22 @@ describe("the rest of the Gemini API", () => {
     // The admin API still refuses API keys, whatever header they come in.
     const admin = await gw.fetch(`${gw.base}/api/keys?key=${key.key}`);
     assert.equal(admin.status, 401);
+  });
+
+  test("an admin's alias works on the Gemini API and is listed there", async () => {
+    const r = await gw.admin("PUT", "/api/model-aliases/team-gemini", { models: ["retired-model", "gpt-5.1-codex"] });
+    assert.ok(r.status < 300, JSON.stringify(r.body));
+    await clearMock();
+    const answer = await ai.models.generateContent({ model: "team-gemini", contents: "through an alias" });
+    assert.equal(answer.text, "Echo: through an alias");
+    const sent = await mockRequests("/copilot/responses");
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].model, "gpt-5.1-codex", "the alias's first available model serves");
+    const names = [];
+    for await (const m of await ai.models.list()) names.push(m.name);
+    assert.ok(names.includes("models/team-gemini"), names.join(", "));
+    assert.equal((await ai.models.get({ model: "team-gemini" })).name, "models/team-gemini");
+    await gw.admin("DELETE", "/api/model-aliases/team-gemini");
   });
 
   test("usage is recorded per key and model, like every data-plane request", async () => {
