@@ -21,11 +21,10 @@ use crate::assemble::Assembler;
 use crate::client_stream::{is_error_event, keepalive, serialize, Translated};
 use crate::custom_tools::CustomTools;
 use crate::ids::{hex, random_bytes};
-use crate::relay::Relay;
+use crate::relay::{EventSink, Relay};
 use crate::search::messages::MessagesSearch;
 use crate::search::responses::ResponsesSearch;
 use crate::search::{self, AfterSearch, PlannedSearch, SearchFailure, SearchHit, TurnEnd};
-use crate::sse::SseParser;
 use crate::translate::{self, OutEvent, Usage};
 use crate::upstream::routing::Api;
 use crate::upstream::session::{CallFacts, Copilot};
@@ -64,18 +63,34 @@ impl Shim {
     }
 }
 
-/// One model turn's client events, from Copilot's stream: the native relay (its bytes read
-/// back as events) or a translator.
+/// One model turn's client events, from Copilot's stream: the native relay (its events
+/// taken as it writes them) or a translator.
 enum TurnPipeline {
-    Relay(Relay, SseParser, Api),
+    Relay(Relay, Api),
     Translated(Translated),
+}
+
+/// The relay's events as the shim reads them, named as the client's API names them.
+struct RawEvents<'a> {
+    api: Api,
+    out: &'a mut Vec<OutEvent>,
+}
+
+impl EventSink for RawEvents<'_> {
+    fn event(&mut self, name: Option<&str>, data: &str) {
+        self.out.push(OutEvent::Raw {
+            name: name.and_then(|n| search::event_name(self.api, n)),
+            data: data.to_string(),
+            text: None,
+        });
+    }
 }
 
 impl TurnPipeline {
     fn new(up: &Upstream, custom_tools: &CustomTools) -> Result<TurnPipeline, ApiError> {
         if up.target == up.api {
             let relay = Relay::new(up.api).with_custom_tools(custom_tools.clone());
-            return Ok(TurnPipeline::Relay(relay, SseParser::new(), up.api));
+            return Ok(TurnPipeline::Relay(relay, up.api));
         }
         let translator = translate::stream_translator(up.api, up.target, &up.tctx)
             .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
@@ -86,21 +101,10 @@ impl TurnPipeline {
         ))
     }
 
-    fn events_of(bytes: &[u8], parser: &mut SseParser, api: Api, out: &mut Vec<OutEvent>) {
-        parser.feed_each(bytes, |ev| {
-            out.push(OutEvent::Raw {
-                name: ev.event.as_deref().and_then(|n| search::event_name(api, n)),
-                data: ev.data.clone(),
-                text: None,
-            })
-        });
-    }
-
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<OutEvent>) {
         match self {
-            TurnPipeline::Relay(relay, parser, api) => {
-                let bytes = relay.feed(chunk);
-                Self::events_of(&bytes, parser, *api, out);
+            TurnPipeline::Relay(relay, api) => {
+                relay.feed_into(chunk, &mut RawEvents { api: *api, out })
             }
             TurnPipeline::Translated(t) => out.append(t.feed_events(chunk)),
         }
@@ -108,19 +112,15 @@ impl TurnPipeline {
 
     fn finish(&mut self, out: &mut Vec<OutEvent>) {
         match self {
-            TurnPipeline::Relay(relay, parser, api) => {
-                let bytes = relay.finish();
-                Self::events_of(&bytes, parser, *api, out);
-            }
+            TurnPipeline::Relay(relay, api) => relay.finish_into(&mut RawEvents { api: *api, out }),
             TurnPipeline::Translated(t) => out.append(t.finish_events()),
         }
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         match self {
-            TurnPipeline::Relay(relay, parser, api) => {
-                let bytes = relay.fail(message);
-                Self::events_of(&bytes, parser, *api, out);
+            TurnPipeline::Relay(relay, api) => {
+                relay.fail_into(message, &mut RawEvents { api: *api, out })
             }
             TurnPipeline::Translated(t) => out.append(t.fail_events(message)),
         }

@@ -45,23 +45,8 @@ async function start(options) {
   return { mf, url: url.origin, pid };
 }
 
-function migrations() {
-  const dir = path.join(root, 'migrations');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
-    .sort()
-    .flatMap((f) =>
-      readFileSync(path.join(dir, f), 'utf8')
-        .split('\n')
-        .filter((l) => !l.trim().startsWith('--'))
-        .join('\n')
-        .split(';')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
-}
-
-/** The gateway (build/index.js + its wasm) with local D1 (migrated) and KV. */
+/** The gateway (build/index.js + its wasm) with local D1 and KV; the gateway brings the
+ * schema up to date itself on its first request (`src/store/schema.rs`). */
 export async function startGateway(upstream, bundle = path.join(root, 'build'), extra = {}) {
   const g = await start({
     ...extra,
@@ -77,8 +62,6 @@ export async function startGateway(upstream, bundle = path.join(root, 'build'), 
       COPILOT_API_BASE_URL: `${upstream}/copilot`,
     },
   });
-  const db = await g.mf.getD1Database('DB');
-  for (const sql of migrations()) await db.prepare(sql).run();
   return g;
 }
 
