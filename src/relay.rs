@@ -98,20 +98,37 @@ impl Relay {
     /// Feeds upstream bytes; the client events go to `out` as they complete.
     pub fn feed_into(&mut self, chunk: &[u8], out: &mut dyn EventSink) {
         let mut rest = chunk;
-        // Nearly every upstream event comes whole and in the plain form the relay writes
-        // (`event: …` and one `data: …` line): read in place, not copied into the parser.
-        if self.parser.is_idle() {
-            while let Some((ev, len)) = plain_frame(rest) {
-                self.event(ev, out);
-                rest = &rest[len..];
+        loop {
+            // Nearly every upstream event comes whole and in the plain form the relay
+            // writes (`event: …` and one `data: …` line): read in place, not copied into
+            // the parser.
+            if self.parser.is_idle() {
+                while let Some((ev, len)) = plain_frame(rest) {
+                    self.event(ev, out);
+                    rest = &rest[len..];
+                }
+            }
+            if rest.is_empty() {
+                return;
+            }
+            // The parser takes the rest up to the next blank line (the end of an event split
+            // between chunks, or one in another form), then the plain reading goes on.
+            let upto = rest
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map_or(rest.len(), |p| p + 2);
+            let mut parser = std::mem::take(&mut self.parser);
+            parser.feed_each(&rest[..upto], |ev| self.event(Ev::of(ev), out));
+            self.parser = parser;
+            rest = &rest[upto..];
+            if !self.parser.is_idle() {
+                // Another form of event (CR line ends, several data lines): all to the parser.
+                let mut parser = std::mem::take(&mut self.parser);
+                parser.feed_each(rest, |ev| self.event(Ev::of(ev), out));
+                self.parser = parser;
+                return;
             }
         }
-        if rest.is_empty() {
-            return;
-        }
-        let mut parser = std::mem::take(&mut self.parser);
-        parser.feed_each(rest, |ev| self.event(Ev::of(ev), out));
-        self.parser = parser;
     }
 
     /// Upstream ended (cleanly or not): flush, and close with an error if it was cut short.
