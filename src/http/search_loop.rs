@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
@@ -14,6 +15,7 @@ use worker::{Delay, Env, Response};
 use super::data_plane::{encode, send_responses, Upstream};
 use super::metering::Meter;
 use super::streaming::Timing;
+use super::timer::Timer;
 use super::{json, upstream_error, upstream_failure, web_search};
 use crate::accounting::Outcome;
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
@@ -25,6 +27,7 @@ use crate::relay::{EventSink, Relay};
 use crate::search::messages::MessagesSearch;
 use crate::search::responses::ResponsesSearch;
 use crate::search::{self, AfterSearch, PlannedSearch, SearchFailure, SearchHit, TurnEnd};
+use crate::silence::{Silence, Tick};
 use crate::translate::{self, OutEvent, Usage};
 use crate::upstream::routing::Api;
 use crate::upstream::session::{CallFacts, Copilot};
@@ -199,7 +202,7 @@ pub async fn respond(turns: Turns, stream: bool, meter: &mut Meter) -> Result<Re
         producer,
         rx,
         api,
-        timing,
+        quiet: Quiet::new(timing),
     };
     let body = futures::stream::unfold(state, step);
     let resp = Response::from_stream(body)
@@ -218,23 +221,49 @@ struct StreamState {
     producer: Option<(Producer, oneshot::Sender<Outcome>)>,
     rx: mpsc::UnboundedReceiver<Vec<u8>>,
     api: Api,
-    timing: Timing,
+    quiet: Quiet,
 }
 
-/// The client stream: bytes as the turns produce them, a keep-alive after each quiet
-/// keep-alive time, the end when the turns are done and everything is sent. Dropping it
-/// (the client went away) drops the turns and cancels their upstream request.
+/// The client's silence, counted in ticks of one timer (a timer per chunk sent cost more
+/// than the chunk): a keep-alive after between one and one and a half keep-alive times
+/// without bytes, as on the other streams. Copilot's silence is the turns' to watch.
+struct Quiet {
+    tick: Duration,
+    timer: Timer,
+    silence: Silence,
+}
+
+impl Quiet {
+    fn new(timing: Timing) -> Quiet {
+        let tick = Silence::tick_every(timing.keepalive);
+        Quiet {
+            tick,
+            timer: Timer::new(tick),
+            silence: Silence::new(timing.keepalive, Duration::MAX),
+        }
+    }
+
+    /// The timer fired: re-armed; whether the client is owed a keep-alive.
+    fn ping_due(&mut self) -> bool {
+        self.timer = Timer::new(self.tick);
+        self.silence.tick() == Tick::Ping
+    }
+}
+
+/// The client stream: bytes as the turns produce them, a keep-alive when the client has
+/// had nothing for a while, the end when the turns are done and everything is sent.
+/// Dropping it (the client went away) drops the turns and cancels their upstream request.
 async fn step(mut s: StreamState) -> Option<(Result<Vec<u8>, worker::Error>, StreamState)> {
     loop {
         if let Ok(bytes) = s.rx.try_recv() {
+            s.quiet.silence.client_bytes();
             return Some((Ok(bytes), s));
         }
         let Some((mut producer, report)) = s.producer.take() else {
             // The turns are done: what is left in the channel, then the end.
             return s.rx.next().await.map(|bytes| (Ok(bytes), s));
         };
-        let quiet = Delay::from(s.timing.keepalive);
-        match select(producer.as_mut(), select(s.rx.next(), quiet)).await {
+        match select(producer.as_mut(), select(s.rx.next(), &mut s.quiet.timer)).await {
             Either::Left((done, _)) => {
                 // A failure before anything was sent cannot happen here: the stream began.
                 let _ = report.send(done.unwrap_or(Outcome {
@@ -244,15 +273,17 @@ async fn step(mut s: StreamState) -> Option<(Result<Vec<u8>, worker::Error>, Str
             }
             Either::Right((Either::Left((Some(bytes), _)), _)) => {
                 s.producer = Some((producer, report));
+                s.quiet.silence.client_bytes();
                 return Some((Ok(bytes), s));
             }
             Either::Right((Either::Left((None, _)), _)) => {
                 s.producer = Some((producer, report));
             }
             Either::Right((Either::Right(_), _)) => {
-                let ping = keepalive(s.api).to_vec();
                 s.producer = Some((producer, report));
-                return Some((Ok(ping), s));
+                if s.quiet.ping_due() {
+                    return Some((Ok(keepalive(s.api).to_vec()), s));
+                }
             }
         }
     }
@@ -351,14 +382,27 @@ async fn read_turn(
         return;
     };
     let mut events = Vec::new();
+    // Copilot's silence in ticks of one timer, not a timer per chunk.
+    let tick = Silence::tick_every(t.timing.keepalive);
+    let mut timer = Timer::new(tick);
+    let mut silence = Silence::new(t.timing.keepalive, t.timing.idle_timeout);
     loop {
-        let next = match t.timing.idle_bounded(body.next()).await {
-            Ok(next) => next,
-            Err(stalled) => {
-                pipeline.fail(&stalled.message, tail);
-                return;
+        let next = match select(body.next(), &mut timer).await {
+            Either::Left((next, _)) => next,
+            Either::Right(_) => {
+                timer = Timer::new(tick);
+                if silence.tick() == Tick::Idle {
+                    let stalled = format!(
+                        "Copilot sent nothing for {} s; the answer was abandoned",
+                        t.timing.idle_timeout.as_secs_f64()
+                    );
+                    pipeline.fail(&stalled, tail);
+                    return;
+                }
+                continue;
             }
         };
+        silence.upstream_bytes();
         match next {
             Some(Ok(chunk)) => pipeline.feed(&chunk, &mut events),
             Some(Err(e)) => {
