@@ -12,7 +12,7 @@ use crate::auth::{self, extract_credential, secret_eq, sha256_hex, Claimed};
 use crate::http::incoming::Incoming;
 use crate::http::metering::{self, Meter};
 use crate::http::session::{self, Principal};
-use crate::http::{self, admin, data_plane, portability, search_admin};
+use crate::http::{self, admin, aliases, data_plane, portability, search_admin};
 use crate::route::{format_for_path, match_route, Route};
 use crate::store::keys::{self, KeyIdentity};
 use crate::store::{db, memory, now_ms};
@@ -37,6 +37,7 @@ async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         (_, Err(_)) => Ok(()),
     };
     let result = match ready {
+        Ok(()) if route == Route::ResponsesSocket => responses_socket(req, &env, ctx).await,
         Ok(()) => handle(route, req, &env, &ctx).await,
         Err(e) => Err(e),
     };
@@ -133,6 +134,13 @@ async fn handle(
     }
 }
 
+/// The Responses WebSocket mode: the key is checked on the upgrade request (as OpenAI
+/// does); the connection's task keeps the fetch context, whose `waitUntil` no longer runs.
+async fn responses_socket(req: Incoming, env: &Env, ctx: Context) -> Result<Response, ApiError> {
+    let caller = require_api_key(&req.headers(), env, &ctx).await?;
+    http::responses_socket::upgrade(req, env, ctx, caller)
+}
+
 async fn admin_route(
     route: Route,
     req: Request,
@@ -158,6 +166,9 @@ async fn admin_route(
         Route::SearchConfig => search_admin::get_config(env).await,
         Route::UpdateSearchConfig => search_admin::put_config(req, env).await,
         Route::TestSearch => search_admin::test(req, env).await,
+        Route::ListAliases => aliases::list(env, ctx).await,
+        Route::PutAlias(name) => aliases::put(req, env, ctx, &name).await,
+        Route::DeleteAlias(name) => aliases::delete(env, &name).await,
         Route::Playground => {
             // The admin app's playground: metered under its own name, like a key.
             let caller = KeyIdentity {

@@ -300,13 +300,19 @@ impl Catalog {
     /// Claude model with a 1M-token window is listed a second time as `<id>[1m]`, which
     /// Claude Code's model discovery offers as its 1M-context variant.
     pub fn describe(&self) -> Value {
-        let mut data: Vec<Value> = Vec::with_capacity(self.models.len() + 4);
+        self.describe_with(Vec::new())
+    }
+
+    /// `describe`, with `extra` entries (the admin's aliases) after the catalog's.
+    pub fn describe_with(&self, extra: Vec<Value>) -> Value {
+        let mut data: Vec<Value> = Vec::with_capacity(self.models.len() + 4 + extra.len());
         for m in &self.models {
             data.push(m.describe());
             if let Some(long) = self.long_context_entry(m) {
                 data.push(long);
             }
         }
+        data.extend(extra);
         let mut out = Map::new();
         out.insert("object".into(), json!("list"));
         out.insert("has_more".into(), json!(false));

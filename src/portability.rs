@@ -96,6 +96,9 @@ pub struct Data {
     /// clears them).
     pub search_config: Option<SearchConfigRecord>,
     pub search_usage: Vec<SearchUsageRecord>,
+    /// Absent in exports made before aliases existed.
+    #[serde(default)]
+    pub model_aliases: Vec<crate::model_aliases::Alias>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +172,7 @@ pub fn parse_import(body: &Value) -> Result<(Mode, Data), ApiError> {
             })?),
         },
         search_usage: section(inner, "search_usage")?,
+        model_aliases: section(inner, "model_aliases")?,
     };
     // Older exports wrote an empty `settings`; this version has none to apply, so a
     // non-empty one is refused rather than silently left behind.
@@ -290,6 +294,10 @@ fn validate(d: &Data) -> Result<(), ApiError> {
     if let Some(c) = &d.search_config {
         crate::search_config::check_record(c)?;
     }
+    crate::model_aliases::check_all(&d.model_aliases).map_err(|e| {
+        ApiError::invalid(format!("`data.model_aliases`: {}", e.message))
+            .with_param("data.model_aliases")
+    })?;
     let mut rows = std::collections::HashSet::new();
     for (i, u) in d.search_usage.iter().enumerate() {
         let p = |f: &str| format!("data.search_usage[{i}].{f}");
@@ -366,7 +374,47 @@ mod tests {
                 requests: 2,
                 errors: 1,
             }],
+            model_aliases: vec![crate::model_aliases::Alias {
+                alias: "team-default".into(),
+                models: vec!["claude-sonnet-4.5".into(), "gpt-4.1".into()],
+            }],
         }
+    }
+
+    #[test]
+    fn model_aliases_travel_and_are_checked() {
+        let doc = document(&sample(), "t");
+        assert_eq!(doc["data"]["model_aliases"][0]["alias"], "team-default");
+        assert_eq!(doc["data"]["model_aliases"][0]["models"][1], "gpt-4.1");
+        let (_, data) = parse_import(&json!({"mode": "merge", "data": doc})).unwrap();
+        assert_eq!(data.model_aliases, sample().model_aliases);
+        // Exports from before aliases have none.
+        let mut before = doc.clone();
+        before["data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("model_aliases");
+        let (_, data) = parse_import(&json!({"mode": "merge", "data": before})).unwrap();
+        assert!(data.model_aliases.is_empty());
+        let refused = |f: &dyn Fn(&mut Value)| {
+            let mut d = doc.clone();
+            f(&mut d);
+            parse_import(&json!({"mode": "merge", "data": d}))
+                .unwrap_err()
+                .param
+        };
+        assert_eq!(
+            refused(&|d| d["data"]["model_aliases"][0]["alias"] = json!("a b")).as_deref(),
+            Some("data.model_aliases")
+        );
+        assert_eq!(
+            refused(&|d| d["data"]["model_aliases"][0]["models"] = json!([])).as_deref(),
+            Some("data.model_aliases")
+        );
+        assert_eq!(
+            refused(&|d| d["data"]["model_aliases"][0]["extra"] = json!(1)).as_deref(),
+            Some("data.model_aliases[0]")
+        );
     }
 
     #[test]

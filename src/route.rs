@@ -13,6 +13,8 @@ pub enum Route {
     Responses,
     /// OpenAI's `/responses/compact`: the conversation compacted into a summary.
     ResponsesCompact,
+    /// `GET /responses` with `Upgrade: websocket`: the Responses WebSocket mode.
+    ResponsesSocket,
     // Admin API: ADMIN_KEY only.
     ListKeys,
     CreateKey,
@@ -41,6 +43,10 @@ pub enum Route {
     AdminModels,
     /// Chat Completions on behalf of the admin session (the app's playground).
     Playground,
+    /// Model aliases: list, set one, delete one.
+    ListAliases,
+    PutAlias(String),
+    DeleteAlias(String),
     Login,
     Logout,
     Session,
@@ -74,6 +80,9 @@ impl Route {
                 | Route::SearchConfig
                 | Route::UpdateSearchConfig
                 | Route::TestSearch
+                | Route::ListAliases
+                | Route::PutAlias(_)
+                | Route::DeleteAlias(_)
         )
     }
 }
@@ -113,6 +122,9 @@ pub fn match_route(method: &str, path: &str) -> Route {
         .strip_prefix("/v1")
         .filter(|p| p.starts_with('/'))
         .unwrap_or(path);
+    if data == "/responses" && method == "GET" {
+        return Route::ResponsesSocket;
+    }
     let (route, allow) = match data {
         "/models" => (Route::Models, "GET"),
         "/embeddings" => (Route::Embeddings, "POST"),
@@ -169,6 +181,11 @@ fn match_admin(method: &str, rest: &str) -> Route {
         (["import"], _) => Route::MethodNotAllowed("POST"),
         (["models"], "GET") => Route::AdminModels,
         (["models"], _) => Route::MethodNotAllowed("GET"),
+        (["model-aliases"], "GET") => Route::ListAliases,
+        (["model-aliases"], _) => Route::MethodNotAllowed("GET"),
+        (["model-aliases", s], "PUT") if !s.is_empty() => Route::PutAlias(id(1)),
+        (["model-aliases", s], "DELETE") if !s.is_empty() => Route::DeleteAlias(id(1)),
+        (["model-aliases", s], _) if !s.is_empty() => Route::MethodNotAllowed("PUT, DELETE"),
         (["playground"], "POST") => Route::Playground,
         (["playground"], _) => Route::MethodNotAllowed("POST"),
         (["github", "accounts", s, "activate"], "POST") if !s.is_empty() => {
@@ -184,6 +201,25 @@ fn match_admin(method: &str, rest: &str) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_alias_routes() {
+        assert_eq!(match_route("GET", "/api/model-aliases"), Route::ListAliases);
+        assert_eq!(
+            match_route("PUT", "/api/model-aliases/team"),
+            Route::PutAlias("team".into())
+        );
+        assert_eq!(
+            match_route("DELETE", "/api/model-aliases/team"),
+            Route::DeleteAlias("team".into())
+        );
+        assert_eq!(
+            match_route("POST", "/api/model-aliases/team"),
+            Route::MethodNotAllowed("PUT, DELETE")
+        );
+        assert!(Route::PutAlias("x".into()).is_admin());
+        assert!(Route::ListAliases.is_admin());
+    }
 
     #[test]
     fn data_plane_with_and_without_v1() {

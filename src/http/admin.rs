@@ -391,5 +391,9 @@ pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
             v
         })
         .collect();
-    Ok(json(200, &json!({ "data": data })))
+    let aliases = super::aliases::current(env).await;
+    Ok(json(
+        200,
+        &json!({ "data": data, "aliases": aliases.describe(&catalog) }),
+    ))
 }

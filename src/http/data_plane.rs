@@ -51,7 +51,11 @@ pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    Ok(json(200, &catalog.describe()))
+    let aliases = super::aliases::current(env).await;
+    Ok(json(
+        200,
+        &catalog.describe_with(aliases.describe(&catalog)),
+    ))
 }
 
 /// Embeddings are forwarded as sent (the body is small and Copilot's API is OpenAI's);
@@ -77,7 +81,8 @@ pub async fn embeddings(
     meter.model = Some(asked.to_string());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    let model = catalog.resolve(asked)?.id.clone();
+    let asked_model = super::aliases::resolve_name(env, &catalog, asked).await?;
+    let model = catalog.resolve(&asked_model)?.id.clone();
     // Recorded (and sent) under Copilot's own id, like every other request.
     let body = if model == asked {
         text
@@ -209,9 +214,8 @@ async fn serve(
     }
     let catalog = copilot.catalog(ctx).await?;
     // Claude Code's `[1m]` models (tag or beta) go to Copilot's 1M-context model.
-    let model = catalog
-        .resolve_for(&inbound.model, client_beta.as_deref())?
-        .clone();
+    let asked = super::aliases::resolve_name(env, &catalog, &inbound.model).await?;
+    let model = catalog.resolve_for(&asked, client_beta.as_deref())?.clone();
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;
     // A target that cannot carry the request gives way to the next the model supports;
@@ -326,7 +330,7 @@ async fn serve(
             Started::Answered(resp) if !is_success(&resp) => {
                 Ok(upstream_failure(format, resp).await)
             }
-            started => streaming::respond(api, format, timing, started, pipeline),
+            started => streaming::respond(api, format, timing, started, pipeline, meter),
         };
     }
     let resp = call.await?;
@@ -544,7 +548,7 @@ async fn native(
         }
         started => {
             let relay = Metered::new(relay, Some(meter.stream_reporter()));
-            streaming::respond(api, format, timing, started, relay)
+            streaming::respond(api, format, timing, started, relay, meter)
         }
     }
 }
@@ -632,9 +636,8 @@ pub async fn count_tokens(
     meter.model = Some(inbound.model.clone());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
-    let model = catalog
-        .resolve_for(&inbound.model, client_beta.as_deref())?
-        .clone();
+    let asked = super::aliases::resolve_name(env, &catalog, &inbound.model).await?;
+    let model = catalog.resolve_for(&asked, client_beta.as_deref())?.clone();
     // Counted as a request for the model, with no tokens: counting consumes none.
     meter.model = Some(model.id.clone());
     let (endpoints, _) = copilot.endpoints(ctx, &model).await;

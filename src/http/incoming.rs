@@ -29,6 +29,10 @@ impl Incoming {
         path_from_url(&self.raw.url())
     }
 
+    pub fn url(&self) -> String {
+        self.raw.url()
+    }
+
     pub fn method(&self) -> Method {
         self.raw.method().into()
     }

@@ -93,7 +93,15 @@ pub struct Meter {
     pub model: Option<String>,
     pub outcome: Option<Outcome>,
     pending: Option<oneshot::Receiver<Outcome>>,
+    /// Set by the WebSocket transport, which sends a streamed answer's events itself: the
+    /// stream is left in `events` instead of becoming a response body.
+    pub socket: bool,
+    pub events: Option<EventBytes>,
 }
+
+/// A client stream's bytes (SSE), as a response body would carry them.
+pub type EventBytes =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<Vec<u8>, worker::Error>>>>;
 
 impl Meter {
     pub fn for_key(key_id: &str) -> Meter {
@@ -125,34 +133,52 @@ pub fn settle(
         Ok(r) => r.status_code() >= 400,
         Err(_) => true,
     };
+    ctx.wait_until(record(
+        env.clone(),
+        caller.id.clone(),
+        meter,
+        answer_failed,
+        true,
+    ));
+}
+
+/// `settle` for a WebSocket turn, awaited: `waitUntil` work registered after an upgrade
+/// is dropped by the runtime, so the turn's row is written before the next turn starts.
+pub async fn settle_now(env: &Env, caller: &KeyIdentity, meter: Meter, answer_failed: bool) {
+    record(env.clone(), caller.id.clone(), meter, answer_failed, false).await;
+}
+
+/// Counts the request once its outcome is known, then writes: after gathering others
+/// for a moment (`gather`), or at once.
+async fn record(env: Env, key_id: String, meter: Meter, answer_failed: bool, gather: bool) {
     let model = accounting::row_model(meter.model.as_deref());
-    let key_id = caller.id.clone();
-    let env = env.clone();
     let pending = meter.pending.filter(|_| !answer_failed);
     let immediate = accounting::settled(answer_failed, meter.outcome);
-    ctx.wait_until(async move {
-        let outcome = match pending {
-            // A stream that ends without reporting (its task was dropped) failed.
-            Some(rx) => rx.await.unwrap_or_else(|_| accounting::settled(true, None)),
-            None => immediate,
-        };
-        let hour = hour_bucket(now_ms());
-        PENDING.with(|p| {
-            p.borrow_mut()
-                .add(&key_id, &model, &hour, outcome.usage, outcome.failed)
-        });
-        memory::add_month_tokens(&key_id, accounting::budget_tokens(&outcome.usage));
-        let now = now_ms();
-        let since = GATHERING_SINCE.with(Cell::get);
-        // Another request's waitUntil writes it (unless that one was cancelled long ago).
-        if since != 0 && now.saturating_sub(since) < STALE_GATHER_MS {
-            return;
-        }
-        GATHERING_SINCE.with(|g| g.set(now));
-        Delay::from(GATHER).await;
-        GATHERING_SINCE.with(|g| g.set(0));
-        write_pending(&env).await;
+    let outcome = match pending {
+        // A stream that ends without reporting (its task was dropped) failed.
+        Some(rx) => rx.await.unwrap_or_else(|_| accounting::settled(true, None)),
+        None => immediate,
+    };
+    let hour = hour_bucket(now_ms());
+    PENDING.with(|p| {
+        p.borrow_mut()
+            .add(&key_id, &model, &hour, outcome.usage, outcome.failed)
     });
+    memory::add_month_tokens(&key_id, accounting::budget_tokens(&outcome.usage));
+    if !gather {
+        write_pending(&env).await;
+        return;
+    }
+    let now = now_ms();
+    let since = GATHERING_SINCE.with(Cell::get);
+    // Another request's waitUntil writes it (unless that one was cancelled long ago).
+    if since != 0 && now.saturating_sub(since) < STALE_GATHER_MS {
+        return;
+    }
+    GATHERING_SINCE.with(|g| g.set(now));
+    Delay::from(GATHER).await;
+    GATHERING_SINCE.with(|g| g.set(0));
+    write_pending(&env).await;
 }
 
 /// Per-key limits: requests per minute (a D1 counter, only for keys that have the limit)

@@ -2,10 +2,12 @@
 //! upstream/store modules, and shape responses.
 
 pub mod admin;
+pub mod aliases;
 pub mod data_plane;
 pub mod incoming;
 pub mod metering;
 pub mod portability;
+pub mod responses_socket;
 pub mod search_admin;
 pub mod search_loop;
 pub mod session;

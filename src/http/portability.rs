@@ -50,6 +50,7 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     memory::forget_keys();
     memory::forget_accounts();
     memory::forget_search_config();
+    memory::forget_aliases();
     Ok(json(
         200,
         &json!({
@@ -59,6 +60,7 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response, ApiError> {
                 "usage": data.usage.len(),
                 "search_config": data.search_config.is_some(),
                 "search_usage": data.search_usage.len(),
+                "model_aliases": data.model_aliases.len(),
             },
             "mode": if mode == crate::portability::Mode::Merge { "merge" } else { "replace" },
         }),

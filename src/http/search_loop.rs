@@ -205,13 +205,7 @@ pub async fn respond(turns: Turns, stream: bool, meter: &mut Meter) -> Result<Re
         quiet: Quiet::new(timing),
     };
     let body = futures::stream::unfold(state, step);
-    let resp = Response::from_stream(body)
-        .map_err(|e| ApiError::new(ErrorKind::Api, format!("could not start the stream: {e}")))?;
-    let h = worker::Headers::new();
-    let _ = h.set("content-type", "text/event-stream; charset=utf-8");
-    let _ = h.set("cache-control", "no-cache");
-    let _ = h.set("x-accel-buffering", "no");
-    Ok(resp.with_headers(h))
+    super::streaming::event_stream(body, meter)
 }
 
 type Producer = Pin<Box<dyn Future<Output = Result<Outcome, Response>>>>;

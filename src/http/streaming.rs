@@ -14,6 +14,7 @@ use worker::{Delay, Headers, Response};
 use crate::accounting::Outcome;
 use crate::api_error::{ApiError, ApiFormat, ErrorKind};
 use crate::client_stream::{keepalive, ClientStream};
+use crate::http::metering::Meter;
 use crate::http::timer::Timer;
 use crate::silence::{Silence, Tick};
 use crate::upstream::body::{self, BodyStream};
@@ -198,6 +199,7 @@ pub fn respond<C: ClientStream + 'static>(
     timing: Timing,
     upstream: Started,
     pipeline: C,
+    meter: &mut Meter,
 ) -> Result<Response, ApiError> {
     let state = match upstream {
         Started::Answered(resp) => {
@@ -212,6 +214,21 @@ pub fn respond<C: ClientStream + 'static>(
         Started::Pending(call) => State::Waiting(call, pipeline),
     };
     let out = futures::stream::unfold(state, move |state| step(source, format, timing, state));
+    event_stream(out, meter)
+}
+
+/// A client event stream as the response body, or handed to the WebSocket transport
+/// (see `Meter::socket`).
+pub fn event_stream(
+    out: impl futures::Stream<Item = Result<Vec<u8>, worker::Error>> + 'static,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
+    if meter.socket {
+        meter.events = Some(Box::pin(out));
+        return Ok(Response::empty()
+            .map_err(|e| ApiError::new(ErrorKind::Api, e.to_string()))?
+            .with_headers(sse_headers()));
+    }
     let resp = Response::from_stream(out)
         .map_err(|e| ApiError::new(ErrorKind::Api, format!("could not start the stream: {e}")))?;
     Ok(resp.with_headers(sse_headers()))

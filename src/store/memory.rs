@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use super::accounts::AccountRow;
 use super::keys::KeyIdentity;
+use crate::model_aliases::Aliases;
 use crate::models::Catalog;
 use crate::search_config::StoredConfig;
 use crate::ttl_cache::TtlCache;
@@ -19,6 +20,8 @@ pub const ACCOUNT_TTL_MS: u64 = 30_000;
 pub const CATALOG_TTL_MS: u64 = 60_000;
 /// A changed search provider or key reaches other isolates within this.
 pub const SEARCH_CONFIG_TTL_MS: u64 = 30_000;
+/// A changed model alias reaches other isolates within this.
+pub const ALIASES_TTL_MS: u64 = 30_000;
 
 thread_local! {
     static KEYS: RefCell<TtlCache<String, KeyIdentity>> = RefCell::new(TtlCache::new(512));
@@ -32,6 +35,8 @@ thread_local! {
     static TOUCHED: RefCell<TtlCache<String, ()>> = RefCell::new(TtlCache::new(512));
     /// The web-search settings row (credentials as stored: sealed or clear).
     static SEARCH_CONFIG: RefCell<TtlCache<(), Rc<StoredConfig>>> = RefCell::new(TtlCache::new(1));
+    /// The model aliases, read by every generation request.
+    static ALIASES: RefCell<TtlCache<(), Rc<Aliases>>> = RefCell::new(TtlCache::new(1));
     /// Per account: the quota its latest answer's headers reported, when, and when that
     /// was last written to D1.
     static QUOTA_SEEN: RefCell<Vec<QuotaSeen>> = const { RefCell::new(Vec::new()) };
@@ -149,6 +154,22 @@ pub fn put_search_config(config: Rc<StoredConfig>, now: u64) {
 
 pub fn forget_search_config() {
     SEARCH_CONFIG.with(|c| c.borrow_mut().clear());
+}
+
+pub fn aliases(now: u64) -> Option<Rc<Aliases>> {
+    ALIASES.with(|c| c.borrow().get(&(), now))
+}
+
+pub fn aliases_stale() -> Option<Rc<Aliases>> {
+    ALIASES.with(|c| c.borrow().get_stale(&()))
+}
+
+pub fn put_aliases(aliases: Rc<Aliases>, now: u64) {
+    ALIASES.with(|c| c.borrow_mut().put((), aliases, now + ALIASES_TTL_MS, now));
+}
+
+pub fn forget_aliases() {
+    ALIASES.with(|c| c.borrow_mut().clear());
 }
 
 pub fn key(hash: &str, now: u64) -> Option<KeyIdentity> {

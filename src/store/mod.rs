@@ -2,6 +2,7 @@
 //! front of both so a hot request does not wait on either.
 
 pub mod accounts;
+pub mod aliases;
 pub mod cache;
 pub mod keys;
 pub mod memory;

@@ -91,6 +91,7 @@ pub async fn export(db: &D1Database, cipher: Option<&TokenCipher>) -> Result<Dat
         usage,
         search_config,
         search_usage,
+        model_aliases: super::aliases::load(db).await?.list,
     })
 }
 
@@ -131,6 +132,7 @@ pub async fn import(
             "github_accounts",
             "search_usage",
             "search_config",
+            "model_aliases",
         ] {
             statements.push(db.prepare(format!("DELETE FROM {table}")));
         }
@@ -206,6 +208,9 @@ pub async fn import(
                errors = excluded.errors",
             &chunk,
         )?);
+    }
+    for a in &data.model_aliases {
+        statements.push(super::aliases::save_statement(db, a, now)?);
     }
     if statements.is_empty() {
         return Ok(());

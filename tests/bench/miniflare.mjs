@@ -45,8 +45,7 @@ async function start(options) {
   return { mf, url: url.origin, pid };
 }
 
-/** The gateway (build/index.js + its wasm) with local D1 and KV; the gateway brings the
- * schema up to date itself on its first request (`src/store/schema.rs`). */
+/** The gateway (build/index.js + its wasm) with local D1 (the Worker migrates it) and KV. */
 export async function startGateway(upstream, bundle = path.join(root, 'build'), extra = {}) {
   const g = await start({
     ...extra,
@@ -62,6 +61,8 @@ export async function startGateway(upstream, bundle = path.join(root, 'build'), 
       COPILOT_API_BASE_URL: `${upstream}/copilot`,
     },
   });
+  // No migrations here: the Worker applies its own on the first request (tables created
+  // behind its back, unrecorded, would make it fail on them).
   return g;
 }
 

@@ -193,6 +193,8 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   const toml = await page.evaluate(() => navigator.clipboard.readText());
   assert.match(toml, new RegExp(`^base_url = "${gw.base}/v1"$`, "m"));
   assert.match(toml, /^wire_api = "responses"$/m);
+  // The WebSocket transport is offered, commented out (opt-in).
+  assert.match(toml, /^# supports_websockets = true /m);
   assert.match(toml, /^env_key = "COPILOT_GATEWAY_API_KEY"$/m);
 
   // "Test this setup": a real round trip with the key, through /v1/messages.
@@ -344,6 +346,35 @@ test("the playground streams an answer from the chosen model", async () => {
   }
 });
 
+test("models: an alias is defined, serves its first available model, and is refused when it would hide one", async () => {
+  const { page } = admin;
+  await page.getByRole("link", { name: "Models" }).click();
+  await page.getByText("No aliases").waitFor();
+  await page.getByLabel("Alias", { exact: true }).fill("team-fast");
+  await page.getByLabel("Models, in order of preference").fill("no-such-model, claude-sonnet-5");
+  await page.getByRole("button", { name: "Save alias" }).click();
+  const row = page.locator("tr[data-alias='team-fast']");
+  await row.getByText("no-such-model → claude-sonnet-5").waitFor();
+  assert.equal(await row.locator("td[data-label='Serves now']").textContent(), "claude-sonnet-5");
+  // The session's model list (what /v1/models appends) names it too.
+  const listed = await page.evaluate(() => fetch("/api/models").then((r) => r.json()));
+  assert.deepEqual(listed.aliases.map((m) => [m.id, m.alias_of]), [["team-fast", "claude-sonnet-5"]]);
+  // A catalog id cannot become an alias.
+  await page.getByLabel("Alias", { exact: true }).fill("gpt-5.1-codex");
+  await page.getByLabel("Models, in order of preference").fill("claude-sonnet-5");
+  await page.getByRole("button", { name: "Save alias" }).click();
+  await page.getByText("'gpt-5.1-codex' is a model of the catalog").waitFor();
+  await page.getByLabel("Alias", { exact: true }).fill("to-delete");
+  await page.getByLabel("Models, in order of preference").fill("gpt-5.1-codex");
+  await page.getByRole("button", { name: "Save alias" }).click();
+  await page.locator("tr[data-alias='to-delete']").waitFor();
+  await shot(page, "08c-aliases");
+  await page.getByRole("button", { name: "Delete alias to-delete" }).click();
+  await page.getByRole("dialog", { name: "Delete alias “to-delete”?" }).getByRole("button", { name: "Delete alias" }).click();
+  await page.locator("tr[data-alias='to-delete']").waitFor({ state: "detached" });
+  assert.equal(await page.locator("tr[data-alias]").count(), 1);
+});
+
 test("settings: export downloads everything; import shows the counts before a replace", async () => {
   const { page } = admin;
   await page.getByRole("link", { name: "Settings" }).click();
@@ -353,6 +384,7 @@ test("settings: export downloads everything; import shows the counts before a re
   const doc = JSON.parse(readFileSync(file, "utf8"));
   assert.equal(doc.data.api_keys.length, 1);
   assert.equal(doc.data.github_accounts.length, 1);
+  assert.deepEqual(doc.data.model_aliases, [{ alias: "team-fast", models: ["no-such-model", "claude-sonnet-5"] }]);
 
   await page.getByLabel("Export file").setInputFiles({ name: "backup.json", mimeType: "application/json", buffer: readFileSync(file) });
   const preview = page.getByTestId("import-preview");
@@ -361,6 +393,7 @@ test("settings: export downloads everything; import shows the counts before a re
   assert.deepEqual(await cells("api_keys"), ["1", "1"]);
   assert.deepEqual(await cells("github_accounts"), ["1", "1"]);
   assert.equal((await cells("usage"))[0], String(doc.data.usage.length));
+  assert.equal((await cells("model_aliases"))[0], "1");
   await page.getByRole("button", { name: "Replace everything" }).click();
   await page.getByText("Replace deletes everything here first").waitFor();
   await shot(page, "09a-import-preview");

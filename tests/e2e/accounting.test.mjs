@@ -323,7 +323,7 @@ test("export → import(replace) → export is the same document; a bad import c
   const imported = await gw.admin("POST", "/api/import", { mode: "replace", data: doc });
   assert.equal(imported.status, 200, JSON.stringify(imported.body));
   assert.deepEqual(imported.body.imported, {
-    api_keys: doc.data.api_keys.length, github_accounts: 2, usage: doc.data.usage.length, search_config: false, search_usage: 0,
+    api_keys: doc.data.api_keys.length, github_accounts: 2, usage: doc.data.usage.length, search_config: false, search_usage: 0, model_aliases: 0,
   });
   const second = (await gw.admin("GET", "/api/export")).body;
   const strip = (d) => ({ ...d, exported_at: null });

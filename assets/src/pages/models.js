@@ -1,7 +1,7 @@
 // Models: Copilot's catalog with limits, capability badges and the path each client API
 // takes (native or translated), plus a playground that streams a chat through the gateway.
-import { postStream, sseEvents } from "../api.js";
-import { h, clear, icon, empty, errorBox, spinner, badge, fmtCompact, fmtInt } from "../dom.js";
+import { api, postStream, sseEvents } from "../api.js";
+import { h, clear, icon, empty, errorBox, spinner, badge, fmtCompact, fmtInt, toast, confirmDialog } from "../dom.js";
 
 const APIS = [
   ["messages", "Messages"],
@@ -32,6 +32,7 @@ export function modelsPage(main, app) {
       h("div.card-head", h("h2#catalog-h.card-title", "Catalog"), h("div.push"), h("label.visually-hidden", { for: "model-search" }, "Filter models"), search),
       listBox,
     ),
+    isAdmin ? aliasSection(() => { app.modelsPromise = null; }) : null,
   );
 
   async function load() {
@@ -100,6 +101,74 @@ function route(r) {
   const names = { "/v1/messages": "Messages", "/messages": "Messages", "/responses": "Responses", "/chat/completions": "Chat" };
   const path = r.replace(/^via /, "");
   return h("span.badge.badge-via", { title: `Translated: Copilot's ${path}` }, `via ${names[path] ?? path}`);
+}
+
+// ---- aliases ----
+
+/** Names the admin gives models: each stands for the first of its models Copilot offers. */
+function aliasSection(onChange) {
+  const box = h("div", spinner("Loading aliases…"));
+  const name = h("input#alias-name.input", { placeholder: "team-default", autocomplete: "off", required: true, pattern: "[A-Za-z0-9._:@\\-]{1,100}" });
+  const targets = h("input#alias-models.input", { placeholder: "claude-sonnet-4.5, gpt-5-mini", autocomplete: "off", required: true });
+  const form = h("form.alias-form", {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const models = targets.value.split(",").map((m) => m.trim()).filter(Boolean);
+      try {
+        await api.put(`/api/model-aliases/${encodeURIComponent(name.value.trim())}`, { models });
+        toast(`Saved alias “${name.value.trim()}”`);
+        name.value = "";
+        targets.value = "";
+        onChange();
+        load();
+      } catch (x) {
+        toast(x.message, "error");
+      }
+    },
+  },
+    h("label.label", { for: "alias-name" }, "Alias"), name,
+    h("label.label", { for: "alias-models" }, "Models, in order of preference"), targets,
+    h("button.btn.btn-primary", { type: "submit" }, "Save alias"),
+  );
+
+  async function load() {
+    try {
+      const { data } = await api.get("/api/model-aliases");
+      if (!data.length) return clear(box, empty("No aliases", "Give your team a model name of its own: requests for the alias go to the first of its models Copilot offers."));
+      clear(box, h("div.table-scroll", h("table.table.aliases-table",
+        h("thead", h("tr", h("th", { scope: "col" }, "Alias"), h("th", { scope: "col" }, "Models"), h("th", { scope: "col" }, "Serves now"), h("th", { scope: "col" }, h("span.visually-hidden", "Actions")))),
+        h("tbody", data.map((a) => h("tr", { "data-alias": a.alias },
+          h("td", { "data-label": "Alias" }, h("code", a.alias)),
+          h("td", { "data-label": "Models" }, a.models.join(" → ")),
+          h("td", { "data-label": "Serves now" }, a.serves ? h("code", a.serves) : h("span.muted", { title: "None of its models is available" }, "—")),
+          h("td", h("button.btn.btn-ghost.btn-sm", { type: "button", "aria-label": `Delete alias ${a.alias}`, onclick: () => remove(a.alias) }, "Delete")),
+        ))),
+      )));
+    } catch (e) {
+      clear(box, errorBox(e, load));
+    }
+  }
+
+  async function remove(alias) {
+    const ok = await confirmDialog({ title: `Delete alias “${alias}”?`, body: "Agents that ask for it get a “model not found” error from now on.", confirmLabel: "Delete alias", danger: true });
+    if (!ok) return;
+    try {
+      await api.del(`/api/model-aliases/${encodeURIComponent(alias)}`);
+      toast(`Deleted alias “${alias}”`);
+      onChange();
+      load();
+    } catch (x) {
+      toast(x.message, "error");
+    }
+  }
+
+  load();
+  return h("section.card", { "aria-labelledby": "aliases-h" },
+    h("div.card-head", h("h2#aliases-h.card-title", "Aliases")),
+    h("p.muted.small", "Listed in /v1/models next to the catalog and applied before routing. An alias may not take the name of a catalog model."),
+    form,
+    box,
+  );
 }
 
 // ---- playground ----

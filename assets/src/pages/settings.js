@@ -68,7 +68,7 @@ export function settingsPage(main, app) {
       go.classList.toggle("btn-danger", mode === "replace");
       clear(warn, mode === "replace"
         ? h("div.callout.callout-error", icon("alert"), h("span", h("strong", "Replace deletes everything here first: "),
-          `${plural(current.api_keys, "API key", "API keys")}, ${plural(current.github_accounts, "GitHub account", "GitHub accounts")}, all usage history and the web search settings, then loads the file. Keys not in the file stop working.`))
+          `${plural(current.api_keys, "API key", "API keys")}, ${plural(current.github_accounts, "GitHub account", "GitHub accounts")}, all usage history, the web search settings and the model aliases, then loads the file. Keys not in the file stop working.`))
         : h("div.callout.callout-info", icon("alert"), h("span", "Merge adds what the file has and updates entries with the same id; everything else here stays.")));
     }
     const go = h("button.btn.btn-primary", { type: "button" }, icon("upload"), h("span", "Import"));
@@ -105,6 +105,7 @@ export function settingsPage(main, app) {
           h("tr", { "data-row": "api_keys" }, h("th", { scope: "row" }, "API keys"), h("td.num", fmtInt(counts.api_keys)), h("td.num", fmtInt(current.api_keys))),
           h("tr", { "data-row": "github_accounts" }, h("th", { scope: "row" }, "GitHub accounts"), h("td.num", fmtInt(counts.github_accounts)), h("td.num", fmtInt(current.github_accounts))),
           h("tr", { "data-row": "usage" }, h("th", { scope: "row" }, "Usage rows (key × model × hour)"), h("td.num", fmtInt(counts.usage)), h("td.num.muted", "—")),
+          Array.isArray(data?.model_aliases) ? h("tr", { "data-row": "model_aliases" }, h("th", { scope: "row" }, "Model aliases"), h("td.num", fmtInt(data.model_aliases.length)), h("td.num.muted", "—")) : null,
           Array.isArray(data?.search_usage) ? h("tr", { "data-row": "search_usage" }, h("th", { scope: "row" }, "Web search rows (key × provider × hour)"), h("td.num", fmtInt(data.search_usage.length)), h("td.num.muted", "—")) : null,
           data?.search_config ? h("tr", { "data-row": "search_config" }, h("th", { scope: "row" }, "Web search settings"), h("td.num", data.search_config.provider ?? "off"), h("td.num.muted", "—")) : null,
         )),
