@@ -21,6 +21,7 @@ const CLIENTS = {
   "Claude Code": ["@anthropic-ai/claude-code"],
   Codex: ["@openai/codex"],
   opencode: ["opencode-ai"],
+  "Gemini CLI": ["@google/gemini-cli"],
   "AI SDK": ["ai", "@ai-sdk/anthropic", "@ai-sdk/openai"],
 };
 
@@ -58,7 +59,7 @@ process.env.WRANGLER_SEND_METRICS = "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
 
 const clientOf = (name) =>
-  /opencode/i.test(name) ? "opencode" : /AI SDK/.test(name) ? "AI SDK" : /Claude Code/.test(name) ? "Claude Code" : /Codex/.test(name) ? "Codex" : null;
+  /opencode/i.test(name) ? "opencode" : /Gemini CLI/.test(name) ? "Gemini CLI" : /AI SDK/.test(name) ? "AI SDK" : /Claude Code/.test(name) ? "Claude Code" : /Codex/.test(name) ? "Codex" : null;
 const results = Object.fromEntries(Object.keys(CLIENTS).map((c) => [c, { passed: [], failed: [] }]));
 const stack = [];
 const stream = run({ files: [path.join(root, "tests/e2e/clients.test.mjs")], concurrency: 1 });

@@ -6,9 +6,10 @@ use crate::accounting::Outcome;
 use crate::compaction::Compactor;
 use crate::credits;
 use crate::custom_tools::CustomTools;
+use crate::protocol::error::MALFORMED;
 use crate::protocol::Api;
 use crate::protocol::Usage;
-use crate::relay::{is_json, Relay, MALFORMED};
+use crate::relay::{is_json, Relay};
 use crate::sse::{write_event, write_event_line, SseEvent, SseParser};
 use crate::translate::{error_event, OutEvent, StreamTranslator};
 

@@ -13,7 +13,8 @@ use serde_json::Value;
 /// Nano-AIU per AI credit.
 pub const NANO_PER_CREDIT: u64 = 1_000_000_000;
 
-const NEEDLE: &str = "\"copilot_usage\"";
+/// How an event's text names the credits object (`mentions`).
+pub const NEEDLE: &str = "\"copilot_usage\"";
 
 /// The nano-AIU of a `copilot_usage` object: `total_nano_aiu`, else the sum of its
 /// batches (`token_count × cost_per_batch / batch_size`). None when it states neither.

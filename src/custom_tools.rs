@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::translate::parse_arguments;
+use crate::protocol::tools::parse_arguments;
 
 /// Names of the custom tools a request declared, and the response-side rewrite state.
 #[derive(Debug, Default, Clone)]

@@ -11,8 +11,8 @@ use crate::auth::{self, extract_credential, secret_eq, sha256_hex, Claimed};
 use crate::http::incoming::Incoming;
 use crate::http::metering::{self, Meter};
 use crate::http::session::{self, Principal};
-use crate::http::{self, admin, aliases, data_plane, portability, search_admin};
-use crate::protocol::error::{ApiError, ErrorKind};
+use crate::http::{self, admin, aliases, data_plane, gemini, portability, search_admin};
+use crate::protocol::error::{ApiError, ApiFormat, ErrorKind};
 use crate::protocol::Api;
 use crate::route::{format_for_path, match_route, Route};
 use crate::store::keys::{self, KeyIdentity};
@@ -28,8 +28,15 @@ fn start() {
 async fn fetch(raw: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let req = Incoming::new(raw);
     let path = req.path();
-    let format = format_for_path(&path);
-    let route = match_route(req.method().as_ref(), &path);
+    let mut route = match_route(req.method().as_ref(), &path);
+    // Google's SDKs list models at `/v1/models` too: their key header tells them apart.
+    if route == Route::Models && gemini_credential(&req).is_some() {
+        route = Route::GeminiModels;
+    }
+    let format = match route.is_gemini() {
+        true => ApiFormat::Google,
+        false => format_for_path(&path),
+    };
     let ready = match (&route, db(&env)) {
         (Route::NotFound | Route::MethodNotAllowed(_), _) => Ok(()),
         // The Worker brings its schema: applied on an isolate's first request if missing.
@@ -109,7 +116,11 @@ async fn handle(
             admin::models(env, ctx).await
         }
         r => {
-            let caller = require_api_key(&req.headers(), env, ctx).await?;
+            let given = match r.is_gemini() {
+                true => gemini_credential(&req).or_else(|| credential(&req.headers())),
+                false => credential(&req.headers()),
+            };
+            let caller = require_api_key(given, r.is_gemini(), env, ctx).await?;
             // Limits guard what costs: generation and embeddings. Every data-plane request
             // is recorded, a refusal by a limit as an error.
             let limited = matches!(
@@ -119,6 +130,8 @@ async fn handle(
                     | Route::Messages
                     | Route::Responses
                     | Route::ResponsesCompact
+                    | Route::GeminiGenerate(_)
+                    | Route::GeminiStream(_)
             );
             let mut meter = Meter::for_key(&caller.id);
             let result = match limited {
@@ -137,7 +150,7 @@ async fn handle(
 /// The Responses WebSocket mode: the key is checked on the upgrade request (as OpenAI
 /// does); the connection's task keeps the fetch context, whose `waitUntil` no longer runs.
 async fn responses_socket(req: Incoming, env: &Env, ctx: Context) -> Result<Response, ApiError> {
-    let caller = require_api_key(&req.headers(), env, &ctx).await?;
+    let caller = require_api_key(credential(&req.headers()), false, env, &ctx).await?;
     http::responses_socket::upgrade(req, env, ctx, caller)
 }
 
@@ -210,8 +223,25 @@ async fn data_route(
         Route::Responses => data_plane::generate(Api::Responses, req, env, ctx, meter).await,
         Route::ResponsesCompact => data_plane::compact(req, env, ctx, meter).await,
         Route::CountTokens => data_plane::count_tokens(req, env, ctx, meter).await,
+        Route::GeminiGenerate(model) => gemini::generate(&model, false, req, env, ctx, meter).await,
+        Route::GeminiStream(model) => gemini::generate(&model, true, req, env, ctx, meter).await,
+        Route::GeminiCountTokens(model) => gemini::count_tokens(&model, req, env, ctx, meter).await,
+        Route::GeminiModels => gemini::models(env, ctx).await,
+        Route::GeminiModel(model) => gemini::model(&model, env, ctx).await,
         _ => Err(ApiError::new(ErrorKind::NotFound, "no such route")),
     }
+}
+
+/// The key of a Gemini API client: `x-goog-api-key`, or `?key=` (accepted only on these
+/// routes, as Google does; the URL is never logged or echoed).
+fn gemini_credential(req: &Incoming) -> Option<String> {
+    req.headers()
+        .get("x-goog-api-key")
+        .ok()
+        .flatten()
+        .or_else(|| req.query_param("key"))
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
 }
 
 fn credential(h: &Headers) -> Option<String> {
@@ -283,16 +313,17 @@ async fn control_principal(req: &Request, env: &Env) -> Result<Principal, ApiErr
 }
 
 async fn require_api_key(
-    headers: &Headers,
+    given: Option<String>,
+    gemini: bool,
     env: &Env,
     ctx: &Context,
 ) -> Result<KeyIdentity, ApiError> {
-    let Some(given) = credential(headers) else {
-        return Err(ApiError::new(
-            ErrorKind::Authentication,
-            "missing API key: send it as `x-api-key` or `Authorization: Bearer <key>`",
-        )
-        .with_code("invalid_api_key"));
+    let Some(given) = given else {
+        let how = match gemini {
+            true => "missing API key: send it as `x-goog-api-key` (or `?key=`)",
+            false => "missing API key: send it as `x-api-key` or `Authorization: Bearer <key>`",
+        };
+        return Err(ApiError::new(ErrorKind::Authentication, how).with_code("invalid_api_key"));
     };
     let configured = admin_key(env);
     if let Ok(admin) = auth::admin_key(configured.as_deref()) {

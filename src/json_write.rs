@@ -6,8 +6,6 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::translate::push_json_str;
-
 /// The JSON text of an object; `capacity`: the expected length (the client's body, say).
 pub fn object_to_string(map: &Map<String, Value>, capacity: usize) -> String {
     let mut out = String::with_capacity(capacity);
@@ -59,14 +57,62 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
 fn write_number(n: &Number, out: &mut String) {
     // Integers (nearly every number in a body) without going through `fmt`.
     if let Some(u) = n.as_u64() {
-        crate::translate::push_u64(out, u);
+        push_u64(out, u);
     } else if let Some(i) = n.as_i64() {
         out.push('-');
-        crate::translate::push_u64(out, i.unsigned_abs());
+        push_u64(out, i.unsigned_abs());
     } else {
         // Floats as serde_json writes them (shortest round-trip form).
         out.push_str(&serde_json::to_string(n).unwrap_or_else(|_| "null".into()));
     }
+}
+
+/// Appends a number in decimal (no allocation, unlike `to_string`).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
+pub fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    loop {
+        // Runs without anything to escape are found eight bytes at a time.
+        let run = crate::json_read::plain_run(&bytes[i..]);
+        out.push_str(&s[i..i + run]);
+        i += run;
+        let Some(&b) = bytes.get(i) else { break };
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+        i += 1;
+    }
+    out.push('"');
 }
 
 #[cfg(test)]

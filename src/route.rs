@@ -13,6 +13,13 @@ pub enum Route {
     Responses,
     /// OpenAI's `/responses/compact`: the conversation compacted into a summary.
     ResponsesCompact,
+    /// Google's Gemini API (`/v1beta/models/…` and `/v1/models/…`), for the model named.
+    GeminiGenerate(String),
+    GeminiStream(String),
+    GeminiCountTokens(String),
+    /// `GET /v1beta/models` (and `GET /v1/models` asked with a Google-style key).
+    GeminiModels,
+    GeminiModel(String),
     /// `GET /responses` with `Upgrade: websocket`: the Responses WebSocket mode.
     ResponsesSocket,
     // Admin API: ADMIN_KEY only.
@@ -58,6 +65,19 @@ pub enum Route {
 }
 
 impl Route {
+    /// Routes of the Gemini API: Google's error shape, and the key may also come as
+    /// `x-goog-api-key` or `?key=`.
+    pub fn is_gemini(&self) -> bool {
+        matches!(
+            self,
+            Route::GeminiGenerate(_)
+                | Route::GeminiStream(_)
+                | Route::GeminiCountTokens(_)
+                | Route::GeminiModels
+                | Route::GeminiModel(_)
+        )
+    }
+
     pub fn is_admin(&self) -> bool {
         matches!(
             self,
@@ -92,6 +112,8 @@ pub fn format_for_path(path: &str) -> ApiFormat {
     let p = path.strip_prefix("/v1").unwrap_or(path);
     if p == "/messages" || p.starts_with("/messages/") {
         ApiFormat::Anthropic
+    } else if path.starts_with("/v1beta/") || p.starts_with("/models/") {
+        ApiFormat::Google
     } else if path.starts_with("/api/") || path.starts_with("/auth/") {
         ApiFormat::Control
     } else {
@@ -118,6 +140,9 @@ pub fn match_route(method: &str, path: &str) -> Route {
             _ => Route::NotFound,
         };
     }
+    if let Some(route) = match_gemini(method, path) {
+        return route;
+    }
     let data = path
         .strip_prefix("/v1")
         .filter(|p| p.starts_with('/'))
@@ -140,6 +165,40 @@ pub fn match_route(method: &str, path: &str) -> Route {
     } else {
         Route::MethodNotAllowed(allow)
     }
+}
+
+/// `/v1beta/models`, `/v1beta/models/{model}[:{method}]` and the `/v1/models/…` forms
+/// (`/v1/models` itself is OpenAI's list, unless asked with a Google-style key).
+fn match_gemini(method: &str, path: &str) -> Option<Route> {
+    if path == "/v1beta/models" {
+        return Some(match method {
+            "GET" => Route::GeminiModels,
+            _ => Route::MethodNotAllowed("GET"),
+        });
+    }
+    let rest = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
+    let rest = rest.replace("%3A", ":").replace("%3a", ":");
+    let (model, action) = match rest.rsplit_once(':') {
+        Some((m, a)) => (m.to_string(), Some(a.to_string())),
+        None => (rest, None),
+    };
+    if model.is_empty() || model.contains('/') {
+        return Some(Route::NotFound);
+    }
+    let (route, allow) = match action.as_deref() {
+        None => (Route::GeminiModel(model), "GET"),
+        Some("generateContent") => (Route::GeminiGenerate(model), "POST"),
+        Some("streamGenerateContent") => (Route::GeminiStream(model), "POST"),
+        Some("countTokens") => (Route::GeminiCountTokens(model), "POST"),
+        Some(_) => return Some(Route::NotFound),
+    };
+    Some(if method == allow {
+        route
+    } else {
+        Route::MethodNotAllowed(allow)
+    })
 }
 
 fn match_admin(method: &str, rest: &str) -> Route {
@@ -246,6 +305,62 @@ mod tests {
         assert_eq!(match_route("POST", "/v1/nope"), Route::NotFound);
         assert_eq!(match_route("POST", "/v1"), Route::NotFound);
         assert_eq!(match_route("POST", "/v1v1/messages"), Route::NotFound);
+    }
+
+    #[test]
+    fn gemini_routes() {
+        let m = || "gemini-2.5-pro".to_string();
+        for (method, p, r) in [
+            (
+                "POST",
+                "/v1beta/models/gemini-2.5-pro:generateContent",
+                Route::GeminiGenerate(m()),
+            ),
+            (
+                "POST",
+                "/v1/models/gemini-2.5-pro:streamGenerateContent",
+                Route::GeminiStream(m()),
+            ),
+            (
+                "POST",
+                "/v1beta/models/gemini-2.5-pro%3AcountTokens",
+                Route::GeminiCountTokens(m()),
+            ),
+            ("GET", "/v1beta/models", Route::GeminiModels),
+            ("GET", "/v1beta/models/", Route::GeminiModels),
+            (
+                "GET",
+                "/v1beta/models/gemini-2.5-pro",
+                Route::GeminiModel(m()),
+            ),
+            ("GET", "/v1/models/gemini-2.5-pro", Route::GeminiModel(m())),
+            (
+                "GET",
+                "/v1beta/models/gemini-2.5-pro:generateContent",
+                Route::MethodNotAllowed("POST"),
+            ),
+            ("POST", "/v1beta/models", Route::MethodNotAllowed("GET")),
+            ("POST", "/v1beta/models/m:embedContent", Route::NotFound),
+            ("POST", "/v1beta/models/:generateContent", Route::NotFound),
+            (
+                "POST",
+                "/v1beta/models/a/b:generateContent",
+                Route::NotFound,
+            ),
+            ("GET", "/v1/models", Route::Models),
+        ] {
+            assert_eq!(match_route(method, p), r, "{method} {p}");
+        }
+        assert!(Route::GeminiModels.is_gemini() && !Route::Models.is_gemini());
+        assert_eq!(
+            format_for_path("/v1beta/models/x:generateContent"),
+            ApiFormat::Google
+        );
+        assert_eq!(
+            format_for_path("/v1/models/x:generateContent"),
+            ApiFormat::Google
+        );
+        assert_eq!(format_for_path("/v1/models"), ApiFormat::OpenAi);
     }
 
     #[test]

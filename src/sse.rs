@@ -12,9 +12,14 @@ pub struct SseEvent {
 
 impl SseEvent {
     pub fn is_done_marker(&self) -> bool {
-        // Asked of every event: the length check spares JSON events the trim.
-        self.data.len() < 32 && self.data.trim() == "[DONE]"
+        is_done_marker(&self.data)
     }
+}
+
+/// Whether an event's data is OpenAI's `[DONE]`.
+pub fn is_done_marker(data: &str) -> bool {
+    // Asked of every event: the length check spares JSON events the trim.
+    data.len() < 32 && data.trim() == "[DONE]"
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +98,11 @@ impl SseParser {
         self.dispatch(&mut f);
     }
 
+    /// Between events: no unfinished line and no field of an event read yet.
+    pub fn is_idle(&self) -> bool {
+        self.buf.is_empty() && !self.has_data && self.current.event.is_none()
+    }
+
     fn line(&mut self, line: &[u8], f: &mut impl FnMut(&SseEvent)) {
         if line.is_empty() {
             self.dispatch(f);
@@ -143,7 +153,7 @@ impl SseParser {
 
 /// The first `\n` or `\r`: eight bytes at a time (wasm has no vectorised search, and
 /// every byte of every stream passes here).
-fn find_line_end(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_line_end(bytes: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;

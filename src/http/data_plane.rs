@@ -50,13 +50,15 @@ pub async fn read_body(req: &Incoming) -> Result<String, ApiError> {
 }
 
 pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+    Ok(json(200, &described_models(env, ctx).await?))
+}
+
+/// The Copilot catalog and the admin's aliases, as every model listing shows them.
+pub async fn described_models(env: &Env, ctx: &Context) -> Result<Value, ApiError> {
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
     let aliases = super::aliases::current(env).await;
-    Ok(json(
-        200,
-        &catalog.describe_with(aliases.describe(&catalog)),
-    ))
+    Ok(catalog.describe_with(aliases.describe(&catalog)))
 }
 
 /// Embeddings are forwarded as sent (the body is small and Copilot's API is OpenAI's);
@@ -151,15 +153,29 @@ async fn serve(
     ctx: &Context,
     meter: &mut Meter,
 ) -> Result<Response, ApiError> {
+    let client_beta = (api == Api::Messages)
+        .then(|| req.headers().get("anthropic-beta").ok().flatten())
+        .flatten();
+    let text = read_body(&req).await?;
+    serve_text(api, compact_endpoint, text, client_beta, env, ctx, meter).await
+}
+
+/// A request body already read (or built by another front door: the Gemini API's
+/// requests come here as Messages requests), served on the routing plan's path.
+pub async fn serve_text(
+    api: Api,
+    compact_endpoint: bool,
+    text: String,
+    client_beta: Option<String>,
+    env: &Env,
+    ctx: &Context,
+    meter: &mut Meter,
+) -> Result<Response, ApiError> {
     let format = if api == Api::Messages {
         ApiFormat::Anthropic
     } else {
         ApiFormat::OpenAi
     };
-    let client_beta = (api == Api::Messages)
-        .then(|| req.headers().get("anthropic-beta").ok().flatten())
-        .flatten();
-    let text = read_body(&req).await?;
     let size = text.len();
     let mut inbound = inbound::parse(api, &text)?;
     // Earlier web-search turns are looked for only where the text may hold some.
@@ -632,8 +648,19 @@ pub async fn count_tokens(
 ) -> Result<Response, ApiError> {
     let client_beta = req.headers().get("anthropic-beta").ok().flatten();
     let text = read_body(&req).await?;
-    let inbound = inbound::parse(Api::Messages, &text)?;
-    drop(text);
+    let n = count_text(&text, client_beta, env, ctx, meter).await?;
+    Ok(json(200, &serde_json::json!({ "input_tokens": n })))
+}
+
+/// The input tokens of a Messages body (see `count_tokens`).
+pub async fn count_text(
+    text: &str,
+    client_beta: Option<String>,
+    env: &Env,
+    ctx: &Context,
+    meter: &mut Meter,
+) -> Result<u64, ApiError> {
+    let inbound = inbound::parse(Api::Messages, text)?;
     meter.model = Some(inbound.model.clone());
     let mut copilot = Copilot::connect(env, ctx, None).await?;
     let catalog = copilot.catalog(ctx).await?;
@@ -664,7 +691,7 @@ pub async fn count_tokens(
                     .ok()
                     .and_then(|v| v.get("input_tokens").and_then(Value::as_u64))
                 {
-                    return Ok(json(200, &serde_json::json!({ "input_tokens": n })));
+                    return Ok(n);
                 }
             }
             Ok(resp) => worker::console_warn!(
@@ -676,6 +703,7 @@ pub async fn count_tokens(
             }
         }
     }
-    let estimate = crate::token_estimate::messages_input_tokens(&Value::Object(body));
-    Ok(json(200, &serde_json::json!({ "input_tokens": estimate })))
+    Ok(crate::token_estimate::messages_input_tokens(
+        &Value::Object(body),
+    ))
 }

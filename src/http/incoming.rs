@@ -29,6 +29,11 @@ impl Incoming {
         path_from_url(&self.raw.url())
     }
 
+    /// A query parameter, percent-decoded (the first of that name).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        query_param(&self.raw.url(), name)
+    }
+
     pub fn url(&self) -> String {
         self.raw.url()
     }
@@ -52,6 +57,38 @@ impl Incoming {
     }
 }
 
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or("");
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The path of an already-serialized WHATWG URL, as `worker::Request::path` reads it.
 fn path_from_url(url: &str) -> String {
     let host_start = match url.find("://") {
@@ -70,5 +107,27 @@ fn path_from_url(url: &str) -> String {
             path[..path.find(['?', '#']).unwrap_or(path.len())].to_string()
         }
         None => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_found_and_decoded() {
+        let url = "https://g.example/v1beta/models/m:streamGenerateContent?alt=sse&key=k%2Db+c#x";
+        assert_eq!(query_param(url, "alt").as_deref(), Some("sse"));
+        assert_eq!(query_param(url, "key").as_deref(), Some("k-b c"));
+        assert_eq!(query_param(url, "nope"), None);
+        assert_eq!(query_param("https://g.example/v1/models", "key"), None);
+        assert_eq!(
+            query_param("https://g.example/?key=%4", "key").as_deref(),
+            Some("%4")
+        );
+        assert_eq!(
+            query_param("https://g.example/?key", "key").as_deref(),
+            Some("")
+        );
     }
 }

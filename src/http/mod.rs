@@ -5,6 +5,7 @@ pub mod admin;
 pub mod aliases;
 pub mod copilot;
 pub mod data_plane;
+pub mod gemini;
 pub mod incoming;
 pub mod metering;
 pub mod portability;

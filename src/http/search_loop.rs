@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
@@ -14,6 +15,7 @@ use worker::{Delay, Env, Response};
 use super::data_plane::{encode, send_responses, Upstream};
 use super::metering::Meter;
 use super::streaming::Timing;
+use super::timer::Timer;
 use super::{json, upstream_error, upstream_failure, web_search};
 use crate::accounting::Outcome;
 use crate::assemble::Assembler;
@@ -24,11 +26,11 @@ use crate::ids::{hex, random_bytes};
 use crate::protocol::error::{ApiError, ApiFormat, ErrorKind};
 use crate::protocol::Api;
 use crate::protocol::Usage;
-use crate::relay::Relay;
+use crate::relay::{EventSink, Relay};
 use crate::search::messages::MessagesSearch;
 use crate::search::responses::ResponsesSearch;
 use crate::search::{self, AfterSearch, PlannedSearch, SearchFailure, SearchHit, TurnEnd};
-use crate::sse::SseParser;
+use crate::silence::{Silence, Tick};
 use crate::translate::{self, OutEvent};
 
 /// The shim of the client's API.
@@ -65,18 +67,34 @@ impl Shim {
     }
 }
 
-/// One model turn's client events, from Copilot's stream: the native relay (its bytes read
-/// back as events) or a translator.
+/// One model turn's client events, from Copilot's stream: the native relay (its events
+/// taken as it writes them) or a translator.
 enum TurnPipeline {
-    Relay(Relay, SseParser, Api),
+    Relay(Relay, Api),
     Translated(Translated),
+}
+
+/// The relay's events as the shim reads them, named as the client's API names them.
+struct RawEvents<'a> {
+    api: Api,
+    out: &'a mut Vec<OutEvent>,
+}
+
+impl EventSink for RawEvents<'_> {
+    fn event(&mut self, name: Option<&str>, data: &str) {
+        self.out.push(OutEvent::Raw {
+            name: name.and_then(|n| search::event_name(self.api, n)),
+            data: data.to_string(),
+            text: None,
+        });
+    }
 }
 
 impl TurnPipeline {
     fn new(up: &Upstream, custom_tools: &CustomTools) -> Result<TurnPipeline, ApiError> {
         if up.target == up.api {
             let relay = Relay::new(up.api).with_custom_tools(custom_tools.clone());
-            return Ok(TurnPipeline::Relay(relay, SseParser::new(), up.api));
+            return Ok(TurnPipeline::Relay(relay, up.api));
         }
         let translator = translate::stream_translator(up.api, up.target, &up.tctx)
             .ok_or_else(|| ApiError::invalid("no stream translator for this model's API"))?;
@@ -87,21 +105,10 @@ impl TurnPipeline {
         ))
     }
 
-    fn events_of(bytes: &[u8], parser: &mut SseParser, api: Api, out: &mut Vec<OutEvent>) {
-        parser.feed_each(bytes, |ev| {
-            out.push(OutEvent::Raw {
-                name: ev.event.as_deref().and_then(|n| search::event_name(api, n)),
-                data: ev.data.clone(),
-                text: None,
-            })
-        });
-    }
-
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<OutEvent>) {
         match self {
-            TurnPipeline::Relay(relay, parser, api) => {
-                let bytes = relay.feed(chunk);
-                Self::events_of(&bytes, parser, *api, out);
+            TurnPipeline::Relay(relay, api) => {
+                relay.feed_into(chunk, &mut RawEvents { api: *api, out })
             }
             TurnPipeline::Translated(t) => out.append(t.feed_events(chunk)),
         }
@@ -109,19 +116,15 @@ impl TurnPipeline {
 
     fn finish(&mut self, out: &mut Vec<OutEvent>) {
         match self {
-            TurnPipeline::Relay(relay, parser, api) => {
-                let bytes = relay.finish();
-                Self::events_of(&bytes, parser, *api, out);
-            }
+            TurnPipeline::Relay(relay, api) => relay.finish_into(&mut RawEvents { api: *api, out }),
             TurnPipeline::Translated(t) => out.append(t.finish_events()),
         }
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
         match self {
-            TurnPipeline::Relay(relay, parser, api) => {
-                let bytes = relay.fail(message);
-                Self::events_of(&bytes, parser, *api, out);
+            TurnPipeline::Relay(relay, api) => {
+                relay.fail_into(message, &mut RawEvents { api: *api, out })
             }
             TurnPipeline::Translated(t) => out.append(t.fail_events(message)),
         }
@@ -200,7 +203,7 @@ pub async fn respond(turns: Turns, stream: bool, meter: &mut Meter) -> Result<Re
         producer,
         rx,
         api,
-        timing,
+        quiet: Quiet::new(timing),
     };
     let body = futures::stream::unfold(state, step);
     super::streaming::event_stream(body, meter)
@@ -213,23 +216,49 @@ struct StreamState {
     producer: Option<(Producer, oneshot::Sender<Outcome>)>,
     rx: mpsc::UnboundedReceiver<Vec<u8>>,
     api: Api,
-    timing: Timing,
+    quiet: Quiet,
 }
 
-/// The client stream: bytes as the turns produce them, a keep-alive after each quiet
-/// keep-alive time, the end when the turns are done and everything is sent. Dropping it
-/// (the client went away) drops the turns and cancels their upstream request.
+/// The client's silence, counted in ticks of one timer (a timer per chunk sent cost more
+/// than the chunk): a keep-alive after between one and one and a half keep-alive times
+/// without bytes, as on the other streams. Copilot's silence is the turns' to watch.
+struct Quiet {
+    tick: Duration,
+    timer: Timer,
+    silence: Silence,
+}
+
+impl Quiet {
+    fn new(timing: Timing) -> Quiet {
+        let tick = Silence::tick_every(timing.keepalive);
+        Quiet {
+            tick,
+            timer: Timer::new(tick),
+            silence: Silence::new(timing.keepalive, Duration::MAX),
+        }
+    }
+
+    /// The timer fired: re-armed; whether the client is owed a keep-alive.
+    fn ping_due(&mut self) -> bool {
+        self.timer = Timer::new(self.tick);
+        self.silence.tick() == Tick::Ping
+    }
+}
+
+/// The client stream: bytes as the turns produce them, a keep-alive when the client has
+/// had nothing for a while, the end when the turns are done and everything is sent.
+/// Dropping it (the client went away) drops the turns and cancels their upstream request.
 async fn step(mut s: StreamState) -> Option<(Result<Vec<u8>, worker::Error>, StreamState)> {
     loop {
         if let Ok(bytes) = s.rx.try_recv() {
+            s.quiet.silence.client_bytes();
             return Some((Ok(bytes), s));
         }
         let Some((mut producer, report)) = s.producer.take() else {
             // The turns are done: what is left in the channel, then the end.
             return s.rx.next().await.map(|bytes| (Ok(bytes), s));
         };
-        let quiet = Delay::from(s.timing.keepalive);
-        match select(producer.as_mut(), select(s.rx.next(), quiet)).await {
+        match select(producer.as_mut(), select(s.rx.next(), &mut s.quiet.timer)).await {
             Either::Left((done, _)) => {
                 // A failure before anything was sent cannot happen here: the stream began.
                 let _ = report.send(done.unwrap_or(Outcome {
@@ -239,15 +268,17 @@ async fn step(mut s: StreamState) -> Option<(Result<Vec<u8>, worker::Error>, Str
             }
             Either::Right((Either::Left((Some(bytes), _)), _)) => {
                 s.producer = Some((producer, report));
+                s.quiet.silence.client_bytes();
                 return Some((Ok(bytes), s));
             }
             Either::Right((Either::Left((None, _)), _)) => {
                 s.producer = Some((producer, report));
             }
             Either::Right((Either::Right(_), _)) => {
-                let ping = keepalive(s.api).to_vec();
                 s.producer = Some((producer, report));
-                return Some((Ok(ping), s));
+                if s.quiet.ping_due() {
+                    return Some((Ok(keepalive(s.api).to_vec()), s));
+                }
             }
         }
     }
@@ -346,14 +377,27 @@ async fn read_turn(
         return;
     };
     let mut events = Vec::new();
+    // Copilot's silence in ticks of one timer, not a timer per chunk.
+    let tick = Silence::tick_every(t.timing.keepalive);
+    let mut timer = Timer::new(tick);
+    let mut silence = Silence::new(t.timing.keepalive, t.timing.idle_timeout);
     loop {
-        let next = match t.timing.idle_bounded(body.next()).await {
-            Ok(next) => next,
-            Err(stalled) => {
-                pipeline.fail(&stalled.message, tail);
-                return;
+        let next = match select(body.next(), &mut timer).await {
+            Either::Left((next, _)) => next,
+            Either::Right(_) => {
+                timer = Timer::new(tick);
+                if silence.tick() == Tick::Idle {
+                    let stalled = format!(
+                        "Copilot sent nothing for {} s; the answer was abandoned",
+                        t.timing.idle_timeout.as_secs_f64()
+                    );
+                    pipeline.fail(&stalled, tail);
+                    return;
+                }
+                continue;
             }
         };
+        silence.upstream_bytes();
         match next {
             Some(Ok(chunk)) => pipeline.feed(&chunk, &mut events),
             Some(Err(e)) => {

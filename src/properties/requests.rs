@@ -825,3 +825,64 @@ fn fuzz_client_edges() {
         },
     );
 }
+
+static GEMINI_FIXTURES: LazyLock<Vec<Value>> = LazyLock::new(|| {
+    [
+        include_str!("../../tests/fixtures/gemini-cli.gemini.request.json"),
+        include_str!("../../tests/fixtures/gemini-cli.gemini.function_response.request.json"),
+        include_str!("../../tests/fixtures/genai-sdk.gemini.request.json"),
+    ]
+    .map(fixture_body)
+    .to_vec()
+});
+
+/// Gemini bodies (recorded ones mutated, or any object) through the Gemini translator: a
+/// 400 naming the field, or a Messages body that `inbound::parse` takes and every Messages
+/// translator turns into an upstream body or a 400.
+#[test]
+fn fuzz_gemini_requests() {
+    use crate::translate::gemini_to_messages;
+    let strategy = (
+        prop_oneof![3 => pick(&GEMINI_FIXTURES), 1 => json_object()],
+        mutations(6),
+        any::<bool>(),
+    );
+    check(
+        "gemini_requests",
+        400,
+        1,
+        strategy,
+        |(mut v, muts, stream)| {
+            mutate(&mut v, &muts);
+            let Value::Object(body) = v else {
+                return Ok(());
+            };
+            let (out, _) = match gemini_to_messages::request(body, "claude-sonnet-5", stream) {
+                Ok(out) => out,
+                Err(e) => {
+                    ensure!(e.status == 400 && e.param.is_some(), "{e:?}");
+                    return Ok(());
+                }
+            };
+            let text = serde_json::to_string(&out).unwrap_or_default();
+            let parsed = inbound::parse(Api::Messages, &text);
+            ensure!(
+                parsed.is_ok(),
+                "the Messages front door refused {text}: {parsed:?}"
+            );
+            let ctx = TranslateCtx {
+                model: "gpt-5.1-codex".into(),
+                id_seed: "0123456789abcdef01234567".into(),
+                ..Default::default()
+            };
+            for target in [Api::Responses, Api::ChatCompletions] {
+                if let Some(f) = translate::request_translator(Api::Messages, target) {
+                    if let Err(e) = f(out.clone(), &ctx) {
+                        ensure!(e.status == 400, "{e:?}");
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+}

@@ -1239,6 +1239,28 @@ fn edge_json() -> BoxedStrategy<(usize, &'static str)> {
         .boxed()
 }
 
+/// Puts `edge_json` texts into events: inside an object before its closing brace, or
+/// after the data; events that are no object are left alone unless `any` says otherwise
+/// (then the text goes after them).
+fn edit_events(events: &mut [Up], edits: &[(usize, &'static str)], any: bool) {
+    for &(at, extra) in edits {
+        if events.is_empty() {
+            return;
+        }
+        let n = events.len();
+        let e = &mut events[at % n];
+        let object = e.data.ends_with('}');
+        if !object && !any {
+            continue;
+        }
+        if object && extra.starts_with([',', '}']) && extra != "}" {
+            e.data.insert_str(e.data.len() - 1, extra);
+        } else {
+            e.data.push_str(extra);
+        }
+    }
+}
+
 #[test]
 fn fuzz_one_parse_per_event() {
     // Deltas read in one parse (`try_event`) give the client exactly what validating
@@ -1249,21 +1271,7 @@ fn fuzz_one_parse_per_event() {
     );
     let case = (translated, vec(edge_json(), 0..4));
     check("one_parse_per_event", 1500, 2, case, |(mut c, edits)| {
-        for (at, extra) in edits {
-            if c.events.is_empty() {
-                break;
-            }
-            let n = c.events.len();
-            let e = &mut c.events[at % n];
-            if !e.data.ends_with('}') {
-                continue;
-            }
-            if extra.starts_with([',', '}']) && extra != "}" {
-                e.data.insert_str(e.data.len() - 1, extra);
-            } else {
-                e.data.push_str(extra);
-            }
-        }
+        edit_events(&mut c.events, &edits, false);
         let bytes = to_bytes(&c.events, &c.wire);
         let (out, t) = run_translated(&c, &bytes, &c.cuts);
         let ctx = TranslateCtx {
@@ -1299,11 +1307,15 @@ fn fuzz_one_parse_per_event() {
     });
 }
 
-fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
-    let mut r = Relay::new(c.source)
+fn relay(c: &StreamCase) -> Relay {
+    Relay::new(c.source)
         .with_custom_tools(custom_tools(c.custom_tools))
         .merging_choices(c.merge)
-        .forwarding_usage(c.include_usage);
+        .forwarding_usage(c.include_usage)
+}
+
+fn run_relay(c: &StreamCase, bytes: &[u8], cuts: &[usize]) -> (Vec<u8>, Relay) {
+    let mut r = relay(c);
     let mut out = Vec::new();
     for (a, b) in splits(bytes.len(), cuts) {
         out.extend(ClientStream::feed(&mut r, &bytes[a..b]));
@@ -1423,6 +1435,161 @@ fn fuzz_assembler() {
             a.push(e);
         }
         let _ = a.finish();
+        Ok(())
+    });
+}
+
+/// The gateway's Messages stream (any script, wire shape and cuts) → Gemini chunks: the same
+/// bytes however the input is cut, every chunk JSON (an SSE `data:` line or an element of
+/// one JSON array), and exactly one terminal chunk, last: a `finishReason` or an error.
+#[test]
+fn fuzz_gemini_streams() {
+    use crate::translate::gemini_to_messages::{Framing, GeminiStream, Reply};
+    let strategy = (
+        upstream(Api::Messages),
+        wire_shape(),
+        vec(any::<usize>(), 0..6),
+        any::<bool>(),
+        any::<bool>(),
+    );
+    check(
+        "gemini_streams",
+        500,
+        1,
+        strategy,
+        |(evs, wire, cuts, sse, thoughts)| {
+            let bytes = to_bytes(&evs, &wire);
+            let framing = if sse {
+                Framing::Sse
+            } else {
+                Framing::JsonArray
+            };
+            let reply = Reply {
+                include_thoughts: thoughts,
+            };
+            let mut whole = GeminiStream::new(framing, reply);
+            let mut expected = whole.feed(&bytes);
+            expected.extend(whole.finish());
+            let mut cut = GeminiStream::new(framing, reply);
+            let mut got = Vec::new();
+            for (a, b) in splits(bytes.len(), &cuts) {
+                got.extend(cut.feed(&bytes[a..b]));
+            }
+            got.extend(cut.finish());
+            ensure!(
+                got == expected,
+                "the output depends on where the input was cut"
+            );
+            bounded(got.len(), bytes.len())?;
+            let text = String::from_utf8(got);
+            ensure!(text.is_ok(), "not UTF-8");
+            let text = text.unwrap();
+            let chunks: Vec<Value> = match framing {
+                Framing::Sse => {
+                    let mut chunks = Vec::new();
+                    for e in text.split("\r\n\r\n").map(str::trim) {
+                        if e.is_empty() {
+                            continue;
+                        }
+                        let data = e.strip_prefix("data: ");
+                        ensure!(data.is_some(), "not a data event: {e:?}");
+                        let v = serde_json::from_str(data.unwrap());
+                        ensure!(v.is_ok(), "not JSON: {e:?}");
+                        chunks.push(v.unwrap());
+                    }
+                    chunks
+                }
+                Framing::JsonArray => match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Array(a)) => a,
+                    other => {
+                        ensure!(false, "not one JSON array: {other:?} {text:?}");
+                        unreachable!()
+                    }
+                },
+            };
+            let terminal = |c: &Value| {
+                c.get("error").is_some() || c["candidates"][0].get("finishReason").is_some()
+            };
+            ensure!(
+                chunks.last().is_some_and(terminal),
+                "no terminal chunk last"
+            );
+            let n = chunks.iter().filter(|c| terminal(c)).count();
+            ensure!(n == 1, "{n} terminal chunks");
+            Ok(())
+        },
+    );
+}
+
+/// Collects the relay's events as the web-search loop takes them: named as the client's
+/// API names them (a name read from an unnamed event's `type` may hold a line break, which
+/// splits the `event:` line on the wire; no such name is known, so either way it is none).
+struct Collected(Api, Vec<(Option<&'static str>, String)>);
+
+impl crate::relay::EventSink for Collected {
+    fn event(&mut self, name: Option<&str>, data: &str) {
+        let name = name.and_then(|n| crate::search::event_name(self.0, n));
+        self.1.push((name, data.to_string()));
+    }
+}
+
+#[test]
+fn fuzz_relay_reads_in_place_as_the_parser_does() {
+    // Whole plain events are read straight from the chunk; fed one byte at a time no
+    // event is ever whole in a chunk, so every byte goes through the parser (the relay
+    // as it was). Same bytes, usage and outcome; the events handed to the web-search loop
+    // are the client's bytes parsed back; a delta the exact reader reads is valid JSON.
+    let case = (stream_case(None), vec(edge_json(), 0..4));
+    check("relay_in_place", 700, 2, case, |(mut c, edits)| {
+        edit_events(&mut c.events, &edits, true);
+        let bytes = to_bytes(&c.events, &c.wire);
+        let (fast, r) = run_relay(&c, &bytes, &c.cuts);
+        let every_byte: Vec<usize> = (1..bytes.len()).collect();
+        let (slow, reference) = run_relay(&c, &bytes, &every_byte);
+        ensure!(
+            fast == slow,
+            "in place:\n{}\nparsed:\n{}",
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&slow)
+        );
+        ensure!(r.outcome() == reference.outcome(), "outcomes differ");
+
+        let mut sink = Collected(c.source, Vec::new());
+        let mut events = relay(&c);
+        for (a, b) in splits(bytes.len(), &c.cuts) {
+            events.feed_into(&bytes[a..b], &mut sink);
+        }
+        match c.fail {
+            true => events.fail_into("network", &mut sink),
+            false => events.finish_into(&mut sink),
+        }
+        let mut parsed = Vec::new();
+        let mut p = SseParser::new();
+        p.feed(&fast, &mut parsed);
+        p.finish(&mut parsed);
+        let parsed: Vec<_> = parsed
+            .into_iter()
+            .map(|e| {
+                let name = e
+                    .event
+                    .and_then(|n| crate::search::event_name(c.source, &n));
+                (name, e.data)
+            })
+            .collect();
+        ensure!(sink.1 == parsed, "events differ from the bytes parsed back");
+
+        let mut upstream = Vec::new();
+        let mut p = SseParser::new();
+        p.feed(&bytes, &mut upstream);
+        p.finish(&mut upstream);
+        for ev in &upstream {
+            if crate::relay::DeltaPeek::fast(&ev.data).is_some() {
+                ensure!(
+                    crate::relay::is_json(&ev.data),
+                    "peeked but not JSON: {ev:?}"
+                );
+            }
+        }
         Ok(())
     });
 }

@@ -14,6 +14,8 @@ pub enum ApiFormat {
     OpenAi,
     /// `{"error":{"message","type"}}` (/api/*, /auth/*).
     Control,
+    /// `{"error":{"code","message","status"}}` (the Gemini API's routes).
+    Google,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,24 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout_error",
             ErrorKind::Overloaded | ErrorKind::Unavailable => "overloaded_error",
             ErrorKind::Api | ErrorKind::BadGateway => "api_error",
+        }
+    }
+
+    /// Google's `error.status` vocabulary (gRPC code names).
+    fn google_status(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::RequestTooLarge
+            | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
+            ErrorKind::Authentication => "UNAUTHENTICATED",
+            ErrorKind::Permission => "PERMISSION_DENIED",
+            ErrorKind::NotFound => "NOT_FOUND",
+            ErrorKind::Conflict => "ABORTED",
+            ErrorKind::RateLimit => "RESOURCE_EXHAUSTED",
+            ErrorKind::Api => "INTERNAL",
+            ErrorKind::BadGateway | ErrorKind::Unavailable | ErrorKind::Overloaded => "UNAVAILABLE",
+            ErrorKind::Timeout => "DEADLINE_EXCEEDED",
         }
     }
 
@@ -187,6 +207,13 @@ impl ApiError {
                 }
                 json!({ "error": error })
             }
+            ApiFormat::Google => json!({
+                "error": {
+                    "code": self.status,
+                    "message": self.message,
+                    "status": self.kind.google_status(),
+                },
+            }),
         }
     }
 
@@ -249,8 +276,14 @@ pub fn is_envelope_of(body: &str, format: ApiFormat) -> bool {
         ApiFormat::OpenAi | ApiFormat::Control => {
             v.pointer("/error/message").is_some_and(Value::is_string)
         }
+        ApiFormat::Google => {
+            v.pointer("/error/message").is_some_and(Value::is_string)
+                && v.pointer("/error/status").is_some_and(Value::is_string)
+        }
     }
 }
+
+pub const MALFORMED: &str = "Copilot sent a malformed event; the stream was stopped";
 
 #[cfg(test)]
 mod tests {
@@ -274,6 +307,31 @@ mod tests {
             e.to_value(ApiFormat::Control),
             json!({"error":{"message":"no such model","type":"not_found_error","code":"model_not_found"}})
         );
+        assert_eq!(
+            e.to_value(ApiFormat::Google),
+            json!({"error":{"code":404,"message":"no such model","status":"NOT_FOUND"}})
+        );
+        for (status, name) in [
+            (400, "INVALID_ARGUMENT"),
+            (401, "UNAUTHENTICATED"),
+            (403, "PERMISSION_DENIED"),
+            (429, "RESOURCE_EXHAUSTED"),
+            (500, "INTERNAL"),
+            (503, "UNAVAILABLE"),
+            (504, "DEADLINE_EXCEEDED"),
+        ] {
+            let v = ApiError::new(ErrorKind::from_status(status), "x").to_value(ApiFormat::Google);
+            assert_eq!(
+                (v["error"]["code"].as_u64(), v["error"]["status"].as_str()),
+                (Some(status as u64), Some(name))
+            );
+        }
+        let google = r#"{"error":{"code":429,"message":"slow","status":"RESOURCE_EXHAUSTED"}}"#;
+        assert!(is_envelope_of(google, ApiFormat::Google));
+        assert!(!is_envelope_of(
+            r#"{"error":{"message":"m"}}"#,
+            ApiFormat::Google
+        ));
     }
 
     #[test]

@@ -46,3 +46,15 @@ pub struct Tools {
     pub choice: Option<ToolChoice>,
     pub serial: bool,
 }
+
+/// Tool-call arguments as a JSON object. Models sometimes stream invalid or non-object
+/// JSON; the raw text is kept instead of failing the turn.
+pub fn parse_arguments(raw: &str) -> Value {
+    if raw.trim().is_empty() {
+        return json!({});
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({ "raw_arguments": raw }),
+    }
+}

@@ -233,8 +233,8 @@ impl ResponsesSearch {
         if self.finished {
             return;
         }
-        let peek = Peek::of(&ev).unwrap_or_default();
-        let kind = peek.kind.clone().unwrap_or_default();
+        let mut peek = Peek::of(&ev).unwrap_or_default();
+        let kind = peek.kind.take().unwrap_or_default();
         if let (OutEvent::Raw { .. }, Some(index), Some(seq)) =
             (&ev, peek.index, peek.sequence_number)
         {

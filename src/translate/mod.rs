@@ -8,6 +8,7 @@
 
 pub mod chat_to_messages;
 pub mod chat_to_responses;
+pub mod gemini_to_messages;
 mod json;
 pub mod messages_to_chat;
 pub mod messages_to_responses;
@@ -21,7 +22,9 @@ use std::borrow::Cow;
 use serde_json::{json, Map, Value};
 
 use crate::json_read::{once, Reader};
+pub use crate::json_write::{push_json_str, push_u64};
 use crate::protocol::error::ApiError;
+pub use crate::protocol::tools::parse_arguments;
 use crate::protocol::Api;
 use crate::protocol::Usage;
 use crate::sse::SseEvent;
@@ -500,54 +503,6 @@ impl<'a> MessagesDeltaBody<'a> {
     }
 }
 
-/// Appends a number in decimal (no allocation, unlike `to_string`).
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
-}
-
-/// Appends `s` as a JSON string literal, escaped exactly as serde_json escapes it.
-pub fn push_json_str(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    loop {
-        // Runs without anything to escape are found eight bytes at a time.
-        let run = crate::json_read::plain_run(&bytes[i..]);
-        out.push_str(&s[i..i + run]);
-        i += run;
-        let Some(&b) = bytes.get(i) else { break };
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            _ => {
-                out.push_str("\\u00");
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
-        }
-        i += 1;
-    }
-    out.push('"');
-}
-
 /// An Anthropic `content_block_delta` carrying text:
 /// `{"type":"content_block_delta","index":i,"delta":{"type":kind,field:text}}`.
 pub fn messages_text_delta(index: u64, kind: &str, field: &str, text: &str) -> OutEvent {
@@ -737,18 +692,6 @@ pub type RequestFn = fn(Map<String, Value>, &TranslateCtx) -> Result<Map<String,
 
 /// The text used when a readable thinking block is required but upstream gave no summary.
 pub const THINKING_PLACEHOLDER: &str = "Thinking...";
-
-/// Tool-call arguments as a JSON object. Models sometimes stream invalid or non-object
-/// JSON; the raw text is kept instead of failing the turn.
-pub fn parse_arguments(raw: &str) -> Value {
-    if raw.trim().is_empty() {
-        return json!({});
-    }
-    match serde_json::from_str::<Value>(raw) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({ "raw_arguments": raw }),
-    }
-}
 
 /// Guards against degenerate tool-argument streams (endless `\n`/`\t`): more than
 /// `LIMIT` consecutive `\r`, `\n` or `\t` characters (spaces neither count nor reset) trips it.

@@ -2,6 +2,7 @@
 //
 //   node tests/bench/profile.mjs [--source messages] [--target responses] [--size agent]
 //                                [--stream] [--n 400] [--concurrency 1] [--top 40]
+//                                [--bundle DIR]   (another build/, e.g. main's, to compare)
 //
 // Serves the release bundle (build/, as `npm run bench` builds it) under the Miniflare API
 // in front of the benchmark's mock, attaches V8's sampling profiler through workerd's
@@ -25,6 +26,7 @@ const stream = args.includes('--stream');
 const n = Number(opt('n', 400));
 const concurrency = Number(opt('concurrency', 1));
 const top = Number(opt('top', 40));
+const bundle = opt('bundle', undefined);
 const CLIENT_PATH = { messages: '/v1/messages', responses: '/v1/responses', chat: '/v1/chat/completions' };
 
 const getJson = (url) =>
@@ -79,7 +81,7 @@ function selfTimes(profile) {
 
 const mock = await startBenchMock({ deltas: 2000 });
 const port = 9300 + Math.floor(Math.random() * 500);
-const gw = await startGateway(mock.origin, undefined, { inspectorPort: port });
+const gw = await startGateway(mock.origin, bundle, { inspectorPort: port });
 try {
   const key = await setUp(gw.url);
   const body = Buffer.from(bodyText(clientBodies()[source][size].body, MODELS[target], stream));

@@ -1,5 +1,5 @@
 // results.json → results.md: the targets of issue 7 first, then every figure.
-const NAME = { messages: 'Messages', responses: 'Responses', chat: 'Chat' };
+const NAME = { messages: 'Messages', responses: 'Responses', chat: 'Chat', gemini: 'Gemini' };
 const f = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 const pathName = (s, t) => (s === t ? `${NAME[s]} native` : `${NAME[s]}→${NAME[t]}`);
 const table = (head, rows) =>

@@ -1,6 +1,7 @@
 // `npm run bench`: what the gateway costs. See the README's Performance section.
 //
 //   npm run bench [-- --quick] [--no-build] [--only e2e,stream,translate,size,dev] [--out DIR]
+//                 [--bundle DIR]   (measure another build/, e.g. an older commit's, instead of building)
 //
 // 1. builds the release bundle (sh .ci/build-worker) and serves a copy of it with the
 //    Miniflare API (local D1 migrated, KV), next to the relay floor (relay.js) under the
@@ -73,7 +74,8 @@ function machine() {
 // ------------------------------------------------------------------ build + inputs
 
 function build() {
-  if (!flag('--no-build')) {
+  const given = opt('--bundle', null);
+  if (!flag('--no-build') && !given) {
     log('building the release bundle (sh .ci/setup && sh .ci/build-worker)');
     sh('sh', ['.ci/setup'], { stdio: ['ignore', 'inherit', 'inherit'] });
     sh('sh', ['.ci/build-worker'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SKIP_WORKER_BUILD: '0', WORKER_NO_OPT: '0' } });
@@ -81,7 +83,7 @@ function build() {
   // A copy, so the `npm run dev` step (which rebuilds build/ without wasm-opt) cannot change it.
   const bundle = path.join(WORK, 'bundle');
   rmSync(bundle, { recursive: true, force: true });
-  cpSync(path.join(root, 'build'), bundle, { recursive: true });
+  cpSync(given ? path.resolve(root, given) : path.join(root, 'build'), bundle, { recursive: true });
   return bundle;
 }
 

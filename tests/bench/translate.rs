@@ -22,7 +22,7 @@ use copilot_gateway::custom_tools::CustomTools;
 use copilot_gateway::models::Catalog;
 use copilot_gateway::protocol::Api;
 use copilot_gateway::relay::Relay;
-use copilot_gateway::translate::{self, TranslateCtx};
+use copilot_gateway::translate::{self, gemini_to_messages, TranslateCtx};
 use copilot_gateway::{inbound, quirks};
 use serde_json::{json, Value};
 
@@ -86,6 +86,18 @@ fn prepare(api: Api, target: Api, text: &str, catalog: &Catalog) -> usize {
         let _bound = quirks::responses::connection_bound_ids(&body);
     }
     copilot_gateway::json_write::object_to_string(&body, text.len()).len()
+}
+
+/// The Gemini front door before the Messages one: the body read and translated to a
+/// Messages request (then `prepare` does what the Messages front door does).
+fn gemini_prepare(target: Api, text: &str, catalog: &Catalog) -> usize {
+    let Ok(Value::Object(body)) = serde_json::from_str::<Value>(text) else {
+        panic!("a Gemini body");
+    };
+    let (messages, _) =
+        gemini_to_messages::request(body, model_for(target), true).expect("translatable");
+    let text = copilot_gateway::json_write::object_to_string(&messages, text.len());
+    prepare(Api::Messages, target, &text, catalog)
 }
 
 fn pipeline(api: Api, target: Api) -> Box<dyn ClientStream> {
@@ -172,10 +184,55 @@ fn main() {
         }
     }
 
+    // Gemini CLI's recorded first turn (16 tools), through the Gemini front door.
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/gemini-cli.gemini.request.json")).unwrap();
+    let text = fixture["body"].to_string();
+    for (target, tname) in APIS {
+        if !wanted(format!("request gemini-{tname}-agent")) {
+            continue;
+        }
+        let out = gemini_prepare(target, &text, &catalog);
+        let (median, min, runs) = time(budget, 5, || gemini_prepare(target, &text, &catalog));
+        requests.push(json!({
+            "source": "gemini", "target": tname, "size": "agent",
+            "bytes": text.len(), "upstream_bytes": out,
+            "us": median * 1e6, "us_min": min * 1e6, "runs": runs,
+            "mb_per_s": text.len() as f64 / median / 1e6,
+        }));
+    }
+
     let mut streams = Vec::new();
     for (target, tname) in APIS {
         let sse = read(&format!("streams/{tname}.sse"));
         let chunks = frames(&sse);
+        if wanted(format!("stream gemini-{tname}")) {
+            // The Messages client stream, then the Gemini chunks made of it.
+            let mut client_bytes = 0;
+            let (median, min, runs) = time(budget, 3, || {
+                let mut p = pipeline(Api::Messages, target);
+                let reply = gemini_to_messages::Reply {
+                    include_thoughts: true,
+                };
+                let mut g =
+                    gemini_to_messages::GeminiStream::new(gemini_to_messages::Framing::Sse, reply);
+                let mut n = 0;
+                for c in &chunks {
+                    n += g.feed(&p.feed(c)).len();
+                }
+                n += g.feed(&p.finish()).len() + g.finish().len();
+                client_bytes = n;
+                n
+            });
+            let events = chunks.len() as f64;
+            streams.push(json!({
+                "source": "gemini", "target": tname, "mode": "stream",
+                "events": chunks.len(), "upstream_bytes": sse.len(), "client_bytes": client_bytes,
+                "ns_per_event": median * 1e9 / events, "ns_per_event_min": min * 1e9 / events,
+                "mb_per_s": sse.len() as f64 / median / 1e6, "events_per_s": events / median,
+                "runs": runs,
+            }));
+        }
         for (api, aname) in APIS {
             if !wanted(format!("stream {aname}-{tname}")) {
                 continue;

@@ -193,6 +193,8 @@ test("copy the Claude Code snippet, use it with the official SDK, and see the re
   const toml = await page.evaluate(() => navigator.clipboard.readText());
   assert.match(toml, new RegExp(`^base_url = "${gw.base}/v1"$`, "m"));
   assert.match(toml, /^wire_api = "responses"$/m);
+  // The WebSocket transport is offered, commented out (opt-in).
+  assert.match(toml, /^# supports_websockets = true /m);
   assert.match(toml, /^env_key = "COPILOT_GATEWAY_API_KEY"$/m);
 
   // "Test this setup": a real round trip with the key, through /v1/messages.

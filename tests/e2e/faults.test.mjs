@@ -129,6 +129,34 @@ test("a stream Copilot stops feeding ends after the idle timeout: one error even
   await assert.rejects(async () => { for await (const _ of stream); }, /Copilot sent nothing for 2 s/);
 });
 
+test("through the web-search loop (a model turn that does not search): keep-alives while Copilot is silent, none while it sends, and the idle timeout", async () => {
+  const end = [
+    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}\n\n',
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+  ];
+  const tools = [{ type: "web_search_20250305", name: "web_search", max_uses: 1 }];
+  const run = async (frames, delay_ms) => {
+    await script({ path: "/copilot/v1/messages", status: 200, headers: { "content-type": "text/event-stream" }, sse: frames, delay_ms });
+    const t0 = Date.now();
+    const r = await post("/v1/messages", { model: "claude-sonnet-5", max_tokens: 10, stream: true, tools, messages: [{ role: "user", content: "x" }] });
+    return { frames: sseFrames(await r.text()), took: Date.now() - t0 };
+  };
+  const { frames: slow } = await run([messageStart, textStart, delta("a"), delta("b"), ...end], 800);
+  const between = slow.slice(slow.findIndex((f) => f.includes('"a"')), slow.findIndex((f) => f.includes('"b"')));
+  assert.ok(between.some((f) => f.startsWith("event: ping")), slow.join("|"));
+  assert.ok(slow.at(-1).startsWith("event: message_stop"), slow.join("|"));
+  const { frames: fast } = await run([messageStart, textStart, ...Array.from({ length: 19 }, (_, i) => delta(`t${i}`)), ...end], 50);
+  assert.equal(fast.filter((f) => f.startsWith("event: ping")).length, 0, fast.join("|"));
+  assert.ok(fast.at(-1).startsWith("event: message_stop"));
+  // Frames 3 s apart; the idle timeout is 2 s.
+  const { frames: stalled, took } = await run([messageStart, textStart, delta("never")], 3000);
+  assert.equal(stalled.filter((f) => f.startsWith("event: error")).length, 1, stalled.join("|"));
+  assert.match(stalled.at(-1), /Copilot sent nothing for 2 s/);
+  assert.ok(!stalled.some((f) => f.includes("never")));
+  assert.ok(took >= 2000 && took < 2900, `ended after ${took} ms`);
+});
+
 test("a non-stream answer whose body stalls after its headers ends after the idle timeout", async () => {
   // Native: the JSON body's second half never comes in time.
   await script({ path: "/copilot/chat/completions", status: 200, headers: { "content-type": "application/json" }, sse: ['{"id":"chatcmpl-stall","object":"chat.completion",', '"choices":[]}'], delay_ms: 3000 });

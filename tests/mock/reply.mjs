@@ -72,7 +72,7 @@ export function argsFromSchema(schema) {
 }
 
 // Arguments for the real clients' file-writing tools, so `MOCK_TOOL <path>` makes Claude
-// Code, Codex or opencode create <path> containing "hello from mock" in end-to-end runs.
+// Code, Codex, opencode or Gemini CLI create <path> containing "hello from mock" in end-to-end runs.
 function mockToolCall(tools, path) {
   const cmd = `printf %s '${MOCK_FILE_CONTENT}' > ${path}`;
   const byName = (n) => tools.find((t) => t.name === n);
@@ -84,6 +84,8 @@ function mockToolCall(tools, path) {
     ['Bash', { command: cmd, description: 'Write the file' }],
     // opencode
     ['write', { filePath: path, content: MOCK_FILE_CONTENT }],
+    // Gemini CLI
+    ['write_file', { file_path: path, content: MOCK_FILE_CONTENT }],
   ];
   for (const [name, args] of known) if (byName(name)) return { name, args };
   return null;

@@ -154,6 +154,7 @@ export function setupPage(main, app) {
       `base_url = "${origin}/v1"`,
       `env_key = "COPILOT_GATEWAY_API_KEY"`,
       `wire_api = "responses"`,
+      `# supports_websockets = true  # optional: one WebSocket per session, each turn sends only its new items`,
     ].join("\n");
     const codexEnv = (key) => `export COPILOT_GATEWAY_API_KEY=${key}`;
 
