@@ -670,11 +670,12 @@ fn is_error_chunk(data: &str) -> bool {
 }
 
 /// The top-level `type` of an event's JSON, for upstreams that omit the `event:` line
-/// (the first `"type":"` in the text may belong to a nested object).
+/// (the first `"type":"` in the text may belong to a nested object). A type holding a
+/// line break is no event name: written on an `event:` line it would split the event.
 fn type_of(data: &str) -> Option<String> {
     match serde_json::from_str::<Value>(data).ok()? {
         Value::Object(mut o) => match o.remove("type")? {
-            Value::String(t) => Some(t),
+            Value::String(t) if !t.contains(['\r', '\n']) => Some(t),
             _ => None,
         },
         _ => None,
@@ -902,6 +903,25 @@ mod tests {
             out.ends_with("event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_type_with_a_line_break_names_no_event() {
+        // `event: a\nb` on the wire would split into a second, bogus field line.
+        for api in [Api::Messages, Api::Responses] {
+            let out = run(api, &["data: {\"type\":\"x\\ny\",\"n\":1}\n\n"]);
+            assert!(!out.contains("event: x"), "{out}");
+            let mut events = Vec::new();
+            let mut p = crate::sse::SseParser::new();
+            p.feed(out.as_bytes(), &mut events);
+            p.finish(&mut events);
+            assert!(
+                events
+                    .iter()
+                    .all(|e| e.event.as_deref().is_none_or(|n| !n.contains('\n'))),
+                "{out}"
+            );
+        }
     }
 
     #[test]
