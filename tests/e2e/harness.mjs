@@ -158,7 +158,14 @@ async function start(opts, mock, state) {
   const recorded = [];
   /** fetch that records status, headers and full body text of every gateway response. */
   async function recordingFetch(input, init) {
-    const res = await fetch(input, init);
+    let res;
+    try {
+      res = await fetch(input, init);
+    } catch (e) {
+      // A dropped connection says nothing by itself: the gateway's log says why.
+      e.message += ` (${e.cause?.code ?? e.cause?.message ?? "no cause"})\n--- gateway log (last 3000 chars) ---\n${(earlierLogs + log).slice(-3000)}`;
+      throw e;
+    }
     const copy = res.clone();
     const entry = {
       url: String(input instanceof Request ? input.url : input),
