@@ -50,8 +50,14 @@ export async function startGateway(opts = {}) {
   }
 }
 
+// Set while a synchronous child process held the event loop: keep-alive sockets the server
+// closed meanwhile still look open until the loop reads their FIN, and a request sent on one
+// fails with "fetch failed" (seen after `d1()` calls that took seconds under load).
+let loopWasBlocked = false;
+
 /** Runs SQL on a local D1 state directory (as `wrangler d1 execute` does) and returns the rows. */
 export function localSql(state, sql) {
+  loopWasBlocked = true;
   // Text that starts like a flag (a migration's `-- comment`) goes through a file.
   let source = ["--command", sql];
   if (sql.trimStart().startsWith("-")) {
@@ -158,6 +164,10 @@ async function start(opts, mock, state) {
   const recorded = [];
   /** fetch that records status, headers and full body text of every gateway response. */
   async function recordingFetch(input, init) {
+    if (loopWasBlocked) {
+      loopWasBlocked = false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     let res;
     try {
       res = await fetch(input, init);
