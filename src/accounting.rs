@@ -163,22 +163,10 @@ pub fn seconds_until_next_month(now_ms: u64) -> u64 {
     } else {
         (year, month + 1)
     };
-    let next_ms = days_from_civil(ny, nm, 1) as u64 * 86_400_000;
+    let next_ms = crate::timestamp::days_from_civil(ny, nm, 1) as u64 * 86_400_000;
     next_ms.saturating_sub(now_ms).div_ceil(1000)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of the timestamp module's).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The minute a request falls in, for requests-per-minute windows.
 /// The 429 for a key past its monthly token budget, if it is.
 pub fn monthly_refusal(used: u64, limit: u64, now_ms: u64) -> Option<ApiError> {
     (used >= limit).then(|| {
@@ -399,8 +387,8 @@ mod tests {
         );
         // December rolls into the next year: 2026-12-31T23:59:59Z.
         assert_eq!(seconds_until_next_month(1_798_761_599_000), 1);
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(crate::timestamp::days_from_civil(1970, 1, 1), 0);
+        assert_eq!(crate::timestamp::days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(minute_bucket(1_795_668_699_000), "2026-11-26T04:51");
         assert_eq!(seconds_until_next_minute(1_795_668_699_000), 21);
     }
