@@ -6,7 +6,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import path from "node:path";
+import { Agent, setGlobalDispatcher } from "undici";
 import { startMock } from "../mock/upstream.mjs";
+
+// No keep-alive between the tests and the gateway. A test often holds the event loop in a
+// synchronous `wrangler d1 execute` for seconds; an idle pooled socket the server closed
+// meanwhile (or closes just as the next request goes out) fails that request with
+// "fetch failed (UND_ERR_SOCKET)". A fresh local connection per request costs ~0.1 ms.
+setGlobalDispatcher(new Agent({ pipelining: 0 }));
 
 const root = path.resolve(import.meta.dirname, "../..");
 const wrangler = path.join(root, "node_modules/.bin/wrangler");
@@ -50,14 +57,8 @@ export async function startGateway(opts = {}) {
   }
 }
 
-// Set while a synchronous child process held the event loop: keep-alive sockets the server
-// closed meanwhile still look open until the loop reads their FIN, and a request sent on one
-// fails with "fetch failed" (seen after `d1()` calls that took seconds under load).
-let loopWasBlocked = false;
-
 /** Runs SQL on a local D1 state directory (as `wrangler d1 execute` does) and returns the rows. */
 export function localSql(state, sql) {
-  loopWasBlocked = true;
   // Text that starts like a flag (a migration's `-- comment`) goes through a file.
   let source = ["--command", sql];
   if (sql.trimStart().startsWith("-")) {
@@ -164,10 +165,6 @@ async function start(opts, mock, state) {
   const recorded = [];
   /** fetch that records status, headers and full body text of every gateway response. */
   async function recordingFetch(input, init) {
-    if (loopWasBlocked) {
-      loopWasBlocked = false;
-      await new Promise((r) => setTimeout(r, 50));
-    }
     let res;
     try {
       res = await fetch(input, init);
