@@ -8,17 +8,17 @@ use serde_json::{Map, Value};
 
 use super::json::{invalid, obj, take_string};
 use super::stream::PairStream;
+use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
 use super::wire::messages::text_block;
 use super::wire::{chat, messages};
 use super::{
-    chat_text_chunk, error_event, event_json, is_openai_encrypted, parse_arguments, unconvertible,
-    MessagesDelta, MessagesDeltaBody, OutEvent, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    event_json, is_openai_encrypted, parse_arguments, unconvertible, MessagesDelta,
+    MessagesDeltaBody, OutEvent, TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
 use crate::protocol::tools::ToolDef;
-use crate::protocol::Api;
 use crate::sse::SseEvent;
 
 /// Anthropic's smallest thinking budget.
@@ -496,67 +496,24 @@ fn messages_tool_choice(tc: &Value) -> Option<Map<String, Value>> {
 /// client asked) and `[DONE]` all go out on `message_stop`, so a stream cut after
 /// `message_delta` still ends in an error rather than a finish.
 pub struct ChatToMessagesStream {
-    id: String,
-    model: String,
-    created: u64,
-    include_usage: bool,
-    started: bool,
-    terminated: bool,
+    chat: ChatStreamWriter,
     /// Anthropic index of the reasoning block projected, once one has started.
     reasoning_block: Option<u64>,
     /// Anthropic block index → Chat tool call index.
     tool_blocks: Vec<(u64, u64)>,
     stop_reason: Option<String>,
+    /// Anthropic's figures as sent (input excluding cache reads and writes).
     usage: Usage,
 }
 
 impl ChatToMessagesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         ChatToMessagesStream {
-            id: format!("chatcmpl-{}", ctx.id_seed),
-            model: ctx.model.clone(),
-            created: ctx.now_secs,
-            include_usage: ctx.include_usage,
-            started: false,
-            terminated: false,
+            chat: ChatStreamWriter::new(ctx),
             reasoning_block: None,
             tool_blocks: Vec::new(),
             stop_reason: None,
             usage: Usage::default(),
-        }
-    }
-
-    fn chunk(&self, choices: Value) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String(self.id.clone()));
-        m.insert("object".into(), s("chat.completion.chunk"));
-        m.insert("created".into(), self.created.into());
-        m.insert("model".into(), Value::String(self.model.clone()));
-        m.insert("choices".into(), choices);
-        m
-    }
-
-    fn emit(&mut self, delta: Value, finish: Value, out: &mut Vec<OutEvent>) {
-        self.start(out);
-        let choice = obj([
-            ("index", 0.into()),
-            ("delta", delta),
-            ("finish_reason", finish),
-            ("logprobs", Value::Null),
-        ]);
-        out.push(OutEvent::data(Value::Object(
-            self.chunk(Value::Array(vec![choice])),
-        )));
-    }
-
-    fn start(&mut self, out: &mut Vec<OutEvent>) {
-        if !self.started {
-            self.started = true;
-            self.emit(
-                obj([("role", s("assistant")), ("content", s(""))]),
-                Value::Null,
-                out,
-            );
         }
     }
 
@@ -576,89 +533,47 @@ impl ChatToMessagesStream {
         }
     }
 
-    fn tool_delta(&self, tool: u64, function: Value, head: Option<(&str, &str)>) -> Value {
-        let mut call = Map::new();
-        call.insert("index".into(), tool.into());
-        if let Some((id, _)) = head {
-            call.insert("id".into(), s(id));
-            call.insert("type".into(), s("function"));
-        }
-        call.insert("function".into(), function);
-        obj([("tool_calls", Value::Array(vec![Value::Object(call)]))])
-    }
-
     fn block_start(&mut self, index: u64, block: &Value, out: &mut Vec<OutEvent>) {
-        let text = |k: &str| {
-            block
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-        };
+        let text = |k: &str| block.get(k).and_then(Value::as_str).unwrap_or("");
         match block.get("type").and_then(Value::as_str).unwrap_or("") {
             "thinking" | "redacted_thinking" => {
                 if self.reasoning_block.is_some() {
                     return;
                 }
                 self.reasoning_block = Some(index);
-                if let Some(t) = text("thinking") {
-                    self.emit(obj([("reasoning_text", s(t))]), Value::Null, out);
-                }
-                if let Some(o) = text("signature").or_else(|| text("data")) {
-                    self.emit(obj([("reasoning_opaque", s(o))]), Value::Null, out);
-                }
+                self.chat.text(ChatText::Reasoning, text("thinking"), out);
+                let opaque = Some(text("signature"))
+                    .filter(|o| !o.is_empty())
+                    .unwrap_or_else(|| text("data"));
+                self.chat.text(ChatText::ReasoningOpaque, opaque, out);
             }
-            "text" => {
-                if let Some(t) = text("text") {
-                    self.emit(obj([("content", s(t))]), Value::Null, out);
-                }
-            }
+            "text" => self.chat.text(ChatText::Content, text("text"), out),
             "tool_use" => {
-                let tool = self.tool_blocks.len() as u64;
-                self.tool_blocks.push((index, tool));
-                let id = text("id").unwrap_or("");
-                let name = text("name").unwrap_or("");
                 // Anthropic starts tool_use with `input: {}`; anything more is prefilled input.
                 let args = match block.get("input") {
                     Some(Value::Object(m)) if !m.is_empty() => Value::Object(m.clone()).to_string(),
                     _ => String::new(),
                 };
-                let function = obj([("name", s(name)), ("arguments", Value::String(args))]);
-                let delta = self.tool_delta(tool, function, Some((id, name)));
-                self.emit(delta, Value::Null, out);
+                let tool = self
+                    .chat
+                    .open_tool_call(text("id"), text("name"), &args, out);
+                self.tool_blocks.push((index, tool));
             }
             // Server tool blocks and the like have no Chat form.
             _ => {}
         }
     }
 
-    /// A chunk whose delta is one text field (or one tool call's argument text), written
-    /// without building a `Value`: nearly every chunk of a stream.
-    fn emit_text(&mut self, field: &str, tool: Option<u64>, text: &str, out: &mut Vec<OutEvent>) {
-        self.start(out);
-        out.push(chat_text_chunk(
-            &self.id,
-            self.created,
-            &self.model,
-            field,
-            tool,
-            text,
-        ));
-    }
-
     fn block_delta(&mut self, index: u64, kind: &str, text: &str, out: &mut Vec<OutEvent>) {
-        if text.is_empty() {
-            return;
-        }
         let reasoning = self.reasoning_block == Some(index);
         match kind {
-            "text_delta" => self.emit_text("content", None, text, out),
-            "thinking_delta" if reasoning => self.emit_text("reasoning_text", None, text, out),
-            "signature_delta" if reasoning => self.emit_text("reasoning_opaque", None, text, out),
+            "text_delta" => self.chat.text(ChatText::Content, text, out),
+            "thinking_delta" if reasoning => self.chat.text(ChatText::Reasoning, text, out),
+            "signature_delta" if reasoning => self.chat.text(ChatText::ReasoningOpaque, text, out),
             "input_json_delta" => {
-                let Some(&(_, tool)) = self.tool_blocks.iter().find(|(b, _)| *b == index) else {
-                    return;
-                };
-                self.emit_text("arguments", Some(tool), text, out);
+                if let Some(&(_, tool)) = self.tool_blocks.iter().find(|(b, _)| *b == index) {
+                    self.chat.tool_arguments(tool, text, out);
+                }
             }
             _ => {}
         }
@@ -670,32 +585,11 @@ impl ChatToMessagesStream {
             None if !self.tool_blocks.is_empty() => StopReason::ToolUse,
             None => StopReason::EndTurn,
         };
-        let finish = chat::write_finish(stop);
-        self.emit(Value::Object(Map::new()), s(finish), out);
-        if self.include_usage {
-            let u = self.usage;
-            let prompt = u
-                .input_tokens
-                .saturating_add(u.cache_read_tokens)
-                .saturating_add(u.cache_creation_tokens);
-            let usage = obj([
-                ("prompt_tokens", prompt.into()),
-                ("completion_tokens", u.output_tokens.into()),
-                (
-                    "total_tokens",
-                    prompt.saturating_add(u.output_tokens).into(),
-                ),
-                (
-                    "prompt_tokens_details",
-                    obj([("cached_tokens", u.cache_read_tokens.into())]),
-                ),
-            ]);
-            let mut chunk = self.chunk(Value::Array(Vec::new()));
-            chunk.insert("usage".into(), usage);
-            out.push(OutEvent::data(Value::Object(chunk)));
-        }
-        out.push(OutEvent::Done);
-        self.terminated = true;
+        let usage = ChatUsage {
+            usage: self.usage_seen(),
+            ..ChatUsage::default()
+        };
+        self.chat.finish(stop, usage, out);
     }
 }
 
@@ -704,14 +598,11 @@ impl PairStream for ChatToMessagesStream {
         "Upstream Messages stream ended without a message_stop event.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.chat.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.terminated = true;
-            out.push(error_event(Api::ChatCompletions, message, 0));
-        }
+        self.chat.fail(message, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
@@ -734,7 +625,7 @@ impl PairStream for ChatToMessagesStream {
                 if let Some(u) = data.get("message").and_then(|m| m.get("usage")) {
                     self.read_usage(u);
                 }
-                self.start(out);
+                self.chat.start(out);
             }
             "content_block_start" => {
                 if let Some(block) = data.get("content_block") {

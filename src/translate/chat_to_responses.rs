@@ -11,15 +11,14 @@ use serde_json::{json, Map, Value};
 
 use super::json::{invalid, take_string};
 use super::stream::{event_type, PairStream};
+use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
 use super::wire::{chat, responses};
 use super::{
-    cannot_carry, carry, chat_text_chunk, error_event, event_json, is_openai_encrypted,
-    unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard,
-    THINKING_PLACEHOLDER,
+    cannot_carry, carry, event_json, is_openai_encrypted, unconvertible, OutEvent, ResponsesDelta,
+    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::Api;
 use crate::sse::SseEvent;
 
 /// The Responses API rejects `max_output_tokens` below this.
@@ -407,15 +406,9 @@ struct ItemState {
 
 /// Copilot `/responses` events → Chat Completions chunks.
 pub struct ChatToResponsesStream {
-    id: String,
+    chat: ChatStreamWriter,
     seed: String,
-    model: String,
-    created: u64,
-    include_usage: bool,
-    role_sent: bool,
-    terminated: bool,
     items: BTreeMap<u64, ItemState>,
-    tools: u64,
     reasoning_sent: bool,
     content_sent: bool,
     opaque_sent: bool,
@@ -425,15 +418,9 @@ pub struct ChatToResponsesStream {
 impl ChatToResponsesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         ChatToResponsesStream {
-            id: format!("chatcmpl-{}", ctx.id_seed),
+            chat: ChatStreamWriter::new(ctx),
             seed: ctx.id_seed.clone(),
-            model: ctx.model.clone(),
-            created: ctx.now_secs,
-            include_usage: ctx.include_usage,
-            role_sent: false,
-            terminated: false,
             items: BTreeMap::new(),
-            tools: 0,
             reasoning_sent: false,
             content_sent: false,
             opaque_sent: false,
@@ -441,42 +428,10 @@ impl ChatToResponsesStream {
         }
     }
 
-    fn chunk(&self, choices: Value) -> Value {
-        json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "choices": choices,
-        })
-    }
-
-    fn delta(&mut self, out: &mut Vec<OutEvent>, delta: Value) {
-        self.role(out);
-        let c = self
-            .chunk(json!([{"index": 0, "delta": delta, "finish_reason": null, "logprobs": null}]));
-        out.push(OutEvent::data(c));
-    }
-
-    /// A chunk with one text field (or one call's argument text), written directly.
-    fn text_delta(&mut self, out: &mut Vec<OutEvent>, field: &str, tool: Option<u64>, text: &str) {
-        self.role(out);
-        out.push(chat_text_chunk(
-            &self.id,
-            self.created,
-            &self.model,
-            field,
-            tool,
-            text,
-        ));
-    }
-
-    fn role(&mut self, out: &mut Vec<OutEvent>) {
-        if !self.role_sent {
-            self.role_sent = true;
-            let c = self.chunk(
-                json!([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                        "finish_reason": null, "logprobs": null}]),
-            );
-            out.push(OutEvent::data(c));
-        }
+    fn streamed(&self, oi: u64, part: u64) -> bool {
+        self.items
+            .get(&oi)
+            .is_some_and(|s| s.streamed.contains(&part))
     }
 
     /// Reasoning summary text; parts after the first are separated by a blank line.
@@ -491,23 +446,23 @@ impl ChatToResponsesStream {
             Cow::Borrowed(text)
         };
         self.reasoning_sent = true;
-        self.text_delta(out, "reasoning_text", None, &text);
+        self.chat.text(ChatText::Reasoning, &text, out);
     }
 
-    fn content(&mut self, out: &mut Vec<OutEvent>, oi: u64, part: u64, text: &str, key: &str) {
+    /// Message text or a refusal; text parts after the first are separated by a blank line.
+    fn content(&mut self, out: &mut Vec<OutEvent>, oi: u64, part: u64, text: &str, kind: ChatText) {
         if text.is_empty() {
             return;
         }
         let first = self.items.entry(oi).or_default().streamed.insert(part);
-        let text = if first && self.content_sent && key == "content" {
+        let content = kind == ChatText::Content;
+        let text = if first && self.content_sent && content {
             Cow::Owned(format!("\n\n{text}"))
         } else {
             Cow::Borrowed(text)
         };
-        if key == "content" {
-            self.content_sent = true;
-        }
-        self.text_delta(out, key, None, &text);
+        self.content_sent |= content;
+        self.chat.text(kind, &text, out);
     }
 
     /// Opens the chat tool call for a function_call item (once).
@@ -515,22 +470,18 @@ impl ChatToResponsesStream {
         if self.items.get(&oi).is_some_and(|s| s.tool.is_some()) {
             return;
         }
-        let index = self.tools;
-        self.tools += 1;
-        let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
+        let s = |k: &str| item.get(k).and_then(Value::as_str);
+        let args = s("arguments").unwrap_or("");
+        let call_id = s("call_id").map_or_else(
+            || format!("call_{}_{}", self.seed, self.chat.tool_calls()),
+            str::to_string,
+        );
+        let index = self
+            .chat
+            .open_tool_call(&call_id, s("name").unwrap_or(""), args, out);
         let st = self.items.entry(oi).or_default();
         st.tool = Some(index);
         st.args_sent = !args.is_empty();
-        let call_id = item
-            .get("call_id")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("call_{}_{index}", self.seed), str::to_string);
-        let name = item.get("name").and_then(Value::as_str).unwrap_or("");
-        self.delta(
-            out,
-            json!({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                   "function": {"name": name, "arguments": args}}]}),
-        );
     }
 
     fn args(&mut self, out: &mut Vec<OutEvent>, oi: u64, delta: &str) {
@@ -546,7 +497,7 @@ impl ChatToResponsesStream {
             return;
         }
         st.args_sent = true;
-        self.text_delta(out, "arguments", Some(index), delta);
+        self.chat.tool_arguments(index, delta, out);
     }
 
     /// A finished output item: sends whatever of it was not streamed.
@@ -561,11 +512,7 @@ impl ChatToResponsesStream {
                     .filter(|_| !already);
                 for (si, part) in summary.into_iter().flatten().enumerate() {
                     let text = part.get("text").and_then(Value::as_str).unwrap_or("");
-                    if !self
-                        .items
-                        .get(&oi)
-                        .is_some_and(|s| s.streamed.contains(&(si as u64)))
-                    {
+                    if !self.streamed(oi, si as u64) {
                         self.reasoning(out, oi, si as u64, text);
                     }
                 }
@@ -573,7 +520,7 @@ impl ChatToResponsesStream {
                 if let Some(o) = item.get("encrypted_content").and_then(Value::as_str) {
                     if !self.opaque_sent && !o.is_empty() {
                         self.opaque_sent = true;
-                        self.delta(out, json!({ "reasoning_opaque": o }));
+                        self.chat.text(ChatText::ReasoningOpaque, o, out);
                     }
                 }
             }
@@ -581,17 +528,13 @@ impl ChatToResponsesStream {
             Some("message") => {
                 let parts = item.get("content").and_then(Value::as_array);
                 for (ci, part) in parts.into_iter().flatten().enumerate() {
-                    if self
-                        .items
-                        .get(&oi)
-                        .is_some_and(|s| s.streamed.contains(&(ci as u64)))
-                    {
+                    if self.streamed(oi, ci as u64) {
                         continue;
                     }
                     if let Some(r) = part.get("refusal").and_then(Value::as_str) {
-                        self.content(out, oi, ci as u64, r, "refusal");
+                        self.content(out, oi, ci as u64, r, ChatText::Refusal);
                     } else if let Some(t) = part.get("text").and_then(Value::as_str) {
-                        self.content(out, oi, ci as u64, t, "content");
+                        self.content(out, oi, ci as u64, t, ChatText::Content);
                     }
                 }
             }
@@ -607,7 +550,7 @@ impl ChatToResponsesStream {
             }
             _ => {}
         }
-        if !self.terminated {
+        if !self.chat.terminated() {
             self.items.entry(oi).or_default().done = true;
         }
     }
@@ -617,58 +560,35 @@ impl ChatToResponsesStream {
         let output = response.get("output").and_then(Value::as_array);
         for (oi, item) in output.into_iter().flatten().enumerate() {
             self.item_done(out, oi as u64, item);
-            if self.terminated {
+            if self.chat.terminated() {
                 return;
             }
         }
-        self.role(out);
         let stop = if incomplete {
             responses::read_incomplete(
                 response
                     .pointer("/incomplete_details/reason")
                     .and_then(Value::as_str),
             )
-        } else if self.tools > 0 {
+        } else if self.chat.tool_calls() > 0 {
             StopReason::ToolUse
         } else {
             StopReason::EndTurn
         };
-        let finish = chat::write_finish(stop);
-        let c = self
-            .chunk(json!([{"index": 0, "delta": {}, "finish_reason": finish, "logprobs": null}]));
-        out.push(OutEvent::data(c));
-
         let u = response.get("usage").filter(|u| u.is_object());
-        let n = |p: &str| {
-            u.and_then(|u| u.pointer(p))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
-        let (input, output, cached) = (
-            n("/input_tokens"),
-            n("/output_tokens"),
-            n("/input_tokens_details/cached_tokens"),
-        );
+        let n = |p: &str| u.and_then(|u| u.pointer(p)).and_then(Value::as_u64);
         self.usage = Usage {
-            input_tokens: input,
-            output_tokens: output,
-            cache_read_tokens: cached,
-            cache_creation_tokens: 0,
+            input_tokens: n("/input_tokens").unwrap_or(0),
+            output_tokens: n("/output_tokens").unwrap_or(0),
+            cache_read_tokens: n("/input_tokens_details/cached_tokens").unwrap_or(0),
             ..Default::default()
         };
-        if self.include_usage {
-            let mut c = self.chunk(json!([]));
-            c["usage"] = json!({
-                "prompt_tokens": input,
-                "completion_tokens": output,
-                "total_tokens": u.and_then(|u| u.get("total_tokens")).and_then(Value::as_u64).unwrap_or(input.saturating_add(output)),
-                "prompt_tokens_details": {"cached_tokens": cached},
-                "completion_tokens_details": {"reasoning_tokens": n("/output_tokens_details/reasoning_tokens")},
-            });
-            out.push(OutEvent::data(c));
-        }
-        out.push(OutEvent::Done);
-        self.terminated = true;
+        let usage = ChatUsage {
+            usage: self.usage,
+            total: n("/total_tokens"),
+            reasoning_tokens: Some(n("/output_tokens_details/reasoning_tokens").unwrap_or(0)),
+        };
+        self.chat.finish(stop, usage, out);
     }
 }
 
@@ -677,12 +597,11 @@ impl PairStream for ChatToResponsesStream {
         "The upstream Responses stream ended before the response was complete.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.chat.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        out.push(error_event(Api::ChatCompletions, message, 0));
-        self.terminated = true;
+        self.chat.fail(message, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
@@ -691,7 +610,9 @@ impl PairStream for ChatToResponsesStream {
         };
         let oi = d.output_index;
         match d.kind.as_ref() {
-            ResponsesDelta::TEXT => self.content(out, oi, d.content_index, &d.delta, "content"),
+            ResponsesDelta::TEXT => {
+                self.content(out, oi, d.content_index, &d.delta, ChatText::Content)
+            }
             ResponsesDelta::SUMMARY => self.reasoning(out, oi, d.summary_index, &d.delta),
             _ => self.args(out, oi, &d.delta),
         }
@@ -704,14 +625,14 @@ impl PairStream for ChatToResponsesStream {
         let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
         match kind {
-            "response.created" | "response.in_progress" => self.role(out),
+            "response.created" | "response.in_progress" => self.chat.start(out),
             "response.output_item.added" => {
                 let item = v.get("item").cloned().unwrap_or(Value::Null);
                 if item.get("type").and_then(Value::as_str) == Some("function_call") {
                     self.open_call(out, oi, &item);
                 } else {
                     self.items.entry(oi).or_default();
-                    self.role(out);
+                    self.chat.start(out);
                 }
             }
             "response.reasoning_summary_text.delta" => {
@@ -720,36 +641,28 @@ impl PairStream for ChatToResponsesStream {
             }
             "response.reasoning_summary_text.done" => {
                 let si = v.get("summary_index").and_then(Value::as_u64).unwrap_or(0);
-                if !self
-                    .items
-                    .get(&oi)
-                    .is_some_and(|st| st.streamed.contains(&si))
-                {
+                if !self.streamed(oi, si) {
                     self.reasoning(out, oi, si, s("text"));
                 }
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 let ci = v.get("content_index").and_then(Value::as_u64).unwrap_or(0);
-                let key = if kind == "response.refusal.delta" {
-                    "refusal"
+                let kind = if kind == "response.refusal.delta" {
+                    ChatText::Refusal
                 } else {
-                    "content"
+                    ChatText::Content
                 };
-                self.content(out, oi, ci, s("delta"), key);
+                self.content(out, oi, ci, s("delta"), kind);
             }
             "response.output_text.done" | "response.refusal.done" => {
                 let ci = v.get("content_index").and_then(Value::as_u64).unwrap_or(0);
-                if !self
-                    .items
-                    .get(&oi)
-                    .is_some_and(|st| st.streamed.contains(&ci))
-                {
-                    let (key, field) = if kind == "response.refusal.done" {
-                        ("refusal", "refusal")
+                if !self.streamed(oi, ci) {
+                    let (kind, field) = if kind == "response.refusal.done" {
+                        (ChatText::Refusal, "refusal")
                     } else {
-                        ("content", "text")
+                        (ChatText::Content, "text")
                     };
-                    self.content(out, oi, ci, s(field), key);
+                    self.content(out, oi, ci, s(field), kind);
                 }
             }
             "response.function_call_arguments.delta" => self.args(out, oi, s("delta")),
