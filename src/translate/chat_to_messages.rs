@@ -8,17 +8,18 @@ use serde_json::{Map, Value};
 
 use super::json::{invalid, obj, take_string};
 use super::stream::PairStream;
+use super::wire::chat_request::{self, Assistant, AssistantText, Content, Message};
 use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
-use super::wire::messages::text_block;
-use super::wire::{chat, messages};
+use super::wire::messages::{self, text_block};
 use super::{
-    event_json, is_openai_encrypted, parse_arguments, unconvertible, MessagesDelta,
-    MessagesDeltaBody, OutEvent, TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    event_json, is_openai_encrypted, parse_arguments, MessagesDelta, MessagesDeltaBody, OutEvent,
+    TranslateCtx, Usage,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
+use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::ToolDef;
+use crate::protocol::tools::{ToolChoice, Tools};
 use crate::sse::SseEvent;
 
 /// Anthropic's smallest thinking budget.
@@ -74,17 +75,9 @@ pub fn request(
     mut body: Map<String, Value>,
     ctx: &TranslateCtx,
 ) -> Result<Map<String, Value>, ApiError> {
-    if let Some(n) = body.get("n").and_then(Value::as_u64) {
-        if n > 1 {
-            return Err(invalid(
-                "n > 1 is not supported for this model: the Messages API returns one choice",
-                "n",
-            ));
-        }
-    }
-    let output_format = match body.remove("response_format") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(mut rf)) => {
+    chat_request::refuse_choices(&body)?;
+    let output_format = match chat_request::read_response_format(&mut body)? {
+        Some(mut rf) => {
             let schema = match rf.remove("json_schema") {
                 Some(Value::Object(mut spec)) => spec.remove("schema"),
                 _ => None,
@@ -92,65 +85,37 @@ pub fn request(
             let kind = rf.get("type").and_then(Value::as_str);
             super::messages_output_format(kind, schema, "response_format")?
         }
-        Some(_) => {
-            return Err(invalid(
-                "response_format must be an object",
-                "response_format",
-            ))
-        }
+        None => None,
     };
 
-    let Some(Value::Array(input)) = body.remove("messages") else {
-        return Err(invalid("messages must be an array", "messages"));
-    };
     let mut system: Vec<Value> = Vec::new();
     let mut turns = Turns::default();
-    for (i, msg) in input.into_iter().enumerate() {
-        let Value::Object(mut msg) = msg else {
-            return Err(invalid(
-                "each message must be an object",
-                format!("messages[{i}]"),
-            ));
-        };
-        let role = take_string(msg.remove("role")).unwrap_or_default();
-        let content = msg.remove("content").unwrap_or(Value::Null);
-        match role.as_str() {
-            "system" | "developer" => system_blocks(content, &mut system),
-            "user" => user_blocks(i, content, &mut turns)?,
-            "tool" => {
-                let Some(id) = take_string(msg.remove("tool_call_id")) else {
-                    return Err(invalid(
-                        "a tool message needs a tool_call_id",
-                        format!("messages[{i}].tool_call_id"),
-                    ));
-                };
+    for msg in chat_request::read_messages(&mut body)? {
+        match msg {
+            Message::System(t) if t.is_empty() => {}
+            Message::System(t) => system.push(text_block(t)),
+            Message::User(Content::Text(t)) if t.is_empty() => {}
+            Message::User(Content::Text(t)) => turns.push("user", text_block(t)),
+            Message::User(Content::Parts(parts)) => {
+                for block in blocks(parts)? {
+                    turns.push("user", block);
+                }
+            }
+            Message::Tool { call_id, content } => {
                 let content = match content {
-                    Value::String(t) => Value::String(t),
-                    Value::Array(parts) => {
-                        let mut blocks = Vec::with_capacity(parts.len());
-                        for (j, p) in parts.into_iter().enumerate() {
-                            blocks.extend(part_block(p, || format!("messages[{i}].content[{j}]"))?);
-                        }
-                        Value::Array(blocks)
-                    }
-                    _ => Value::String(String::new()),
+                    Content::Text(t) => Value::String(t),
+                    Content::Parts(parts) => Value::Array(blocks(parts)?),
                 };
                 turns.push(
                     "user",
                     obj([
                         ("type", s("tool_result")),
-                        ("tool_use_id", Value::String(id)),
+                        ("tool_use_id", Value::String(call_id)),
                         ("content", content),
                     ]),
                 );
             }
-            "assistant" => assistant_blocks(i, msg, content, &mut turns)?,
-            _ => {
-                return Err(invalid(
-                    format!("unsupported message role {role:?}"),
-                    format!("messages[{i}].role"),
-                ))
-            }
+            Message::Assistant(a) => assistant_blocks(a, &mut turns),
         }
     }
     if turns.turns.is_empty() {
@@ -175,9 +140,7 @@ pub fn request(
         out.insert("output_config".into(), obj([("format", format)]));
     }
 
-    let max_tokens = ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_u64))
+    let max_tokens = chat_request::read_max_tokens(&mut body)
         .or(ctx.max_output_tokens)
         .unwrap_or(DEFAULT_MAX_TOKENS);
     out.insert("max_tokens".into(), max_tokens.into());
@@ -195,35 +158,7 @@ pub fn request(
         _ => {}
     }
 
-    let mut has_tools = false;
-    if let Some(Value::Array(tools)) = body.remove("tools") {
-        let tools = messages_tools(tools)?;
-        has_tools = !tools.is_empty();
-        if has_tools {
-            out.insert("tools".into(), Value::Array(tools));
-        }
-    }
-    let mut forced_tool = false;
-    if has_tools {
-        let mut choice = match body.remove("tool_choice") {
-            Some(tc) => messages_tool_choice(&tc),
-            None => None,
-        };
-        if body.get("parallel_tool_calls") == Some(&Value::Bool(false)) {
-            let c = choice.get_or_insert_with(|| {
-                let mut m = Map::new();
-                m.insert("type".into(), s("auto"));
-                m
-            });
-            if c.get("type").and_then(Value::as_str) != Some("none") {
-                c.insert("disable_parallel_tool_use".into(), Value::Bool(true));
-            }
-        }
-        if let Some(c) = choice {
-            forced_tool = matches!(c.get("type").and_then(Value::as_str), Some("any" | "tool"));
-            out.insert("tool_choice".into(), Value::Object(c));
-        }
-    }
+    let forced_tool = insert_tools(chat_request::read_tools(&mut body, false)?, &mut out);
 
     // Anthropic cannot think while a tool use is forced; the explicit tool choice wins.
     let budget = match body.get("reasoning_effort") {
@@ -283,74 +218,17 @@ fn thinking_budget(effort: &Value) -> Result<Option<u64>, ApiError> {
     })
 }
 
-fn system_blocks(content: Value, system: &mut Vec<Value>) {
-    match content {
-        Value::String(t) if !t.is_empty() => system.push(text_block(t)),
-        Value::Array(parts) => {
-            // Parts of one message are one text, as OpenAI reads them.
-            let mut text = String::new();
-            for p in parts {
-                match p {
-                    Value::Object(mut p) => {
-                        text.push_str(&take_string(p.remove("text")).unwrap_or_default())
-                    }
-                    Value::String(t) => text.push_str(&t),
-                    _ => {}
-                }
-            }
-            if !text.is_empty() {
-                system.push(text_block(text));
-            }
-        }
-        _ => {}
-    }
+/// User or tool parts as Messages blocks (parts with nothing to carry left out).
+fn blocks(parts: Vec<Part>) -> Result<Vec<Value>, ApiError> {
+    parts
+        .into_iter()
+        .filter_map(|p| messages::write_part(p).transpose())
+        .collect()
 }
 
-fn user_blocks(i: usize, content: Value, turns: &mut Turns) -> Result<(), ApiError> {
-    let parts = match content {
-        Value::String(t) => {
-            if !t.is_empty() {
-                turns.push("user", text_block(t));
-            }
-            return Ok(());
-        }
-        Value::Array(parts) => parts,
-        Value::Null => return Ok(()),
-        _ => {
-            return Err(invalid(
-                "content must be a string or an array of parts",
-                format!("messages[{i}].content"),
-            ))
-        }
-    };
-    for (j, part) in parts.into_iter().enumerate() {
-        if let Some(block) = part_block(part, || format!("messages[{i}].content[{j}]"))? {
-            turns.push("user", block);
-        }
-    }
-    Ok(())
-}
-
-/// A user or tool content part as a Messages block (None: nothing to carry; `at`: its
-/// param).
-fn part_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
-    match chat::read_part(part, at)? {
-        Some(part) => messages::write_part(part),
-        None => Ok(None),
-    }
-}
-
-/// Assistant message → blocks in Anthropic order: thinking, text, tool_use.
-fn assistant_blocks(
-    i: usize,
-    mut msg: Map<String, Value>,
-    content: Value,
-    turns: &mut Turns,
-) -> Result<(), ApiError> {
-    let text = take_string(msg.remove("reasoning_text"))
-        .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER);
-    let opaque = take_string(msg.remove("reasoning_opaque")).filter(|o| !o.is_empty());
-    match (text, opaque) {
+/// An assistant message as blocks in Anthropic order: thinking, text, tool_use.
+fn assistant_blocks(a: Assistant, turns: &mut Turns) {
+    match (a.reasoning_text, a.reasoning_opaque) {
         // Signatures only verify with the vendor that minted them.
         (_, Some(o)) if is_openai_encrypted(&o) => {}
         (Some(t), Some(o)) => turns.push(
@@ -368,122 +246,50 @@ fn assistant_blocks(
         // Unsigned thinking is rejected by the Messages API and never gains a signature.
         (_, None) => {}
     }
-
-    match content {
-        Value::String(t) if !t.is_empty() => turns.push("assistant", text_block(t)),
-        Value::Array(parts) => {
-            for (j, p) in parts.into_iter().enumerate() {
-                let t = match p {
-                    Value::Object(mut p) => match p.get("type").and_then(Value::as_str) {
-                        Some("text") => take_string(p.remove("text")),
-                        Some("refusal") => take_string(p.remove("refusal")),
-                        kind => {
-                            unconvertible(kind.unwrap_or(""), || {
-                                format!("messages[{i}].content[{j}]")
-                            })?;
-                            None
-                        }
-                    },
-                    Value::String(t) => Some(t),
-                    _ => None,
-                };
-                if let Some(t) = t.filter(|t| !t.is_empty()) {
-                    turns.push("assistant", text_block(t));
-                }
-            }
-        }
-        _ => {}
-    }
-
-    if let Some(Value::Array(calls)) = msg.remove("tool_calls") {
-        for (j, call) in calls.into_iter().enumerate() {
-            let param = format!("messages[{i}].tool_calls[{j}]");
-            let Value::Object(mut call) = call else {
-                return Err(invalid("a tool call must be an object", param));
-            };
-            let Some(id) = take_string(call.remove("id")) else {
-                return Err(invalid("a tool call needs an id", param + ".id"));
-            };
-            let mut func = match call.remove("function") {
-                Some(Value::Object(f)) => f,
-                _ => return Err(invalid("a tool call needs a function", param + ".function")),
-            };
-            let Some(name) = take_string(func.remove("name")) else {
-                return Err(invalid(
-                    "a tool call needs a name",
-                    param + ".function.name",
-                ));
-            };
-            let args = take_string(func.remove("arguments")).unwrap_or_default();
-            turns.push(
-                "assistant",
-                obj([
-                    ("type", s("tool_use")),
-                    ("id", Value::String(id)),
-                    ("name", Value::String(name)),
-                    ("input", parse_arguments(&args)),
-                ]),
-            );
+    // A refusal replayed is the assistant's text.
+    for AssistantText::Text(t) | AssistantText::Refusal(t) in a.content {
+        if !t.is_empty() {
+            turns.push("assistant", text_block(t));
         }
     }
-    Ok(())
+    for call in a.tool_calls {
+        turns.push(
+            "assistant",
+            obj([
+                ("type", s("tool_use")),
+                ("id", Value::String(call.id)),
+                ("name", Value::String(call.name)),
+                ("input", parse_arguments(&call.arguments)),
+            ]),
+        );
+    }
 }
 
-/// Chat function tools → Messages client tools.
-fn messages_tools(tools: Vec<Value>) -> Result<Vec<Value>, ApiError> {
-    let mut out = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.into_iter().enumerate() {
-        let Value::Object(mut tool) = tool else {
-            return Err(invalid("a tool must be an object", format!("tools[{i}]")));
-        };
-        if tool.get("type").and_then(Value::as_str) != Some("function") {
-            return Err(invalid(
-                "only function tools are supported for this model",
-                format!("tools[{i}].type"),
-            ));
-        }
-        let Some(Value::Object(mut f)) = tool.remove("function") else {
-            return Err(invalid(
-                "a function tool needs a function",
-                format!("tools[{i}].function"),
-            ));
-        };
-        let Some(name) = take_string(f.remove("name")) else {
-            return Err(invalid(
-                "a function tool needs a name",
-                format!("tools[{i}].function.name"),
-            ));
-        };
-        out.push(messages::write_tool(ToolDef {
-            name,
-            description: take_string(f.remove("description")),
-            schema: f.remove("parameters"),
-            strict: f.remove("strict").and_then(|s| s.as_bool()),
-        }));
+/// The client's tools as Messages client tools, with their choice (serial calls ride on
+/// it); true when a tool use is forced.
+fn insert_tools(tools: Tools, out: &mut Map<String, Value>) -> bool {
+    if tools.defs.is_empty() {
+        return false;
     }
-    Ok(out)
-}
-
-fn messages_tool_choice(tc: &Value) -> Option<Map<String, Value>> {
-    let kind = match tc {
-        Value::String(mode) => match mode.as_str() {
-            "auto" => "auto",
-            "none" => "none",
-            "required" => "any",
-            _ => return None,
-        },
-        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
-            let name = o.get("function")?.get("name")?.as_str()?;
-            let mut m = Map::new();
-            m.insert("type".into(), s("tool"));
-            m.insert("name".into(), s(name));
-            return Some(m);
-        }
-        _ => return None,
+    let defs = tools.defs.into_iter().map(messages::write_tool).collect();
+    out.insert("tools".into(), Value::Array(defs));
+    let (kind, name) = match tools.choice {
+        None if !tools.serial => return false,
+        None | Some(ToolChoice::Auto) => ("auto", None),
+        Some(ToolChoice::None) => ("none", None),
+        Some(ToolChoice::Required) => ("any", None),
+        Some(ToolChoice::Named(name)) => ("tool", Some(name)),
     };
-    let mut m = Map::new();
-    m.insert("type".into(), s(kind));
-    Some(m)
+    let mut choice = Map::new();
+    choice.insert("type".into(), s(kind));
+    if let Some(name) = name {
+        choice.insert("name".into(), Value::String(name));
+    }
+    if tools.serial && kind != "none" {
+        choice.insert("disable_parallel_tool_use".into(), Value::Bool(true));
+    }
+    out.insert("tool_choice".into(), Value::Object(choice));
+    matches!(kind, "any" | "tool")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -676,6 +482,10 @@ impl PairStream for ChatToMessagesStream {
         }
     }
 }
+
+// The tests read the placeholder through `super::*`.
+#[cfg(test)]
+use super::THINKING_PLACEHOLDER;
 
 #[cfg(test)]
 mod tests {

@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::json::{invalid, take_string};
 use super::stream::{event_type, PairStream};
+use super::wire::chat_request::{self, Assistant, AssistantText, Content, Message};
 use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
-use super::wire::{chat, responses};
+use super::wire::{insert_tools, responses};
 use super::{
-    cannot_carry, carry, event_json, is_openai_encrypted, unconvertible, OutEvent, ResponsesDelta,
-    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    cannot_carry, carry, event_json, is_openai_encrypted, OutEvent, ResponsesDelta, TranslateCtx,
+    Usage, WhitespaceGuard,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
@@ -29,67 +29,42 @@ pub fn request(
     mut body: Map<String, Value>,
     ctx: &TranslateCtx,
 ) -> Result<Map<String, Value>, ApiError> {
-    if let Some(n) = body.get("n").and_then(Value::as_u64) {
-        if n > 1 {
-            return Err(
-                ApiError::invalid("`n` greater than 1 is not supported for this model.")
-                    .with_param("n"),
-            );
-        }
-    }
-    let messages = match body.remove("messages") {
-        Some(Value::Array(m)) => m,
-        _ => {
-            return Err(
-                ApiError::invalid("Missing required parameter: 'messages'.").with_param("messages")
-            )
-        }
-    };
+    chat_request::refuse_choices(&body)?;
+    let messages = chat_request::read_messages(&mut body)?;
 
     let mut out = Map::new();
     out.insert("model".into(), json!(ctx.model));
-    let (instructions, input) = input_items(messages)?;
+    let (instructions, input) = input_items(messages);
     if let Some(i) = instructions {
         out.insert("instructions".into(), Value::String(i));
     }
     out.insert("input".into(), Value::Array(input));
 
-    if let Some(Value::Array(tools)) = body.remove("tools") {
-        let tools = tools
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                chat::read_tool(i, t)
-                    .map(|d| d.map(responses::write_tool))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if !tools.is_empty() {
-            out.insert("tools".into(), Value::Array(tools));
-            if let Some(tc) = body.remove("tool_choice").and_then(tool_choice) {
-                out.insert("tool_choice".into(), tc);
-            }
-            carry(
-                &mut body,
-                "parallel_tool_calls",
-                &mut out,
-                "parallel_tool_calls",
-            );
+    let allowed = take_allowed_tools(&mut body);
+    let tools = chat_request::read_tools(&mut body, true)?;
+    if !tools.defs.is_empty() {
+        insert_tools(
+            tools,
+            &mut out,
+            responses::write_tool,
+            responses::write_tool_choice,
+        );
+        if let Some(tc) = allowed {
+            out.insert("tool_choice".into(), tc);
         }
+        carry(
+            &mut body,
+            "parallel_tool_calls",
+            &mut out,
+            "parallel_tool_calls",
+        );
     }
     carry(&mut body, "temperature", &mut out, "temperature");
     carry(&mut body, "top_p", &mut out, "top_p");
     carry(&mut body, "metadata", &mut out, "metadata");
     carry(&mut body, "prompt_cache_key", &mut out, "prompt_cache_key");
 
-    let max = [
-        body.remove("max_completion_tokens"),
-        body.remove("max_tokens"),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|v| v.as_u64());
-    if let Some(max) = max {
+    if let Some(max) = chat_request::read_max_tokens(&mut body) {
         out.insert(
             "max_output_tokens".into(),
             json!(max.max(MIN_OUTPUT_TOKENS)),
@@ -110,17 +85,8 @@ pub fn request(
     }
 
     let mut text = Map::new();
-    match body.remove("response_format") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(rf)) => {
-            text.insert("format".into(), text_format(rf)?);
-        }
-        Some(_) => {
-            return Err(invalid(
-                "response_format must be an object",
-                "response_format",
-            ))
-        }
+    if let Some(rf) = chat_request::read_response_format(&mut body)? {
+        text.insert("format".into(), text_format(rf)?);
     }
     carry(&mut body, "verbosity", &mut text, "verbosity");
     if !text.is_empty() {
@@ -133,127 +99,52 @@ pub fn request(
     Ok(out)
 }
 
-/// Text of a system/developer message (string or text parts).
-fn system_text(content: Value) -> String {
-    match content {
-        Value::String(s) => s,
-        v => super::content_text(&v, "\n\n"),
-    }
-}
-
 /// `(instructions, input items)`. The leading run of system/developer messages becomes
 /// `instructions`; later ones stay in place as developer messages.
-fn input_items(messages: Vec<Value>) -> Result<(Option<String>, Vec<Value>), ApiError> {
+fn input_items(messages: Vec<Message>) -> (Option<String>, Vec<Value>) {
     let mut instructions: Vec<String> = Vec::new();
     let mut leading = true;
     let mut input = Vec::with_capacity(messages.len());
     for (i, m) in messages.into_iter().enumerate() {
-        let Value::Object(mut m) = m else {
-            return Err(invalid(
-                "Messages must be objects.",
-                format!("messages[{i}]"),
-            ));
-        };
-        let role = m
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let content = m.remove("content").unwrap_or(Value::Null);
-        match role.as_str() {
-            "system" | "developer" => {
-                let text = system_text(content);
-                if leading {
-                    if !text.is_empty() {
-                        instructions.push(text);
-                    }
-                } else {
+        match m {
+            Message::System(text) => {
+                if !leading {
                     input.push(json!({"type": "message", "role": "developer", "content": text}));
+                } else if !text.is_empty() {
+                    instructions.push(text);
                 }
                 continue;
             }
-            "user" => input.push(json!({
-                "type": "message", "role": "user", "content": user_content(i, content)?,
+            Message::User(content) => input.push(json!({
+                "type": "message", "role": "user", "content": input_content(content),
             })),
-            "assistant" => assistant_items(i, m, content, &mut input)?,
-            "tool" => {
-                let call_id = take_string(m.remove("tool_call_id")).ok_or_else(|| {
-                    invalid(
-                        format!("Missing required parameter: 'messages[{i}].tool_call_id'."),
-                        format!("messages[{i}].tool_call_id"),
-                    )
-                })?;
-                input.push(json!({
-                    "type": "function_call_output", "call_id": call_id, "output": tool_output(i, content)?,
-                }));
-            }
-            _ => {
-                return Err(invalid(
-                    format!("Unsupported message role `{role}`."),
-                    format!("messages[{i}].role"),
-                ))
-            }
+            Message::Assistant(a) => assistant_items(i, a, &mut input),
+            Message::Tool { call_id, content } => input.push(json!({
+                "type": "function_call_output", "call_id": call_id, "output": input_content(content),
+            })),
         }
         leading = false;
     }
     let instructions = (!instructions.is_empty()).then(|| instructions.join("\n\n"));
-    Ok((instructions, input))
+    (instructions, input)
 }
 
-/// A user or tool content part as a Responses input part (`at`: its param).
-fn input_part(p: Value, at: impl FnOnce() -> String) -> Result<Option<Value>, ApiError> {
-    Ok(chat::read_part(p, at)?.map(responses::write_part))
-}
-
-fn user_content(i: usize, content: Value) -> Result<Value, ApiError> {
-    let Value::Array(parts) = content else {
-        return Ok(match content {
-            Value::String(_) => content,
-            _ => json!(""),
-        });
-    };
-    let mut out = Vec::with_capacity(parts.len());
-    for (j, p) in parts.into_iter().enumerate() {
-        out.extend(input_part(p, || format!("messages[{i}].content[{j}]"))?);
+/// User or tool content as Responses input content: a string, or input parts.
+fn input_content(content: Content) -> Value {
+    match content {
+        Content::Text(t) => Value::String(t),
+        Content::Parts(parts) => parts.into_iter().map(responses::write_part).collect(),
     }
-    Ok(Value::Array(out))
-}
-
-/// A tool message's content as `function_call_output.output`: a string, or the parts.
-fn tool_output(i: usize, content: Value) -> Result<Value, ApiError> {
-    Ok(match content {
-        Value::String(_) => content,
-        Value::Array(parts) => Value::Array(
-            parts
-                .into_iter()
-                .enumerate()
-                .filter_map(|(j, p)| {
-                    input_part(p, || format!("messages[{i}].content[{j}]")).transpose()
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Null => json!(""),
-        v => Value::String(v.to_string()),
-    })
 }
 
 /// An assistant message: reasoning item, text message, then function calls.
-fn assistant_items(
-    i: usize,
-    mut m: Map<String, Value>,
-    content: Value,
-    input: &mut Vec<Value>,
-) -> Result<(), ApiError> {
+fn assistant_items(i: usize, a: Assistant, input: &mut Vec<Value>) {
     // Only OpenAI-minted payloads mean anything to this target; without one a reasoning
     // item cannot be replayed (store is false), so readable-only reasoning is dropped.
-    if let Some(opaque) =
-        take_string(m.remove("reasoning_opaque")).filter(|o| is_openai_encrypted(o))
-    {
-        let summary = match take_string(m.remove("reasoning_text")) {
-            Some(t) if !t.is_empty() && t != THINKING_PLACEHOLDER => {
-                json!([{"type": "summary_text", "text": t}])
-            }
-            _ => json!([]),
+    if let Some(opaque) = a.reasoning_opaque.filter(|o| is_openai_encrypted(o)) {
+        let summary = match a.reasoning_text {
+            Some(t) => json!([{"type": "summary_text", "text": t}]),
+            None => json!([]),
         };
         // Position-derived ids stay identical on every replay of this history.
         input.push(json!({
@@ -261,109 +152,50 @@ fn assistant_items(
         }));
     }
 
-    let mut parts = Vec::new();
-    match content {
-        Value::String(s) => parts.push(json!({"type": "output_text", "text": s})),
-        Value::Array(ps) => {
-            for (j, p) in ps.into_iter().enumerate() {
-                let Value::Object(mut p) = p else { continue };
-                match p.get("type").and_then(Value::as_str).unwrap_or("") {
-                    "refusal" => {
-                        if let Some(r) = take_string(p.remove("refusal")) {
-                            parts.push(json!({"type": "refusal", "refusal": r}));
-                        }
-                    }
-                    "text" => {
-                        if let Some(t) = take_string(p.remove("text")) {
-                            parts.push(json!({"type": "output_text", "text": t}));
-                        }
-                    }
-                    other => unconvertible(other, || format!("messages[{i}].content[{j}]"))?,
-                }
-            }
-        }
-        _ => {}
-    }
-    let calls = match m.remove("tool_calls") {
-        Some(Value::Array(c)) => c,
-        _ => Vec::new(),
-    };
+    let mut parts: Vec<Value> = (a.content.into_iter())
+        .map(|p| match p {
+            AssistantText::Text(t) => json!({"type": "output_text", "text": t}),
+            AssistantText::Refusal(r) => json!({"type": "refusal", "refusal": r}),
+        })
+        .collect();
     // Refusal parts have no `text`, so they count as content.
     let has_content = parts.iter().any(|p| p["text"] != "");
     // An assistant turn without calls is kept even when empty: it marks the turn boundary.
-    if has_content || calls.is_empty() {
+    if has_content || a.tool_calls.is_empty() {
         if parts.is_empty() {
             parts.push(json!({"type": "output_text", "text": ""}));
         }
         input.push(json!({"type": "message", "role": "assistant", "content": parts}));
     }
-    for (j, c) in calls.into_iter().enumerate() {
-        let Value::Object(mut c) = c else { continue };
-        let param = |k: &str| format!("messages[{i}].tool_calls[{j}].{k}");
-        let call_id = take_string(c.remove("id")).ok_or_else(|| {
-            invalid(
-                format!("Missing required parameter: '{}'.", param("id")),
-                param("id"),
-            )
-        })?;
-        // Chat custom tools are offered upstream as function tools with one `input` string.
-        let (name, arguments) = match (c.remove("function"), c.remove("custom")) {
-            (Some(Value::Object(mut f)), _) => {
-                let args = match f.remove("arguments") {
-                    Some(Value::String(s)) => s,
-                    None | Some(Value::Null) => "{}".into(),
-                    Some(v) => v.to_string(),
-                };
-                (take_string(f.remove("name")), args)
-            }
-            (_, Some(Value::Object(mut f))) => {
-                let input = f.remove("input").unwrap_or(json!(""));
-                (
-                    take_string(f.remove("name")),
-                    json!({ "input": input }).to_string(),
-                )
-            }
-            _ => (None, String::new()),
-        };
-        let name = name.ok_or_else(|| {
-            let p = param("function.name");
-            invalid(format!("Missing required parameter: '{p}'."), p)
-        })?;
+    for c in a.tool_calls {
         input.push(json!({
-            "type": "function_call", "call_id": call_id, "name": name, "arguments": arguments,
+            "type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments,
         }));
     }
-    Ok(())
 }
 
-fn tool_choice(tc: Value) -> Option<Value> {
+/// An `allowed_tools` choice (Responses has the same form, with flat tool names), taken
+/// from `body`; any other choice is left for `read_tools`.
+fn take_allowed_tools(body: &mut Map<String, Value>) -> Option<Value> {
+    let tc = body.get("tool_choice")?;
+    if tc.get("type").and_then(Value::as_str) != Some("allowed_tools") {
+        return None;
+    }
+    let tc = body.remove("tool_choice")?;
+    let a = tc.get("allowed_tools")?;
     let named = |t: &Value| {
         let kind = t.get("type").and_then(Value::as_str)?;
         let name = t.get(kind)?.get("name")?.as_str()?;
         Some(json!({"type": "function", "name": name}))
     };
-    match tc {
-        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
-            Some(Value::String(s))
-        }
-        Value::Object(ref o) => match o.get("type").and_then(Value::as_str) {
-            Some("function" | "custom") => named(&tc),
-            Some("allowed_tools") => {
-                let a = o.get("allowed_tools")?;
-                let tools: Vec<Value> = a
-                    .get("tools")?
-                    .as_array()?
-                    .iter()
-                    .filter_map(named)
-                    .collect();
-                Some(
-                    json!({"type": "allowed_tools", "mode": a.get("mode").cloned().unwrap_or(json!("auto")), "tools": tools}),
-                )
-            }
-            _ => None,
-        },
-        _ => None,
-    }
+    let tools: Vec<Value> = a
+        .get("tools")?
+        .as_array()?
+        .iter()
+        .filter_map(named)
+        .collect();
+    let mode = a.get("mode").cloned().unwrap_or(json!("auto"));
+    Some(json!({"type": "allowed_tools", "mode": mode, "tools": tools}))
 }
 
 /// `response_format` → `text.format` (json_schema's nested object becomes flat).
@@ -703,6 +535,10 @@ impl PairStream for ChatToResponsesStream {
         self.usage
     }
 }
+
+// The tests read the placeholder through `super::*`.
+#[cfg(test)]
+use super::THINKING_PLACEHOLDER;
 
 #[cfg(test)]
 mod tests {

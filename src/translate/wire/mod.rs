@@ -2,6 +2,7 @@
 //! API, used by every pair that has that API on either side.
 
 pub mod chat;
+pub mod chat_request;
 pub mod chat_stream;
 pub mod messages;
 pub mod responses;
