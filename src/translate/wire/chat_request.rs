@@ -319,3 +319,160 @@ pub fn read_tool_choice(tc: &Value) -> Option<ToolChoice> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Map<String, Value> {
+        let Value::Object(m) = v else { panic!() };
+        m
+    }
+
+    fn messages(v: Value) -> Result<Vec<Message>, ApiError> {
+        read_messages(&mut body(json!({ "messages": v })))
+    }
+
+    #[test]
+    fn each_role_reads_into_one_form() {
+        let read = messages(json!([
+            {"role": "developer", "content": [{"type": "text", "text": "a "}, "b"]},
+            {"role": "user", "content": null},
+            {"role": "assistant", "content": ["x", {"type": "refusal", "refusal": "no"}],
+             "reasoning_text": "Thinking...", "reasoning_opaque": "",
+             "tool_calls": [{"id": "c1", "type": "custom", "custom": {"name": "patch", "input": "d"}},
+                            {"id": "c2", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": 7},
+        ]))
+        .unwrap();
+        let call = |id: &str, name: &str, arguments: &str| ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        };
+        assert_eq!(
+            read,
+            vec![
+                Message::System("a b".into()),
+                Message::User(Content::Text(String::new())),
+                Message::Assistant(Assistant {
+                    reasoning_text: None,
+                    reasoning_opaque: None,
+                    content: vec![
+                        AssistantText::Text("x".into()),
+                        AssistantText::Refusal("no".into())
+                    ],
+                    tool_calls: vec![
+                        call("c1", "patch", r#"{"input":"d"}"#),
+                        call("c2", "f", r#"{"a":1}"#)
+                    ],
+                }),
+                Message::Tool {
+                    call_id: "c1".into(),
+                    content: Content::Text("7".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_refused_with_its_param() {
+        let param = |v: Value| messages(v).unwrap_err().param;
+        assert_eq!(
+            read_messages(&mut Map::new()).unwrap_err().message,
+            "Missing required parameter: 'messages'."
+        );
+        assert_eq!(param(json!({})).as_deref(), Some("messages"));
+        assert_eq!(param(json!([1])).as_deref(), Some("messages[0]"));
+        assert_eq!(
+            param(json!([{"role": "user", "content": 1}])).as_deref(),
+            Some("messages[0].content")
+        );
+        assert_eq!(
+            param(json!([{"role": "assistant", "tool_calls": ["c"]}])).as_deref(),
+            Some("messages[0].tool_calls[0]")
+        );
+        assert_eq!(
+            param(json!([{"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}]))
+                .as_deref(),
+            Some("messages[0].tool_calls[0].function.name")
+        );
+        assert_eq!(
+            param(json!([{"role": "function", "content": "r"}])).as_deref(),
+            Some("messages[0].role")
+        );
+        assert!(refuse_choices(&body(json!({"n": 1}))).is_ok());
+        assert_eq!(
+            refuse_choices(&body(json!({"n": 2})))
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("n")
+        );
+    }
+
+    #[test]
+    fn tools_are_read_or_refused() {
+        let custom = json!({"type": "custom", "custom": {"name": "g"}});
+        let mut b = body(json!({"tools": [custom], "tool_choice": "required",
+                                "parallel_tool_calls": false}));
+        let tools = read_tools(&mut b, true).unwrap();
+        assert_eq!(tools.defs[0].name, "g");
+        assert_eq!(tools.choice, Some(ToolChoice::Required));
+        assert!(tools.serial);
+        assert!(b.contains_key("parallel_tool_calls"), "left for the pair");
+
+        let e = read_tools(&mut body(json!({"tools": [custom]})), false).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("tools[0].type"));
+        for (tools, param) in [
+            (json!(["f"]), "tools[0]"),
+            (json!([{"type": "web_search"}]), "tools[0].type"),
+            (json!([{"type": "function"}]), "tools[0].function"),
+        ] {
+            let e = read_tools(&mut body(json!({ "tools": tools })), true).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(param));
+        }
+        // No choice without a tool to go with it.
+        let tools = read_tools(&mut body(json!({"tool_choice": "required"})), true).unwrap();
+        assert_eq!(tools.choice, None);
+    }
+
+    #[test]
+    fn tool_choice_forms() {
+        for (tc, want) in [
+            (json!("auto"), Some(ToolChoice::Auto)),
+            (json!("none"), Some(ToolChoice::None)),
+            (json!("required"), Some(ToolChoice::Required)),
+            (json!("sometimes"), None),
+            (
+                json!({"type": "function", "function": {"name": "f"}}),
+                Some(ToolChoice::Named("f".into())),
+            ),
+            (
+                json!({"type": "custom", "custom": {"name": "g"}}),
+                Some(ToolChoice::Named("g".into())),
+            ),
+            (json!({"type": "function"}), None),
+            (json!({"type": "allowed_tools"}), None),
+        ] {
+            assert_eq!(read_tool_choice(&tc), want, "{tc}");
+        }
+    }
+
+    #[test]
+    fn limits_and_formats() {
+        let mut b = body(json!({"max_tokens": 10, "max_completion_tokens": 20}));
+        assert_eq!(read_max_tokens(&mut b), Some(20));
+        assert!(b.is_empty());
+        let mut b = body(json!({"max_completion_tokens": null, "max_tokens": 10}));
+        assert_eq!(read_max_tokens(&mut b), Some(10));
+        let mut b = body(json!({"response_format": null}));
+        assert_eq!(read_response_format(&mut b), Ok(None));
+        let mut b = body(json!({"response_format": "json"}));
+        assert_eq!(
+            read_response_format(&mut b).unwrap_err().param.as_deref(),
+            Some("response_format")
+        );
+    }
+}

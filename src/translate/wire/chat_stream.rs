@@ -179,3 +179,70 @@ impl ChatStreamWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pre-written deltas and the `Value` chunks are one wire form, byte for byte.
+    #[test]
+    fn one_chunk_sequence_in_one_form() {
+        let ctx = TranslateCtx {
+            model: "m".into(),
+            id_seed: "s".into(),
+            now_secs: 1,
+            include_usage: true,
+            ..TranslateCtx::default()
+        };
+        let mut w = ChatStreamWriter::new(&ctx);
+        let mut out = Vec::new();
+        w.text(ChatText::Content, "", &mut out);
+        assert!(out.is_empty(), "empty text says nothing");
+        w.text(ChatText::Refusal, "no \"x\"", &mut out);
+        let call = w.open_tool_call("c", "f", "", &mut out);
+        w.tool_arguments(call, "{}", &mut out);
+        let usage = Usage {
+            input_tokens: 3,
+            output_tokens: 2,
+            cache_read_tokens: 1,
+            ..Usage::default()
+        };
+        let usage = ChatUsage {
+            usage,
+            ..ChatUsage::default()
+        };
+        w.finish(StopReason::ToolUse, usage, &mut out);
+        assert!(w.terminated());
+        w.fail("late", &mut out);
+        let rendered: Vec<String> = out
+            .into_iter()
+            .map(|e| match e {
+                OutEvent::Raw { data, .. } => data,
+                OutEvent::Event { data, .. } => data.to_string(),
+                OutEvent::Done => "[DONE]".into(),
+            })
+            .collect();
+        let head = r#"{"id":"chatcmpl-s","object":"chat.completion.chunk","created":1,"model":"m","choices":"#;
+        let delta = |d: &str| {
+            format!(r#"{head}[{{"index":0,"delta":{d},"finish_reason":null,"logprobs":null}}]}}"#)
+        };
+        assert_eq!(
+            rendered,
+            [
+                delta(r#"{"role":"assistant","content":""}"#),
+                delta(r#"{"refusal":"no \"x\""}"#),
+                delta(
+                    r#"{"tool_calls":[{"index":0,"id":"c","type":"function","function":{"name":"f","arguments":""}}]}"#
+                ),
+                delta(r#"{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}"#),
+                format!(
+                    r#"{head}[{{"index":0,"delta":{{}},"finish_reason":"tool_calls","logprobs":null}}]}}"#
+                ),
+                format!(
+                    r#"{head}[],"usage":{{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{{"cached_tokens":1}}}}}}"#
+                ),
+                "[DONE]".into(),
+            ]
+        );
+    }
+}
