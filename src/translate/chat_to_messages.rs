@@ -91,7 +91,7 @@ pub fn request(
     let mut system: Vec<Value> = Vec::new();
     let mut turns = Turns::default();
     for msg in chat_request::read_messages(&mut body)? {
-        match msg {
+        match msg? {
             Message::System(t) if t.is_empty() => {}
             Message::System(t) => system.push(text_block(t)),
             Message::User(Content::Text(t)) if t.is_empty() => {}

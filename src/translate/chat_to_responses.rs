@@ -34,7 +34,7 @@ pub fn request(
 
     let mut out = Map::new();
     out.insert("model".into(), json!(ctx.model));
-    let (instructions, input) = input_items(messages);
+    let (instructions, input) = input_items(messages)?;
     if let Some(i) = instructions {
         out.insert("instructions".into(), Value::String(i));
     }
@@ -101,12 +101,14 @@ pub fn request(
 
 /// `(instructions, input items)`. The leading run of system/developer messages becomes
 /// `instructions`; later ones stay in place as developer messages.
-fn input_items(messages: Vec<Message>) -> (Option<String>, Vec<Value>) {
+fn input_items(
+    messages: impl ExactSizeIterator<Item = Result<Message, ApiError>>,
+) -> Result<(Option<String>, Vec<Value>), ApiError> {
     let mut instructions: Vec<String> = Vec::new();
     let mut leading = true;
     let mut input = Vec::with_capacity(messages.len());
-    for (i, m) in messages.into_iter().enumerate() {
-        match m {
+    for (i, m) in messages.enumerate() {
+        match m? {
             Message::System(text) => {
                 if !leading {
                     input.push(json!({"type": "message", "role": "developer", "content": text}));
@@ -126,7 +128,7 @@ fn input_items(messages: Vec<Message>) -> (Option<String>, Vec<Value>) {
         leading = false;
     }
     let instructions = (!instructions.is_empty()).then(|| instructions.join("\n\n"));
-    (instructions, input)
+    Ok((instructions, input))
 }
 
 /// User or tool content as Responses input content: a string, or input parts.

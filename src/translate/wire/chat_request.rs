@@ -46,7 +46,7 @@ pub enum AssistantText {
 pub struct Assistant {
     pub reasoning_text: Option<String>,
     pub reasoning_opaque: Option<String>,
-    /// A string content is one `Text`, even when empty.
+    /// A string content is one `Text` (none when empty).
     pub content: Vec<AssistantText>,
     pub tool_calls: Vec<ToolCall>,
 }
@@ -100,49 +100,55 @@ pub fn read_response_format(
     }
 }
 
-/// `messages`, taken from `body`.
-pub fn read_messages(body: &mut Map<String, Value>) -> Result<Vec<Message>, ApiError> {
+/// `messages`, taken from `body`, read one at a time: each is read as its pair writes
+/// the one before it out, so a message's JSON is freed as its translation is built.
+pub fn read_messages(
+    body: &mut Map<String, Value>,
+) -> Result<impl ExactSizeIterator<Item = Result<Message, ApiError>>, ApiError> {
     let input = match body.remove("messages") {
         Some(Value::Array(m)) => m,
         None => return Err(missing("messages".into())),
         Some(_) => return Err(invalid("messages must be an array", "messages")),
     };
-    let mut out = Vec::with_capacity(input.len());
-    for (i, msg) in input.into_iter().enumerate() {
-        let Value::Object(mut msg) = msg else {
+    Ok(input
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| read_message(i, m)))
+}
+
+fn read_message(i: usize, msg: Value) -> Result<Message, ApiError> {
+    let Value::Object(mut msg) = msg else {
+        return Err(invalid(
+            "each message must be an object",
+            format!("messages[{i}]"),
+        ));
+    };
+    let role = take_string(msg.remove("role")).unwrap_or_default();
+    let content = msg.remove("content").unwrap_or(Value::Null);
+    Ok(match role.as_str() {
+        "system" | "developer" => Message::System(system_text(content)),
+        "user" => Message::User(user_content(i, content)?),
+        "assistant" => Message::Assistant(assistant(i, msg, content)?),
+        "tool" => {
+            let Some(call_id) = take_string(msg.remove("tool_call_id")) else {
+                return Err(missing(format!("messages[{i}].tool_call_id")));
+            };
+            let content = match content {
+                Value::Array(parts) => Content::Parts(parts_of(i, parts)?),
+                Value::String(t) => Content::Text(t),
+                Value::Null => Content::Text(String::new()),
+                // Carried as its JSON text rather than dropped.
+                other => Content::Text(other.to_string()),
+            };
+            Message::Tool { call_id, content }
+        }
+        _ => {
             return Err(invalid(
-                "each message must be an object",
-                format!("messages[{i}]"),
-            ));
-        };
-        let role = take_string(msg.remove("role")).unwrap_or_default();
-        let content = msg.remove("content").unwrap_or(Value::Null);
-        out.push(match role.as_str() {
-            "system" | "developer" => Message::System(system_text(content)),
-            "user" => Message::User(user_content(i, content)?),
-            "assistant" => Message::Assistant(assistant(i, msg, content)?),
-            "tool" => {
-                let Some(call_id) = take_string(msg.remove("tool_call_id")) else {
-                    return Err(missing(format!("messages[{i}].tool_call_id")));
-                };
-                let content = match content {
-                    Value::Array(parts) => Content::Parts(parts_of(i, parts)?),
-                    Value::String(t) => Content::Text(t),
-                    Value::Null => Content::Text(String::new()),
-                    // Carried as its JSON text rather than dropped.
-                    other => Content::Text(other.to_string()),
-                };
-                Message::Tool { call_id, content }
-            }
-            _ => {
-                return Err(invalid(
-                    format!("Unsupported message role {role:?}."),
-                    format!("messages[{i}].role"),
-                ))
-            }
-        });
-    }
-    Ok(out)
+                format!("Unsupported message role {role:?}."),
+                format!("messages[{i}].role"),
+            ))
+        }
+    })
 }
 
 /// A system or developer message's text. Parts of one message are one text, as OpenAI
@@ -195,6 +201,8 @@ fn assistant(i: usize, mut msg: Map<String, Value>, content: Value) -> Result<As
         ..Assistant::default()
     };
     match content {
+        // An empty string says nothing to either upstream (and costs no allocation).
+        Value::String(t) if t.is_empty() => {}
         Value::String(t) => a.content.push(AssistantText::Text(t)),
         Value::Array(parts) => {
             for (j, p) in parts.into_iter().enumerate() {
@@ -221,19 +229,21 @@ fn assistant(i: usize, mut msg: Map<String, Value>, content: Value) -> Result<As
     }
     if let Some(Value::Array(calls)) = msg.remove("tool_calls") {
         for (j, call) in calls.into_iter().enumerate() {
-            a.tool_calls
-                .push(tool_call(format!("messages[{i}].tool_calls[{j}]"), call)?);
+            a.tool_calls.push(tool_call(call, || {
+                format!("messages[{i}].tool_calls[{j}]")
+            })?);
         }
     }
     Ok(a)
 }
 
-fn tool_call(param: String, call: Value) -> Result<ToolCall, ApiError> {
+/// One entry of `tool_calls` (`at`: its param, formatted only for an error).
+fn tool_call(call: Value, at: impl Fn() -> String) -> Result<ToolCall, ApiError> {
     let Value::Object(mut call) = call else {
-        return Err(invalid("a tool call must be an object", param));
+        return Err(invalid("a tool call must be an object", at()));
     };
     let Some(id) = take_string(call.remove("id")) else {
-        return Err(missing(param + ".id"));
+        return Err(missing(at() + ".id"));
     };
     let (name, arguments) = match (call.remove("function"), call.remove("custom")) {
         (Some(Value::Object(mut f)), _) => {
@@ -252,7 +262,7 @@ fn tool_call(param: String, call: Value) -> Result<ToolCall, ApiError> {
         _ => (None, String::new()),
     };
     let Some(name) = name else {
-        return Err(missing(param + ".function.name"));
+        return Err(missing(at() + ".function.name"));
     };
     Ok(ToolCall {
         id,
@@ -331,7 +341,11 @@ mod tests {
     }
 
     fn messages(v: Value) -> Result<Vec<Message>, ApiError> {
-        read_messages(&mut body(json!({ "messages": v })))
+        read_messages(&mut body(json!({ "messages": v })))?.collect()
+    }
+
+    fn messages_err(body: &mut Map<String, Value>) -> ApiError {
+        read_messages(body).err().expect("refused")
     }
 
     #[test]
@@ -380,7 +394,7 @@ mod tests {
     fn what_cannot_be_read_is_refused_with_its_param() {
         let param = |v: Value| messages(v).unwrap_err().param;
         assert_eq!(
-            read_messages(&mut Map::new()).unwrap_err().message,
+            messages_err(&mut Map::new()).message,
             "Missing required parameter: 'messages'."
         );
         assert_eq!(param(json!({})).as_deref(), Some("messages"));
