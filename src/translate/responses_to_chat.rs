@@ -9,13 +9,13 @@ use serde_json::{json, Map, Value};
 
 use super::json::take_string;
 use super::stream::PairStream;
+use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::wire::{chat, responses};
 use super::{
-    cannot_carry, content_text, error_event, nonempty, responses_delta_event, unconvertible,
-    ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    cannot_carry, content_text, nonempty, unconvertible, ChatChunk, ChatToolCall, OutEvent,
+    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
-use crate::protocol::Api;
 use crate::sse::SseEvent;
 
 /// Responses body → Chat Completions body.
@@ -432,82 +432,29 @@ fn response_format(mut f: Map<String, Value>) -> Result<Option<Value>, ApiError>
 // ---------------------------------------------------------------------------------------
 // Stream: Chat chunks → Responses events.
 
-enum Item {
-    Reasoning {
-        id: String,
-        text: String,
-        opaque: Option<String>,
-        part_open: bool,
-    },
-    Message {
-        id: String,
-        text: String,
-        status: &'static str,
-    },
-    Call {
-        id: String,
-        call_id: String,
-        name: String,
-        args: String,
-        /// Chat choice index and tool-call index this call streams under.
-        key: (u64, u64),
-        guard: WhitespaceGuard,
-        done: bool,
-    },
+/// A tool call as Chat streams it.
+struct Call {
+    /// Its output index.
+    idx: usize,
+    /// Chat choice index and tool-call index this call streams under.
+    key: (u64, u64),
+    call_id: String,
+    guard: WhitespaceGuard,
 }
 
-impl Item {
-    fn to_json(&self) -> Value {
-        match self {
-            Item::Reasoning {
-                id, text, opaque, ..
-            } => {
-                let summary = if text.is_empty() {
-                    json!([])
-                } else {
-                    json!([{"type": "summary_text", "text": text}])
-                };
-                let mut v = json!({"id": id, "type": "reasoning", "summary": summary});
-                // Presence is kept exactly: no opaque upstream, no encrypted_content.
-                if let Some(o) = opaque {
-                    v["encrypted_content"] = json!(o);
-                }
-                v
-            }
-            Item::Message { id, text, status } => json!({
-                "id": id, "type": "message", "status": status, "role": "assistant",
-                "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}],
-            }),
-            Item::Call {
-                id,
-                call_id,
-                name,
-                args,
-                ..
-            } => json!({
-                "id": id, "type": "function_call", "status": "completed",
-                "arguments": args, "call_id": call_id, "name": name,
-            }),
-        }
-    }
+/// The open reasoning or message item (calls stay open until the end).
+#[derive(Clone, Copy)]
+enum Current {
+    Reasoning { idx: usize, payload: bool },
+    Message { idx: usize },
 }
 
 /// Copilot `/chat/completions` chunks → Responses stream events.
 pub struct ResponsesToChatStream {
     seed: String,
-    model: String,
-    created_at: u64,
-    seq: u64,
-    /// Delta events are written (false: a non-stream answer is assembled from the final
-    /// response, and deltas would be written for nobody).
-    deltas: bool,
-    started: bool,
-    terminated: bool,
-    items: Vec<Item>,
-    /// The indexes of the call items, so a tool delta does not scan every item.
-    calls: Vec<usize>,
-    /// The open reasoning or message item (calls stay open until the end).
-    current: Option<usize>,
+    w: ResponsesStreamWriter,
+    calls: Vec<Call>,
+    current: Option<Current>,
     finish: Option<String>,
     usage: Option<Value>,
     totals: Usage,
@@ -517,13 +464,7 @@ impl ResponsesToChatStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         ResponsesToChatStream {
             seed: ctx.id_seed.clone(),
-            model: ctx.model.clone(),
-            created_at: ctx.now_secs,
-            seq: 0,
-            deltas: true,
-            started: false,
-            terminated: false,
-            items: Vec::new(),
+            w: ResponsesStreamWriter::new(ctx),
             calls: Vec::new(),
             current: None,
             finish: None,
@@ -532,272 +473,57 @@ impl ResponsesToChatStream {
         }
     }
 
-    /// A delta event, written without building a `Value`.
-    fn emit_delta(
-        &mut self,
-        out: &mut Vec<OutEvent>,
-        name: &'static str,
-        at: (&str, usize),
-        part: Option<(&str, u64)>,
-        delta: &str,
-        logprobs: bool,
-    ) {
-        if self.deltas {
-            let at = (at.0, at.1 as u64);
-            out.push(responses_delta_event(
-                name, self.seq, at, part, delta, logprobs,
-            ));
-        }
-        self.seq += 1;
-    }
-
-    fn emit(&mut self, out: &mut Vec<OutEvent>, name: &'static str, mut data: Value) {
-        data["type"] = json!(name);
-        data["sequence_number"] = json!(self.seq);
-        self.seq += 1;
-        out.push(OutEvent::named(name, data));
-    }
-
-    fn response(&self, status: &str, output: Vec<Value>, usage: Value) -> Value {
-        let incomplete = match (status, self.finish.as_deref()) {
-            ("incomplete", Some("content_filter")) => json!({"reason": "content_filter"}),
-            ("incomplete", _) => json!({"reason": "max_output_tokens"}),
-            _ => Value::Null,
-        };
-        json!({
-            "id": format!("resp_{}", self.seed),
-            "object": "response",
-            "created_at": self.created_at,
-            "status": status,
-            "background": false,
-            "error": null,
-            "incomplete_details": incomplete,
-            "instructions": null,
-            "max_output_tokens": null,
-            "model": self.model,
-            "output": output,
-            "parallel_tool_calls": true,
-            "previous_response_id": null,
-            "reasoning": {"effort": null, "summary": null},
-            "store": false,
-            "temperature": null,
-            "text": {"format": {"type": "text"}},
-            "tool_choice": "auto",
-            "tools": [],
-            "top_p": null,
-            "truncation": "disabled",
-            "usage": usage,
-            "user": null,
-            "metadata": {},
-        })
-    }
-
-    fn start(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let r = self.response("in_progress", Vec::new(), Value::Null);
-        self.emit(out, "response.created", json!({ "response": r }));
-        let r = self.response("in_progress", Vec::new(), Value::Null);
-        self.emit(out, "response.in_progress", json!({ "response": r }));
-    }
-
-    fn open(&mut self, out: &mut Vec<OutEvent>, item: Item) -> usize {
-        let idx = self.items.len();
-        let added = match &item {
-            Item::Reasoning { id, .. } => json!({"id": id, "type": "reasoning", "summary": []}),
-            Item::Message { id, .. } => json!({
-                "id": id, "type": "message", "status": "in_progress", "role": "assistant", "content": [],
-            }),
-            Item::Call {
-                id, call_id, name, ..
-            } => json!({
-                "id": id, "type": "function_call", "status": "in_progress",
-                "arguments": "", "call_id": call_id, "name": name,
-            }),
-        };
-        let is_message = matches!(item, Item::Message { .. });
-        self.items.push(item);
-        self.emit(
-            out,
-            "response.output_item.added",
-            json!({"output_index": idx, "item": added}),
-        );
-        if is_message {
-            let at = self.item_id(idx);
-            self.emit(
-                out,
-                "response.content_part.added",
-                json!({"item_id": at, "output_index": idx, "content_index": 0,
-                       "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
-            );
-        }
-        idx
-    }
-
-    fn item_id(&self, idx: usize) -> String {
-        match &self.items[idx] {
-            Item::Reasoning { id, .. } | Item::Message { id, .. } | Item::Call { id, .. } => {
-                id.clone()
-            }
-        }
-    }
-
-    /// Closes the open reasoning or message item.
     fn close_current(&mut self, out: &mut Vec<OutEvent>) {
-        let Some(idx) = self.current.take() else {
-            return;
-        };
-        let id = self.item_id(idx);
-        match &self.items[idx] {
-            Item::Reasoning {
-                text, part_open, ..
-            } => {
-                if *part_open {
-                    let text = text.clone();
-                    let at = json!({"item_id": id, "output_index": idx, "summary_index": 0});
-                    let mut d = at.clone();
-                    d["text"] = json!(text);
-                    self.emit(out, "response.reasoning_summary_text.done", d);
-                    let mut d = at;
-                    d["part"] = json!({"type": "summary_text", "text": text});
-                    self.emit(out, "response.reasoning_summary_part.done", d);
-                }
+        match self.current.take() {
+            Some(Current::Reasoning { idx, .. } | Current::Message { idx }) => {
+                self.w.close(idx, out)
             }
-            Item::Message { text, .. } => {
-                let text = text.clone();
-                self.emit(
-                    out,
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": idx, "content_index": 0, "text": text, "logprobs": []}),
-                );
-                self.emit(
-                    out,
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": idx, "content_index": 0,
-                           "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": text}}),
-                );
-            }
-            Item::Call { .. } => {}
-        }
-        let item = self.items[idx].to_json();
-        self.emit(
-            out,
-            "response.output_item.done",
-            json!({"output_index": idx, "item": item}),
-        );
-    }
-
-    fn close_call(&mut self, out: &mut Vec<OutEvent>, idx: usize) {
-        let Item::Call { id, args, done, .. } = &mut self.items[idx] else {
-            return;
-        };
-        if *done {
-            return;
-        }
-        *done = true;
-        let (id, args) = (id.clone(), args.clone());
-        self.emit(
-            out,
-            "response.function_call_arguments.done",
-            json!({"item_id": id, "output_index": idx, "arguments": args}),
-        );
-        let item = self.items[idx].to_json();
-        self.emit(
-            out,
-            "response.output_item.done",
-            json!({"output_index": idx, "item": item}),
-        );
-    }
-
-    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
-        let idx = match self.current {
-            Some(i) if matches!(self.items[i], Item::Reasoning { .. }) => i,
-            _ => self.open_reasoning(out),
-        };
-        let id = self.item_id(idx);
-        let Item::Reasoning {
-            text, part_open, ..
-        } = &mut self.items[idx]
-        else {
-            return;
-        };
-        text.push_str(delta);
-        let first = !*part_open;
-        *part_open = true;
-        if first {
-            let mut d = json!({"item_id": id, "output_index": idx, "summary_index": 0});
-            d["part"] = json!({"type": "summary_text", "text": ""});
-            self.emit(out, "response.reasoning_summary_part.added", d);
-        }
-        self.emit_delta(
-            out,
-            "response.reasoning_summary_text.delta",
-            (&id, idx),
-            Some(("summary_index", 0)),
-            delta,
-            false,
-        );
-    }
-
-    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
-        let idx = match self.current {
-            Some(i) if matches!(self.items[i], Item::Reasoning { opaque: None, .. }) => i,
-            // Opaque after the answer started (or a second one): its own reasoning item.
-            _ => self.open_reasoning(out),
-        };
-        if let Item::Reasoning { opaque: o, .. } = &mut self.items[idx] {
-            *o = Some(opaque.to_string());
+            None => {}
         }
     }
 
     fn open_reasoning(&mut self, out: &mut Vec<OutEvent>) -> usize {
         self.close_current(out);
-        let id = format!("rs_{}_{}", self.seed, self.items.len());
-        let idx = self.open(
-            out,
-            Item::Reasoning {
-                id,
-                text: String::new(),
-                opaque: None,
-                part_open: false,
-            },
-        );
-        self.current = Some(idx);
+        let idx = self.w.open_reasoning(None, out);
+        self.current = Some(Current::Reasoning {
+            idx,
+            payload: false,
+        });
         idx
+    }
+
+    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
+        let idx = match self.current {
+            Some(Current::Reasoning { idx, .. }) => idx,
+            _ => self.open_reasoning(out),
+        };
+        self.w.delta(idx, delta, out);
+    }
+
+    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
+        let idx = match self.current {
+            Some(Current::Reasoning {
+                idx,
+                payload: false,
+            }) => idx,
+            // Opaque after the answer started (or a second one): its own reasoning item.
+            _ => self.open_reasoning(out),
+        };
+        self.w.reasoning_payload(idx, opaque);
+        self.current = Some(Current::Reasoning { idx, payload: true });
     }
 
     fn content(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
         let idx = match self.current {
-            Some(i) if matches!(self.items[i], Item::Message { .. }) => i,
+            Some(Current::Message { idx }) => idx,
             _ => {
                 self.close_current(out);
-                let id = format!("msg_{}_{}", self.seed, self.items.len());
-                let idx = self.open(
-                    out,
-                    Item::Message {
-                        id,
-                        text: String::new(),
-                        status: "completed",
-                    },
-                );
-                self.current = Some(idx);
+                let idx = self.w.open_message(out);
+                self.current = Some(Current::Message { idx });
                 idx
             }
         };
-        let id = self.item_id(idx);
-        if let Item::Message { text, .. } = &mut self.items[idx] {
-            text.push_str(delta);
-        }
-        self.emit_delta(
-            out,
-            "response.output_text.delta",
-            (&id, idx),
-            Some(("content_index", 0)),
-            delta,
-            true,
-        );
+        self.w.delta(idx, delta, out);
     }
 
     fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &ChatToolCall) {
@@ -810,90 +536,53 @@ impl ResponsesToChatStream {
         let existing = self
             .calls
             .iter()
-            .rev()
-            .copied()
-            .find(|&i| match &self.items[i] {
-                Item::Call {
-                    key: k, call_id, ..
-                } => *k == key && new_id.is_none_or(|id| id == call_id),
-                _ => false,
-            });
-        let idx = match existing {
+            .rposition(|c| c.key == key && new_id.is_none_or(|id| id == c.call_id));
+        let call = match existing {
             Some(i) => {
-                if let (Item::Call { name: n, .. }, Some(name)) = (&mut self.items[i], name) {
-                    if n.is_empty() {
-                        *n = name.to_string();
-                    }
+                if let Some(name) = name {
+                    self.w.name_call(self.calls[i].idx, name);
                 }
                 i
             }
             None => {
                 self.close_current(out);
-                let n = self.items.len();
+                let n = self.w.next_index();
                 let call_id =
                     new_id.map_or_else(|| format!("call_{}_{n}", self.seed), str::to_string);
-                self.calls.push(n);
-                self.open(
-                    out,
-                    Item::Call {
-                        id: format!("fc_{}_{n}", self.seed),
-                        call_id,
-                        name: name.unwrap_or("").to_string(),
-                        args: String::new(),
-                        key,
-                        guard: WhitespaceGuard::default(),
-                        done: false,
-                    },
-                )
+                let name = name.unwrap_or("").to_string();
+                let idx = self.w.open_call(call_id.clone(), name, String::new(), out);
+                self.calls.push(Call {
+                    idx,
+                    key,
+                    call_id,
+                    guard: WhitespaceGuard::default(),
+                });
+                self.calls.len() - 1
             }
         };
         let delta = function.and_then(|f| f.arguments.as_deref()).unwrap_or("");
         if delta.is_empty() {
             return;
         }
-        let id = self.item_id(idx);
-        let Item::Call { args, guard, .. } = &mut self.items[idx] else {
-            return;
-        };
-        if guard.tripped_by(delta) {
-            self.fail(WhitespaceGuard::MESSAGE, out);
+        let call = &mut self.calls[call];
+        if call.guard.tripped_by(delta) {
+            self.w.fail(WhitespaceGuard::MESSAGE, None, out);
             return;
         }
-        args.push_str(delta);
-        self.emit_delta(
-            out,
-            "response.function_call_arguments.delta",
-            (&id, idx),
-            None,
-            delta,
-            false,
-        );
+        self.w.delta(call.idx, delta, out);
     }
 
     fn record_usage(&mut self, u: &Value) {
         let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
-        let input = n(u.get("prompt_tokens"));
-        let output = n(u.get("completion_tokens"));
-        let cached = n(u.pointer("/prompt_tokens_details/cached_tokens"));
-        let reasoning = n(u.pointer("/completion_tokens_details/reasoning_tokens"));
-        let total = u
-            .get("total_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(input.saturating_add(output));
         self.totals = Usage {
-            input_tokens: input,
-            output_tokens: output,
-            cache_read_tokens: cached,
-            cache_creation_tokens: 0,
+            input_tokens: n(u.get("prompt_tokens")),
+            output_tokens: n(u.get("completion_tokens")),
+            cache_read_tokens: n(u.pointer("/prompt_tokens_details/cached_tokens")),
             ..Default::default()
         };
-        self.usage = Some(json!({
-            "input_tokens": input,
-            "input_tokens_details": {"cached_tokens": cached},
-            "output_tokens": output,
-            "output_tokens_details": {"reasoning_tokens": reasoning},
-            "total_tokens": total,
-        }));
+        let reasoning = n(u.pointer("/completion_tokens_details/reasoning_tokens"));
+        let total = u.get("total_tokens").and_then(Value::as_u64);
+        self.usage = Some(usage_value(&self.totals, reasoning, total));
     }
 
     fn set_finish(&mut self, reason: &str) {
@@ -910,41 +599,21 @@ impl ResponsesToChatStream {
     }
 
     fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        self.start(out);
-        let incomplete = matches!(self.finish.as_deref(), Some("length" | "content_filter"));
-        if incomplete {
-            if let Some(Item::Message { status, .. }) = self.current.map(|i| &mut self.items[i]) {
-                *status = "incomplete";
-            }
-        }
-        self.close_current(out);
-        for idx in 0..self.items.len() {
-            self.close_call(out, idx);
-        }
-        let output = self.items.iter().map(Item::to_json).collect();
+        let stop = chat::read_finish(self.finish.as_deref().unwrap_or("stop"));
         let usage = self.usage.clone().unwrap_or(Value::Null);
-        let (name, status) = if incomplete {
-            ("response.incomplete", "incomplete")
-        } else {
-            ("response.completed", "completed")
-        };
-        let r = self.response(status, output, usage);
-        self.emit(out, name, json!({ "response": r }));
-        self.terminated = true;
+        self.w.finish(stop, usage, out);
     }
-}
 
-impl ResponsesToChatStream {
     fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
             let msg = err
                 .get("message")
                 .and_then(Value::as_str)
                 .map_or_else(|| err.to_string(), str::to_string);
-            self.fail(&msg, out);
+            self.w.fail(&msg, None, out);
             return;
         }
-        self.start(out);
+        self.w.start(out);
         if let Some(u) = v.usage.as_ref().filter(|u| u.is_object()) {
             self.record_usage(u);
         }
@@ -969,7 +638,7 @@ impl ResponsesToChatStream {
                 if let Some(calls) = &d.tool_calls {
                     for tc in calls {
                         self.tool_call(out, choice, tc);
-                        if self.terminated {
+                        if self.w.terminated() {
                             return;
                         }
                     }
@@ -987,13 +656,11 @@ impl PairStream for ResponsesToChatStream {
         "The upstream Chat Completions stream ended before the response was complete.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        out.push(error_event(Api::Responses, message, self.seq));
-        self.seq += 1;
-        self.terminated = true;
+        self.w.fail(message, None, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
@@ -1025,7 +692,7 @@ impl PairStream for ResponsesToChatStream {
     }
 
     fn skip_deltas(&mut self) {
-        self.deltas = false;
+        self.w.skip_deltas();
     }
 }
 
