@@ -7,14 +7,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::json::take_string;
 use super::stream::PairStream;
+use super::wire::chat;
+use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
-use super::wire::{chat, responses};
 use super::{
     cannot_carry, content_text, nonempty, unconvertible, ChatChunk, ChatToolCall, OutEvent,
     TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
 };
+use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::sse::SseEvent;
 
@@ -24,30 +25,11 @@ pub fn request(
     ctx: &TranslateCtx,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut b = MessageBuilder::default();
-    match body.remove("instructions") {
-        Some(Value::String(s)) if !s.is_empty() => b.push(json!({"role": "system", "content": s})),
-        Some(v @ Value::Array(_)) => {
-            let s = content_text(&v, "\n\n");
-            if !s.is_empty() {
-                b.push(json!({"role": "system", "content": s}));
-            }
-        }
-        _ => {}
+    if let Some(s) = read::instructions(&mut body) {
+        b.push(json!({"role": "system", "content": s}));
     }
-    match body.remove("input") {
-        Some(Value::String(s)) => b.push(json!({"role": "user", "content": s})),
-        Some(Value::Array(items)) => {
-            for (i, item) in items.into_iter().enumerate() {
-                b.item(i, item)?;
-            }
-        }
-        None | Some(Value::Null) => {}
-        Some(_) => {
-            return Err(
-                ApiError::invalid("`input` must be a string or an array of items.")
-                    .with_param("input"),
-            )
-        }
+    for (i, item) in read::input(&mut body)? {
+        b.item(i, item)?;
     }
     let messages = b.finish();
 
@@ -55,25 +37,11 @@ pub fn request(
     out.insert("model".into(), json!(ctx.model));
     out.insert("messages".into(), Value::Array(messages));
 
-    let tools = match body.remove("tools") {
-        Some(Value::Array(tools)) => tools
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                responses::read_tool(i, t)
-                    .map(|d| d.map(chat::write_tool))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => Vec::new(),
-    };
+    let tools = read::tools(&mut body)?;
     // Chat rejects tool_choice / parallel_tool_calls without tools.
-    if !tools.is_empty() {
-        if let Some(tc) = body
-            .remove("tool_choice")
-            .and_then(|tc| tool_choice(tc, &tools))
-        {
-            out.insert("tool_choice".into(), tc);
+    if !tools.defs.is_empty() {
+        if let Some(tc) = tools.choice {
+            out.insert("tool_choice".into(), chat::write_tool_choice(tc));
         }
         super::carry(
             &mut body,
@@ -81,7 +49,8 @@ pub fn request(
             &mut out,
             "parallel_tool_calls",
         );
-        out.insert("tools".into(), Value::Array(tools));
+        let defs = tools.defs.into_iter().map(chat::write_tool).collect();
+        out.insert("tools".into(), Value::Array(defs));
     }
 
     super::carry(&mut body, "max_output_tokens", &mut out, "max_tokens");
@@ -90,19 +59,14 @@ pub fn request(
     if let Some(Value::Object(mut reasoning)) = body.remove("reasoning") {
         super::carry(&mut reasoning, "effort", &mut out, "reasoning_effort");
     }
-    if let Some(Value::Object(mut text)) = body.remove("text") {
-        if let Some(Value::Object(format)) = text.remove("format") {
-            if let Some(rf) = response_format(format)? {
-                out.insert("response_format".into(), rf);
-            }
+    if let Some(format) = read::text_format(&mut body) {
+        if let Some(rf) = response_format(format)? {
+            out.insert("response_format".into(), rf);
         }
     }
-    // `user` is deprecated in favour of `safety_identifier`; Chat only has `user`.
-    match body.remove("safety_identifier") {
-        Some(v @ Value::String(_)) => {
-            out.insert("user".into(), v);
-        }
-        _ => super::carry(&mut body, "user", &mut out, "user"),
+    // Chat has only the deprecated `user`.
+    if let Some(user) = read::end_user(&mut body) {
+        out.insert("user".into(), Value::String(user));
     }
     out.insert("stream".into(), json!(true));
     out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -174,72 +138,38 @@ impl MessageBuilder {
         self.messages
     }
 
-    fn item(&mut self, i: usize, item: Value) -> Result<(), ApiError> {
-        let Value::Object(mut item) = item else {
-            return Err(
-                ApiError::invalid("Input items must be objects.").with_param(format!("input[{i}]"))
-            );
-        };
-        let kind = match item.get("type").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None if item.contains_key("role") => "message".to_string(),
-            None => {
-                return Err(ApiError::invalid("Input item has no `type`.")
-                    .with_param(format!("input[{i}].type")))
-            }
-        };
-        match kind.as_str() {
-            "message" => self.message(i, item),
-            "reasoning" => {
-                self.reasoning(item);
-                Ok(())
-            }
-            "function_call" | "custom_tool_call" => {
-                let call_id = take_string(item.remove("call_id"))
-                    .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
-                let name = take_string(item.remove("name"))
-                    .ok_or_else(|| missing(format!("input[{i}].name")))?;
-                let arguments = if kind == "custom_tool_call" {
-                    // Custom tools are offered as function tools with one `input` string.
-                    let input = item.remove("input").unwrap_or(json!(""));
-                    json!({ "input": input }).to_string()
-                } else {
-                    match item.remove("arguments") {
-                        Some(Value::String(s)) => s,
-                        None | Some(Value::Null) => "{}".to_string(),
-                        Some(v) => v.to_string(),
-                    }
-                };
-                self.turn().tool_calls.push(json!({
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": name, "arguments": arguments},
-                }));
-                Ok(())
-            }
-            "function_call_output" | "custom_tool_call_output" => {
-                let call_id = take_string(item.remove("call_id"))
-                    .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
+    fn item(&mut self, i: usize, item: InputItem) -> Result<(), ApiError> {
+        match item {
+            InputItem::Call {
+                call_id,
+                name,
+                arguments,
+            } => self.turn().tool_calls.push(json!({
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": arguments},
+            })),
+            InputItem::Output {
+                call_id, output, ..
+            } => {
                 self.flush_turn();
-                let content = tool_output(i, item.remove("output"), &mut self.tool_images)?;
+                let content = tool_output(i, output, &mut self.tool_images)?;
                 self.messages
                     .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
-                Ok(())
             }
-            // Hosted-tool calls, item references, compaction blobs: no Chat equivalent.
-            _ => Ok(()),
+            InputItem::Reasoning {
+                summary,
+                content,
+                encrypted,
+            } => self.reasoning(summary, content, encrypted),
+            InputItem::Message { role, content } => self.message(i, role, content)?,
         }
+        Ok(())
     }
 
-    fn message(&mut self, i: usize, mut item: Map<String, Value>) -> Result<(), ApiError> {
-        let role = item
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or("user")
-            .to_string();
-        let content = item.remove("content").unwrap_or(Value::Null);
-        match role.as_str() {
-            "assistant" => {
+    fn message(&mut self, i: usize, role: Role, content: Value) -> Result<(), ApiError> {
+        match role {
+            Role::Assistant => {
                 let mut text = String::new();
                 match content {
                     Value::String(s) => text = s,
@@ -271,43 +201,29 @@ impl MessageBuilder {
                 }
             }
             // Copilot's chat models may not know `developer`.
-            "system" | "developer" => {
+            Role::System => {
                 let text = content_text(&content, "\n\n");
                 self.push(json!({"role": "system", "content": text}));
             }
-            "user" => {
+            Role::User => {
                 let content = user_content(i, content)?;
                 self.push(json!({"role": "user", "content": content}));
-            }
-            _ => {
-                return Err(
-                    ApiError::invalid(format!("Unsupported message role `{role}`."))
-                        .with_param(format!("input[{i}].role")),
-                )
             }
         }
         Ok(())
     }
 
-    fn reasoning(&mut self, mut item: Map<String, Value>) {
-        let texts = |v: Option<Value>| -> Vec<String> {
-            match v {
-                Some(Value::Array(parts)) => parts
-                    .into_iter()
-                    .filter_map(|p| match p {
-                        Value::Object(mut p) => take_string(p.remove("text")),
-                        _ => None,
-                    })
-                    .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER)
-                    .collect(),
-                _ => Vec::new(),
-            }
+    fn reasoning(&mut self, summary: Vec<String>, content: Vec<String>, opaque: Option<String>) {
+        let readable = |texts: Vec<String>| -> Vec<String> {
+            texts
+                .into_iter()
+                .filter(|t| t != THINKING_PLACEHOLDER)
+                .collect()
         };
-        let mut parts = texts(item.remove("summary"));
+        let mut parts = readable(summary);
         if parts.is_empty() {
-            parts = texts(item.remove("content"));
+            parts = readable(content);
         }
-        let opaque = take_string(item.remove("encrypted_content"));
         let turn = self.turn();
         if !parts.is_empty() {
             let joined = parts.join("\n\n");
@@ -321,39 +237,21 @@ impl MessageBuilder {
         }
         // One opaque slot per chat message: the first payload of the turn wins.
         if turn.reasoning_opaque.is_none() {
-            turn.reasoning_opaque = opaque.filter(|o| !o.is_empty());
+            turn.reasoning_opaque = opaque;
         }
     }
-}
-
-fn missing(param: String) -> ApiError {
-    ApiError::invalid(format!("Missing required parameter: '{param}'.")).with_param(param)
-}
-
-/// A Responses input part as a Chat part (`at`: its param).
-fn chat_part(
-    p: Map<String, Value>,
-    at: impl FnOnce() -> String,
-) -> Result<Option<Value>, ApiError> {
-    responses::read_part(p, at)?
-        .map(chat::write_part)
-        .transpose()
 }
 
 /// User content: a string stays a string; parts map to chat parts; a lone text part
 /// collapses to a string.
 fn user_content(i: usize, content: Value) -> Result<Value, ApiError> {
     let Value::Array(parts) = content else {
-        return Ok(match content {
-            Value::String(_) => content,
-            _ => json!(""),
-        });
+        return Ok(content);
     };
-    let mut out = Vec::with_capacity(parts.len());
-    for (j, p) in parts.into_iter().enumerate() {
-        let Value::Object(p) = p else { continue };
-        out.extend(chat_part(p, || format!("input[{i}].content[{j}]"))?);
-    }
+    let out = read::parts(parts, |j| format!("input[{i}].content[{j}]"))?
+        .into_iter()
+        .map(chat::write_part)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(match out.as_slice() {
         [] => json!(""),
         [only] if only["type"] == "text" => only["text"].clone(),
@@ -372,42 +270,17 @@ fn tool_output(
         Some(Value::String(s)) => s,
         Some(Value::Array(parts)) => {
             let mut texts = Vec::new();
-            for (j, p) in parts.into_iter().enumerate() {
-                let Value::Object(p) = p else { continue };
-                match chat_part(p, || format!("input[{i}].output[{j}]"))? {
-                    Some(Value::Object(mut part)) if part["type"] == "text" => {
-                        texts.extend(take_string(part.remove("text")));
-                    }
-                    part => media.extend(part),
+            for part in read::parts(parts, |j| format!("input[{i}].output[{j}]"))? {
+                match part {
+                    Part::Text(t) => texts.push(t),
+                    part => media.push(chat::write_part(part)?),
                 }
             }
             texts.join("\n\n")
         }
-        None | Some(Value::Null) => String::new(),
+        None => String::new(),
         Some(v) => v.to_string(),
     })
-}
-
-fn tool_choice(tc: Value, tools: &[Value]) -> Option<Value> {
-    let known = |name: &str| tools.iter().any(|t| t["function"]["name"] == name);
-    match tc {
-        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
-            Some(Value::String(s))
-        }
-        Value::Object(o) => match o.get("type").and_then(Value::as_str) {
-            Some("function" | "custom") => {
-                let name = o.get("name").and_then(Value::as_str)?;
-                known(name).then(|| json!({"type": "function", "function": {"name": name}}))
-            }
-            Some("allowed_tools") => match o.get("mode").and_then(Value::as_str) {
-                Some(m @ ("auto" | "required")) => Some(json!(m)),
-                _ => None,
-            },
-            // A hosted tool choice: that tool is gone, leave the default.
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// `text.format` → `response_format`; plain text is Chat's default and is omitted.

@@ -4,23 +4,20 @@
 //! `request` turns a Responses body into a Messages body; `ResponsesToMessagesStream`
 //! turns the Anthropic event stream back into Responses events.
 
-use std::collections::BTreeSet;
-
 use serde_json::{json, Map, Value};
 
 use super::json::take_string;
 use super::stream::{event_type, PairStream};
-use super::wire::messages::text_block;
+use super::wire::messages::{self, text_block};
+use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
-use super::wire::{messages, responses};
 use super::{
     event_json, is_openai_encrypted, parse_arguments, MessagesDelta, MessagesDeltaBody, OutEvent,
     TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
-use crate::protocol::tools::freeform_schema;
-use crate::protocol::tools::ToolDef;
+use crate::protocol::tools::ToolChoice;
 use crate::sse::SseEvent;
 
 /// Anthropic's smallest thinking budget.
@@ -42,28 +39,9 @@ pub fn request(
     }
 
     let mut b = Builder::default();
-    if let Some(Value::String(s)) = body.remove("instructions") {
-        if !s.is_empty() {
-            b.system.push(s);
-        }
-    }
-    match body.remove("input") {
-        Some(Value::String(s)) => {
-            if !s.is_empty() {
-                b.push("user", text_block(s));
-            }
-        }
-        Some(Value::Array(items)) => {
-            for (i, item) in items.into_iter().enumerate() {
-                b.item(i, item)?;
-            }
-        }
-        _ => {
-            return Err(
-                ApiError::invalid("`input` must be a string or an array of items")
-                    .with_param("input"),
-            )
-        }
+    b.system.extend(read::instructions(&mut body));
+    for (i, item) in read::input(&mut body)? {
+        b.item(i, item)?;
     }
 
     let mut out = Map::new();
@@ -87,8 +65,20 @@ pub fn request(
         .unwrap_or(DEFAULT_MAX_TOKENS);
     out.insert("max_tokens".into(), json!(max_tokens));
 
-    let names = tools(&mut body, &mut out);
-    let forced = tool_choice(&mut body, &names, &mut out);
+    // A choice given but not understood (a hosted tool's, a tool not offered) is auto.
+    let asked = matches!(
+        body.get("tool_choice"),
+        Some(Value::String(_) | Value::Object(_))
+    );
+    let mut tools = read::tools(&mut body)?;
+    if asked && tools.choice.is_none() {
+        tools.choice = Some(ToolChoice::Auto);
+    }
+    // Strict tool use is not asked of Claude on this path.
+    for def in &mut tools.defs {
+        def.strict = None;
+    }
+    let forced = messages::insert_tools(tools, &mut out);
 
     let mut budget = thinking_budget(body.remove("reasoning"), max_tokens);
     // Anthropic refuses thinking with a forced tool, and requires a final assistant
@@ -115,25 +105,18 @@ pub fn request(
             json!({"type": "enabled", "budget_tokens": budget}),
         );
     }
-    let user = [body.remove("safety_identifier"), body.remove("user")]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string));
-    if let Some(user) = user {
+    if let Some(user) = read::end_user(&mut body) {
         out.insert("metadata".into(), json!({"user_id": user}));
     }
 
-    if let Some(Value::Object(mut text)) = body.remove("text") {
-        if let Some(Value::Object(mut format)) = text.remove("format") {
-            let kind = format
-                .get("type")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let schema = format.remove("schema");
-            if let Some(f) = super::messages_output_format(kind.as_deref(), schema, "text.format")?
-            {
-                out.insert("output_config".into(), json!({ "format": f }));
-            }
+    if let Some(mut format) = read::text_format(&mut body) {
+        let kind = format
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let schema = format.remove("schema");
+        if let Some(f) = super::messages_output_format(kind.as_deref(), schema, "text.format")? {
+            out.insert("output_config".into(), json!({ "format": f }));
         }
     }
 
@@ -157,118 +140,70 @@ impl Builder {
         }
     }
 
-    fn item(&mut self, i: usize, item: Value) -> Result<(), ApiError> {
-        let Value::Object(mut item) = item else {
-            return Err(ApiError::invalid("each input item must be an object")
-                .with_param(format!("input[{i}]")));
-        };
-        let ty = match item.get("type").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None if item.contains_key("role") => "message".to_string(),
-            None => String::new(),
-        };
-        let field = |f: &str| format!("input[{i}].{f}");
-        let required = |item: &mut Map<String, Value>, f: &str| match item.remove(f) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s),
-            _ => Err(
-                ApiError::invalid(format!("`{ty}` item needs a string `{f}`")).with_param(field(f)),
-            ),
-        };
-        match ty.as_str() {
-            "message" => self.message(i, item)?,
-            "function_call" => {
-                let id = required(&mut item, "call_id")?;
-                let name = required(&mut item, "name")?;
-                let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
-                let input = parse_arguments(args);
-                self.push(
-                    "assistant",
-                    json!({"type": "tool_use", "id": id, "name": name, "input": input}),
-                );
-            }
+    fn item(&mut self, i: usize, item: InputItem) -> Result<(), ApiError> {
+        match item {
+            InputItem::Message { role, content } => self.message(i, role, content)?,
             // Codex's freeform tools (apply_patch) take raw text; the gateway offers them
             // as function tools with one `input` string, so history maps the same way.
-            "custom_tool_call" => {
-                let id = required(&mut item, "call_id")?;
-                let name = required(&mut item, "name")?;
-                let input = item.remove("input").unwrap_or(Value::String(String::new()));
+            InputItem::Call {
+                call_id,
+                name,
+                arguments,
+            } => {
+                let input = parse_arguments(&arguments);
                 self.push(
                     "assistant",
-                    json!({"type": "tool_use", "id": id, "name": name, "input": {"input": input}}),
+                    json!({"type": "tool_use", "id": call_id, "name": name, "input": input}),
                 );
             }
-            "function_call_output" | "custom_tool_call_output" => {
-                let id = required(&mut item, "call_id")?;
-                let mut block = json!({"type": "tool_result", "tool_use_id": id});
-                let content = tool_result_content(i, item.remove("output"))?;
+            InputItem::Output {
+                call_id,
+                output,
+                incomplete,
+            } => {
+                let mut block = json!({"type": "tool_result", "tool_use_id": call_id});
+                let content = tool_result_content(i, output)?;
                 if !content.is_empty() {
                     block["content"] = Value::Array(content);
                 }
-                if item.get("status").and_then(Value::as_str) == Some("incomplete") {
+                if incomplete {
                     block["is_error"] = Value::Bool(true);
                 }
                 self.push("user", block);
             }
-            "reasoning" => {
-                if let Some(block) = reasoning_block(item) {
+            InputItem::Reasoning {
+                summary, encrypted, ..
+            } => {
+                if let Some(block) = reasoning_block(summary, encrypted) {
                     self.push("assistant", block);
                 }
             }
-            // item_reference, compaction, web_search_call, local_shell_call…: nothing
-            // Claude can read (or stored server-side state we do not have).
-            _ => {}
         }
         Ok(())
     }
 
-    fn message(&mut self, i: usize, mut item: Map<String, Value>) -> Result<(), ApiError> {
-        let role = match item.get("role").and_then(Value::as_str) {
-            Some("user") => "user",
-            Some("assistant") => "assistant",
-            Some("system") | Some("developer") => "system",
-            _ => {
-                return Err(ApiError::invalid(
-                    "message `role` must be user, assistant, system or developer",
-                )
-                .with_param(format!("input[{i}].role")))
-            }
-        };
-        let content = item.remove("content").unwrap_or(Value::Null);
-        if role == "system" {
-            let text = owned_text(content);
-            if text.is_empty() {
+    fn message(&mut self, i: usize, role: Role, content: Value) -> Result<(), ApiError> {
+        let role = match role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => {
+                let text = owned_text(content);
+                if text.is_empty() {
+                    return Ok(());
+                }
+                // Leading system/developer messages form the system prompt. Later ones
+                // stay in place as user text: Claude has no mid-conversation system turn,
+                // and hoisting them would rewrite the (cached) prompt prefix every time.
+                if self.messages.is_empty() {
+                    self.system.push(text);
+                } else {
+                    self.push("user", text_block(text));
+                }
                 return Ok(());
             }
-            // Leading system/developer messages form the system prompt. Later ones stay
-            // in place as user text: Claude has no mid-conversation system turn, and
-            // hoisting them would rewrite the (cached) prompt prefix every time.
-            if self.messages.is_empty() {
-                self.system.push(text);
-            } else {
-                self.push("user", text_block(text));
-            }
-            return Ok(());
-        }
-        match content {
-            Value::String(s) => {
-                if !s.is_empty() {
-                    self.push(role, text_block(s));
-                }
-            }
-            Value::Array(parts) => {
-                for (j, part) in parts.into_iter().enumerate() {
-                    if let Some(block) = content_block(part, || format!("input[{i}].content[{j}]"))?
-                    {
-                        self.push(role, block);
-                    }
-                }
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "message `content` must be a string or an array of parts",
-                )
-                .with_param(format!("input[{i}].content")))
-            }
+        };
+        for block in blocks(content, |j| format!("input[{i}].content[{j}]"))? {
+            self.push(role, block);
         }
         Ok(())
     }
@@ -304,10 +239,7 @@ fn owned_text(content: Value) -> String {
         Value::Array(parts) => parts
             .into_iter()
             .filter_map(|p| match p {
-                Value::Object(mut o) => match o.remove("text") {
-                    Some(Value::String(t)) if !t.is_empty() => Some(t),
-                    _ => None,
-                },
+                Value::Object(mut o) => take_string(o.remove("text")).filter(|t| !t.is_empty()),
                 _ => None,
             })
             .collect::<Vec<_>>()
@@ -316,45 +248,30 @@ fn owned_text(content: Value) -> String {
     }
 }
 
-/// One Responses content part → one Anthropic block (None: nothing to carry; `at`: its
-/// param).
-fn content_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
-    let Value::Object(p) = part else {
-        return Ok(None);
-    };
-    match responses::read_part(p, at)? {
-        Some(part) => messages::write_part(part),
-        None => Ok(None),
-    }
-}
-
-fn tool_result_content(i: usize, output: Option<Value>) -> Result<Vec<Value>, ApiError> {
-    match output {
-        Some(Value::String(s)) if !s.is_empty() => Ok(vec![text_block(s)]),
-        Some(Value::Array(parts)) => {
-            let mut blocks = Vec::with_capacity(parts.len());
-            for (j, part) in parts.into_iter().enumerate() {
-                blocks.extend(content_block(part, || format!("input[{i}].output[{j}]"))?);
-            }
-            Ok(blocks)
-        }
+/// Message content or a tool output as Anthropic blocks (`at(j)`: part `j`'s param): a
+/// non-empty string is one text block.
+fn blocks(content: Value, at: impl Fn(usize) -> String) -> Result<Vec<Value>, ApiError> {
+    match content {
+        Value::String(s) if !s.is_empty() => Ok(vec![text_block(s)]),
+        Value::Array(parts) => read::parts(parts, at)?
+            .into_iter()
+            .filter_map(|p| messages::write_part(p).transpose())
+            .collect(),
         _ => Ok(Vec::new()),
     }
 }
 
+fn tool_result_content(i: usize, output: Option<Value>) -> Result<Vec<Value>, ApiError> {
+    blocks(output.unwrap_or(Value::Null), |j| {
+        format!("input[{i}].output[{j}]")
+    })
+}
+
 /// A reasoning item → `thinking` / `redacted_thinking`, only when it carries an
 /// Anthropic signature (OpenAI-encrypted reasoning means nothing to Claude).
-fn reasoning_block(mut item: Map<String, Value>) -> Option<Value> {
-    let Some(Value::String(sig)) = item.remove("encrypted_content") else {
-        return None;
-    };
-    if sig.is_empty() || is_openai_encrypted(&sig) {
-        return None;
-    }
-    let text = match item.remove("summary") {
-        Some(Value::Array(parts)) => owned_text(Value::Array(parts)),
-        _ => String::new(),
-    };
+fn reasoning_block(summary: Vec<String>, signature: Option<String>) -> Option<Value> {
+    let sig = signature.filter(|s| !is_openai_encrypted(s))?;
+    let text = summary.join("\n\n");
     if text.is_empty() {
         return Some(json!({"type": "redacted_thinking", "data": sig}));
     }
@@ -380,88 +297,6 @@ fn mark_cache_breakpoint(messages: &mut [Value]) {
     ) {
         last["cache_control"] = json!({"type": "ephemeral"});
     }
-}
-
-/// Function tools (and leftover custom tools) become Anthropic tools; hosted tools
-/// (`web_search`, `namespace`, `local_shell`, `file_search`…) cannot be expressed.
-fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let Some(Value::Array(tools)) = body.remove("tools") else {
-        return names;
-    };
-    let mut converted = Vec::with_capacity(tools.len());
-    for tool in tools {
-        let Value::Object(mut t) = tool else {
-            continue;
-        };
-        let custom = match t.get("type").and_then(Value::as_str) {
-            Some("function") => false,
-            Some("custom") => true,
-            _ => continue,
-        };
-        let Some(Value::String(name)) = t.remove("name") else {
-            continue;
-        };
-        let schema = if custom {
-            Some(freeform_schema())
-        } else {
-            t.remove("parameters")
-        };
-        let def = ToolDef {
-            name: name.clone(),
-            description: take_string(t.remove("description")),
-            schema,
-            strict: None,
-        };
-        names.insert(name);
-        converted.push(messages::write_tool(def));
-    }
-    if !converted.is_empty() {
-        out.insert("tools".into(), Value::Array(converted));
-    }
-    names
-}
-
-/// Returns whether the choice forces a tool.
-fn tool_choice(
-    body: &mut Map<String, Value>,
-    names: &BTreeSet<String>,
-    out: &mut Map<String, Value>,
-) -> bool {
-    let tc = body.remove("tool_choice");
-    let serial = body.remove("parallel_tool_calls") == Some(Value::Bool(false));
-    if names.is_empty() {
-        return false;
-    }
-    let mut choice = match tc.as_ref() {
-        Some(Value::String(s)) => match s.as_str() {
-            "required" => json!({"type": "any"}),
-            "none" => json!({"type": "none"}),
-            _ => json!({"type": "auto"}),
-        },
-        Some(Value::Object(o)) => {
-            let name = o.get("name").and_then(Value::as_str);
-            match o.get("type").and_then(Value::as_str) {
-                Some("function" | "custom") if name.is_some_and(|n| names.contains(n)) => {
-                    json!({"type": "tool", "name": name})
-                }
-                Some("allowed_tools")
-                    if o.get("mode").and_then(Value::as_str) == Some("required") =>
-                {
-                    json!({"type": "any"})
-                }
-                _ => json!({"type": "auto"}),
-            }
-        }
-        _ if serial => json!({"type": "auto"}),
-        _ => return false,
-    };
-    let forced = matches!(choice["type"].as_str(), Some("any" | "tool"));
-    if serial && choice["type"] != "none" {
-        choice["disable_parallel_tool_use"] = Value::Bool(true);
-    }
-    out.insert("tool_choice".into(), choice);
-    forced
 }
 
 /// `reasoning.effort` → a thinking budget that leaves room for the answer. A `reasoning`

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod messages;
 pub mod responses;
+pub mod responses_request;
 pub mod responses_stream;
 
 use serde_json::{Map, Value};
