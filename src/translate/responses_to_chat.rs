@@ -7,17 +7,20 @@
 
 use serde_json::{json, Map, Value};
 
-use super::stream::PairStream;
+use super::stream::{ChatUpstream, PairStream};
 use super::wire::chat;
 use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
-    cannot_carry, content_text, nonempty, unconvertible, ChatChunk, ChatToolCall, OutEvent,
-    TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    cannot_carry, content_text, nonempty, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage,
+    WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
+use crate::protocol::usage::openai_usage_into;
 use crate::sse::SseEvent;
+
+const ASSISTANT_TEXT_ONLY: &str = "an assistant message holds only text on this model";
 
 /// Responses body → Chat Completions body.
 pub fn request(
@@ -170,35 +173,23 @@ impl MessageBuilder {
     fn message(&mut self, i: usize, role: Role, content: Value) -> Result<(), ApiError> {
         match role {
             Role::Assistant => {
-                let mut text = String::new();
-                match content {
-                    Value::String(s) => text = s,
+                let text = match content {
                     Value::Array(parts) => {
-                        for (j, p) in parts.iter().enumerate() {
-                            let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
-                            let piece = match kind {
-                                "refusal" => p.get("refusal"),
-                                "output_text" | "input_text" | "text" => p.get("text"),
-                                other => {
-                                    unconvertible(other, || format!("input[{i}].content[{j}]"))?;
-                                    None
+                        let mut text = String::new();
+                        for part in read::parts(parts, |j| format!("input[{i}].content[{j}]"))? {
+                            match part {
+                                Part::Text(t) => text.push_str(&t),
+                                Part::Image(m) | Part::File(m) => {
+                                    return Err(cannot_carry(m.at, ASSISTANT_TEXT_ONLY))
                                 }
-                            };
-                            text.push_str(piece.and_then(Value::as_str).unwrap_or(""));
+                            }
                         }
+                        text
                     }
-                    _ => {}
-                }
-                let turn = self.turn();
-                match &mut turn.text {
-                    Some(t) => {
-                        if !t.is_empty() && !text.is_empty() {
-                            t.push_str("\n\n");
-                        }
-                        t.push_str(&text);
-                    }
-                    None => turn.text = Some(text),
-                }
+                    Value::String(s) => s,
+                    _ => String::new(),
+                };
+                append(&mut self.turn().text, text);
             }
             // Copilot's chat models may not know `developer`.
             Role::System => {
@@ -214,31 +205,32 @@ impl MessageBuilder {
     }
 
     fn reasoning(&mut self, summary: Vec<String>, content: Vec<String>, opaque: Option<String>) {
-        let readable = |texts: Vec<String>| -> Vec<String> {
-            texts
-                .into_iter()
-                .filter(|t| t != THINKING_PLACEHOLDER)
-                .collect()
-        };
-        let mut parts = readable(summary);
+        let readable = |t: &String| t != THINKING_PLACEHOLDER;
+        let mut parts: Vec<String> = summary.into_iter().filter(readable).collect();
         if parts.is_empty() {
-            parts = readable(content);
+            parts = content.into_iter().filter(readable).collect();
         }
         let turn = self.turn();
         if !parts.is_empty() {
-            let joined = parts.join("\n\n");
-            match &mut turn.reasoning_text {
-                Some(t) => {
-                    t.push_str("\n\n");
-                    t.push_str(&joined);
-                }
-                None => turn.reasoning_text = Some(joined),
-            }
+            append(&mut turn.reasoning_text, parts.join("\n\n"));
         }
         // One opaque slot per chat message: the first payload of the turn wins.
         if turn.reasoning_opaque.is_none() {
             turn.reasoning_opaque = opaque;
         }
+    }
+}
+
+/// Adds a run's text to what the assistant turn has, a blank line between.
+fn append(slot: &mut Option<String>, text: String) {
+    match slot {
+        Some(t) => {
+            if !t.is_empty() && !text.is_empty() {
+                t.push_str("\n\n");
+            }
+            t.push_str(&text);
+        }
+        None => *slot = Some(text),
     }
 }
 
@@ -446,16 +438,11 @@ impl ResponsesToChatStream {
     }
 
     fn record_usage(&mut self, u: &Value) {
-        let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
-        self.totals = Usage {
-            input_tokens: n(u.get("prompt_tokens")),
-            output_tokens: n(u.get("completion_tokens")),
-            cache_read_tokens: n(u.pointer("/prompt_tokens_details/cached_tokens")),
-            ..Default::default()
-        };
-        let reasoning = n(u.pointer("/completion_tokens_details/reasoning_tokens"));
-        let total = u.get("total_tokens").and_then(Value::as_u64);
-        self.usage = Some(usage_value(&self.totals, reasoning, total));
+        self.totals = Usage::default();
+        openai_usage_into(&mut self.totals, u);
+        let n = |p: &str| u.pointer(p).and_then(Value::as_u64);
+        let reasoning = n("/completion_tokens_details/reasoning_tokens").unwrap_or(0);
+        self.usage = Some(usage_value(&self.totals, reasoning, n("/total_tokens")));
     }
 
     fn set_finish(&mut self, reason: &str) {
@@ -470,13 +457,9 @@ impl ResponsesToChatStream {
             self.finish = Some(reason.to_string());
         }
     }
+}
 
-    fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        let stop = chat::read_finish(self.finish.as_deref().unwrap_or("stop"));
-        let usage = self.usage.clone().unwrap_or(Value::Null);
-        self.w.finish(stop, usage, out);
-    }
-
+impl ChatUpstream for ResponsesToChatStream {
     fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
             let msg = err
@@ -522,6 +505,16 @@ impl ResponsesToChatStream {
             }
         }
     }
+
+    fn finished(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    fn complete(&mut self, out: &mut Vec<OutEvent>) {
+        let stop = chat::read_finish(self.finish.as_deref().unwrap_or("stop"));
+        let usage = self.usage.clone().unwrap_or(Value::Null);
+        self.w.finish(stop, usage, out);
+    }
 }
 
 impl PairStream for ResponsesToChatStream {
@@ -537,27 +530,15 @@ impl PairStream for ResponsesToChatStream {
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if ev.is_done_marker() {
-            return false;
-        }
-        let Some(chunk) = ChatChunk::read(ev) else {
-            return false;
-        };
-        self.chunk(&chunk, out);
-        true
+        self.read_chunk(ev, out)
     }
 
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if ev.is_done_marker() {
-            self.complete(out);
-        }
+        self.complete_on_done(ev, out)
     }
 
     fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        if self.finish.is_some() {
-            self.complete(out);
-        }
-        self.finish.is_some()
+        self.complete_if_finished(out)
     }
 
     fn usage_seen(&self) -> Usage {

@@ -20,9 +20,6 @@ use crate::protocol::error::ApiError;
 use crate::protocol::tools::ToolChoice;
 use crate::sse::SseEvent;
 
-/// Anthropic's smallest thinking budget.
-const MIN_THINKING_BUDGET: u64 = 1024;
-
 /// Responses request body → Messages request body.
 pub fn request(
     mut body: Map<String, Value>,
@@ -298,6 +295,9 @@ fn mark_cache_breakpoint(messages: &mut [Value]) {
         last["cache_control"] = json!({"type": "ephemeral"});
     }
 }
+
+/// Anthropic's smallest thinking budget.
+const MIN_THINKING_BUDGET: u64 = 1024;
 
 /// `reasoning.effort` → a thinking budget that leaves room for the answer. A `reasoning`
 /// object without effort means OpenAI's default (`medium`); no object means no thinking.
