@@ -240,3 +240,153 @@ pub fn text_format(body: &mut Map<String, Value>) -> Option<Map<String, Value>> 
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("an object"),
+        }
+    }
+
+    fn read(items: Value) -> Result<Vec<(usize, InputItem)>, ApiError> {
+        input(&mut body(json!({ "input": items })))
+    }
+
+    #[test]
+    fn items_read_with_their_index() {
+        let items = read(json!([
+            {"type": "item_reference", "id": "x"},
+            {"role": "developer", "content": "be brief"},
+            {"type": "custom_tool_call", "call_id": "c", "name": "apply_patch", "input": "*** x"},
+            {"type": "function_call", "call_id": "d", "name": "f"},
+            {"type": "function_call_output", "call_id": "d", "output": "ok", "status": "incomplete"},
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": ""},
+                {"type": "summary_text", "text": "a"}], "encrypted_content": ""},
+        ]))
+        .unwrap();
+        assert_eq!(
+            items,
+            [
+                (
+                    1,
+                    InputItem::Message {
+                        role: Role::System,
+                        content: json!("be brief")
+                    }
+                ),
+                (
+                    2,
+                    InputItem::Call {
+                        call_id: "c".into(),
+                        name: "apply_patch".into(),
+                        arguments: r#"{"input":"*** x"}"#.into()
+                    }
+                ),
+                (
+                    3,
+                    InputItem::Call {
+                        call_id: "d".into(),
+                        name: "f".into(),
+                        arguments: "{}".into()
+                    }
+                ),
+                (
+                    4,
+                    InputItem::Output {
+                        call_id: "d".into(),
+                        output: Some(json!("ok")),
+                        incomplete: true
+                    }
+                ),
+                (
+                    5,
+                    InputItem::Reasoning {
+                        summary: vec!["a".into()],
+                        content: vec![],
+                        encrypted: None
+                    }
+                ),
+            ]
+        );
+        assert_eq!(read(Value::Null).unwrap(), []);
+    }
+
+    #[test]
+    fn malformed_items_are_a_400_naming_the_field() {
+        for (items, param) in [
+            (json!("x"), None),
+            (json!(3), Some("input")),
+            (json!([1]), Some("input[0]")),
+            (json!([{"content": "x"}]), Some("input[0].type")),
+            (
+                json!([{"type": "message", "content": "x"}]),
+                Some("input[0].role"),
+            ),
+            (
+                json!([{"role": "user", "content": null}]),
+                Some("input[0].content"),
+            ),
+            (
+                json!([{"type": "function_call", "call_id": "", "name": "f"}]),
+                Some("input[0].call_id"),
+            ),
+            (
+                json!([{"type": "function_call_output", "output": "x"}]),
+                Some("input[0].call_id"),
+            ),
+        ] {
+            let got = read(items.clone()).err().and_then(|e| e.param);
+            assert_eq!(got.as_deref(), param, "{items}");
+        }
+    }
+
+    #[test]
+    fn tools_and_choice() {
+        let mut b = body(json!({
+            "tools": [{"type": "function", "name": "f"}, {"type": "web_search"},
+                      {"type": "custom", "name": "apply_patch"}],
+            "tool_choice": {"type": "custom", "name": "apply_patch"},
+            "parallel_tool_calls": false,
+        }));
+        let t = tools(&mut b).unwrap();
+        assert_eq!(t.defs.len(), 2);
+        assert_eq!(t.choice, Some(ToolChoice::Named("apply_patch".into())));
+        assert!(t.serial && b.contains_key("parallel_tool_calls"));
+        let choice = |c: Value| {
+            let mut b =
+                body(json!({"tools": [{"type": "function", "name": "f"}], "tool_choice": c}));
+            tools(&mut b).unwrap().choice
+        };
+        assert_eq!(choice(json!("required")), Some(ToolChoice::Required));
+        assert_eq!(choice(json!({"type": "function", "name": "g"})), None);
+        assert_eq!(
+            choice(json!({"type": "allowed_tools", "mode": "auto", "tools": []})),
+            Some(ToolChoice::Auto)
+        );
+        assert_eq!(choice(json!({"type": "web_search"})), None);
+        let e = tools(&mut body(json!({"tools": [{"type": "function"}]}))).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("tools[0].name"));
+    }
+
+    #[test]
+    fn instructions_user_and_format() {
+        let mut b = body(json!({
+            "instructions": [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}],
+            "safety_identifier": "", "user": "u",
+            "text": {"format": {"type": "json_object"}, "verbosity": "low"},
+        }));
+        assert_eq!(instructions(&mut b).as_deref(), Some("a\n\nb"));
+        assert_eq!(end_user(&mut b).as_deref(), Some("u"));
+        assert_eq!(
+            text_format(&mut b),
+            Some(body(json!({"type": "json_object"})))
+        );
+        assert_eq!(instructions(&mut body(json!({"instructions": ""}))), None);
+    }
+}

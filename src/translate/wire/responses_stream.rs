@@ -181,28 +181,21 @@ impl ResponsesStreamWriter {
         self.start(out);
         let idx = self.items.len();
         let id = format!("{prefix}_{}_{idx}", self.seed);
-        let added = match &kind {
-            Kind::Reasoning { encrypted, .. } => {
-                let mut v = json!({"id": id, "type": "reasoning", "summary": []});
-                if let Some(e) = encrypted {
-                    v["encrypted_content"] = json!(e);
-                }
-                v
-            }
-            Kind::Message { .. } => json!({
-                "id": id, "type": "message", "status": "in_progress", "role": "assistant", "content": [],
-            }),
-            Kind::Call { call_id, name, .. } => json!({
-                "id": id, "type": "function_call", "status": "in_progress",
-                "arguments": "", "call_id": call_id, "name": name,
-            }),
-        };
-        let is_message = matches!(kind, Kind::Message { .. });
-        self.items.push(Item {
+        let item = Item {
             id,
             kind,
             open: true,
-        });
+        };
+        // The item as it ends, but in progress: no text, no content parts yet.
+        let mut added = item.to_json();
+        let is_message = matches!(item.kind, Kind::Message { .. });
+        if is_message {
+            added["content"] = json!([]);
+        }
+        if let Some(status) = added.get_mut("status") {
+            *status = json!("in_progress");
+        }
+        self.items.push(item);
         self.emit(
             out,
             "response.output_item.added",
@@ -394,6 +387,9 @@ impl ResponsesStreamWriter {
     /// cut short is `incomplete`; calls last), then `response.completed`, or
     /// `response.incomplete` for an answer cut by the output limit or a content filter.
     pub fn finish(&mut self, stop: StopReason, usage: Value, out: &mut Vec<OutEvent>) {
+        if self.terminated {
+            return;
+        }
         self.start(out);
         let incomplete = match stop {
             StopReason::MaxTokens => json!({"reason": "max_output_tokens"}),
@@ -437,5 +433,124 @@ impl ResponsesStreamWriter {
             data["code"] = json!(code);
         }
         out.push(ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> ResponsesStreamWriter {
+        ResponsesStreamWriter::new(&TranslateCtx {
+            model: "m".into(),
+            id_seed: "s".into(),
+            ..Default::default()
+        })
+    }
+
+    fn data(out: &[OutEvent]) -> Vec<Value> {
+        out.iter()
+            .map(|e| match e.clone().into_value() {
+                OutEvent::Event { data, .. } => data,
+                _ => panic!("Responses events have data"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn items_number_in_order_and_the_answer_lists_them() {
+        let (mut w, mut out) = (writer(), Vec::new());
+        let rs = w.open_reasoning(None, &mut out);
+        w.delta(rs, "hm", &mut out);
+        w.reasoning_payload(rs, "sig");
+        let call = w.open_call("c1".into(), "f".into(), String::new(), &mut out);
+        w.delta(call, "", &mut out);
+        w.close(rs, &mut out);
+        w.close(rs, &mut out);
+        w.finish(StopReason::ToolUse, Value::Null, &mut out);
+        let d = data(&out);
+        for (i, e) in d.iter().enumerate() {
+            assert_eq!(e["sequence_number"], i as u64);
+        }
+        let output = &d.last().unwrap()["response"]["output"];
+        assert_eq!(
+            *output,
+            json!([
+                {"id": "rs_s_0", "type": "reasoning", "summary": [{"type": "summary_text", "text": "hm"}],
+                 "encrypted_content": "sig"},
+                // No arguments streamed: the call took none, which is "{}" in JSON.
+                {"id": "fc_s_1", "type": "function_call", "status": "completed", "arguments": "{}",
+                 "call_id": "c1", "name": "f"},
+            ])
+        );
+        let done: Vec<&Value> = d
+            .iter()
+            .filter(|e| e["type"] == "response.output_item.done")
+            .collect();
+        assert_eq!(done.len(), 2, "an item closes once");
+        let args = d
+            .iter()
+            .find(|e| e["type"] == "response.function_call_arguments.done")
+            .unwrap();
+        assert_eq!(args["name"], "f");
+        assert_eq!(d.last().unwrap()["type"], "response.completed");
+    }
+
+    #[test]
+    fn a_cut_answer_is_incomplete_and_its_open_message_too() {
+        for (stop, reason) in [
+            (StopReason::MaxTokens, "max_output_tokens"),
+            (StopReason::Refusal, "content_filter"),
+        ] {
+            let (mut w, mut out) = (writer(), Vec::new());
+            let done = w.open_message(&mut out);
+            w.delta(done, "a", &mut out);
+            w.close(done, &mut out);
+            let open = w.open_message(&mut out);
+            w.delta(open, "b", &mut out);
+            w.finish(stop, Value::Null, &mut out);
+            let last = data(&out).pop().unwrap();
+            assert_eq!(last["type"], "response.incomplete");
+            let r = &last["response"];
+            assert_eq!(r["incomplete_details"], json!({"reason": reason}));
+            assert_eq!(r["output"][0]["status"], "completed");
+            assert_eq!(r["output"][1]["status"], "incomplete");
+        }
+    }
+
+    #[test]
+    fn the_placeholder_is_no_summary_and_errors_end_the_stream_once() {
+        let (mut w, mut out) = (writer(), Vec::new());
+        let rs = w.open_reasoning(None, &mut out);
+        w.delta(rs, THINKING_PLACEHOLDER, &mut out);
+        w.close(rs, &mut out);
+        let item = &data(&out).pop().unwrap()["item"];
+        assert_eq!(item["summary"], json!([]));
+        w.fail("boom", Some("overloaded_error"), &mut out);
+        w.fail("again", None, &mut out);
+        w.finish(StopReason::EndTurn, Value::Null, &mut out);
+        let d = data(&out);
+        let last = d.last().unwrap();
+        assert_eq!(
+            (last["type"].as_str(), last["code"].as_str()),
+            (Some("error"), Some("overloaded_error"))
+        );
+        assert!(w.terminated());
+    }
+
+    #[test]
+    fn usage_totals_saturate_unless_upstream_gave_one() {
+        let u = Usage {
+            input_tokens: u64::MAX,
+            output_tokens: 1,
+            cache_read_tokens: 3,
+            ..Default::default()
+        };
+        assert_eq!(usage_value(&u, 0, None)["total_tokens"], u64::MAX);
+        assert_eq!(usage_value(&u, 2, Some(9))["total_tokens"], 9);
+        assert_eq!(
+            usage_value(&u, 2, None)["input_tokens_details"]["cached_tokens"],
+            3
+        );
     }
 }
