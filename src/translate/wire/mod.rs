@@ -6,6 +6,8 @@ pub mod chat_request;
 pub mod chat_stream;
 pub mod messages;
 pub mod responses;
+pub mod responses_request;
+pub mod responses_stream;
 
 use serde_json::{Map, Value};
 
