@@ -11,6 +11,7 @@ use super::stream::PairStream;
 use super::wire::chat_request::{self, Assistant, AssistantText, Content, Message};
 use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
 use super::wire::messages::{self, text_block};
+use super::wire::messages_upstream_request::{insert_thinking, thinking_budget, Turns};
 use super::{
     event_json, is_openai_encrypted, parse_arguments, MessagesDelta, MessagesDeltaBody, OutEvent,
     TranslateCtx, Usage,
@@ -19,11 +20,7 @@ use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::tools::{ToolChoice, Tools};
 use crate::sse::SseEvent;
-
-/// Anthropic's smallest thinking budget.
-const MIN_THINKING_BUDGET: u64 = 1024;
 
 fn s(v: &str) -> Value {
     Value::String(v.to_string())
@@ -34,39 +31,6 @@ fn block_text(block: Option<Value>) -> Value {
     match block {
         Some(Value::Object(mut b)) => b.remove("text").unwrap_or(Value::Null),
         _ => Value::Null,
-    }
-}
-
-/// Messages turns being built: consecutive blocks of one role share a turn.
-#[derive(Default)]
-struct Turns {
-    turns: Vec<(&'static str, Vec<Value>)>,
-}
-
-impl Turns {
-    fn push(&mut self, role: &'static str, block: Value) {
-        match self.turns.last_mut() {
-            Some((r, blocks)) if *r == role => blocks.push(block),
-            _ => self.turns.push((role, vec![block])),
-        }
-    }
-
-    fn into_messages(self) -> Vec<Value> {
-        self.turns
-            .into_iter()
-            .map(|(role, mut blocks)| {
-                // A lone text block reads as plain string content, as clients usually send it.
-                let content = if blocks.len() == 1
-                    && blocks[0].get("type").and_then(Value::as_str) == Some("text")
-                    && blocks[0].as_object().is_some_and(|b| b.len() == 2)
-                {
-                    block_text(blocks.pop())
-                } else {
-                    Value::Array(blocks)
-                };
-                obj([("role", s(role)), ("content", content)])
-            })
-            .collect()
     }
 }
 
@@ -118,7 +82,7 @@ pub fn request(
             Message::Assistant(a) => assistant_blocks(a, &mut turns),
         }
     }
-    if turns.turns.is_empty() {
+    if turns.is_empty() {
         return Err(invalid(
             "messages must contain at least one user or assistant message",
             "messages",
@@ -135,7 +99,7 @@ pub fn request(
         };
         out.insert("system".into(), value);
     }
-    out.insert("messages".into(), Value::Array(turns.into_messages()));
+    out.insert("messages".into(), Value::Array(turns.into_messages(true)));
     if let Some(format) = output_format {
         out.insert("output_config".into(), obj([("format", format)]));
     }
@@ -158,35 +122,20 @@ pub fn request(
         _ => {}
     }
 
-    let forced_tool = insert_tools(chat_request::read_tools(&mut body, false)?, &mut out);
+    let forced_tool = messages::insert_tools(chat_request::read_tools(&mut body, false)?, &mut out);
 
     // Anthropic cannot think while a tool use is forced; the explicit tool choice wins.
-    let budget = match body.get("reasoning_effort") {
+    let wanted = match body.get("reasoning_effort") {
         None | Some(Value::Null) => None,
-        Some(effort) => thinking_budget(effort)?,
-    }
-    .filter(|_| !forced_tool)
-    .map(|b| b.min(max_tokens.saturating_sub(1)))
-    .filter(|&b| b >= MIN_THINKING_BUDGET);
-    if let Some(budget) = budget {
-        out.insert(
-            "thinking".into(),
-            obj([("type", s("enabled")), ("budget_tokens", budget.into())]),
-        );
-    }
-
-    // Anthropic's temperature range is 0..=1 (OpenAI's 0..=2); with thinking on it only
-    // accepts the default temperature and a top_p of at least 0.95.
-    if let Some(t) = body.remove("temperature").and_then(|t| t.as_f64()) {
-        if budget.is_none() {
-            out.insert("temperature".into(), t.clamp(0.0, 1.0).into());
-        }
-    }
-    if let Some(p) = body.remove("top_p").and_then(|p| p.as_f64()) {
-        if budget.is_none() || p >= 0.95 {
-            out.insert("top_p".into(), p.into());
-        }
-    }
+        Some(effort) => effort_budget(effort)?,
+    };
+    let budget = thinking_budget(wanted.filter(|_| !forced_tool), max_tokens, 1);
+    insert_thinking(
+        &mut out,
+        budget,
+        body.remove("temperature"),
+        body.remove("top_p"),
+    );
 
     // Anthropic's metadata holds only a user id.
     let user =
@@ -202,7 +151,7 @@ pub fn request(
 }
 
 /// `reasoning_effort` → thinking budget; `none` → no thinking.
-fn thinking_budget(effort: &Value) -> Result<Option<u64>, ApiError> {
+fn effort_budget(effort: &Value) -> Result<Option<u64>, ApiError> {
     Ok(match effort.as_str() {
         Some("none") => None,
         Some("minimal" | "low") => Some(2048),
@@ -263,33 +212,6 @@ fn assistant_blocks(a: Assistant, turns: &mut Turns) {
             ]),
         );
     }
-}
-
-/// The client's tools as Messages client tools, with their choice (serial calls ride on
-/// it); true when a tool use is forced.
-fn insert_tools(tools: Tools, out: &mut Map<String, Value>) -> bool {
-    if tools.defs.is_empty() {
-        return false;
-    }
-    let defs = tools.defs.into_iter().map(messages::write_tool).collect();
-    out.insert("tools".into(), Value::Array(defs));
-    let (kind, name) = match tools.choice {
-        None if !tools.serial => return false,
-        None | Some(ToolChoice::Auto) => ("auto", None),
-        Some(ToolChoice::None) => ("none", None),
-        Some(ToolChoice::Required) => ("any", None),
-        Some(ToolChoice::Named(name)) => ("tool", Some(name)),
-    };
-    let mut choice = Map::new();
-    choice.insert("type".into(), s(kind));
-    if let Some(name) = name {
-        choice.insert("name".into(), Value::String(name));
-    }
-    if tools.serial && kind != "none" {
-        choice.insert("disable_parallel_tool_use".into(), Value::Bool(true));
-    }
-    out.insert("tool_choice".into(), Value::Object(choice));
-    matches!(kind, "any" | "tool")
 }
 
 // ---------------------------------------------------------------------------------------

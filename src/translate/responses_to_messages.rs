@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 use super::json::take_string;
 use super::stream::{event_type, PairStream};
 use super::wire::messages::{self, text_block};
+use super::wire::messages_upstream_request::{
+    insert_thinking, thinking_budget, Turns, MIN_THINKING_BUDGET,
+};
 use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
@@ -77,31 +80,17 @@ pub fn request(
     }
     let forced = messages::insert_tools(tools, &mut out);
 
-    let mut budget = thinking_budget(body.remove("reasoning"), max_tokens);
     // Anthropic refuses thinking with a forced tool, and requires a final assistant
     // tool-use turn to start with thinking (it will not when the history came from GPT).
-    if forced || !last_tool_turn_has_thinking(&messages) {
-        budget = None;
-    }
-    for key in ["temperature", "top_p"] {
-        if let Some(v) = body.remove(key) {
-            // Thinking only allows temperature 1 and top_p >= 0.95.
-            let ok = match (budget, key) {
-                (None, _) => true,
-                (Some(_), "temperature") => v.as_f64() == Some(1.0),
-                (Some(_), _) => v.as_f64().is_some_and(|p| p >= 0.95),
-            };
-            if ok && !v.is_null() {
-                out.insert(key.into(), v);
-            }
-        }
-    }
-    if let Some(budget) = budget {
-        out.insert(
-            "thinking".into(),
-            json!({"type": "enabled", "budget_tokens": budget}),
-        );
-    }
+    let wanted = effort_budget(body.remove("reasoning"))
+        .filter(|_| !forced && last_tool_turn_has_thinking(&messages));
+    let budget = thinking_budget(wanted, max_tokens, MIN_THINKING_BUDGET);
+    insert_thinking(
+        &mut out,
+        budget,
+        body.remove("temperature"),
+        body.remove("top_p"),
+    );
     if let Some(user) = read::end_user(&mut body) {
         out.insert("metadata".into(), json!({"user_id": user}));
     }
@@ -122,21 +111,14 @@ pub fn request(
     Ok(out)
 }
 
+/// The system prompt and turns being built.
 #[derive(Default)]
 struct Builder {
     system: Vec<String>,
-    /// (role, content blocks), consecutive same-role items merged.
-    messages: Vec<(&'static str, Vec<Value>)>,
+    turns: Turns,
 }
 
 impl Builder {
-    fn push(&mut self, role: &'static str, block: Value) {
-        match self.messages.last_mut() {
-            Some((r, blocks)) if *r == role => blocks.push(block),
-            _ => self.messages.push((role, vec![block])),
-        }
-    }
-
     fn item(&mut self, i: usize, item: InputItem) -> Result<(), ApiError> {
         match item {
             InputItem::Message { role, content } => self.message(i, role, content)?,
@@ -148,7 +130,7 @@ impl Builder {
                 arguments,
             } => {
                 let input = parse_arguments(&arguments);
-                self.push(
+                self.turns.push(
                     "assistant",
                     json!({"type": "tool_use", "id": call_id, "name": name, "input": input}),
                 );
@@ -166,13 +148,13 @@ impl Builder {
                 if incomplete {
                     block["is_error"] = Value::Bool(true);
                 }
-                self.push("user", block);
+                self.turns.push("user", block);
             }
             InputItem::Reasoning {
                 summary, encrypted, ..
             } => {
                 if let Some(block) = reasoning_block(summary, encrypted) {
-                    self.push("assistant", block);
+                    self.turns.push("assistant", block);
                 }
             }
         }
@@ -191,16 +173,16 @@ impl Builder {
                 // Leading system/developer messages form the system prompt. Later ones
                 // stay in place as user text: Claude has no mid-conversation system turn,
                 // and hoisting them would rewrite the (cached) prompt prefix every time.
-                if self.messages.is_empty() {
+                if self.turns.is_empty() {
                     self.system.push(text);
                 } else {
-                    self.push("user", text_block(text));
+                    self.turns.push("user", text_block(text));
                 }
                 return Ok(());
             }
         };
         for block in blocks(content, |j| format!("input[{i}].content[{j}]"))? {
-            self.push(role, block);
+            self.turns.push(role, block);
         }
         Ok(())
     }
@@ -215,17 +197,7 @@ impl Builder {
     }
 
     fn finish(self) -> Vec<Value> {
-        self.messages
-            .into_iter()
-            .filter(|(_, blocks)| !blocks.is_empty())
-            .map(|(role, mut blocks)| {
-                if role == "user" {
-                    // Anthropic wants tool results first in their user turn.
-                    blocks.sort_by_key(|b| b["type"] != "tool_result");
-                }
-                json!({"role": role, "content": blocks})
-            })
-            .collect()
+        self.turns.into_messages(false)
     }
 }
 
@@ -296,25 +268,22 @@ fn mark_cache_breakpoint(messages: &mut [Value]) {
     }
 }
 
-/// Anthropic's smallest thinking budget.
-const MIN_THINKING_BUDGET: u64 = 1024;
-
-/// `reasoning.effort` → a thinking budget that leaves room for the answer. A `reasoning`
-/// object without effort means OpenAI's default (`medium`); no object means no thinking.
-fn thinking_budget(reasoning: Option<Value>, max_tokens: u64) -> Option<u64> {
+/// `reasoning.effort` → the thinking budget wanted. A `reasoning` object without effort
+/// means OpenAI's default (`medium`); no object means no thinking.
+fn effort_budget(reasoning: Option<Value>) -> Option<u64> {
     let Some(Value::Object(r)) = reasoning else {
         return None;
     };
-    let wanted = match r.get("effort").and_then(Value::as_str).unwrap_or("medium") {
-        "none" => return None,
-        "minimal" => MIN_THINKING_BUDGET,
-        "low" => 4096,
-        "high" => 24576,
-        "xhigh" | "max" => 32000,
-        _ => 10240,
-    };
-    let budget = wanted.min(max_tokens.saturating_sub(MIN_THINKING_BUDGET));
-    (budget >= MIN_THINKING_BUDGET).then_some(budget)
+    Some(
+        match r.get("effort").and_then(Value::as_str).unwrap_or("medium") {
+            "none" => return None,
+            "minimal" => MIN_THINKING_BUDGET,
+            "low" => 4096,
+            "high" => 24576,
+            "xhigh" | "max" => 32000,
+            _ => 10240,
+        },
+    )
 }
 
 fn last_tool_turn_has_thinking(messages: &[Value]) -> bool {
