@@ -7,20 +7,16 @@
 use serde_json::{Map, Value};
 
 use super::json::{invalid, obj, take_string};
-use super::stream::PairStream;
 use super::wire::chat_request::{self, Assistant, AssistantText, Content, Message};
 use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
 use super::wire::messages::{self, text_block};
 use super::wire::messages_upstream_request::{insert_thinking, thinking_budget, Turns};
-use super::{
-    event_json, is_openai_encrypted, parse_arguments, MessagesDelta, MessagesDeltaBody, OutEvent,
-    TranslateCtx, Usage,
-};
+use super::wire::messages_upstream_stream::{MessagesEvents, MessagesUpstreamStream};
+use super::{is_openai_encrypted, parse_arguments, OutEvent, TranslateCtx, Usage};
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::sse::SseEvent;
 
 fn s(v: &str) -> Value {
     Value::String(v.to_string())
@@ -223,45 +219,33 @@ fn assistant_blocks(a: Assistant, turns: &mut Turns) {
 /// `reasoning_opaque` pair per message). The finish chunk, the usage chunk (when the
 /// client asked) and `[DONE]` all go out on `message_stop`, so a stream cut after
 /// `message_delta` still ends in an error rather than a finish.
-pub struct ChatToMessagesStream {
+pub type ChatToMessagesStream = MessagesUpstreamStream<ChatToMessagesState>;
+
+impl ChatToMessagesStream {
+    pub fn new(ctx: &TranslateCtx) -> Self {
+        MessagesUpstreamStream::with(ChatToMessagesState {
+            chat: ChatStreamWriter::new(ctx),
+            reasoning_block: None,
+            tool_blocks: Vec::new(),
+        })
+    }
+}
+
+pub struct ChatToMessagesState {
     chat: ChatStreamWriter,
     /// Anthropic index of the reasoning block projected, once one has started.
     reasoning_block: Option<u64>,
     /// Anthropic block index → Chat tool call index.
     tool_blocks: Vec<(u64, u64)>,
-    stop_reason: Option<String>,
-    /// Anthropic's figures as sent (input excluding cache reads and writes).
-    usage: Usage,
 }
 
-impl ChatToMessagesStream {
-    pub fn new(ctx: &TranslateCtx) -> Self {
-        ChatToMessagesStream {
-            chat: ChatStreamWriter::new(ctx),
-            reasoning_block: None,
-            tool_blocks: Vec::new(),
-            stop_reason: None,
-            usage: Usage::default(),
-        }
+impl MessagesEvents for ChatToMessagesState {
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        self.chat.start(out);
     }
 
-    fn read_usage(&mut self, u: &Value) {
-        let get = |k: &str| u.get(k).and_then(Value::as_u64);
-        if let Some(v) = get("input_tokens") {
-            self.usage.input_tokens = v;
-        }
-        if let Some(v) = get("output_tokens") {
-            self.usage.output_tokens = v;
-        }
-        if let Some(v) = get("cache_read_input_tokens") {
-            self.usage.cache_read_tokens = v;
-        }
-        if let Some(v) = get("cache_creation_input_tokens") {
-            self.usage.cache_creation_tokens = v;
-        }
-    }
-
-    fn block_start(&mut self, index: u64, block: &Value, out: &mut Vec<OutEvent>) {
+    fn block_start(&mut self, index: Option<u64>, block: &Value, out: &mut Vec<OutEvent>) {
+        let index = index.unwrap_or(0);
         let text = |k: &str| block.get(k).and_then(Value::as_str).unwrap_or("");
         match block.get("type").and_then(Value::as_str).unwrap_or("") {
             "thinking" | "redacted_thinking" => {
@@ -292,7 +276,8 @@ impl ChatToMessagesStream {
         }
     }
 
-    fn block_delta(&mut self, index: u64, kind: &str, text: &str, out: &mut Vec<OutEvent>) {
+    fn block_delta(&mut self, index: Option<u64>, kind: &str, text: &str, out: &mut Vec<OutEvent>) {
+        let index = index.unwrap_or(0);
         let reasoning = self.reasoning_block == Some(index);
         match kind {
             "text_delta" => self.chat.text(ChatText::Content, text, out),
@@ -307,107 +292,31 @@ impl ChatToMessagesStream {
         }
     }
 
-    fn stop(&mut self, out: &mut Vec<OutEvent>) {
-        let stop = match self.stop_reason.as_deref() {
+    fn finish(&mut self, stop_reason: Option<&str>, usage: Usage, out: &mut Vec<OutEvent>) {
+        let stop = match stop_reason {
             Some(reason) => messages::read_stop(reason),
             None if !self.tool_blocks.is_empty() => StopReason::ToolUse,
             None => StopReason::EndTurn,
         };
         let usage = ChatUsage {
-            usage: self.usage_seen(),
+            usage,
             ..ChatUsage::default()
         };
         self.chat.finish(stop, usage, out);
     }
-}
 
-impl PairStream for ChatToMessagesStream {
-    const ENDED_EARLY: &'static str =
-        "Upstream Messages stream ended without a message_stop event.";
+    fn fail(&mut self, message: &str, _code: Option<&str>, out: &mut Vec<OutEvent>) {
+        self.chat.fail(message, out);
+    }
 
     fn terminated(&self) -> bool {
         self.chat.terminated()
     }
-
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.chat.fail(message, out);
-    }
-
-    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        let Some(d) = MessagesDelta::read(ev) else {
-            return false;
-        };
-        let (kind, text) = (&d.delta.kind, d.delta.payload());
-        self.block_delta(d.index.unwrap_or(0), kind, text, out);
-        true
-    }
-
-    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        // Copilot's stray `data: [DONE]` on Messages streams and malformed JSON: skipped.
-        let Some(data) = event_json(ev) else {
-            return;
-        };
-        let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
-        match data.get("type").and_then(Value::as_str).unwrap_or("") {
-            "message_start" => {
-                if let Some(u) = data.get("message").and_then(|m| m.get("usage")) {
-                    self.read_usage(u);
-                }
-                self.chat.start(out);
-            }
-            "content_block_start" => {
-                if let Some(block) = data.get("content_block") {
-                    self.block_start(index, block, out);
-                }
-            }
-            "content_block_delta" => {
-                if let Some(delta) = data.get("delta") {
-                    let (kind, text) = MessagesDeltaBody::payload_of(delta);
-                    self.block_delta(index, kind, text, out);
-                }
-            }
-            "message_delta" => {
-                if let Some(r) = data
-                    .get("delta")
-                    .and_then(|d| d.get("stop_reason"))
-                    .and_then(Value::as_str)
-                {
-                    self.stop_reason = Some(r.to_string());
-                }
-                if let Some(u) = data.get("usage") {
-                    self.read_usage(u);
-                }
-            }
-            "message_stop" => self.stop(out),
-            "error" => {
-                let message = data
-                    .get("error")
-                    .and_then(|e| e.get("message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("Upstream Messages stream error.")
-                    .to_string();
-                self.fail(&message, out);
-            }
-            // ping, content_block_stop: nothing to say in Chat.
-            _ => {}
-        }
-    }
-
-    fn usage_seen(&self) -> Usage {
-        let u = self.usage;
-        Usage {
-            input_tokens: u
-                .input_tokens
-                .saturating_add(u.cache_read_tokens)
-                .saturating_add(u.cache_creation_tokens),
-            ..u
-        }
-    }
 }
 
-// The tests read the placeholder through `super::*`.
+// The tests read these through `super::*`.
 #[cfg(test)]
-use super::THINKING_PLACEHOLDER;
+use {super::THINKING_PLACEHOLDER, crate::sse::SseEvent};
 
 #[cfg(test)]
 mod tests {

@@ -7,21 +7,19 @@
 use serde_json::{json, Map, Value};
 
 use super::json::take_string;
-use super::stream::{event_type, PairStream};
 use super::wire::messages::{self, text_block};
 use super::wire::messages_upstream_request::{
     insert_thinking, thinking_budget, Turns, MIN_THINKING_BUDGET,
 };
+use super::wire::messages_upstream_stream::{MessagesEvents, MessagesUpstreamStream};
 use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
-    event_json, is_openai_encrypted, parse_arguments, MessagesDelta, MessagesDeltaBody, OutEvent,
-    TranslateCtx, Usage, THINKING_PLACEHOLDER,
+    is_openai_encrypted, parse_arguments, OutEvent, TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
 use crate::protocol::tools::ToolChoice;
-use crate::sse::SseEvent;
 
 /// Responses request body → Messages request body.
 pub fn request(
@@ -317,47 +315,58 @@ struct Block {
 }
 
 /// Copilot Messages stream → OpenAI Responses stream.
-pub struct ResponsesToMessagesStream {
-    w: ResponsesStreamWriter,
-    block: Option<Block>,
-    stop_reason: Option<String>,
-    // Anthropic-style counts: input excludes cache reads and writes.
-    input: u64,
-    output_tokens: u64,
-    cache_read: u64,
-    cache_creation: u64,
-}
+pub type ResponsesToMessagesStream = MessagesUpstreamStream<ResponsesToMessagesState>;
 
 impl ResponsesToMessagesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
-        ResponsesToMessagesStream {
+        MessagesUpstreamStream::with(ResponsesToMessagesState {
             w: ResponsesStreamWriter::new(ctx),
             block: None,
-            stop_reason: None,
-            input: 0,
-            output_tokens: 0,
-            cache_read: 0,
-            cache_creation: 0,
+        })
+    }
+}
+
+pub struct ResponsesToMessagesState {
+    w: ResponsesStreamWriter,
+    block: Option<Block>,
+}
+
+impl ResponsesToMessagesState {
+    fn delta(&mut self, kind: &str, payload: &str, out: &mut Vec<OutEvent>) {
+        let Some(Block {
+            idx: Some(idx),
+            takes,
+            ..
+        }) = self.block
+        else {
+            return;
+        };
+        if kind == takes && !takes.is_empty() {
+            self.w.delta(idx, payload, out);
+        } else if kind == "signature_delta" && takes == "thinking_delta" {
+            self.w.reasoning_payload(idx, payload);
         }
     }
 
-    fn read_usage(&mut self, u: &Value) {
-        let n = |k: &str| u.get(k).and_then(Value::as_u64);
-        if let Some(v) = n("input_tokens") {
-            self.input = v;
-        }
-        if let Some(v) = n("output_tokens") {
-            self.output_tokens = v;
-        }
-        if let Some(v) = n("cache_read_input_tokens") {
-            self.cache_read = v;
-        }
-        if let Some(v) = n("cache_creation_input_tokens") {
-            self.cache_creation = v;
+    fn stop_block(&mut self, out: &mut Vec<OutEvent>) {
+        if let Some(Block { idx: Some(idx), .. }) = self.block.take() {
+            self.w.close(idx, out);
         }
     }
 
-    fn start_block(&mut self, index: Option<u64>, cb: &Value, out: &mut Vec<OutEvent>) {
+    fn is_current(&self, index: Option<u64>) -> bool {
+        self.block
+            .as_ref()
+            .is_some_and(|b| b.anthropic_index == index)
+    }
+}
+
+impl MessagesEvents for ResponsesToMessagesState {
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        self.w.start(out);
+    }
+
+    fn block_start(&mut self, index: Option<u64>, cb: &Value, out: &mut Vec<OutEvent>) {
         self.w.start(out);
         self.stop_block(out);
         let s = |k: &str| cb.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -400,119 +409,47 @@ impl ResponsesToMessagesStream {
         }
     }
 
-    fn delta(&mut self, kind: &str, payload: &str, out: &mut Vec<OutEvent>) {
-        let Some(Block {
-            idx: Some(idx),
-            takes,
-            ..
-        }) = self.block
-        else {
-            return;
-        };
-        if kind == takes && !takes.is_empty() {
-            self.w.delta(idx, payload, out);
-        } else if kind == "signature_delta" && takes == "thinking_delta" {
-            self.w.reasoning_payload(idx, payload);
+    fn block_delta(
+        &mut self,
+        index: Option<u64>,
+        kind: &str,
+        payload: &str,
+        out: &mut Vec<OutEvent>,
+    ) {
+        if self.is_current(index) {
+            self.delta(kind, payload, out);
         }
     }
 
-    fn stop_block(&mut self, out: &mut Vec<OutEvent>) {
-        if let Some(Block { idx: Some(idx), .. }) = self.block.take() {
-            self.w.close(idx, out);
+    fn block_stop(&mut self, index: Option<u64>, out: &mut Vec<OutEvent>) {
+        if self.is_current(index) {
+            self.stop_block(out);
         }
     }
 
-    fn is_current(&self, index: Option<u64>) -> bool {
-        self.block
-            .as_ref()
-            .is_some_and(|b| b.anthropic_index == index)
-    }
-
-    fn finish(&mut self, out: &mut Vec<OutEvent>) {
+    fn finish(&mut self, stop_reason: Option<&str>, usage: Usage, out: &mut Vec<OutEvent>) {
         self.w.start(out);
         self.stop_block(out);
-        let stop = messages::read_stop(self.stop_reason.as_deref().unwrap_or("end_turn"));
-        self.w
-            .finish(stop, usage_value(&self.usage_seen(), 0, None), out);
+        let stop = messages::read_stop(stop_reason.unwrap_or("end_turn"));
+        self.w.finish(stop, usage_value(&usage, 0, None), out);
     }
-}
 
-impl PairStream for ResponsesToMessagesStream {
-    const ENDED_EARLY: &'static str =
-        "Upstream Messages stream ended without a message_stop event.";
+    fn fail(&mut self, message: &str, code: Option<&str>, out: &mut Vec<OutEvent>) {
+        self.w.fail(message, code, out);
+    }
 
     fn terminated(&self) -> bool {
         self.w.terminated()
-    }
-
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.w.fail(message, None, out);
-    }
-
-    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        let Some(d) = MessagesDelta::read(ev) else {
-            return false;
-        };
-        if self.is_current(d.index) {
-            self.delta(&d.delta.kind, d.delta.payload(), out);
-        }
-        true
-    }
-
-    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        let Some(data) = event_json(ev) else {
-            return;
-        };
-        let ty = event_type(&data, ev);
-        let index = data.get("index").and_then(Value::as_u64);
-        match ty {
-            "message_start" => {
-                self.read_usage(&data["message"]["usage"]);
-                self.w.start(out);
-            }
-            "content_block_start" => self.start_block(index, &data["content_block"], out),
-            "content_block_delta" if self.is_current(index) => {
-                let (kind, payload) = MessagesDeltaBody::payload_of(&data["delta"]);
-                self.delta(kind, payload, out)
-            }
-            "content_block_stop" if self.is_current(index) => self.stop_block(out),
-            "message_delta" => {
-                if let Some(r) = data.pointer("/delta/stop_reason").and_then(Value::as_str) {
-                    self.stop_reason = Some(r.to_string());
-                }
-                self.read_usage(&data["usage"]);
-            }
-            "message_stop" => self.finish(out),
-            "error" => {
-                let message = data
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or("Upstream Messages stream failed.");
-                let code = data.pointer("/error/type").and_then(Value::as_str);
-                self.w.fail(message, code, out);
-            }
-            _ => {}
-        }
-    }
-
-    fn usage_seen(&self) -> Usage {
-        Usage {
-            input_tokens: self
-                .input
-                .saturating_add(self.cache_read)
-                .saturating_add(self.cache_creation),
-            output_tokens: self.output_tokens,
-            cache_read_tokens: self.cache_read,
-            cache_creation_tokens: self.cache_creation,
-            ..Default::default()
-        }
     }
 
     fn skip_deltas(&mut self) {
         self.w.skip_deltas();
     }
 }
+
+// The tests read SSE events through `super::*`.
+#[cfg(test)]
+use crate::sse::SseEvent;
 
 #[cfg(test)]
 mod tests {

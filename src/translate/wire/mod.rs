@@ -6,6 +6,7 @@ pub mod chat_request;
 pub mod chat_stream;
 pub mod messages;
 pub mod messages_upstream_request;
+pub mod messages_upstream_stream;
 pub mod responses;
 pub mod responses_request;
 pub mod responses_stream;
