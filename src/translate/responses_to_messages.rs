@@ -45,7 +45,7 @@ pub fn request(
     let mut out = Map::new();
     out.insert("model".into(), Value::String(ctx.model.clone()));
     let system = b.system_blocks();
-    let mut messages = b.finish();
+    let mut messages = b.turns.into_messages(false);
     if messages.is_empty() {
         return Err(
             ApiError::invalid("`input` holds no message Claude can read").with_param("input"),
@@ -192,10 +192,6 @@ impl Builder {
             last["cache_control"] = json!({"type": "ephemeral"});
         }
         blocks
-    }
-
-    fn finish(self) -> Vec<Value> {
-        self.turns.into_messages(false)
     }
 }
 
@@ -409,15 +405,9 @@ impl MessagesEvents for ResponsesToMessagesState {
         }
     }
 
-    fn block_delta(
-        &mut self,
-        index: Option<u64>,
-        kind: &str,
-        payload: &str,
-        out: &mut Vec<OutEvent>,
-    ) {
+    fn block_delta(&mut self, index: Option<u64>, kind: &str, text: &str, out: &mut Vec<OutEvent>) {
         if self.is_current(index) {
-            self.delta(kind, payload, out);
+            self.delta(kind, text, out);
         }
     }
 

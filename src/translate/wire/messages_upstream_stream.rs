@@ -16,13 +16,7 @@ pub trait MessagesEvents {
     fn start(&mut self, out: &mut Vec<OutEvent>);
     fn block_start(&mut self, index: Option<u64>, block: &Value, out: &mut Vec<OutEvent>);
     /// A `content_block_delta`: its type and payload (text, thinking, signature or JSON).
-    fn block_delta(
-        &mut self,
-        index: Option<u64>,
-        kind: &str,
-        payload: &str,
-        out: &mut Vec<OutEvent>,
-    );
+    fn block_delta(&mut self, index: Option<u64>, kind: &str, text: &str, out: &mut Vec<OutEvent>);
     fn block_stop(&mut self, _index: Option<u64>, _out: &mut Vec<OutEvent>) {}
     /// `message_stop`: the stop reason given, if any, and the usage.
     fn finish(&mut self, stop_reason: Option<&str>, usage: Usage, out: &mut Vec<OutEvent>);
