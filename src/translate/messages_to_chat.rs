@@ -9,16 +9,16 @@ use serde_json::{json, Map, Value};
 
 use super::json::{invalid, obj, take_string};
 use super::stream::PairStream;
+use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, chat, messages};
 use super::{
-    block_text, content_text, error_event, is_openai_encrypted, messages_text_delta, nonempty,
-    server_tool_output, unconvertible, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx,
-    Usage, WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
+    block_text, content_text, is_openai_encrypted, nonempty, server_tool_output, unconvertible,
+    ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard,
+    READ_AS_TEXT, THINKING_PLACEHOLDER,
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::Api;
 use crate::sse::SseEvent;
 
 /// Copilot forwards Claude models on chat to Anthropic, which only accepts its own signatures.
@@ -521,7 +521,6 @@ struct Item {
     buf: String,
     emitted: usize,
     opened: bool,
-    index: u64,
     signature: Option<String>,
     signature_sent: bool,
     id: String,
@@ -536,7 +535,6 @@ impl Item {
             buf: String::new(),
             emitted: 0,
             opened: false,
-            index: 0,
             signature: None,
             signature_sent: false,
             id: String::new(),
@@ -544,13 +542,6 @@ impl Item {
             guard: WhitespaceGuard::default(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct ChatUsage {
-    prompt: u64,
-    completion: u64,
-    cached: Option<u64>,
 }
 
 /// Copilot `/chat/completions` chunks → Anthropic Messages events.
@@ -562,70 +553,26 @@ struct ChatUsage {
 /// arguments parse as JSON (Chat has no per-call end marker), anything else once a later
 /// block has begun.
 pub struct MessagesToChatStream {
-    id: String,
+    w: MessagesStreamWriter,
     seed: String,
-    model: String,
-    started: bool,
-    terminated: bool,
     items: Vec<Item>,
     /// First item not yet closed; everything before it is closed.
     head: usize,
-    next_block: u64,
     /// (choice index, tool call index) → item.
     tool_keys: Vec<((u64, u64), usize)>,
     finish: Option<String>,
-    usage: Option<ChatUsage>,
 }
 
 impl MessagesToChatStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         MessagesToChatStream {
-            id: format!("msg_{}", ctx.id_seed),
+            w: MessagesStreamWriter::new(ctx),
             seed: ctx.id_seed.clone(),
-            model: ctx.model.clone(),
-            started: false,
-            terminated: false,
             items: Vec::new(),
             head: 0,
-            next_block: 0,
             tool_keys: Vec::new(),
             finish: None,
-            usage: None,
         }
-    }
-
-    fn start(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let mut usage = Map::new();
-        let u = self.usage.unwrap_or_default();
-        usage.insert(
-            "input_tokens".into(),
-            (u.prompt.saturating_sub(u.cached.unwrap_or(0))).into(),
-        );
-        usage.insert("output_tokens".into(), 0.into());
-        if let Some(c) = u.cached {
-            usage.insert("cache_read_input_tokens".into(), c.into());
-        }
-        let message = obj([
-            ("id", Value::String(self.id.clone())),
-            ("type", Value::String("message".into())),
-            ("role", Value::String("assistant".into())),
-            ("model", Value::String(self.model.clone())),
-            ("content", Value::Array(Vec::new())),
-            ("stop_reason", Value::Null),
-            ("stop_sequence", Value::Null),
-            ("usage", Value::Object(usage)),
-        ]);
-        out.push(OutEvent::named(
-            "message_start",
-            obj([
-                ("type", Value::String("message_start".into())),
-                ("message", message),
-            ]),
-        ));
     }
 
     /// The last item if it has `kind`, else a new one.
@@ -675,7 +622,7 @@ impl MessagesToChatStream {
             if let Some(calls) = &delta.tool_calls {
                 for (pos, call) in calls.iter().enumerate() {
                     self.tool_delta(ci, pos as u64, call, out);
-                    if self.terminated {
+                    if self.w.terminated() {
                         return;
                     }
                 }
@@ -724,7 +671,7 @@ impl MessagesToChatStream {
             it.name = Some(name.to_string());
         }
         if it.guard.tripped_by(args) {
-            self.fail(WhitespaceGuard::MESSAGE, out);
+            self.w.fail(WhitespaceGuard::MESSAGE, out);
             return;
         }
         it.buf.push_str(args);
@@ -751,7 +698,8 @@ impl MessagesToChatStream {
         }
     }
 
-    /// Opens item `i` if possible and emits what the client has not seen of it.
+    /// Opens item `i` (the head: the writer's open block) if possible and emits what the
+    /// client has not seen of it.
     fn pump(&mut self, i: usize, out: &mut Vec<OutEvent>, force: bool) {
         let seed = &self.seed;
         let it = &mut self.items[i];
@@ -760,87 +708,47 @@ impl MessagesToChatStream {
                 return;
             }
             it.opened = true;
-            it.index = self.next_block;
-            self.next_block += 1;
             let block = match it.kind {
-                Kind::Thinking => obj([
-                    ("type", Value::String("thinking".into())),
-                    ("thinking", Value::String(String::new())),
-                ]),
-                Kind::Text => obj([
-                    ("type", Value::String("text".into())),
-                    ("text", Value::String(String::new())),
-                ]),
+                Kind::Thinking => Block::Thinking,
+                Kind::Text => Block::Text,
                 Kind::Redacted => {
                     it.emitted = it.buf.len();
-                    obj([
-                        ("type", Value::String("redacted_thinking".into())),
-                        ("data", Value::String(it.buf.clone())),
-                    ])
+                    Block::Redacted(&it.buf)
                 }
                 Kind::Tool => {
                     if it.id.is_empty() {
                         it.id = format!("toolu_{seed}_{i}");
                     }
-                    obj([
-                        ("type", Value::String("tool_use".into())),
-                        ("id", Value::String(it.id.clone())),
-                        (
-                            "name",
-                            Value::String(it.name.clone().unwrap_or_else(|| "function".into())),
-                        ),
-                        ("input", Value::Object(Map::new())),
-                    ])
+                    let name = it.name.as_deref().unwrap_or("function");
+                    Block::ToolUse { id: &it.id, name }
                 }
             };
-            out.push(OutEvent::named(
-                "content_block_start",
-                obj([
-                    ("type", Value::String("content_block_start".into())),
-                    ("index", it.index.into()),
-                    ("content_block", block),
-                ]),
-            ));
+            self.w.open(block, out);
         }
         if it.emitted < it.buf.len() {
             let piece = &it.buf[it.emitted..];
-            let kind = match it.kind {
-                Kind::Thinking => Some(("thinking_delta", "thinking")),
-                Kind::Text => Some(("text_delta", "text")),
-                Kind::Tool => Some(("input_json_delta", "partial_json")),
-                Kind::Redacted => None,
-            };
-            if let Some((kind, field)) = kind {
-                out.push(messages_text_delta(it.index, kind, field, piece));
+            match it.kind {
+                Kind::Thinking => self.w.thinking(piece, out),
+                Kind::Text => self.w.text(piece, out),
+                Kind::Tool => self.w.input_json(piece, out),
+                Kind::Redacted => {}
             }
             it.emitted = it.buf.len();
         }
         if let (Some(sig), false) = (&it.signature, it.signature_sent) {
             it.signature_sent = true;
-            out.push(block_delta(
-                it.index,
-                obj([
-                    ("type", Value::String("signature_delta".into())),
-                    ("signature", Value::String(sig.clone())),
-                ]),
-            ));
+            self.w.signature(sig, out);
         }
     }
 
     fn close(&mut self, i: usize, out: &mut Vec<OutEvent>) {
         self.pump(i, out, true);
-        out.push(OutEvent::named(
-            "content_block_stop",
-            obj([
-                ("type", Value::String("content_block_stop".into())),
-                ("index", self.items[i].index.into()),
-            ]),
-        ));
+        self.w.close(out);
     }
 
     /// Upstream finished: close every block, then message_delta and message_stop.
     fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        self.start(out);
+        self.w.start(out);
         while self.head < self.items.len() {
             self.close(self.head, out);
             self.head += 1;
@@ -851,78 +759,21 @@ impl MessagesToChatStream {
             Some(StopReason::EndTurn) | None if has_tools => StopReason::ToolUse,
             stop => stop.unwrap_or(StopReason::EndTurn),
         };
-        let stop_reason = messages::write_stop(stop);
-        let u = self.usage.unwrap_or_default();
-        let mut usage = Map::new();
-        usage.insert(
-            "input_tokens".into(),
-            (u.prompt.saturating_sub(u.cached.unwrap_or(0))).into(),
-        );
-        usage.insert("output_tokens".into(), u.completion.into());
-        if let Some(c) = u.cached {
-            usage.insert("cache_read_input_tokens".into(), c.into());
-        }
-        out.push(OutEvent::named(
-            "message_delta",
-            obj([
-                ("type", Value::String("message_delta".into())),
-                (
-                    "delta",
-                    obj([
-                        ("stop_reason", Value::String(stop_reason.into())),
-                        ("stop_sequence", Value::Null),
-                    ]),
-                ),
-                ("usage", Value::Object(usage)),
-            ]),
-        ));
-        out.push(OutEvent::named(
-            "message_stop",
-            obj([("type", Value::String("message_stop".into()))]),
-        ));
-        self.terminated = true;
+        self.w.finish(stop, out);
     }
-}
 
-fn block_delta(index: u64, delta: Value) -> OutEvent {
-    OutEvent::named(
-        "content_block_delta",
-        obj([
-            ("type", Value::String("content_block_delta".into())),
-            ("index", index.into()),
-            ("delta", delta),
-        ]),
-    )
-}
-
-fn chat_usage(u: &Value) -> Option<ChatUsage> {
-    let u = u.as_object()?;
-    Some(ChatUsage {
-        prompt: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        completion: u
-            .get("completion_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        cached: u
-            .get("prompt_tokens_details")
-            .and_then(|d| d.get("cached_tokens"))
-            .and_then(Value::as_u64),
-    })
-}
-
-impl MessagesToChatStream {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
             let message = match err.get("message").and_then(Value::as_str) {
                 Some(m) => m.to_string(),
                 None => format!("Upstream Chat Completions stream error: {err}"),
             };
-            self.fail(&message, out);
+            self.w.fail(&message, out);
             return;
         }
         let usage_here = chunk.usage.as_ref().and_then(chat_usage);
-        if usage_here.is_some() {
-            self.usage = usage_here;
+        if let Some(u) = usage_here {
+            self.w.usage = u;
         }
         let choices = chunk.choices.as_deref().unwrap_or(&[]);
         if choices.is_empty() {
@@ -933,14 +784,29 @@ impl MessagesToChatStream {
             }
             return;
         }
-        self.start(out);
+        self.w.start(out);
         for choice in choices {
             self.on_choice(choice, out);
-            if self.terminated {
+            if self.w.terminated() {
                 return;
             }
         }
     }
+}
+
+/// Chat usage; the cache-read field only when Chat reported cached tokens.
+fn chat_usage(u: &Value) -> Option<MessagesUsage> {
+    let u = u.as_object()?;
+    let n = |k: &str| u.get(k).and_then(Value::as_u64);
+    Some(MessagesUsage {
+        input: n("prompt_tokens").unwrap_or(0),
+        output: n("completion_tokens").unwrap_or(0),
+        cache_read: u
+            .get("prompt_tokens_details")
+            .and_then(|d| d.get("cached_tokens"))
+            .and_then(Value::as_u64),
+        cache_creation: None,
+    })
 }
 
 impl PairStream for MessagesToChatStream {
@@ -948,14 +814,11 @@ impl PairStream for MessagesToChatStream {
         "Upstream Chat Completions stream ended before a finish_reason.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.terminated = true;
-            out.push(error_event(Api::Messages, message, 0));
-        }
+        self.w.fail(message, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
@@ -983,14 +846,7 @@ impl PairStream for MessagesToChatStream {
     }
 
     fn usage_seen(&self) -> Usage {
-        let u = self.usage.unwrap_or_default();
-        Usage {
-            input_tokens: u.prompt,
-            output_tokens: u.completion,
-            cache_read_tokens: u.cached.unwrap_or(0),
-            cache_creation_tokens: 0,
-            ..Default::default()
-        }
+        self.w.usage.usage()
     }
 }
 

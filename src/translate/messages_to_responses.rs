@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::stream::{event_type, PairStream};
+use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, messages, responses};
 use super::{
-    block_text, content_text, error_event, event_json, is_openai_encrypted, messages_text_delta,
-    server_tool_output, unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage,
-    WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
+    block_text, content_text, event_json, is_openai_encrypted, server_tool_output, unconvertible,
+    OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
+    THINKING_PLACEHOLDER,
 };
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::Api;
+use crate::protocol::usage::openai_usage_into;
 use crate::sse::SseEvent;
 
 /// Copilot's /responses rejects the small limits Claude Code sends (e.g. 512 for quick
@@ -449,11 +450,11 @@ enum BlockKind {
     ToolUse,
 }
 
+/// The block open now: which output item it shows, and what of it.
 #[derive(Debug, Clone, Copy)]
 struct OpenBlock {
     output_index: u64,
     kind: BlockKind,
-    index: u64,
 }
 
 #[derive(Debug, Default)]
@@ -472,12 +473,8 @@ struct ItemState {
 
 /// Copilot Responses stream → Anthropic Messages stream.
 pub struct MessagesToResponsesStream {
-    msg_id: String,
-    model: String,
+    w: MessagesStreamWriter,
     seed: String,
-    started: bool,
-    terminated: bool,
-    next_block: u64,
     open: Option<OpenBlock>,
     items: BTreeMap<u64, ItemState>,
     /// Events of a later output item held back while an earlier one is still open.
@@ -487,106 +484,57 @@ pub struct MessagesToResponsesStream {
     deferred_per_item: BTreeMap<u64, usize>,
     saw_tool_use: bool,
     saw_refusal: bool,
-    usage: Usage,
 }
 
 impl MessagesToResponsesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
+        let mut w = MessagesStreamWriter::new(ctx);
+        // Responses reports cache reads and no cache writes: both fields, always.
+        w.usage = MessagesUsage::full(Usage::default());
         MessagesToResponsesStream {
-            msg_id: format!("msg_{}", ctx.id_seed),
-            model: ctx.model.clone(),
+            w,
             seed: ctx.id_seed.clone(),
-            started: false,
-            terminated: false,
-            next_block: 0,
             open: None,
             items: BTreeMap::new(),
             deferred: VecDeque::new(),
             deferred_per_item: BTreeMap::new(),
             saw_tool_use: false,
             saw_refusal: false,
-            usage: Usage::default(),
         }
     }
 
     fn read_usage(&mut self, usage: &Value) {
-        if !usage.is_object() {
-            return;
+        if usage.is_object() {
+            let mut u = Usage::default();
+            openai_usage_into(&mut u, usage);
+            self.w.usage = MessagesUsage::full(u);
         }
-        let n = |p: &str| usage.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-        self.usage = Usage {
-            input_tokens: n("/input_tokens"),
-            output_tokens: n("/output_tokens"),
-            cache_read_tokens: n("/input_tokens_details/cached_tokens"),
-            cache_creation_tokens: 0,
-            ..Default::default()
-        };
-    }
-
-    fn ensure_started(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let u = self.usage;
-        out.push(OutEvent::named(
-            "message_start",
-            json!({"type": "message_start", "message": {
-                "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model,
-                "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {
-                    "input_tokens": u.input_tokens.saturating_sub(u.cache_read_tokens),
-                    "output_tokens": 0,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": u.cache_read_tokens,
-                },
-            }}),
-        ));
     }
 
     fn close_block(&mut self, out: &mut Vec<OutEvent>) {
-        if let Some(b) = self.open.take() {
-            out.push(OutEvent::named(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": b.index}),
-            ));
-        }
+        self.open = None;
+        self.w.close(out);
     }
 
-    /// The open block for (item, kind), opening it (and closing any other) if needed.
-    fn block(
-        &mut self,
-        idx: u64,
-        kind: BlockKind,
-        start: impl FnOnce() -> Value,
-        out: &mut Vec<OutEvent>,
-    ) -> u64 {
-        if let Some(b) = self.open {
-            if b.output_index == idx && b.kind == kind {
-                return b.index;
-            }
+    /// Makes the block for (item, kind) the open one, opening it if needed.
+    fn block(&mut self, idx: u64, kind: BlockKind, start: Block, out: &mut Vec<OutEvent>) {
+        if self
+            .open
+            .is_some_and(|b| b.output_index == idx && b.kind == kind)
+        {
+            return;
         }
-        self.ensure_started(out);
-        self.close_block(out);
-        let index = self.next_block;
-        self.next_block += 1;
-        out.push(OutEvent::named(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": start()}),
-        ));
+        self.w.open(start, out);
         self.open = Some(OpenBlock {
             output_index: idx,
             kind,
-            index,
         });
-        index
     }
 
-    fn delta(&self, index: u64, delta: Value, out: &mut Vec<OutEvent>) {
-        out.push(OutEvent::named(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        ));
+    /// Whether the open block is item `idx`'s of `kind`.
+    fn is_open(&self, idx: u64, kind: BlockKind) -> bool {
+        self.open
+            .is_some_and(|b| b.output_index == idx && b.kind == kind)
     }
 
     fn thinking(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
@@ -598,23 +546,13 @@ impl MessagesToResponsesStream {
         let sep = matches!(st.last_part, Some(p) if p != part);
         st.last_part = Some(part);
         st.emitted = true;
-        let index = self.block(
-            idx,
-            BlockKind::Thinking,
-            || json!({"type": "thinking", "thinking": ""}),
-            out,
-        );
+        self.block(idx, BlockKind::Thinking, Block::Thinking, out);
         let text = if sep {
             Cow::Owned(format!("\n\n{text}"))
         } else {
             Cow::Borrowed(text)
         };
-        out.push(messages_text_delta(
-            index,
-            "thinking_delta",
-            "thinking",
-            &text,
-        ));
+        self.w.thinking(&text, out);
     }
 
     fn text(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
@@ -624,24 +562,16 @@ impl MessagesToResponsesStream {
             return;
         }
         st.emitted = true;
-        let index = self.block(
-            idx,
-            BlockKind::Text,
-            || json!({"type": "text", "text": ""}),
-            out,
-        );
-        out.push(messages_text_delta(index, "text_delta", "text", text));
+        self.block(idx, BlockKind::Text, Block::Text, out);
+        self.w.text(text, out);
     }
 
-    /// The tool_use block of a function_call item; `None` once it was closed (a second
-    /// block with the same id would be a duplicate call).
-    fn open_tool(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) -> Option<u64> {
+    /// Opens the tool_use block of a function_call item; false once it was closed (a
+    /// second block with the same id would be a duplicate call).
+    fn open_tool(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) -> bool {
         let st = self.items.entry(idx).or_default();
         if st.tool_opened {
-            return self
-                .open
-                .filter(|b| b.output_index == idx && b.kind == BlockKind::ToolUse)
-                .map(|b| b.index);
+            return self.is_open(idx, BlockKind::ToolUse);
         }
         st.tool_opened = true;
         self.saw_tool_use = true;
@@ -653,15 +583,20 @@ impl MessagesToResponsesStream {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("function");
-        let start = || json!({"type": "tool_use", "id": id, "name": name, "input": {}});
-        Some(self.block(idx, BlockKind::ToolUse, start, out))
+        self.block(
+            idx,
+            BlockKind::ToolUse,
+            Block::ToolUse { id: &id, name },
+            out,
+        );
+        true
     }
 
     /// Emits tool arguments; false when the whitespace guard tripped (stream ended).
     fn arguments(&mut self, idx: u64, item: &Value, args: &str, out: &mut Vec<OutEvent>) -> bool {
-        let Some(index) = self.open_tool(idx, item, out) else {
+        if !self.open_tool(idx, item, out) {
             return true;
-        };
+        }
         let st = self.items.entry(idx).or_default();
         if args.is_empty() {
             return true;
@@ -671,12 +606,7 @@ impl MessagesToResponsesStream {
             self.fail(WhitespaceGuard::MESSAGE, out);
             return false;
         }
-        out.push(messages_text_delta(
-            index,
-            "input_json_delta",
-            "partial_json",
-            args,
-        ));
+        self.w.input_json(args, out);
         true
     }
 
@@ -695,7 +625,7 @@ impl MessagesToResponsesStream {
     }
 
     fn replay(&mut self, out: &mut Vec<OutEvent>) {
-        while !self.terminated {
+        while !self.w.terminated() {
             let Some(pos) = self.deferred.iter().position(|(i, _)| !self.blocked(*i)) else {
                 break;
             };
@@ -814,32 +744,13 @@ impl MessagesToResponsesStream {
                 let encrypted = item.get("encrypted_content").and_then(Value::as_str);
                 let emitted = self.items.get(&idx).is_some_and(|s| s.emitted);
                 match (emitted, encrypted) {
-                    (true, Some(sig)) => {
-                        if let Some(b) = self
-                            .open
-                            .filter(|b| b.output_index == idx && b.kind == BlockKind::Thinking)
-                        {
-                            self.delta(
-                                b.index,
-                                json!({"type": "signature_delta", "signature": sig}),
-                                out,
-                            );
-                        }
+                    (true, Some(sig)) if self.is_open(idx, BlockKind::Thinking) => {
+                        self.w.signature(sig, out);
                     }
                     (false, Some(data)) => {
-                        self.ensure_started(out);
                         self.close_block(out);
-                        let index = self.next_block;
-                        self.next_block += 1;
-                        out.push(OutEvent::named(
-                            "content_block_start",
-                            json!({"type": "content_block_start", "index": index,
-                                   "content_block": {"type": "redacted_thinking", "data": data}}),
-                        ));
-                        out.push(OutEvent::named(
-                            "content_block_stop",
-                            json!({"type": "content_block_stop", "index": index}),
-                        ));
+                        self.w.open(Block::Redacted(data), out);
+                        self.w.close(out);
                     }
                     // Neither summary nor payload: nothing the client could use or send back.
                     _ => {}
@@ -877,12 +788,12 @@ impl MessagesToResponsesStream {
     fn finish(&mut self, data: &Value, out: &mut Vec<OutEvent>) {
         let resp = &data["response"];
         self.read_usage(&resp["usage"]);
-        self.ensure_started(out);
+        self.w.start(out);
         // Whatever is still held back goes out in arrival order.
         while let Some((idx, ev)) = self.deferred.pop_front() {
             self.undefer(idx);
             self.item_event(idx, &ev, out);
-            if self.terminated {
+            if self.w.terminated() {
                 return;
             }
         }
@@ -893,7 +804,7 @@ impl MessagesToResponsesStream {
                 let i = i as u64;
                 if !self.items.get(&i).is_some_and(|s| s.done) {
                     self.item_done(i, item, out);
-                    if self.terminated {
+                    if self.w.terminated() {
                         return;
                     }
                 }
@@ -920,24 +831,7 @@ impl MessagesToResponsesStream {
         } else {
             StopReason::EndTurn
         };
-        let stop_reason = messages::write_stop(stop);
-        let u = self.usage;
-        out.push(OutEvent::named(
-            "message_delta",
-            json!({"type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-            "usage": {
-                "input_tokens": u.input_tokens.saturating_sub(u.cache_read_tokens),
-                "output_tokens": u.output_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": u.cache_read_tokens,
-            }}),
-        ));
-        out.push(OutEvent::named(
-            "message_stop",
-            json!({"type": "message_stop"}),
-        ));
-        self.terminated = true;
+        self.w.finish(stop, out);
     }
 }
 
@@ -958,17 +852,13 @@ impl PairStream for MessagesToResponsesStream {
     const ENDED_EARLY: &'static str = "Upstream Responses stream ended without a terminal event.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        self.terminated = true;
         self.deferred.clear();
         self.deferred_per_item.clear();
-        out.push(error_event(Api::Messages, message, 0));
+        self.w.fail(message, out);
     }
 
     /// Deltas (nearly every event) without building a `Value`, unless the item must wait.
@@ -1001,7 +891,7 @@ impl PairStream for MessagesToResponsesStream {
         match ty {
             "response.created" | "response.in_progress" => {
                 self.read_usage(&data["response"]["usage"]);
-                self.ensure_started(out);
+                self.w.start(out);
             }
             "response.completed" | "response.incomplete" => self.finish(&data, out),
             "response.failed" | "error" => self.fail(upstream_error_message(&data), out),
@@ -1024,15 +914,16 @@ impl PairStream for MessagesToResponsesStream {
     }
 
     fn usage_seen(&self) -> Usage {
-        self.usage
+        self.w.usage.usage()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Api;
     use crate::sse::{write_event, SseParser};
-    use crate::translate::StreamTranslator;
+    use crate::translate::{error_event, StreamTranslator};
 
     const ENC: &str = "gAAAAABpZmFrZS1lbmNyeXB0ZWQtcmVhc29uaW5n";
 
