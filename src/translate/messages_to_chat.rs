@@ -5,16 +5,17 @@
 //! chunks back into Messages events.
 
 use serde::de::IgnoredAny;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::json::{invalid, obj, take_string};
+use super::json::obj;
 use super::stream::PairStream;
+use super::wire::messages_request::{
+    read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
+};
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, chat, messages};
 use super::{
-    block_text, content_text, is_openai_encrypted, nonempty, server_tool_output, unconvertible,
-    ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard,
-    READ_AS_TEXT, THINKING_PLACEHOLDER,
+    nonempty, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard,
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
@@ -33,47 +34,17 @@ pub fn request(
 ) -> Result<Map<String, Value>, ApiError> {
     let claude = is_claude(&ctx.model);
     let mut messages: Vec<Value> = Vec::new();
-
-    match body.remove("system") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => push_system(&mut messages, s),
-        Some(Value::Array(blocks)) => push_system(&mut messages, join_texts(blocks)),
-        Some(_) => {
-            return Err(invalid(
-                "system must be a string or an array of text blocks",
-                "system",
-            ))
-        }
-    }
-
-    let Some(Value::Array(input)) = body.remove("messages") else {
-        return Err(invalid("messages must be an array", "messages"));
-    };
-    for (i, msg) in input.into_iter().enumerate() {
-        let Value::Object(mut msg) = msg else {
-            return Err(invalid(
-                "each message must be an object",
-                format!("messages[{i}]"),
-            ));
-        };
-        let content = msg.remove("content").unwrap_or(Value::Null);
-        match msg.get("role").and_then(Value::as_str) {
-            Some("user") => user_turn(i, content, &mut messages)?,
-            Some("assistant") => assistant_turn(i, content, claude, &mut messages)?,
-            // Anthropic accepts system messages inside the conversation (Claude Code
-            // sends its agent list that way); they apply from their position on.
-            Some("system") => {
-                let text = content_text(&content, "\n\n");
-                if !text.is_empty() {
-                    messages.push(json!({"role": "system", "content": text}));
-                }
-            }
-            _ => {
-                return Err(invalid(
-                    "role must be \"user\", \"assistant\" or \"system\"",
-                    format!("messages[{i}].role"),
-                ))
-            }
+    push_system(&mut messages, take_system(&mut body)?);
+    for turn in take_turns(&mut body)? {
+        match turn {
+            Turn::UserText(s) => flush_user(&mut vec![Piece::Text(s)], &mut messages),
+            Turn::User(blocks) => user_turn(blocks, &mut messages)?,
+            Turn::AssistantText(s) => messages.push(obj([
+                ("role", Value::String("assistant".into())),
+                ("content", Value::String(s)),
+            ])),
+            Turn::Assistant(blocks) => assistant_turn(blocks, claude, &mut messages),
+            Turn::System(text) => push_system(&mut messages, text),
         }
     }
 
@@ -98,7 +69,7 @@ pub fn request(
     }
 
     let thinking = body.remove("thinking");
-    if let Some(effort) = reasoning_effort(thinking.as_ref(), body.get("output_config")) {
+    if let Some(effort) = reasoning_effort(thinking.as_ref(), &body) {
         out.insert("reasoning_effort".into(), Value::String(effort.into()));
     }
     if let Some(schema) = super::take_messages_schema(&mut body)? {
@@ -135,28 +106,6 @@ fn push_system(messages: &mut Vec<Value>, text: String) {
     }
 }
 
-/// Text of text blocks joined with blank lines; other blocks are ignored.
-fn join_texts(blocks: Vec<Value>) -> String {
-    let mut out = String::new();
-    for block in blocks {
-        let text = match block {
-            Value::String(s) => s,
-            Value::Object(mut b) if b.get("type").and_then(Value::as_str) == Some("text") => {
-                match take_string(b.remove("text")) {
-                    Some(t) => t,
-                    None => continue,
-                }
-            }
-            _ => continue,
-        };
-        if !out.is_empty() {
-            out.push_str("\n\n");
-        }
-        out.push_str(&text);
-    }
-    out
-}
-
 /// One piece of a Chat user message: text (the message is a plain string when all of it
 /// is text) or a part already in Chat's form.
 enum Piece {
@@ -165,6 +114,13 @@ enum Piece {
 }
 
 impl Piece {
+    fn new(part: Part) -> Result<Piece, ApiError> {
+        Ok(match part {
+            Part::Text(t) => Piece::Text(t),
+            part => Piece::Part(chat::write_part(part)?),
+        })
+    }
+
     fn into_value(self) -> Value {
         match self {
             Piece::Text(t) => chat::text_part(t),
@@ -199,126 +155,40 @@ fn flush_user(parts: &mut Vec<Piece>, out: &mut Vec<Value>) {
     ]));
 }
 
-/// An `image` or `document` block as a Chat piece (`at`: its param).
-fn media_piece(kind: &str, block: Map<String, Value>, at: &str) -> Result<Piece, ApiError> {
-    Ok(match messages::read_media(kind, block, at)? {
-        Part::Text(t) => Piece::Text(t),
-        part => Piece::Part(chat::write_part(part)?),
-    })
-}
-
 /// A user turn. `tool_result` blocks become `tool` messages at their position, splitting
 /// the surrounding user content so the order survives.
-fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiError> {
-    let blocks = match content {
-        Value::String(s) => {
-            flush_user(&mut vec![Piece::Text(s)], out);
-            return Ok(());
-        }
-        Value::Array(blocks) => blocks,
-        _ => {
-            return Err(invalid(
-                "content must be a string or an array of blocks",
-                format!("messages[{i}].content"),
-            ))
-        }
-    };
+fn user_turn(blocks: Vec<UserBlock>, out: &mut Vec<Value>) -> Result<(), ApiError> {
     let mut parts: Vec<Piece> = Vec::new();
     // Chat tool messages hold text only: images and files from tool results follow the
     // run of tool messages as a user message (a user message inside the run would be
     // rejected).
     let mut tool_media: Vec<Piece> = Vec::new();
-    for (j, block) in blocks.into_iter().enumerate() {
-        let at = format!("messages[{i}].content[{j}]");
-        let Value::Object(mut block) = block else {
-            continue;
-        };
-        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "text" => {
+    for block in blocks {
+        match block {
+            UserBlock::Part(part) => {
                 parts.append(&mut tool_media);
-                if let Some(t) = take_string(block.remove("text")) {
-                    parts.push(Piece::Text(t));
-                }
+                parts.push(Piece::new(part)?);
             }
-            "image" | "document" => {
-                parts.append(&mut tool_media);
-                let kind = kind.to_string();
-                parts.push(media_piece(&kind, block, &at)?);
-            }
-            k if READ_AS_TEXT.contains(&k) => {
-                parts.append(&mut tool_media);
-                parts.push(Piece::Text(block_text(&block)));
-            }
-            "tool_result" => {
+            UserBlock::ToolResult { id, content, .. } => {
                 flush_user(&mut parts, out);
-                let Some(id) = take_string(block.remove("tool_use_id")) else {
-                    return Err(invalid(
-                        "tool_result needs a tool_use_id",
-                        format!("{at}.tool_use_id"),
-                    ));
-                };
-                let text = tool_result_text(block.remove("content"), &mut tool_media, &at)?;
+                let mut texts = Vec::new();
+                for part in content {
+                    match part {
+                        Part::Text(t) => texts.push(t),
+                        media => tool_media.push(Piece::new(media)?),
+                    }
+                }
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(text)),
+                    ("content", Value::String(texts.join("\n\n"))),
                 ]));
             }
-            other => unconvertible(other, || at)?,
         }
     }
     parts.append(&mut tool_media);
     flush_user(&mut parts, out);
     Ok(())
-}
-
-/// Tool result content as Chat tool text; images and files are moved to `media`.
-fn tool_result_text(
-    content: Option<Value>,
-    media: &mut Vec<Piece>,
-    at: &str,
-) -> Result<String, ApiError> {
-    let blocks = match content {
-        Some(Value::String(s)) => return Ok(s),
-        Some(Value::Array(blocks)) => blocks,
-        None | Some(Value::Null) => return Ok(String::new()),
-        Some(other) => return Ok(other.to_string()),
-    };
-    let mut text = String::new();
-    for (k, block) in blocks.into_iter().enumerate() {
-        let at = format!("{at}.content[{k}]");
-        let piece = match block {
-            Value::Object(mut b) => match b.get("type").and_then(Value::as_str).unwrap_or("") {
-                "text" => match take_string(b.remove("text")) {
-                    Some(t) => t,
-                    None => continue,
-                },
-                kind @ ("image" | "document") => {
-                    let kind = kind.to_string();
-                    match media_piece(&kind, b, &at)? {
-                        Piece::Text(t) => t,
-                        part => {
-                            media.push(part);
-                            continue;
-                        }
-                    }
-                }
-                k if READ_AS_TEXT.contains(&k) => block_text(&b),
-                other => {
-                    unconvertible(other, || at)?;
-                    continue;
-                }
-            },
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        if !text.is_empty() {
-            text.push_str("\n\n");
-        }
-        text.push_str(&piece);
-    }
-    Ok(text)
 }
 
 /// The assistant message being assembled from one Anthropic assistant turn.
@@ -327,7 +197,7 @@ struct Assistant {
     texts: Vec<String>,
     tool_calls: Vec<Value>,
     /// (reasoning_text, reasoning_opaque) of the first usable reasoning block.
-    reasoning: Option<(Option<String>, Option<String>)>,
+    reasoning: Option<Thinking>,
 }
 
 impl Assistant {
@@ -350,7 +220,7 @@ impl Assistant {
         if !a.tool_calls.is_empty() {
             m.insert("tool_calls".into(), Value::Array(a.tool_calls));
         }
-        if let Some((text, opaque)) = a.reasoning {
+        if let Some(Thinking { text, opaque }) = a.reasoning {
             if let Some(t) = text {
                 m.insert("reasoning_text".into(), Value::String(t));
             }
@@ -362,131 +232,56 @@ impl Assistant {
     }
 }
 
-/// A thinking / redacted_thinking block as Chat reasoning, if it carries anything usable.
-/// Placeholder or empty text is not real thinking; a signature is kept only if present.
-fn usable_reasoning(
-    mut block: Map<String, Value>,
-    claude: bool,
-) -> Option<(Option<String>, Option<String>)> {
-    let redacted = block.get("type").and_then(Value::as_str) == Some("redacted_thinking");
-    let (text, opaque) = if redacted {
-        (None, take_string(block.remove("data")))
-    } else {
-        let text = take_string(block.remove("thinking"))
-            .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER);
-        (text, take_string(block.remove("signature")))
-    };
-    let opaque = opaque.filter(|o| !o.is_empty());
-    // A Claude model would reject the whole turn over an OpenAI-minted payload.
-    if claude && opaque.as_deref().is_some_and(is_openai_encrypted) {
-        return None;
-    }
-    if text.is_none() && opaque.is_none() {
-        return None;
-    }
-    Some((text, opaque))
-}
-
-fn assistant_turn(
-    i: usize,
-    content: Value,
-    claude: bool,
-    out: &mut Vec<Value>,
-) -> Result<(), ApiError> {
-    let blocks = match content {
-        Value::String(s) => {
-            out.push(obj([
-                ("role", Value::String("assistant".into())),
-                ("content", Value::String(s)),
-            ]));
-            return Ok(());
-        }
-        Value::Array(blocks) => blocks,
-        Value::Null => Vec::new(),
-        _ => {
-            return Err(invalid(
-                "content must be a string or an array of blocks",
-                format!("messages[{i}].content"),
-            ))
-        }
-    };
+fn assistant_turn(blocks: Vec<AssistantBlock>, claude: bool, out: &mut Vec<Value>) {
     let mut a = Assistant::default();
-    for (j, block) in blocks.into_iter().enumerate() {
-        let Value::Object(mut block) = block else {
-            continue;
-        };
-        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "text" => {
-                if let Some(t) = take_string(block.remove("text")) {
-                    if !t.is_empty() {
-                        a.texts.push(t);
-                    }
+    for block in blocks {
+        match block {
+            AssistantBlock::Text(t) => a.texts.push(t),
+            // The first usable reasoning block; a Claude model would reject the whole
+            // turn over an OpenAI-minted payload.
+            AssistantBlock::Thinking(t) => {
+                if a.reasoning.is_none() && !(claude && t.openai_opaque().is_some()) {
+                    a.reasoning = Some(t);
                 }
             }
-            "thinking" | "redacted_thinking" if a.reasoning.is_none() => {
-                a.reasoning = usable_reasoning(block, claude);
-            }
-            // Server and MCP tool uses from earlier turns replay as calls with their output.
-            "tool_use" | "server_tool_use" | "mcp_tool_use" => {
-                let id = take_string(block.remove("id")).unwrap_or_default();
-                let name = take_string(block.remove("name")).unwrap_or_default();
-                let arguments = match block.remove("input") {
-                    Some(input) if !input.is_null() => input.to_string(),
-                    _ => "{}".to_string(),
-                };
-                a.tool_calls.push(obj([
-                    ("id", Value::String(id)),
-                    ("type", Value::String("function".into())),
-                    (
-                        "function",
-                        obj([
-                            ("name", Value::String(name)),
-                            ("arguments", Value::String(arguments)),
-                        ]),
-                    ),
-                ]));
-            }
-            // Server tool results (web search …) answer the server_tool_use above.
-            k if k.ends_with("_tool_result") => {
+            AssistantBlock::ToolUse {
+                id,
+                name,
+                arguments,
+            } => a.tool_calls.push(obj([
+                ("id", Value::String(id)),
+                ("type", Value::String("function".into())),
+                (
+                    "function",
+                    obj([
+                        ("name", Value::String(name)),
+                        ("arguments", Value::String(arguments)),
+                    ]),
+                ),
+            ])),
+            AssistantBlock::ServerToolResult { id, output, .. } => {
                 a.flush(out);
-                let id = take_string(block.remove("tool_use_id")).unwrap_or_default();
-                let content = server_tool_output(block.remove("content").unwrap_or(Value::Null));
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(content)),
+                    ("content", Value::String(output)),
                 ]));
             }
-            other => unconvertible(other, || format!("messages[{i}].content[{j}]"))?,
         }
     }
     a.flush(out);
-    Ok(())
 }
 
 /// `reasoning_effort` for the Chat body. An explicit `output_config.effort` wins; else a
 /// thinking budget maps by size. Emitted whenever thinking is on; the gateway strips it
 /// for models that cannot reason.
-fn reasoning_effort(
-    thinking: Option<&Value>,
-    output_config: Option<&Value>,
-) -> Option<&'static str> {
+fn reasoning_effort(thinking: Option<&Value>, body: &Map<String, Value>) -> Option<&'static str> {
     let thinking_type = thinking.and_then(|t| t.get("type")).and_then(Value::as_str);
     if thinking_type == Some("disabled") {
         return None;
     }
-    let explicit = output_config
-        .and_then(|c| c.get("effort"))
-        .and_then(Value::as_str);
-    if let Some(effort) = explicit {
-        return match effort {
-            "low" => Some("low"),
-            "medium" => Some("medium"),
-            // Chat has nothing above high that every model accepts.
-            "high" | "xhigh" | "max" => Some("high"),
-            _ => None,
-        };
+    if let Some(effort) = read_effort(body) {
+        return Some(effort);
     }
     if thinking_type != Some("enabled") {
         return None;
@@ -855,7 +650,7 @@ mod tests {
     use super::*;
     use crate::sse::SseParser;
     use crate::translate::canonical;
-    use crate::translate::StreamTranslator;
+    use crate::translate::{StreamTranslator, THINKING_PLACEHOLDER};
     use serde_json::json;
 
     const SEED: &str = "0123456789abcdef01234567";

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod messages;
+pub mod messages_request;
 pub mod messages_stream;
 pub mod responses;
 
