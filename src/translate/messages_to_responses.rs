@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::stream::{event_type, PairStream};
+use super::wire::messages_request::{
+    read_effort, take_system, take_turns, AssistantBlock, Turn, UserBlock,
+};
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, messages, responses};
-use super::{
-    block_text, content_text, event_json, is_openai_encrypted, server_tool_output, unconvertible,
-    OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard, READ_AS_TEXT,
-    THINKING_PLACEHOLDER,
-};
+use super::{event_json, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard};
+use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
 use crate::protocol::usage::openai_usage_into;
@@ -34,22 +34,21 @@ pub fn request(
     let mut out = Map::new();
     out.insert("model".into(), Value::String(ctx.model.clone()));
 
-    if let Some(system) = body.remove("system") {
-        let text = system_text(system)?;
-        if !text.is_empty() {
-            out.insert("instructions".into(), Value::String(text));
-        }
+    let system = take_system(&mut body)?;
+    if !system.is_empty() {
+        out.insert("instructions".into(), Value::String(system));
     }
 
-    let messages = match body.remove("messages") {
-        Some(Value::Array(m)) => m,
-        _ => {
-            return Err(ApiError::invalid("`messages` must be an array").with_param("messages"));
-        }
-    };
     let mut input = InputBuilder::default();
-    for (i, msg) in messages.into_iter().enumerate() {
-        input.message(i, msg)?;
+    for turn in take_turns(&mut body)? {
+        match turn {
+            Turn::UserText(s) => input.message("user", Value::String(s)),
+            Turn::User(blocks) => input.user_blocks(blocks),
+            Turn::AssistantText(s) => input.message("assistant", Value::String(s)),
+            Turn::Assistant(blocks) => input.assistant_blocks(blocks),
+            // A developer message at the system message's place.
+            Turn::System(text) => input.message("developer", Value::String(text)),
+        }
     }
     out.insert("input".into(), Value::Array(input.items));
 
@@ -81,30 +80,6 @@ pub fn request(
     Ok(out)
 }
 
-fn system_text(system: Value) -> Result<String, ApiError> {
-    match system {
-        Value::Null => Ok(String::new()),
-        Value::String(s) => Ok(s),
-        Value::Array(blocks) => {
-            let mut parts = Vec::with_capacity(blocks.len());
-            for block in blocks {
-                if let Value::Object(mut b) = block {
-                    if let Some(Value::String(t)) = b.remove("text") {
-                        if !t.is_empty() {
-                            parts.push(t);
-                        }
-                    }
-                }
-            }
-            Ok(parts.join("\n\n"))
-        }
-        _ => Err(
-            ApiError::invalid("`system` must be a string or an array of text blocks")
-                .with_param("system"),
-        ),
-    }
-}
-
 #[derive(Default)]
 struct InputBuilder {
     items: Vec<Value>,
@@ -112,199 +87,77 @@ struct InputBuilder {
 }
 
 impl InputBuilder {
-    fn message(&mut self, i: usize, msg: Value) -> Result<(), ApiError> {
-        let param = || format!("messages[{i}]");
-        let Value::Object(mut msg) = msg else {
-            return Err(ApiError::invalid("each message must be an object").with_param(param()));
-        };
-        let assistant = match msg.get("role").and_then(Value::as_str) {
-            Some("user") => false,
-            Some("assistant") => true,
-            // Anthropic accepts system messages inside the conversation (Claude Code
-            // sends its agent list that way): a developer message at the same place.
-            Some("system") => {
-                let text = msg
-                    .get("content")
-                    .map(|c| content_text(c, "\n\n"))
-                    .unwrap_or_default();
-                if !text.is_empty() {
-                    self.items
-                        .push(json!({"type": "message", "role": "developer", "content": text}));
-                }
-                return Ok(());
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "message `role` must be \"user\", \"assistant\" or \"system\"",
-                )
-                .with_param(format!("messages[{i}].role")))
-            }
-        };
-        let role = if assistant { "assistant" } else { "user" };
-        match msg.remove("content") {
-            Some(Value::String(s)) => {
-                self.items
-                    .push(json!({"type": "message", "role": role, "content": s}));
-                Ok(())
-            }
-            Some(Value::Array(blocks)) if assistant => self.assistant_blocks(i, blocks),
-            Some(Value::Array(blocks)) => self.user_blocks(i, blocks),
-            _ => Err(
-                ApiError::invalid("message `content` must be a string or an array of blocks")
-                    .with_param(format!("messages[{i}].content")),
-            ),
-        }
+    fn message(&mut self, role: &str, content: Value) {
+        self.items
+            .push(json!({"type": "message", "role": role, "content": content}));
     }
 
     fn flush(&mut self, role: &str, parts: &mut Vec<Value>) {
         if !parts.is_empty() {
-            self.items
-                .push(json!({"type": "message", "role": role, "content": std::mem::take(parts)}));
+            self.message(role, Value::Array(std::mem::take(parts)));
         }
+    }
+
+    /// A `function_call_output` item; `failed`: the call reported an error.
+    fn output(&mut self, call_id: String, output: Value, failed: bool) {
+        let mut item =
+            json!({"type": "function_call_output", "call_id": call_id, "output": output});
+        if failed {
+            item["status"] = json!("incomplete");
+        }
+        self.items.push(item);
     }
 
     /// User text around `tool_result` blocks is split into separate messages so the
     /// order the client wrote survives.
-    fn user_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
+    fn user_blocks(&mut self, blocks: Vec<UserBlock>) {
         let mut parts = Vec::new();
-        for (j, block) in blocks.into_iter().enumerate() {
-            let at = || format!("messages[{i}].content[{j}]");
-            let Value::Object(mut b) = block else {
-                continue;
-            };
-            match b.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    if let Some(Value::String(t)) = b.remove("text") {
-                        if !t.is_empty() {
-                            parts.push(json!({"type": "input_text", "text": t}));
-                        }
-                    }
-                }
-                Some(kind @ ("image" | "document")) => {
-                    let kind = kind.to_string();
-                    parts.push(media_part(&kind, &mut b, &at())?);
-                }
-                Some(k) if READ_AS_TEXT.contains(&k) => {
-                    parts.push(json!({"type": "input_text", "text": block_text(&b)}));
-                }
-                Some("tool_result") => {
+        for block in blocks {
+            match block {
+                UserBlock::Part(part) => parts.push(responses::write_part(part)),
+                UserBlock::ToolResult {
+                    id,
+                    content,
+                    is_error,
+                } => {
                     self.flush("user", &mut parts);
-                    let call_id = match b.remove("tool_use_id") {
-                        Some(Value::String(id)) if !id.is_empty() => id,
-                        _ => {
-                            return Err(ApiError::invalid("`tool_result` needs a `tool_use_id`")
-                                .with_param(format!("{}.tool_use_id", at())))
-                        }
-                    };
-                    let output = tool_output(b.remove("content"), &at())?;
-                    let mut item = json!({"type": "function_call_output", "call_id": call_id, "output": output});
-                    if b.get("is_error").and_then(Value::as_bool) == Some(true) {
-                        item["status"] = json!("incomplete");
-                    }
-                    self.items.push(item);
+                    self.output(id, tool_output(content), is_error);
                 }
-                kind => unconvertible(kind.unwrap_or(""), at)?,
             }
         }
         self.flush("user", &mut parts);
-        Ok(())
     }
 
-    fn assistant_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
+    fn assistant_blocks(&mut self, blocks: Vec<AssistantBlock>) {
         let mut parts = Vec::new();
-        for (j, block) in blocks.into_iter().enumerate() {
-            let Value::Object(mut b) = block else {
-                continue;
-            };
-            match b.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    if let Some(Value::String(t)) = b.remove("text") {
-                        if !t.is_empty() {
-                            parts.push(json!({"type": "output_text", "text": t}));
+        for block in blocks {
+            if !matches!(block, AssistantBlock::Text(_)) {
+                self.flush("assistant", &mut parts);
+            }
+            match block {
+                AssistantBlock::Text(t) => parts.push(json!({"type": "output_text", "text": t})),
+                // Only an OpenAI-minted payload means anything to /responses; a thinking
+                // block from Claude (or one without signature) is dropped.
+                AssistantBlock::Thinking(t) => {
+                    if t.openai_opaque().is_some() {
+                        if let Some(opaque) = t.opaque {
+                            self.reasoning(t.text, opaque);
                         }
                     }
                 }
-                Some("thinking") => {
-                    self.flush("assistant", &mut parts);
-                    // Only an OpenAI-minted payload means anything to /responses; a
-                    // thinking block from Claude (or one without signature) is dropped.
-                    let Some(Value::String(sig)) = b.remove("signature") else {
-                        continue;
-                    };
-                    if !is_openai_encrypted(&sig) {
-                        continue;
-                    }
-                    let text = match b.remove("thinking") {
-                        Some(Value::String(t)) if !t.is_empty() && t != THINKING_PLACEHOLDER => {
-                            Some(t)
-                        }
-                        _ => None,
-                    };
-                    self.reasoning(text, sig);
-                }
-                Some("redacted_thinking") => {
-                    self.flush("assistant", &mut parts);
-                    if let Some(Value::String(data)) = b.remove("data") {
-                        if is_openai_encrypted(&data) {
-                            self.reasoning(None, data);
-                        }
-                    }
-                }
-                // Server and MCP tool uses from earlier turns replay as calls with their output.
-                Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
-                    self.flush("assistant", &mut parts);
-                    let param = |f: &str| format!("messages[{i}].content[{j}].{f}");
-                    let id = match b.remove("id") {
-                        Some(Value::String(s)) if !s.is_empty() => s,
-                        _ => {
-                            return Err(ApiError::invalid("`tool_use` needs an `id`")
-                                .with_param(param("id")))
-                        }
-                    };
-                    let name = match b.remove("name") {
-                        Some(Value::String(s)) if !s.is_empty() => s,
-                        _ => {
-                            return Err(ApiError::invalid("`tool_use` needs a `name`")
-                                .with_param(param("name")))
-                        }
-                    };
-                    let arguments = match b.remove("input") {
-                        None | Some(Value::Null) => "{}".to_string(),
-                        Some(v) => v.to_string(),
-                    };
-                    self.items.push(json!({
-                        "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
-                    }));
-                }
-                // Server tool results (web search …) answer the server_tool_use above.
-                Some(k) if k.ends_with("_tool_result") => {
-                    self.flush("assistant", &mut parts);
-                    let Some(Value::String(id)) = b.remove("tool_use_id") else {
-                        return Err(ApiError::invalid(
-                            "a server tool result needs a `tool_use_id`",
-                        )
-                        .with_param(format!("messages[{i}].content[{j}].tool_use_id")));
-                    };
-                    let content = b.remove("content").unwrap_or(Value::Null);
-                    let failed = content
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t.ends_with("_error"));
-                    let output = server_tool_output(content);
-                    let mut item =
-                        json!({"type": "function_call_output", "call_id": id, "output": output});
-                    if failed {
-                        item["status"] = json!("incomplete");
-                    }
-                    self.items.push(item);
-                }
-                kind => {
-                    unconvertible(kind.unwrap_or(""), || format!("messages[{i}].content[{j}]"))?
+                AssistantBlock::ToolUse {
+                    id,
+                    name,
+                    arguments,
+                } => self.items.push(json!({
+                    "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
+                })),
+                AssistantBlock::ServerToolResult { id, output, failed } => {
+                    self.output(id, Value::String(output), failed)
                 }
             }
         }
         self.flush("assistant", &mut parts);
-        Ok(())
     }
 
     fn reasoning(&mut self, text: Option<String>, encrypted: String) {
@@ -322,62 +175,20 @@ impl InputBuilder {
     }
 }
 
-/// An `image` or `document` block as a Responses input part (`at`: its param).
-fn media_part(kind: &str, b: &mut Map<String, Value>, at: &str) -> Result<Value, ApiError> {
-    Ok(responses::write_part(messages::read_media(
-        kind,
-        std::mem::take(b),
-        at,
-    )?))
-}
-
 /// `tool_result.content` → `function_call_output.output`: text stays a string; images
 /// and files (e.g. Claude Code's Read of a picture or a PDF) need the part-array form.
-fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
-    let blocks = match content {
-        Some(Value::String(s)) => return Ok(Value::String(s)),
-        Some(Value::Array(blocks)) => blocks,
-        _ => return Ok(Value::String(String::new())),
-    };
-    let mut parts = Vec::with_capacity(blocks.len());
-    for (k, block) in blocks.into_iter().enumerate() {
-        let at = format!("{at}.content[{k}]");
-        let Value::Object(mut b) = block else {
-            continue;
-        };
-        match b.get("type").and_then(Value::as_str) {
-            Some("text") => {
-                if let Some(Value::String(t)) = b.remove("text") {
-                    parts.push(json!({"type": "input_text", "text": t}));
-                }
-            }
-            Some(kind @ ("image" | "document")) => {
-                let kind = kind.to_string();
-                parts.push(media_part(&kind, &mut b, &at)?);
-            }
-            Some(k) if READ_AS_TEXT.contains(&k) => {
-                parts.push(json!({"type": "input_text", "text": block_text(&b)}));
-            }
-            kind => unconvertible(kind.unwrap_or(""), || at)?,
-        }
+fn tool_output(content: Vec<Part>) -> Value {
+    if content.iter().all(|p| matches!(p, Part::Text(_))) {
+        let texts: Vec<String> = content
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        return Value::String(texts.join("\n\n"));
     }
-    Ok(if parts.iter().all(|p| p["type"] == "input_text") {
-        let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-        Value::String(texts.join("\n\n"))
-    } else {
-        Value::Array(parts)
-    })
-}
-
-/// Anthropic's effort scale onto the efforts Copilot's Responses models accept
-/// (`low`/`medium`/`high`; `xhigh` and `none` are not accepted by every model).
-fn map_effort(effort: &str) -> Option<&'static str> {
-    match effort {
-        "low" => Some("low"),
-        "medium" => Some("medium"),
-        "high" | "max" | "xhigh" => Some("high"),
-        _ => None,
-    }
+    Value::Array(content.into_iter().map(responses::write_part).collect())
 }
 
 /// A thinking budget onto an effort: Claude Code's default budget (31999) is "think hard".
@@ -391,11 +202,7 @@ fn budget_effort(budget: u64) -> &'static str {
 
 fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
     let thinking = body.remove("thinking").unwrap_or(Value::Null);
-    let explicit = body
-        .get("output_config")
-        .and_then(|c| c.get("effort"))
-        .and_then(Value::as_str)
-        .and_then(map_effort);
+    let explicit = read_effort(body);
     let kind = thinking.get("type").and_then(Value::as_str);
     let on = matches!(kind, Some("enabled") | Some("adaptive"));
     let effort = explicit.or(match kind {
