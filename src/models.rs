@@ -93,15 +93,16 @@ impl ModelInfo {
                 .and_then(Value::as_bool)
                 .unwrap_or(false)
         };
-        let raw_endpoints: Option<Vec<String>> = v
-            .get("supported_endpoints")
-            .and_then(Value::as_array)
-            .map(|a| {
+        let strings = |v: Option<&Value>| -> Option<Vec<String>> {
+            let a = v?.as_array()?;
+            Some(
                 a.iter()
                     .filter_map(Value::as_str)
                     .map(str::to_string)
-                    .collect()
-            });
+                    .collect(),
+            )
+        };
+        let raw_endpoints = strings(v.get("supported_endpoints"));
         let endpoints = raw_endpoints.as_deref().and_then(Endpoints::from_catalog);
         let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
         Some(ModelInfo {
@@ -119,15 +120,7 @@ impl ModelInfo {
             streaming: supports("streaming"),
             structured_outputs: supports("structured_outputs"),
             adaptive_thinking: supports("adaptive_thinking"),
-            reasoning_effort: caps
-                .and_then(|c| c.pointer("/supports/reasoning_effort"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
+            reasoning_effort: strings(caps.and_then(|c| c.pointer("/supports/reasoning_effort")))
                 .unwrap_or_default(),
             picker_enabled: v
                 .get("model_picker_enabled")

@@ -138,12 +138,7 @@ pub fn open(
     account_id: i64,
     stored: &str,
 ) -> Result<Secret, OpenError> {
-    let Some(rest) = stored.strip_prefix(PREFIX) else {
-        return Ok(Secret::new(stored));
-    };
-    cipher
-        .ok_or(OpenError::NoKey)?
-        .open_sealed(&aad(account_id), rest)
+    open_with(cipher, &aad(account_id), stored)
 }
 
 /// `open` for a value sealed with `seal_labeled(label, …)`.
@@ -152,25 +147,14 @@ pub fn open_labeled(
     label: &str,
     stored: &str,
 ) -> Result<Secret, OpenError> {
+    open_with(cipher, &labeled_aad(label), stored)
+}
+
+fn open_with(cipher: Option<&TokenCipher>, aad: &str, stored: &str) -> Result<Secret, OpenError> {
     let Some(rest) = stored.strip_prefix(PREFIX) else {
         return Ok(Secret::new(stored));
     };
-    cipher
-        .ok_or(OpenError::NoKey)?
-        .open_sealed(&labeled_aad(label), rest)
-}
-
-/// `store_form` for a value sealed with `seal_labeled(label, …)`.
-pub fn store_form_labeled(
-    cipher: Option<&TokenCipher>,
-    label: &str,
-    secret: &str,
-    nonce: [u8; 12],
-) -> String {
-    match cipher {
-        Some(c) => c.seal_labeled(label, secret, nonce),
-        None => secret.to_string(),
-    }
+    cipher.ok_or(OpenError::NoKey)?.open_sealed(aad, rest)
 }
 
 /// The value to store: sealed when a cipher is configured, else the token itself.
@@ -180,9 +164,23 @@ pub fn store_form(
     token: &str,
     nonce: [u8; 12],
 ) -> String {
+    store_with(cipher, &aad(account_id), token, nonce)
+}
+
+/// `store_form` for a value sealed with `seal_labeled(label, …)`.
+pub fn store_form_labeled(
+    cipher: Option<&TokenCipher>,
+    label: &str,
+    secret: &str,
+    nonce: [u8; 12],
+) -> String {
+    store_with(cipher, &labeled_aad(label), secret, nonce)
+}
+
+fn store_with(cipher: Option<&TokenCipher>, aad: &str, secret: &str, nonce: [u8; 12]) -> String {
     match cipher {
-        Some(c) => c.seal(account_id, token, nonce),
-        None => token.to_string(),
+        Some(c) => c.seal_with(aad, secret, nonce),
+        None => secret.to_string(),
     }
 }
 

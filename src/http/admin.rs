@@ -326,22 +326,8 @@ pub async fn usage(
     env: &Env,
     reader: Option<&keys::KeyIdentity>,
 ) -> Result<Response, ApiError> {
-    let url = req.url().map_err(|_| ApiError::invalid("bad URL"))?;
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut q = crate::accounting::UsageQuery::parse(&pairs)?;
-    if let Some(own) = reader {
-        if q.key_id.as_ref().is_some_and(|k| k != &own.id) {
-            return Err(ApiError::new(
-                ErrorKind::Permission,
-                "an API key can only read its own usage",
-            )
-            .with_param("key_id"));
-        }
-        q.key_id = Some(own.id.clone());
-    }
+    let mut q = crate::accounting::UsageQuery::parse(&query_pairs(req)?)?;
+    own_usage_only(reader, &mut q.key_id)?;
     // This isolate's counts not yet written are written first (others' land within a second).
     super::metering::flush(env).await;
     let records = crate::store::usage::query(&db(env)?, &q).await?;
@@ -397,4 +383,33 @@ pub async fn models(env: &Env, ctx: &Context) -> Result<Response, ApiError> {
         200,
         &json!({ "data": data, "aliases": aliases.describe(&catalog) }),
     ))
+}
+
+/// The request's query parameters, decoded.
+pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+    let url = req.url().map_err(|_| ApiError::invalid("bad URL"))?;
+    Ok(url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// An API key reading usage reads its own: a filter on another key is refused, and none
+/// becomes its own.
+pub fn own_usage_only(
+    reader: Option<&keys::KeyIdentity>,
+    key_id: &mut Option<String>,
+) -> Result<(), ApiError> {
+    let Some(own) = reader else {
+        return Ok(());
+    };
+    if key_id.as_ref().is_some_and(|k| k != &own.id) {
+        return Err(ApiError::new(
+            ErrorKind::Permission,
+            "an API key can only read its own usage",
+        )
+        .with_param("key_id"));
+    }
+    *key_id = Some(own.id.clone());
+    Ok(())
 }

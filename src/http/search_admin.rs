@@ -9,7 +9,7 @@ use super::admin::json_body;
 use super::json;
 use super::web_search::{bases, search};
 use crate::ids::random_bytes;
-use crate::protocol::error::{ApiError, ErrorKind};
+use crate::protocol::error::ApiError;
 use crate::search::provider::{display_name, Target};
 use crate::search::{ProviderKind, SearchRequest};
 use crate::search_config::{
@@ -135,22 +135,8 @@ pub async fn usage(
     env: &Env,
     reader: Option<&KeyIdentity>,
 ) -> Result<Response, ApiError> {
-    let url = req.url().map_err(|_| ApiError::invalid("bad URL"))?;
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut q = SearchUsageQuery::parse(&pairs)?;
-    if let Some(own) = reader {
-        if q.key_id.as_ref().is_some_and(|k| k != &own.id) {
-            return Err(ApiError::new(
-                ErrorKind::Permission,
-                "an API key can only read its own usage",
-            )
-            .with_param("key_id"));
-        }
-        q.key_id = Some(own.id.clone());
-    }
+    let mut q = SearchUsageQuery::parse(&super::admin::query_pairs(req)?)?;
+    super::admin::own_usage_only(reader, &mut q.key_id)?;
     let records = store::query(&db(env)?, &q).await?;
     Ok(json(
         200,

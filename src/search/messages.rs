@@ -10,6 +10,7 @@
 //! whichever Copilot API serves the model.
 
 use serde_json::{json, Map, Value};
+use std::mem::take;
 
 use super::opaque::{self, CitationIndex, ResultPayload};
 use super::{
@@ -591,18 +592,8 @@ impl MessagesSearch {
             self.close(reason, out);
             return TurnEnd::Done;
         }
-        let queries: Vec<String> = self
-            .turn
-            .calls
-            .iter()
-            .map(|c| {
-                serde_json::from_str::<Value>(&c.json)
-                    .ok()
-                    .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_default()
-            })
-            .collect();
-        self.turn.planned = plan(queries, &self.limits, &mut self.used);
+        let queries = self.turn.calls.iter().map(|c| super::query_of(&c.json));
+        self.turn.planned = plan(queries.collect(), &self.limits, &mut self.used);
         TurnEnd::Search(self.turn.planned.clone())
     }
 
@@ -614,13 +605,10 @@ impl MessagesSearch {
         body: &mut Map<String, Value>,
         out: &mut Vec<OutEvent>,
     ) -> AfterSearch {
-        let planned = std::mem::take(&mut self.turn.planned);
-        let calls = std::mem::take(&mut self.turn.calls);
-        let mut results = Vec::with_capacity(calls.len());
-        for ((call, plan), outcome) in calls.iter().zip(&planned).zip(outcomes) {
-            if plan.run.is_ok() && super::was_run(&outcome) {
-                self.executed += 1;
-            }
+        let (calls, planned) = (take(&mut self.turn.calls), take(&mut self.turn.planned));
+        let settled = super::settle(calls, planned, outcomes, &mut self.executed);
+        let mut results = Vec::with_capacity(settled.len());
+        for (call, plan, outcome) in settled {
             let sid = server_id(&call.id);
             let at = self.next_index;
             self.next_index += 2;

@@ -13,6 +13,7 @@ pub mod provider;
 pub mod responses;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The providers an admin can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -145,6 +146,35 @@ impl SearchFailure {
 /// Whether a search counts as run (`web_search_requests`): the provider was asked.
 pub fn was_run(outcome: &Result<Vec<SearchHit>, SearchFailure>) -> bool {
     outcome.as_ref().err().is_none_or(|f| f.sent)
+}
+
+/// The `query` of a search call's arguments (empty when there is none: planning refuses it).
+pub fn query_of(arguments: &str) -> String {
+    serde_json::from_str::<Value>(arguments)
+        .ok()
+        .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A turn's search calls with their plans and outcomes, in order; `executed` counts those
+/// that reached a provider.
+pub fn settle<C>(
+    calls: Vec<C>,
+    planned: Vec<PlannedSearch>,
+    outcomes: Vec<Result<Vec<SearchHit>, SearchFailure>>,
+    executed: &mut u64,
+) -> Vec<(C, PlannedSearch, Result<Vec<SearchHit>, SearchFailure>)> {
+    let settled: Vec<_> = calls
+        .into_iter()
+        .zip(planned)
+        .zip(outcomes)
+        .map(|((c, p), o)| (c, p, o))
+        .collect();
+    *executed += settled
+        .iter()
+        .filter(|(_, p, o)| p.run.is_ok() && was_run(o))
+        .count() as u64;
+    settled
 }
 
 /// Queries longer than this are refused before any provider call (as Anthropic does).

@@ -6,6 +6,7 @@
 //! run of output indexes and sequence numbers, usage summed over the model turns.
 
 use serde_json::{json, Map, Value};
+use std::mem::take;
 
 use super::{
     plan, results_text, AfterSearch, Peek, PlannedSearch, SearchFailure, SearchHit, SearchLimits,
@@ -347,18 +348,12 @@ impl ResponsesSearch {
             self.close(out);
             return TurnEnd::Done;
         }
-        let queries: Vec<String> = self
+        let queries = self
             .turn
             .calls
             .iter()
-            .map(|c| {
-                serde_json::from_str::<Value>(&c.arguments)
-                    .ok()
-                    .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_default()
-            })
-            .collect();
-        self.turn.planned = plan(queries, &self.limits, &mut self.used);
+            .map(|c| super::query_of(&c.arguments));
+        self.turn.planned = plan(queries.collect(), &self.limits, &mut self.used);
         TurnEnd::Search(self.turn.planned.clone())
     }
 
@@ -368,13 +363,10 @@ impl ResponsesSearch {
         body: &mut Map<String, Value>,
         out: &mut Vec<OutEvent>,
     ) -> AfterSearch {
-        let planned = std::mem::take(&mut self.turn.planned);
-        let calls = std::mem::take(&mut self.turn.calls);
-        let mut outputs = Vec::with_capacity(calls.len());
-        for ((call, plan), outcome) in calls.iter().zip(&planned).zip(outcomes) {
-            if plan.run.is_ok() && super::was_run(&outcome) {
-                self.executed += 1;
-            }
+        let (calls, planned) = (take(&mut self.turn.calls), take(&mut self.turn.planned));
+        let settled = super::settle(calls, planned, outcomes, &mut self.executed);
+        let mut outputs = Vec::with_capacity(settled.len());
+        for (call, plan, outcome) in settled {
             // Short and safe whatever the upstream's item id looks like.
             let id = format!(
                 "{CALL_ITEM_PREFIX}{}",

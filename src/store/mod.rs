@@ -57,6 +57,32 @@ pub fn storage_error(what: &str, e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// A query's rows as arrays of cells (column order as selected), for aggregate queries
+/// whose columns have no names worth deserializing by.
+pub async fn raw_rows(
+    db: &D1Database,
+    sql: String,
+    binds: &[JsValue],
+    what: &str,
+) -> Result<Vec<Vec<serde_json::Value>>, ApiError> {
+    db.prepare(sql)
+        .bind(binds)
+        .map_err(|e| storage_error(what, e))?
+        .raw::<serde_json::Value>()
+        .await
+        .map_err(|e| storage_error(what, e))
+}
+
+/// A text cell (NULL: None).
+pub fn cell_str(v: &serde_json::Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+/// A count cell (SUM() of nothing is NULL: 0).
+pub fn cell_u64(v: &serde_json::Value) -> u64 {
+    v.as_f64().map(|f| f as u64).unwrap_or(0)
+}
+
 pub fn js(s: &str) -> JsValue {
     JsValue::from_str(s)
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::{js, js_opt, storage_error};
+use super::{cell_str, cell_u64, js, js_opt, raw_rows, storage_error};
 use crate::protocol::error::ApiError;
 use crate::search::ProviderKind;
 use crate::search_config::{SearchGroupBy, SearchUsageQuery, StoredConfig};
@@ -118,20 +118,14 @@ pub async fn query(db: &D1Database, q: &SearchUsageQuery) -> Result<Vec<SearchUs
          {group}
          ORDER BY 4, 1, 3"
     );
-    let rows = db
-        .prepare(sql)
-        .bind(&[
-            js(&q.start),
-            js(&q.end),
-            js_opt(q.key_id.as_deref()),
-            js_opt(q.provider.map(ProviderKind::as_str)),
-        ])
-        .map_err(|e| storage_error("search usage query", e))?
-        .raw::<serde_json::Value>()
-        .await
-        .map_err(|e| storage_error("search usage query", e))?;
-    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let n = |v: &serde_json::Value| v.as_f64().map(|f| f as u64).unwrap_or(0);
+    let binds = [
+        js(&q.start),
+        js(&q.end),
+        js_opt(q.key_id.as_deref()),
+        js_opt(q.provider.map(ProviderKind::as_str)),
+    ];
+    let rows = raw_rows(db, sql, &binds, "search usage query").await?;
+    let (s, n) = (cell_str, cell_u64);
     Ok(rows
         .iter()
         .filter(|r| r.len() >= 6)

@@ -2,10 +2,9 @@
 //! concurrent requests never lose a count.
 
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::JsValue;
 use worker::D1Database;
 
-use super::{js, storage_error};
+use super::{cell_str, cell_u64, js, js_opt, raw_rows, storage_error};
 use crate::accounting::{GroupBy, UsageQuery};
 use crate::protocol::error::ApiError;
 use crate::usage_batch::{RowKey, Tally};
@@ -91,19 +90,9 @@ pub async fn query(db: &D1Database, q: &UsageQuery) -> Result<Vec<UsageRecord>, 
          {group}
          ORDER BY 4, 1, 3"
     );
-    let rows = db
-        .prepare(sql)
-        .bind(&[
-            js(&q.start),
-            js(&q.end),
-            q.key_id.as_deref().map(js).unwrap_or(JsValue::NULL),
-        ])
-        .map_err(|e| storage_error("usage query", e))?
-        .raw::<serde_json::Value>()
-        .await
-        .map_err(|e| storage_error("usage query", e))?;
-    let s = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let n = |v: &serde_json::Value| v.as_f64().map(|f| f as u64).unwrap_or(0);
+    let binds = [js(&q.start), js(&q.end), js_opt(q.key_id.as_deref())];
+    let rows = raw_rows(db, sql, &binds, "usage query").await?;
+    let (s, n) = (cell_str, cell_u64);
     Ok(rows
         .iter()
         .filter(|r| r.len() >= 11)
