@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::json::obj;
 use super::stream::PairStream;
 use super::wire::messages_request::{
-    read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
+    join_texts, read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
 };
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, chat, messages};
@@ -36,7 +36,7 @@ pub fn request(
     let mut messages: Vec<Value> = Vec::new();
     push_system(&mut messages, take_system(&mut body)?);
     for turn in take_turns(&mut body)? {
-        match turn {
+        match turn? {
             Turn::UserText(s) => flush_user(&mut vec![Piece::Text(s)], &mut messages),
             Turn::User(blocks) => user_turn(blocks, &mut messages)?,
             Turn::AssistantText(s) => messages.push(obj([
@@ -181,7 +181,7 @@ fn user_turn(blocks: Vec<UserBlock>, out: &mut Vec<Value>) -> Result<(), ApiErro
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(texts.join("\n\n"))),
+                    ("content", Value::String(join_texts(texts))),
                 ]));
             }
         }
@@ -209,7 +209,7 @@ impl Assistant {
         let mut m = Map::new();
         m.insert("role".into(), Value::String("assistant".into()));
         let content = if !a.texts.is_empty() {
-            Value::String(a.texts.join("\n\n"))
+            Value::String(join_texts(a.texts))
         } else if !a.tool_calls.is_empty() {
             Value::Null
         } else {

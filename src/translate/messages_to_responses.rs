@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::stream::{event_type, PairStream};
 use super::wire::messages_request::{
-    read_effort, take_system, take_turns, AssistantBlock, Turn, UserBlock,
+    join_texts, read_effort, take_system, take_turns, AssistantBlock, Turn, UserBlock,
 };
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, messages, responses};
@@ -41,7 +41,7 @@ pub fn request(
 
     let mut input = InputBuilder::default();
     for turn in take_turns(&mut body)? {
-        match turn {
+        match turn? {
             Turn::UserText(s) => input.message("user", Value::String(s)),
             Turn::User(blocks) => input.user_blocks(blocks),
             Turn::AssistantText(s) => input.message("assistant", Value::String(s)),
@@ -186,7 +186,7 @@ fn tool_output(content: Vec<Part>) -> Value {
                 _ => None,
             })
             .collect();
-        return Value::String(texts.join("\n\n"));
+        return Value::String(join_texts(texts));
     }
     Value::Array(content.into_iter().map(responses::write_part).collect())
 }

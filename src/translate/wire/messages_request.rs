@@ -98,7 +98,7 @@ pub fn take_system(body: &mut Map<String, Value>) -> Result<String, ApiError> {
                 })
                 .filter(|t| !t.is_empty())
                 .collect();
-            Ok(texts.join("\n\n"))
+            Ok(join_texts(texts))
         }
         Some(_) => Err(invalid(
             "system must be a string or an array of text blocks",
@@ -107,105 +107,111 @@ pub fn take_system(body: &mut Map<String, Value>) -> Result<String, ApiError> {
     }
 }
 
-/// The request's `messages`, taken from `body`, as turns.
-pub fn take_turns(body: &mut Map<String, Value>) -> Result<Vec<Turn>, ApiError> {
+/// The request's `messages`, taken from `body`, as turns read one by one (as the pair
+/// writes them: what has been read is freed before the next is read).
+pub fn take_turns(
+    body: &mut Map<String, Value>,
+) -> Result<impl Iterator<Item = Result<Turn, ApiError>>, ApiError> {
     let Some(Value::Array(messages)) = body.remove("messages") else {
         return Err(invalid("messages must be an array", "messages"));
     };
-    let mut turns = Vec::with_capacity(messages.len());
-    for (i, msg) in messages.into_iter().enumerate() {
-        let Value::Object(mut msg) = msg else {
+    Ok(messages
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, msg)| read_turn(i, msg).transpose()))
+}
+
+/// Message `i` as a turn (None: a system message without text).
+fn read_turn(i: usize, msg: Value) -> Result<Option<Turn>, ApiError> {
+    let Value::Object(mut msg) = msg else {
+        return Err(invalid(
+            "each message must be an object",
+            format!("messages[{i}]"),
+        ));
+    };
+    let content = msg.remove("content").unwrap_or(Value::Null);
+    let assistant = match msg.get("role").and_then(Value::as_str) {
+        Some("user") => false,
+        Some("assistant") => true,
+        Some("system") => {
+            let text = content_text(&content, "\n\n");
+            return Ok((!text.is_empty()).then_some(Turn::System(text)));
+        }
+        _ => {
             return Err(invalid(
-                "each message must be an object",
-                format!("messages[{i}]"),
-            ));
-        };
-        let content = msg.remove("content").unwrap_or(Value::Null);
-        let assistant = match msg.get("role").and_then(Value::as_str) {
-            Some("user") => false,
-            Some("assistant") => true,
-            Some("system") => {
-                let text = content_text(&content, "\n\n");
-                if !text.is_empty() {
-                    turns.push(Turn::System(text));
-                }
-                continue;
-            }
-            _ => {
-                return Err(invalid(
-                    "role must be \"user\", \"assistant\" or \"system\"",
-                    format!("messages[{i}].role"),
-                ))
-            }
-        };
-        let blocks = match content {
-            Value::String(s) if assistant => {
-                turns.push(Turn::AssistantText(s));
-                continue;
-            }
-            Value::String(s) => {
-                turns.push(Turn::UserText(s));
-                continue;
-            }
-            Value::Array(blocks) => blocks,
-            // An assistant turn may be empty (a prefill placeholder): nothing to carry.
-            Value::Null if assistant => Vec::new(),
-            _ => {
-                return Err(invalid(
-                    "content must be a string or an array of blocks",
-                    format!("messages[{i}].content"),
-                ))
-            }
-        };
-        let blocks = blocks.into_iter().enumerate().filter_map(|(j, b)| match b {
-            Value::Object(b) => Some((format!("messages[{i}].content[{j}]"), b)),
-            _ => None,
-        });
-        turns.push(if assistant {
-            let mut out = Vec::new();
-            for (at, b) in blocks {
-                out.extend(assistant_block(b, at)?);
-            }
-            Turn::Assistant(out)
-        } else {
-            let mut out = Vec::new();
-            for (at, b) in blocks {
-                out.extend(user_block(b, at)?);
-            }
-            Turn::User(out)
-        });
-    }
-    Ok(turns)
+                "role must be \"user\", \"assistant\" or \"system\"",
+                format!("messages[{i}].role"),
+            ))
+        }
+    };
+    let blocks = match content {
+        Value::String(s) if assistant => return Ok(Some(Turn::AssistantText(s))),
+        Value::String(s) => return Ok(Some(Turn::UserText(s))),
+        Value::Array(blocks) => blocks,
+        // An assistant turn may be empty (a prefill placeholder): nothing to carry.
+        Value::Null if assistant => Vec::new(),
+        _ => {
+            return Err(invalid(
+                "content must be a string or an array of blocks",
+                format!("messages[{i}].content"),
+            ))
+        }
+    };
+    // A block's param is written only when something names it (most never are).
+    let blocks = blocks.into_iter().enumerate().filter_map(|(j, b)| match b {
+        Value::Object(b) => Some((j, b)),
+        _ => None,
+    });
+    Ok(Some(if assistant {
+        let mut out = Vec::with_capacity(blocks.size_hint().0);
+        for (j, b) in blocks {
+            out.extend(assistant_block(b, &|| {
+                format!("messages[{i}].content[{j}]")
+            })?);
+        }
+        Turn::Assistant(out)
+    } else {
+        let mut out = Vec::with_capacity(blocks.size_hint().0);
+        for (j, b) in blocks {
+            out.extend(user_block(b, &|| format!("messages[{i}].content[{j}]"))?);
+        }
+        Turn::User(out)
+    }))
 }
 
-fn kind(block: &Map<String, Value>) -> String {
-    block
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+/// Where a block is in the request (its param), written on demand.
+type At<'a> = &'a dyn Fn() -> String;
+
+/// The block's `type`, taken out of it.
+fn take_kind(block: &mut Map<String, Value>) -> String {
+    take_string(block.remove("type")).unwrap_or_default()
 }
 
-/// A block of user content or of a tool result as a part (None: left out).
-fn part(mut block: Map<String, Value>, at: String) -> Result<Option<Part>, ApiError> {
-    let kind = kind(&block);
+/// A block of user content or of a tool result (`kind`: its type, taken out) as a part
+/// (None: left out).
+fn part(kind: String, mut block: Map<String, Value>, at: At) -> Result<Option<Part>, ApiError> {
     Ok(match kind.as_str() {
         "text" => take_string(block.remove("text"))
             .filter(|t| !t.is_empty())
             .map(Part::Text),
-        "image" | "document" => Some(read_media(&kind, block, &at)?),
-        k if READ_AS_TEXT.contains(&k) => Some(Part::Text(block_text(&block))),
+        "image" | "document" => Some(read_media(&kind, block, &at())?),
+        k if READ_AS_TEXT.contains(&k) => {
+            block.insert("type".into(), Value::String(kind));
+            Some(Part::Text(block_text(&block)))
+        }
         k => {
-            unconvertible(k, || at)?;
+            unconvertible(k, at)?;
             None
         }
     })
 }
 
-fn user_block(mut block: Map<String, Value>, at: String) -> Result<Option<UserBlock>, ApiError> {
-    if block.get("type").and_then(Value::as_str) != Some("tool_result") {
-        return Ok(part(block, at)?.map(UserBlock::Part));
+fn user_block(mut block: Map<String, Value>, at: At) -> Result<Option<UserBlock>, ApiError> {
+    let kind = take_kind(&mut block);
+    if kind != "tool_result" {
+        return Ok(part(kind, block, at)?.map(UserBlock::Part));
     }
+    let at = at();
     let Some(id) = take_string(block.remove("tool_use_id")).filter(|id| !id.is_empty()) else {
         return Err(invalid(
             "tool_result needs a tool_use_id",
@@ -220,7 +226,10 @@ fn user_block(mut block: Map<String, Value>, at: String) -> Result<Option<UserBl
             let mut parts = Vec::with_capacity(blocks.len());
             for (k, b) in blocks.into_iter().enumerate() {
                 match b {
-                    Value::Object(b) => parts.extend(part(b, format!("{at}.content[{k}]"))?),
+                    Value::Object(mut b) => {
+                        let kind = take_kind(&mut b);
+                        parts.extend(part(kind, b, &|| format!("{at}.content[{k}]"))?)
+                    }
                     Value::String(s) => parts.extend(nonempty_text(s)),
                     other => parts.push(Part::Text(other.to_string())),
                 }
@@ -236,6 +245,15 @@ fn user_block(mut block: Map<String, Value>, at: String) -> Result<Option<UserBl
     }))
 }
 
+/// Texts joined with blank lines; a single one is moved, not copied (a tool result is
+/// often one large text).
+pub fn join_texts(mut texts: Vec<String>) -> String {
+    match texts.len() {
+        1 => texts.pop().unwrap_or_default(),
+        _ => texts.join("\n\n"),
+    }
+}
+
 fn nonempty_text(s: String) -> Vec<Part> {
     if s.is_empty() {
         Vec::new()
@@ -246,13 +264,18 @@ fn nonempty_text(s: String) -> Vec<Part> {
 
 fn assistant_block(
     mut block: Map<String, Value>,
-    at: String,
+    at: At,
 ) -> Result<Option<AssistantBlock>, ApiError> {
-    let kind = kind(&block);
+    let kind = take_kind(&mut block);
     let required = |block: &mut Map<String, Value>, field: &str| {
         take_string(block.remove(field))
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| invalid(format!("{kind} needs a {field}"), format!("{at}.{field}")))
+            .ok_or_else(|| {
+                invalid(
+                    format!("{kind} needs a {field}"),
+                    format!("{}.{field}", at()),
+                )
+            })
     };
     Ok(Some(match kind.as_str() {
         "text" => match take_string(block.remove("text")).filter(|t| !t.is_empty()) {
@@ -300,7 +323,7 @@ fn assistant_block(
             }
         }
         k => {
-            unconvertible(k, || at)?;
+            unconvertible(k, at)?;
             return Ok(None);
         }
     }))
@@ -328,7 +351,7 @@ mod tests {
 
     fn turns(messages: Value) -> Result<Vec<Turn>, ApiError> {
         let mut body = json!({ "messages": messages }).as_object().unwrap().clone();
-        take_turns(&mut body)
+        take_turns(&mut body)?.collect()
     }
 
     #[test]
