@@ -818,6 +818,99 @@ impl Parts {
     }
 }
 
+/// Google Search grounding, read off the gateway's web-search blocks: the queries, the
+/// results (Gemini's grounding chunks) and which stretch of the answer's text cites which
+/// results (byte offsets into the non-thought text, as Gemini gives them and Gemini CLI
+/// reads them to place its `[n]` markers).
+#[derive(Default)]
+struct Grounding {
+    queries: Vec<String>,
+    /// (uri, title) per result, in first-seen order.
+    chunks: Vec<(String, String)>,
+    supports: Vec<Value>,
+    /// Bytes of answer text so far.
+    text_len: usize,
+    /// The text block being read: where it starts, and the chunks it cites.
+    block: Option<(usize, Vec<usize>)>,
+}
+
+impl Grounding {
+    fn query(&mut self, input: &Value) {
+        if let Some(q) = input.get("query").and_then(Value::as_str) {
+            self.queries.push(q.to_string());
+        }
+    }
+
+    fn chunk(&mut self, uri: &str, title: &str) -> usize {
+        match self.chunks.iter().position(|(u, _)| u == uri) {
+            Some(i) => i,
+            None => {
+                self.chunks.push((uri.to_string(), title.to_string()));
+                self.chunks.len() - 1
+            }
+        }
+    }
+
+    /// A `web_search_tool_result` block's content (an error result has none).
+    fn results(&mut self, content: &Value) {
+        for r in content.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+            if r.get("type").and_then(Value::as_str) == Some("web_search_result") {
+                self.chunk(s("url"), s("title"));
+            }
+        }
+    }
+
+    fn open_text(&mut self) {
+        self.block = Some((self.text_len, Vec::new()));
+    }
+
+    fn cite(&mut self, citation: &Value) {
+        let s = |k: &str| citation.get(k).and_then(Value::as_str).unwrap_or("");
+        if s("type") != "web_search_result_location" {
+            return;
+        }
+        let i = self.chunk(s("url"), s("title"));
+        if let Some((_, cited)) = self.block.as_mut() {
+            if !cited.contains(&i) {
+                cited.push(i);
+            }
+        }
+    }
+
+    /// The text block ended (`text`: its whole text, when at hand).
+    fn close_text(&mut self, text: Option<&str>) {
+        let Some((start, cited)) = self.block.take() else {
+            return;
+        };
+        if cited.is_empty() || self.text_len == start {
+            return;
+        }
+        let mut segment = json!({"startIndex": start, "endIndex": self.text_len});
+        if let Some(t) = text {
+            segment["text"] = json!(t);
+        }
+        self.supports
+            .push(json!({"segment": segment, "groundingChunkIndices": cited}));
+    }
+
+    fn metadata(&self) -> Option<Value> {
+        if self.queries.is_empty() && self.chunks.is_empty() {
+            return None;
+        }
+        let chunks: Vec<Value> = self
+            .chunks
+            .iter()
+            .map(|(uri, title)| json!({"web": {"uri": uri, "title": title}}))
+            .collect();
+        Some(json!({
+            "webSearchQueries": self.queries,
+            "groundingChunks": chunks,
+            "groundingSupports": self.supports,
+        }))
+    }
+}
+
 fn response(
     parts: Vec<Value>,
     finish: Option<&str>,
@@ -846,10 +939,19 @@ pub fn answer(messages: &Value, reply: Reply) -> Value {
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or(&[]);
+    let mut grounding = Grounding::default();
     for b in blocks {
         let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("");
         let part = match s("type") {
-            "text" => Some(parts.text(s("text"))),
+            "text" => {
+                grounding.open_text();
+                for c in b["citations"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                    grounding.cite(c);
+                }
+                grounding.text_len += s("text").len();
+                grounding.close_text(Some(s("text")));
+                Some(parts.text(s("text")))
+            }
             "thinking" => {
                 let thought = parts.thought(s("thinking"));
                 parts.parts.extend(thought);
@@ -863,7 +965,14 @@ pub fn answer(messages: &Value, reply: Reply) -> Value {
                 let input = b.get("input").cloned().unwrap_or_else(|| json!({}));
                 Some(parts.call(s("id"), s("name"), input))
             }
-            // Web search turns and their results: the answer's text already tells them.
+            "server_tool_use" => {
+                grounding.query(&b["input"]);
+                None
+            }
+            "web_search_tool_result" => {
+                grounding.results(&b["content"]);
+                None
+            }
             _ => None,
         };
         parts.parts.extend(part);
@@ -873,13 +982,17 @@ pub fn answer(messages: &Value, reply: Reply) -> Value {
     let stop = messages.get("stop_reason").and_then(Value::as_str);
     let id = messages.get("id").and_then(Value::as_str).unwrap_or("");
     let model = messages.get("model").and_then(Value::as_str).unwrap_or("");
-    response(
+    let mut r = response(
         parts.parts,
         Some(finish_reason(stop)),
         Some(usage_metadata(&messages["usage"])),
         id,
         model,
-    )
+    );
+    if let Some(m) = grounding.metadata() {
+        r["candidates"][0]["groundingMetadata"] = m;
+    }
+    r
 }
 
 // ---------------------------------------------------------------------------------------
@@ -900,6 +1013,9 @@ pub struct GeminiStream {
     parts: Parts,
     /// The tool call being streamed: id, name, argument text.
     call: Option<(String, String, String)>,
+    /// The web search call being streamed: its input's text.
+    search: Option<String>,
+    grounding: Grounding,
     id: String,
     model: String,
     stop: Option<String>,
@@ -924,6 +1040,8 @@ impl GeminiStream {
                 ..Parts::default()
             },
             call: None,
+            search: None,
+            grounding: Grounding::default(),
             id: String::new(),
             model: String::new(),
             stop: None,
@@ -1038,12 +1156,17 @@ impl GeminiStream {
             "input_json_delta" => {
                 if let Some(call) = self.call.as_mut() {
                     call.2.push_str(d.delta.payload());
+                } else if let Some(search) = self.search.as_mut() {
+                    search.push_str(d.delta.payload());
                 }
                 return true;
             }
             _ => return false,
         };
         let text = d.delta.payload();
+        if !thought {
+            self.grounding.text_len += text.len();
+        }
         if thought && (!self.parts.reply.include_thoughts || text.is_empty()) {
             return true;
         }
@@ -1098,13 +1221,20 @@ impl GeminiStream {
                 let b = &v["content_block"];
                 match b.get("type").and_then(Value::as_str) {
                     Some("tool_use") => self.call = Some((s(b, "id"), s(b, "name"), String::new())),
+                    Some("server_tool_use") => self.search = Some(String::new()),
+                    Some("web_search_tool_result") => self.grounding.results(&b["content"]),
                     Some("redacted_thinking") => {
                         if let Some(p) = self.parts.sign(s(b, "data")) {
                             self.chunk(p, out);
                         }
                     }
                     Some("text") => {
+                        self.grounding.open_text();
+                        for c in b["citations"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                            self.grounding.cite(c);
+                        }
                         let t = s(b, "text");
+                        self.grounding.text_len += t.len();
                         if !t.is_empty() {
                             let p = self.parts.text(&t);
                             self.chunk(p, out);
@@ -1116,12 +1246,22 @@ impl GeminiStream {
             "content_block_delta" => {
                 let d = &v["delta"];
                 let part = match d.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => Some(self.parts.text(&s(d, "text"))),
+                    Some("text_delta") => {
+                        let t = s(d, "text");
+                        self.grounding.text_len += t.len();
+                        Some(self.parts.text(&t))
+                    }
+                    Some("citations_delta") => {
+                        self.grounding.cite(&d["citation"]);
+                        None
+                    }
                     Some("thinking_delta") => self.parts.thought(&s(d, "thinking")),
                     Some("signature_delta") => self.parts.sign(s(d, "signature")),
                     Some("input_json_delta") => {
                         if let Some(call) = self.call.as_mut() {
                             call.2.push_str(&s(d, "partial_json"));
+                        } else if let Some(search) = self.search.as_mut() {
+                            search.push_str(&s(d, "partial_json"));
                         }
                         None
                     }
@@ -1132,6 +1272,10 @@ impl GeminiStream {
                 }
             }
             "content_block_stop" => {
+                self.grounding.close_text(None);
+                if let Some(input) = self.search.take() {
+                    self.grounding.query(&parse_arguments(&input));
+                }
                 if let Some((id, name, args)) = self.call.take() {
                     let p = self.parts.call(&id, &name, parse_arguments(&args));
                     self.chunk(p, out);
@@ -1154,13 +1298,16 @@ impl GeminiStream {
             }
             "message_stop" => {
                 let parts = vec![self.parts.rest().unwrap_or_else(|| json!({"text": ""}))];
-                let r = response(
+                let mut r = response(
                     parts,
                     Some(finish_reason(self.stop.as_deref())),
                     Some(usage_metadata(&self.usage)),
                     &self.id,
                     &self.model,
                 );
+                if let Some(m) = self.grounding.metadata() {
+                    r["candidates"][0]["groundingMetadata"] = m;
+                }
                 self.write(&r, out);
                 self.ended = true;
             }
@@ -1567,6 +1714,136 @@ mod tests {
             assert_eq!(out["messages"][0]["content"][0]["text"], "x");
             assert!(out.get("stream").is_none());
         }
+    }
+
+    /// An answer of the gateway's web search (as its Messages front door gives it).
+    fn searched_answer() -> Value {
+        let cite = |url: &str, title: &str, text: &str| {
+            json!({"type": "web_search_result_location", "url": url, "title": title,
+                   "cited_text": text, "encrypted_index": "EI"})
+        };
+        json!({"id": "msg_s", "model": "gemini-3-flash", "stop_reason": "end_turn",
+            "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "rust release"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+                    {"type": "web_search_result", "url": "https://a.test/", "title": "A", "encrypted_content": "E1", "page_age": null},
+                    {"type": "web_search_result", "url": "https://b.test/", "title": "B", "encrypted_content": "E2", "page_age": null}]},
+                {"type": "text", "text": "Überblick: "},
+                {"type": "text", "text": "Rust 1.90 is out.", "citations": [cite("https://a.test/", "A", "1.90")]},
+                {"type": "text", "text": " Both agree.", "citations": [cite("https://b.test/", "B", "x"), cite("https://a.test/", "A", "y")]}],
+            "usage": {"input_tokens": 30, "output_tokens": 9, "server_tool_use": {"web_search_requests": 1}}})
+    }
+
+    #[test]
+    fn web_search_answers_carry_grounding_metadata() {
+        let whole = answer(&searched_answer(), Reply::default());
+        let candidate = &whole["candidates"][0];
+        let m = &candidate["groundingMetadata"];
+        assert_eq!(m["webSearchQueries"], json!(["rust release"]));
+        assert_eq!(
+            m["groundingChunks"],
+            json!([{"web": {"uri": "https://a.test/", "title": "A"}}, {"web": {"uri": "https://b.test/", "title": "B"}}])
+        );
+        // Offsets are bytes of the non-thought text, as Gemini CLI reads them.
+        let text: String = candidate["content"]["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p.get("thought").is_none())
+            .filter_map(|p| p["text"].as_str())
+            .collect();
+        let supports = m["groundingSupports"].as_array().unwrap();
+        assert_eq!(supports.len(), 2);
+        let cited: Vec<(&str, Value)> = supports
+            .iter()
+            .map(|s| {
+                let (a, b) = (
+                    s["segment"]["startIndex"].as_u64().unwrap(),
+                    s["segment"]["endIndex"].as_u64().unwrap(),
+                );
+                (
+                    &text[a as usize..b as usize],
+                    s["groundingChunkIndices"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            cited,
+            vec![
+                ("Rust 1.90 is out.", json!([0])),
+                (" Both agree.", json!([1, 0]))
+            ]
+        );
+        assert_eq!(supports[0]["segment"]["text"], "Rust 1.90 is out.");
+
+        // The same answer streamed: the metadata rides on the last chunk.
+        let answer = searched_answer();
+        let mut events = vec![(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_s", "model": "gemini-3-flash", "usage": {"input_tokens": 30, "output_tokens": 0}}}),
+        )];
+        for (i, b) in answer["content"].as_array().unwrap().iter().enumerate() {
+            let mut start = b.clone();
+            match b["type"].as_str().unwrap() {
+                "server_tool_use" => start["input"] = json!({}),
+                "text" => {
+                    start["text"] = json!("");
+                    start["citations"] = json!([]);
+                }
+                _ => {}
+            }
+            events.push((
+                "content_block_start",
+                json!({"type": "content_block_start", "index": i, "content_block": start}),
+            ));
+            if b["type"] == "server_tool_use" {
+                let input = b["input"].to_string();
+                let (x, y) = input.split_at(5);
+                for part in [x, y] {
+                    events.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": part}})));
+                }
+            }
+            for c in b["citations"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                events.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "citations_delta", "citation": c}})));
+            }
+            if let Some(t) = b["text"].as_str() {
+                let cut = t.char_indices().nth(4).map_or(0, |(at, _)| at);
+                for part in [&t[..cut], &t[cut..]] {
+                    events.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": part}})));
+                }
+            }
+            events.push((
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": i}),
+            ));
+        }
+        events.push(("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}})));
+        events.push(("message_stop", json!({"type": "message_stop"})));
+        let chunks = sse_chunks(&stream(Framing::Sse, Reply::default(), &events));
+        let last = chunks.last().unwrap();
+        let mut streamed = last["candidates"][0]["groundingMetadata"].clone();
+        for s in streamed["groundingSupports"].as_array_mut().unwrap() {
+            s["segment"].as_object_mut().unwrap().remove("text");
+        }
+        let mut expected = m.clone();
+        for s in expected["groundingSupports"].as_array_mut().unwrap() {
+            s["segment"].as_object_mut().unwrap().remove("text");
+        }
+        assert_eq!(streamed, expected);
+        assert!(chunks[..chunks.len() - 1]
+            .iter()
+            .all(|c| c["candidates"][0].get("groundingMetadata").is_none()));
+        // No search, no metadata.
+        let plain = answer_without_search();
+        assert!(plain["candidates"][0].get("groundingMetadata").is_none());
+    }
+
+    fn answer_without_search() -> Value {
+        answer(
+            &json!({"id": "m", "model": "x", "stop_reason": "end_turn",
+                    "content": [{"type": "text", "text": "hi"}], "usage": {}}),
+            Reply::default(),
+        )
     }
 
     #[test]

@@ -66,6 +66,34 @@ for (const [model, upstream] of MODELS) {
       assert.equal((await mockRequests(upstream)).length, 1);
     });
 
+    test("Google Search: the gateway's web search, answered with groundingMetadata", async () => {
+      const set = await gw.admin("PUT", "/api/search-config", { provider: "tavily", credentials: { tavily: gw.mock.state.searchKeys.tavily } });
+      assert.equal(set.status, 200);
+      await clearMock();
+      const request = { model, contents: "MOCK_SEARCH rust release notes", config: { tools: [{ googleSearch: {} }] } };
+      const whole = await ai.models.generateContent(request);
+      const chunks = [];
+      for await (const c of await ai.models.generateContentStream(request)) chunks.push(c);
+      const streamedText = chunks.map((c) => c.text ?? "").join("");
+      assert.equal(streamedText, whole.text);
+      const searched = (await fetch(`${gw.mock.origin}/__mock/requests?prefix=${encodeURIComponent("/search/tavily")}`).then((r) => r.json()))
+        .filter((r) => r.method === "POST");
+      assert.deepEqual(searched.map((r) => r.body?.query), ["rust release notes", "rust release notes"], "one search per answer");
+      for (const [label, m, text] of [["whole", whole.candidates[0].groundingMetadata, whole.text], ["streamed", chunks.at(-1).candidates[0].groundingMetadata, streamedText]]) {
+        assert.ok(m, `${label}: groundingMetadata\n${JSON.stringify(whole.candidates[0]).slice(0, 600)}`);
+        assert.deepEqual(m.webSearchQueries, ["rust release notes"], label);
+        assert.ok(m.groundingChunks.length > 0 && m.groundingChunks.every((c) => /^https:\/\//.test(c.web.uri) && c.web.title), `${label}: ${JSON.stringify(m.groundingChunks)}`);
+        // Where the model cites (Claude on Copilot's Messages API does), supports point into
+        // the text by byte offsets, as Gemini CLI reads them to place its [n] markers.
+        const bytes = Buffer.from(text);
+        for (const s of m.groundingSupports ?? []) {
+          assert.ok(s.segment.startIndex < s.segment.endIndex && s.segment.endIndex <= bytes.length, `${label}: ${JSON.stringify(s)}`);
+          assert.ok(s.groundingChunkIndices.every((i) => i >= 0 && i < m.groundingChunks.length), label);
+        }
+        if (upstream === "/copilot/v1/messages") assert.ok(m.groundingSupports.length > 0, `${label}: the model cited a result`);
+      }
+    });
+
     test("a function-calling round trip", async () => {
       await clearMock();
       const contents = [{ role: "user", parts: [{ text: "What is the weather? use a tool" }] }];
