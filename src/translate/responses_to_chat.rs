@@ -7,16 +7,20 @@
 
 use serde_json::{json, Map, Value};
 
-use super::json::take_string;
-use super::stream::PairStream;
-use super::wire::{chat, responses};
+use super::stream::{ChatUpstream, PairStream};
+use super::wire::chat;
+use super::wire::responses_request::{self as read, InputItem, Role};
+use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
-    cannot_carry, content_text, error_event, nonempty, responses_delta_event, unconvertible,
-    ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard, THINKING_PLACEHOLDER,
+    cannot_carry, content_text, nonempty, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage,
+    WhitespaceGuard, THINKING_PLACEHOLDER,
 };
+use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
-use crate::protocol::Api;
+use crate::protocol::usage::openai_usage_into;
 use crate::sse::SseEvent;
+
+const ASSISTANT_TEXT_ONLY: &str = "an assistant message holds only text on this model";
 
 /// Responses body → Chat Completions body.
 pub fn request(
@@ -24,30 +28,11 @@ pub fn request(
     ctx: &TranslateCtx,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut b = MessageBuilder::default();
-    match body.remove("instructions") {
-        Some(Value::String(s)) if !s.is_empty() => b.push(json!({"role": "system", "content": s})),
-        Some(v @ Value::Array(_)) => {
-            let s = content_text(&v, "\n\n");
-            if !s.is_empty() {
-                b.push(json!({"role": "system", "content": s}));
-            }
-        }
-        _ => {}
+    if let Some(s) = read::instructions(&mut body) {
+        b.push(json!({"role": "system", "content": s}));
     }
-    match body.remove("input") {
-        Some(Value::String(s)) => b.push(json!({"role": "user", "content": s})),
-        Some(Value::Array(items)) => {
-            for (i, item) in items.into_iter().enumerate() {
-                b.item(i, item)?;
-            }
-        }
-        None | Some(Value::Null) => {}
-        Some(_) => {
-            return Err(
-                ApiError::invalid("`input` must be a string or an array of items.")
-                    .with_param("input"),
-            )
-        }
+    for (i, item) in read::input(&mut body)? {
+        b.item(i, item)?;
     }
     let messages = b.finish();
 
@@ -55,25 +40,11 @@ pub fn request(
     out.insert("model".into(), json!(ctx.model));
     out.insert("messages".into(), Value::Array(messages));
 
-    let tools = match body.remove("tools") {
-        Some(Value::Array(tools)) => tools
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                responses::read_tool(i, t)
-                    .map(|d| d.map(chat::write_tool))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => Vec::new(),
-    };
+    let tools = read::tools(&mut body)?;
     // Chat rejects tool_choice / parallel_tool_calls without tools.
-    if !tools.is_empty() {
-        if let Some(tc) = body
-            .remove("tool_choice")
-            .and_then(|tc| tool_choice(tc, &tools))
-        {
-            out.insert("tool_choice".into(), tc);
+    if !tools.defs.is_empty() {
+        if let Some(tc) = tools.choice {
+            out.insert("tool_choice".into(), chat::write_tool_choice(tc));
         }
         super::carry(
             &mut body,
@@ -81,7 +52,8 @@ pub fn request(
             &mut out,
             "parallel_tool_calls",
         );
-        out.insert("tools".into(), Value::Array(tools));
+        let defs = tools.defs.into_iter().map(chat::write_tool).collect();
+        out.insert("tools".into(), Value::Array(defs));
     }
 
     super::carry(&mut body, "max_output_tokens", &mut out, "max_tokens");
@@ -90,19 +62,14 @@ pub fn request(
     if let Some(Value::Object(mut reasoning)) = body.remove("reasoning") {
         super::carry(&mut reasoning, "effort", &mut out, "reasoning_effort");
     }
-    if let Some(Value::Object(mut text)) = body.remove("text") {
-        if let Some(Value::Object(format)) = text.remove("format") {
-            if let Some(rf) = response_format(format)? {
-                out.insert("response_format".into(), rf);
-            }
+    if let Some(format) = read::text_format(&mut body) {
+        if let Some(rf) = response_format(format)? {
+            out.insert("response_format".into(), rf);
         }
     }
-    // `user` is deprecated in favour of `safety_identifier`; Chat only has `user`.
-    match body.remove("safety_identifier") {
-        Some(v @ Value::String(_)) => {
-            out.insert("user".into(), v);
-        }
-        _ => super::carry(&mut body, "user", &mut out, "user"),
+    // Chat has only the deprecated `user`.
+    if let Some(user) = read::end_user(&mut body) {
+        out.insert("user".into(), Value::String(user));
     }
     out.insert("stream".into(), json!(true));
     out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -174,186 +141,109 @@ impl MessageBuilder {
         self.messages
     }
 
-    fn item(&mut self, i: usize, item: Value) -> Result<(), ApiError> {
-        let Value::Object(mut item) = item else {
-            return Err(
-                ApiError::invalid("Input items must be objects.").with_param(format!("input[{i}]"))
-            );
-        };
-        let kind = match item.get("type").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None if item.contains_key("role") => "message".to_string(),
-            None => {
-                return Err(ApiError::invalid("Input item has no `type`.")
-                    .with_param(format!("input[{i}].type")))
-            }
-        };
-        match kind.as_str() {
-            "message" => self.message(i, item),
-            "reasoning" => {
-                self.reasoning(item);
-                Ok(())
-            }
-            "function_call" | "custom_tool_call" => {
-                let call_id = take_string(item.remove("call_id"))
-                    .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
-                let name = take_string(item.remove("name"))
-                    .ok_or_else(|| missing(format!("input[{i}].name")))?;
-                let arguments = if kind == "custom_tool_call" {
-                    // Custom tools are offered as function tools with one `input` string.
-                    let input = item.remove("input").unwrap_or(json!(""));
-                    json!({ "input": input }).to_string()
-                } else {
-                    match item.remove("arguments") {
-                        Some(Value::String(s)) => s,
-                        None | Some(Value::Null) => "{}".to_string(),
-                        Some(v) => v.to_string(),
-                    }
-                };
-                self.turn().tool_calls.push(json!({
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": name, "arguments": arguments},
-                }));
-                Ok(())
-            }
-            "function_call_output" | "custom_tool_call_output" => {
-                let call_id = take_string(item.remove("call_id"))
-                    .ok_or_else(|| missing(format!("input[{i}].call_id")))?;
+    fn item(&mut self, i: usize, item: InputItem) -> Result<(), ApiError> {
+        match item {
+            InputItem::Call {
+                call_id,
+                name,
+                arguments,
+            } => self.turn().tool_calls.push(json!({
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": arguments},
+            })),
+            InputItem::Output {
+                call_id, output, ..
+            } => {
                 self.flush_turn();
-                let content = tool_output(i, item.remove("output"), &mut self.tool_images)?;
+                let content = tool_output(i, output, &mut self.tool_images)?;
                 self.messages
                     .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
-                Ok(())
             }
-            // Hosted-tool calls, item references, compaction blobs: no Chat equivalent.
-            _ => Ok(()),
+            InputItem::Reasoning {
+                summary,
+                content,
+                encrypted,
+            } => self.reasoning(summary, content, encrypted),
+            InputItem::Message { role, content } => self.message(i, role, content)?,
         }
+        Ok(())
     }
 
-    fn message(&mut self, i: usize, mut item: Map<String, Value>) -> Result<(), ApiError> {
-        let role = item
-            .get("role")
-            .and_then(Value::as_str)
-            .unwrap_or("user")
-            .to_string();
-        let content = item.remove("content").unwrap_or(Value::Null);
-        match role.as_str() {
-            "assistant" => {
-                let mut text = String::new();
-                match content {
-                    Value::String(s) => text = s,
+    fn message(&mut self, i: usize, role: Role, content: Value) -> Result<(), ApiError> {
+        match role {
+            Role::Assistant => {
+                let text = match content {
                     Value::Array(parts) => {
-                        for (j, p) in parts.iter().enumerate() {
-                            let kind = p.get("type").and_then(Value::as_str).unwrap_or("");
-                            let piece = match kind {
-                                "refusal" => p.get("refusal"),
-                                "output_text" | "input_text" | "text" => p.get("text"),
-                                other => {
-                                    unconvertible(other, || format!("input[{i}].content[{j}]"))?;
-                                    None
+                        let mut text = String::new();
+                        for part in read::parts(parts, |j| format!("input[{i}].content[{j}]"))? {
+                            match part {
+                                Part::Text(t) => text.push_str(&t),
+                                Part::Image(m) | Part::File(m) => {
+                                    return Err(cannot_carry(m.at, ASSISTANT_TEXT_ONLY))
                                 }
-                            };
-                            text.push_str(piece.and_then(Value::as_str).unwrap_or(""));
+                            }
                         }
+                        text
                     }
-                    _ => {}
-                }
-                let turn = self.turn();
-                match &mut turn.text {
-                    Some(t) => {
-                        if !t.is_empty() && !text.is_empty() {
-                            t.push_str("\n\n");
-                        }
-                        t.push_str(&text);
-                    }
-                    None => turn.text = Some(text),
-                }
+                    Value::String(s) => s,
+                    _ => String::new(),
+                };
+                append(&mut self.turn().text, text);
             }
             // Copilot's chat models may not know `developer`.
-            "system" | "developer" => {
+            Role::System => {
                 let text = content_text(&content, "\n\n");
                 self.push(json!({"role": "system", "content": text}));
             }
-            "user" => {
+            Role::User => {
                 let content = user_content(i, content)?;
                 self.push(json!({"role": "user", "content": content}));
-            }
-            _ => {
-                return Err(
-                    ApiError::invalid(format!("Unsupported message role `{role}`."))
-                        .with_param(format!("input[{i}].role")),
-                )
             }
         }
         Ok(())
     }
 
-    fn reasoning(&mut self, mut item: Map<String, Value>) {
-        let texts = |v: Option<Value>| -> Vec<String> {
-            match v {
-                Some(Value::Array(parts)) => parts
-                    .into_iter()
-                    .filter_map(|p| match p {
-                        Value::Object(mut p) => take_string(p.remove("text")),
-                        _ => None,
-                    })
-                    .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER)
-                    .collect(),
-                _ => Vec::new(),
-            }
-        };
-        let mut parts = texts(item.remove("summary"));
+    fn reasoning(&mut self, summary: Vec<String>, content: Vec<String>, opaque: Option<String>) {
+        let readable = |t: &String| t != THINKING_PLACEHOLDER;
+        let mut parts: Vec<String> = summary.into_iter().filter(readable).collect();
         if parts.is_empty() {
-            parts = texts(item.remove("content"));
+            parts = content.into_iter().filter(readable).collect();
         }
-        let opaque = take_string(item.remove("encrypted_content"));
         let turn = self.turn();
         if !parts.is_empty() {
-            let joined = parts.join("\n\n");
-            match &mut turn.reasoning_text {
-                Some(t) => {
-                    t.push_str("\n\n");
-                    t.push_str(&joined);
-                }
-                None => turn.reasoning_text = Some(joined),
-            }
+            append(&mut turn.reasoning_text, parts.join("\n\n"));
         }
         // One opaque slot per chat message: the first payload of the turn wins.
         if turn.reasoning_opaque.is_none() {
-            turn.reasoning_opaque = opaque.filter(|o| !o.is_empty());
+            turn.reasoning_opaque = opaque;
         }
     }
 }
 
-fn missing(param: String) -> ApiError {
-    ApiError::invalid(format!("Missing required parameter: '{param}'.")).with_param(param)
-}
-
-/// A Responses input part as a Chat part (`at`: its param).
-fn chat_part(
-    p: Map<String, Value>,
-    at: impl FnOnce() -> String,
-) -> Result<Option<Value>, ApiError> {
-    responses::read_part(p, at)?
-        .map(chat::write_part)
-        .transpose()
+/// Adds a run's text to what the assistant turn has, a blank line between.
+fn append(slot: &mut Option<String>, text: String) {
+    match slot {
+        Some(t) => {
+            if !t.is_empty() && !text.is_empty() {
+                t.push_str("\n\n");
+            }
+            t.push_str(&text);
+        }
+        None => *slot = Some(text),
+    }
 }
 
 /// User content: a string stays a string; parts map to chat parts; a lone text part
 /// collapses to a string.
 fn user_content(i: usize, content: Value) -> Result<Value, ApiError> {
     let Value::Array(parts) = content else {
-        return Ok(match content {
-            Value::String(_) => content,
-            _ => json!(""),
-        });
+        return Ok(content);
     };
-    let mut out = Vec::with_capacity(parts.len());
-    for (j, p) in parts.into_iter().enumerate() {
-        let Value::Object(p) = p else { continue };
-        out.extend(chat_part(p, || format!("input[{i}].content[{j}]"))?);
-    }
+    let out = read::parts(parts, |j| format!("input[{i}].content[{j}]"))?
+        .into_iter()
+        .map(chat::write_part)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(match out.as_slice() {
         [] => json!(""),
         [only] if only["type"] == "text" => only["text"].clone(),
@@ -372,42 +262,17 @@ fn tool_output(
         Some(Value::String(s)) => s,
         Some(Value::Array(parts)) => {
             let mut texts = Vec::new();
-            for (j, p) in parts.into_iter().enumerate() {
-                let Value::Object(p) = p else { continue };
-                match chat_part(p, || format!("input[{i}].output[{j}]"))? {
-                    Some(Value::Object(mut part)) if part["type"] == "text" => {
-                        texts.extend(take_string(part.remove("text")));
-                    }
-                    part => media.extend(part),
+            for part in read::parts(parts, |j| format!("input[{i}].output[{j}]"))? {
+                match part {
+                    Part::Text(t) => texts.push(t),
+                    part => media.push(chat::write_part(part)?),
                 }
             }
             texts.join("\n\n")
         }
-        None | Some(Value::Null) => String::new(),
+        None => String::new(),
         Some(v) => v.to_string(),
     })
-}
-
-fn tool_choice(tc: Value, tools: &[Value]) -> Option<Value> {
-    let known = |name: &str| tools.iter().any(|t| t["function"]["name"] == name);
-    match tc {
-        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
-            Some(Value::String(s))
-        }
-        Value::Object(o) => match o.get("type").and_then(Value::as_str) {
-            Some("function" | "custom") => {
-                let name = o.get("name").and_then(Value::as_str)?;
-                known(name).then(|| json!({"type": "function", "function": {"name": name}}))
-            }
-            Some("allowed_tools") => match o.get("mode").and_then(Value::as_str) {
-                Some(m @ ("auto" | "required")) => Some(json!(m)),
-                _ => None,
-            },
-            // A hosted tool choice: that tool is gone, leave the default.
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// `text.format` → `response_format`; plain text is Chat's default and is omitted.
@@ -432,82 +297,29 @@ fn response_format(mut f: Map<String, Value>) -> Result<Option<Value>, ApiError>
 // ---------------------------------------------------------------------------------------
 // Stream: Chat chunks → Responses events.
 
-enum Item {
-    Reasoning {
-        id: String,
-        text: String,
-        opaque: Option<String>,
-        part_open: bool,
-    },
-    Message {
-        id: String,
-        text: String,
-        status: &'static str,
-    },
-    Call {
-        id: String,
-        call_id: String,
-        name: String,
-        args: String,
-        /// Chat choice index and tool-call index this call streams under.
-        key: (u64, u64),
-        guard: WhitespaceGuard,
-        done: bool,
-    },
+/// A tool call as Chat streams it.
+struct Call {
+    /// Its output index.
+    idx: usize,
+    /// Chat choice index and tool-call index this call streams under.
+    key: (u64, u64),
+    call_id: String,
+    guard: WhitespaceGuard,
 }
 
-impl Item {
-    fn to_json(&self) -> Value {
-        match self {
-            Item::Reasoning {
-                id, text, opaque, ..
-            } => {
-                let summary = if text.is_empty() {
-                    json!([])
-                } else {
-                    json!([{"type": "summary_text", "text": text}])
-                };
-                let mut v = json!({"id": id, "type": "reasoning", "summary": summary});
-                // Presence is kept exactly: no opaque upstream, no encrypted_content.
-                if let Some(o) = opaque {
-                    v["encrypted_content"] = json!(o);
-                }
-                v
-            }
-            Item::Message { id, text, status } => json!({
-                "id": id, "type": "message", "status": status, "role": "assistant",
-                "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}],
-            }),
-            Item::Call {
-                id,
-                call_id,
-                name,
-                args,
-                ..
-            } => json!({
-                "id": id, "type": "function_call", "status": "completed",
-                "arguments": args, "call_id": call_id, "name": name,
-            }),
-        }
-    }
+/// The open reasoning or message item (calls stay open until the end).
+#[derive(Clone, Copy)]
+enum Current {
+    Reasoning { idx: usize, payload: bool },
+    Message { idx: usize },
 }
 
 /// Copilot `/chat/completions` chunks → Responses stream events.
 pub struct ResponsesToChatStream {
     seed: String,
-    model: String,
-    created_at: u64,
-    seq: u64,
-    /// Delta events are written (false: a non-stream answer is assembled from the final
-    /// response, and deltas would be written for nobody).
-    deltas: bool,
-    started: bool,
-    terminated: bool,
-    items: Vec<Item>,
-    /// The indexes of the call items, so a tool delta does not scan every item.
-    calls: Vec<usize>,
-    /// The open reasoning or message item (calls stay open until the end).
-    current: Option<usize>,
+    w: ResponsesStreamWriter,
+    calls: Vec<Call>,
+    current: Option<Current>,
     finish: Option<String>,
     usage: Option<Value>,
     totals: Usage,
@@ -517,13 +329,7 @@ impl ResponsesToChatStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         ResponsesToChatStream {
             seed: ctx.id_seed.clone(),
-            model: ctx.model.clone(),
-            created_at: ctx.now_secs,
-            seq: 0,
-            deltas: true,
-            started: false,
-            terminated: false,
-            items: Vec::new(),
+            w: ResponsesStreamWriter::new(ctx),
             calls: Vec::new(),
             current: None,
             finish: None,
@@ -532,272 +338,57 @@ impl ResponsesToChatStream {
         }
     }
 
-    /// A delta event, written without building a `Value`.
-    fn emit_delta(
-        &mut self,
-        out: &mut Vec<OutEvent>,
-        name: &'static str,
-        at: (&str, usize),
-        part: Option<(&str, u64)>,
-        delta: &str,
-        logprobs: bool,
-    ) {
-        if self.deltas {
-            let at = (at.0, at.1 as u64);
-            out.push(responses_delta_event(
-                name, self.seq, at, part, delta, logprobs,
-            ));
-        }
-        self.seq += 1;
-    }
-
-    fn emit(&mut self, out: &mut Vec<OutEvent>, name: &'static str, mut data: Value) {
-        data["type"] = json!(name);
-        data["sequence_number"] = json!(self.seq);
-        self.seq += 1;
-        out.push(OutEvent::named(name, data));
-    }
-
-    fn response(&self, status: &str, output: Vec<Value>, usage: Value) -> Value {
-        let incomplete = match (status, self.finish.as_deref()) {
-            ("incomplete", Some("content_filter")) => json!({"reason": "content_filter"}),
-            ("incomplete", _) => json!({"reason": "max_output_tokens"}),
-            _ => Value::Null,
-        };
-        json!({
-            "id": format!("resp_{}", self.seed),
-            "object": "response",
-            "created_at": self.created_at,
-            "status": status,
-            "background": false,
-            "error": null,
-            "incomplete_details": incomplete,
-            "instructions": null,
-            "max_output_tokens": null,
-            "model": self.model,
-            "output": output,
-            "parallel_tool_calls": true,
-            "previous_response_id": null,
-            "reasoning": {"effort": null, "summary": null},
-            "store": false,
-            "temperature": null,
-            "text": {"format": {"type": "text"}},
-            "tool_choice": "auto",
-            "tools": [],
-            "top_p": null,
-            "truncation": "disabled",
-            "usage": usage,
-            "user": null,
-            "metadata": {},
-        })
-    }
-
-    fn start(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let r = self.response("in_progress", Vec::new(), Value::Null);
-        self.emit(out, "response.created", json!({ "response": r }));
-        let r = self.response("in_progress", Vec::new(), Value::Null);
-        self.emit(out, "response.in_progress", json!({ "response": r }));
-    }
-
-    fn open(&mut self, out: &mut Vec<OutEvent>, item: Item) -> usize {
-        let idx = self.items.len();
-        let added = match &item {
-            Item::Reasoning { id, .. } => json!({"id": id, "type": "reasoning", "summary": []}),
-            Item::Message { id, .. } => json!({
-                "id": id, "type": "message", "status": "in_progress", "role": "assistant", "content": [],
-            }),
-            Item::Call {
-                id, call_id, name, ..
-            } => json!({
-                "id": id, "type": "function_call", "status": "in_progress",
-                "arguments": "", "call_id": call_id, "name": name,
-            }),
-        };
-        let is_message = matches!(item, Item::Message { .. });
-        self.items.push(item);
-        self.emit(
-            out,
-            "response.output_item.added",
-            json!({"output_index": idx, "item": added}),
-        );
-        if is_message {
-            let at = self.item_id(idx);
-            self.emit(
-                out,
-                "response.content_part.added",
-                json!({"item_id": at, "output_index": idx, "content_index": 0,
-                       "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
-            );
-        }
-        idx
-    }
-
-    fn item_id(&self, idx: usize) -> String {
-        match &self.items[idx] {
-            Item::Reasoning { id, .. } | Item::Message { id, .. } | Item::Call { id, .. } => {
-                id.clone()
-            }
-        }
-    }
-
-    /// Closes the open reasoning or message item.
     fn close_current(&mut self, out: &mut Vec<OutEvent>) {
-        let Some(idx) = self.current.take() else {
-            return;
-        };
-        let id = self.item_id(idx);
-        match &self.items[idx] {
-            Item::Reasoning {
-                text, part_open, ..
-            } => {
-                if *part_open {
-                    let text = text.clone();
-                    let at = json!({"item_id": id, "output_index": idx, "summary_index": 0});
-                    let mut d = at.clone();
-                    d["text"] = json!(text);
-                    self.emit(out, "response.reasoning_summary_text.done", d);
-                    let mut d = at;
-                    d["part"] = json!({"type": "summary_text", "text": text});
-                    self.emit(out, "response.reasoning_summary_part.done", d);
-                }
+        match self.current.take() {
+            Some(Current::Reasoning { idx, .. } | Current::Message { idx }) => {
+                self.w.close(idx, out)
             }
-            Item::Message { text, .. } => {
-                let text = text.clone();
-                self.emit(
-                    out,
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": idx, "content_index": 0, "text": text, "logprobs": []}),
-                );
-                self.emit(
-                    out,
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": idx, "content_index": 0,
-                           "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": text}}),
-                );
-            }
-            Item::Call { .. } => {}
-        }
-        let item = self.items[idx].to_json();
-        self.emit(
-            out,
-            "response.output_item.done",
-            json!({"output_index": idx, "item": item}),
-        );
-    }
-
-    fn close_call(&mut self, out: &mut Vec<OutEvent>, idx: usize) {
-        let Item::Call { id, args, done, .. } = &mut self.items[idx] else {
-            return;
-        };
-        if *done {
-            return;
-        }
-        *done = true;
-        let (id, args) = (id.clone(), args.clone());
-        self.emit(
-            out,
-            "response.function_call_arguments.done",
-            json!({"item_id": id, "output_index": idx, "arguments": args}),
-        );
-        let item = self.items[idx].to_json();
-        self.emit(
-            out,
-            "response.output_item.done",
-            json!({"output_index": idx, "item": item}),
-        );
-    }
-
-    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
-        let idx = match self.current {
-            Some(i) if matches!(self.items[i], Item::Reasoning { .. }) => i,
-            _ => self.open_reasoning(out),
-        };
-        let id = self.item_id(idx);
-        let Item::Reasoning {
-            text, part_open, ..
-        } = &mut self.items[idx]
-        else {
-            return;
-        };
-        text.push_str(delta);
-        let first = !*part_open;
-        *part_open = true;
-        if first {
-            let mut d = json!({"item_id": id, "output_index": idx, "summary_index": 0});
-            d["part"] = json!({"type": "summary_text", "text": ""});
-            self.emit(out, "response.reasoning_summary_part.added", d);
-        }
-        self.emit_delta(
-            out,
-            "response.reasoning_summary_text.delta",
-            (&id, idx),
-            Some(("summary_index", 0)),
-            delta,
-            false,
-        );
-    }
-
-    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
-        let idx = match self.current {
-            Some(i) if matches!(self.items[i], Item::Reasoning { opaque: None, .. }) => i,
-            // Opaque after the answer started (or a second one): its own reasoning item.
-            _ => self.open_reasoning(out),
-        };
-        if let Item::Reasoning { opaque: o, .. } = &mut self.items[idx] {
-            *o = Some(opaque.to_string());
+            None => {}
         }
     }
 
     fn open_reasoning(&mut self, out: &mut Vec<OutEvent>) -> usize {
         self.close_current(out);
-        let id = format!("rs_{}_{}", self.seed, self.items.len());
-        let idx = self.open(
-            out,
-            Item::Reasoning {
-                id,
-                text: String::new(),
-                opaque: None,
-                part_open: false,
-            },
-        );
-        self.current = Some(idx);
+        let idx = self.w.open_reasoning(None, out);
+        self.current = Some(Current::Reasoning {
+            idx,
+            payload: false,
+        });
         idx
+    }
+
+    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
+        let idx = match self.current {
+            Some(Current::Reasoning { idx, .. }) => idx,
+            _ => self.open_reasoning(out),
+        };
+        self.w.delta(idx, delta, out);
+    }
+
+    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
+        let idx = match self.current {
+            Some(Current::Reasoning {
+                idx,
+                payload: false,
+            }) => idx,
+            // Opaque after the answer started (or a second one): its own reasoning item.
+            _ => self.open_reasoning(out),
+        };
+        self.w.reasoning_payload(idx, opaque);
+        self.current = Some(Current::Reasoning { idx, payload: true });
     }
 
     fn content(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
         let idx = match self.current {
-            Some(i) if matches!(self.items[i], Item::Message { .. }) => i,
+            Some(Current::Message { idx }) => idx,
             _ => {
                 self.close_current(out);
-                let id = format!("msg_{}_{}", self.seed, self.items.len());
-                let idx = self.open(
-                    out,
-                    Item::Message {
-                        id,
-                        text: String::new(),
-                        status: "completed",
-                    },
-                );
-                self.current = Some(idx);
+                let idx = self.w.open_message(out);
+                self.current = Some(Current::Message { idx });
                 idx
             }
         };
-        let id = self.item_id(idx);
-        if let Item::Message { text, .. } = &mut self.items[idx] {
-            text.push_str(delta);
-        }
-        self.emit_delta(
-            out,
-            "response.output_text.delta",
-            (&id, idx),
-            Some(("content_index", 0)),
-            delta,
-            true,
-        );
+        self.w.delta(idx, delta, out);
     }
 
     fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &ChatToolCall) {
@@ -810,90 +401,48 @@ impl ResponsesToChatStream {
         let existing = self
             .calls
             .iter()
-            .rev()
-            .copied()
-            .find(|&i| match &self.items[i] {
-                Item::Call {
-                    key: k, call_id, ..
-                } => *k == key && new_id.is_none_or(|id| id == call_id),
-                _ => false,
-            });
-        let idx = match existing {
+            .rposition(|c| c.key == key && new_id.is_none_or(|id| id == c.call_id));
+        let call = match existing {
             Some(i) => {
-                if let (Item::Call { name: n, .. }, Some(name)) = (&mut self.items[i], name) {
-                    if n.is_empty() {
-                        *n = name.to_string();
-                    }
+                if let Some(name) = name {
+                    self.w.name_call(self.calls[i].idx, name);
                 }
                 i
             }
             None => {
                 self.close_current(out);
-                let n = self.items.len();
+                let n = self.w.next_index();
                 let call_id =
                     new_id.map_or_else(|| format!("call_{}_{n}", self.seed), str::to_string);
-                self.calls.push(n);
-                self.open(
-                    out,
-                    Item::Call {
-                        id: format!("fc_{}_{n}", self.seed),
-                        call_id,
-                        name: name.unwrap_or("").to_string(),
-                        args: String::new(),
-                        key,
-                        guard: WhitespaceGuard::default(),
-                        done: false,
-                    },
-                )
+                let name = name.unwrap_or("").to_string();
+                let idx = self.w.open_call(call_id.clone(), name, String::new(), out);
+                self.calls.push(Call {
+                    idx,
+                    key,
+                    call_id,
+                    guard: WhitespaceGuard::default(),
+                });
+                self.calls.len() - 1
             }
         };
         let delta = function.and_then(|f| f.arguments.as_deref()).unwrap_or("");
         if delta.is_empty() {
             return;
         }
-        let id = self.item_id(idx);
-        let Item::Call { args, guard, .. } = &mut self.items[idx] else {
-            return;
-        };
-        if guard.tripped_by(delta) {
-            self.fail(WhitespaceGuard::MESSAGE, out);
+        let call = &mut self.calls[call];
+        if call.guard.tripped_by(delta) {
+            self.w.fail(WhitespaceGuard::MESSAGE, None, out);
             return;
         }
-        args.push_str(delta);
-        self.emit_delta(
-            out,
-            "response.function_call_arguments.delta",
-            (&id, idx),
-            None,
-            delta,
-            false,
-        );
+        self.w.delta(call.idx, delta, out);
     }
 
     fn record_usage(&mut self, u: &Value) {
-        let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
-        let input = n(u.get("prompt_tokens"));
-        let output = n(u.get("completion_tokens"));
-        let cached = n(u.pointer("/prompt_tokens_details/cached_tokens"));
-        let reasoning = n(u.pointer("/completion_tokens_details/reasoning_tokens"));
-        let total = u
-            .get("total_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(input.saturating_add(output));
-        self.totals = Usage {
-            input_tokens: input,
-            output_tokens: output,
-            cache_read_tokens: cached,
-            cache_creation_tokens: 0,
-            ..Default::default()
-        };
-        self.usage = Some(json!({
-            "input_tokens": input,
-            "input_tokens_details": {"cached_tokens": cached},
-            "output_tokens": output,
-            "output_tokens_details": {"reasoning_tokens": reasoning},
-            "total_tokens": total,
-        }));
+        self.totals = Usage::default();
+        openai_usage_into(&mut self.totals, u);
+        let n = |p: &str| u.pointer(p).and_then(Value::as_u64);
+        let reasoning = n("/completion_tokens_details/reasoning_tokens").unwrap_or(0);
+        self.usage = Some(usage_value(&self.totals, reasoning, n("/total_tokens")));
     }
 
     fn set_finish(&mut self, reason: &str) {
@@ -908,43 +457,19 @@ impl ResponsesToChatStream {
             self.finish = Some(reason.to_string());
         }
     }
-
-    fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        self.start(out);
-        let incomplete = matches!(self.finish.as_deref(), Some("length" | "content_filter"));
-        if incomplete {
-            if let Some(Item::Message { status, .. }) = self.current.map(|i| &mut self.items[i]) {
-                *status = "incomplete";
-            }
-        }
-        self.close_current(out);
-        for idx in 0..self.items.len() {
-            self.close_call(out, idx);
-        }
-        let output = self.items.iter().map(Item::to_json).collect();
-        let usage = self.usage.clone().unwrap_or(Value::Null);
-        let (name, status) = if incomplete {
-            ("response.incomplete", "incomplete")
-        } else {
-            ("response.completed", "completed")
-        };
-        let r = self.response(status, output, usage);
-        self.emit(out, name, json!({ "response": r }));
-        self.terminated = true;
-    }
 }
 
-impl ResponsesToChatStream {
+impl ChatUpstream for ResponsesToChatStream {
     fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
             let msg = err
                 .get("message")
                 .and_then(Value::as_str)
                 .map_or_else(|| err.to_string(), str::to_string);
-            self.fail(&msg, out);
+            self.w.fail(&msg, None, out);
             return;
         }
-        self.start(out);
+        self.w.start(out);
         if let Some(u) = v.usage.as_ref().filter(|u| u.is_object()) {
             self.record_usage(u);
         }
@@ -969,7 +494,7 @@ impl ResponsesToChatStream {
                 if let Some(calls) = &d.tool_calls {
                     for tc in calls {
                         self.tool_call(out, choice, tc);
-                        if self.terminated {
+                        if self.w.terminated() {
                             return;
                         }
                     }
@@ -980,6 +505,16 @@ impl ResponsesToChatStream {
             }
         }
     }
+
+    fn finished(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    fn complete(&mut self, out: &mut Vec<OutEvent>) {
+        let stop = chat::read_finish(self.finish.as_deref().unwrap_or("stop"));
+        let usage = self.usage.clone().unwrap_or(Value::Null);
+        self.w.finish(stop, usage, out);
+    }
 }
 
 impl PairStream for ResponsesToChatStream {
@@ -987,37 +522,23 @@ impl PairStream for ResponsesToChatStream {
         "The upstream Chat Completions stream ended before the response was complete.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        out.push(error_event(Api::Responses, message, self.seq));
-        self.seq += 1;
-        self.terminated = true;
+        self.w.fail(message, None, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if ev.is_done_marker() {
-            return false;
-        }
-        let Some(chunk) = ChatChunk::read(ev) else {
-            return false;
-        };
-        self.chunk(&chunk, out);
-        true
+        self.read_chunk(ev, out)
     }
 
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if ev.is_done_marker() {
-            self.complete(out);
-        }
+        self.complete_on_done(ev, out)
     }
 
     fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        if self.finish.is_some() {
-            self.complete(out);
-        }
-        self.finish.is_some()
+        self.complete_if_finished(out)
     }
 
     fn usage_seen(&self) -> Usage {
@@ -1025,7 +546,7 @@ impl PairStream for ResponsesToChatStream {
     }
 
     fn skip_deltas(&mut self) {
-        self.deltas = false;
+        self.w.skip_deltas();
     }
 }
 

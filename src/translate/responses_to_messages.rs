@@ -4,28 +4,21 @@
 //! `request` turns a Responses body into a Messages body; `ResponsesToMessagesStream`
 //! turns the Anthropic event stream back into Responses events.
 
-use std::collections::BTreeSet;
-
 use serde_json::{json, Map, Value};
 
 use super::json::take_string;
 use super::stream::{event_type, PairStream};
-use super::wire::messages::text_block;
-use super::wire::{messages, responses};
+use super::wire::messages::{self, text_block};
+use super::wire::responses_request::{self as read, InputItem, Role};
+use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
-    error_event, event_json, is_openai_encrypted, parse_arguments, responses_delta_event,
-    MessagesDelta, MessagesDeltaBody, OutEvent, StreamTranslator, TranslateCtx, Usage,
-    THINKING_PLACEHOLDER,
+    event_json, is_openai_encrypted, parse_arguments, MessagesDelta, MessagesDeltaBody, OutEvent,
+    TranslateCtx, Usage, THINKING_PLACEHOLDER,
 };
 use crate::protocol::api::DEFAULT_MAX_TOKENS;
 use crate::protocol::error::ApiError;
-use crate::protocol::tools::freeform_schema;
-use crate::protocol::tools::ToolDef;
-use crate::protocol::Api;
+use crate::protocol::tools::ToolChoice;
 use crate::sse::SseEvent;
-
-/// Anthropic's smallest thinking budget.
-const MIN_THINKING_BUDGET: u64 = 1024;
 
 /// Responses request body → Messages request body.
 pub fn request(
@@ -43,28 +36,9 @@ pub fn request(
     }
 
     let mut b = Builder::default();
-    if let Some(Value::String(s)) = body.remove("instructions") {
-        if !s.is_empty() {
-            b.system.push(s);
-        }
-    }
-    match body.remove("input") {
-        Some(Value::String(s)) => {
-            if !s.is_empty() {
-                b.push("user", text_block(s));
-            }
-        }
-        Some(Value::Array(items)) => {
-            for (i, item) in items.into_iter().enumerate() {
-                b.item(i, item)?;
-            }
-        }
-        _ => {
-            return Err(
-                ApiError::invalid("`input` must be a string or an array of items")
-                    .with_param("input"),
-            )
-        }
+    b.system.extend(read::instructions(&mut body));
+    for (i, item) in read::input(&mut body)? {
+        b.item(i, item)?;
     }
 
     let mut out = Map::new();
@@ -88,8 +62,20 @@ pub fn request(
         .unwrap_or(DEFAULT_MAX_TOKENS);
     out.insert("max_tokens".into(), json!(max_tokens));
 
-    let names = tools(&mut body, &mut out);
-    let forced = tool_choice(&mut body, &names, &mut out);
+    // A choice given but not understood (a hosted tool's, a tool not offered) is auto.
+    let asked = matches!(
+        body.get("tool_choice"),
+        Some(Value::String(_) | Value::Object(_))
+    );
+    let mut tools = read::tools(&mut body)?;
+    if asked && tools.choice.is_none() {
+        tools.choice = Some(ToolChoice::Auto);
+    }
+    // Strict tool use is not asked of Claude on this path.
+    for def in &mut tools.defs {
+        def.strict = None;
+    }
+    let forced = messages::insert_tools(tools, &mut out);
 
     let mut budget = thinking_budget(body.remove("reasoning"), max_tokens);
     // Anthropic refuses thinking with a forced tool, and requires a final assistant
@@ -116,25 +102,18 @@ pub fn request(
             json!({"type": "enabled", "budget_tokens": budget}),
         );
     }
-    let user = [body.remove("safety_identifier"), body.remove("user")]
-        .into_iter()
-        .flatten()
-        .find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string));
-    if let Some(user) = user {
+    if let Some(user) = read::end_user(&mut body) {
         out.insert("metadata".into(), json!({"user_id": user}));
     }
 
-    if let Some(Value::Object(mut text)) = body.remove("text") {
-        if let Some(Value::Object(mut format)) = text.remove("format") {
-            let kind = format
-                .get("type")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let schema = format.remove("schema");
-            if let Some(f) = super::messages_output_format(kind.as_deref(), schema, "text.format")?
-            {
-                out.insert("output_config".into(), json!({ "format": f }));
-            }
+    if let Some(mut format) = read::text_format(&mut body) {
+        let kind = format
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let schema = format.remove("schema");
+        if let Some(f) = super::messages_output_format(kind.as_deref(), schema, "text.format")? {
+            out.insert("output_config".into(), json!({ "format": f }));
         }
     }
 
@@ -158,118 +137,70 @@ impl Builder {
         }
     }
 
-    fn item(&mut self, i: usize, item: Value) -> Result<(), ApiError> {
-        let Value::Object(mut item) = item else {
-            return Err(ApiError::invalid("each input item must be an object")
-                .with_param(format!("input[{i}]")));
-        };
-        let ty = match item.get("type").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None if item.contains_key("role") => "message".to_string(),
-            None => String::new(),
-        };
-        let field = |f: &str| format!("input[{i}].{f}");
-        let required = |item: &mut Map<String, Value>, f: &str| match item.remove(f) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s),
-            _ => Err(
-                ApiError::invalid(format!("`{ty}` item needs a string `{f}`")).with_param(field(f)),
-            ),
-        };
-        match ty.as_str() {
-            "message" => self.message(i, item)?,
-            "function_call" => {
-                let id = required(&mut item, "call_id")?;
-                let name = required(&mut item, "name")?;
-                let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
-                let input = parse_arguments(args);
-                self.push(
-                    "assistant",
-                    json!({"type": "tool_use", "id": id, "name": name, "input": input}),
-                );
-            }
+    fn item(&mut self, i: usize, item: InputItem) -> Result<(), ApiError> {
+        match item {
+            InputItem::Message { role, content } => self.message(i, role, content)?,
             // Codex's freeform tools (apply_patch) take raw text; the gateway offers them
             // as function tools with one `input` string, so history maps the same way.
-            "custom_tool_call" => {
-                let id = required(&mut item, "call_id")?;
-                let name = required(&mut item, "name")?;
-                let input = item.remove("input").unwrap_or(Value::String(String::new()));
+            InputItem::Call {
+                call_id,
+                name,
+                arguments,
+            } => {
+                let input = parse_arguments(&arguments);
                 self.push(
                     "assistant",
-                    json!({"type": "tool_use", "id": id, "name": name, "input": {"input": input}}),
+                    json!({"type": "tool_use", "id": call_id, "name": name, "input": input}),
                 );
             }
-            "function_call_output" | "custom_tool_call_output" => {
-                let id = required(&mut item, "call_id")?;
-                let mut block = json!({"type": "tool_result", "tool_use_id": id});
-                let content = tool_result_content(i, item.remove("output"))?;
+            InputItem::Output {
+                call_id,
+                output,
+                incomplete,
+            } => {
+                let mut block = json!({"type": "tool_result", "tool_use_id": call_id});
+                let content = tool_result_content(i, output)?;
                 if !content.is_empty() {
                     block["content"] = Value::Array(content);
                 }
-                if item.get("status").and_then(Value::as_str) == Some("incomplete") {
+                if incomplete {
                     block["is_error"] = Value::Bool(true);
                 }
                 self.push("user", block);
             }
-            "reasoning" => {
-                if let Some(block) = reasoning_block(item) {
+            InputItem::Reasoning {
+                summary, encrypted, ..
+            } => {
+                if let Some(block) = reasoning_block(summary, encrypted) {
                     self.push("assistant", block);
                 }
             }
-            // item_reference, compaction, web_search_call, local_shell_call…: nothing
-            // Claude can read (or stored server-side state we do not have).
-            _ => {}
         }
         Ok(())
     }
 
-    fn message(&mut self, i: usize, mut item: Map<String, Value>) -> Result<(), ApiError> {
-        let role = match item.get("role").and_then(Value::as_str) {
-            Some("user") => "user",
-            Some("assistant") => "assistant",
-            Some("system") | Some("developer") => "system",
-            _ => {
-                return Err(ApiError::invalid(
-                    "message `role` must be user, assistant, system or developer",
-                )
-                .with_param(format!("input[{i}].role")))
-            }
-        };
-        let content = item.remove("content").unwrap_or(Value::Null);
-        if role == "system" {
-            let text = owned_text(content);
-            if text.is_empty() {
+    fn message(&mut self, i: usize, role: Role, content: Value) -> Result<(), ApiError> {
+        let role = match role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => {
+                let text = owned_text(content);
+                if text.is_empty() {
+                    return Ok(());
+                }
+                // Leading system/developer messages form the system prompt. Later ones
+                // stay in place as user text: Claude has no mid-conversation system turn,
+                // and hoisting them would rewrite the (cached) prompt prefix every time.
+                if self.messages.is_empty() {
+                    self.system.push(text);
+                } else {
+                    self.push("user", text_block(text));
+                }
                 return Ok(());
             }
-            // Leading system/developer messages form the system prompt. Later ones stay
-            // in place as user text: Claude has no mid-conversation system turn, and
-            // hoisting them would rewrite the (cached) prompt prefix every time.
-            if self.messages.is_empty() {
-                self.system.push(text);
-            } else {
-                self.push("user", text_block(text));
-            }
-            return Ok(());
-        }
-        match content {
-            Value::String(s) => {
-                if !s.is_empty() {
-                    self.push(role, text_block(s));
-                }
-            }
-            Value::Array(parts) => {
-                for (j, part) in parts.into_iter().enumerate() {
-                    if let Some(block) = content_block(part, || format!("input[{i}].content[{j}]"))?
-                    {
-                        self.push(role, block);
-                    }
-                }
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "message `content` must be a string or an array of parts",
-                )
-                .with_param(format!("input[{i}].content")))
-            }
+        };
+        for block in blocks(content, |j| format!("input[{i}].content[{j}]"))? {
+            self.push(role, block);
         }
         Ok(())
     }
@@ -305,10 +236,7 @@ fn owned_text(content: Value) -> String {
         Value::Array(parts) => parts
             .into_iter()
             .filter_map(|p| match p {
-                Value::Object(mut o) => match o.remove("text") {
-                    Some(Value::String(t)) if !t.is_empty() => Some(t),
-                    _ => None,
-                },
+                Value::Object(mut o) => take_string(o.remove("text")).filter(|t| !t.is_empty()),
                 _ => None,
             })
             .collect::<Vec<_>>()
@@ -317,45 +245,30 @@ fn owned_text(content: Value) -> String {
     }
 }
 
-/// One Responses content part → one Anthropic block (None: nothing to carry; `at`: its
-/// param).
-fn content_block(part: Value, at: impl Fn() -> String) -> Result<Option<Value>, ApiError> {
-    let Value::Object(p) = part else {
-        return Ok(None);
-    };
-    match responses::read_part(p, at)? {
-        Some(part) => messages::write_part(part),
-        None => Ok(None),
-    }
-}
-
-fn tool_result_content(i: usize, output: Option<Value>) -> Result<Vec<Value>, ApiError> {
-    match output {
-        Some(Value::String(s)) if !s.is_empty() => Ok(vec![text_block(s)]),
-        Some(Value::Array(parts)) => {
-            let mut blocks = Vec::with_capacity(parts.len());
-            for (j, part) in parts.into_iter().enumerate() {
-                blocks.extend(content_block(part, || format!("input[{i}].output[{j}]"))?);
-            }
-            Ok(blocks)
-        }
+/// Message content or a tool output as Anthropic blocks (`at(j)`: part `j`'s param): a
+/// non-empty string is one text block.
+fn blocks(content: Value, at: impl Fn(usize) -> String) -> Result<Vec<Value>, ApiError> {
+    match content {
+        Value::String(s) if !s.is_empty() => Ok(vec![text_block(s)]),
+        Value::Array(parts) => read::parts(parts, at)?
+            .into_iter()
+            .filter_map(|p| messages::write_part(p).transpose())
+            .collect(),
         _ => Ok(Vec::new()),
     }
 }
 
+fn tool_result_content(i: usize, output: Option<Value>) -> Result<Vec<Value>, ApiError> {
+    blocks(output.unwrap_or(Value::Null), |j| {
+        format!("input[{i}].output[{j}]")
+    })
+}
+
 /// A reasoning item → `thinking` / `redacted_thinking`, only when it carries an
 /// Anthropic signature (OpenAI-encrypted reasoning means nothing to Claude).
-fn reasoning_block(mut item: Map<String, Value>) -> Option<Value> {
-    let Some(Value::String(sig)) = item.remove("encrypted_content") else {
-        return None;
-    };
-    if sig.is_empty() || is_openai_encrypted(&sig) {
-        return None;
-    }
-    let text = match item.remove("summary") {
-        Some(Value::Array(parts)) => owned_text(Value::Array(parts)),
-        _ => String::new(),
-    };
+fn reasoning_block(summary: Vec<String>, signature: Option<String>) -> Option<Value> {
+    let sig = signature.filter(|s| !is_openai_encrypted(s))?;
+    let text = summary.join("\n\n");
     if text.is_empty() {
         return Some(json!({"type": "redacted_thinking", "data": sig}));
     }
@@ -383,87 +296,8 @@ fn mark_cache_breakpoint(messages: &mut [Value]) {
     }
 }
 
-/// Function tools (and leftover custom tools) become Anthropic tools; hosted tools
-/// (`web_search`, `namespace`, `local_shell`, `file_search`…) cannot be expressed.
-fn tools(body: &mut Map<String, Value>, out: &mut Map<String, Value>) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let Some(Value::Array(tools)) = body.remove("tools") else {
-        return names;
-    };
-    let mut converted = Vec::with_capacity(tools.len());
-    for tool in tools {
-        let Value::Object(mut t) = tool else {
-            continue;
-        };
-        let custom = match t.get("type").and_then(Value::as_str) {
-            Some("function") => false,
-            Some("custom") => true,
-            _ => continue,
-        };
-        let Some(Value::String(name)) = t.remove("name") else {
-            continue;
-        };
-        let schema = if custom {
-            Some(freeform_schema())
-        } else {
-            t.remove("parameters")
-        };
-        let def = ToolDef {
-            name: name.clone(),
-            description: take_string(t.remove("description")),
-            schema,
-            strict: None,
-        };
-        names.insert(name);
-        converted.push(messages::write_tool(def));
-    }
-    if !converted.is_empty() {
-        out.insert("tools".into(), Value::Array(converted));
-    }
-    names
-}
-
-/// Returns whether the choice forces a tool.
-fn tool_choice(
-    body: &mut Map<String, Value>,
-    names: &BTreeSet<String>,
-    out: &mut Map<String, Value>,
-) -> bool {
-    let tc = body.remove("tool_choice");
-    let serial = body.remove("parallel_tool_calls") == Some(Value::Bool(false));
-    if names.is_empty() {
-        return false;
-    }
-    let mut choice = match tc.as_ref() {
-        Some(Value::String(s)) => match s.as_str() {
-            "required" => json!({"type": "any"}),
-            "none" => json!({"type": "none"}),
-            _ => json!({"type": "auto"}),
-        },
-        Some(Value::Object(o)) => {
-            let name = o.get("name").and_then(Value::as_str);
-            match o.get("type").and_then(Value::as_str) {
-                Some("function" | "custom") if name.is_some_and(|n| names.contains(n)) => {
-                    json!({"type": "tool", "name": name})
-                }
-                Some("allowed_tools")
-                    if o.get("mode").and_then(Value::as_str) == Some("required") =>
-                {
-                    json!({"type": "any"})
-                }
-                _ => json!({"type": "auto"}),
-            }
-        }
-        _ if serial => json!({"type": "auto"}),
-        _ => return false,
-    };
-    let forced = matches!(choice["type"].as_str(), Some("any" | "tool"));
-    if serial && choice["type"] != "none" {
-        choice["disable_parallel_tool_use"] = Value::Bool(true);
-    }
-    out.insert("tool_choice".into(), choice);
-    forced
-}
+/// Anthropic's smallest thinking budget.
+const MIN_THINKING_BUDGET: u64 = 1024;
 
 /// `reasoning.effort` → a thinking budget that leaves room for the answer. A `reasoning`
 /// object without effort means OpenAI's default (`medium`); no object means no thinking.
@@ -505,49 +339,17 @@ fn last_tool_turn_has_thinking(messages: &[Value]) -> bool {
 // Stream: Messages events → Responses events.
 
 #[derive(Debug)]
-enum Current {
-    Reasoning {
-        text: String,
-        signature: Option<String>,
-        part_open: bool,
-    },
-    Redacted {
-        data: String,
-    },
-    Text {
-        text: String,
-    },
-    Tool {
-        call_id: String,
-        name: String,
-        args: String,
-        initial: String,
-    },
-    /// Server tool blocks (web search) that have no client-side item.
-    Skip,
-}
-
-#[derive(Debug)]
 struct Block {
     anthropic_index: Option<u64>,
-    output_index: usize,
-    id: String,
-    cur: Current,
+    /// Its output item (None: a server tool block, which has no client-side item).
+    idx: Option<usize>,
+    /// The delta type it reads (`thinking_delta` also takes `signature_delta`).
+    takes: &'static str,
 }
 
 /// Copilot Messages stream → OpenAI Responses stream.
 pub struct ResponsesToMessagesStream {
-    resp_id: String,
-    seed: String,
-    model: String,
-    created_at: u64,
-    seq: u64,
-    /// Delta events are written (false: a non-stream answer is assembled from the final
-    /// response, and deltas would be written for nobody).
-    deltas: bool,
-    started: bool,
-    terminated: bool,
-    output: Vec<Value>,
+    w: ResponsesStreamWriter,
     block: Option<Block>,
     stop_reason: Option<String>,
     // Anthropic-style counts: input excludes cache reads and writes.
@@ -560,15 +362,7 @@ pub struct ResponsesToMessagesStream {
 impl ResponsesToMessagesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         ResponsesToMessagesStream {
-            resp_id: format!("resp_{}", ctx.id_seed),
-            seed: ctx.id_seed.clone(),
-            model: ctx.model.clone(),
-            created_at: ctx.now_secs,
-            seq: 0,
-            deltas: true,
-            started: false,
-            terminated: false,
-            output: Vec::new(),
+            w: ResponsesStreamWriter::new(ctx),
             block: None,
             stop_reason: None,
             input: 0,
@@ -576,13 +370,6 @@ impl ResponsesToMessagesStream {
             cache_read: 0,
             cache_creation: 0,
         }
-    }
-
-    fn emit(&mut self, name: &'static str, mut data: Value, out: &mut Vec<OutEvent>) {
-        data["type"] = json!(name);
-        data["sequence_number"] = json!(self.seq);
-        self.seq += 1;
-        out.push(OutEvent::named(name, data));
     }
 
     fn read_usage(&mut self, u: &Value) {
@@ -601,312 +388,69 @@ impl ResponsesToMessagesStream {
         }
     }
 
-    fn usage_json(&self) -> Value {
-        let u = self.usage();
-        json!({
-            "input_tokens": u.input_tokens,
-            "input_tokens_details": {"cached_tokens": u.cache_read_tokens},
-            "output_tokens": u.output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": u.input_tokens.saturating_add(u.output_tokens),
-        })
-    }
-
-    fn response(&self, status: &str, output: Value, usage: Value) -> Value {
-        let incomplete = if status == "incomplete" {
-            json!({"reason": "max_output_tokens"})
-        } else {
-            Value::Null
-        };
-        json!({
-            "id": self.resp_id, "object": "response", "created_at": self.created_at,
-            "status": status, "error": null, "incomplete_details": incomplete,
-            "instructions": null, "max_output_tokens": null, "model": self.model,
-            "output": output, "parallel_tool_calls": true, "previous_response_id": null,
-            "reasoning": null, "store": false, "temperature": null, "text": {"format": {"type": "text"}},
-            "tool_choice": "auto", "tools": [], "top_p": null, "truncation": "disabled",
-            "usage": usage, "metadata": {},
-        })
-    }
-
-    fn ensure_started(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let r = self.response("in_progress", json!([]), Value::Null);
-        self.emit("response.created", json!({"response": r}), out);
-        let r = self.response("in_progress", json!([]), Value::Null);
-        self.emit("response.in_progress", json!({"response": r}), out);
-    }
-
     fn start_block(&mut self, index: Option<u64>, cb: &Value, out: &mut Vec<OutEvent>) {
-        self.ensure_started(out);
+        self.w.start(out);
         self.stop_block(out);
-        let output_index = self.output.len();
         let s = |k: &str| cb.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let (id, cur, item) = match cb.get("type").and_then(Value::as_str) {
+        let (takes, idx) = match cb.get("type").and_then(Value::as_str) {
             Some("thinking") => {
-                let id = format!("rs_{}_{output_index}", self.seed);
-                let item = json!({"id": id, "type": "reasoning", "summary": []});
-                let cur = Current::Reasoning {
-                    text: String::new(),
-                    signature: cb
-                        .get("signature")
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string),
-                    part_open: false,
-                };
-                (id, cur, Some(item))
+                let idx = self.w.open_reasoning(None, out);
+                if let Some(sig) = cb
+                    .get("signature")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                {
+                    self.w.reasoning_payload(idx, sig);
+                }
+                ("thinking_delta", Some(idx))
             }
             Some("redacted_thinking") => {
-                let id = format!("rs_{}_{output_index}", self.seed);
-                let data = s("data");
-                let item = json!({"id": id, "type": "reasoning", "summary": [], "encrypted_content": data});
-                (id, Current::Redacted { data }, Some(item))
+                let idx = self.w.open_reasoning(Some(s("data")), out);
+                ("", Some(idx))
             }
-            Some("text") => {
-                let id = format!("msg_{}_{output_index}", self.seed);
-                let item = json!({"id": id, "type": "message", "status": "in_progress",
-                                  "role": "assistant", "content": []});
-                (
-                    id,
-                    Current::Text {
-                        text: String::new(),
-                    },
-                    Some(item),
-                )
-            }
+            Some("text") => ("text_delta", Some(self.w.open_message(out))),
             Some("tool_use") => {
-                let id = format!("fc_{}_{output_index}", self.seed);
-                let call_id = s("id");
-                let name = s("name");
                 let initial = match cb.get("input") {
                     Some(Value::Object(o)) if !o.is_empty() => Value::Object(o.clone()).to_string(),
                     _ => String::new(),
                 };
-                let item = json!({"id": id, "type": "function_call", "status": "in_progress",
-                                  "arguments": "", "call_id": call_id, "name": name});
-                let cur = Current::Tool {
-                    call_id,
-                    name,
-                    args: String::new(),
-                    initial,
-                };
-                (id, cur, Some(item))
+                (
+                    "input_json_delta",
+                    Some(self.w.open_call(s("id"), s("name"), initial, out)),
+                )
             }
-            _ => (String::new(), Current::Skip, None),
+            _ => ("", None),
         };
-        if let Some(item) = item {
-            self.emit(
-                "response.output_item.added",
-                json!({"output_index": output_index, "item": item}),
-                out,
-            );
-        }
-        if matches!(cur, Current::Text { .. }) {
-            self.emit(
-                "response.content_part.added",
-                json!({"item_id": id, "output_index": output_index, "content_index": 0,
-                       "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}}),
-                out,
-            );
-        }
         self.block = Some(Block {
             anthropic_index: index,
-            output_index,
-            id,
-            cur,
+            idx,
+            takes,
         });
-        if let Some(t) = cb
-            .get("text")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(t) = cb.get("text").and_then(Value::as_str) {
             self.delta("text_delta", t, out);
         }
     }
 
-    /// A Responses delta event, written without building a `Value`.
-    fn emit_delta(
-        &mut self,
-        name: &'static str,
-        at: (&str, usize),
-        part: Option<(&str, u64)>,
-        delta: &str,
-        logprobs: bool,
-        out: &mut Vec<OutEvent>,
-    ) {
-        if self.deltas {
-            let at = (at.0, at.1 as u64);
-            out.push(responses_delta_event(
-                name, self.seq, at, part, delta, logprobs,
-            ));
-        }
-        self.seq += 1;
-    }
-
     fn delta(&mut self, kind: &str, payload: &str, out: &mut Vec<OutEvent>) {
-        let Some(mut b) = self.block.take() else {
+        let Some(Block {
+            idx: Some(idx),
+            takes,
+            ..
+        }) = self.block
+        else {
             return;
         };
-        let at = || json!({"item_id": b.id, "output_index": b.output_index});
-        let with = |mut v: Value, extra: Value| {
-            if let (Some(v), Value::Object(e)) = (v.as_object_mut(), extra) {
-                v.extend(e);
-            }
-            v
-        };
-        match (&mut b.cur, kind) {
-            (
-                Current::Reasoning {
-                    text, part_open, ..
-                },
-                "thinking_delta",
-            ) => {
-                let d = payload;
-                if !d.is_empty() {
-                    if !*part_open {
-                        *part_open = true;
-                        self.emit(
-                            "response.reasoning_summary_part.added",
-                            with(
-                                at(),
-                                json!({"summary_index": 0,
-                                "part": {"type": "summary_text", "text": ""}}),
-                            ),
-                            out,
-                        );
-                    }
-                    text.push_str(d);
-                    self.emit_delta(
-                        "response.reasoning_summary_text.delta",
-                        (&b.id, b.output_index),
-                        Some(("summary_index", 0)),
-                        d,
-                        false,
-                        out,
-                    );
-                }
-            }
-            (Current::Reasoning { signature, .. }, "signature_delta") => {
-                signature.get_or_insert_with(String::new).push_str(payload);
-            }
-            (Current::Text { text }, "text_delta") => {
-                let d = payload;
-                if !d.is_empty() {
-                    text.push_str(d);
-                    self.emit_delta(
-                        "response.output_text.delta",
-                        (&b.id, b.output_index),
-                        Some(("content_index", 0)),
-                        d,
-                        true,
-                        out,
-                    );
-                }
-            }
-            (Current::Tool { args, .. }, "input_json_delta") => {
-                let d = payload;
-                if !d.is_empty() {
-                    args.push_str(d);
-                    self.emit_delta(
-                        "response.function_call_arguments.delta",
-                        (&b.id, b.output_index),
-                        None,
-                        d,
-                        false,
-                        out,
-                    );
-                }
-            }
-            _ => {}
+        if kind == takes && !takes.is_empty() {
+            self.w.delta(idx, payload, out);
+        } else if kind == "signature_delta" && takes == "thinking_delta" {
+            self.w.reasoning_payload(idx, payload);
         }
-        self.block = Some(b);
     }
 
     fn stop_block(&mut self, out: &mut Vec<OutEvent>) {
-        let Some(b) = self.block.take() else {
-            return;
-        };
-        let (id, oi) = (b.id, b.output_index);
-        let item = match b.cur {
-            Current::Skip => return,
-            Current::Reasoning {
-                text,
-                signature,
-                part_open,
-            } => {
-                if part_open {
-                    self.emit(
-                        "response.reasoning_summary_text.done",
-                        json!({"item_id": id, "output_index": oi, "summary_index": 0, "text": text}),
-                        out,
-                    );
-                    self.emit(
-                        "response.reasoning_summary_part.done",
-                        json!({"item_id": id, "output_index": oi, "summary_index": 0,
-                               "part": {"type": "summary_text", "text": text}}),
-                        out,
-                    );
-                }
-                let summary = if text.is_empty() || text == THINKING_PLACEHOLDER {
-                    json!([])
-                } else {
-                    json!([{"type": "summary_text", "text": text}])
-                };
-                let mut item = json!({"id": id, "type": "reasoning", "summary": summary});
-                if let Some(sig) = signature {
-                    item["encrypted_content"] = Value::String(sig);
-                }
-                item
-            }
-            Current::Redacted { data } => {
-                json!({"id": id, "type": "reasoning", "summary": [], "encrypted_content": data})
-            }
-            Current::Text { text } => {
-                let part =
-                    json!({"type": "output_text", "annotations": [], "logprobs": [], "text": text});
-                self.emit(
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": oi, "content_index": 0, "text": text, "logprobs": []}),
-                    out,
-                );
-                self.emit(
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": oi, "content_index": 0, "part": part}),
-                    out,
-                );
-                json!({"id": id, "type": "message", "status": "completed", "role": "assistant",
-                       "content": [part]})
-            }
-            Current::Tool {
-                call_id,
-                name,
-                args,
-                initial,
-            } => {
-                let arguments = match (args.is_empty(), initial.is_empty()) {
-                    (false, _) => args,
-                    (true, false) => initial,
-                    (true, true) => "{}".to_string(),
-                };
-                self.emit(
-                    "response.function_call_arguments.done",
-                    json!({"item_id": id, "output_index": oi, "name": name, "arguments": arguments}),
-                    out,
-                );
-                json!({"id": id, "type": "function_call", "status": "completed",
-                       "arguments": arguments, "call_id": call_id, "name": name})
-            }
-        };
-        self.emit(
-            "response.output_item.done",
-            json!({"output_index": oi, "item": item}),
-            out,
-        );
-        self.output.push(item);
+        if let Some(Block { idx: Some(idx), .. }) = self.block.take() {
+            self.w.close(idx, out);
+        }
     }
 
     fn is_current(&self, index: Option<u64>) -> bool {
@@ -916,34 +460,11 @@ impl ResponsesToMessagesStream {
     }
 
     fn finish(&mut self, out: &mut Vec<OutEvent>) {
-        self.ensure_started(out);
+        self.w.start(out);
         self.stop_block(out);
-        let incomplete = matches!(
-            self.stop_reason.as_deref(),
-            Some("max_tokens" | "model_context_window_exceeded")
-        );
-        let (status, name) = if incomplete {
-            ("incomplete", "response.incomplete")
-        } else {
-            ("completed", "response.completed")
-        };
-        let output = Value::Array(std::mem::take(&mut self.output));
-        let r = self.response(status, output, self.usage_json());
-        self.emit(name, json!({"response": r}), out);
-        self.terminated = true;
-    }
-
-    fn fail_with(&mut self, message: &str, code: Option<&str>, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        self.terminated = true;
-        let mut ev = error_event(Api::Responses, message, self.seq);
-        self.seq += 1;
-        if let (Some(code), OutEvent::Event { data, .. }) = (code, &mut ev) {
-            data["code"] = json!(code);
-        }
-        out.push(ev);
+        let stop = messages::read_stop(self.stop_reason.as_deref().unwrap_or("end_turn"));
+        self.w
+            .finish(stop, usage_value(&self.usage_seen(), 0, None), out);
     }
 }
 
@@ -952,11 +473,11 @@ impl PairStream for ResponsesToMessagesStream {
         "Upstream Messages stream ended without a message_stop event.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.fail_with(message, None, out);
+        self.w.fail(message, None, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
@@ -978,7 +499,7 @@ impl PairStream for ResponsesToMessagesStream {
         match ty {
             "message_start" => {
                 self.read_usage(&data["message"]["usage"]);
-                self.ensure_started(out);
+                self.w.start(out);
             }
             "content_block_start" => self.start_block(index, &data["content_block"], out),
             "content_block_delta" if self.is_current(index) => {
@@ -1000,7 +521,7 @@ impl PairStream for ResponsesToMessagesStream {
                     .filter(|m| !m.is_empty())
                     .unwrap_or("Upstream Messages stream failed.");
                 let code = data.pointer("/error/type").and_then(Value::as_str);
-                self.fail_with(message, code, out);
+                self.w.fail(message, code, out);
             }
             _ => {}
         }
@@ -1020,14 +541,16 @@ impl PairStream for ResponsesToMessagesStream {
     }
 
     fn skip_deltas(&mut self) {
-        self.deltas = false;
+        self.w.skip_deltas();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Api;
     use crate::sse::{write_event, SseParser};
+    use crate::translate::{error_event, StreamTranslator};
 
     const SIG: &str = "EqQBCkYIBxgCKkBanthropic-signature";
 

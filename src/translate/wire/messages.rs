@@ -213,6 +213,45 @@ pub fn write_tool(tool: ToolDef) -> Value {
     Value::Object(t)
 }
 
+pub fn write_tool_choice(choice: ToolChoice) -> Map<String, Value> {
+    let (kind, name) = match choice {
+        ToolChoice::Auto => ("auto", None),
+        ToolChoice::Required => ("any", None),
+        ToolChoice::None => ("none", None),
+        ToolChoice::Named(name) => ("tool", Some(name)),
+    };
+    let mut c = Map::from_iter([("type".into(), Value::String(kind.into()))]);
+    if let Some(name) = name {
+        c.insert("name".into(), Value::String(name));
+    }
+    c
+}
+
+/// Puts `tools` into a Messages request body: no choice without a tool; calls one at a
+/// time is the choice's `disable_parallel_tool_use` (with `auto` when none was given,
+/// never with `none`). Returns whether the choice forces a tool use (Claude cannot think
+/// then).
+pub fn insert_tools(tools: Tools, out: &mut Map<String, Value>) -> bool {
+    if tools.defs.is_empty() {
+        return false;
+    }
+    let defs = tools.defs.into_iter().map(write_tool).collect();
+    out.insert("tools".into(), Value::Array(defs));
+    let choice = match tools.choice {
+        Some(c) => c,
+        None if tools.serial => ToolChoice::Auto,
+        None => return false,
+    };
+    let forced = matches!(choice, ToolChoice::Required | ToolChoice::Named(_));
+    let serial = tools.serial && choice != ToolChoice::None;
+    let mut c = write_tool_choice(choice);
+    if serial {
+        c.insert("disable_parallel_tool_use".into(), Value::Bool(true));
+    }
+    out.insert("tool_choice".into(), Value::Object(c));
+    forced
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@ pub mod messages;
 pub mod messages_request;
 pub mod messages_stream;
 pub mod responses;
+pub mod responses_request;
+pub mod responses_stream;
 
 use serde_json::{Map, Value};
 
