@@ -8,7 +8,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::json::obj;
-use super::stream::PairStream;
+use super::stream::{ChatUpstream, PairStream};
 use super::wire::messages_request::{
     join_texts, read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
 };
@@ -540,7 +540,9 @@ impl MessagesToChatStream {
         self.pump(i, out, true);
         self.w.close(out);
     }
+}
 
+impl ChatUpstream for MessagesToChatStream {
     /// Upstream finished: close every block, then message_delta and message_stop.
     fn complete(&mut self, out: &mut Vec<OutEvent>) {
         self.w.start(out);
@@ -587,6 +589,10 @@ impl MessagesToChatStream {
             }
         }
     }
+
+    fn finished(&self) -> bool {
+        self.finish.is_some()
+    }
 }
 
 /// Chat usage; the cache-read field only when Chat reported cached tokens.
@@ -617,27 +623,15 @@ impl PairStream for MessagesToChatStream {
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if ev.is_done_marker() {
-            return false;
-        }
-        let Some(chunk) = ChatChunk::read(ev) else {
-            return false;
-        };
-        self.chunk(&chunk, out);
-        true
+        self.read_chunk(ev, out)
     }
 
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if ev.is_done_marker() {
-            self.complete(out);
-        }
+        self.complete_on_done(ev, out)
     }
 
     fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        if self.finish.is_some() {
-            self.complete(out);
-        }
-        self.finish.is_some()
+        self.complete_if_finished(out)
     }
 
     fn usage_seen(&self) -> Usage {
