@@ -5,20 +5,21 @@
 //! chunks back into Messages events.
 
 use serde::de::IgnoredAny;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::json::{invalid, obj, take_string};
-use super::stream::PairStream;
+use super::json::obj;
+use super::stream::{ChatUpstream, PairStream};
+use super::wire::messages_request::{
+    join_texts, read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
+};
+use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
 use super::wire::{self, chat, messages};
 use super::{
-    block_text, content_text, error_event, is_openai_encrypted, messages_text_delta, nonempty,
-    server_tool_output, unconvertible, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx,
-    Usage, WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
+    nonempty, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard,
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::Api;
 use crate::sse::SseEvent;
 
 /// Copilot forwards Claude models on chat to Anthropic, which only accepts its own signatures.
@@ -33,47 +34,17 @@ pub fn request(
 ) -> Result<Map<String, Value>, ApiError> {
     let claude = is_claude(&ctx.model);
     let mut messages: Vec<Value> = Vec::new();
-
-    match body.remove("system") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => push_system(&mut messages, s),
-        Some(Value::Array(blocks)) => push_system(&mut messages, join_texts(blocks)),
-        Some(_) => {
-            return Err(invalid(
-                "system must be a string or an array of text blocks",
-                "system",
-            ))
-        }
-    }
-
-    let Some(Value::Array(input)) = body.remove("messages") else {
-        return Err(invalid("messages must be an array", "messages"));
-    };
-    for (i, msg) in input.into_iter().enumerate() {
-        let Value::Object(mut msg) = msg else {
-            return Err(invalid(
-                "each message must be an object",
-                format!("messages[{i}]"),
-            ));
-        };
-        let content = msg.remove("content").unwrap_or(Value::Null);
-        match msg.get("role").and_then(Value::as_str) {
-            Some("user") => user_turn(i, content, &mut messages)?,
-            Some("assistant") => assistant_turn(i, content, claude, &mut messages)?,
-            // Anthropic accepts system messages inside the conversation (Claude Code
-            // sends its agent list that way); they apply from their position on.
-            Some("system") => {
-                let text = content_text(&content, "\n\n");
-                if !text.is_empty() {
-                    messages.push(json!({"role": "system", "content": text}));
-                }
-            }
-            _ => {
-                return Err(invalid(
-                    "role must be \"user\", \"assistant\" or \"system\"",
-                    format!("messages[{i}].role"),
-                ))
-            }
+    push_system(&mut messages, take_system(&mut body)?);
+    for turn in take_turns(&mut body)? {
+        match turn? {
+            Turn::UserText(s) => flush_user(&mut vec![Piece::Text(s)], &mut messages),
+            Turn::User(blocks) => user_turn(blocks, &mut messages)?,
+            Turn::AssistantText(s) => messages.push(obj([
+                ("role", Value::String("assistant".into())),
+                ("content", Value::String(s)),
+            ])),
+            Turn::Assistant(blocks) => assistant_turn(blocks, claude, &mut messages),
+            Turn::System(text) => push_system(&mut messages, text),
         }
     }
 
@@ -98,7 +69,7 @@ pub fn request(
     }
 
     let thinking = body.remove("thinking");
-    if let Some(effort) = reasoning_effort(thinking.as_ref(), body.get("output_config")) {
+    if let Some(effort) = reasoning_effort(thinking.as_ref(), &body) {
         out.insert("reasoning_effort".into(), Value::String(effort.into()));
     }
     if let Some(schema) = super::take_messages_schema(&mut body)? {
@@ -135,28 +106,6 @@ fn push_system(messages: &mut Vec<Value>, text: String) {
     }
 }
 
-/// Text of text blocks joined with blank lines; other blocks are ignored.
-fn join_texts(blocks: Vec<Value>) -> String {
-    let mut out = String::new();
-    for block in blocks {
-        let text = match block {
-            Value::String(s) => s,
-            Value::Object(mut b) if b.get("type").and_then(Value::as_str) == Some("text") => {
-                match take_string(b.remove("text")) {
-                    Some(t) => t,
-                    None => continue,
-                }
-            }
-            _ => continue,
-        };
-        if !out.is_empty() {
-            out.push_str("\n\n");
-        }
-        out.push_str(&text);
-    }
-    out
-}
-
 /// One piece of a Chat user message: text (the message is a plain string when all of it
 /// is text) or a part already in Chat's form.
 enum Piece {
@@ -165,6 +114,13 @@ enum Piece {
 }
 
 impl Piece {
+    fn new(part: Part) -> Result<Piece, ApiError> {
+        Ok(match part {
+            Part::Text(t) => Piece::Text(t),
+            part => Piece::Part(chat::write_part(part)?),
+        })
+    }
+
     fn into_value(self) -> Value {
         match self {
             Piece::Text(t) => chat::text_part(t),
@@ -199,126 +155,40 @@ fn flush_user(parts: &mut Vec<Piece>, out: &mut Vec<Value>) {
     ]));
 }
 
-/// An `image` or `document` block as a Chat piece (`at`: its param).
-fn media_piece(kind: &str, block: Map<String, Value>, at: &str) -> Result<Piece, ApiError> {
-    Ok(match messages::read_media(kind, block, at)? {
-        Part::Text(t) => Piece::Text(t),
-        part => Piece::Part(chat::write_part(part)?),
-    })
-}
-
 /// A user turn. `tool_result` blocks become `tool` messages at their position, splitting
 /// the surrounding user content so the order survives.
-fn user_turn(i: usize, content: Value, out: &mut Vec<Value>) -> Result<(), ApiError> {
-    let blocks = match content {
-        Value::String(s) => {
-            flush_user(&mut vec![Piece::Text(s)], out);
-            return Ok(());
-        }
-        Value::Array(blocks) => blocks,
-        _ => {
-            return Err(invalid(
-                "content must be a string or an array of blocks",
-                format!("messages[{i}].content"),
-            ))
-        }
-    };
+fn user_turn(blocks: Vec<UserBlock>, out: &mut Vec<Value>) -> Result<(), ApiError> {
     let mut parts: Vec<Piece> = Vec::new();
     // Chat tool messages hold text only: images and files from tool results follow the
     // run of tool messages as a user message (a user message inside the run would be
     // rejected).
     let mut tool_media: Vec<Piece> = Vec::new();
-    for (j, block) in blocks.into_iter().enumerate() {
-        let at = format!("messages[{i}].content[{j}]");
-        let Value::Object(mut block) = block else {
-            continue;
-        };
-        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "text" => {
+    for block in blocks {
+        match block {
+            UserBlock::Part(part) => {
                 parts.append(&mut tool_media);
-                if let Some(t) = take_string(block.remove("text")) {
-                    parts.push(Piece::Text(t));
-                }
+                parts.push(Piece::new(part)?);
             }
-            "image" | "document" => {
-                parts.append(&mut tool_media);
-                let kind = kind.to_string();
-                parts.push(media_piece(&kind, block, &at)?);
-            }
-            k if READ_AS_TEXT.contains(&k) => {
-                parts.append(&mut tool_media);
-                parts.push(Piece::Text(block_text(&block)));
-            }
-            "tool_result" => {
+            UserBlock::ToolResult { id, content, .. } => {
                 flush_user(&mut parts, out);
-                let Some(id) = take_string(block.remove("tool_use_id")) else {
-                    return Err(invalid(
-                        "tool_result needs a tool_use_id",
-                        format!("{at}.tool_use_id"),
-                    ));
-                };
-                let text = tool_result_text(block.remove("content"), &mut tool_media, &at)?;
+                let mut texts = Vec::new();
+                for part in content {
+                    match part {
+                        Part::Text(t) => texts.push(t),
+                        media => tool_media.push(Piece::new(media)?),
+                    }
+                }
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(text)),
+                    ("content", Value::String(join_texts(texts))),
                 ]));
             }
-            other => unconvertible(other, || at)?,
         }
     }
     parts.append(&mut tool_media);
     flush_user(&mut parts, out);
     Ok(())
-}
-
-/// Tool result content as Chat tool text; images and files are moved to `media`.
-fn tool_result_text(
-    content: Option<Value>,
-    media: &mut Vec<Piece>,
-    at: &str,
-) -> Result<String, ApiError> {
-    let blocks = match content {
-        Some(Value::String(s)) => return Ok(s),
-        Some(Value::Array(blocks)) => blocks,
-        None | Some(Value::Null) => return Ok(String::new()),
-        Some(other) => return Ok(other.to_string()),
-    };
-    let mut text = String::new();
-    for (k, block) in blocks.into_iter().enumerate() {
-        let at = format!("{at}.content[{k}]");
-        let piece = match block {
-            Value::Object(mut b) => match b.get("type").and_then(Value::as_str).unwrap_or("") {
-                "text" => match take_string(b.remove("text")) {
-                    Some(t) => t,
-                    None => continue,
-                },
-                kind @ ("image" | "document") => {
-                    let kind = kind.to_string();
-                    match media_piece(&kind, b, &at)? {
-                        Piece::Text(t) => t,
-                        part => {
-                            media.push(part);
-                            continue;
-                        }
-                    }
-                }
-                k if READ_AS_TEXT.contains(&k) => block_text(&b),
-                other => {
-                    unconvertible(other, || at)?;
-                    continue;
-                }
-            },
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        if !text.is_empty() {
-            text.push_str("\n\n");
-        }
-        text.push_str(&piece);
-    }
-    Ok(text)
 }
 
 /// The assistant message being assembled from one Anthropic assistant turn.
@@ -327,7 +197,7 @@ struct Assistant {
     texts: Vec<String>,
     tool_calls: Vec<Value>,
     /// (reasoning_text, reasoning_opaque) of the first usable reasoning block.
-    reasoning: Option<(Option<String>, Option<String>)>,
+    reasoning: Option<Thinking>,
 }
 
 impl Assistant {
@@ -339,7 +209,7 @@ impl Assistant {
         let mut m = Map::new();
         m.insert("role".into(), Value::String("assistant".into()));
         let content = if !a.texts.is_empty() {
-            Value::String(a.texts.join("\n\n"))
+            Value::String(join_texts(a.texts))
         } else if !a.tool_calls.is_empty() {
             Value::Null
         } else {
@@ -350,7 +220,7 @@ impl Assistant {
         if !a.tool_calls.is_empty() {
             m.insert("tool_calls".into(), Value::Array(a.tool_calls));
         }
-        if let Some((text, opaque)) = a.reasoning {
+        if let Some(Thinking { text, opaque }) = a.reasoning {
             if let Some(t) = text {
                 m.insert("reasoning_text".into(), Value::String(t));
             }
@@ -362,131 +232,56 @@ impl Assistant {
     }
 }
 
-/// A thinking / redacted_thinking block as Chat reasoning, if it carries anything usable.
-/// Placeholder or empty text is not real thinking; a signature is kept only if present.
-fn usable_reasoning(
-    mut block: Map<String, Value>,
-    claude: bool,
-) -> Option<(Option<String>, Option<String>)> {
-    let redacted = block.get("type").and_then(Value::as_str) == Some("redacted_thinking");
-    let (text, opaque) = if redacted {
-        (None, take_string(block.remove("data")))
-    } else {
-        let text = take_string(block.remove("thinking"))
-            .filter(|t| !t.is_empty() && t != THINKING_PLACEHOLDER);
-        (text, take_string(block.remove("signature")))
-    };
-    let opaque = opaque.filter(|o| !o.is_empty());
-    // A Claude model would reject the whole turn over an OpenAI-minted payload.
-    if claude && opaque.as_deref().is_some_and(is_openai_encrypted) {
-        return None;
-    }
-    if text.is_none() && opaque.is_none() {
-        return None;
-    }
-    Some((text, opaque))
-}
-
-fn assistant_turn(
-    i: usize,
-    content: Value,
-    claude: bool,
-    out: &mut Vec<Value>,
-) -> Result<(), ApiError> {
-    let blocks = match content {
-        Value::String(s) => {
-            out.push(obj([
-                ("role", Value::String("assistant".into())),
-                ("content", Value::String(s)),
-            ]));
-            return Ok(());
-        }
-        Value::Array(blocks) => blocks,
-        Value::Null => Vec::new(),
-        _ => {
-            return Err(invalid(
-                "content must be a string or an array of blocks",
-                format!("messages[{i}].content"),
-            ))
-        }
-    };
+fn assistant_turn(blocks: Vec<AssistantBlock>, claude: bool, out: &mut Vec<Value>) {
     let mut a = Assistant::default();
-    for (j, block) in blocks.into_iter().enumerate() {
-        let Value::Object(mut block) = block else {
-            continue;
-        };
-        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "text" => {
-                if let Some(t) = take_string(block.remove("text")) {
-                    if !t.is_empty() {
-                        a.texts.push(t);
-                    }
+    for block in blocks {
+        match block {
+            AssistantBlock::Text(t) => a.texts.push(t),
+            // The first usable reasoning block; a Claude model would reject the whole
+            // turn over an OpenAI-minted payload.
+            AssistantBlock::Thinking(t) => {
+                if a.reasoning.is_none() && !(claude && t.openai_opaque().is_some()) {
+                    a.reasoning = Some(t);
                 }
             }
-            "thinking" | "redacted_thinking" if a.reasoning.is_none() => {
-                a.reasoning = usable_reasoning(block, claude);
-            }
-            // Server and MCP tool uses from earlier turns replay as calls with their output.
-            "tool_use" | "server_tool_use" | "mcp_tool_use" => {
-                let id = take_string(block.remove("id")).unwrap_or_default();
-                let name = take_string(block.remove("name")).unwrap_or_default();
-                let arguments = match block.remove("input") {
-                    Some(input) if !input.is_null() => input.to_string(),
-                    _ => "{}".to_string(),
-                };
-                a.tool_calls.push(obj([
-                    ("id", Value::String(id)),
-                    ("type", Value::String("function".into())),
-                    (
-                        "function",
-                        obj([
-                            ("name", Value::String(name)),
-                            ("arguments", Value::String(arguments)),
-                        ]),
-                    ),
-                ]));
-            }
-            // Server tool results (web search …) answer the server_tool_use above.
-            k if k.ends_with("_tool_result") => {
+            AssistantBlock::ToolUse {
+                id,
+                name,
+                arguments,
+            } => a.tool_calls.push(obj([
+                ("id", Value::String(id)),
+                ("type", Value::String("function".into())),
+                (
+                    "function",
+                    obj([
+                        ("name", Value::String(name)),
+                        ("arguments", Value::String(arguments)),
+                    ]),
+                ),
+            ])),
+            AssistantBlock::ServerToolResult { id, output, .. } => {
                 a.flush(out);
-                let id = take_string(block.remove("tool_use_id")).unwrap_or_default();
-                let content = server_tool_output(block.remove("content").unwrap_or(Value::Null));
                 out.push(obj([
                     ("role", Value::String("tool".into())),
                     ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(content)),
+                    ("content", Value::String(output)),
                 ]));
             }
-            other => unconvertible(other, || format!("messages[{i}].content[{j}]"))?,
         }
     }
     a.flush(out);
-    Ok(())
 }
 
 /// `reasoning_effort` for the Chat body. An explicit `output_config.effort` wins; else a
 /// thinking budget maps by size. Emitted whenever thinking is on; the gateway strips it
 /// for models that cannot reason.
-fn reasoning_effort(
-    thinking: Option<&Value>,
-    output_config: Option<&Value>,
-) -> Option<&'static str> {
+fn reasoning_effort(thinking: Option<&Value>, body: &Map<String, Value>) -> Option<&'static str> {
     let thinking_type = thinking.and_then(|t| t.get("type")).and_then(Value::as_str);
     if thinking_type == Some("disabled") {
         return None;
     }
-    let explicit = output_config
-        .and_then(|c| c.get("effort"))
-        .and_then(Value::as_str);
-    if let Some(effort) = explicit {
-        return match effort {
-            "low" => Some("low"),
-            "medium" => Some("medium"),
-            // Chat has nothing above high that every model accepts.
-            "high" | "xhigh" | "max" => Some("high"),
-            _ => None,
-        };
+    if let Some(effort) = read_effort(body) {
+        return Some(effort);
     }
     if thinking_type != Some("enabled") {
         return None;
@@ -521,7 +316,6 @@ struct Item {
     buf: String,
     emitted: usize,
     opened: bool,
-    index: u64,
     signature: Option<String>,
     signature_sent: bool,
     id: String,
@@ -536,7 +330,6 @@ impl Item {
             buf: String::new(),
             emitted: 0,
             opened: false,
-            index: 0,
             signature: None,
             signature_sent: false,
             id: String::new(),
@@ -544,13 +337,6 @@ impl Item {
             guard: WhitespaceGuard::default(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct ChatUsage {
-    prompt: u64,
-    completion: u64,
-    cached: Option<u64>,
 }
 
 /// Copilot `/chat/completions` chunks → Anthropic Messages events.
@@ -562,70 +348,26 @@ struct ChatUsage {
 /// arguments parse as JSON (Chat has no per-call end marker), anything else once a later
 /// block has begun.
 pub struct MessagesToChatStream {
-    id: String,
+    w: MessagesStreamWriter,
     seed: String,
-    model: String,
-    started: bool,
-    terminated: bool,
     items: Vec<Item>,
     /// First item not yet closed; everything before it is closed.
     head: usize,
-    next_block: u64,
     /// (choice index, tool call index) → item.
     tool_keys: Vec<((u64, u64), usize)>,
     finish: Option<String>,
-    usage: Option<ChatUsage>,
 }
 
 impl MessagesToChatStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
         MessagesToChatStream {
-            id: format!("msg_{}", ctx.id_seed),
+            w: MessagesStreamWriter::new(ctx),
             seed: ctx.id_seed.clone(),
-            model: ctx.model.clone(),
-            started: false,
-            terminated: false,
             items: Vec::new(),
             head: 0,
-            next_block: 0,
             tool_keys: Vec::new(),
             finish: None,
-            usage: None,
         }
-    }
-
-    fn start(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let mut usage = Map::new();
-        let u = self.usage.unwrap_or_default();
-        usage.insert(
-            "input_tokens".into(),
-            (u.prompt.saturating_sub(u.cached.unwrap_or(0))).into(),
-        );
-        usage.insert("output_tokens".into(), 0.into());
-        if let Some(c) = u.cached {
-            usage.insert("cache_read_input_tokens".into(), c.into());
-        }
-        let message = obj([
-            ("id", Value::String(self.id.clone())),
-            ("type", Value::String("message".into())),
-            ("role", Value::String("assistant".into())),
-            ("model", Value::String(self.model.clone())),
-            ("content", Value::Array(Vec::new())),
-            ("stop_reason", Value::Null),
-            ("stop_sequence", Value::Null),
-            ("usage", Value::Object(usage)),
-        ]);
-        out.push(OutEvent::named(
-            "message_start",
-            obj([
-                ("type", Value::String("message_start".into())),
-                ("message", message),
-            ]),
-        ));
     }
 
     /// The last item if it has `kind`, else a new one.
@@ -675,7 +417,7 @@ impl MessagesToChatStream {
             if let Some(calls) = &delta.tool_calls {
                 for (pos, call) in calls.iter().enumerate() {
                     self.tool_delta(ci, pos as u64, call, out);
-                    if self.terminated {
+                    if self.w.terminated() {
                         return;
                     }
                 }
@@ -724,7 +466,7 @@ impl MessagesToChatStream {
             it.name = Some(name.to_string());
         }
         if it.guard.tripped_by(args) {
-            self.fail(WhitespaceGuard::MESSAGE, out);
+            self.w.fail(WhitespaceGuard::MESSAGE, out);
             return;
         }
         it.buf.push_str(args);
@@ -751,7 +493,8 @@ impl MessagesToChatStream {
         }
     }
 
-    /// Opens item `i` if possible and emits what the client has not seen of it.
+    /// Opens item `i` (the head: the writer's open block) if possible and emits what the
+    /// client has not seen of it.
     fn pump(&mut self, i: usize, out: &mut Vec<OutEvent>, force: bool) {
         let seed = &self.seed;
         let it = &mut self.items[i];
@@ -760,87 +503,49 @@ impl MessagesToChatStream {
                 return;
             }
             it.opened = true;
-            it.index = self.next_block;
-            self.next_block += 1;
             let block = match it.kind {
-                Kind::Thinking => obj([
-                    ("type", Value::String("thinking".into())),
-                    ("thinking", Value::String(String::new())),
-                ]),
-                Kind::Text => obj([
-                    ("type", Value::String("text".into())),
-                    ("text", Value::String(String::new())),
-                ]),
+                Kind::Thinking => Block::Thinking,
+                Kind::Text => Block::Text,
                 Kind::Redacted => {
                     it.emitted = it.buf.len();
-                    obj([
-                        ("type", Value::String("redacted_thinking".into())),
-                        ("data", Value::String(it.buf.clone())),
-                    ])
+                    Block::Redacted(&it.buf)
                 }
                 Kind::Tool => {
                     if it.id.is_empty() {
                         it.id = format!("toolu_{seed}_{i}");
                     }
-                    obj([
-                        ("type", Value::String("tool_use".into())),
-                        ("id", Value::String(it.id.clone())),
-                        (
-                            "name",
-                            Value::String(it.name.clone().unwrap_or_else(|| "function".into())),
-                        ),
-                        ("input", Value::Object(Map::new())),
-                    ])
+                    let name = it.name.as_deref().unwrap_or("function");
+                    Block::ToolUse { id: &it.id, name }
                 }
             };
-            out.push(OutEvent::named(
-                "content_block_start",
-                obj([
-                    ("type", Value::String("content_block_start".into())),
-                    ("index", it.index.into()),
-                    ("content_block", block),
-                ]),
-            ));
+            self.w.open(block, out);
         }
         if it.emitted < it.buf.len() {
             let piece = &it.buf[it.emitted..];
-            let kind = match it.kind {
-                Kind::Thinking => Some(("thinking_delta", "thinking")),
-                Kind::Text => Some(("text_delta", "text")),
-                Kind::Tool => Some(("input_json_delta", "partial_json")),
-                Kind::Redacted => None,
-            };
-            if let Some((kind, field)) = kind {
-                out.push(messages_text_delta(it.index, kind, field, piece));
+            match it.kind {
+                Kind::Thinking => self.w.thinking(piece, out),
+                Kind::Text => self.w.text(piece, out),
+                Kind::Tool => self.w.input_json(piece, out),
+                Kind::Redacted => {}
             }
             it.emitted = it.buf.len();
         }
         if let (Some(sig), false) = (&it.signature, it.signature_sent) {
             it.signature_sent = true;
-            out.push(block_delta(
-                it.index,
-                obj([
-                    ("type", Value::String("signature_delta".into())),
-                    ("signature", Value::String(sig.clone())),
-                ]),
-            ));
+            self.w.signature(sig, out);
         }
     }
 
     fn close(&mut self, i: usize, out: &mut Vec<OutEvent>) {
         self.pump(i, out, true);
-        out.push(OutEvent::named(
-            "content_block_stop",
-            obj([
-                ("type", Value::String("content_block_stop".into())),
-                ("index", self.items[i].index.into()),
-            ]),
-        ));
+        self.w.close(out);
     }
+}
 
+impl ChatUpstream for MessagesToChatStream {
     /// Upstream finished: close every block, then message_delta and message_stop.
     fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        self.start(out);
+        self.w.start(out);
         while self.head < self.items.len() {
             self.close(self.head, out);
             self.head += 1;
@@ -851,78 +556,21 @@ impl MessagesToChatStream {
             Some(StopReason::EndTurn) | None if has_tools => StopReason::ToolUse,
             stop => stop.unwrap_or(StopReason::EndTurn),
         };
-        let stop_reason = messages::write_stop(stop);
-        let u = self.usage.unwrap_or_default();
-        let mut usage = Map::new();
-        usage.insert(
-            "input_tokens".into(),
-            (u.prompt.saturating_sub(u.cached.unwrap_or(0))).into(),
-        );
-        usage.insert("output_tokens".into(), u.completion.into());
-        if let Some(c) = u.cached {
-            usage.insert("cache_read_input_tokens".into(), c.into());
-        }
-        out.push(OutEvent::named(
-            "message_delta",
-            obj([
-                ("type", Value::String("message_delta".into())),
-                (
-                    "delta",
-                    obj([
-                        ("stop_reason", Value::String(stop_reason.into())),
-                        ("stop_sequence", Value::Null),
-                    ]),
-                ),
-                ("usage", Value::Object(usage)),
-            ]),
-        ));
-        out.push(OutEvent::named(
-            "message_stop",
-            obj([("type", Value::String("message_stop".into()))]),
-        ));
-        self.terminated = true;
+        self.w.finish(stop, out);
     }
-}
 
-fn block_delta(index: u64, delta: Value) -> OutEvent {
-    OutEvent::named(
-        "content_block_delta",
-        obj([
-            ("type", Value::String("content_block_delta".into())),
-            ("index", index.into()),
-            ("delta", delta),
-        ]),
-    )
-}
-
-fn chat_usage(u: &Value) -> Option<ChatUsage> {
-    let u = u.as_object()?;
-    Some(ChatUsage {
-        prompt: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        completion: u
-            .get("completion_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        cached: u
-            .get("prompt_tokens_details")
-            .and_then(|d| d.get("cached_tokens"))
-            .and_then(Value::as_u64),
-    })
-}
-
-impl MessagesToChatStream {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
         if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
             let message = match err.get("message").and_then(Value::as_str) {
                 Some(m) => m.to_string(),
                 None => format!("Upstream Chat Completions stream error: {err}"),
             };
-            self.fail(&message, out);
+            self.w.fail(&message, out);
             return;
         }
         let usage_here = chunk.usage.as_ref().and_then(chat_usage);
-        if usage_here.is_some() {
-            self.usage = usage_here;
+        if let Some(u) = usage_here {
+            self.w.usage = u;
         }
         let choices = chunk.choices.as_deref().unwrap_or(&[]);
         if choices.is_empty() {
@@ -933,14 +581,33 @@ impl MessagesToChatStream {
             }
             return;
         }
-        self.start(out);
+        self.w.start(out);
         for choice in choices {
             self.on_choice(choice, out);
-            if self.terminated {
+            if self.w.terminated() {
                 return;
             }
         }
     }
+
+    fn finished(&self) -> bool {
+        self.finish.is_some()
+    }
+}
+
+/// Chat usage; the cache-read field only when Chat reported cached tokens.
+fn chat_usage(u: &Value) -> Option<MessagesUsage> {
+    let u = u.as_object()?;
+    let n = |k: &str| u.get(k).and_then(Value::as_u64);
+    Some(MessagesUsage {
+        input: n("prompt_tokens").unwrap_or(0),
+        output: n("completion_tokens").unwrap_or(0),
+        cache_read: u
+            .get("prompt_tokens_details")
+            .and_then(|d| d.get("cached_tokens"))
+            .and_then(Value::as_u64),
+        cache_creation: None,
+    })
 }
 
 impl PairStream for MessagesToChatStream {
@@ -948,49 +615,27 @@ impl PairStream for MessagesToChatStream {
         "Upstream Chat Completions stream ended before a finish_reason.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if !self.terminated {
-            self.terminated = true;
-            out.push(error_event(Api::Messages, message, 0));
-        }
+        self.w.fail(message, out);
     }
 
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        if ev.is_done_marker() {
-            return false;
-        }
-        let Some(chunk) = ChatChunk::read(ev) else {
-            return false;
-        };
-        self.chunk(&chunk, out);
-        true
+        self.read_chunk(ev, out)
     }
 
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if ev.is_done_marker() {
-            self.complete(out);
-        }
+        self.complete_on_done(ev, out)
     }
 
     fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        if self.finish.is_some() {
-            self.complete(out);
-        }
-        self.finish.is_some()
+        self.complete_if_finished(out)
     }
 
     fn usage_seen(&self) -> Usage {
-        let u = self.usage.unwrap_or_default();
-        Usage {
-            input_tokens: u.prompt,
-            output_tokens: u.completion,
-            cache_read_tokens: u.cached.unwrap_or(0),
-            cache_creation_tokens: 0,
-            ..Default::default()
-        }
+        self.w.usage.usage()
     }
 }
 
@@ -999,7 +644,7 @@ mod tests {
     use super::*;
     use crate::sse::SseParser;
     use crate::translate::canonical;
-    use crate::translate::StreamTranslator;
+    use crate::translate::{StreamTranslator, THINKING_PLACEHOLDER};
     use serde_json::json;
 
     const SEED: &str = "0123456789abcdef01234567";

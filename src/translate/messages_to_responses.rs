@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde_json::{json, Map, Value};
 
 use super::stream::{event_type, PairStream};
-use super::wire::{self, messages, responses};
-use super::{
-    block_text, content_text, error_event, event_json, is_openai_encrypted, messages_text_delta,
-    server_tool_output, unconvertible, OutEvent, ResponsesDelta, TranslateCtx, Usage,
-    WhitespaceGuard, READ_AS_TEXT, THINKING_PLACEHOLDER,
+use super::wire::messages_request::{
+    join_texts, read_effort, take_system, take_turns, AssistantBlock, Turn, UserBlock,
 };
+use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
+use super::wire::{self, messages, responses};
+use super::{event_json, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard};
+use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::protocol::Api;
+use crate::protocol::usage::openai_usage_into;
 use crate::sse::SseEvent;
 
 /// Copilot's /responses rejects the small limits Claude Code sends (e.g. 512 for quick
@@ -33,22 +34,21 @@ pub fn request(
     let mut out = Map::new();
     out.insert("model".into(), Value::String(ctx.model.clone()));
 
-    if let Some(system) = body.remove("system") {
-        let text = system_text(system)?;
-        if !text.is_empty() {
-            out.insert("instructions".into(), Value::String(text));
-        }
+    let system = take_system(&mut body)?;
+    if !system.is_empty() {
+        out.insert("instructions".into(), Value::String(system));
     }
 
-    let messages = match body.remove("messages") {
-        Some(Value::Array(m)) => m,
-        _ => {
-            return Err(ApiError::invalid("`messages` must be an array").with_param("messages"));
-        }
-    };
     let mut input = InputBuilder::default();
-    for (i, msg) in messages.into_iter().enumerate() {
-        input.message(i, msg)?;
+    for turn in take_turns(&mut body)? {
+        match turn? {
+            Turn::UserText(s) => input.message("user", Value::String(s)),
+            Turn::User(blocks) => input.user_blocks(blocks),
+            Turn::AssistantText(s) => input.message("assistant", Value::String(s)),
+            Turn::Assistant(blocks) => input.assistant_blocks(blocks),
+            // A developer message at the system message's place.
+            Turn::System(text) => input.message("developer", Value::String(text)),
+        }
     }
     out.insert("input".into(), Value::Array(input.items));
 
@@ -80,30 +80,6 @@ pub fn request(
     Ok(out)
 }
 
-fn system_text(system: Value) -> Result<String, ApiError> {
-    match system {
-        Value::Null => Ok(String::new()),
-        Value::String(s) => Ok(s),
-        Value::Array(blocks) => {
-            let mut parts = Vec::with_capacity(blocks.len());
-            for block in blocks {
-                if let Value::Object(mut b) = block {
-                    if let Some(Value::String(t)) = b.remove("text") {
-                        if !t.is_empty() {
-                            parts.push(t);
-                        }
-                    }
-                }
-            }
-            Ok(parts.join("\n\n"))
-        }
-        _ => Err(
-            ApiError::invalid("`system` must be a string or an array of text blocks")
-                .with_param("system"),
-        ),
-    }
-}
-
 #[derive(Default)]
 struct InputBuilder {
     items: Vec<Value>,
@@ -111,199 +87,77 @@ struct InputBuilder {
 }
 
 impl InputBuilder {
-    fn message(&mut self, i: usize, msg: Value) -> Result<(), ApiError> {
-        let param = || format!("messages[{i}]");
-        let Value::Object(mut msg) = msg else {
-            return Err(ApiError::invalid("each message must be an object").with_param(param()));
-        };
-        let assistant = match msg.get("role").and_then(Value::as_str) {
-            Some("user") => false,
-            Some("assistant") => true,
-            // Anthropic accepts system messages inside the conversation (Claude Code
-            // sends its agent list that way): a developer message at the same place.
-            Some("system") => {
-                let text = msg
-                    .get("content")
-                    .map(|c| content_text(c, "\n\n"))
-                    .unwrap_or_default();
-                if !text.is_empty() {
-                    self.items
-                        .push(json!({"type": "message", "role": "developer", "content": text}));
-                }
-                return Ok(());
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "message `role` must be \"user\", \"assistant\" or \"system\"",
-                )
-                .with_param(format!("messages[{i}].role")))
-            }
-        };
-        let role = if assistant { "assistant" } else { "user" };
-        match msg.remove("content") {
-            Some(Value::String(s)) => {
-                self.items
-                    .push(json!({"type": "message", "role": role, "content": s}));
-                Ok(())
-            }
-            Some(Value::Array(blocks)) if assistant => self.assistant_blocks(i, blocks),
-            Some(Value::Array(blocks)) => self.user_blocks(i, blocks),
-            _ => Err(
-                ApiError::invalid("message `content` must be a string or an array of blocks")
-                    .with_param(format!("messages[{i}].content")),
-            ),
-        }
+    fn message(&mut self, role: &str, content: Value) {
+        self.items
+            .push(json!({"type": "message", "role": role, "content": content}));
     }
 
     fn flush(&mut self, role: &str, parts: &mut Vec<Value>) {
         if !parts.is_empty() {
-            self.items
-                .push(json!({"type": "message", "role": role, "content": std::mem::take(parts)}));
+            self.message(role, Value::Array(std::mem::take(parts)));
         }
+    }
+
+    /// A `function_call_output` item; `failed`: the call reported an error.
+    fn output(&mut self, call_id: String, output: Value, failed: bool) {
+        let mut item =
+            json!({"type": "function_call_output", "call_id": call_id, "output": output});
+        if failed {
+            item["status"] = json!("incomplete");
+        }
+        self.items.push(item);
     }
 
     /// User text around `tool_result` blocks is split into separate messages so the
     /// order the client wrote survives.
-    fn user_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
+    fn user_blocks(&mut self, blocks: Vec<UserBlock>) {
         let mut parts = Vec::new();
-        for (j, block) in blocks.into_iter().enumerate() {
-            let at = || format!("messages[{i}].content[{j}]");
-            let Value::Object(mut b) = block else {
-                continue;
-            };
-            match b.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    if let Some(Value::String(t)) = b.remove("text") {
-                        if !t.is_empty() {
-                            parts.push(json!({"type": "input_text", "text": t}));
-                        }
-                    }
-                }
-                Some(kind @ ("image" | "document")) => {
-                    let kind = kind.to_string();
-                    parts.push(media_part(&kind, &mut b, &at())?);
-                }
-                Some(k) if READ_AS_TEXT.contains(&k) => {
-                    parts.push(json!({"type": "input_text", "text": block_text(&b)}));
-                }
-                Some("tool_result") => {
+        for block in blocks {
+            match block {
+                UserBlock::Part(part) => parts.push(responses::write_part(part)),
+                UserBlock::ToolResult {
+                    id,
+                    content,
+                    is_error,
+                } => {
                     self.flush("user", &mut parts);
-                    let call_id = match b.remove("tool_use_id") {
-                        Some(Value::String(id)) if !id.is_empty() => id,
-                        _ => {
-                            return Err(ApiError::invalid("`tool_result` needs a `tool_use_id`")
-                                .with_param(format!("{}.tool_use_id", at())))
-                        }
-                    };
-                    let output = tool_output(b.remove("content"), &at())?;
-                    let mut item = json!({"type": "function_call_output", "call_id": call_id, "output": output});
-                    if b.get("is_error").and_then(Value::as_bool) == Some(true) {
-                        item["status"] = json!("incomplete");
-                    }
-                    self.items.push(item);
+                    self.output(id, tool_output(content), is_error);
                 }
-                kind => unconvertible(kind.unwrap_or(""), at)?,
             }
         }
         self.flush("user", &mut parts);
-        Ok(())
     }
 
-    fn assistant_blocks(&mut self, i: usize, blocks: Vec<Value>) -> Result<(), ApiError> {
+    fn assistant_blocks(&mut self, blocks: Vec<AssistantBlock>) {
         let mut parts = Vec::new();
-        for (j, block) in blocks.into_iter().enumerate() {
-            let Value::Object(mut b) = block else {
-                continue;
-            };
-            match b.get("type").and_then(Value::as_str) {
-                Some("text") => {
-                    if let Some(Value::String(t)) = b.remove("text") {
-                        if !t.is_empty() {
-                            parts.push(json!({"type": "output_text", "text": t}));
+        for block in blocks {
+            if !matches!(block, AssistantBlock::Text(_)) {
+                self.flush("assistant", &mut parts);
+            }
+            match block {
+                AssistantBlock::Text(t) => parts.push(json!({"type": "output_text", "text": t})),
+                // Only an OpenAI-minted payload means anything to /responses; a thinking
+                // block from Claude (or one without signature) is dropped.
+                AssistantBlock::Thinking(t) => {
+                    if t.openai_opaque().is_some() {
+                        if let Some(opaque) = t.opaque {
+                            self.reasoning(t.text, opaque);
                         }
                     }
                 }
-                Some("thinking") => {
-                    self.flush("assistant", &mut parts);
-                    // Only an OpenAI-minted payload means anything to /responses; a
-                    // thinking block from Claude (or one without signature) is dropped.
-                    let Some(Value::String(sig)) = b.remove("signature") else {
-                        continue;
-                    };
-                    if !is_openai_encrypted(&sig) {
-                        continue;
-                    }
-                    let text = match b.remove("thinking") {
-                        Some(Value::String(t)) if !t.is_empty() && t != THINKING_PLACEHOLDER => {
-                            Some(t)
-                        }
-                        _ => None,
-                    };
-                    self.reasoning(text, sig);
-                }
-                Some("redacted_thinking") => {
-                    self.flush("assistant", &mut parts);
-                    if let Some(Value::String(data)) = b.remove("data") {
-                        if is_openai_encrypted(&data) {
-                            self.reasoning(None, data);
-                        }
-                    }
-                }
-                // Server and MCP tool uses from earlier turns replay as calls with their output.
-                Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
-                    self.flush("assistant", &mut parts);
-                    let param = |f: &str| format!("messages[{i}].content[{j}].{f}");
-                    let id = match b.remove("id") {
-                        Some(Value::String(s)) if !s.is_empty() => s,
-                        _ => {
-                            return Err(ApiError::invalid("`tool_use` needs an `id`")
-                                .with_param(param("id")))
-                        }
-                    };
-                    let name = match b.remove("name") {
-                        Some(Value::String(s)) if !s.is_empty() => s,
-                        _ => {
-                            return Err(ApiError::invalid("`tool_use` needs a `name`")
-                                .with_param(param("name")))
-                        }
-                    };
-                    let arguments = match b.remove("input") {
-                        None | Some(Value::Null) => "{}".to_string(),
-                        Some(v) => v.to_string(),
-                    };
-                    self.items.push(json!({
-                        "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
-                    }));
-                }
-                // Server tool results (web search …) answer the server_tool_use above.
-                Some(k) if k.ends_with("_tool_result") => {
-                    self.flush("assistant", &mut parts);
-                    let Some(Value::String(id)) = b.remove("tool_use_id") else {
-                        return Err(ApiError::invalid(
-                            "a server tool result needs a `tool_use_id`",
-                        )
-                        .with_param(format!("messages[{i}].content[{j}].tool_use_id")));
-                    };
-                    let content = b.remove("content").unwrap_or(Value::Null);
-                    let failed = content
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t.ends_with("_error"));
-                    let output = server_tool_output(content);
-                    let mut item =
-                        json!({"type": "function_call_output", "call_id": id, "output": output});
-                    if failed {
-                        item["status"] = json!("incomplete");
-                    }
-                    self.items.push(item);
-                }
-                kind => {
-                    unconvertible(kind.unwrap_or(""), || format!("messages[{i}].content[{j}]"))?
+                AssistantBlock::ToolUse {
+                    id,
+                    name,
+                    arguments,
+                } => self.items.push(json!({
+                    "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
+                })),
+                AssistantBlock::ServerToolResult { id, output, failed } => {
+                    self.output(id, Value::String(output), failed)
                 }
             }
         }
         self.flush("assistant", &mut parts);
-        Ok(())
     }
 
     fn reasoning(&mut self, text: Option<String>, encrypted: String) {
@@ -321,62 +175,20 @@ impl InputBuilder {
     }
 }
 
-/// An `image` or `document` block as a Responses input part (`at`: its param).
-fn media_part(kind: &str, b: &mut Map<String, Value>, at: &str) -> Result<Value, ApiError> {
-    Ok(responses::write_part(messages::read_media(
-        kind,
-        std::mem::take(b),
-        at,
-    )?))
-}
-
 /// `tool_result.content` → `function_call_output.output`: text stays a string; images
 /// and files (e.g. Claude Code's Read of a picture or a PDF) need the part-array form.
-fn tool_output(content: Option<Value>, at: &str) -> Result<Value, ApiError> {
-    let blocks = match content {
-        Some(Value::String(s)) => return Ok(Value::String(s)),
-        Some(Value::Array(blocks)) => blocks,
-        _ => return Ok(Value::String(String::new())),
-    };
-    let mut parts = Vec::with_capacity(blocks.len());
-    for (k, block) in blocks.into_iter().enumerate() {
-        let at = format!("{at}.content[{k}]");
-        let Value::Object(mut b) = block else {
-            continue;
-        };
-        match b.get("type").and_then(Value::as_str) {
-            Some("text") => {
-                if let Some(Value::String(t)) = b.remove("text") {
-                    parts.push(json!({"type": "input_text", "text": t}));
-                }
-            }
-            Some(kind @ ("image" | "document")) => {
-                let kind = kind.to_string();
-                parts.push(media_part(&kind, &mut b, &at)?);
-            }
-            Some(k) if READ_AS_TEXT.contains(&k) => {
-                parts.push(json!({"type": "input_text", "text": block_text(&b)}));
-            }
-            kind => unconvertible(kind.unwrap_or(""), || at)?,
-        }
+fn tool_output(content: Vec<Part>) -> Value {
+    if content.iter().all(|p| matches!(p, Part::Text(_))) {
+        let texts: Vec<String> = content
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        return Value::String(join_texts(texts));
     }
-    Ok(if parts.iter().all(|p| p["type"] == "input_text") {
-        let texts: Vec<&str> = parts.iter().filter_map(|p| p["text"].as_str()).collect();
-        Value::String(texts.join("\n\n"))
-    } else {
-        Value::Array(parts)
-    })
-}
-
-/// Anthropic's effort scale onto the efforts Copilot's Responses models accept
-/// (`low`/`medium`/`high`; `xhigh` and `none` are not accepted by every model).
-fn map_effort(effort: &str) -> Option<&'static str> {
-    match effort {
-        "low" => Some("low"),
-        "medium" => Some("medium"),
-        "high" | "max" | "xhigh" => Some("high"),
-        _ => None,
-    }
+    Value::Array(content.into_iter().map(responses::write_part).collect())
 }
 
 /// A thinking budget onto an effort: Claude Code's default budget (31999) is "think hard".
@@ -390,11 +202,7 @@ fn budget_effort(budget: u64) -> &'static str {
 
 fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
     let thinking = body.remove("thinking").unwrap_or(Value::Null);
-    let explicit = body
-        .get("output_config")
-        .and_then(|c| c.get("effort"))
-        .and_then(Value::as_str)
-        .and_then(map_effort);
+    let explicit = read_effort(body);
     let kind = thinking.get("type").and_then(Value::as_str);
     let on = matches!(kind, Some("enabled") | Some("adaptive"));
     let effort = explicit.or(match kind {
@@ -449,11 +257,11 @@ enum BlockKind {
     ToolUse,
 }
 
+/// The block open now: which output item it shows, and what of it.
 #[derive(Debug, Clone, Copy)]
 struct OpenBlock {
     output_index: u64,
     kind: BlockKind,
-    index: u64,
 }
 
 #[derive(Debug, Default)]
@@ -472,12 +280,8 @@ struct ItemState {
 
 /// Copilot Responses stream → Anthropic Messages stream.
 pub struct MessagesToResponsesStream {
-    msg_id: String,
-    model: String,
+    w: MessagesStreamWriter,
     seed: String,
-    started: bool,
-    terminated: bool,
-    next_block: u64,
     open: Option<OpenBlock>,
     items: BTreeMap<u64, ItemState>,
     /// Events of a later output item held back while an earlier one is still open.
@@ -487,106 +291,57 @@ pub struct MessagesToResponsesStream {
     deferred_per_item: BTreeMap<u64, usize>,
     saw_tool_use: bool,
     saw_refusal: bool,
-    usage: Usage,
 }
 
 impl MessagesToResponsesStream {
     pub fn new(ctx: &TranslateCtx) -> Self {
+        let mut w = MessagesStreamWriter::new(ctx);
+        // Responses reports cache reads and no cache writes: both fields, always.
+        w.usage = MessagesUsage::full(Usage::default());
         MessagesToResponsesStream {
-            msg_id: format!("msg_{}", ctx.id_seed),
-            model: ctx.model.clone(),
+            w,
             seed: ctx.id_seed.clone(),
-            started: false,
-            terminated: false,
-            next_block: 0,
             open: None,
             items: BTreeMap::new(),
             deferred: VecDeque::new(),
             deferred_per_item: BTreeMap::new(),
             saw_tool_use: false,
             saw_refusal: false,
-            usage: Usage::default(),
         }
     }
 
     fn read_usage(&mut self, usage: &Value) {
-        if !usage.is_object() {
-            return;
+        if usage.is_object() {
+            let mut u = Usage::default();
+            openai_usage_into(&mut u, usage);
+            self.w.usage = MessagesUsage::full(u);
         }
-        let n = |p: &str| usage.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-        self.usage = Usage {
-            input_tokens: n("/input_tokens"),
-            output_tokens: n("/output_tokens"),
-            cache_read_tokens: n("/input_tokens_details/cached_tokens"),
-            cache_creation_tokens: 0,
-            ..Default::default()
-        };
-    }
-
-    fn ensure_started(&mut self, out: &mut Vec<OutEvent>) {
-        if self.started {
-            return;
-        }
-        self.started = true;
-        let u = self.usage;
-        out.push(OutEvent::named(
-            "message_start",
-            json!({"type": "message_start", "message": {
-                "id": self.msg_id, "type": "message", "role": "assistant", "model": self.model,
-                "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {
-                    "input_tokens": u.input_tokens.saturating_sub(u.cache_read_tokens),
-                    "output_tokens": 0,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": u.cache_read_tokens,
-                },
-            }}),
-        ));
     }
 
     fn close_block(&mut self, out: &mut Vec<OutEvent>) {
-        if let Some(b) = self.open.take() {
-            out.push(OutEvent::named(
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": b.index}),
-            ));
-        }
+        self.open = None;
+        self.w.close(out);
     }
 
-    /// The open block for (item, kind), opening it (and closing any other) if needed.
-    fn block(
-        &mut self,
-        idx: u64,
-        kind: BlockKind,
-        start: impl FnOnce() -> Value,
-        out: &mut Vec<OutEvent>,
-    ) -> u64 {
-        if let Some(b) = self.open {
-            if b.output_index == idx && b.kind == kind {
-                return b.index;
-            }
+    /// Makes the block for (item, kind) the open one, opening it if needed.
+    fn block(&mut self, idx: u64, kind: BlockKind, start: Block, out: &mut Vec<OutEvent>) {
+        if self
+            .open
+            .is_some_and(|b| b.output_index == idx && b.kind == kind)
+        {
+            return;
         }
-        self.ensure_started(out);
-        self.close_block(out);
-        let index = self.next_block;
-        self.next_block += 1;
-        out.push(OutEvent::named(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": start()}),
-        ));
+        self.w.open(start, out);
         self.open = Some(OpenBlock {
             output_index: idx,
             kind,
-            index,
         });
-        index
     }
 
-    fn delta(&self, index: u64, delta: Value, out: &mut Vec<OutEvent>) {
-        out.push(OutEvent::named(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        ));
+    /// Whether the open block is item `idx`'s of `kind`.
+    fn is_open(&self, idx: u64, kind: BlockKind) -> bool {
+        self.open
+            .is_some_and(|b| b.output_index == idx && b.kind == kind)
     }
 
     fn thinking(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
@@ -598,23 +353,13 @@ impl MessagesToResponsesStream {
         let sep = matches!(st.last_part, Some(p) if p != part);
         st.last_part = Some(part);
         st.emitted = true;
-        let index = self.block(
-            idx,
-            BlockKind::Thinking,
-            || json!({"type": "thinking", "thinking": ""}),
-            out,
-        );
+        self.block(idx, BlockKind::Thinking, Block::Thinking, out);
         let text = if sep {
             Cow::Owned(format!("\n\n{text}"))
         } else {
             Cow::Borrowed(text)
         };
-        out.push(messages_text_delta(
-            index,
-            "thinking_delta",
-            "thinking",
-            &text,
-        ));
+        self.w.thinking(&text, out);
     }
 
     fn text(&mut self, idx: u64, part: u64, text: &str, out: &mut Vec<OutEvent>) {
@@ -624,24 +369,16 @@ impl MessagesToResponsesStream {
             return;
         }
         st.emitted = true;
-        let index = self.block(
-            idx,
-            BlockKind::Text,
-            || json!({"type": "text", "text": ""}),
-            out,
-        );
-        out.push(messages_text_delta(index, "text_delta", "text", text));
+        self.block(idx, BlockKind::Text, Block::Text, out);
+        self.w.text(text, out);
     }
 
-    /// The tool_use block of a function_call item; `None` once it was closed (a second
-    /// block with the same id would be a duplicate call).
-    fn open_tool(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) -> Option<u64> {
+    /// Opens the tool_use block of a function_call item; false once it was closed (a
+    /// second block with the same id would be a duplicate call).
+    fn open_tool(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) -> bool {
         let st = self.items.entry(idx).or_default();
         if st.tool_opened {
-            return self
-                .open
-                .filter(|b| b.output_index == idx && b.kind == BlockKind::ToolUse)
-                .map(|b| b.index);
+            return self.is_open(idx, BlockKind::ToolUse);
         }
         st.tool_opened = true;
         self.saw_tool_use = true;
@@ -653,15 +390,20 @@ impl MessagesToResponsesStream {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("function");
-        let start = || json!({"type": "tool_use", "id": id, "name": name, "input": {}});
-        Some(self.block(idx, BlockKind::ToolUse, start, out))
+        self.block(
+            idx,
+            BlockKind::ToolUse,
+            Block::ToolUse { id: &id, name },
+            out,
+        );
+        true
     }
 
     /// Emits tool arguments; false when the whitespace guard tripped (stream ended).
     fn arguments(&mut self, idx: u64, item: &Value, args: &str, out: &mut Vec<OutEvent>) -> bool {
-        let Some(index) = self.open_tool(idx, item, out) else {
+        if !self.open_tool(idx, item, out) {
             return true;
-        };
+        }
         let st = self.items.entry(idx).or_default();
         if args.is_empty() {
             return true;
@@ -671,12 +413,7 @@ impl MessagesToResponsesStream {
             self.fail(WhitespaceGuard::MESSAGE, out);
             return false;
         }
-        out.push(messages_text_delta(
-            index,
-            "input_json_delta",
-            "partial_json",
-            args,
-        ));
+        self.w.input_json(args, out);
         true
     }
 
@@ -695,7 +432,7 @@ impl MessagesToResponsesStream {
     }
 
     fn replay(&mut self, out: &mut Vec<OutEvent>) {
-        while !self.terminated {
+        while !self.w.terminated() {
             let Some(pos) = self.deferred.iter().position(|(i, _)| !self.blocked(*i)) else {
                 break;
             };
@@ -814,32 +551,13 @@ impl MessagesToResponsesStream {
                 let encrypted = item.get("encrypted_content").and_then(Value::as_str);
                 let emitted = self.items.get(&idx).is_some_and(|s| s.emitted);
                 match (emitted, encrypted) {
-                    (true, Some(sig)) => {
-                        if let Some(b) = self
-                            .open
-                            .filter(|b| b.output_index == idx && b.kind == BlockKind::Thinking)
-                        {
-                            self.delta(
-                                b.index,
-                                json!({"type": "signature_delta", "signature": sig}),
-                                out,
-                            );
-                        }
+                    (true, Some(sig)) if self.is_open(idx, BlockKind::Thinking) => {
+                        self.w.signature(sig, out);
                     }
                     (false, Some(data)) => {
-                        self.ensure_started(out);
                         self.close_block(out);
-                        let index = self.next_block;
-                        self.next_block += 1;
-                        out.push(OutEvent::named(
-                            "content_block_start",
-                            json!({"type": "content_block_start", "index": index,
-                                   "content_block": {"type": "redacted_thinking", "data": data}}),
-                        ));
-                        out.push(OutEvent::named(
-                            "content_block_stop",
-                            json!({"type": "content_block_stop", "index": index}),
-                        ));
+                        self.w.open(Block::Redacted(data), out);
+                        self.w.close(out);
                     }
                     // Neither summary nor payload: nothing the client could use or send back.
                     _ => {}
@@ -877,12 +595,12 @@ impl MessagesToResponsesStream {
     fn finish(&mut self, data: &Value, out: &mut Vec<OutEvent>) {
         let resp = &data["response"];
         self.read_usage(&resp["usage"]);
-        self.ensure_started(out);
+        self.w.start(out);
         // Whatever is still held back goes out in arrival order.
         while let Some((idx, ev)) = self.deferred.pop_front() {
             self.undefer(idx);
             self.item_event(idx, &ev, out);
-            if self.terminated {
+            if self.w.terminated() {
                 return;
             }
         }
@@ -893,7 +611,7 @@ impl MessagesToResponsesStream {
                 let i = i as u64;
                 if !self.items.get(&i).is_some_and(|s| s.done) {
                     self.item_done(i, item, out);
-                    if self.terminated {
+                    if self.w.terminated() {
                         return;
                     }
                 }
@@ -920,24 +638,7 @@ impl MessagesToResponsesStream {
         } else {
             StopReason::EndTurn
         };
-        let stop_reason = messages::write_stop(stop);
-        let u = self.usage;
-        out.push(OutEvent::named(
-            "message_delta",
-            json!({"type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-            "usage": {
-                "input_tokens": u.input_tokens.saturating_sub(u.cache_read_tokens),
-                "output_tokens": u.output_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": u.cache_read_tokens,
-            }}),
-        ));
-        out.push(OutEvent::named(
-            "message_stop",
-            json!({"type": "message_stop"}),
-        ));
-        self.terminated = true;
+        self.w.finish(stop, out);
     }
 }
 
@@ -958,17 +659,13 @@ impl PairStream for MessagesToResponsesStream {
     const ENDED_EARLY: &'static str = "Upstream Responses stream ended without a terminal event.";
 
     fn terminated(&self) -> bool {
-        self.terminated
+        self.w.terminated()
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        if self.terminated {
-            return;
-        }
-        self.terminated = true;
         self.deferred.clear();
         self.deferred_per_item.clear();
-        out.push(error_event(Api::Messages, message, 0));
+        self.w.fail(message, out);
     }
 
     /// Deltas (nearly every event) without building a `Value`, unless the item must wait.
@@ -1001,7 +698,7 @@ impl PairStream for MessagesToResponsesStream {
         match ty {
             "response.created" | "response.in_progress" => {
                 self.read_usage(&data["response"]["usage"]);
-                self.ensure_started(out);
+                self.w.start(out);
             }
             "response.completed" | "response.incomplete" => self.finish(&data, out),
             "response.failed" | "error" => self.fail(upstream_error_message(&data), out),
@@ -1024,15 +721,16 @@ impl PairStream for MessagesToResponsesStream {
     }
 
     fn usage_seen(&self) -> Usage {
-        self.usage
+        self.w.usage.usage()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Api;
     use crate::sse::{write_event, SseParser};
-    use crate::translate::StreamTranslator;
+    use crate::translate::{error_event, StreamTranslator};
 
     const ENC: &str = "gAAAAABpZmFrZS1lbmNyeXB0ZWQtcmVhc29uaW5n";
 
