@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::stream::{event_type, PairStream};
 use super::wire::chat_request::{self, Assistant, AssistantText, Content, Message};
 use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
+use super::wire::responses_upstream_request as upstream;
 use super::wire::{insert_tools, responses};
 use super::{
     cannot_carry, carry, event_json, is_openai_encrypted, OutEvent, ResponsesDelta, TranslateCtx,
@@ -32,13 +33,8 @@ pub fn request(
     chat_request::refuse_choices(&body)?;
     let messages = chat_request::read_messages(&mut body)?;
 
-    let mut out = Map::new();
-    out.insert("model".into(), json!(ctx.model));
     let (instructions, input) = input_items(messages)?;
-    if let Some(i) = instructions {
-        out.insert("instructions".into(), Value::String(i));
-    }
-    out.insert("input".into(), Value::Array(input));
+    let mut out = upstream::body(&ctx.model, instructions, input);
 
     let allowed = take_allowed_tools(&mut body);
     let tools = chat_request::read_tools(&mut body, true)?;
@@ -65,23 +61,11 @@ pub fn request(
     carry(&mut body, "prompt_cache_key", &mut out, "prompt_cache_key");
 
     if let Some(max) = chat_request::read_max_tokens(&mut body) {
-        out.insert(
-            "max_output_tokens".into(),
-            json!(max.max(MIN_OUTPUT_TOKENS)),
-        );
+        upstream::insert_max_output_tokens(&mut out, max, MIN_OUTPUT_TOKENS, ctx.max_output_tokens);
     }
-
     if let Some(Value::String(effort)) = body.remove("reasoning_effort") {
-        if effort == "none" {
-            out.insert("reasoning".into(), json!({ "effort": effort }));
-        } else {
-            // The summary and encrypted payload come back as reasoning_text / reasoning_opaque.
-            out.insert(
-                "reasoning".into(),
-                json!({"effort": effort, "summary": "auto"}),
-            );
-            out.insert("include".into(), json!(["reasoning.encrypted_content"]));
-        }
+        // The summary and encrypted payload come back as reasoning_text / reasoning_opaque.
+        upstream::insert_reasoning(&mut out, Some(&effort), effort != "none");
     }
 
     let mut text = Map::new();
@@ -93,10 +77,7 @@ pub fn request(
         out.insert("text".into(), Value::Object(text));
     }
 
-    // Copilot keeps no state: nothing may refer back to a stored response.
-    out.insert("store".into(), json!(false));
-    out.insert("stream".into(), json!(true));
-    Ok(out)
+    Ok(upstream::finish(out))
 }
 
 /// `(instructions, input items)`. The leading run of system/developer messages becomes
@@ -111,19 +92,19 @@ fn input_items(
         match m? {
             Message::System(text) => {
                 if !leading {
-                    input.push(json!({"type": "message", "role": "developer", "content": text}));
+                    input.push(upstream::message("developer", Value::String(text)));
                 } else if !text.is_empty() {
                     instructions.push(text);
                 }
                 continue;
             }
-            Message::User(content) => input.push(json!({
-                "type": "message", "role": "user", "content": input_content(content),
-            })),
+            Message::User(content) => input.push(upstream::message("user", input_content(content))),
             Message::Assistant(a) => assistant_items(i, a, &mut input),
-            Message::Tool { call_id, content } => input.push(json!({
-                "type": "function_call_output", "call_id": call_id, "output": input_content(content),
-            })),
+            Message::Tool { call_id, content } => input.push(upstream::call_output(
+                call_id,
+                input_content(content),
+                false,
+            )),
         }
         leading = false;
     }
@@ -144,19 +125,12 @@ fn assistant_items(i: usize, a: Assistant, input: &mut Vec<Value>) {
     // Only OpenAI-minted payloads mean anything to this target; without one a reasoning
     // item cannot be replayed (store is false), so readable-only reasoning is dropped.
     if let Some(opaque) = a.reasoning_opaque.filter(|o| is_openai_encrypted(o)) {
-        let summary = match a.reasoning_text {
-            Some(t) => json!([{"type": "summary_text", "text": t}]),
-            None => json!([]),
-        };
-        // Position-derived ids stay identical on every replay of this history.
-        input.push(json!({
-            "type": "reasoning", "id": format!("rs_{i}"), "summary": summary, "encrypted_content": opaque,
-        }));
+        input.push(upstream::reasoning(i, a.reasoning_text, opaque));
     }
 
     let mut parts: Vec<Value> = (a.content.into_iter())
         .map(|p| match p {
-            AssistantText::Text(t) => json!({"type": "output_text", "text": t}),
+            AssistantText::Text(t) => upstream::output_text(t),
             AssistantText::Refusal(r) => json!({"type": "refusal", "refusal": r}),
         })
         .collect();
@@ -165,14 +139,12 @@ fn assistant_items(i: usize, a: Assistant, input: &mut Vec<Value>) {
     // An assistant turn without calls is kept even when empty: it marks the turn boundary.
     if has_content || a.tool_calls.is_empty() {
         if parts.is_empty() {
-            parts.push(json!({"type": "output_text", "text": ""}));
+            parts.push(upstream::output_text(String::new()));
         }
-        input.push(json!({"type": "message", "role": "assistant", "content": parts}));
+        input.push(upstream::message("assistant", Value::Array(parts)));
     }
     for c in a.tool_calls {
-        input.push(json!({
-            "type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments,
-        }));
+        input.push(upstream::function_call(c.id, c.name, c.arguments));
     }
 }
 

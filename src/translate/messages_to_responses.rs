@@ -14,6 +14,7 @@ use super::wire::messages_request::{
     join_texts, read_effort, take_system, take_turns, AssistantBlock, Turn, UserBlock,
 };
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
+use super::wire::responses_upstream_request as upstream;
 use super::wire::{self, messages, responses};
 use super::{event_json, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard};
 use crate::protocol::content::Part;
@@ -31,14 +32,7 @@ pub fn request(
     mut body: Map<String, Value>,
     ctx: &TranslateCtx,
 ) -> Result<Map<String, Value>, ApiError> {
-    let mut out = Map::new();
-    out.insert("model".into(), Value::String(ctx.model.clone()));
-
     let system = take_system(&mut body)?;
-    if !system.is_empty() {
-        out.insert("instructions".into(), Value::String(system));
-    }
-
     let mut input = InputBuilder::default();
     for turn in take_turns(&mut body)? {
         match turn? {
@@ -50,12 +44,10 @@ pub fn request(
             Turn::System(text) => input.message("developer", Value::String(text)),
         }
     }
-    out.insert("input".into(), Value::Array(input.items));
+    let mut out = upstream::body(&ctx.model, Some(system), input.items);
 
     if let Some(max) = body.get("max_tokens").and_then(Value::as_u64) {
-        let limit = ctx.max_output_tokens.unwrap_or(u64::MAX);
-        let value = max.max(MIN_OUTPUT_TOKENS.min(limit)).min(limit);
-        out.insert("max_output_tokens".into(), json!(value));
+        upstream::insert_max_output_tokens(&mut out, max, MIN_OUTPUT_TOKENS, ctx.max_output_tokens);
     }
     for key in ["temperature", "top_p"] {
         super::carry(&mut body, key, &mut out, key);
@@ -74,10 +66,7 @@ pub fn request(
     );
     reasoning(&mut body, &mut out);
     text_format(&mut body, &mut out)?;
-
-    out.insert("store".into(), Value::Bool(false));
-    out.insert("stream".into(), Value::Bool(true));
-    Ok(out)
+    Ok(upstream::finish(out))
 }
 
 #[derive(Default)]
@@ -88,24 +77,13 @@ struct InputBuilder {
 
 impl InputBuilder {
     fn message(&mut self, role: &str, content: Value) {
-        self.items
-            .push(json!({"type": "message", "role": role, "content": content}));
+        self.items.push(upstream::message(role, content));
     }
 
     fn flush(&mut self, role: &str, parts: &mut Vec<Value>) {
         if !parts.is_empty() {
             self.message(role, Value::Array(std::mem::take(parts)));
         }
-    }
-
-    /// A `function_call_output` item; `failed`: the call reported an error.
-    fn output(&mut self, call_id: String, output: Value, failed: bool) {
-        let mut item =
-            json!({"type": "function_call_output", "call_id": call_id, "output": output});
-        if failed {
-            item["status"] = json!("incomplete");
-        }
-        self.items.push(item);
     }
 
     /// User text around `tool_result` blocks is split into separate messages so the
@@ -121,7 +99,8 @@ impl InputBuilder {
                     is_error,
                 } => {
                     self.flush("user", &mut parts);
-                    self.output(id, tool_output(content), is_error);
+                    let output = tool_output(content);
+                    self.items.push(upstream::call_output(id, output, is_error));
                 }
             }
         }
@@ -135,13 +114,15 @@ impl InputBuilder {
                 self.flush("assistant", &mut parts);
             }
             match block {
-                AssistantBlock::Text(t) => parts.push(json!({"type": "output_text", "text": t})),
+                AssistantBlock::Text(t) => parts.push(upstream::output_text(t)),
                 // Only an OpenAI-minted payload means anything to /responses; a thinking
                 // block from Claude (or one without signature) is dropped.
                 AssistantBlock::Thinking(t) => {
                     if t.openai_opaque().is_some() {
                         if let Some(opaque) = t.opaque {
-                            self.reasoning(t.text, opaque);
+                            let item = upstream::reasoning(self.reasoning_n, t.text, opaque);
+                            self.items.push(item);
+                            self.reasoning_n += 1;
                         }
                     }
                 }
@@ -149,29 +130,14 @@ impl InputBuilder {
                     id,
                     name,
                     arguments,
-                } => self.items.push(json!({
-                    "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
-                })),
+                } => (self.items).push(upstream::function_call(id, name, arguments)),
                 AssistantBlock::ServerToolResult { id, output, failed } => {
-                    self.output(id, Value::String(output), failed)
+                    let output = Value::String(output);
+                    self.items.push(upstream::call_output(id, output, failed))
                 }
             }
         }
         self.flush("assistant", &mut parts);
-    }
-
-    fn reasoning(&mut self, text: Option<String>, encrypted: String) {
-        let summary = match text {
-            Some(t) => json!([{"type": "summary_text", "text": t}]),
-            None => json!([]),
-        };
-        self.items.push(json!({
-            "type": "reasoning",
-            "id": format!("rs_{}", self.reasoning_n),
-            "summary": summary,
-            "encrypted_content": encrypted,
-        }));
-        self.reasoning_n += 1;
     }
 }
 
@@ -219,18 +185,9 @@ fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
     if effort.is_none() && !on {
         return;
     }
-    let mut r = Map::new();
-    if let Some(e) = effort {
-        r.insert("effort".into(), json!(e));
-    }
     // Readable thinking for the client, unless it asked for thinking to be omitted.
     let omitted = thinking.get("display").and_then(Value::as_str) == Some("omitted");
-    if on && !omitted {
-        r.insert("summary".into(), json!("auto"));
-    }
-    out.insert("reasoning".into(), Value::Object(r));
-    // store:false means reasoning only survives the next turn as encrypted content.
-    out.insert("include".into(), json!(["reasoning.encrypted_content"]));
+    upstream::insert_reasoning(out, effort, on && !omitted);
 }
 
 /// Structured output (`output_config.format` or the older `output_format`) → `text.format`.

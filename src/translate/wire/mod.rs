@@ -10,6 +10,7 @@ pub mod messages_stream;
 pub mod responses;
 pub mod responses_request;
 pub mod responses_stream;
+pub mod responses_upstream_request;
 
 use serde_json::{Map, Value};
 
