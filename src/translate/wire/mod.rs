@@ -11,6 +11,7 @@ pub mod responses;
 pub mod responses_request;
 pub mod responses_stream;
 pub mod responses_upstream_request;
+pub mod responses_upstream_stream;
 
 use serde_json::{Map, Value};
 
