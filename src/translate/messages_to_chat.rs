@@ -7,13 +7,13 @@
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
-use super::json::obj;
 use super::stream::{ChatUpstream, PairStream};
+use super::wire::chat_upstream_request as w;
 use super::wire::messages_request::{
     join_texts, read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
 };
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
-use super::wire::{self, chat, messages};
+use super::wire::{chat, messages};
 use super::{
     nonempty, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard,
 };
@@ -39,25 +39,14 @@ pub fn request(
         match turn? {
             Turn::UserText(s) => flush_user(&mut vec![Piece::Text(s)], &mut messages),
             Turn::User(blocks) => user_turn(blocks, &mut messages)?,
-            Turn::AssistantText(s) => messages.push(obj([
-                ("role", Value::String("assistant".into())),
-                ("content", Value::String(s)),
-            ])),
+            Turn::AssistantText(s) => messages.push(w::message("assistant", s)),
             Turn::Assistant(blocks) => assistant_turn(blocks, claude, &mut messages),
             Turn::System(text) => push_system(&mut messages, text),
         }
     }
 
-    let mut out = Map::new();
-    out.insert("model".into(), Value::String(ctx.model.clone()));
-    out.insert("messages".into(), Value::Array(messages));
-
-    wire::insert_tools(
-        messages::read_tools(&mut body),
-        &mut out,
-        chat::write_tool,
-        chat::write_tool_choice,
-    );
+    let mut out = w::body(&ctx.model, messages);
+    w::insert_tools(messages::read_tools(&mut body), &mut out);
 
     for key in ["max_tokens", "temperature", "top_p"] {
         super::carry(&mut body, key, &mut out, key);
@@ -73,36 +62,23 @@ pub fn request(
         out.insert("reasoning_effort".into(), Value::String(effort.into()));
     }
     if let Some(schema) = super::take_messages_schema(&mut body)? {
-        let spec = obj([
-            ("name", Value::String("output".into())),
-            ("schema", schema),
-            ("strict", Value::Bool(true)),
+        let spec = Map::from_iter([
+            ("name".into(), Value::String("output".into())),
+            ("schema".into(), schema),
+            ("strict".into(), Value::Bool(true)),
         ]);
-        out.insert(
-            "response_format".into(),
-            obj([
-                ("type", Value::String("json_schema".into())),
-                ("json_schema", spec),
-            ]),
-        );
+        out.insert("response_format".into(), w::json_schema_format(spec));
     }
 
     // Dropped on purpose: metadata (its user_id is Claude Code's JSON blob, not a Chat
     // field), top_k, service_tier, context_management, and anything else Chat lacks.
-    out.insert("stream".into(), Value::Bool(true));
-    out.insert(
-        "stream_options".into(),
-        obj([("include_usage", Value::Bool(true))]),
-    );
+    w::insert_stream(&mut out);
     Ok(out)
 }
 
 fn push_system(messages: &mut Vec<Value>, text: String) {
     if !text.is_empty() {
-        messages.push(obj([
-            ("role", Value::String("system".into())),
-            ("content", Value::String(text)),
-        ]));
+        messages.push(w::message("system", text));
     }
 }
 
@@ -149,10 +125,7 @@ fn flush_user(parts: &mut Vec<Piece>, out: &mut Vec<Value>) {
     } else {
         Value::Array(parts.drain(..).map(Piece::into_value).collect())
     };
-    out.push(obj([
-        ("role", Value::String("user".into())),
-        ("content", content),
-    ]));
+    out.push(w::message("user", content));
 }
 
 /// A user turn. `tool_result` blocks become `tool` messages at their position, splitting
@@ -162,31 +135,21 @@ fn user_turn(blocks: Vec<UserBlock>, out: &mut Vec<Value>) -> Result<(), ApiErro
     // Chat tool messages hold text only: images and files from tool results follow the
     // run of tool messages as a user message (a user message inside the run would be
     // rejected).
-    let mut tool_media: Vec<Piece> = Vec::new();
+    let mut tool_media: Vec<Value> = Vec::new();
     for block in blocks {
         match block {
             UserBlock::Part(part) => {
-                parts.append(&mut tool_media);
+                parts.extend(tool_media.drain(..).map(Piece::Part));
                 parts.push(Piece::new(part)?);
             }
             UserBlock::ToolResult { id, content, .. } => {
                 flush_user(&mut parts, out);
-                let mut texts = Vec::new();
-                for part in content {
-                    match part {
-                        Part::Text(t) => texts.push(t),
-                        media => tool_media.push(Piece::new(media)?),
-                    }
-                }
-                out.push(obj([
-                    ("role", Value::String("tool".into())),
-                    ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(join_texts(texts))),
-                ]));
+                let text = w::tool_content(content, &mut tool_media)?;
+                out.push(w::tool_message(id, text));
             }
         }
     }
-    parts.append(&mut tool_media);
+    parts.extend(tool_media.into_iter().map(Piece::Part));
     flush_user(&mut parts, out);
     Ok(())
 }
@@ -203,32 +166,15 @@ struct Assistant {
 impl Assistant {
     fn flush(&mut self, out: &mut Vec<Value>) {
         let a = std::mem::take(self);
-        if a.texts.is_empty() && a.tool_calls.is_empty() && a.reasoning.is_none() {
-            return;
-        }
-        let mut m = Map::new();
-        m.insert("role".into(), Value::String("assistant".into()));
-        let content = if !a.texts.is_empty() {
-            Value::String(join_texts(a.texts))
-        } else if !a.tool_calls.is_empty() {
-            Value::Null
-        } else {
-            // OpenAI rejects a null content without tool calls.
-            Value::String(String::new())
+        let (reasoning_text, reasoning_opaque) =
+            a.reasoning.map_or((None, None), |t| (t.text, t.opaque));
+        let message = w::Assistant {
+            text: (!a.texts.is_empty()).then(|| join_texts(a.texts)),
+            tool_calls: a.tool_calls,
+            reasoning_text,
+            reasoning_opaque,
         };
-        m.insert("content".into(), content);
-        if !a.tool_calls.is_empty() {
-            m.insert("tool_calls".into(), Value::Array(a.tool_calls));
-        }
-        if let Some(Thinking { text, opaque }) = a.reasoning {
-            if let Some(t) = text {
-                m.insert("reasoning_text".into(), Value::String(t));
-            }
-            if let Some(o) = opaque {
-                m.insert("reasoning_opaque".into(), Value::String(o));
-            }
-        }
-        out.push(Value::Object(m));
+        out.extend(message.write());
     }
 }
 
@@ -248,24 +194,10 @@ fn assistant_turn(blocks: Vec<AssistantBlock>, claude: bool, out: &mut Vec<Value
                 id,
                 name,
                 arguments,
-            } => a.tool_calls.push(obj([
-                ("id", Value::String(id)),
-                ("type", Value::String("function".into())),
-                (
-                    "function",
-                    obj([
-                        ("name", Value::String(name)),
-                        ("arguments", Value::String(arguments)),
-                    ]),
-                ),
-            ])),
+            } => a.tool_calls.push(w::tool_call(id, name, arguments)),
             AssistantBlock::ServerToolResult { id, output, .. } => {
                 a.flush(out);
-                out.push(obj([
-                    ("role", Value::String("tool".into())),
-                    ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(output)),
-                ]));
+                out.push(w::tool_message(id, output));
             }
         }
     }

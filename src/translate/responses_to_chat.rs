@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::stream::{ChatUpstream, PairStream};
 use super::wire::chat;
+use super::wire::chat_upstream_request as w;
 use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
@@ -29,32 +30,25 @@ pub fn request(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut b = MessageBuilder::default();
     if let Some(s) = read::instructions(&mut body) {
-        b.push(json!({"role": "system", "content": s}));
+        b.push(w::message("system", s));
     }
     for (i, item) in read::input(&mut body)? {
         b.item(i, item)?;
     }
     let messages = b.finish();
 
-    let mut out = Map::new();
-    out.insert("model".into(), json!(ctx.model));
-    out.insert("messages".into(), Value::Array(messages));
-
+    let mut out = w::body(&ctx.model, messages);
     let tools = read::tools(&mut body)?;
-    // Chat rejects tool_choice / parallel_tool_calls without tools.
+    // Chat rejects parallel_tool_calls without tools; with them, true is carried too.
     if !tools.defs.is_empty() {
-        if let Some(tc) = tools.choice {
-            out.insert("tool_choice".into(), chat::write_tool_choice(tc));
-        }
         super::carry(
             &mut body,
             "parallel_tool_calls",
             &mut out,
             "parallel_tool_calls",
         );
-        let defs = tools.defs.into_iter().map(chat::write_tool).collect();
-        out.insert("tools".into(), Value::Array(defs));
     }
+    w::insert_tools(tools, &mut out);
 
     super::carry(&mut body, "max_output_tokens", &mut out, "max_tokens");
     super::carry(&mut body, "temperature", &mut out, "temperature");
@@ -71,8 +65,7 @@ pub fn request(
     if let Some(user) = read::end_user(&mut body) {
         out.insert("user".into(), Value::String(user));
     }
-    out.insert("stream".into(), json!(true));
-    out.insert("stream_options".into(), json!({"include_usage": true}));
+    w::insert_stream(&mut out);
     Ok(out)
 }
 
@@ -80,18 +73,10 @@ pub fn request(
 #[derive(Default)]
 struct MessageBuilder {
     messages: Vec<Value>,
-    turn: Option<AssistantTurn>,
+    turn: Option<w::Assistant>,
     /// Images and files returned by tool outputs: tool messages cannot hold them, so they
     /// follow the run of tool messages as a user message.
     tool_images: Vec<Value>,
-}
-
-#[derive(Default)]
-struct AssistantTurn {
-    text: Option<String>,
-    tool_calls: Vec<Value>,
-    reasoning_text: Option<String>,
-    reasoning_opaque: Option<String>,
 }
 
 impl MessageBuilder {
@@ -101,16 +86,15 @@ impl MessageBuilder {
         self.messages.push(msg);
     }
 
-    fn turn(&mut self) -> &mut AssistantTurn {
+    fn turn(&mut self) -> &mut w::Assistant {
         self.flush_images();
-        self.turn.get_or_insert_with(AssistantTurn::default)
+        self.turn.get_or_insert_with(w::Assistant::default)
     }
 
     fn flush_images(&mut self) {
         if !self.tool_images.is_empty() {
             let parts = std::mem::take(&mut self.tool_images);
-            self.messages
-                .push(json!({"role": "user", "content": Value::Array(parts)}));
+            self.messages.push(w::message("user", parts));
         }
     }
 
@@ -120,19 +104,7 @@ impl MessageBuilder {
         if t.text.is_none() && t.tool_calls.is_empty() {
             return;
         }
-        let mut m = Map::new();
-        m.insert("role".into(), json!("assistant"));
-        m.insert("content".into(), t.text.map_or(Value::Null, Value::String));
-        if !t.tool_calls.is_empty() {
-            m.insert("tool_calls".into(), Value::Array(t.tool_calls));
-        }
-        if let Some(r) = t.reasoning_text {
-            m.insert("reasoning_text".into(), Value::String(r));
-        }
-        if let Some(o) = t.reasoning_opaque {
-            m.insert("reasoning_opaque".into(), Value::String(o));
-        }
-        self.messages.push(Value::Object(m));
+        self.messages.extend(t.write());
     }
 
     fn finish(mut self) -> Vec<Value> {
@@ -147,18 +119,16 @@ impl MessageBuilder {
                 call_id,
                 name,
                 arguments,
-            } => self.turn().tool_calls.push(json!({
-                "id": call_id,
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            })),
+            } => self
+                .turn()
+                .tool_calls
+                .push(w::tool_call(call_id, name, arguments)),
             InputItem::Output {
                 call_id, output, ..
             } => {
                 self.flush_turn();
                 let content = tool_output(i, output, &mut self.tool_images)?;
-                self.messages
-                    .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
+                self.messages.push(w::tool_message(call_id, content));
             }
             InputItem::Reasoning {
                 summary,
@@ -194,11 +164,11 @@ impl MessageBuilder {
             // Copilot's chat models may not know `developer`.
             Role::System => {
                 let text = content_text(&content, "\n\n");
-                self.push(json!({"role": "system", "content": text}));
+                self.push(w::message("system", text));
             }
             Role::User => {
                 let content = user_content(i, content)?;
-                self.push(json!({"role": "user", "content": content}));
+                self.push(w::message("user", content));
             }
         }
         Ok(())
@@ -260,16 +230,10 @@ fn tool_output(
 ) -> Result<String, ApiError> {
     Ok(match output {
         Some(Value::String(s)) => s,
-        Some(Value::Array(parts)) => {
-            let mut texts = Vec::new();
-            for part in read::parts(parts, |j| format!("input[{i}].output[{j}]"))? {
-                match part {
-                    Part::Text(t) => texts.push(t),
-                    part => media.push(chat::write_part(part)?),
-                }
-            }
-            texts.join("\n\n")
-        }
+        Some(Value::Array(parts)) => w::tool_content(
+            read::parts(parts, |j| format!("input[{i}].output[{j}]"))?,
+            media,
+        )?,
         None => String::new(),
         Some(v) => v.to_string(),
     })
@@ -285,7 +249,7 @@ fn response_format(mut f: Map<String, Value>) -> Result<Option<Value>, ApiError>
             for k in ["name", "schema", "strict", "description"] {
                 super::carry(&mut f, k, &mut schema, k);
             }
-            Ok(Some(json!({"type": "json_schema", "json_schema": schema})))
+            Ok(Some(w::json_schema_format(schema)))
         }
         other => Err(cannot_carry(
             "text.format.type",
