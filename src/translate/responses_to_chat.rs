@@ -7,19 +7,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::stream::{ChatUpstream, PairStream};
 use super::wire::chat;
 use super::wire::chat_upstream_request as w;
+use super::wire::chat_upstream_stream::ChatEvents;
 use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
-    cannot_carry, content_text, nonempty, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage,
+    cannot_carry, content_text, nonempty, ChatToolCall, OutEvent, TranslateCtx, Usage,
     WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
 use crate::protocol::usage::openai_usage_into;
-use crate::sse::SseEvent;
 
 const ASSISTANT_TEXT_ONLY: &str = "an assistant message holds only text on this model";
 
@@ -284,7 +284,7 @@ pub struct ResponsesToChatStream {
     w: ResponsesStreamWriter,
     calls: Vec<Call>,
     current: Option<Current>,
-    finish: Option<String>,
+    finish: Option<StopReason>,
     usage: Option<Value>,
     totals: Usage,
 }
@@ -321,41 +321,7 @@ impl ResponsesToChatStream {
         idx
     }
 
-    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
-        let idx = match self.current {
-            Some(Current::Reasoning { idx, .. }) => idx,
-            _ => self.open_reasoning(out),
-        };
-        self.w.delta(idx, delta, out);
-    }
-
-    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
-        let idx = match self.current {
-            Some(Current::Reasoning {
-                idx,
-                payload: false,
-            }) => idx,
-            // Opaque after the answer started (or a second one): its own reasoning item.
-            _ => self.open_reasoning(out),
-        };
-        self.w.reasoning_payload(idx, opaque);
-        self.current = Some(Current::Reasoning { idx, payload: true });
-    }
-
-    fn content(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
-        let idx = match self.current {
-            Some(Current::Message { idx }) => idx,
-            _ => {
-                self.close_current(out);
-                let idx = self.w.open_message(out);
-                self.current = Some(Current::Message { idx });
-                idx
-            }
-        };
-        self.w.delta(idx, delta, out);
-    }
-
-    fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &ChatToolCall) {
+    fn call_delta(&mut self, choice: u64, tc: &ChatToolCall, out: &mut Vec<OutEvent>) {
         let key = (choice, tc.index.unwrap_or(0));
         let new_id = nonempty(&tc.id);
         let function = tc.function.as_ref();
@@ -400,6 +366,31 @@ impl ResponsesToChatStream {
         }
         self.w.delta(call.idx, delta, out);
     }
+}
+
+impl ChatEvents for ResponsesToChatStream {
+    const ENDED_EARLY: &'static str =
+        "The upstream Chat Completions stream ended before the response was complete.";
+
+    fn finish(&mut self) -> &mut Option<StopReason> {
+        &mut self.finish
+    }
+
+    fn finished_yet(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    fn ended(&self) -> bool {
+        self.w.terminated()
+    }
+
+    fn error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.w.fail(message, None, out);
+    }
+
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        self.w.start(out);
+    }
 
     fn record_usage(&mut self, u: &Value) {
         self.totals = Usage::default();
@@ -409,104 +400,52 @@ impl ResponsesToChatStream {
         self.usage = Some(usage_value(&self.totals, reasoning, n("/total_tokens")));
     }
 
-    fn set_finish(&mut self, reason: &str) {
-        // Choices are one answer: a truncation or filter in any of them decides the status.
-        let rank = |r: Option<&str>| match r {
-            Some("length") => 3,
-            Some("content_filter") => 2,
-            Some(_) => 1,
-            None => 0,
-        };
-        if rank(Some(reason)) > rank(self.finish.as_deref()) {
-            self.finish = Some(reason.to_string());
-        }
-    }
-}
-
-impl ChatUpstream for ResponsesToChatStream {
-    fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
-        if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
-            let msg = err
-                .get("message")
-                .and_then(Value::as_str)
-                .map_or_else(|| err.to_string(), str::to_string);
-            self.w.fail(&msg, None, out);
-            return;
-        }
-        self.w.start(out);
-        if let Some(u) = v.usage.as_ref().filter(|u| u.is_object()) {
-            self.record_usage(u);
-        }
-        let Some(choices) = &v.choices else {
-            return;
-        };
-        for c in choices {
-            let choice = c.index.unwrap_or(0);
-            if let Some(d) = &c.delta {
-                if let Some(t) = nonempty(&d.reasoning_text) {
-                    self.reasoning_text(out, t);
-                }
-                if let Some(o) = nonempty(&d.reasoning_opaque) {
-                    self.reasoning_opaque(out, o);
-                }
-                // A refusal is shown to the client as answer text.
-                for field in [&d.content, &d.refusal] {
-                    if let Some(t) = nonempty(field) {
-                        self.content(out, t);
-                    }
-                }
-                if let Some(calls) = &d.tool_calls {
-                    for tc in calls {
-                        self.tool_call(out, choice, tc);
-                        if self.w.terminated() {
-                            return;
-                        }
-                    }
-                }
-            }
-            if let Some(r) = c.finish_reason.as_deref() {
-                self.set_finish(r);
-            }
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.finish.is_some()
-    }
-
-    fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        let stop = chat::read_finish(self.finish.as_deref().unwrap_or("stop"));
-        let usage = self.usage.clone().unwrap_or(Value::Null);
-        self.w.finish(stop, usage, out);
-    }
-}
-
-impl PairStream for ResponsesToChatStream {
-    const ENDED_EARLY: &'static str =
-        "The upstream Chat Completions stream ended before the response was complete.";
-
-    fn terminated(&self) -> bool {
-        self.w.terminated()
-    }
-
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.w.fail(message, None, out);
-    }
-
-    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        self.read_chunk(ev, out)
-    }
-
-    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        self.complete_on_done(ev, out)
-    }
-
-    fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        self.complete_if_finished(out)
-    }
-
-    fn usage_seen(&self) -> Usage {
+    fn usage_totals(&self) -> Usage {
         self.totals
+    }
+
+    fn reasoning_text(&mut self, delta: &str, out: &mut Vec<OutEvent>) {
+        let idx = match self.current {
+            Some(Current::Reasoning { idx, .. }) => idx,
+            _ => self.open_reasoning(out),
+        };
+        self.w.delta(idx, delta, out);
+    }
+
+    fn reasoning_opaque(&mut self, opaque: &str, out: &mut Vec<OutEvent>) {
+        let idx = match self.current {
+            Some(Current::Reasoning {
+                idx,
+                payload: false,
+            }) => idx,
+            // Opaque after the answer started (or a second one): its own reasoning item.
+            _ => self.open_reasoning(out),
+        };
+        self.w.reasoning_payload(idx, opaque);
+        self.current = Some(Current::Reasoning { idx, payload: true });
+    }
+
+    fn text(&mut self, delta: &str, out: &mut Vec<OutEvent>) {
+        let idx = match self.current {
+            Some(Current::Message { idx }) => idx,
+            _ => {
+                self.close_current(out);
+                let idx = self.w.open_message(out);
+                self.current = Some(Current::Message { idx });
+                idx
+            }
+        };
+        self.w.delta(idx, delta, out);
+    }
+
+    fn tool_call(&mut self, choice: u64, _pos: u64, tc: &ChatToolCall, out: &mut Vec<OutEvent>) {
+        self.call_delta(choice, tc, out);
+    }
+
+    fn answer(&mut self, stop: Option<StopReason>, out: &mut Vec<OutEvent>) {
+        let usage = self.usage.clone().unwrap_or(Value::Null);
+        self.w
+            .finish(stop.unwrap_or(StopReason::EndTurn), usage, out);
     }
 
     fn skip_deltas(&mut self) {
@@ -517,6 +456,7 @@ impl PairStream for ResponsesToChatStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sse::SseEvent;
     use crate::sse::SseParser;
     use crate::translate::StreamTranslator;
 

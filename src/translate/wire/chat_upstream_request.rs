@@ -2,9 +2,8 @@
 //! client API served by `/chat/completions`: the messages of each role, tools, and the
 //! streaming fields. The pairs keep what is theirs (turn order, which reasoning travels).
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
-use super::super::json::obj;
 use super::chat;
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
@@ -12,19 +11,12 @@ use crate::protocol::tools::Tools;
 
 /// A message holding one string (system, user or assistant text).
 pub fn message(role: &str, content: impl Into<Value>) -> Value {
-    obj([
-        ("role", Value::String(role.into())),
-        ("content", content.into()),
-    ])
+    json!({"role": role, "content": content.into()})
 }
 
 /// A tool result; Chat tool messages hold text only.
 pub fn tool_message(call_id: String, content: String) -> Value {
-    obj([
-        ("role", Value::String("tool".into())),
-        ("tool_call_id", Value::String(call_id)),
-        ("content", Value::String(content)),
-    ])
+    json!({"role": "tool", "tool_call_id": call_id, "content": content})
 }
 
 /// A tool result's parts: the text (blank lines between), with images and files written
@@ -43,17 +35,7 @@ pub fn tool_content(parts: Vec<Part>, media: &mut Vec<Value>) -> Result<String, 
 
 /// An entry of an assistant message's `tool_calls`.
 pub fn tool_call(id: String, name: String, arguments: String) -> Value {
-    obj([
-        ("id", Value::String(id)),
-        ("type", Value::String("function".into())),
-        (
-            "function",
-            obj([
-                ("name", Value::String(name)),
-                ("arguments", Value::String(arguments)),
-            ]),
-        ),
-    ])
+    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
 }
 
 /// What one assistant message carries; Copilot reads reasoning from `reasoning_text` and
@@ -70,28 +52,26 @@ impl Assistant {
     /// The message, None when it carries nothing. Content is null beside tool calls and
     /// never otherwise (OpenAI rejects a null content without tool calls).
     pub fn write(self) -> Option<Value> {
-        let reasoning = self.reasoning_text.is_some() || self.reasoning_opaque.is_some();
-        if self.text.is_none() && self.tool_calls.is_empty() && !reasoning {
+        let calls = !self.tool_calls.is_empty();
+        let (text, opaque) = (self.reasoning_text, self.reasoning_opaque);
+        if self.text.is_none() && !calls && text.is_none() && opaque.is_none() {
             return None;
         }
-        let mut m = Map::new();
-        m.insert("role".into(), Value::String("assistant".into()));
-        let content = match self.text {
-            Some(t) => Value::String(t),
-            None if !self.tool_calls.is_empty() => Value::Null,
-            None => Value::String(String::new()),
-        };
-        m.insert("content".into(), content);
-        if !self.tool_calls.is_empty() {
-            m.insert("tool_calls".into(), Value::Array(self.tool_calls));
+        let content = self
+            .text
+            .map_or(if calls { Value::Null } else { json!("") }, Value::String);
+        let mut m = json!({"role": "assistant", "content": content});
+        let fields = [
+            ("tool_calls", calls.then(|| Value::Array(self.tool_calls))),
+            ("reasoning_text", text.map(Value::String)),
+            ("reasoning_opaque", opaque.map(Value::String)),
+        ];
+        for (k, v) in fields {
+            if let Some(v) = v {
+                m[k] = v;
+            }
         }
-        if let Some(t) = self.reasoning_text {
-            m.insert("reasoning_text".into(), Value::String(t));
-        }
-        if let Some(o) = self.reasoning_opaque {
-            m.insert("reasoning_opaque".into(), Value::String(o));
-        }
-        Some(Value::Object(m))
+        Some(m)
     }
 }
 
@@ -110,17 +90,11 @@ pub fn insert_tools(tools: Tools, out: &mut Map<String, Value>) {
 
 /// A `json_schema` response format around `spec` (name, schema, strict, description).
 pub fn json_schema_format(spec: Map<String, Value>) -> Value {
-    obj([
-        ("type", Value::String("json_schema".into())),
-        ("json_schema", Value::Object(spec)),
-    ])
+    json!({"type": "json_schema", "json_schema": spec})
 }
 
 /// The gateway always streams from Copilot, with the usage chunk at the end.
 pub fn insert_stream(out: &mut Map<String, Value>) {
     out.insert("stream".into(), Value::Bool(true));
-    out.insert(
-        "stream_options".into(),
-        obj([("include_usage", Value::Bool(true))]),
-    );
+    out.insert("stream_options".into(), json!({"include_usage": true}));
 }
