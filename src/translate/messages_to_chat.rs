@@ -427,10 +427,6 @@ impl ChatEvents for MessagesToChatStream {
         &mut self.finish
     }
 
-    fn finished_yet(&self) -> bool {
-        self.finish.is_some()
-    }
-
     fn ended(&self) -> bool {
         self.w.terminated()
     }

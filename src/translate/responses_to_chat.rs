@@ -376,10 +376,6 @@ impl ChatEvents for ResponsesToChatStream {
         &mut self.finish
     }
 
-    fn finished_yet(&self) -> bool {
-        self.finish.is_some()
-    }
-
     fn ended(&self) -> bool {
         self.w.terminated()
     }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::super::stream::{ChatUpstream, PairStream};
+use super::super::stream::PairStream;
 use super::super::{nonempty, ChatChunk, ChatToolCall, OutEvent};
 use super::chat;
 use crate::protocol::stop::StopReason;
@@ -17,7 +17,6 @@ pub trait ChatEvents {
     const ENDED_EARLY: &'static str;
     /// The finish reason so far, ranked over all choices (`rank_finish`).
     fn finish(&mut self) -> &mut Option<StopReason>;
-    fn finished_yet(&self) -> bool;
     /// The client's terminal event has been written.
     fn ended(&self) -> bool;
     /// Writes the client's error event.
@@ -53,65 +52,61 @@ fn rank_finish(slot: &mut Option<StopReason>, reason: StopReason) {
     }
 }
 
-impl<T: ChatEvents> ChatUpstream for T {
-    fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
-        if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
-            let message = match err.get("message").and_then(Value::as_str) {
-                Some(m) => m.to_string(),
-                None => format!("Upstream Chat Completions stream error: {err}"),
-            };
-            self.error(&message, out);
-            return;
+/// One chunk: an error ends the stream; usage is recorded; every choice's deltas go to
+/// the pair in order; the usage-only chunk after a finish completes the answer.
+fn read_chunk<T: ChatEvents>(pair: &mut T, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
+    if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
+        let message = match err.get("message").and_then(Value::as_str) {
+            Some(m) => m.to_string(),
+            None => format!("Upstream Chat Completions stream error: {err}"),
+        };
+        pair.error(&message, out);
+        return;
+    }
+    let usage = chunk.usage.as_ref().filter(|u| u.is_object());
+    if let Some(u) = usage {
+        pair.record_usage(u);
+    }
+    let choices = chunk.choices.as_deref().unwrap_or(&[]);
+    if choices.is_empty() {
+        // The usage-only chunk that follows the finish: the answer is complete.
+        // (`choices: []` without usage is Azure's prompt-filter chunk: nothing in it.)
+        if usage.is_some() && pair.finish().is_some() {
+            complete(pair, out);
         }
-        let usage = chunk.usage.as_ref().filter(|u| u.is_object());
-        if let Some(u) = usage {
-            self.record_usage(u);
-        }
-        let choices = chunk.choices.as_deref().unwrap_or(&[]);
-        if choices.is_empty() {
-            // The usage-only chunk that follows the finish: the answer is complete.
-            // (`choices: []` without usage is Azure's prompt-filter chunk: nothing in it.)
-            if usage.is_some() && self.finished_yet() {
-                self.complete(out);
+        return;
+    }
+    pair.start(out);
+    for c in choices {
+        let choice = c.index.unwrap_or(0);
+        if let Some(d) = &c.delta {
+            if let Some(t) = nonempty(&d.reasoning_text) {
+                pair.reasoning_text(t, out);
             }
-            return;
-        }
-        self.start(out);
-        for c in choices {
-            let choice = c.index.unwrap_or(0);
-            if let Some(d) = &c.delta {
-                if let Some(t) = nonempty(&d.reasoning_text) {
-                    self.reasoning_text(t, out);
-                }
-                if let Some(o) = nonempty(&d.reasoning_opaque) {
-                    self.reasoning_opaque(o, out);
-                }
-                for field in [&d.content, &d.refusal] {
-                    if let Some(t) = nonempty(field) {
-                        self.text(t, out);
-                    }
-                }
-                for (pos, call) in d.tool_calls.iter().flatten().enumerate() {
-                    self.tool_call(choice, pos as u64, call, out);
-                    if self.ended() {
-                        return;
-                    }
+            if let Some(o) = nonempty(&d.reasoning_opaque) {
+                pair.reasoning_opaque(o, out);
+            }
+            for field in [&d.content, &d.refusal] {
+                if let Some(t) = nonempty(field) {
+                    pair.text(t, out);
                 }
             }
-            if let Some(r) = c.finish_reason.as_deref() {
-                rank_finish(self.finish(), chat::read_finish(r));
+            for (pos, call) in d.tool_calls.iter().flatten().enumerate() {
+                pair.tool_call(choice, pos as u64, call, out);
+                if pair.ended() {
+                    return;
+                }
             }
+        }
+        if let Some(r) = c.finish_reason.as_deref() {
+            rank_finish(pair.finish(), chat::read_finish(r));
         }
     }
+}
 
-    fn finished(&self) -> bool {
-        self.finished_yet()
-    }
-
-    fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        let stop = *self.finish();
-        self.answer(stop, out);
-    }
+fn complete<T: ChatEvents>(pair: &mut T, out: &mut Vec<OutEvent>) {
+    let stop = *pair.finish();
+    pair.answer(stop, out);
 }
 
 impl<T: ChatEvents> PairStream for T {
@@ -125,16 +120,30 @@ impl<T: ChatEvents> PairStream for T {
         self.error(message, out);
     }
 
+    /// Every chunk but `[DONE]` is read in full here.
     fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        self.read_chunk(ev, out)
+        let chunk = (!ev.is_done_marker()).then(|| ChatChunk::read(ev));
+        let Some(chunk) = chunk.flatten() else {
+            return false;
+        };
+        read_chunk(self, &chunk, out);
+        true
     }
 
+    /// `[DONE]` completes the answer.
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        self.complete_on_done(ev, out)
+        if ev.is_done_marker() {
+            complete(self, out);
+        }
     }
 
+    /// So does the end of a stream without it once a choice has finished.
     fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        self.complete_if_finished(out)
+        let finished = self.finish().is_some();
+        if finished {
+            complete(self, out);
+        }
+        finished
     }
 
     fn usage_seen(&self) -> Usage {
