@@ -12,13 +12,15 @@ use serde_json::{json, Map, Value};
 use super::stream::{event_type, PairStream};
 use super::wire::chat_request::{self, Assistant, AssistantText, Content, Message};
 use super::wire::chat_stream::{ChatStreamWriter, ChatText, ChatUsage};
+use super::wire::responses_upstream_request as upstream_request;
+use super::wire::responses_upstream_stream::{self as upstream, Event};
 use super::wire::{insert_tools, responses};
 use super::{
     cannot_carry, carry, event_json, is_openai_encrypted, OutEvent, ResponsesDelta, TranslateCtx,
     Usage, WhitespaceGuard,
 };
 use crate::protocol::error::ApiError;
-use crate::protocol::stop::StopReason;
+use crate::protocol::usage::openai_usage_into;
 use crate::sse::SseEvent;
 
 /// The Responses API rejects `max_output_tokens` below this.
@@ -32,13 +34,8 @@ pub fn request(
     chat_request::refuse_choices(&body)?;
     let messages = chat_request::read_messages(&mut body)?;
 
-    let mut out = Map::new();
-    out.insert("model".into(), json!(ctx.model));
     let (instructions, input) = input_items(messages)?;
-    if let Some(i) = instructions {
-        out.insert("instructions".into(), Value::String(i));
-    }
-    out.insert("input".into(), Value::Array(input));
+    let mut out = upstream_request::body(&ctx.model, instructions, input);
 
     let allowed = take_allowed_tools(&mut body);
     let tools = chat_request::read_tools(&mut body, true)?;
@@ -65,23 +62,16 @@ pub fn request(
     carry(&mut body, "prompt_cache_key", &mut out, "prompt_cache_key");
 
     if let Some(max) = chat_request::read_max_tokens(&mut body) {
-        out.insert(
-            "max_output_tokens".into(),
-            json!(max.max(MIN_OUTPUT_TOKENS)),
+        upstream_request::insert_max_output_tokens(
+            &mut out,
+            max,
+            MIN_OUTPUT_TOKENS,
+            ctx.max_output_tokens,
         );
     }
-
     if let Some(Value::String(effort)) = body.remove("reasoning_effort") {
-        if effort == "none" {
-            out.insert("reasoning".into(), json!({ "effort": effort }));
-        } else {
-            // The summary and encrypted payload come back as reasoning_text / reasoning_opaque.
-            out.insert(
-                "reasoning".into(),
-                json!({"effort": effort, "summary": "auto"}),
-            );
-            out.insert("include".into(), json!(["reasoning.encrypted_content"]));
-        }
+        // The summary and encrypted payload come back as reasoning_text / reasoning_opaque.
+        upstream_request::insert_reasoning(&mut out, Some(&effort), effort != "none");
     }
 
     let mut text = Map::new();
@@ -93,10 +83,7 @@ pub fn request(
         out.insert("text".into(), Value::Object(text));
     }
 
-    // Copilot keeps no state: nothing may refer back to a stored response.
-    out.insert("store".into(), json!(false));
-    out.insert("stream".into(), json!(true));
-    Ok(out)
+    Ok(upstream_request::finish(out))
 }
 
 /// `(instructions, input items)`. The leading run of system/developer messages becomes
@@ -111,19 +98,21 @@ fn input_items(
         match m? {
             Message::System(text) => {
                 if !leading {
-                    input.push(json!({"type": "message", "role": "developer", "content": text}));
+                    input.push(upstream_request::message("developer", Value::String(text)));
                 } else if !text.is_empty() {
                     instructions.push(text);
                 }
                 continue;
             }
-            Message::User(content) => input.push(json!({
-                "type": "message", "role": "user", "content": input_content(content),
-            })),
+            Message::User(content) => {
+                input.push(upstream_request::message("user", input_content(content)))
+            }
             Message::Assistant(a) => assistant_items(i, a, &mut input),
-            Message::Tool { call_id, content } => input.push(json!({
-                "type": "function_call_output", "call_id": call_id, "output": input_content(content),
-            })),
+            Message::Tool { call_id, content } => input.push(upstream_request::call_output(
+                call_id,
+                input_content(content),
+                false,
+            )),
         }
         leading = false;
     }
@@ -144,19 +133,12 @@ fn assistant_items(i: usize, a: Assistant, input: &mut Vec<Value>) {
     // Only OpenAI-minted payloads mean anything to this target; without one a reasoning
     // item cannot be replayed (store is false), so readable-only reasoning is dropped.
     if let Some(opaque) = a.reasoning_opaque.filter(|o| is_openai_encrypted(o)) {
-        let summary = match a.reasoning_text {
-            Some(t) => json!([{"type": "summary_text", "text": t}]),
-            None => json!([]),
-        };
-        // Position-derived ids stay identical on every replay of this history.
-        input.push(json!({
-            "type": "reasoning", "id": format!("rs_{i}"), "summary": summary, "encrypted_content": opaque,
-        }));
+        input.push(upstream_request::reasoning(i, a.reasoning_text, opaque));
     }
 
     let mut parts: Vec<Value> = (a.content.into_iter())
         .map(|p| match p {
-            AssistantText::Text(t) => json!({"type": "output_text", "text": t}),
+            AssistantText::Text(t) => upstream_request::output_text(t),
             AssistantText::Refusal(r) => json!({"type": "refusal", "refusal": r}),
         })
         .collect();
@@ -165,14 +147,12 @@ fn assistant_items(i: usize, a: Assistant, input: &mut Vec<Value>) {
     // An assistant turn without calls is kept even when empty: it marks the turn boundary.
     if has_content || a.tool_calls.is_empty() {
         if parts.is_empty() {
-            parts.push(json!({"type": "output_text", "text": ""}));
+            parts.push(upstream_request::output_text(String::new()));
         }
-        input.push(json!({"type": "message", "role": "assistant", "content": parts}));
+        input.push(upstream_request::message("assistant", Value::Array(parts)));
     }
     for c in a.tool_calls {
-        input.push(json!({
-            "type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments,
-        }));
+        input.push(upstream_request::function_call(c.id, c.name, c.arguments));
     }
 }
 
@@ -340,14 +320,10 @@ impl ChatToResponsesStream {
         match item.get("type").and_then(Value::as_str) {
             // The payload is still taken from the terminal response if `.done` lacked it.
             Some("reasoning") => {
-                let summary = item
-                    .get("summary")
-                    .and_then(Value::as_array)
-                    .filter(|_| !already);
-                for (si, part) in summary.into_iter().flatten().enumerate() {
-                    let text = part.get("text").and_then(Value::as_str).unwrap_or("");
-                    if !self.streamed(oi, si as u64) {
-                        self.reasoning(out, oi, si as u64, text);
+                let summary = upstream::summary_parts(item).filter(|_| !already);
+                for (si, text) in summary {
+                    if !self.streamed(oi, si) {
+                        self.reasoning(out, oi, si, text);
                     }
                 }
                 // One opaque slot per chat message: the first payload wins.
@@ -360,15 +336,10 @@ impl ChatToResponsesStream {
             }
             _ if already => {}
             Some("message") => {
-                let parts = item.get("content").and_then(Value::as_array);
-                for (ci, part) in parts.into_iter().flatten().enumerate() {
-                    if self.streamed(oi, ci as u64) {
-                        continue;
-                    }
-                    if let Some(r) = part.get("refusal").and_then(Value::as_str) {
-                        self.content(out, oi, ci as u64, r, ChatText::Refusal);
-                    } else if let Some(t) = part.get("text").and_then(Value::as_str) {
-                        self.content(out, oi, ci as u64, t, ChatText::Content);
+                for (ci, text, refusal) in upstream::content_parts(item) {
+                    if !self.streamed(oi, ci) {
+                        let kind = [ChatText::Content, ChatText::Refusal][refusal as usize];
+                        self.content(out, oi, ci, text, kind);
                     }
                 }
             }
@@ -389,7 +360,8 @@ impl ChatToResponsesStream {
         }
     }
 
-    fn complete(&mut self, out: &mut Vec<OutEvent>, response: &Value, incomplete: bool) {
+    fn complete(&mut self, out: &mut Vec<OutEvent>, data: &Value, incomplete: bool) {
+        let response = &data["response"];
         // Items the stream never delivered (a created+completed-only stream) come from here.
         let output = response.get("output").and_then(Value::as_array);
         for (oi, item) in output.into_iter().flatten().enumerate() {
@@ -398,25 +370,10 @@ impl ChatToResponsesStream {
                 return;
             }
         }
-        let stop = if incomplete {
-            responses::read_incomplete(
-                response
-                    .pointer("/incomplete_details/reason")
-                    .and_then(Value::as_str),
-            )
-        } else if self.chat.tool_calls() > 0 {
-            StopReason::ToolUse
-        } else {
-            StopReason::EndTurn
-        };
+        let stop = upstream::stop_reason(data, incomplete, self.chat.tool_calls() > 0, false);
         let u = response.get("usage").filter(|u| u.is_object());
         let n = |p: &str| u.and_then(|u| u.pointer(p)).and_then(Value::as_u64);
-        self.usage = Usage {
-            input_tokens: n("/input_tokens").unwrap_or(0),
-            output_tokens: n("/output_tokens").unwrap_or(0),
-            cache_read_tokens: n("/input_tokens_details/cached_tokens").unwrap_or(0),
-            ..Default::default()
-        };
+        openai_usage_into(&mut self.usage, u.unwrap_or(&Value::Null));
         let usage = ChatUsage {
             usage: self.usage,
             total: n("/total_tokens"),
@@ -455,80 +412,32 @@ impl PairStream for ChatToResponsesStream {
 
     fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
         let Some(v) = event_json(ev) else { return };
-        let kind = event_type(&v, ev);
         let oi = v.get("output_index").and_then(Value::as_u64).unwrap_or(0);
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "response.created" | "response.in_progress" => self.chat.start(out),
-            "response.output_item.added" => {
-                let item = v.get("item").cloned().unwrap_or(Value::Null);
+        match upstream::read(&v, event_type(&v, ev)) {
+            Event::Started(_) => self.chat.start(out),
+            Event::ItemAdded(item) => {
                 if item.get("type").and_then(Value::as_str) == Some("function_call") {
-                    self.open_call(out, oi, &item);
+                    self.open_call(out, oi, item);
                 } else {
                     self.items.entry(oi).or_default();
                     self.chat.start(out);
                 }
             }
-            "response.reasoning_summary_text.delta" => {
-                let si = v.get("summary_index").and_then(Value::as_u64).unwrap_or(0);
-                self.reasoning(out, oi, si, s("delta"));
+            Event::Summary(part, text, done) if !(done && self.streamed(oi, part)) => {
+                self.reasoning(out, oi, part, text)
             }
-            "response.reasoning_summary_text.done" => {
-                let si = v.get("summary_index").and_then(Value::as_u64).unwrap_or(0);
-                if !self.streamed(oi, si) {
-                    self.reasoning(out, oi, si, s("text"));
-                }
+            Event::Text(part, text, refusal, done) if !(done && self.streamed(oi, part)) => {
+                let kind = [ChatText::Content, ChatText::Refusal][refusal as usize];
+                self.content(out, oi, part, text, kind);
             }
-            "response.output_text.delta" | "response.refusal.delta" => {
-                let ci = v.get("content_index").and_then(Value::as_u64).unwrap_or(0);
-                let kind = if kind == "response.refusal.delta" {
-                    ChatText::Refusal
-                } else {
-                    ChatText::Content
-                };
-                self.content(out, oi, ci, s("delta"), kind);
-            }
-            "response.output_text.done" | "response.refusal.done" => {
-                let ci = v.get("content_index").and_then(Value::as_u64).unwrap_or(0);
-                if !self.streamed(oi, ci) {
-                    let (kind, field) = if kind == "response.refusal.done" {
-                        (ChatText::Refusal, "refusal")
-                    } else {
-                        (ChatText::Content, "text")
-                    };
-                    self.content(out, oi, ci, s(field), kind);
-                }
-            }
-            "response.function_call_arguments.delta" => self.args(out, oi, s("delta")),
-            "response.function_call_arguments.done"
-                if self.items.get(&oi).is_some_and(|st| !st.args_sent) =>
+            Event::Arguments(text, done)
+                if !done || self.items.get(&oi).is_some_and(|st| !st.args_sent) =>
             {
-                self.args(out, oi, s("arguments"));
+                self.args(out, oi, text)
             }
-            "response.output_item.done" => {
-                if let Some(item) = v.get("item") {
-                    self.item_done(out, oi, item);
-                }
-            }
-            "response.completed" | "response.incomplete" => {
-                let r = v.get("response").cloned().unwrap_or(Value::Null);
-                self.complete(out, &r, kind == "response.incomplete");
-            }
-            "response.failed" => {
-                let msg = v
-                    .pointer("/response/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("Response failed due to unknown error.");
-                self.fail(msg, out);
-            }
-            "error" => {
-                let msg = v
-                    .get("message")
-                    .or_else(|| v.pointer("/error/message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("The upstream stream reported an error.");
-                self.fail(msg, out);
-            }
+            Event::ItemDone(Some(item)) => self.item_done(out, oi, item),
+            Event::Completed(data, incomplete) => self.complete(out, data, incomplete),
+            Event::Failed(message) => self.fail(message, out),
             _ => {}
         }
     }

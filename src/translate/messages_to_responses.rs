@@ -14,11 +14,12 @@ use super::wire::messages_request::{
     join_texts, read_effort, take_system, take_turns, AssistantBlock, Turn, UserBlock,
 };
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
+use super::wire::responses_upstream_request as upstream_request;
+use super::wire::responses_upstream_stream::{self as upstream, Event};
 use super::wire::{self, messages, responses};
 use super::{event_json, OutEvent, ResponsesDelta, TranslateCtx, Usage, WhitespaceGuard};
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
-use crate::protocol::stop::StopReason;
 use crate::protocol::usage::openai_usage_into;
 use crate::sse::SseEvent;
 
@@ -31,14 +32,7 @@ pub fn request(
     mut body: Map<String, Value>,
     ctx: &TranslateCtx,
 ) -> Result<Map<String, Value>, ApiError> {
-    let mut out = Map::new();
-    out.insert("model".into(), Value::String(ctx.model.clone()));
-
     let system = take_system(&mut body)?;
-    if !system.is_empty() {
-        out.insert("instructions".into(), Value::String(system));
-    }
-
     let mut input = InputBuilder::default();
     for turn in take_turns(&mut body)? {
         match turn? {
@@ -50,12 +44,15 @@ pub fn request(
             Turn::System(text) => input.message("developer", Value::String(text)),
         }
     }
-    out.insert("input".into(), Value::Array(input.items));
+    let mut out = upstream_request::body(&ctx.model, Some(system), input.items);
 
     if let Some(max) = body.get("max_tokens").and_then(Value::as_u64) {
-        let limit = ctx.max_output_tokens.unwrap_or(u64::MAX);
-        let value = max.max(MIN_OUTPUT_TOKENS.min(limit)).min(limit);
-        out.insert("max_output_tokens".into(), json!(value));
+        upstream_request::insert_max_output_tokens(
+            &mut out,
+            max,
+            MIN_OUTPUT_TOKENS,
+            ctx.max_output_tokens,
+        );
     }
     for key in ["temperature", "top_p"] {
         super::carry(&mut body, key, &mut out, key);
@@ -74,10 +71,7 @@ pub fn request(
     );
     reasoning(&mut body, &mut out);
     text_format(&mut body, &mut out)?;
-
-    out.insert("store".into(), Value::Bool(false));
-    out.insert("stream".into(), Value::Bool(true));
-    Ok(out)
+    Ok(upstream_request::finish(out))
 }
 
 #[derive(Default)]
@@ -88,24 +82,13 @@ struct InputBuilder {
 
 impl InputBuilder {
     fn message(&mut self, role: &str, content: Value) {
-        self.items
-            .push(json!({"type": "message", "role": role, "content": content}));
+        self.items.push(upstream_request::message(role, content));
     }
 
     fn flush(&mut self, role: &str, parts: &mut Vec<Value>) {
         if !parts.is_empty() {
             self.message(role, Value::Array(std::mem::take(parts)));
         }
-    }
-
-    /// A `function_call_output` item; `failed`: the call reported an error.
-    fn output(&mut self, call_id: String, output: Value, failed: bool) {
-        let mut item =
-            json!({"type": "function_call_output", "call_id": call_id, "output": output});
-        if failed {
-            item["status"] = json!("incomplete");
-        }
-        self.items.push(item);
     }
 
     /// User text around `tool_result` blocks is split into separate messages so the
@@ -121,7 +104,9 @@ impl InputBuilder {
                     is_error,
                 } => {
                     self.flush("user", &mut parts);
-                    self.output(id, tool_output(content), is_error);
+                    let output = tool_output(content);
+                    self.items
+                        .push(upstream_request::call_output(id, output, is_error));
                 }
             }
         }
@@ -135,13 +120,16 @@ impl InputBuilder {
                 self.flush("assistant", &mut parts);
             }
             match block {
-                AssistantBlock::Text(t) => parts.push(json!({"type": "output_text", "text": t})),
+                AssistantBlock::Text(t) => parts.push(upstream_request::output_text(t)),
                 // Only an OpenAI-minted payload means anything to /responses; a thinking
                 // block from Claude (or one without signature) is dropped.
                 AssistantBlock::Thinking(t) => {
                     if t.openai_opaque().is_some() {
                         if let Some(opaque) = t.opaque {
-                            self.reasoning(t.text, opaque);
+                            let item =
+                                upstream_request::reasoning(self.reasoning_n, t.text, opaque);
+                            self.items.push(item);
+                            self.reasoning_n += 1;
                         }
                     }
                 }
@@ -149,29 +137,15 @@ impl InputBuilder {
                     id,
                     name,
                     arguments,
-                } => self.items.push(json!({
-                    "type": "function_call", "call_id": id, "name": name, "arguments": arguments,
-                })),
+                } => (self.items).push(upstream_request::function_call(id, name, arguments)),
                 AssistantBlock::ServerToolResult { id, output, failed } => {
-                    self.output(id, Value::String(output), failed)
+                    let output = Value::String(output);
+                    self.items
+                        .push(upstream_request::call_output(id, output, failed))
                 }
             }
         }
         self.flush("assistant", &mut parts);
-    }
-
-    fn reasoning(&mut self, text: Option<String>, encrypted: String) {
-        let summary = match text {
-            Some(t) => json!([{"type": "summary_text", "text": t}]),
-            None => json!([]),
-        };
-        self.items.push(json!({
-            "type": "reasoning",
-            "id": format!("rs_{}", self.reasoning_n),
-            "summary": summary,
-            "encrypted_content": encrypted,
-        }));
-        self.reasoning_n += 1;
     }
 }
 
@@ -219,18 +193,9 @@ fn reasoning(body: &mut Map<String, Value>, out: &mut Map<String, Value>) {
     if effort.is_none() && !on {
         return;
     }
-    let mut r = Map::new();
-    if let Some(e) = effort {
-        r.insert("effort".into(), json!(e));
-    }
     // Readable thinking for the client, unless it asked for thinking to be omitted.
     let omitted = thinking.get("display").and_then(Value::as_str) == Some("omitted");
-    if on && !omitted {
-        r.insert("summary".into(), json!("auto"));
-    }
-    out.insert("reasoning".into(), Value::Object(r));
-    // store:false means reasoning only survives the next turn as encrypted content.
-    out.insert("include".into(), json!(["reasoning.encrypted_content"]));
+    upstream_request::insert_reasoning(out, effort, on && !omitted);
 }
 
 /// Structured output (`output_config.format` or the older `output_format`) → `text.format`.
@@ -444,71 +409,31 @@ impl MessagesToResponsesStream {
     }
 
     fn item_event(&mut self, idx: u64, data: &Value, out: &mut Vec<OutEvent>) {
-        let ty = data.get("type").and_then(Value::as_str).unwrap_or("");
-        let str_at = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("");
-        let part = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
         if self.items.get(&idx).is_some_and(|s| s.done) {
             return;
         }
-        match ty {
-            "response.output_item.added" => {
-                let item = &data["item"];
+        let ty = data.get("type").and_then(Value::as_str).unwrap_or("");
+        match upstream::read(data, ty) {
+            Event::ItemAdded(item) => {
                 self.items.entry(idx).or_default();
                 if item.get("type").and_then(Value::as_str) == Some("function_call") {
                     let args = item.get("arguments").and_then(Value::as_str).unwrap_or("");
                     self.arguments(idx, item, args, out);
                 }
             }
-            "response.reasoning_summary_text.delta" => {
-                self.thinking(idx, part("summary_index"), str_at("delta"), out)
+            Event::Summary(part, text, done) if !(done && self.seen(idx, part)) => {
+                self.thinking(idx, part, text, out)
             }
-            "response.reasoning_summary_text.done" => {
-                let p = part("summary_index");
-                if !self.seen(idx, p) {
-                    self.thinking(idx, p, str_at("text"), out);
-                }
+            Event::Text(part, text, refusal, done) if !(done && self.seen(idx, part)) => {
+                self.saw_refusal |= refusal;
+                self.text(idx, part, text, out)
             }
-            "response.reasoning_summary_part.done" => {
-                let p = part("summary_index");
-                if !self.seen(idx, p) {
-                    let text = data.pointer("/part/text").and_then(Value::as_str);
-                    self.thinking(idx, p, text.unwrap_or(""), out);
-                }
-            }
-            "response.output_text.delta" => {
-                self.text(idx, part("content_index"), str_at("delta"), out)
-            }
-            "response.refusal.delta" => {
-                self.saw_refusal = true;
-                self.text(idx, part("content_index"), str_at("delta"), out)
-            }
-            "response.output_text.done" | "response.refusal.done" => {
-                let p = part("content_index");
-                if !self.seen(idx, p) {
-                    let key = if ty == "response.refusal.done" {
-                        self.saw_refusal = true;
-                        "refusal"
-                    } else {
-                        "text"
-                    };
-                    self.text(idx, p, str_at(key), out);
-                }
-            }
-            "response.content_part.done" => {
-                let p = part("content_index");
-                if !self.seen(idx, p) {
-                    self.content_part(idx, p, &data["part"], out);
-                }
-            }
-            "response.function_call_arguments.delta" => {
-                self.arguments(idx, &Value::Null, str_at("delta"), out);
-            }
-            "response.function_call_arguments.done"
-                if !self.items.get(&idx).is_some_and(|s| s.args_emitted) =>
+            Event::Arguments(text, done)
+                if !(done && self.items.get(&idx).is_some_and(|s| s.args_emitted)) =>
             {
-                self.arguments(idx, &Value::Null, str_at("arguments"), out);
+                self.arguments(idx, &Value::Null, text, out);
             }
-            "response.output_item.done" => self.item_done(idx, &data["item"], out),
+            Event::ItemDone(item) => self.item_done(idx, item.unwrap_or(&Value::Null), out),
             _ => {}
         }
     }
@@ -519,33 +444,14 @@ impl MessagesToResponsesStream {
             .is_some_and(|s| s.parts_seen.contains(&part))
     }
 
-    fn content_part(&mut self, idx: u64, p: u64, part: &Value, out: &mut Vec<OutEvent>) {
-        match part.get("type").and_then(Value::as_str) {
-            Some("output_text") => {
-                let t = part.get("text").and_then(Value::as_str).unwrap_or("");
-                self.text(idx, p, t, out);
-            }
-            Some("refusal") => {
-                self.saw_refusal = true;
-                let t = part.get("refusal").and_then(Value::as_str).unwrap_or("");
-                self.text(idx, p, t, out);
-            }
-            _ => {}
-        }
-    }
-
     /// Completes an item from its final form, emitting whatever no delta carried.
     fn item_done(&mut self, idx: u64, item: &Value, out: &mut Vec<OutEvent>) {
         self.items.entry(idx).or_default();
         match item.get("type").and_then(Value::as_str) {
             Some("reasoning") => {
-                if let Some(summary) = item.get("summary").and_then(Value::as_array) {
-                    for (p, s) in summary.iter().enumerate() {
-                        let p = p as u64;
-                        if !self.seen(idx, p) {
-                            let t = s.get("text").and_then(Value::as_str).unwrap_or("");
-                            self.thinking(idx, p, t, out);
-                        }
+                for (p, text) in upstream::summary_parts(item) {
+                    if !self.seen(idx, p) {
+                        self.thinking(idx, p, text, out);
                     }
                 }
                 let encrypted = item.get("encrypted_content").and_then(Value::as_str);
@@ -564,12 +470,10 @@ impl MessagesToResponsesStream {
                 }
             }
             Some("message") => {
-                if let Some(content) = item.get("content").and_then(Value::as_array) {
-                    for (p, part) in content.iter().enumerate() {
-                        let p = p as u64;
-                        if !self.seen(idx, p) {
-                            self.content_part(idx, p, part, out);
-                        }
+                for (p, text, refusal) in upstream::content_parts(item) {
+                    if !self.seen(idx, p) {
+                        self.saw_refusal |= refusal;
+                        self.text(idx, p, text, out);
                     }
                 }
             }
@@ -592,7 +496,7 @@ impl MessagesToResponsesStream {
         }
     }
 
-    fn finish(&mut self, data: &Value, out: &mut Vec<OutEvent>) {
+    fn finish(&mut self, data: &Value, incomplete: bool, out: &mut Vec<OutEvent>) {
         let resp = &data["response"];
         self.read_usage(&resp["usage"]);
         self.w.start(out);
@@ -619,40 +523,9 @@ impl MessagesToResponsesStream {
         }
         self.close_block(out);
 
-        let status =
-            resp.get("status")
-                .and_then(Value::as_str)
-                .unwrap_or(match data["type"].as_str() {
-                    Some("response.incomplete") => "incomplete",
-                    _ => "completed",
-                });
-        let stop = if status == "incomplete" {
-            responses::read_incomplete(
-                resp.pointer("/incomplete_details/reason")
-                    .and_then(Value::as_str),
-            )
-        } else if self.saw_tool_use {
-            StopReason::ToolUse
-        } else if self.saw_refusal {
-            StopReason::Refusal
-        } else {
-            StopReason::EndTurn
-        };
+        let stop = upstream::stop_reason(data, incomplete, self.saw_tool_use, self.saw_refusal);
         self.w.finish(stop, out);
     }
-}
-
-fn upstream_error_message(data: &Value) -> &str {
-    [
-        data.pointer("/response/error/message"),
-        data.pointer("/error/message"),
-        data.get("message"),
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(Value::as_str)
-    .find(|s| !s.is_empty())
-    .unwrap_or("Response failed due to unknown error.")
 }
 
 impl PairStream for MessagesToResponsesStream {
@@ -695,13 +568,13 @@ impl PairStream for MessagesToResponsesStream {
             return;
         };
         let ty = event_type(&data, ev);
-        match ty {
-            "response.created" | "response.in_progress" => {
-                self.read_usage(&data["response"]["usage"]);
+        match upstream::read(&data, ty) {
+            Event::Started(response) => {
+                self.read_usage(&response["usage"]);
                 self.w.start(out);
             }
-            "response.completed" | "response.incomplete" => self.finish(&data, out),
-            "response.failed" | "error" => self.fail(upstream_error_message(&data), out),
+            Event::Completed(data, incomplete) => self.finish(data, incomplete, out),
+            Event::Failed(message) => self.fail(message, out),
             _ => {
                 let Some(idx) = data.get("output_index").and_then(Value::as_u64) else {
                     return;

@@ -12,6 +12,8 @@ pub mod messages_stream;
 pub mod responses;
 pub mod responses_request;
 pub mod responses_stream;
+pub mod responses_upstream_request;
+pub mod responses_upstream_stream;
 
 use serde_json::{Map, Value};
 
