@@ -7,20 +7,17 @@
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
-use super::json::obj;
-use super::stream::{ChatUpstream, PairStream};
+use super::wire::chat_upstream_request as w;
+use super::wire::chat_upstream_stream::ChatEvents;
 use super::wire::messages_request::{
     join_texts, read_effort, take_system, take_turns, AssistantBlock, Thinking, Turn, UserBlock,
 };
 use super::wire::messages_stream::{Block, MessagesStreamWriter, MessagesUsage};
-use super::wire::{self, chat, messages};
-use super::{
-    nonempty, ChatChoice, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard,
-};
+use super::wire::{chat, messages};
+use super::{nonempty, ChatToolCall, OutEvent, TranslateCtx, Usage, WhitespaceGuard};
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
 use crate::protocol::stop::StopReason;
-use crate::sse::SseEvent;
 
 /// Copilot forwards Claude models on chat to Anthropic, which only accepts its own signatures.
 fn is_claude(model: &str) -> bool {
@@ -39,25 +36,14 @@ pub fn request(
         match turn? {
             Turn::UserText(s) => flush_user(&mut vec![Piece::Text(s)], &mut messages),
             Turn::User(blocks) => user_turn(blocks, &mut messages)?,
-            Turn::AssistantText(s) => messages.push(obj([
-                ("role", Value::String("assistant".into())),
-                ("content", Value::String(s)),
-            ])),
+            Turn::AssistantText(s) => messages.push(w::message("assistant", s)),
             Turn::Assistant(blocks) => assistant_turn(blocks, claude, &mut messages),
             Turn::System(text) => push_system(&mut messages, text),
         }
     }
 
-    let mut out = Map::new();
-    out.insert("model".into(), Value::String(ctx.model.clone()));
-    out.insert("messages".into(), Value::Array(messages));
-
-    wire::insert_tools(
-        messages::read_tools(&mut body),
-        &mut out,
-        chat::write_tool,
-        chat::write_tool_choice,
-    );
+    let mut out = w::body(&ctx.model, messages);
+    w::insert_tools(messages::read_tools(&mut body), &mut out);
 
     for key in ["max_tokens", "temperature", "top_p"] {
         super::carry(&mut body, key, &mut out, key);
@@ -73,36 +59,23 @@ pub fn request(
         out.insert("reasoning_effort".into(), Value::String(effort.into()));
     }
     if let Some(schema) = super::take_messages_schema(&mut body)? {
-        let spec = obj([
-            ("name", Value::String("output".into())),
-            ("schema", schema),
-            ("strict", Value::Bool(true)),
+        let spec = Map::from_iter([
+            ("name".into(), Value::String("output".into())),
+            ("schema".into(), schema),
+            ("strict".into(), Value::Bool(true)),
         ]);
-        out.insert(
-            "response_format".into(),
-            obj([
-                ("type", Value::String("json_schema".into())),
-                ("json_schema", spec),
-            ]),
-        );
+        out.insert("response_format".into(), w::json_schema_format(spec));
     }
 
     // Dropped on purpose: metadata (its user_id is Claude Code's JSON blob, not a Chat
     // field), top_k, service_tier, context_management, and anything else Chat lacks.
-    out.insert("stream".into(), Value::Bool(true));
-    out.insert(
-        "stream_options".into(),
-        obj([("include_usage", Value::Bool(true))]),
-    );
+    w::insert_stream(&mut out);
     Ok(out)
 }
 
 fn push_system(messages: &mut Vec<Value>, text: String) {
     if !text.is_empty() {
-        messages.push(obj([
-            ("role", Value::String("system".into())),
-            ("content", Value::String(text)),
-        ]));
+        messages.push(w::message("system", text));
     }
 }
 
@@ -149,10 +122,7 @@ fn flush_user(parts: &mut Vec<Piece>, out: &mut Vec<Value>) {
     } else {
         Value::Array(parts.drain(..).map(Piece::into_value).collect())
     };
-    out.push(obj([
-        ("role", Value::String("user".into())),
-        ("content", content),
-    ]));
+    out.push(w::message("user", content));
 }
 
 /// A user turn. `tool_result` blocks become `tool` messages at their position, splitting
@@ -162,31 +132,21 @@ fn user_turn(blocks: Vec<UserBlock>, out: &mut Vec<Value>) -> Result<(), ApiErro
     // Chat tool messages hold text only: images and files from tool results follow the
     // run of tool messages as a user message (a user message inside the run would be
     // rejected).
-    let mut tool_media: Vec<Piece> = Vec::new();
+    let mut tool_media: Vec<Value> = Vec::new();
     for block in blocks {
         match block {
             UserBlock::Part(part) => {
-                parts.append(&mut tool_media);
+                parts.extend(tool_media.drain(..).map(Piece::Part));
                 parts.push(Piece::new(part)?);
             }
             UserBlock::ToolResult { id, content, .. } => {
                 flush_user(&mut parts, out);
-                let mut texts = Vec::new();
-                for part in content {
-                    match part {
-                        Part::Text(t) => texts.push(t),
-                        media => tool_media.push(Piece::new(media)?),
-                    }
-                }
-                out.push(obj([
-                    ("role", Value::String("tool".into())),
-                    ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(join_texts(texts))),
-                ]));
+                let text = w::tool_content(content, &mut tool_media)?;
+                out.push(w::tool_message(id, text));
             }
         }
     }
-    parts.append(&mut tool_media);
+    parts.extend(tool_media.into_iter().map(Piece::Part));
     flush_user(&mut parts, out);
     Ok(())
 }
@@ -203,32 +163,15 @@ struct Assistant {
 impl Assistant {
     fn flush(&mut self, out: &mut Vec<Value>) {
         let a = std::mem::take(self);
-        if a.texts.is_empty() && a.tool_calls.is_empty() && a.reasoning.is_none() {
-            return;
-        }
-        let mut m = Map::new();
-        m.insert("role".into(), Value::String("assistant".into()));
-        let content = if !a.texts.is_empty() {
-            Value::String(join_texts(a.texts))
-        } else if !a.tool_calls.is_empty() {
-            Value::Null
-        } else {
-            // OpenAI rejects a null content without tool calls.
-            Value::String(String::new())
+        let (reasoning_text, reasoning_opaque) =
+            a.reasoning.map_or((None, None), |t| (t.text, t.opaque));
+        let message = w::Assistant {
+            text: (!a.texts.is_empty()).then(|| join_texts(a.texts)),
+            tool_calls: a.tool_calls,
+            reasoning_text,
+            reasoning_opaque,
         };
-        m.insert("content".into(), content);
-        if !a.tool_calls.is_empty() {
-            m.insert("tool_calls".into(), Value::Array(a.tool_calls));
-        }
-        if let Some(Thinking { text, opaque }) = a.reasoning {
-            if let Some(t) = text {
-                m.insert("reasoning_text".into(), Value::String(t));
-            }
-            if let Some(o) = opaque {
-                m.insert("reasoning_opaque".into(), Value::String(o));
-            }
-        }
-        out.push(Value::Object(m));
+        out.extend(message.write());
     }
 }
 
@@ -248,24 +191,10 @@ fn assistant_turn(blocks: Vec<AssistantBlock>, claude: bool, out: &mut Vec<Value
                 id,
                 name,
                 arguments,
-            } => a.tool_calls.push(obj([
-                ("id", Value::String(id)),
-                ("type", Value::String("function".into())),
-                (
-                    "function",
-                    obj([
-                        ("name", Value::String(name)),
-                        ("arguments", Value::String(arguments)),
-                    ]),
-                ),
-            ])),
+            } => a.tool_calls.push(w::tool_call(id, name, arguments)),
             AssistantBlock::ServerToolResult { id, output, .. } => {
                 a.flush(out);
-                out.push(obj([
-                    ("role", Value::String("tool".into())),
-                    ("tool_call_id", Value::String(id)),
-                    ("content", Value::String(output)),
-                ]));
+                out.push(w::tool_message(id, output));
             }
         }
     }
@@ -355,7 +284,7 @@ pub struct MessagesToChatStream {
     head: usize,
     /// (choice index, tool call index) → item.
     tool_keys: Vec<((u64, u64), usize)>,
-    finish: Option<String>,
+    finish: Option<StopReason>,
 }
 
 impl MessagesToChatStream {
@@ -377,58 +306,6 @@ impl MessagesToChatStream {
             _ => {
                 self.items.push(Item::new(kind));
                 self.items.len() - 1
-            }
-        }
-    }
-
-    fn on_choice(&mut self, choice: &ChatChoice, out: &mut Vec<OutEvent>) {
-        let ci = choice.index.unwrap_or(0);
-        if let Some(delta) = &choice.delta {
-            if let Some(t) = nonempty(&delta.reasoning_text) {
-                let k = self.current(Kind::Thinking);
-                self.items[k].buf.push_str(t);
-                self.touch(k, out);
-            }
-            if let Some(o) = nonempty(&delta.reasoning_opaque) {
-                let k = match self.items.last() {
-                    Some(it) if it.kind == Kind::Thinking && it.signature.is_none() => {
-                        self.items.len() - 1
-                    }
-                    _ => {
-                        self.items.push(Item::new(Kind::Redacted));
-                        self.items.len() - 1
-                    }
-                };
-                let it = &mut self.items[k];
-                if it.kind == Kind::Thinking {
-                    it.signature = Some(o.to_string());
-                } else {
-                    it.buf.push_str(o);
-                }
-                self.touch(k, out);
-            }
-            for field in [&delta.content, &delta.refusal] {
-                if let Some(c) = nonempty(field) {
-                    let k = self.current(Kind::Text);
-                    self.items[k].buf.push_str(c);
-                    self.touch(k, out);
-                }
-            }
-            if let Some(calls) = &delta.tool_calls {
-                for (pos, call) in calls.iter().enumerate() {
-                    self.tool_delta(ci, pos as u64, call, out);
-                    if self.w.terminated() {
-                        return;
-                    }
-                }
-            }
-        }
-        if let Some(f) = choice.finish_reason.as_deref() {
-            // Split choices each finish; a tool call outranks the text choice's "stop".
-            match self.finish.as_deref() {
-                None | Some("stop") => self.finish = Some(f.to_string()),
-                Some(_) if f == "tool_calls" => self.finish = Some(f.to_string()),
-                Some(_) => {}
             }
         }
     }
@@ -542,106 +419,99 @@ impl MessagesToChatStream {
     }
 }
 
-impl ChatUpstream for MessagesToChatStream {
-    /// Upstream finished: close every block, then message_delta and message_stop.
-    fn complete(&mut self, out: &mut Vec<OutEvent>) {
+impl ChatEvents for MessagesToChatStream {
+    const ENDED_EARLY: &'static str =
+        "Upstream Chat Completions stream ended before a finish_reason.";
+
+    fn finish(&mut self) -> &mut Option<StopReason> {
+        &mut self.finish
+    }
+
+    fn ended(&self) -> bool {
+        self.w.terminated()
+    }
+
+    fn error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.w.fail(message, out);
+    }
+
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        self.w.start(out);
+    }
+
+    /// The cache-read field only when Chat reported cached tokens.
+    fn record_usage(&mut self, u: &Value) {
+        let n = |k: &str| u.get(k).and_then(Value::as_u64);
+        self.w.usage = MessagesUsage {
+            input: n("prompt_tokens").unwrap_or(0),
+            output: n("completion_tokens").unwrap_or(0),
+            cache_read: u
+                .get("prompt_tokens_details")
+                .and_then(|d| d.get("cached_tokens"))
+                .and_then(Value::as_u64),
+            cache_creation: None,
+        };
+    }
+
+    fn usage_totals(&self) -> Usage {
+        self.w.usage.usage()
+    }
+
+    fn reasoning_text(&mut self, text: &str, out: &mut Vec<OutEvent>) {
+        let k = self.current(Kind::Thinking);
+        self.items[k].buf.push_str(text);
+        self.touch(k, out);
+    }
+
+    /// The signature of the thinking block streaming, else a redacted block of its own.
+    fn reasoning_opaque(&mut self, opaque: &str, out: &mut Vec<OutEvent>) {
+        let k = match self.items.last() {
+            Some(it) if it.kind == Kind::Thinking && it.signature.is_none() => self.items.len() - 1,
+            _ => {
+                self.items.push(Item::new(Kind::Redacted));
+                self.items.len() - 1
+            }
+        };
+        let it = &mut self.items[k];
+        if it.kind == Kind::Thinking {
+            it.signature = Some(opaque.to_string());
+        } else {
+            it.buf.push_str(opaque);
+        }
+        self.touch(k, out);
+    }
+
+    fn text(&mut self, text: &str, out: &mut Vec<OutEvent>) {
+        let k = self.current(Kind::Text);
+        self.items[k].buf.push_str(text);
+        self.touch(k, out);
+    }
+
+    fn tool_call(&mut self, choice: u64, pos: u64, call: &ChatToolCall, out: &mut Vec<OutEvent>) {
+        self.tool_delta(choice, pos, call, out);
+    }
+
+    /// Close every block, then message_delta and message_stop.
+    fn answer(&mut self, stop: Option<StopReason>, out: &mut Vec<OutEvent>) {
         self.w.start(out);
         while self.head < self.items.len() {
             self.close(self.head, out);
             self.head += 1;
         }
         let has_tools = self.items.iter().any(|it| it.kind == Kind::Tool);
-        let stop = match self.finish.as_deref().map(chat::read_finish) {
+        let stop = match stop {
             // Gemini reports "stop" even when it called tools.
             Some(StopReason::EndTurn) | None if has_tools => StopReason::ToolUse,
             stop => stop.unwrap_or(StopReason::EndTurn),
         };
         self.w.finish(stop, out);
     }
-
-    fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>) {
-        if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
-            let message = match err.get("message").and_then(Value::as_str) {
-                Some(m) => m.to_string(),
-                None => format!("Upstream Chat Completions stream error: {err}"),
-            };
-            self.w.fail(&message, out);
-            return;
-        }
-        let usage_here = chunk.usage.as_ref().and_then(chat_usage);
-        if let Some(u) = usage_here {
-            self.w.usage = u;
-        }
-        let choices = chunk.choices.as_deref().unwrap_or(&[]);
-        if choices.is_empty() {
-            // The usage-only chunk that follows the finish: the answer is complete.
-            // (`choices: []` without usage is Azure's prompt-filter chunk: nothing in it.)
-            if usage_here.is_some() && self.finish.is_some() {
-                self.complete(out);
-            }
-            return;
-        }
-        self.w.start(out);
-        for choice in choices {
-            self.on_choice(choice, out);
-            if self.w.terminated() {
-                return;
-            }
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.finish.is_some()
-    }
-}
-
-/// Chat usage; the cache-read field only when Chat reported cached tokens.
-fn chat_usage(u: &Value) -> Option<MessagesUsage> {
-    let u = u.as_object()?;
-    let n = |k: &str| u.get(k).and_then(Value::as_u64);
-    Some(MessagesUsage {
-        input: n("prompt_tokens").unwrap_or(0),
-        output: n("completion_tokens").unwrap_or(0),
-        cache_read: u
-            .get("prompt_tokens_details")
-            .and_then(|d| d.get("cached_tokens"))
-            .and_then(Value::as_u64),
-        cache_creation: None,
-    })
-}
-
-impl PairStream for MessagesToChatStream {
-    const ENDED_EARLY: &'static str =
-        "Upstream Chat Completions stream ended before a finish_reason.";
-
-    fn terminated(&self) -> bool {
-        self.w.terminated()
-    }
-
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.w.fail(message, out);
-    }
-
-    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        self.read_chunk(ev, out)
-    }
-
-    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        self.complete_on_done(ev, out)
-    }
-
-    fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        self.complete_if_finished(out)
-    }
-
-    fn usage_seen(&self) -> Usage {
-        self.w.usage.usage()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sse::SseEvent;
     use crate::sse::SseParser;
     use crate::translate::canonical;
     use crate::translate::{StreamTranslator, THINKING_PLACEHOLDER};

@@ -7,18 +7,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::stream::{ChatUpstream, PairStream};
 use super::wire::chat;
+use super::wire::chat_upstream_request as w;
+use super::wire::chat_upstream_stream::ChatEvents;
 use super::wire::responses_request::{self as read, InputItem, Role};
 use super::wire::responses_stream::{usage_value, ResponsesStreamWriter};
 use super::{
-    cannot_carry, content_text, nonempty, ChatChunk, ChatToolCall, OutEvent, TranslateCtx, Usage,
+    cannot_carry, content_text, nonempty, ChatToolCall, OutEvent, TranslateCtx, Usage,
     WhitespaceGuard, THINKING_PLACEHOLDER,
 };
 use crate::protocol::content::Part;
 use crate::protocol::error::ApiError;
+use crate::protocol::stop::StopReason;
 use crate::protocol::usage::openai_usage_into;
-use crate::sse::SseEvent;
 
 const ASSISTANT_TEXT_ONLY: &str = "an assistant message holds only text on this model";
 
@@ -29,32 +30,25 @@ pub fn request(
 ) -> Result<Map<String, Value>, ApiError> {
     let mut b = MessageBuilder::default();
     if let Some(s) = read::instructions(&mut body) {
-        b.push(json!({"role": "system", "content": s}));
+        b.push(w::message("system", s));
     }
     for (i, item) in read::input(&mut body)? {
         b.item(i, item)?;
     }
     let messages = b.finish();
 
-    let mut out = Map::new();
-    out.insert("model".into(), json!(ctx.model));
-    out.insert("messages".into(), Value::Array(messages));
-
+    let mut out = w::body(&ctx.model, messages);
     let tools = read::tools(&mut body)?;
-    // Chat rejects tool_choice / parallel_tool_calls without tools.
+    // Chat rejects parallel_tool_calls without tools; with them, true is carried too.
     if !tools.defs.is_empty() {
-        if let Some(tc) = tools.choice {
-            out.insert("tool_choice".into(), chat::write_tool_choice(tc));
-        }
         super::carry(
             &mut body,
             "parallel_tool_calls",
             &mut out,
             "parallel_tool_calls",
         );
-        let defs = tools.defs.into_iter().map(chat::write_tool).collect();
-        out.insert("tools".into(), Value::Array(defs));
     }
+    w::insert_tools(tools, &mut out);
 
     super::carry(&mut body, "max_output_tokens", &mut out, "max_tokens");
     super::carry(&mut body, "temperature", &mut out, "temperature");
@@ -71,8 +65,7 @@ pub fn request(
     if let Some(user) = read::end_user(&mut body) {
         out.insert("user".into(), Value::String(user));
     }
-    out.insert("stream".into(), json!(true));
-    out.insert("stream_options".into(), json!({"include_usage": true}));
+    w::insert_stream(&mut out);
     Ok(out)
 }
 
@@ -80,18 +73,10 @@ pub fn request(
 #[derive(Default)]
 struct MessageBuilder {
     messages: Vec<Value>,
-    turn: Option<AssistantTurn>,
+    turn: Option<w::Assistant>,
     /// Images and files returned by tool outputs: tool messages cannot hold them, so they
     /// follow the run of tool messages as a user message.
     tool_images: Vec<Value>,
-}
-
-#[derive(Default)]
-struct AssistantTurn {
-    text: Option<String>,
-    tool_calls: Vec<Value>,
-    reasoning_text: Option<String>,
-    reasoning_opaque: Option<String>,
 }
 
 impl MessageBuilder {
@@ -101,16 +86,15 @@ impl MessageBuilder {
         self.messages.push(msg);
     }
 
-    fn turn(&mut self) -> &mut AssistantTurn {
+    fn turn(&mut self) -> &mut w::Assistant {
         self.flush_images();
-        self.turn.get_or_insert_with(AssistantTurn::default)
+        self.turn.get_or_insert_with(w::Assistant::default)
     }
 
     fn flush_images(&mut self) {
         if !self.tool_images.is_empty() {
             let parts = std::mem::take(&mut self.tool_images);
-            self.messages
-                .push(json!({"role": "user", "content": Value::Array(parts)}));
+            self.messages.push(w::message("user", parts));
         }
     }
 
@@ -120,19 +104,7 @@ impl MessageBuilder {
         if t.text.is_none() && t.tool_calls.is_empty() {
             return;
         }
-        let mut m = Map::new();
-        m.insert("role".into(), json!("assistant"));
-        m.insert("content".into(), t.text.map_or(Value::Null, Value::String));
-        if !t.tool_calls.is_empty() {
-            m.insert("tool_calls".into(), Value::Array(t.tool_calls));
-        }
-        if let Some(r) = t.reasoning_text {
-            m.insert("reasoning_text".into(), Value::String(r));
-        }
-        if let Some(o) = t.reasoning_opaque {
-            m.insert("reasoning_opaque".into(), Value::String(o));
-        }
-        self.messages.push(Value::Object(m));
+        self.messages.extend(t.write());
     }
 
     fn finish(mut self) -> Vec<Value> {
@@ -147,18 +119,16 @@ impl MessageBuilder {
                 call_id,
                 name,
                 arguments,
-            } => self.turn().tool_calls.push(json!({
-                "id": call_id,
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            })),
+            } => self
+                .turn()
+                .tool_calls
+                .push(w::tool_call(call_id, name, arguments)),
             InputItem::Output {
                 call_id, output, ..
             } => {
                 self.flush_turn();
                 let content = tool_output(i, output, &mut self.tool_images)?;
-                self.messages
-                    .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
+                self.messages.push(w::tool_message(call_id, content));
             }
             InputItem::Reasoning {
                 summary,
@@ -194,11 +164,11 @@ impl MessageBuilder {
             // Copilot's chat models may not know `developer`.
             Role::System => {
                 let text = content_text(&content, "\n\n");
-                self.push(json!({"role": "system", "content": text}));
+                self.push(w::message("system", text));
             }
             Role::User => {
                 let content = user_content(i, content)?;
-                self.push(json!({"role": "user", "content": content}));
+                self.push(w::message("user", content));
             }
         }
         Ok(())
@@ -260,16 +230,10 @@ fn tool_output(
 ) -> Result<String, ApiError> {
     Ok(match output {
         Some(Value::String(s)) => s,
-        Some(Value::Array(parts)) => {
-            let mut texts = Vec::new();
-            for part in read::parts(parts, |j| format!("input[{i}].output[{j}]"))? {
-                match part {
-                    Part::Text(t) => texts.push(t),
-                    part => media.push(chat::write_part(part)?),
-                }
-            }
-            texts.join("\n\n")
-        }
+        Some(Value::Array(parts)) => w::tool_content(
+            read::parts(parts, |j| format!("input[{i}].output[{j}]"))?,
+            media,
+        )?,
         None => String::new(),
         Some(v) => v.to_string(),
     })
@@ -285,7 +249,7 @@ fn response_format(mut f: Map<String, Value>) -> Result<Option<Value>, ApiError>
             for k in ["name", "schema", "strict", "description"] {
                 super::carry(&mut f, k, &mut schema, k);
             }
-            Ok(Some(json!({"type": "json_schema", "json_schema": schema})))
+            Ok(Some(w::json_schema_format(schema)))
         }
         other => Err(cannot_carry(
             "text.format.type",
@@ -320,7 +284,7 @@ pub struct ResponsesToChatStream {
     w: ResponsesStreamWriter,
     calls: Vec<Call>,
     current: Option<Current>,
-    finish: Option<String>,
+    finish: Option<StopReason>,
     usage: Option<Value>,
     totals: Usage,
 }
@@ -357,41 +321,7 @@ impl ResponsesToChatStream {
         idx
     }
 
-    fn reasoning_text(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
-        let idx = match self.current {
-            Some(Current::Reasoning { idx, .. }) => idx,
-            _ => self.open_reasoning(out),
-        };
-        self.w.delta(idx, delta, out);
-    }
-
-    fn reasoning_opaque(&mut self, out: &mut Vec<OutEvent>, opaque: &str) {
-        let idx = match self.current {
-            Some(Current::Reasoning {
-                idx,
-                payload: false,
-            }) => idx,
-            // Opaque after the answer started (or a second one): its own reasoning item.
-            _ => self.open_reasoning(out),
-        };
-        self.w.reasoning_payload(idx, opaque);
-        self.current = Some(Current::Reasoning { idx, payload: true });
-    }
-
-    fn content(&mut self, out: &mut Vec<OutEvent>, delta: &str) {
-        let idx = match self.current {
-            Some(Current::Message { idx }) => idx,
-            _ => {
-                self.close_current(out);
-                let idx = self.w.open_message(out);
-                self.current = Some(Current::Message { idx });
-                idx
-            }
-        };
-        self.w.delta(idx, delta, out);
-    }
-
-    fn tool_call(&mut self, out: &mut Vec<OutEvent>, choice: u64, tc: &ChatToolCall) {
+    fn call_delta(&mut self, choice: u64, tc: &ChatToolCall, out: &mut Vec<OutEvent>) {
         let key = (choice, tc.index.unwrap_or(0));
         let new_id = nonempty(&tc.id);
         let function = tc.function.as_ref();
@@ -436,6 +366,27 @@ impl ResponsesToChatStream {
         }
         self.w.delta(call.idx, delta, out);
     }
+}
+
+impl ChatEvents for ResponsesToChatStream {
+    const ENDED_EARLY: &'static str =
+        "The upstream Chat Completions stream ended before the response was complete.";
+
+    fn finish(&mut self) -> &mut Option<StopReason> {
+        &mut self.finish
+    }
+
+    fn ended(&self) -> bool {
+        self.w.terminated()
+    }
+
+    fn error(&mut self, message: &str, out: &mut Vec<OutEvent>) {
+        self.w.fail(message, None, out);
+    }
+
+    fn start(&mut self, out: &mut Vec<OutEvent>) {
+        self.w.start(out);
+    }
 
     fn record_usage(&mut self, u: &Value) {
         self.totals = Usage::default();
@@ -445,104 +396,52 @@ impl ResponsesToChatStream {
         self.usage = Some(usage_value(&self.totals, reasoning, n("/total_tokens")));
     }
 
-    fn set_finish(&mut self, reason: &str) {
-        // Choices are one answer: a truncation or filter in any of them decides the status.
-        let rank = |r: Option<&str>| match r {
-            Some("length") => 3,
-            Some("content_filter") => 2,
-            Some(_) => 1,
-            None => 0,
-        };
-        if rank(Some(reason)) > rank(self.finish.as_deref()) {
-            self.finish = Some(reason.to_string());
-        }
-    }
-}
-
-impl ChatUpstream for ResponsesToChatStream {
-    fn chunk(&mut self, v: &ChatChunk, out: &mut Vec<OutEvent>) {
-        if let Some(err) = v.error.as_ref().filter(|e| !e.is_null()) {
-            let msg = err
-                .get("message")
-                .and_then(Value::as_str)
-                .map_or_else(|| err.to_string(), str::to_string);
-            self.w.fail(&msg, None, out);
-            return;
-        }
-        self.w.start(out);
-        if let Some(u) = v.usage.as_ref().filter(|u| u.is_object()) {
-            self.record_usage(u);
-        }
-        let Some(choices) = &v.choices else {
-            return;
-        };
-        for c in choices {
-            let choice = c.index.unwrap_or(0);
-            if let Some(d) = &c.delta {
-                if let Some(t) = nonempty(&d.reasoning_text) {
-                    self.reasoning_text(out, t);
-                }
-                if let Some(o) = nonempty(&d.reasoning_opaque) {
-                    self.reasoning_opaque(out, o);
-                }
-                // A refusal is shown to the client as answer text.
-                for field in [&d.content, &d.refusal] {
-                    if let Some(t) = nonempty(field) {
-                        self.content(out, t);
-                    }
-                }
-                if let Some(calls) = &d.tool_calls {
-                    for tc in calls {
-                        self.tool_call(out, choice, tc);
-                        if self.w.terminated() {
-                            return;
-                        }
-                    }
-                }
-            }
-            if let Some(r) = c.finish_reason.as_deref() {
-                self.set_finish(r);
-            }
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.finish.is_some()
-    }
-
-    fn complete(&mut self, out: &mut Vec<OutEvent>) {
-        let stop = chat::read_finish(self.finish.as_deref().unwrap_or("stop"));
-        let usage = self.usage.clone().unwrap_or(Value::Null);
-        self.w.finish(stop, usage, out);
-    }
-}
-
-impl PairStream for ResponsesToChatStream {
-    const ENDED_EARLY: &'static str =
-        "The upstream Chat Completions stream ended before the response was complete.";
-
-    fn terminated(&self) -> bool {
-        self.w.terminated()
-    }
-
-    fn fail(&mut self, message: &str, out: &mut Vec<OutEvent>) {
-        self.w.fail(message, None, out);
-    }
-
-    fn read_delta(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        self.read_chunk(ev, out)
-    }
-
-    fn handle_event(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        self.complete_on_done(ev, out)
-    }
-
-    fn complete_at_end(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        self.complete_if_finished(out)
-    }
-
-    fn usage_seen(&self) -> Usage {
+    fn usage_totals(&self) -> Usage {
         self.totals
+    }
+
+    fn reasoning_text(&mut self, delta: &str, out: &mut Vec<OutEvent>) {
+        let idx = match self.current {
+            Some(Current::Reasoning { idx, .. }) => idx,
+            _ => self.open_reasoning(out),
+        };
+        self.w.delta(idx, delta, out);
+    }
+
+    fn reasoning_opaque(&mut self, opaque: &str, out: &mut Vec<OutEvent>) {
+        let idx = match self.current {
+            Some(Current::Reasoning {
+                idx,
+                payload: false,
+            }) => idx,
+            // Opaque after the answer started (or a second one): its own reasoning item.
+            _ => self.open_reasoning(out),
+        };
+        self.w.reasoning_payload(idx, opaque);
+        self.current = Some(Current::Reasoning { idx, payload: true });
+    }
+
+    fn text(&mut self, delta: &str, out: &mut Vec<OutEvent>) {
+        let idx = match self.current {
+            Some(Current::Message { idx }) => idx,
+            _ => {
+                self.close_current(out);
+                let idx = self.w.open_message(out);
+                self.current = Some(Current::Message { idx });
+                idx
+            }
+        };
+        self.w.delta(idx, delta, out);
+    }
+
+    fn tool_call(&mut self, choice: u64, _pos: u64, tc: &ChatToolCall, out: &mut Vec<OutEvent>) {
+        self.call_delta(choice, tc, out);
+    }
+
+    fn answer(&mut self, stop: Option<StopReason>, out: &mut Vec<OutEvent>) {
+        let usage = self.usage.clone().unwrap_or(Value::Null);
+        self.w
+            .finish(stop.unwrap_or(StopReason::EndTurn), usage, out);
     }
 
     fn skip_deltas(&mut self) {
@@ -553,6 +452,7 @@ impl PairStream for ResponsesToChatStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sse::SseEvent;
     use crate::sse::SseParser;
     use crate::translate::StreamTranslator;
 

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{ChatChunk, OutEvent, StreamTranslator};
+use super::{OutEvent, StreamTranslator};
 use crate::protocol::Usage;
 use crate::sse::SseEvent;
 
@@ -70,41 +70,4 @@ pub fn event_type<'a>(data: &'a Value, ev: &'a SseEvent) -> &'a str {
         .and_then(Value::as_str)
         .or(ev.event.as_deref())
         .unwrap_or("")
-}
-
-/// A pair whose upstream is Chat Completions: every chunk but `[DONE]` is a delta read in
-/// full by `ChatChunk::read`; `[DONE]` completes the answer, and so does the end of a
-/// stream without it once a choice has finished. The pair's `PairStream` forwards
-/// `read_delta`, `handle_event` and `complete_at_end` to the provided methods here.
-pub trait ChatUpstream {
-    fn chunk(&mut self, chunk: &ChatChunk, out: &mut Vec<OutEvent>);
-    /// A choice has given its finish_reason.
-    fn finished(&self) -> bool;
-    /// Writes the client's terminal answer.
-    fn complete(&mut self, out: &mut Vec<OutEvent>);
-
-    fn read_chunk(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) -> bool {
-        let chunk = (!ev.is_done_marker())
-            .then(|| ChatChunk::read(ev))
-            .flatten();
-        let Some(chunk) = chunk else {
-            return false;
-        };
-        self.chunk(&chunk, out);
-        true
-    }
-
-    fn complete_on_done(&mut self, ev: &SseEvent, out: &mut Vec<OutEvent>) {
-        if ev.is_done_marker() {
-            self.complete(out);
-        }
-    }
-
-    fn complete_if_finished(&mut self, out: &mut Vec<OutEvent>) -> bool {
-        let finished = self.finished();
-        if finished {
-            self.complete(out);
-        }
-        finished
-    }
 }

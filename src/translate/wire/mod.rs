@@ -4,6 +4,8 @@
 pub mod chat;
 pub mod chat_request;
 pub mod chat_stream;
+pub mod chat_upstream_request;
+pub mod chat_upstream_stream;
 pub mod messages;
 pub mod messages_request;
 pub mod messages_stream;
